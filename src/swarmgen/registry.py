@@ -1,0 +1,104 @@
+"""The model registry: which offerings exist, how to load them, and what verification pins.
+
+It is a TOML file (``swarmgen/models.toml`` ships as the default). Each ``[models.NAME]``
+table names a backend and a source, the precisions offered, and per precision a price
+multiplier and (once calibrated) verification thresholds.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from swarmgen.core.offerings import Kind, Offering, Precision
+
+
+@dataclass(frozen=True)
+class OfferingEntry:
+    """Per-precision settings of a model."""
+
+    price_multiplier: int = 1
+    """Integer multiplier on the base price of a unit of work."""
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    """Calibrated verification thresholds and their measured rates."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model: its backend, where its weights come from, and what verification pins."""
+
+    name: str
+    kind: Kind
+    backend: str
+    source: str
+    max_pixels: int = 512 * 512
+    pins: dict[str, Any] = field(default_factory=dict)
+    offerings: dict[Precision, OfferingEntry] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """All models known to a coordinator or worker."""
+
+    models: dict[str, ModelEntry]
+    path: Path | None = None
+
+    def entry(self, offering: Offering) -> ModelEntry:
+        """The model behind ``offering``; ``KeyError`` when unknown or not at that precision."""
+        model = self.models[offering.name]
+        if offering.precision not in model.offerings:
+            raise KeyError(str(offering))
+        return model
+
+    def offering(self, offering: Offering) -> OfferingEntry:
+        return self.entry(offering).offerings[offering.precision]
+
+    def __contains__(self, offering: object) -> bool:
+        if not isinstance(offering, Offering):
+            return False
+        model = self.models.get(offering.name)
+        return model is not None and offering.precision in model.offerings
+
+    def all_offerings(self) -> Iterator[Offering]:
+        for model in self.models.values():
+            for precision in model.offerings:
+                yield Offering(model.name, precision)
+
+
+def _parse_model(name: str, table: dict[str, Any]) -> ModelEntry:
+    offerings = {
+        Precision(precision): OfferingEntry(
+            price_multiplier=int(spec.get("price_multiplier", 1)),
+            thresholds=dict(spec.get("thresholds", {})),
+        )
+        for precision, spec in table.get("offerings", {}).items()
+    }
+    return ModelEntry(
+        name=name,
+        kind=Kind(table["kind"]),
+        backend=table["backend"],
+        source=table.get("source", ""),
+        max_pixels=int(table.get("max_pixels", 512 * 512)),
+        pins=dict(table.get("pins", {})),
+        offerings=offerings,
+        options=dict(table.get("options", {})),
+    )
+
+
+def parse_registry(text: str, path: Path | None = None) -> Registry:
+    data = tomllib.loads(text)
+    models = {name: _parse_model(name, table) for name, table in data.get("models", {}).items()}
+    return Registry(models=models, path=path)
+
+
+def load_registry(path: Path | None = None) -> Registry:
+    """Load ``path``, or the registry that ships with the package when ``None``."""
+    if path is None:
+        text = resources.files("swarmgen").joinpath("models.toml").read_text("utf-8")
+        return parse_registry(text)
+    return parse_registry(path.read_text("utf-8"), path)
