@@ -1,0 +1,108 @@
+"""The emission split: per offering by configured shares, within one by volume x speed.
+
+All arithmetic is on integers. Every split uses the largest-remainder method, so the
+parts add up to the whole exactly and ties go to the smaller key: the same inputs give
+the same split on every coordinator. See ``docs/decisions/0004-epoch-rewards.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from swarmgen.core.credits import PPM
+
+
+@dataclass(frozen=True)
+class SpeedBounds:
+    """How much speed may raise or lower a worker's weight, in millionths."""
+
+    floor_ppm: int = 750_000
+    cap_ppm: int = 1_500_000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.floor_ppm <= PPM <= self.cap_ppm:
+            raise ValueError("speed bounds must satisfy 0 < floor <= 1_000_000 <= cap")
+
+
+@dataclass(frozen=True)
+class WorkerWork:
+    """A worker's verified work on one offering during an epoch."""
+
+    worker_id: str
+    offering: str
+    verified_units: int
+    """Work units of the worker's jobs that were accepted and not found invalid."""
+    ms_per_munit: int
+    """Median milliseconds per million work units over those jobs (0: unknown)."""
+
+
+def split(total: int, weights: Mapping[str, int]) -> dict[str, int]:
+    """Divide ``total`` in proportion to ``weights`` (largest remainder, exact).
+
+    Keys with zero weight get nothing; an all-zero ``weights`` gets nothing at all.
+    """
+    if total < 0 or any(w < 0 for w in weights.values()):
+        raise ValueError("split needs a non-negative total and weights")
+    whole = sum(weights.values())
+    if whole == 0 or total == 0:
+        return {}
+    parts = {key: total * w // whole for key, w in weights.items() if w}
+    left = total - sum(parts.values())
+    by_remainder = sorted(parts, key=lambda key: (-(total * weights[key] % whole), key))
+    for key in by_remainder[:left]:
+        parts[key] += 1
+    return {key: amount for key, amount in parts.items() if amount}
+
+
+def median(values: Iterable[int]) -> int:
+    """The lower median (an integer; 0 for no values)."""
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2] if ordered else 0
+
+
+def speed_ppm(worker_ms: int, offering_ms: int, bounds: SpeedBounds) -> int:
+    """A worker's speed factor: the offering's median time over the worker's, bounded.
+
+    An unknown time (0) is neutral: claiming no time must not look infinitely fast.
+    """
+    if worker_ms <= 0 or offering_ms <= 0:
+        return PPM
+    return max(bounds.floor_ppm, min(bounds.cap_ppm, offering_ms * PPM // worker_ms))
+
+
+def offering_weights(work: Iterable[WorkerWork], bounds: SpeedBounds) -> dict[str, int]:
+    """Each worker's weight within one offering: verified units x speed factor."""
+    rows = [w for w in work if w.verified_units > 0]
+    typical = median(w.ms_per_munit for w in rows if w.ms_per_munit > 0)
+    weights: dict[str, int] = {}
+    for row in rows:
+        factor = speed_ppm(row.ms_per_munit, typical, bounds)
+        weights[row.worker_id] = weights.get(row.worker_id, 0) + row.verified_units * factor
+    return weights
+
+
+def emission(
+    pool: int,
+    shares: Mapping[str, int],
+    work: Iterable[WorkerWork],
+    bounds: SpeedBounds,
+    excluded: frozenset[str] = frozenset(),
+) -> dict[tuple[str, str], int]:
+    """Emission per ``(offering, worker)``.
+
+    ``pool`` is split across offerings by ``shares``; an offering's part is split among
+    its workers (except ``excluded``) by :func:`offering_weights`. A part with no
+    verified work in its offering is not minted.
+    """
+    by_offering: dict[str, list[WorkerWork]] = {}
+    for row in work:
+        if row.worker_id not in excluded and row.offering in shares:
+            by_offering.setdefault(row.offering, []).append(row)
+    out: dict[tuple[str, str], int] = {}
+    for offering, part in sorted(split(pool, shares).items()):
+        for worker_id, amount in split(
+            part, offering_weights(by_offering.get(offering, []), bounds)
+        ).items():
+            out[(offering, worker_id)] = amount
+    return out

@@ -1,0 +1,199 @@
+"""Closing an epoch: forfeits, slashes, validator rewards, emission and payouts.
+
+:func:`settle_epoch` is a pure function from the epoch's entries, the balances and the
+verdicts to the postings that close the epoch, in this order:
+
+1. every worker found invalid forfeits its pending earnings from the epoch's jobs, each
+   refunded to that job's requester, and loses ``slash_ppm`` of its stake (burned);
+2. the validator pool is paid to the valid validators in proportion to their checks;
+3. the emission pool is minted to valid workers (see :mod:`swarmgen.core.rewards`);
+4. every valid worker's pending earnings are paid to its owner.
+
+Invalid workers are paid nothing. The postings are checked against the balances as
+they are produced, so a settlement never drives an account negative.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from swarmgen.core import accounts
+from swarmgen.core.accounts import AccountKind
+from swarmgen.core.ledger import Entry, EntryKind, Posting, apply
+from swarmgen.core.rewards import SpeedBounds, WorkerWork, emission, split
+from swarmgen.core.stake import StakePolicy, slash
+from swarmgen.errors import SwarmgenError
+
+
+class SettlementError(SwarmgenError):
+    """An epoch cannot be settled from the inputs given (e.g. a worker without owner)."""
+
+    code = "settlement_error"
+    status = 500
+
+
+@dataclass(frozen=True)
+class EpochConfig:
+    """Epoch length and reward settings; built from the coordinator's settings."""
+
+    length_s: int
+    """Seconds per epoch."""
+    emission_per_epoch: int
+    """Micro-credits minted at each close, at most (offerings without work mint nothing)."""
+    offering_shares: Mapping[str, int]
+    """Relative share of the emission per offering (``name@precision`` -> weight)."""
+    validator_fee_ppm: int = 50_000
+    """Share of each completed job's price that goes to the validator pool."""
+    speed: SpeedBounds = field(default_factory=SpeedBounds)
+    stake: StakePolicy = field(default_factory=StakePolicy)
+
+    def __post_init__(self) -> None:
+        if self.length_s <= 0 or self.emission_per_epoch < 0:
+            raise ValueError("length_s must be positive and emission_per_epoch non-negative")
+        if any(weight < 0 for weight in self.offering_shares.values()):
+            raise ValueError("offering shares must be non-negative")
+
+
+def epoch_at(timestamp_s: int, genesis_s: int, length_s: int) -> int:
+    """The epoch a moment falls in; epoch 0 starts at ``genesis_s``."""
+    return max(0, (timestamp_s - genesis_s) // length_s)
+
+
+def epoch_start(epoch: int, genesis_s: int, length_s: int) -> int:
+    """The first second of ``epoch``."""
+    return genesis_s + epoch * length_s
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verification outcome for one worker in one epoch."""
+
+    worker_id: str
+    valid: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The postings that close an epoch, with a summary per worker."""
+
+    postings: tuple[Posting, ...]
+    forfeited: Mapping[str, int]
+    slashed: Mapping[str, int]
+    validator_rewards: Mapping[str, int]
+    emitted: Mapping[str, int]
+    paid: Mapping[str, int]
+
+
+class _Book:
+    """Postings and the balances they lead to, checked one by one."""
+
+    def __init__(self, balances: Mapping[str, int]) -> None:
+        self.balances: ChainMap[str, int] = ChainMap({}, dict(balances))
+        self.postings: list[Posting] = []
+
+    def post(self, posting: Posting) -> None:
+        posting.check()
+        apply(self.balances, posting)
+        self.postings.append(posting)
+
+    def get(self, account: str) -> int:
+        return self.balances.get(account, 0)
+
+
+def _forfeit(book: _Book, entries: Iterable[Entry], invalid: frozenset[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for entry in entries:
+        posting = entry.posting
+        if entry.kind is not EntryKind.RELEASE:
+            continue
+        worker_id = accounts.account_id(posting.credit)
+        requester = posting.memo.get("requester")
+        if worker_id not in invalid or not isinstance(requester, str):
+            continue
+        amount = min(posting.amount, book.get(posting.credit))
+        if amount > 0:
+            book.post(
+                Posting(EntryKind.FORFEIT, posting.credit, requester, amount, job_id=entry.job_id)
+            )
+            out[worker_id] = out.get(worker_id, 0) + amount
+    return out
+
+
+def _pending_workers(book: _Book) -> list[str]:
+    found = {
+        accounts.account_id(name)
+        for name, amount in book.balances.items()
+        if amount > 0 and accounts.account_kind(name) is AccountKind.WORKER
+    }
+    return sorted(found)
+
+
+def settle_epoch(
+    epoch_entries: Sequence[Entry],
+    balances: Mapping[str, int],
+    config: EpochConfig,
+    *,
+    verdicts: Iterable[Verdict] = (),
+    work: Iterable[WorkerWork] = (),
+    checks: Mapping[str, int] | None = None,
+    owners: Mapping[str, str],
+) -> Settlement:
+    """The postings that close an epoch.
+
+    ``epoch_entries`` are the epoch's entries (its releases say which jobs to refund if
+    their worker is invalid); ``balances`` must hold every worker's pending balance, the
+    validator pool and the stake of invalid workers; ``checks`` counts the validation
+    jobs each worker ran in the epoch; ``owners`` maps worker ids to their owners' user
+    ids (every worker paid must have one).
+    """
+    invalid = frozenset(v.worker_id for v in verdicts if not v.valid)
+    book = _Book(balances)
+    forfeited = _forfeit(book, epoch_entries, invalid)
+    slashed: dict[str, int] = {}
+    for worker_id in sorted(invalid):
+        for posting in slash(book.balances, worker_id, config.stake):
+            book.post(posting)
+            slashed[worker_id] = slashed.get(worker_id, 0) + posting.amount
+    eligible = {w: n for w, n in (checks or {}).items() if n > 0 and w not in invalid}
+    rewards = split(book.get(accounts.VALIDATOR_POOL), eligible)
+    for worker_id, amount in sorted(rewards.items()):
+        book.post(
+            Posting(
+                EntryKind.VALIDATOR_REWARD,
+                accounts.VALIDATOR_POOL,
+                accounts.worker(worker_id),
+                amount,
+                memo={"checks": eligible[worker_id]},
+            )
+        )
+    emitted: dict[str, int] = {}
+    minted = emission(
+        config.emission_per_epoch, config.offering_shares, work, config.speed, invalid
+    )
+    for (offering, worker_id), amount in sorted(minted.items()):
+        book.post(
+            Posting(
+                EntryKind.EMISSION,
+                accounts.MINT,
+                accounts.worker(worker_id),
+                amount,
+                memo={"offering": offering},
+            )
+        )
+        emitted[worker_id] = emitted.get(worker_id, 0) + amount
+    paid: dict[str, int] = {}
+    for worker_id in _pending_workers(book):
+        if worker_id in invalid:
+            continue
+        owner = owners.get(worker_id)
+        if owner is None:
+            raise SettlementError(f"worker {worker_id} has no owner to pay", worker_id=worker_id)
+        amount = book.get(accounts.worker(worker_id))
+        book.post(
+            Posting(EntryKind.PAYOUT, accounts.worker(worker_id), accounts.user(owner), amount)
+        )
+        paid[worker_id] = amount
+    return Settlement(tuple(book.postings), forfeited, slashed, rewards, emitted, paid)
