@@ -1,0 +1,1 @@
+"""The coordinator: a FastAPI app that queues, leases, checks and records jobs."""

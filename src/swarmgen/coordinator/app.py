@@ -1,0 +1,98 @@
+"""Build the coordinator app from settings: store, blobs, registry, services, reaper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+import swarmgen
+from swarmgen.blobs import BlobStore, FileBlobStore
+from swarmgen.clock import Clock, SystemClock
+from swarmgen.coordinator import api, errors
+from swarmgen.coordinator.jobs import JobService
+from swarmgen.coordinator.limits import BodyLimit
+from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.workers import WorkerService
+from swarmgen.registry import load_registry
+from swarmgen.store import SqlStore, make_engine, migrate
+
+log = logging.getLogger(__name__)
+
+
+async def _reaper(workers: WorkerService, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            workers.reap()
+        except Exception:  # keep reaping whatever one pass hit
+            log.exception("lease reaper pass failed")
+
+
+def create_app(
+    settings: CoordinatorSettings,
+    *,
+    store: SqlStore | None = None,
+    blobs: BlobStore | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The coordinator as an ASGI app; the database is migrated here, before serving."""
+    settings.data.mkdir(parents=True, exist_ok=True)
+    if store is None:
+        engine = make_engine(settings.db_url())
+        migrate(engine)
+        store = SqlStore(engine)
+    blobs = blobs or FileBlobStore(settings.blob_dir)
+    clock = clock or SystemClock()
+    registry = load_registry(settings.registry)
+    notifier = Notifier()
+    parts: dict[str, Any] = dict(
+        settings=settings,
+        store=store,
+        blobs=blobs,
+        registry=registry,
+        clock=clock,
+        notifier=notifier,
+    )
+    workers = WorkerService(**parts)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_reaper(workers, settings.reap_interval_s))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app = FastAPI(
+        title="swarmgen coordinator",
+        version=swarmgen.__version__,
+        description="Schedules, verifies and records generative-AI jobs run by open workers.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.clock = clock
+    app.state.jobs = JobService(**parts)
+    app.state.workers = workers
+    errors.install(app)
+    app.include_router(api.requesters)
+    app.include_router(api.workers)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        """Liveness probe."""
+        return {"status": "ok", "version": swarmgen.__version__}
+
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        worker=settings.max_worker_body_bytes,
+        worker_prefix="/api/v1/workers",
+    )
+    return app

@@ -1,0 +1,90 @@
+"""Who is calling: requester API keys and signed worker requests."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from swarmgen.clock import Clock
+from swarmgen.core import signing
+from swarmgen.errors import BadSignature, ReplayedNonce, StaleRequest, Unauthorized
+from swarmgen.store.records import UserRecord
+from swarmgen.store.sql import SqlStore
+
+KEY_PREFIX = "sg_"
+
+
+def hash_key(key: str) -> str:
+    """API keys are 256-bit random, so one SHA-256 is enough to store them safely."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A freshly made API key: ``key`` is shown once and never stored."""
+
+    id: str
+    key: str
+    key_hash: str
+    prefix: str
+
+
+def new_api_key() -> NewKey:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return NewKey(id=uuid.uuid4().hex, key=key, key_hash=hash_key(key), prefix=key[:10])
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate_requester(store: SqlStore, authorization: str | None) -> UserRecord:
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    user = store.user_by_key_hash(hash_key(token))
+    if user is None:
+        raise Unauthorized("unknown or revoked API key")
+    return user
+
+
+def authenticate_worker(
+    store: SqlStore,
+    clock: Clock,
+    *,
+    headers: Mapping[str, str],
+    method: str,
+    path: str,
+    body: bytes,
+    skew_s: int,
+) -> str:
+    """Check a worker request's signature, timestamp and nonce; returns the worker id."""
+    key = headers.get(signing.HEADER_KEY.lower())
+    ts_text = headers.get(signing.HEADER_TIMESTAMP.lower())
+    nonce = headers.get(signing.HEADER_NONCE.lower())
+    signature = headers.get(signing.HEADER_SIGNATURE.lower())
+    if not (key and ts_text and nonce and signature):
+        raise Unauthorized(
+            "worker requests must carry X-Swarmgen-Key, -Timestamp, -Nonce and -Signature"
+        )
+    if len(key) > 64 or len(nonce) > 64 or len(signature) > 128:
+        raise BadSignature("malformed signature headers")
+    try:
+        timestamp = int(ts_text)
+    except ValueError:
+        raise StaleRequest("X-Swarmgen-Timestamp must be integer seconds") from None
+    now_ms = clock.now_ms()
+    if not signing.fresh(timestamp, now_ms / 1000, skew_s):
+        raise StaleRequest(f"timestamp is more than {skew_s}s away from the coordinator's clock")
+    message = signing.request_message(method, path, body, timestamp, nonce)
+    if not signing.verify(key, message, signature):
+        raise BadSignature("signature does not verify for this key and request")
+    if not store.remember_nonce(key, nonce, now_ms):
+        raise ReplayedNonce("this nonce was already used")
+    return key

@@ -1,0 +1,69 @@
+"""The one place errors become HTTP responses.
+
+Body: ``{"error": {"code": ..., "message": ..., "fields": [{"field", "reason", "limit"}]}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from swarmgen.errors import FieldProblem, InvalidRequest, RateLimited, SwarmgenError
+
+log = logging.getLogger(__name__)
+
+_LIMIT_KEYS = ("le", "lt", "ge", "gt", "max_length", "min_length", "expected", "pattern")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "image", "text")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out or "body"
+
+
+def problems_from(errors: list[Any]) -> list[FieldProblem]:
+    """Pydantic errors as field problems, carrying the violated bound as ``limit``."""
+    problems = []
+    for error in errors:
+        ctx = error.get("ctx") or {}
+        limit = next((ctx[k] for k in _LIMIT_KEYS if k in ctx), None)
+        if error.get("type") == "json_invalid":
+            problems.append(FieldProblem("body", "malformed JSON"))
+            continue
+        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(FieldProblem(_field(tuple(error.get("loc", ()))), reason, limit))
+    return problems
+
+
+def invalid_from(exc: ValidationError | RequestValidationError) -> InvalidRequest:
+    return InvalidRequest(problems_from(list(exc.errors())))
+
+
+def error_response(exc: SwarmgenError) -> JSONResponse:
+    headers = {}
+    if isinstance(exc, RateLimited) and "retry_after" in exc.details:
+        headers["Retry-After"] = str(exc.details["retry_after"])
+    return JSONResponse({"error": exc.as_dict()}, status_code=exc.status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(SwarmgenError)
+    async def _swarmgen(_request: Request, exc: SwarmgenError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(invalid_from(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = {"error": {"code": "internal", "message": "internal error"}}
+        return JSONResponse(body, status_code=500)

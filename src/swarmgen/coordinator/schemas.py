@@ -1,0 +1,206 @@
+"""Wire models: what requesters and workers send and get back.
+
+Bounds come from :data:`swarmgen.core.jobs.LIMITS`, so each limit is written once;
+a violation becomes a 422 naming the field, the reason and the limit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from swarmgen.core.jobs import LIMITS, SEED_MAX
+
+_strict = ConfigDict(extra="forbid")
+
+Prompt = Annotated[str, Field(min_length=1, max_length=LIMITS.prompt_chars)]
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+Side = Annotated[int, Field(ge=LIMITS.min_side, le=LIMITS.max_side)]
+
+
+class ImageJobIn(BaseModel):
+    """An image job: a prompt and diffusion settings."""
+
+    model_config = _strict
+
+    kind: Literal["image"] = "image"
+    model: str = Field(description="Model offering, name@precision.", max_length=80)
+    prompt: Prompt
+    negative_prompt: str = Field("", max_length=LIMITS.prompt_chars)
+    width: Side = 64
+    height: Side = 64
+    steps: int = Field(20, ge=1, le=LIMITS.max_steps)
+    guidance: float = Field(7.5, ge=0.0, le=LIMITS.max_guidance, allow_inf_nan=False)
+    seed: Seed | None = None
+    n: int = Field(1, ge=1, le=LIMITS.max_images)
+
+    @field_validator("width", "height")
+    @classmethod
+    def _multiple(cls, value: int) -> int:
+        if value % LIMITS.side_multiple:
+            raise ValueError(f"must be a multiple of {LIMITS.side_multiple}")
+        return value
+
+
+class MessageIn(BaseModel):
+    model_config = _strict
+
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=LIMITS.prompt_chars)
+
+
+class TextJobIn(BaseModel):
+    """A text job: chat messages or a bare prompt, and sampling settings."""
+
+    model_config = _strict
+
+    kind: Literal["text"] = "text"
+    model: str = Field(description="Model offering, name@precision.", max_length=80)
+    messages: list[MessageIn] | None = Field(None, min_length=1, max_length=LIMITS.max_messages)
+    prompt: str | None = Field(None, min_length=1, max_length=LIMITS.prompt_chars)
+    max_tokens: int = Field(64, ge=1, le=LIMITS.max_tokens)
+    temperature: float = Field(0.0, ge=0.0, le=LIMITS.max_temperature, allow_inf_nan=False)
+    top_p: float = Field(1.0, gt=0.0, le=1.0, allow_inf_nan=False)
+    seed: Seed | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> TextJobIn:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("give exactly one of messages or prompt")
+        return self
+
+
+JobIn = Annotated[ImageJobIn | TextJobIn, Field(discriminator="kind")]
+
+
+class JobAccepted(BaseModel):
+    id: str
+    state: str
+    queue_position: int
+    price: int
+    seed: int
+
+
+class JobView(BaseModel):
+    """A job as its requester sees it."""
+
+    id: str
+    kind: str
+    model: str
+    state: str
+    created_ms: int
+    updated_ms: int
+    seed: int | None
+    price: int
+    queue_position: int | None = None
+    worker_id: str | None = None
+    seconds: float | None = None
+    outputs: int = 0
+    result_url: str | None = None
+    error: str | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+
+
+# workers --------------------------------------------------------------------------
+
+
+class CapabilitiesIn(BaseModel):
+    model_config = _strict
+
+    models: list[str] = Field(min_length=1, max_length=32, description="name@precision each.")
+    max_pixels: int = Field(512 * 512, ge=1, le=LIMITS.max_side * LIMITS.max_side)
+    max_batch: int = Field(1, ge=1, le=64)
+
+
+class RegisterIn(BaseModel):
+    model_config = _strict
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    capabilities: CapabilitiesIn
+
+
+class RegisterOut(BaseModel):
+    worker_id: str
+    owner_id: str | None
+    models: list[str]
+
+
+class PopIn(BaseModel):
+    model_config = _strict
+
+    wait_s: float = Field(0.0, ge=0.0, le=60.0, allow_inf_nan=False)
+    max_jobs: int | None = Field(None, ge=1, le=64)
+
+
+class Assignment(BaseModel):
+    job_id: str
+    model: str
+    spec: dict[str, Any]
+    input_digest: str
+    lease_expires_ms: int
+
+
+class PopOut(BaseModel):
+    jobs: list[Assignment]
+
+
+class ReceiptIn(BaseModel):
+    """A worker's signed statement of what it ran and produced."""
+
+    model_config = _strict
+
+    job_id: str = Field(max_length=64)
+    worker_id: str = Field(max_length=64)
+    input_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    output_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    artifact_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    timings: dict[str, int] = Field(max_length=16)
+    nonce: str = Field(min_length=8, max_length=64)
+    signature: str = Field(max_length=128)
+
+
+class ResultIn(BaseModel):
+    model_config = _strict
+
+    job_id: str = Field(max_length=64)
+    images: list[str] | None = Field(None, max_length=LIMITS.max_images, description="base64 PNG")
+    text: dict[str, Any] | None = Field(None, description="canonical TextOutput")
+    receipt: ReceiptIn
+
+
+class SubmitIn(BaseModel):
+    model_config = _strict
+
+    results: list[ResultIn] = Field(min_length=1, max_length=64)
+
+
+class Rejected(BaseModel):
+    job_id: str
+    code: str
+    message: str
+
+
+class SubmitOut(BaseModel):
+    accepted: list[str]
+    rejected: list[Rejected]
+
+
+class HeartbeatIn(BaseModel):
+    model_config = _strict
+
+    job_ids: list[str] = Field(default_factory=list, max_length=64)
+
+
+class ReleaseIn(BaseModel):
+    model_config = _strict
+
+    job_ids: list[str] = Field(min_length=1, max_length=64)
+
+
+class Ack(BaseModel):
+    ok: bool = True
+    count: int = 0

@@ -1,0 +1,253 @@
+"""Worker-side services: register, pop (long-poll), submit results, heartbeat, release."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import json
+import logging
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from swarmgen.blobs import BlobStore
+from swarmgen.clock import Clock
+from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.schemas import (
+    Assignment,
+    HeartbeatIn,
+    PopIn,
+    PopOut,
+    RegisterIn,
+    RegisterOut,
+    Rejected,
+    ReleaseIn,
+    ResultIn,
+    SubmitIn,
+    SubmitOut,
+)
+from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.core.jobs import ImageSpec, TextSpec
+from swarmgen.core.offerings import Offering
+from swarmgen.core.outputs import ImageOutput, Output, TextOutput
+from swarmgen.core.receipts import Receipt
+from swarmgen.errors import (
+    BadSignature,
+    FieldProblem,
+    Forbidden,
+    InvalidRequest,
+    NotLeased,
+    SwarmgenError,
+    UnknownModel,
+)
+from swarmgen.registry import Registry
+from swarmgen.store.records import JobRecord, UserRecord, WorkerRecord
+from swarmgen.store.sql import SqlStore
+
+log = logging.getLogger(__name__)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _decode_png(text: str, spec: ImageSpec, index: int) -> bytes:
+    field = f"results.images[{index}]"
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(FieldProblem(field, "not base64")) from None
+    if not data.startswith(PNG_MAGIC):
+        raise InvalidRequest(FieldProblem(field, "not a PNG"))
+    try:
+        size = Image.open(io.BytesIO(data)).size
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise InvalidRequest(FieldProblem(field, "PNG does not decode")) from None
+    if size != (spec.width, spec.height):
+        raise InvalidRequest(
+            FieldProblem(field, "image size differs from the job's", [spec.width, spec.height])
+        )
+    return data
+
+
+def parse_output(result: ResultIn, job: JobRecord) -> Output:
+    """The submitted output, checked against the job's spec (422 on any mismatch)."""
+    spec = job.parsed_spec()
+    if isinstance(spec, ImageSpec):
+        if result.images is None or len(result.images) != spec.n:
+            raise InvalidRequest(FieldProblem("results.images", "must hold n images", spec.n))
+        return ImageOutput(tuple(_decode_png(t, spec, i) for i, t in enumerate(result.images)))
+    assert isinstance(spec, TextSpec)
+    if result.text is None:
+        raise InvalidRequest(FieldProblem("results.text", "a text job needs a text output"))
+    try:
+        output = TextOutput.from_canonical(result.text)
+    except (KeyError, TypeError, ValueError):
+        raise InvalidRequest(FieldProblem("results.text", "malformed text output")) from None
+    if len(output.token_ids) > spec.max_tokens:
+        raise InvalidRequest(
+            FieldProblem("results.text.token_ids", "more tokens than asked", spec.max_tokens)
+        )
+    if len(output.top_logprobs) != len(output.token_ids):
+        raise InvalidRequest(
+            FieldProblem("results.text.top_logprobs", "need one entry per generated token")
+        )
+    return output
+
+
+def output_blobs(output: Output) -> list[bytes]:
+    if isinstance(output, ImageOutput):
+        return list(output.images)
+    return [json.dumps(output.canonical(), sort_keys=True).encode("utf-8")]
+
+
+@dataclass
+class WorkerService:
+    settings: CoordinatorSettings
+    store: SqlStore
+    blobs: BlobStore
+    registry: Registry
+    clock: Clock
+    notifier: Notifier
+
+    def register(self, worker_id: str, owner: UserRecord | None, body: RegisterIn) -> RegisterOut:
+        models: list[str] = []
+        for i, text in enumerate(body.capabilities.models):
+            field = f"capabilities.models[{i}]"
+            try:
+                offering = Offering.parse(text)
+            except ValueError as exc:
+                raise InvalidRequest(FieldProblem(field, str(exc))) from None
+            if offering not in self.registry:
+                known = sorted(str(o) for o in self.registry.all_offerings())
+                raise UnknownModel(FieldProblem(field, f"unknown model offering {offering}", known))
+            models.append(str(offering))
+        previous = self.store.get_worker(worker_id)
+        if previous and previous.owner_id and owner and previous.owner_id != owner.id:
+            raise Forbidden("this worker key is registered to another owner")
+        now = self.clock.now_ms()
+        caps = body.capabilities.model_dump()
+        caps["models"] = models
+        self.store.register_worker(
+            WorkerRecord(
+                id=worker_id,
+                owner_id=owner.id if owner else (previous.owner_id if previous else None),
+                name=body.name,
+                capabilities=caps,
+                registered_ms=previous.registered_ms if previous else now,
+                last_seen_ms=now,
+            )
+        )
+        worker = self.store.get_worker(worker_id)
+        assert worker is not None
+        return RegisterOut(worker_id=worker_id, owner_id=worker.owner_id, models=models)
+
+    def _worker(self, worker_id: str) -> WorkerRecord:
+        worker = self.store.get_worker(worker_id)
+        if worker is None:
+            raise Forbidden("register this worker key first")
+        return worker
+
+    async def pop(self, worker_id: str, body: PopIn) -> PopOut:
+        """Lease the best fitting jobs; waits up to ``wait_s`` for one to arrive."""
+        caps = self._worker(worker_id).capabilities
+        limit = min(body.max_jobs or caps["max_batch"], caps["max_batch"])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(body.wait_s, self.settings.pop_wait_max_s)
+        while True:
+            now = self.clock.now_ms()
+            leased = self.store.lease_jobs(
+                worker_id, caps["models"], caps["max_pixels"], limit, now
+            )
+            remaining = deadline - loop.time()
+            if leased or remaining <= 0:
+                break
+            await self.notifier.queue.wait(min(remaining, 1.0))
+        for job in leased:
+            self.notifier.job_changed(job.id)
+        return PopOut(
+            jobs=[
+                Assignment(
+                    job_id=job.id,
+                    model=job.offering,
+                    spec=job.spec,
+                    input_digest=job.input_digest,
+                    lease_expires_ms=job.lease_expires_ms or 0,
+                )
+                for job in leased
+            ]
+        )
+
+    def _accept(self, worker_id: str, result: ResultIn) -> None:
+        job = self.store.get_job(result.job_id)
+        if job.worker_id != worker_id or job.state.value != "leased":
+            raise NotLeased(f"job {result.job_id} is not leased to this worker")
+        receipt = Receipt(**result.receipt.model_dump())
+        if receipt.worker_id != worker_id or receipt.job_id != result.job_id:
+            raise BadSignature("receipt names another worker or job")
+        if not receipt.verify():
+            raise BadSignature("receipt signature does not verify")
+        if receipt.input_digest != job.input_digest:
+            raise InvalidRequest(
+                FieldProblem("receipt.input_digest", "differs from the job's", job.input_digest)
+            )
+        output = parse_output(result, job)
+        if output.digest() != receipt.output_digest:
+            raise InvalidRequest(
+                FieldProblem("receipt.output_digest", "differs from the submitted output")
+            )
+        keys = [self.blobs.put(data) for data in output_blobs(output)]
+        self.store.complete_job(
+            job.id,
+            worker_id,
+            self.clock.now_ms(),
+            outputs=keys,
+            output_digest=receipt.output_digest,
+            receipt=receipt.to_dict(),
+            timings=dict(receipt.timings),
+        )
+        self.notifier.job_changed(job.id)
+
+    def submit(self, worker_id: str, body: SubmitIn) -> SubmitOut:
+        """Accept each result on its own; when none is accepted, the first error is raised."""
+        self._worker(worker_id)
+        accepted: list[str] = []
+        rejected: list[tuple[str, SwarmgenError]] = []
+        for result in body.results:
+            try:
+                self._accept(worker_id, result)
+                accepted.append(result.job_id)
+            except SwarmgenError as exc:
+                log.info("rejected result for %s: %s", result.job_id, exc.message)
+                rejected.append((result.job_id, exc))
+        if rejected and not accepted:
+            raise rejected[0][1]
+        return SubmitOut(
+            accepted=accepted,
+            rejected=[Rejected(job_id=j, code=e.code, message=e.message) for j, e in rejected],
+        )
+
+    def heartbeat(self, worker_id: str, body: HeartbeatIn) -> int:
+        self._worker(worker_id)
+        now = self.clock.now_ms()
+        self.store.touch_worker(worker_id, now)
+        return self.store.extend_leases(worker_id, body.job_ids, now) if body.job_ids else 0
+
+    def release(self, worker_id: str, body: ReleaseIn) -> int:
+        self._worker(worker_id)
+        released = self.store.release_jobs(worker_id, body.job_ids, self.clock.now_ms())
+        if released:
+            self.notifier.queue.fire()
+        return len(released)
+
+    def reap(self) -> tuple[list[str], list[str]]:
+        """Requeue jobs whose lease expired; fail those out of attempts; prune old nonces."""
+        now = self.clock.now_ms()
+        requeued, failed = self.store.reap_expired(now, self.settings.max_attempts)
+        if requeued:
+            log.info("lease expired, queued again: %s", ", ".join(requeued))
+            self.notifier.queue.fire()
+        for job_id in requeued + failed:
+            self.notifier.job_changed(job_id)
+        self.store.prune_nonces(now - 3 * self.settings.clock_skew_s * 1000)
+        return requeued, failed

@@ -1,0 +1,86 @@
+"""Tables. Alembic migrations under ``migrations/`` create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),  # Ed25519 public key, base64url
+    Column("owner_id", String(32), ForeignKey("users.id")),
+    Column("name", String(64), nullable=False),
+    Column("capabilities", JSON, nullable=False),
+    Column("registered_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("offering", String(80), nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("input_digest", String(64), nullable=False),
+    Column("pixels", Integer, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("lease_ttl_s", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("worker_id", String(64)),
+    Column("lease_expires_ms", BigInteger),
+    Column("attempts", Integer, nullable=False),
+    Column("outputs", JSON),  # list of blob keys
+    Column("output_digest", String(64)),
+    Column("receipt", JSON),
+    Column("timings", JSON),
+    Column("error", Text),
+    Index("ix_jobs_dispatch", "state", "offering", "priority", "created_ms"),
+    Index("ix_jobs_user", "user_id", "created_ms"),
+    Index("ix_jobs_lease", "state", "lease_expires_ms"),
+)
+
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen_ms", BigInteger, nullable=False, index=True),
+)

@@ -1,0 +1,289 @@
+"""The store on SQLAlchemy Core: one class, the same SQL on SQLite and PostgreSQL.
+
+Every method is one short transaction. Dispatch selects candidate rows with
+``FOR UPDATE SKIP LOCKED`` (ignored by SQLite, where ``BEGIN IMMEDIATE`` serialises
+writers) and flips them to ``leased`` in the same transaction, so two coordinators
+never lease one job twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from swarmgen.core.jobs import JobState
+from swarmgen.errors import NotFound, NotLeased
+from swarmgen.store import schema as t
+from swarmgen.store.records import JobRecord, UserRecord, WorkerRecord
+
+_ACTIVE = (JobState.QUEUED.value, JobState.LEASED.value)
+
+
+class SqlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    # users and keys -------------------------------------------------------------
+
+    def create_user(self, user: UserRecord) -> UserRecord:
+        with self.engine.begin() as conn:
+            conn.execute(t.users.insert().values(**user.__dict__))
+        return user
+
+    def user_by_name(self, name: str) -> UserRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.users).where(t.users.c.name == name)).first()
+        return UserRecord(**row._mapping) if row else None
+
+    def add_api_key(self, key_id: str, user_id: str, key_hash: str, prefix: str, now: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.api_keys.insert().values(
+                    id=key_id, user_id=user_id, key_hash=key_hash, prefix=prefix, created_ms=now
+                )
+            )
+
+    def user_by_key_hash(self, key_hash: str) -> UserRecord | None:
+        query = (
+            select(t.users)
+            .join(t.api_keys, t.api_keys.c.user_id == t.users.c.id)
+            .where(t.api_keys.c.key_hash == key_hash, t.api_keys.c.revoked_ms.is_(None))
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return UserRecord(**row._mapping) if row else None
+
+    # workers --------------------------------------------------------------------
+
+    def register_worker(self, worker: WorkerRecord) -> None:
+        """Insert the worker, or update its name, owner and capabilities."""
+        values = dict(worker.__dict__)
+        stmt = self._insert(t.workers).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.workers.c.id],
+            set_={
+                "name": stmt.excluded.name,
+                "owner_id": stmt.excluded.owner_id,
+                "capabilities": stmt.excluded.capabilities,
+                "last_seen_ms": stmt.excluded.last_seen_ms,
+            },
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def get_worker(self, worker_id: str) -> WorkerRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.workers).where(t.workers.c.id == worker_id)).first()
+        return WorkerRecord(**row._mapping) if row else None
+
+    def touch_worker(self, worker_id: str, now: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.workers).where(t.workers.c.id == worker_id).values(last_seen_ms=now)
+            )
+
+    def remember_nonce(self, worker_id: str, nonce: str, now: int) -> bool:
+        """Record a request nonce; False when this worker has used it before."""
+        stmt = (
+            self._insert(t.nonces)
+            .values(worker_id=worker_id, nonce=nonce, seen_ms=now)
+            .on_conflict_do_nothing()
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def prune_nonces(self, before_ms: int) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(t.nonces.delete().where(t.nonces.c.seen_ms < before_ms)).rowcount
+
+    # jobs -----------------------------------------------------------------------
+
+    def insert_job(self, job: JobRecord) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.jobs.insert().values(**job.as_row()))
+
+    def get_job(self, job_id: str) -> JobRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
+        if row is None:
+            raise NotFound(f"no job {job_id}", job_id=job_id)
+        return JobRecord.from_row(row)
+
+    def get_jobs(self, job_ids: Sequence[str]) -> list[JobRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.jobs).where(t.jobs.c.id.in_(job_ids))).all()
+        return [JobRecord.from_row(row) for row in rows]
+
+    def list_jobs(self, user_id: str, limit: int, state: JobState | None = None) -> list[JobRecord]:
+        query = select(t.jobs).where(t.jobs.c.user_id == user_id)
+        if state is not None:
+            query = query.where(t.jobs.c.state == state.value)
+        query = query.order_by(t.jobs.c.created_ms.desc(), t.jobs.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [JobRecord.from_row(row) for row in conn.execute(query)]
+
+    def queue_position(self, job: JobRecord) -> int:
+        """How many queued jobs of the same offering are ahead of ``job`` (0 = next)."""
+        c = t.jobs.c
+        ahead = or_(
+            c.priority > job.priority,
+            and_(c.priority == job.priority, c.created_ms < job.created_ms),
+        )
+        query = select(func.count()).where(
+            c.state == JobState.QUEUED.value, c.offering == job.offering, ahead
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def cancel_job(self, job_id: str, now: int) -> JobRecord | None:
+        """Cancel an active job; the updated record, or None when it was already final."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t.jobs)
+                .where(t.jobs.c.id == job_id, t.jobs.c.state.in_(_ACTIVE))
+                .values(state=JobState.CANCELLED.value, updated_ms=now, lease_expires_ms=None)
+            )
+            if result.rowcount == 0:
+                return None
+            row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).one()
+        return JobRecord.from_row(row)
+
+    def lease_jobs(
+        self, worker_id: str, offerings: Iterable[str], max_pixels: int, limit: int, now: int
+    ) -> list[JobRecord]:
+        """Lease up to ``limit`` queued jobs that fit the worker, best first."""
+        c = t.jobs.c
+        candidates = (
+            select(c.id)
+            .where(
+                c.state == JobState.QUEUED.value,
+                c.offering.in_(list(offerings)),
+                c.pixels <= max_pixels,
+            )
+            .order_by(c.priority.desc(), c.created_ms, c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(candidates).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                update(t.jobs)
+                .where(c.id.in_(ids))
+                .values(
+                    state=JobState.LEASED.value,
+                    worker_id=worker_id,
+                    lease_expires_ms=now + c.lease_ttl_s * 1000,
+                    attempts=c.attempts + 1,
+                    updated_ms=now,
+                )
+            )
+            rows = conn.execute(select(t.jobs).where(c.id.in_(ids))).all()
+        by_id = {row.id: JobRecord.from_row(row) for row in rows}
+        return [by_id[i] for i in ids]
+
+    def complete_job(
+        self,
+        job_id: str,
+        worker_id: str,
+        now: int,
+        *,
+        outputs: list[str],
+        output_digest: str,
+        receipt: dict[str, Any],
+        timings: dict[str, Any],
+    ) -> JobRecord:
+        """Mark a job leased to ``worker_id`` as completed; ``NotLeased`` otherwise."""
+        c = t.jobs.c
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t.jobs)
+                .where(
+                    c.id == job_id,
+                    c.worker_id == worker_id,
+                    c.state == JobState.LEASED.value,
+                )
+                .values(
+                    state=JobState.COMPLETED.value,
+                    updated_ms=now,
+                    lease_expires_ms=None,
+                    outputs=outputs,
+                    output_digest=output_digest,
+                    receipt=receipt,
+                    timings=timings,
+                )
+            )
+            if result.rowcount == 0:
+                raise NotLeased(f"job {job_id} is not leased to this worker", job_id=job_id)
+            row = conn.execute(select(t.jobs).where(c.id == job_id)).one()
+        return JobRecord.from_row(row)
+
+    def _requeue(self, where: Any, now: int) -> list[str]:
+        c = t.jobs.c
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(select(c.id).where(where).with_for_update()).scalars())
+            if ids:
+                conn.execute(
+                    update(t.jobs)
+                    .where(c.id.in_(ids))
+                    .values(
+                        state=JobState.QUEUED.value,
+                        worker_id=None,
+                        lease_expires_ms=None,
+                        updated_ms=now,
+                    )
+                )
+        return ids
+
+    def release_jobs(self, worker_id: str, job_ids: Sequence[str], now: int) -> list[str]:
+        """A worker hands leased jobs back; they are queued again at once."""
+        c = t.jobs.c
+        where = and_(
+            c.id.in_(list(job_ids)), c.worker_id == worker_id, c.state == JobState.LEASED.value
+        )
+        return self._requeue(where, now)
+
+    def extend_leases(self, worker_id: str, job_ids: Sequence[str], now: int) -> int:
+        """Push the leases of jobs a live worker is still running out by their TTL."""
+        c = t.jobs.c
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(t.jobs)
+                .where(
+                    c.id.in_(list(job_ids)),
+                    c.worker_id == worker_id,
+                    c.state == JobState.LEASED.value,
+                )
+                .values(lease_expires_ms=now + c.lease_ttl_s * 1000)
+            ).rowcount
+
+    def reap_expired(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
+        """Queue jobs whose lease expired again; fail those out of attempts.
+
+        Returns ``(requeued_ids, failed_ids)``.
+        """
+        c = t.jobs.c
+        expired = and_(c.state == JobState.LEASED.value, c.lease_expires_ms < now)
+        with self.engine.begin() as conn:
+            failed = list(
+                conn.execute(
+                    select(c.id).where(expired, c.attempts >= max_attempts).with_for_update()
+                ).scalars()
+            )
+            if failed:
+                conn.execute(
+                    update(t.jobs)
+                    .where(c.id.in_(failed))
+                    .values(
+                        state=JobState.FAILED.value,
+                        updated_ms=now,
+                        lease_expires_ms=None,
+                        error="lease expired too many times",
+                    )
+                )
+        return self._requeue(expired, now), failed
