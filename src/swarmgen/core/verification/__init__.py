@@ -1,0 +1,95 @@
+"""Verification rules: catch workers that do not run what they claim.
+
+- :mod:`.failures` — fail closed: ``Artifact | Failure`` in, :class:`Comparison` out.
+- :mod:`.imagecheck` — image artifacts (perceptual hashes, thumbnail) and agreement.
+- :mod:`.textcheck` — top-k logprob distance, greedy and replay checks for text.
+- :mod:`.calibration` — fitting thresholds from honest and cheat distances.
+- :mod:`.sampling` — reputation, sampling rate, the committed per-epoch draw and its audit.
+- :mod:`.escalation` — validator eligibility and the 1 → 3 → 5 panel.
+- :mod:`.verdicts` — per-epoch binomial verdicts.
+"""
+
+from swarmgen.core.verification.calibration import FittedThreshold, fit_threshold, fit_thresholds
+from swarmgen.core.verification.escalation import (
+    Ballot,
+    Decision,
+    EscalationPolicy,
+    Participant,
+    Status,
+    Vote,
+    ballot_of,
+    can_validate,
+    decide,
+    rejection_probability,
+)
+from swarmgen.core.verification.failures import (
+    Comparison,
+    Failure,
+    FailureKind,
+    Outcome,
+    VerificationError,
+)
+from swarmgen.core.verification.imagecheck import (
+    ImageArtifacts,
+    ImageDistance,
+    ImageThresholds,
+    compare_image_sets,
+    compare_images,
+    image_artifacts,
+    image_distance,
+    images_agree,
+)
+from swarmgen.core.verification.sampling import (
+    AuditReport,
+    SamplingPolicy,
+    audit_sampling,
+    commitment,
+    must_check,
+    reputation_after,
+    sampling_rate,
+)
+from swarmgen.core.verification.textcheck import TextThresholds, check_text, text_distance
+from swarmgen.core.verification.verdicts import ALPHA, Verdict, binomial_tail, epoch_verdict
+
+__all__ = [
+    "ALPHA",
+    "AuditReport",
+    "Ballot",
+    "Comparison",
+    "Decision",
+    "EscalationPolicy",
+    "Failure",
+    "FailureKind",
+    "FittedThreshold",
+    "ImageArtifacts",
+    "ImageDistance",
+    "ImageThresholds",
+    "Outcome",
+    "Participant",
+    "SamplingPolicy",
+    "Status",
+    "TextThresholds",
+    "Verdict",
+    "VerificationError",
+    "Vote",
+    "audit_sampling",
+    "ballot_of",
+    "binomial_tail",
+    "can_validate",
+    "check_text",
+    "commitment",
+    "compare_image_sets",
+    "compare_images",
+    "decide",
+    "epoch_verdict",
+    "fit_threshold",
+    "fit_thresholds",
+    "image_artifacts",
+    "image_distance",
+    "images_agree",
+    "must_check",
+    "rejection_probability",
+    "reputation_after",
+    "sampling_rate",
+    "text_distance",
+]

@@ -1,0 +1,124 @@
+"""Fitting verification thresholds from measured honest and cheat distances.
+
+Calibration re-runs an offering honestly under varied conditions (thread counts, batch
+composition, separate processes) and under each cheat, and hands the distances here. A
+threshold is the smallest value that keeps the share of honest pairs above it within the
+false-positive budget, widened by a safety ``margin`` for conditions the measurement did
+not cover and never below a ``floor``. The fitted thresholds carry what they achieved on
+the samples: the honest false-positive rate, its 95 % upper bound, and the detection rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from swarmgen.core.verification.failures import VerificationError
+from swarmgen.core.verification.imagecheck import (
+    METRICS,
+    ImageDistance,
+    ImageThresholds,
+    worst_ratio,
+)
+from swarmgen.core.verification.verdicts import upper_confidence_bound
+
+DEFAULT_MARGIN = 1.25
+"""Factor applied to the fitted honest quantile to allow for unmeasured hardware noise."""
+
+IMAGE_FLOORS: Mapping[str, float] = {
+    "phash": 2 / 64,
+    "phash16": 4 / 256,
+    "dhash": 2 / 64,
+    "whash": 2 / 64,
+    "pixel": 0.005,
+}
+"""Smallest image thresholds: a couple of hash bits and half a percent of pixel range.
+
+Bit-identical honest runs on one machine would otherwise fit a threshold of zero, which
+any other machine's rounding noise would exceed.
+"""
+
+
+@dataclass(frozen=True)
+class FittedThreshold:
+    """One fitted upper threshold and what it achieved on the calibration samples."""
+
+    value: float
+    false_positive: float
+    false_positive_bound: float
+    detection: float
+    honest_samples: int
+    cheat_samples: int
+
+
+def honest_quantile(values: Sequence[float], budget: float) -> float:
+    """The smallest sample value ``t`` with at most ``budget`` of ``values`` above it."""
+    if not values:
+        raise VerificationError("no honest samples to calibrate from")
+    if not 0.0 <= budget < 1.0:
+        raise VerificationError(f"false-positive budget {budget} is outside [0, 1)")
+    ordered = sorted(values)
+    allowed_above = math.floor(budget * len(ordered))
+    return ordered[len(ordered) - 1 - allowed_above]
+
+
+def _rate(count: int, total: int) -> float:
+    return count / total if total else 0.0
+
+
+def fit_threshold(
+    honest: Sequence[float],
+    cheat: Sequence[float],
+    max_fp: float,
+    margin: float = DEFAULT_MARGIN,
+    floor: float = 0.0,
+) -> FittedThreshold:
+    """Fit one scalar threshold (a distance above it fails), e.g. the text logprob distance."""
+    value = max(honest_quantile(honest, max_fp) * margin, floor)
+    false = sum(1 for d in honest if d > value)
+    caught = sum(1 for d in cheat if d > value)
+    return FittedThreshold(
+        value=value,
+        false_positive=_rate(false, len(honest)),
+        false_positive_bound=upper_confidence_bound(false, len(honest)),
+        detection=_rate(caught, len(cheat)),
+        honest_samples=len(honest),
+        cheat_samples=len(cheat),
+    )
+
+
+def fit_thresholds(
+    honest: Sequence[ImageDistance],
+    cheat: Sequence[ImageDistance],
+    max_fp: float,
+    margin: float = DEFAULT_MARGIN,
+    floors: Mapping[str, float] = IMAGE_FLOORS,
+) -> ImageThresholds:
+    """Fit image thresholds so that at most ``max_fp`` of honest pairs fail.
+
+    Two images agree only if every metric does, so the budget is split evenly across the
+    metrics (a union bound); the reported rates are then measured on the joint rule.
+    """
+    budget = max_fp / len(METRICS)
+    limits = {
+        name: min(
+            1.0,
+            max(
+                honest_quantile([getattr(d, name) for d in honest], budget) * margin,
+                floors.get(name, 0.0),
+            ),
+        )
+        for name in METRICS
+    }
+    probe = ImageThresholds.from_mapping(limits)
+    false = sum(1 for d in honest if worst_ratio(d, probe)[1] > 1.0)
+    caught = sum(1 for d in cheat if worst_ratio(d, probe)[1] > 1.0)
+    return replace(
+        probe,
+        false_positive=_rate(false, len(honest)),
+        false_positive_bound=upper_confidence_bound(false, len(honest)),
+        detection=_rate(caught, len(cheat)) if cheat else None,
+        honest_samples=len(honest),
+        cheat_samples=len(cheat),
+    )

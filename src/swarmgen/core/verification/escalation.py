@@ -1,0 +1,171 @@
+"""Who may validate a claim, and how a panel of validators reaches a decision.
+
+A sampled job is re-executed by one validator. If it agrees, the claim stands. If not,
+the panel grows to 3, then 5 validators (the :class:`EscalationPolicy` stages). A stage
+whose votes all agree upholds the claim; a claim is rejected only by a majority of the
+largest panel (3 of 5), so no single validator can sink an honest worker; the last
+stage decides by majority.
+Validators on the losing side are penalised like a cheating worker; a validator that
+failed to produce an artifact (error, timeout) is penalised and replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from swarmgen.core.verification.failures import Comparison, Outcome, VerificationError
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A worker as eligibility sees it: its id and the account that owns it."""
+
+    worker_id: str
+    owner_id: str
+
+
+def can_validate(
+    candidate: Participant, claimant: Participant, panel: Collection[str] = ()
+) -> bool:
+    """True when ``candidate`` may re-execute ``claimant``'s job.
+
+    Never the same worker, never a worker of the same owner, never twice on one panel.
+    """
+    return (
+        candidate.worker_id != claimant.worker_id
+        and candidate.owner_id != claimant.owner_id
+        and candidate.worker_id not in panel
+    )
+
+
+class Vote(StrEnum):
+    """One validator's finding about a claim."""
+
+    AGREE = "agree"
+    """Its re-execution matches the claim."""
+    DISAGREE = "disagree"
+    """Its re-execution differs beyond the thresholds."""
+    ABSENT = "absent"
+    """It produced no usable artifact; it is penalised and does not count."""
+    CLAIM_INVALID = "claim_invalid"
+    """The claimed artifact itself is missing or malformed: the claim loses outright."""
+
+
+def vote_of(comparison: Comparison) -> Vote:
+    """The vote a comparison casts (a claim failure outranks a validator failure)."""
+    if comparison.outcome.claim_lost:
+        return Vote.CLAIM_INVALID
+    if comparison.outcome is Outcome.VALIDATOR_FAILED:
+        return Vote.ABSENT
+    return Vote.AGREE if comparison.passed else Vote.DISAGREE
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """One validator's vote on one claim."""
+
+    validator_id: str
+    vote: Vote
+    absent_too: bool = False
+    """The validator also failed (both sides failed): penalised even if the claim loses."""
+
+
+def ballot_of(validator_id: str, comparison: Comparison) -> Ballot:
+    return Ballot(validator_id, vote_of(comparison), comparison.outcome is Outcome.BOTH_FAILED)
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """Panel sizes, smallest first; each odd so a majority always exists."""
+
+    stages: tuple[int, ...] = (1, 3, 5)
+
+    def __post_init__(self) -> None:
+        if not self.stages or any(s < 1 or s % 2 == 0 for s in self.stages):
+            raise VerificationError("panel stages must be positive odd numbers")
+        if any(b <= a for a, b in zip(self.stages, self.stages[1:], strict=False)):
+            raise VerificationError("panel stages must grow strictly")
+
+
+class Status(StrEnum):
+    """Where a claim stands with its panel."""
+
+    PENDING = "pending"
+    """More validators are needed."""
+    UPHELD = "upheld"
+    """The claim stands: the check is passed."""
+    REJECTED = "rejected"
+    """The claim loses: the check is failed."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The panel's state: status, how many more validators to assign, and who is penalised."""
+
+    status: Status
+    needed: int
+    stage: int
+    """Panel size of the stage the votes have reached."""
+    penalised: tuple[str, ...]
+    """Validators on the losing side or that failed, in ballot order."""
+
+
+def _check_ballots(ballots: Sequence[Ballot]) -> None:
+    ids = [b.validator_id for b in ballots]
+    if len(set(ids)) != len(ids):
+        raise VerificationError("a validator voted twice on one claim")
+
+
+def _voted(panel: Sequence[Ballot], vote: Vote) -> tuple[str, ...]:
+    return tuple(b.validator_id for b in panel if b.vote is vote)
+
+
+def decide(ballots: Sequence[Ballot], policy: EscalationPolicy = EscalationPolicy()) -> Decision:
+    """Decide a claim from the ballots so far (in arrival order)."""
+    _check_ballots(ballots)
+    failed = tuple(b.validator_id for b in ballots if b.vote is Vote.ABSENT or b.absent_too)
+    if any(b.vote is Vote.CLAIM_INVALID for b in ballots):
+        return Decision(Status.REJECTED, 0, policy.stages[0], failed)
+    counted = [b for b in ballots if b.vote in (Vote.AGREE, Vote.DISAGREE)]
+    majority = policy.stages[-1] // 2 + 1
+    for index, size in enumerate(policy.stages):
+        if len(counted) < size:
+            return Decision(Status.PENDING, size - len(counted), size, failed)
+        panel = counted[:size]
+        agree = sum(1 for b in panel if b.vote is Vote.AGREE)
+        last = index == len(policy.stages) - 1
+        if agree == size or (last and agree >= majority):
+            return Decision(Status.UPHELD, 0, size, failed + _voted(panel, Vote.DISAGREE))
+        if size - agree >= majority:
+            return Decision(Status.REJECTED, 0, size, failed + _voted(panel, Vote.AGREE))
+    raise AssertionError("unreachable: the last stage always decides")
+
+
+def rejection_probability(
+    p_disagree: float,
+    policy: EscalationPolicy = EscalationPolicy(),
+    first: Vote | None = None,
+) -> float:
+    """Probability the panel rejects when each validator disagrees independently w.p. ``p``.
+
+    With ``p`` the calibrated honest false-positive rate of one comparison this is the
+    rate at which an honest claim is lost after escalation (under independence); with
+    ``p`` a cheat's per-comparison detection rate it is the cheat's detection per check.
+    ``first`` fixes the first vote (e.g. the probability of rejection once the first
+    validator has disagreed). Computed by walking :func:`decide` over all vote sequences.
+    """
+    if not 0.0 <= p_disagree <= 1.0:
+        raise VerificationError(f"probability {p_disagree} is outside [0, 1]")
+
+    def walk(votes: tuple[Vote, ...], weight: float) -> float:
+        ballots = [Ballot(f"v{i}", v) for i, v in enumerate(votes)]
+        decision = decide(ballots, policy)
+        if decision.status is not Status.PENDING:
+            return weight if decision.status is Status.REJECTED else 0.0
+        return walk((*votes, Vote.DISAGREE), weight * p_disagree) + walk(
+            (*votes, Vote.AGREE), weight * (1.0 - p_disagree)
+        )
+
+    return walk((first,), 1.0) if first is not None else walk((), 1.0)
