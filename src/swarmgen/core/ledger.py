@@ -162,8 +162,14 @@ class Posting:
         for key, value in self.memo.items():
             if not isinstance(key, str) or type(value) not in (int, str):
                 raise LedgerError(f"{self.kind}: memo values must be integers or strings")
-        if self.receipt is not None and self.receipt.job_id != self.job_id:
-            raise LedgerError(f"{self.kind}: the receipt is for another job")
+        if self.receipt is not None:
+            self._check_receipt(self.receipt)
+
+    def _check_receipt(self, receipt: Receipt) -> None:
+        if self.kind is not EntryKind.RELEASE:
+            raise LedgerError(f"{self.kind}: only a release carries a receipt")
+        if receipt.job_id != self.job_id or receipt.worker_id != account_id(self.credit):
+            raise LedgerError(f"{self.kind}: the receipt is another job's or worker's")
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,40 @@ class Entry:
     def to_dict(self) -> dict[str, Any]:
         return {**self.body(), "hash": self.hash}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Entry:
+        """Parse an exported entry strictly (exact fields, exact types).
+
+        Raises :class:`LedgerError`; the hash is read, not checked (see ``audit``).
+        """
+        if not isinstance(data, dict) or set(data) != _ENTRY_FIELDS:
+            raise LedgerError(f"an entry has exactly the fields {', '.join(sorted(_ENTRY_FIELDS))}")
+        for key in ("seq", "epoch", "amount"):
+            if type(data[key]) is not int:
+                raise LedgerError(f"entry.{key} must be an integer")
+        for key in ("kind", "debit", "credit", "prev_hash", "hash"):
+            if not isinstance(data[key], str):
+                raise LedgerError(f"entry.{key} must be a string")
+        if data["job_id"] is not None and not isinstance(data["job_id"], str):
+            raise LedgerError("entry.job_id must be a string or null")
+        if not isinstance(data["memo"], dict):
+            raise LedgerError("entry.memo must be an object")
+        try:
+            kind = EntryKind(data["kind"])
+            receipt = None if data["receipt"] is None else Receipt.from_dict(data["receipt"])
+        except (ValueError, SwarmgenError) as exc:
+            raise LedgerError(f"entry: {exc}") from None
+        posting = Posting(
+            kind,
+            data["debit"],
+            data["credit"],
+            data["amount"],
+            data["job_id"],
+            data["memo"],
+            receipt,
+        )
+        return cls(data["seq"], data["epoch"], posting, data["prev_hash"], data["hash"])
+
     @property
     def kind(self) -> EntryKind:
         return self.posting.kind
@@ -194,6 +234,23 @@ class Entry:
     @property
     def job_id(self) -> str | None:
         return self.posting.job_id
+
+
+_ENTRY_FIELDS = frozenset(
+    [
+        "seq",
+        "epoch",
+        "kind",
+        "debit",
+        "credit",
+        "amount",
+        "job_id",
+        "memo",
+        "receipt",
+        "prev_hash",
+        "hash",
+    ]
+)
 
 
 def entry_body(seq: int, epoch: int, posting: Posting, prev_hash: str) -> dict[str, Any]:
@@ -272,6 +329,8 @@ class Ledger:
     def __init__(self) -> None:
         self._entries: list[Entry] = []
         self._balances: dict[str, int] = {}
+        self._open_from = 0
+        self._epoch_start = 0
 
     @property
     def entries(self) -> Sequence[Entry]:
@@ -288,8 +347,18 @@ class Ledger:
 
     @property
     def epoch(self) -> int:
-        """Epoch of the last entry (0 when empty)."""
-        return self._entries[-1].epoch if self._entries else 0
+        """The earliest epoch that may still receive entries."""
+        return max(self._open_from, self._entries[-1].epoch if self._entries else 0)
+
+    def close_epoch(self, epoch: int) -> Sequence[Entry]:
+        """Close ``epoch``: later entries must be in later epochs. Returns its entries."""
+        if epoch < self.epoch:
+            raise LedgerError(f"epoch {epoch} is already closed")
+        closed = self._entries[self._epoch_start :]
+        if any(e.epoch != epoch for e in closed):
+            raise LedgerError(f"entries of an earlier epoch than {epoch} were never closed")
+        self._open_from, self._epoch_start = epoch + 1, len(self._entries)
+        return closed
 
     def balance(self, account: str) -> int:
         return self._balances.get(account, 0)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swarmgen.core.canonical import canonical_json
-from swarmgen.core.signing import KeyPair, new_nonce, verify
+from swarmgen.core.signing import KeyPair, b64, new_nonce, unb64, verify
 from swarmgen.errors import SwarmgenError
 
 RECEIPT_DOMAIN = "swarmgen.receipt.v1"
@@ -36,6 +36,27 @@ class MalformedReceipt(SwarmgenError):
 
     code = "malformed_receipt"
     status = 422
+
+
+def canonical_b64(text: str) -> bool:
+    """True when ``text`` is the one unpadded base64url spelling of the bytes it decodes to.
+
+    Base64 leaves spare bits in its last character; accepting only the canonical
+    spelling means that no byte of a key or signature can change unnoticed.
+    """
+    try:
+        return b64(unb64(text)) == text
+    except ValueError:
+        return False
+
+
+def verify_strict(public_key: str, message: bytes, signature: str) -> bool:
+    """:func:`swarmgen.core.signing.verify`, refusing non-canonical key or signature text."""
+    return (
+        canonical_b64(public_key)
+        and canonical_b64(signature)
+        and verify(public_key, message, signature)
+    )
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
@@ -90,7 +111,7 @@ class Receipt:
 
     def verify(self) -> bool:
         """True when the signature is ``worker_id``'s over :meth:`message`."""
-        return bool(self.signature) and verify(self.worker_id, self.message(), self.signature)
+        return verify_strict(self.worker_id, self.message(), self.signature)
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body(), "signature": self.signature}
