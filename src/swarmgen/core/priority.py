@@ -40,8 +40,8 @@ class PriorityPolicy:
 
     def starvation_bound_ms(self) -> int:
         """Extra waiting that makes any job outrank any other (the widest balance gap)."""
-        spread = self.max_balance_points + self.anonymous_penalty
-        return -(-spread * 1000 // self.points_per_s) + 1
+        beat = self.max_balance_points + self.anonymous_penalty + 1
+        return -(-beat * 1000 // self.points_per_s)
 
 
 def priority(
