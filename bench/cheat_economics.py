@@ -1,0 +1,223 @@
+"""Is cheating a losing bet? A Monte-Carlo simulation of a worker's credits over many epochs.
+
+Each strategy is simulated ``runs`` times over ``epochs`` epochs with the project's own
+rules: the sampling rate from reputation (:func:`sampling_rate`), rejection by the
+1 → 3 → 5 panel (:func:`rejection_probability`), the epoch's binomial verdict
+(:func:`epoch_verdict`) and reputation updates (:func:`reputation_after`).
+
+Per epoch a worker runs ``jobs_per_epoch`` jobs; a cheated job saves a share of the
+compute cost. Each job is checked with the worker's sampling rate. A checked cheated job
+fails a comparison with the cheat's detection rate, an honest one with the honest
+false-positive rate; a failed first comparison escalates and the panel decides. A job
+whose check is lost is refunded to its requester. If the epoch's lost checks are
+improbable for an honest worker, the worker forfeits the whole epoch's pending earnings
+and part of its stake. An epoch with any lost check resets reputation.
+
+Strategies: ``steady`` cheats from the first epoch; ``sleeper`` works honestly until its
+reputation (and so its check rate) is good, then cheats until caught, then rebuilds.
+
+Run: ``.venv/bin/python bench/cheat_economics.py [--runs N] [--epochs N] [--detection FILE]``
+where FILE is a JSON object of measured per-comparison detection rates by cheat name
+(as ``bench/verify.py`` reports them). The last line of output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from swarmgen.core.verification.escalation import EscalationPolicy, rejection_probability
+from swarmgen.core.verification.sampling import SamplingPolicy, reputation_after, sampling_rate
+from swarmgen.core.verification.verdicts import ALPHA, epoch_verdict
+
+
+@dataclass(frozen=True)
+class Economics:
+    """Every economic parameter of the simulation, with its default."""
+
+    epochs: int = 100
+    """Epochs simulated per run."""
+    runs: int = 300
+    """Independent runs per strategy (the table shows their mean)."""
+    jobs_per_epoch: int = 400
+    """Jobs one worker completes per epoch."""
+    offering_traffic: int = 5_000
+    """Jobs per epoch across the offering (sets the sampling floor)."""
+    fee: int = 1_000
+    """Micro-credits a worker earns per job, after the validator share."""
+    compute_cost: int = 600
+    """Micro-credits an honest job costs the worker in energy and hardware."""
+    stake: int = 100_000
+    """Micro-credits of stake the worker keeps locked."""
+    slash_fraction: float = 0.5
+    """Share of the stake taken on an invalid epoch (the worker tops it up again)."""
+    honest_fp: float = 1e-3
+    """Calibrated rate at which one honest comparison fails."""
+    detection: float = 0.99
+    """Rate at which one comparison catches a cheated job, unless measured per cheat."""
+    alpha: float = ALPHA
+    """Verdict level: largest per-epoch probability of convicting an honest worker."""
+    sleeper_reputation: float = 0.95
+    """Reputation at which a sleeper starts cheating."""
+    seed: int = 20_240_601
+    """Seed of the simulation's RNG (results are reproducible)."""
+    sampling: SamplingPolicy = field(default_factory=SamplingPolicy)
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+
+
+@dataclass(frozen=True)
+class Cheat:
+    """A way of not running what was claimed, and how much compute it saves."""
+
+    name: str
+    saving: float
+    """Share of the compute cost of a job the cheat does not spend."""
+
+
+CHEATS = (
+    Cheat("skip-compute", 1.0),
+    Cheat("cheap-model", 0.8),
+    Cheat("fewer-steps", 0.6),
+    Cheat("lower-precision", 0.5),
+)
+CHEAT_RATES = (0.01, 0.10, 1.00)
+TIMINGS = ("steady", "sleeper")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    cheat: Cheat | None
+    rate: float = 0.0
+    timing: str = "steady"
+    detection: float = 0.99
+
+    @property
+    def label(self) -> str:
+        if self.cheat is None:
+            return "honest"
+        return f"{self.cheat.name} {self.timing} {self.rate:.0%}"
+
+
+@dataclass(frozen=True)
+class Result:
+    strategy: Strategy
+    mean: float
+    stderr: float
+    convictions: float
+    """Mean invalid epochs per run."""
+
+
+def simulate(strategy: Strategy, econ: Economics, rng: np.random.Generator) -> Result:
+    """Credits after ``econ.epochs`` epochs for each of ``econ.runs`` workers using ``strategy``."""
+    runs, jobs = econ.runs, econ.jobs_per_epoch
+    panel_fp = rejection_probability(econ.honest_fp, econ.escalation)
+    panel_detection = rejection_probability(strategy.detection, econ.escalation)
+    saving = strategy.cheat.saving if strategy.cheat else 0.0
+    slash = round(econ.stake * econ.slash_fraction)
+    rate_of: Callable[[float], float] = np.vectorize(
+        lambda r: sampling_rate(r, econ.offering_traffic, econ.sampling)
+    )
+
+    @cache
+    def invalid(checks: int, failures: int) -> bool:
+        return epoch_verdict(checks, failures, panel_fp, econ.alpha).invalid
+
+    reputation = np.zeros(runs)
+    credits = np.zeros(runs)
+    convictions = np.zeros(runs)
+    for _ in range(econ.epochs):
+        check_rate = rate_of(reputation)
+        cheating = np.full(runs, strategy.cheat is not None)
+        if strategy.timing == "sleeper":
+            cheating &= reputation >= econ.sleeper_reputation
+        cheated = rng.binomial(jobs, np.where(cheating, strategy.rate, 0.0))
+        honest = jobs - cheated
+        checked_cheated = rng.binomial(cheated, check_rate)
+        checked_honest = rng.binomial(honest, check_rate)
+        lost = rng.binomial(checked_cheated, panel_detection) + rng.binomial(
+            checked_honest, panel_fp
+        )
+        checks = checked_cheated + checked_honest
+        convicted = np.array([invalid(int(n), int(k)) for n, k in zip(checks, lost, strict=True)])
+        earned = np.where(convicted, -slash, econ.fee * (jobs - lost))
+        spent = econ.compute_cost * (honest + (1.0 - saving) * cheated)
+        credits += earned - spent
+        convictions += convicted
+        reputation = np.array(
+            [
+                reputation_after(r, bool(k == 0), econ.sampling)
+                for r, k in zip(reputation, lost, strict=True)
+            ]
+        )
+    return Result(
+        strategy=strategy,
+        mean=float(credits.mean()),
+        stderr=float(credits.std(ddof=1) / math.sqrt(runs)) if runs > 1 else 0.0,
+        convictions=float(convictions.mean()),
+    )
+
+
+def strategies(econ: Economics, detection: dict[str, float]) -> list[Strategy]:
+    out = [Strategy(None, detection=econ.detection)]
+    for cheat in CHEATS:
+        for timing in TIMINGS:
+            for rate in CHEAT_RATES:
+                caught = detection.get(cheat.name, econ.detection)
+                out.append(Strategy(cheat, rate, timing, caught))
+    return out
+
+
+def run(econ: Economics, detection: dict[str, float]) -> tuple[list[Result], dict[str, object]]:
+    rng = np.random.default_rng(econ.seed)
+    results = [simulate(strategy, econ, rng) for strategy in strategies(econ, detection)]
+    honest = results[0]
+    cheats = results[1:]
+    best = max(cheats, key=lambda r: r.mean)
+    summary: dict[str, object] = {
+        "all_cheats_lose": all(r.mean < honest.mean for r in cheats),
+        "worst_cheat_margin": round(best.mean - honest.mean),
+        "worst_cheat": best.strategy.label,
+        "honest_credits": round(honest.mean),
+        "honest_invalid_epochs": honest.convictions,
+        "unit": "micro-credits",
+        "epochs": econ.epochs,
+        "runs": econ.runs,
+        "detection": {c.name: detection.get(c.name, econ.detection) for c in CHEATS},
+    }
+    return results, summary
+
+
+def table(results: list[Result], honest_mean: float) -> str:
+    lines = [f"{'strategy':<30} {'credits':>14} {'± se':>10} {'vs honest':>14} {'invalid/run':>11}"]
+    for r in results:
+        margin = r.mean - honest_mean
+        lines.append(
+            f"{r.strategy.label:<30} {r.mean:>14,.0f} {r.stderr:>10,.0f} {margin:>14,.0f} "
+            f"{r.convictions:>11.2f}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=Economics.runs)
+    parser.add_argument("--epochs", type=int, default=Economics.epochs)
+    parser.add_argument("--detection-rate", type=float, default=Economics.detection)
+    parser.add_argument("--detection", type=Path, help="JSON of measured detection per cheat")
+    args = parser.parse_args()
+    econ = replace(Economics(), runs=args.runs, epochs=args.epochs, detection=args.detection_rate)
+    measured: dict[str, float] = json.loads(args.detection.read_text()) if args.detection else {}
+    results, summary = run(econ, measured)
+    print(table(results, results[0].mean))
+    print(json.dumps(summary, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

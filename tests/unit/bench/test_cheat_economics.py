@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).parents[3] / "bench" / "cheat_economics.py"
+
+
+@pytest.fixture(scope="module")
+def economics() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cheat_economics", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def small(module: ModuleType, **changes: object) -> Any:
+    return replace(module.Economics(), runs=20, epochs=40, **changes)
+
+
+def test_every_cheat_loses_at_the_default_detection(economics: ModuleType) -> None:
+    results, summary = economics.run(small(economics), {})
+    assert summary["all_cheats_lose"] is True
+    assert summary["worst_cheat_margin"] < 0
+    assert len(results) == 1 + len(economics.CHEATS) * 2 * len(economics.CHEAT_RATES)
+
+
+def test_an_undetectable_cheat_wins(economics: ModuleType) -> None:
+    _, summary = economics.run(small(economics), {"skip-compute": 0.0})
+    assert summary["all_cheats_lose"] is False
+    assert summary["worst_cheat"].startswith("skip-compute")
+
+
+def test_honest_workers_are_not_convicted(economics: ModuleType) -> None:
+    econ = small(economics)
+    results, summary = economics.run(econ, {})
+    assert summary["honest_invalid_epochs"] == 0.0
+    profit = econ.epochs * econ.jobs_per_epoch * (econ.fee - econ.compute_cost)
+    assert results[0].mean == pytest.approx(profit)
