@@ -4,7 +4,8 @@ It runs no model and imports no torch, so dispatch tests and benchmarks exercise
 whole worker/coordinator path at hundreds of jobs per second. Two workers given the
 same job return byte-identical outputs; a different job gives different outputs.
 
-Images are 8x8 solid-colour PNGs. Text is a few words from a fixed vocabulary with
+Images are solid-colour PNGs of the requested size (cheap: they compress to a few
+hundred bytes). Text is a few words from a fixed vocabulary with
 top-5 logprobs shaped like a real model's; it also implements the validator's
 :class:`~swarmgen.backends.base.TextScorer` so verification flows can run on it.
 """
@@ -52,11 +53,12 @@ def _png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
 
-def solid_png(rgb: tuple[int, int, int], side: int = SIDE) -> bytes:
-    """PNG bytes of a ``side`` x ``side`` image filled with one RGB colour."""
-    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+def solid_png(rgb: tuple[int, int, int], side: int = SIDE, height: int | None = None) -> bytes:
+    """PNG bytes of a ``side`` x ``height`` (default square) image of one RGB colour."""
+    height = side if height is None else height
+    header = struct.pack(">IIBBBBB", side, height, 8, 2, 0, 0, 0)
     row = b"\x00" + bytes(rgb) * side
-    pixels = zlib.compress(row * side, 6)
+    pixels = zlib.compress(row * height, 6)
     return (
         _PNG_SIGNATURE
         + _png_chunk(b"IHDR", header)
@@ -136,7 +138,7 @@ class EchoBackend:
         images = []
         for i in range(spec.n):
             raw = _hash(key, f"image:{i}")
-            images.append(solid_png((raw[0], raw[1], raw[2])))
+            images.append(solid_png((raw[0], raw[1], raw[2]), spec.width, spec.height))
         return ImageOutput(tuple(images))
 
     def _text(self, job: Job, spec: TextSpec) -> TextOutput:

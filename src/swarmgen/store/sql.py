@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import BigInteger, Engine, and_, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from swarmgen.core.jobs import JobState
@@ -20,6 +20,11 @@ from swarmgen.store import schema as t
 from swarmgen.store.records import JobRecord, UserRecord, WorkerRecord
 
 _ACTIVE = (JobState.QUEUED.value, JobState.LEASED.value)
+
+
+def _expiry(now: int) -> Any:
+    """``now`` plus each row's lease TTL, computed in 64-bit (ms overflow 32-bit ints)."""
+    return literal(now, BigInteger) + t.jobs.c.lease_ttl_s * 1000
 
 
 class SqlStore:
@@ -92,9 +97,10 @@ class SqlStore:
             self._insert(t.nonces)
             .values(worker_id=worker_id, nonce=nonce, seen_ms=now)
             .on_conflict_do_nothing()
+            .returning(t.nonces.c.nonce)
         )
         with self.engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt).first() is not None
 
     def prune_nonces(self, before_ms: int) -> int:
         with self.engine.begin() as conn:
@@ -132,6 +138,7 @@ class SqlStore:
         ahead = or_(
             c.priority > job.priority,
             and_(c.priority == job.priority, c.created_ms < job.created_ms),
+            and_(c.priority == job.priority, c.created_ms == job.created_ms, c.id < job.id),
         )
         query = select(func.count()).where(
             c.state == JobState.QUEUED.value, c.offering == job.offering, ahead
@@ -178,7 +185,7 @@ class SqlStore:
                 .values(
                     state=JobState.LEASED.value,
                     worker_id=worker_id,
-                    lease_expires_ms=now + c.lease_ttl_s * 1000,
+                    lease_expires_ms=_expiry(now),
                     attempts=c.attempts + 1,
                     updated_ms=now,
                 )
@@ -259,7 +266,7 @@ class SqlStore:
                     c.worker_id == worker_id,
                     c.state == JobState.LEASED.value,
                 )
-                .values(lease_expires_ms=now + c.lease_ttl_s * 1000)
+                .values(lease_expires_ms=_expiry(now))
             ).rowcount
 
     def reap_expired(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:

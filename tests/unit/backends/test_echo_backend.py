@@ -38,13 +38,15 @@ def decode(png: bytes) -> Image.Image:
 
 
 def test_images_are_valid_pngs_one_per_requested_image() -> None:
-    (out,) = EchoBackend(IMAGE, Kind.IMAGE).run([image_job(n=3)])
+    job = image_job(n=3)
+    (out,) = EchoBackend(IMAGE, Kind.IMAGE).run([job])
     assert isinstance(out, ImageOutput)
+    assert isinstance(job.spec, ImageSpec)
     assert len(out.images) == 3
     for png in out.images:
         image = decode(png)
         assert image.format == "PNG"
-        assert image.size == (SIDE, SIDE)
+        assert image.size == (job.spec.width, job.spec.height)
         assert image.mode == "RGB"
         assert len(image.getcolors() or []) == 1
     assert len(set(out.images)) == 3

@@ -1,0 +1,1 @@
+"""The ``swarmgen`` command line: thin commands that build settings and call services."""

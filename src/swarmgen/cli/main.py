@@ -1,0 +1,31 @@
+"""The ``swarmgen`` entry point."""
+
+from __future__ import annotations
+
+import typer
+
+from swarmgen.cli.demo import demo
+from swarmgen.cli.keys import keys_app
+from swarmgen.cli.serve import coordinator, worker
+from swarmgen.cli.submit import submit
+
+app = typer.Typer(
+    help="swarmgen: an open network for generative-AI inference.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(coordinator)
+app.command()(worker)
+app.command()(submit)
+app.command()(demo)
+app.add_typer(keys_app, name="keys")
+
+try:  # the models commands need the training code, which ships with the package
+    from swarmgen.cli.models import models_app
+
+    app.add_typer(models_app, name="models")
+except ImportError:  # pragma: no cover
+    pass
+
+if __name__ == "__main__":
+    app()

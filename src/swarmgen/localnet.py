@@ -1,0 +1,117 @@
+"""A swarm on one machine: a coordinator and workers as separate processes on loopback.
+
+Used by ``swarmgen demo``, the end-to-end tests and the benchmarks. Each process logs
+to ``DATA/logs/NAME.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from swarmgen.clock import SystemClock
+from swarmgen.coordinator.admin import create_key, open_store
+from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.worker.keys import load_or_create
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LocalNetwork:
+    data: Path
+    database_url: str | None = None
+    lease_min_s: int | None = None
+    port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        logs = self.data / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log = (logs / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "swarmgen.cli.main", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", **(env or {})},
+        )
+        log.close()
+
+    def _common(self) -> list[str]:
+        args = ["--data", str(self.data)]
+        if self.database_url:
+            args += ["--database-url", self.database_url]
+        return args
+
+    def create_key(self, user: str, role: str = "user") -> str:
+        settings = CoordinatorSettings(data=self.data, database_url=self.database_url)
+        return create_key(open_store(settings), SystemClock(), user, role).key
+
+    def start_coordinator(self, timeout: float = 60) -> str:
+        args = ["coordinator", *self._common(), "--port", str(self.port)]
+        if self.lease_min_s is not None:
+            args += ["--lease-min-s", str(self.lease_min_s)]
+        self._spawn("coordinator", args)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs["coordinator"].poll() is not None:
+                raise RuntimeError(f"coordinator exited; see {self.data / 'logs'}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self.url
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("coordinator did not answer /healthz")
+
+    def start_worker(
+        self, name: str, models: list[str], *extra: str, env: dict[str, str] | None = None
+    ) -> str:
+        """Start a worker process; returns its id (public key)."""
+        keys = load_or_create(self.data / f"worker-{name}.key")
+        args = ["worker", "--coordinator", self.url, "--data", str(self.data), "--name", name]
+        for model in models:
+            args += ["--model", model]
+        self._spawn(name, [*args, *extra], env)
+        return keys.public_key
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        proc = self.procs.pop(name)
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+
+    def close(self) -> None:
+        """Stop workers first (they hand back jobs), then the coordinator."""
+        for name in [n for n in self.procs if n != "coordinator"]:
+            self.stop(name)
+        if "coordinator" in self.procs:
+            self.stop("coordinator")
+
+    def __enter__(self) -> LocalNetwork:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

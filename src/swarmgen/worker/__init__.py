@@ -1,0 +1,1 @@
+"""The worker daemon: register, pop, run on a backend, sign, submit, heartbeat."""

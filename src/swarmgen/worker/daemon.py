@@ -1,0 +1,213 @@
+"""The worker loop.
+
+register → pop (long-poll) → run the batch on its backend → sign a receipt per job →
+submit, with heartbeats extending the leases of running jobs. While the coordinator is
+unreachable it backs off (exponentially, with jitter) and tries again. SIGTERM or SIGINT
+stops it cleanly: the jobs it holds are handed back so another worker takes them at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from swarmgen.backends.base import Backend
+from swarmgen.core.jobs import Job, spec_from_canonical
+from swarmgen.core.offerings import Offering
+from swarmgen.core.outputs import ImageOutput, Output
+from swarmgen.core.receipts import Receipt
+from swarmgen.sdk.client import SwarmgenAPIError
+from swarmgen.sdk.worker_client import WorkerClient
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 30.0
+
+
+@dataclass
+class Backoff:
+    """Exponential back-off with full jitter."""
+
+    delay: float = BACKOFF_MIN_S
+
+    def next(self) -> float:
+        wait = random.uniform(BACKOFF_MIN_S / 2, self.delay)
+        self.delay = min(BACKOFF_MAX_S, self.delay * 2)
+        return wait
+
+    def reset(self) -> None:
+        self.delay = BACKOFF_MIN_S
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, SwarmgenAPIError) and exc.status >= 500
+
+
+def result_payload(job: Job, output: Output, receipt: Receipt) -> dict[str, Any]:
+    payload: dict[str, Any] = {"job_id": job.id, "receipt": receipt.to_dict()}
+    if isinstance(output, ImageOutput):
+        payload["images"] = [base64.b64encode(png).decode("ascii") for png in output.images]
+    else:
+        payload["text"] = output.canonical()
+    return payload
+
+
+@dataclass
+class Worker:
+    """One worker process: a signed client and a backend per offering it serves."""
+
+    client: WorkerClient
+    backends: dict[Offering, Backend]
+    name: str
+    max_pixels: int
+    max_batch: int
+    pop_wait_s: float = 5.0
+    heartbeat_s: float = 5.0
+    stop: threading.Event = field(default_factory=threading.Event)
+    held: set[str] = field(default_factory=set)
+    completed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def install_signal_handlers(self) -> None:
+        def _stop(signum: int, _frame: object) -> None:
+            log.info("signal %s: stopping after handing back held jobs", signum)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+
+    def _retry(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run ``call`` until it succeeds, backing off on transport and 5xx errors."""
+        backoff = Backoff()
+        while not self.stop.is_set():
+            try:
+                return call()
+            except Exception as exc:
+                if not _retryable(exc):
+                    raise
+                wait = backoff.next()
+                log.warning("%s failed (%s); retrying in %.1fs", what, exc, wait)
+                self.stop.wait(wait)
+        return None
+
+    def register(self) -> None:
+        models = [str(o) for o in self.backends]
+        self._retry(
+            "register",
+            lambda: self.client.register(self.name, models, self.max_pixels, self.max_batch),
+        )
+        log.info("registered %s as %s for %s", self.name, self.client.keys.public_key, models)
+
+    def load(self) -> None:
+        for offering, backend in self.backends.items():
+            started = time.perf_counter()
+            backend.load()
+            log.info("loaded %s in %.1fs", offering, time.perf_counter() - started)
+
+    def _heartbeats(self) -> None:
+        while not self.stop.wait(self.heartbeat_s):
+            with self._lock:
+                held = sorted(self.held)
+            try:
+                self.client.heartbeat(held)
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    def run(self) -> None:
+        """Serve until stopped; returns after held jobs are handed back."""
+        self.load()
+        self.register()
+        beat = threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True)
+        beat.start()
+        try:
+            while not self.stop.is_set():
+                assignments = self._retry(
+                    "pop", lambda: self.client.pop(self.pop_wait_s, self.max_batch)
+                )
+                if assignments:
+                    self.serve(assignments)
+        finally:
+            self.stop.set()
+            self.hand_back()
+
+    def hand_back(self) -> None:
+        with self._lock:
+            held = sorted(self.held)
+            self.held.clear()
+        if not held:
+            return
+        try:
+            self.client.release(held)
+            log.info("handed back %d jobs", len(held))
+        except Exception as exc:
+            log.warning("could not hand back %s: %s (their leases will expire)", held, exc)
+
+    def serve(self, assignments: Sequence[dict[str, Any]]) -> None:
+        jobs = [
+            Job(a["job_id"], Offering.parse(a["model"]), spec_from_canonical(a["spec"]))
+            for a in assignments
+        ]
+        with self._lock:
+            self.held.update(job.id for job in jobs)
+        for offering in dict.fromkeys(job.offering for job in jobs):
+            batch = [job for job in jobs if job.offering == offering]
+            results = self._execute(batch)
+            if results is None:  # stopped mid-run: hand_back releases the batch
+                return
+            if results:
+                self._submit(results)
+            with self._lock:
+                self.held.difference_update(job.id for job in batch)
+            self.completed += len(batch)
+
+    def _submit(self, results: list[dict[str, Any]]) -> None:
+        self._retry("submit", lambda: self.client.submit(results))
+
+    def _execute(self, batch: list[Job]) -> list[dict[str, Any]] | None:
+        """Run ``batch`` on its backend in a helper thread so a stop signal is seen at once."""
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            started = time.perf_counter()
+            try:
+                box["outputs"] = self.backends[batch[0].offering].run(batch)
+            except Exception as exc:
+                box["error"] = exc
+            box["ms"] = int((time.perf_counter() - started) * 1000)
+
+        thread = threading.Thread(target=target, name="backend", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            if self.stop.wait(0.05):
+                return None
+        if "error" in box:
+            log.error("backend failed on %s: %s", [j.id for j in batch], box["error"])
+            self.client.release([job.id for job in batch])
+            with self._lock:
+                self.held.difference_update(job.id for job in batch)
+            return []
+        per_job_ms = box["ms"] // len(batch)
+        results = []
+        for job, output in zip(batch, box["outputs"], strict=True):
+            receipt = Receipt.signed(
+                self.client.keys,
+                job_id=job.id,
+                input_digest=job.input_digest(),
+                output_digest=output.digest(),
+                artifact_digest=output.digest(),
+                timings={"run_ms": per_job_ms, "batch": len(batch)},
+            )
+            results.append(result_payload(job, output, receipt))
+        return results
