@@ -94,7 +94,7 @@ class ImageThresholds:
     phash: float = 0.10
     phash16: float = 0.12
     dhash: float = 0.12
-    whash: float = 0.10
+    whash: float = 0.16
     pixel: float = 0.04
     false_positive: float | None = None
     false_positive_bound: float | None = None
