@@ -93,7 +93,7 @@ class JobService:
             pixels=spec.pixels if isinstance(spec, ImageSpec) else 0,
             priority=0,
             price=0,
-            lease_ttl_s=max(self.settings.lease_min_s, lease_ttl_s(spec)),
+            lease_ttl_s=lease_ttl_s(spec, min_s=self.settings.lease_min_s),
             state=JobState.QUEUED,
             created_ms=now,
             updated_ms=now,

@@ -61,10 +61,10 @@ def choose(queue: Iterable[QueuedJob], caps: Capabilities, limit: int | None = N
     return [job.id for job in sorted((j for j in queue if fits(j, caps)), key=order_key)][:count]
 
 
-def lease_ttl_s(spec: Spec) -> int:
-    """Lease length from job size: a pessimistic run time, doubled, within fixed bounds."""
+def lease_ttl_s(spec: Spec, min_s: int = LEASE_MIN_S, max_s: int = LEASE_MAX_S) -> int:
+    """Lease length from job size: a pessimistic run time, doubled, within bounds."""
     if isinstance(spec, ImageSpec):
         expected = spec.work_units() / IMAGE_WORK_PER_S
     else:
         expected = spec.work_units() / TEXT_TOKENS_PER_S
-    return int(min(LEASE_MAX_S, max(LEASE_MIN_S, 2 * expected + 5)))
+    return int(min(max_s, max(min_s, 2 * expected + 5)))

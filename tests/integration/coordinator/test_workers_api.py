@@ -1,0 +1,208 @@
+"""Worker endpoints: signatures, leasing, results, heartbeats, hand-backs and expiry."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from swarmgen.core.signing import KeyPair, sign_request
+from swarmgen.sdk.client import SwarmgenAPIError
+from tests.integration.coordinator.conftest import Env
+from tests.integration.coordinator.helpers import MODELS, run_echo
+
+
+def signed_post(env: Env, keys: KeyPair, path: str, body: object, **override: object):
+    data = json.dumps(body).encode()
+    ts = int(override.pop("ts", time.time()))
+    headers = sign_request(keys, "POST", path, data, ts, **override)  # type: ignore[arg-type]
+    return env.http.post(path, content=data, headers=headers)
+
+
+def error_code(exc: pytest.ExceptionInfo[SwarmgenAPIError]) -> tuple[int, str]:
+    return exc.value.status, exc.value.code
+
+
+def test_register_and_reregister(env: Env) -> None:
+    worker = env.worker()
+    out = worker.register("gpu-1", MODELS, 4096, 2)
+    assert out["worker_id"] == worker.keys.public_key
+    assert out["models"] == MODELS
+    again = worker.register("gpu-1b", MODELS[:1], 4096, 2)
+    assert again["models"] == MODELS[:1]
+
+
+def test_register_with_owner_key_binds_the_owner(env: Env) -> None:
+    worker = env.worker()
+    worker.owner_key = env.key
+    assert worker.register("w", MODELS, 4096, 1)["owner_id"]
+
+
+@pytest.mark.parametrize(
+    ("models", "field"),
+    [(["nope@fp32"], "capabilities.models[0]"), (["echo-image"], "capabilities.models[0]")],
+)
+def test_register_refuses_unknown_models(env: Env, models: list[str], field: str) -> None:
+    with pytest.raises(SwarmgenAPIError) as exc:
+        env.worker().register("w", models, 4096, 1)
+    assert exc.value.status == 422
+    assert exc.value.details["fields"][0]["field"] == field
+
+
+def test_unsigned_bad_signature_stale_and_replayed_requests(env: Env) -> None:
+    keys, other = KeyPair.generate(), KeyPair.generate()
+    path = "/api/v1/workers/heartbeat"
+    unsigned = env.http.post(path, json={})
+    assert (unsigned.status_code, unsigned.json()["error"]["code"]) == (401, "unauthorized")
+    data = b"{}"
+    headers = sign_request(other, "POST", path, data, int(time.time()))
+    headers["X-Swarmgen-Key"] = keys.public_key
+    forged = env.http.post(path, content=data, headers=headers)
+    assert (forged.status_code, forged.json()["error"]["code"]) == (401, "bad_signature")
+    stale = signed_post(env, keys, path, {}, ts=time.time() - 3600)
+    assert (stale.status_code, stale.json()["error"]["code"]) == (401, "stale_timestamp")
+    env.worker(keys).register("w", MODELS, 4096, 1)
+    first = signed_post(env, keys, path, {}, nonce="n" * 16)
+    assert first.status_code == 200
+    replay = signed_post(env, keys, path, {}, nonce="n" * 16)
+    assert (replay.status_code, replay.json()["error"]["code"]) == (409, "replayed_nonce")
+
+
+def test_tampered_body_fails_the_signature(env: Env) -> None:
+    keys = KeyPair.generate()
+    path = "/api/v1/workers/pop"
+    headers = sign_request(keys, "POST", path, b'{"wait_s":0}', int(time.time()))
+    response = env.http.post(path, content=b'{"wait_s":1}', headers=headers)
+    assert response.json()["error"]["code"] == "bad_signature"
+
+
+def test_pop_requires_registration_and_validates_its_body(env: Env) -> None:
+    worker = env.worker()
+    with pytest.raises(SwarmgenAPIError) as exc:
+        worker.pop(0)
+    assert error_code(exc) == (403, "forbidden")
+    worker.register("w", MODELS, 4096, 1)
+    bad = signed_post(env, worker.keys, "/api/v1/workers/pop", {"wait_s": 600})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["fields"][0] == {
+        "field": "wait_s",
+        "reason": "Input should be less than or equal to 60",
+        "limit": 60.0,
+    }
+
+
+def test_pop_matches_model_size_and_order(env: Env) -> None:
+    big = env.submit(env.image(width=128, height=128))
+    env.clock.advance(0.01)
+    small = env.submit(env.image())
+    env.clock.advance(0.01)
+    text = env.submit(env.text())
+    texts_only = env.worker()
+    texts_only.register("t", MODELS[1:], 1024 * 1024, 4)
+    assert [a["job_id"] for a in texts_only.pop(0)] == [text["id"]]
+    small_images = env.worker()
+    small_images.register("s", MODELS, 64 * 64, 4)
+    assert [a["job_id"] for a in small_images.pop(0)] == [small["id"]]
+    everything = env.worker()
+    everything.register("e", MODELS, 1024 * 1024, 4)
+    (assignment,) = everything.pop(0)
+    assert assignment["job_id"] == big["id"]
+    assert assignment["spec"]["width"] == 128
+    assert assignment["lease_expires_ms"] > env.clock.now_ms()
+
+
+def test_pop_respects_batch_size(env: Env) -> None:
+    for _ in range(5):
+        env.submit(env.image())
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 3)
+    assert len(worker.pop(0)) == 3
+    assert len(worker.pop(0, max_jobs=1)) == 1
+    assert len(worker.pop(0)) == 1
+
+
+def test_submit_only_for_own_lease(env: Env) -> None:
+    job = env.submit(env.image())
+    holder, thief = env.worker(), env.worker()
+    holder.register("holder", MODELS, 4096, 1)
+    thief.register("thief", MODELS, 4096, 1)
+    (assignment,) = holder.pop(0)
+    with pytest.raises(SwarmgenAPIError) as exc:
+        thief.submit([run_echo(thief, assignment)])
+    assert error_code(exc) == (409, "not_leased")
+    assert holder.submit([run_echo(holder, assignment)])["accepted"] == [job["id"]]
+    with pytest.raises(SwarmgenAPIError) as again:
+        holder.submit([run_echo(holder, assignment)])
+    assert error_code(again) == (409, "not_leased")
+
+
+def test_bad_results_are_refused_and_the_lease_kept(env: Env) -> None:
+    env.submit(env.image(n=2))
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 1)
+    (assignment,) = worker.pop(0)
+    good = run_echo(worker, assignment)
+    cases = {
+        "bad_signature": {**good, "receipt": {**good["receipt"], "signature": "A" * 86}},
+        "invalid_request": {**good, "images": good["images"][:1]},
+    }
+    wrong_digest = {**good, "images": [good["images"][1], good["images"][0]]}
+    cases["invalid_request "] = wrong_digest
+    for code, result in cases.items():
+        with pytest.raises(SwarmgenAPIError) as exc:
+            worker.submit([result])
+        assert exc.value.code == code.strip()
+    not_png = {**good, "images": ["aGVsbG8=", good["images"][1]]}
+    with pytest.raises(SwarmgenAPIError) as exc:
+        worker.submit([not_png])
+    assert exc.value.details["fields"][0] == {"field": "results.images[0]", "reason": "not a PNG"}
+    assert worker.submit([good])["accepted"] == [assignment["job_id"]]
+
+
+def test_mixed_batch_reports_rejections(env: Env) -> None:
+    env.submit(env.text())
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 4)
+    (assignment,) = worker.pop(0)
+    good = run_echo(worker, assignment)
+    stranger = {**good, "job_id": "0" * 32, "receipt": {**good["receipt"], "job_id": "0" * 32}}
+    out = worker.submit([good, stranger])
+    assert out["accepted"] == [assignment["job_id"]]
+    assert out["rejected"][0]["code"] == "not_found"
+
+
+def test_heartbeat_extends_and_release_requeues(env: Env) -> None:
+    job = env.submit(env.image())
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 1)
+    (assignment,) = worker.pop(0)
+    env.clock.advance(4)
+    assert worker.heartbeat([job["id"]])["count"] == 1
+    env.clock.advance(4)  # past the first expiry, within the extended one
+    env.http.app.state.workers.reap()
+    assert env.store.get_job(job["id"]).state.value == "leased"
+    assert worker.release([job["id"]])["count"] == 1
+    assert env.store.get_job(job["id"]).state.value == "queued"
+    other = env.worker()
+    other.register("o", MODELS, 4096, 1)
+    assert [a["job_id"] for a in other.pop(0)] == [assignment["job_id"]]
+
+
+def test_expired_lease_goes_back_to_the_queue_then_fails(env: Env) -> None:
+    job = env.submit(env.image())
+    first, second = env.worker(), env.worker()
+    first.register("a", MODELS, 4096, 1)
+    second.register("b", MODELS, 4096, 1)
+    first.pop(0)
+    env.clock.advance(8)
+    requeued, failed = env.http.app.state.workers.reap()
+    assert (requeued, failed) == ([job["id"]], [])
+    (again,) = second.pop(0)
+    with pytest.raises(SwarmgenAPIError):
+        first.submit([run_echo(first, again)])  # the first worker lost its lease
+    env.clock.advance(8)
+    assert env.http.app.state.workers.reap() == ([], [job["id"]])  # max_attempts = 2
+    view = env.http.get(f"/api/v1/jobs/{job['id']}", headers=env.auth).json()
+    assert view["state"] == "failed"
+    assert view["error"]
