@@ -1,0 +1,92 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from swarmgen.core.credits import PPM
+from swarmgen.core.rewards import (
+    SpeedBounds,
+    WorkerWork,
+    emission,
+    median,
+    offering_weights,
+    speed_ppm,
+    split,
+)
+
+weights_st = st.dictionaries(st.text("abcdef", min_size=1, max_size=3), st.integers(0, 10**12))
+
+
+@given(st.integers(0, 10**15), weights_st)
+def test_split_is_exact_and_proportional(total: int, weights: dict[str, int]) -> None:
+    parts = split(total, weights)
+    whole = sum(weights.values())
+    assert sum(parts.values()) == (total if whole else 0)
+    for key, weight in weights.items():
+        exact = total * weight / whole if whole else 0
+        assert abs(parts.get(key, 0) - exact) < 1
+        if weight == 0:
+            assert key not in parts
+
+
+def test_split_breaks_ties_by_key() -> None:
+    assert split(1, {"b": 1, "a": 1}) == {"a": 1}
+    assert split(5, {"x": 1, "y": 1, "z": 1}) == {"x": 2, "y": 2, "z": 1}
+
+
+def test_median_is_the_lower_one() -> None:
+    assert median([]) == 0
+    assert median([5, 1, 3]) == 3
+    assert median([4, 1, 3, 2]) == 2
+
+
+@given(st.integers(0, 10**9), st.integers(0, 10**9))
+def test_speed_stays_in_bounds(worker_ms: int, offering_ms: int) -> None:
+    bounds = SpeedBounds()
+    factor = speed_ppm(worker_ms, offering_ms, bounds)
+    assert bounds.floor_ppm <= factor <= bounds.cap_ppm
+    if worker_ms == 0 or offering_ms == 0:
+        assert factor == PPM
+    elif worker_ms < offering_ms:
+        assert factor >= PPM
+
+
+@given(st.integers(1, 10**9), st.integers(1, 10**6), st.integers(1, 10**6))
+def test_double_the_volume_beats_any_speed(units: int, fast_ms: int, slow_ms: int) -> None:
+    """With the default bounds (cap / floor = 2), volume dominates speed."""
+    rows = [
+        WorkerWork("slow-big", "m@fp32", 2 * units, max(fast_ms, slow_ms)),
+        WorkerWork("fast-small", "m@fp32", units, min(fast_ms, slow_ms)),
+    ]
+    weights = offering_weights(rows, SpeedBounds())
+    assert weights["slow-big"] >= weights["fast-small"]
+
+
+def test_faster_worker_earns_more_at_equal_volume() -> None:
+    rows = [WorkerWork("a", "m@fp32", 100, 50), WorkerWork("b", "m@fp32", 100, 100)]
+    weights = offering_weights(rows, SpeedBounds())
+    assert weights["a"] > weights["b"]
+
+
+@given(
+    st.integers(0, 10**12),
+    st.lists(
+        st.builds(
+            WorkerWork,
+            st.sampled_from(["w1", "w2", "w3", "w4"]),
+            st.sampled_from(["a@fp32", "b@int8", "c@fp16"]),
+            st.integers(0, 10**6),
+            st.integers(0, 10**5),
+        ),
+        max_size=12,
+    ),
+)
+def test_emission_mints_exactly_the_shares_that_have_work(
+    pool: int, work: list[WorkerWork]
+) -> None:
+    shares = {"a@fp32": 5, "b@int8": 3, "c@fp16": 2}
+    out = emission(pool, shares, work, SpeedBounds(), excluded=frozenset({"w4"}))
+    busy = {w.offering for w in work if w.verified_units > 0 and w.worker_id != "w4"}
+    per_offering = split(pool, shares)
+    for offering in shares:
+        got = sum(v for (o, _), v in out.items() if o == offering)
+        assert got == (per_offering.get(offering, 0) if offering in busy else 0)
+    assert all(worker != "w4" for _, worker in out)
