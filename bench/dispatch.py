@@ -1,0 +1,112 @@
+"""Dispatch throughput: how many jobs per second the coordinator moves through echo workers.
+
+A coordinator (SQLite in a temporary data folder) and WORKERS worker processes serving
+the echo backend run on loopback. A load generator keeps CONCURRENCY jobs in flight:
+each one is submitted over HTTP, then waited for with the status long-poll, so the
+latency measured is the requester's own view, submit sent → completed seen.
+
+    python bench/dispatch.py --jobs 3000 --workers 4 --concurrency 128
+
+Prints a table, then one JSON line: {"jobs_per_s", "p50_ms", "p99_ms", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from swarmgen.localnet import LocalNetwork
+
+MODELS = ["echo-image@fp32", "echo-text@fp32"]
+
+
+def job_body(i: int) -> dict[str, object]:
+    if i % 2:
+        return {"kind": "text", "model": MODELS[1], "prompt": f"job {i}", "max_tokens": 8}
+    return {"kind": "image", "model": MODELS[0], "prompt": f"job {i}", "steps": 4}
+
+
+async def one_job(http: httpx.AsyncClient, i: int) -> float:
+    started = time.perf_counter()
+    response = await http.post("/api/v1/jobs", json=job_body(i))
+    response.raise_for_status()
+    job_id = response.json()["id"]
+    while True:
+        view = (await http.get(f"/api/v1/jobs/{job_id}", params={"wait": 30})).json()
+        if view["state"] == "completed":
+            return (time.perf_counter() - started) * 1000
+        if view["state"] in ("failed", "cancelled"):
+            raise RuntimeError(f"job {job_id} ended {view['state']}")
+
+
+async def load(url: str, key: str, jobs: int, concurrency: int) -> tuple[float, list[float]]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=120
+    ) as http:
+        next_index = 0
+        latencies: list[float] = []
+
+        async def runner() -> None:
+            nonlocal next_index
+            while next_index < jobs:
+                i = next_index
+                next_index += 1
+                latencies.append(await one_job(http, i))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(runner() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=3000, help="jobs measured")
+    parser.add_argument("--warmup", type=int, default=200, help="jobs run before measuring")
+    parser.add_argument("--workers", type=int, default=4, help="echo worker processes")
+    parser.add_argument("--concurrency", type=int, default=128, help="jobs in flight")
+    parser.add_argument("--batch", type=int, default=32, help="worker max batch per pop")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, LocalNetwork(
+        Path(tmp), database_url=args.database_url
+    ) as net:
+        key = net.create_key("bench")
+        url = net.start_coordinator()
+        for i in range(args.workers):
+            net.start_worker(f"echo-{i}", MODELS, "--max-batch", str(args.batch), "--threads", "1")
+        asyncio.run(load(url, key, args.warmup, min(args.concurrency, args.warmup)))
+        seconds, latencies = asyncio.run(load(url, key, args.jobs, args.concurrency))
+
+    figures = {
+        "jobs": args.jobs,
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+        "batch": args.batch,
+        "database": "postgresql" if args.database_url else "sqlite",
+        "seconds": round(seconds, 3),
+        "jobs_per_s": round(args.jobs / seconds, 1),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+    }
+    print("dispatch: submit over HTTP -> echo worker -> status long-poll sees it completed")
+    for name, value in figures.items():
+        print(f"  {name:<12} {value}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
