@@ -10,6 +10,7 @@ be negative.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from swarmgen.errors import SwarmgenError
@@ -55,10 +56,11 @@ BURN = AccountKind.BURN.value
 VALIDATOR_POOL = AccountKind.VALIDATOR_POOL.value
 
 MAX_ID_CHARS = 200
+_BLANK = re.compile(r"\s")
 
 
 def _named(kind: AccountKind, ident: str) -> str:
-    if not ident or len(ident) > MAX_ID_CHARS or any(c.isspace() for c in ident):
+    if not ident or len(ident) > MAX_ID_CHARS or _BLANK.search(ident):
         raise BadAccount(f"{kind.value} id must be 1-{MAX_ID_CHARS} non-blank characters")
     return f"{kind.value}:{ident}"
 

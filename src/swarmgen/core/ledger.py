@@ -350,6 +350,11 @@ class Ledger:
         """The earliest epoch that may still receive entries."""
         return max(self._open_from, self._entries[-1].epoch if self._entries else 0)
 
+    @property
+    def open_entries(self) -> Sequence[Entry]:
+        """Entries recorded since the last :meth:`close_epoch` (the open epoch's)."""
+        return self._entries[self._epoch_start :]
+
     def close_epoch(self, epoch: int) -> Sequence[Entry]:
         """Close ``epoch``: later entries must be in later epochs. Returns its entries."""
         if epoch < self.epoch:
