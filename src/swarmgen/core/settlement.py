@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from swarmgen.core import accounts
 from swarmgen.core.accounts import AccountKind
@@ -66,12 +67,19 @@ def epoch_start(epoch: int, genesis_s: int, length_s: int) -> int:
     return genesis_s + epoch * length_s
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The verification outcome for one worker in one epoch."""
+class Judgement(Protocol):
+    """A worker's verification outcome for the epoch, e.g. an epoch verdict from
+    ``swarmgen.core.verification.verdicts``."""
 
-    worker_id: str
-    valid: bool
+    @property
+    def invalid(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Sanction:
+    """A judgement made without statistics (an operator's decision, a proven fraud)."""
+
+    invalid: bool = True
     reason: str = ""
 
 
@@ -136,7 +144,7 @@ def settle_epoch(
     balances: Mapping[str, int],
     config: EpochConfig,
     *,
-    verdicts: Iterable[Verdict] = (),
+    verdicts: Mapping[str, Judgement] | None = None,
     work: Iterable[WorkerWork] = (),
     checks: Mapping[str, int] | None = None,
     owners: Mapping[str, str],
@@ -144,12 +152,13 @@ def settle_epoch(
     """The postings that close an epoch.
 
     ``epoch_entries`` are the epoch's entries (its releases say which jobs to refund if
-    their worker is invalid); ``balances`` must hold every worker's pending balance, the
+    their worker is invalid); ``verdicts`` map worker ids to their judgements;
+    ``balances`` must hold every worker's pending balance, the
     validator pool and the stake of invalid workers; ``checks`` counts the validation
     jobs each worker ran in the epoch; ``owners`` maps worker ids to their owners' user
     ids (every worker paid must have one).
     """
-    invalid = frozenset(v.worker_id for v in verdicts if not v.valid)
+    invalid = frozenset(w for w, verdict in (verdicts or {}).items() if verdict.invalid)
     book = _Book(balances)
     forfeited = _forfeit(book, epoch_entries, invalid)
     slashed: dict[str, int] = {}

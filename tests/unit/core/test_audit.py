@@ -15,7 +15,7 @@ from swarmgen.core.canonical import canonical_json
 from swarmgen.core.ledger import Ledger, Posting
 from swarmgen.core.receipts import Receipt
 from swarmgen.core.seal import EpochSeal, seal_ledger
-from swarmgen.core.settlement import EpochConfig, Verdict, settle_epoch
+from swarmgen.core.settlement import EpochConfig, Sanction, settle_epoch
 from swarmgen.core.signing import KeyPair
 from swarmgen.core.stake import StakePolicy
 
@@ -51,7 +51,7 @@ def _close(ledger: Ledger, seals: list[EpochSeal], invalid: tuple[str, ...] = ()
         entries,
         ledger.balances,
         CONFIG,
-        verdicts=[Verdict(w, valid=False) for w in invalid],
+        verdicts={w: Sanction() for w in invalid},
         checks={HONEST.public_key: 2},
         owners=OWNERS,
     )

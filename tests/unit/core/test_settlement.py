@@ -15,14 +15,15 @@ from swarmgen.core.rewards import WorkerWork
 from swarmgen.core.seal import EpochSeal, seal_ledger
 from swarmgen.core.settlement import (
     EpochConfig,
+    Sanction,
     SettlementError,
-    Verdict,
     epoch_at,
     epoch_start,
     settle_epoch,
 )
 from swarmgen.core.signing import KeyPair
 from swarmgen.core.stake import StakePolicy
+from swarmgen.core.verification.verdicts import epoch_verdict
 from swarmgen.errors import Conflict, InsufficientCredits
 
 OFFERING = "echo-image@fp32"
@@ -80,7 +81,7 @@ def test_an_invalid_worker_forfeits_refunds_and_is_slashed() -> None:
         _epoch_entries(ledger, 0),
         ledger.balances,
         CONFIG,
-        verdicts=[Verdict(cheat.public_key, valid=False, reason="artifact mismatch")],
+        verdicts={cheat.public_key: Sanction(reason="artifact mismatch")},
         work=_work(_epoch_entries(ledger, 0)),
         checks={cheat.public_key: 5, honest.public_key: 1},
         owners=OWNERS,
@@ -99,6 +100,26 @@ def test_an_invalid_worker_forfeits_refunds_and_is_slashed() -> None:
     assert ledger.balance(accounts.user("owner1")) == 0
     assert ledger.balance(accounts.worker(cheat.public_key)) == 0
     assert ledger.totals().conserved
+
+
+def test_verification_verdicts_plug_in() -> None:
+    honest, cheat = WORKERS[0], WORKERS[1]
+    clean = epoch_verdict(checks=20, failures=0, honest_fp=0.01)
+    caught = epoch_verdict(checks=20, failures=10, honest_fp=0.01)
+    ledger = Ledger()
+    ledger.append([credits.grant("alice", 100)], epoch=0)
+    for job, keys in (("a", honest), ("b", cheat)):
+        ledger.append([credits.reserve(ledger.balances, "alice", job, 50)], epoch=0)
+        _complete(ledger, job, "alice", keys, run_ms=1)
+    result = settle_epoch(
+        ledger.open_entries,
+        ledger.balances,
+        CONFIG,
+        verdicts={honest.public_key: clean, cheat.public_key: caught},
+        owners=OWNERS,
+    )
+    assert set(result.forfeited) == {cheat.public_key}
+    assert set(result.paid) == {honest.public_key}
 
 
 def test_a_paid_worker_needs_an_owner() -> None:
@@ -248,7 +269,7 @@ class Economy(RuleBasedStateMachine):
             entries,
             self.balances,
             CONFIG,
-            verdicts=[Verdict(w, valid=False) for w in sorted(self.invalid)],
+            verdicts={w: Sanction() for w in self.invalid},
             work=_work(entries),
             checks=self.checks,
             owners=OWNERS,
