@@ -121,6 +121,21 @@ def _rewrite(line: bytes, **changes: object) -> bytes:
     return canonical_json({**json.loads(line), **changes})
 
 
+def test_empty_epochs_are_sealed_and_verify() -> None:
+    ledger, seals = Ledger(), []
+    ledger.append([credits.grant("alice", 5)], epoch=0)
+    seals.append(seal_ledger(ledger, 0, COORDINATOR))
+    seals.append(seal_ledger(ledger, 1, COORDINATOR))
+    ledger.append([credits.grant("bob", 5)], epoch=2)
+    seals.append(seal_ledger(ledger, 2, COORDINATOR))
+    lines = list(export_lines(ledger.entries, seals, COORDINATOR.public_key))
+    report = verify_export(lines, COORDINATOR.public_key)
+    assert report.ok, report.error
+    assert (report.seals, report.entries, report.minted) == (3, 2, 10)
+    swapped = [lines[0], lines[1], lines[3], lines[2], *lines[4:]]
+    assert not verify_export(swapped, COORDINATOR.public_key).ok
+
+
 def test_a_reordered_dropped_or_duplicated_line_fails() -> None:
     lines = _lines()
     for broken in (
