@@ -61,7 +61,7 @@ def job_postings(receipt: Receipt, requester: str) -> list[Posting]:
     """The three postings of one completed job, decided without reading balances."""
     job, fee = receipt.job_id, PRICE * FEE_PPM // 1_000_000
     escrow = accounts.escrow(job)
-    memo = {"requester": accounts.user(requester)}
+    memo = {credits.REQUESTER: accounts.user(requester)}
     return [
         Posting(EntryKind.RESERVE, accounts.user(requester), escrow, PRICE, job, memo),
         Posting(

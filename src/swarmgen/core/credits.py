@@ -20,6 +20,9 @@ from swarmgen.errors import Conflict, FieldProblem, InsufficientCredits, Invalid
 PPM = 1_000_000
 """Parts per million: the unit of every configured share."""
 
+REQUESTER = "requester"
+"""Memo key naming the account that paid for a job (on reserve and release entries)."""
+
 
 class RefundReason(StrEnum):
     """Why a job's escrow went back to its requester."""
@@ -74,7 +77,7 @@ def reserve(balances: Mapping[str, int], requester: str, job_id: str, price: int
         raise Conflict(f"job {job_id} already holds a reservation", job_id=job_id)
     require_funds(balances.get(source, 0), price)
     return Posting(
-        EntryKind.RESERVE, source, target, price, job_id=job_id, memo={"requester": source}
+        EntryKind.RESERVE, source, target, price, job_id=job_id, memo={REQUESTER: source}
     )
 
 
@@ -112,7 +115,7 @@ def complete(
     held = _held(balances, job_id)
     escrow = accounts.escrow(job_id)
     fee = validator_fee(held, fee_ppm)
-    memo = {"requester": accounts.user(requester)}
+    memo = {REQUESTER: accounts.user(requester)}
     out: list[Posting] = []
     if held - fee:
         out.append(

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from swarmgen.core import accounts
 from swarmgen.core.accounts import AccountKind
+from swarmgen.core.credits import REQUESTER
 from swarmgen.core.ledger import Entry, EntryKind, Posting, apply
 from swarmgen.core.rewards import SpeedBounds, WorkerWork, emission, split
 from swarmgen.core.stake import StakePolicy, slash
@@ -118,7 +119,7 @@ def _forfeit(book: _Book, entries: Iterable[Entry], invalid: frozenset[str]) -> 
         if entry.kind is not EntryKind.RELEASE:
             continue
         worker_id = accounts.account_id(posting.credit)
-        requester = posting.memo.get("requester")
+        requester = posting.memo.get(REQUESTER)
         if worker_id not in invalid or not isinstance(requester, str):
             continue
         amount = min(posting.amount, book.get(posting.credit))
