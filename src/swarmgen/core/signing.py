@@ -91,7 +91,7 @@ def new_nonce() -> str:
 
 
 def sign_request(
-    keys: KeyPair, method: str, path: str, body: bytes, timestamp: int, nonce: str | None = None
+    keys: KeyPair, method: str, path: str, body: bytes, timestamp: int, *, nonce: str | None = None
 ) -> dict[str, str]:
     """Headers that authenticate one request by ``keys``."""
     nonce = nonce or new_nonce()

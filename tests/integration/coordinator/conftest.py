@@ -17,6 +17,9 @@ from swarmgen.core.signing import KeyPair
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.store import SqlStore, make_engine, migrate
 
+ALICE_CREDITS = 1_000_000_000
+"""What the fixture user starts with: enough for every job the tests submit."""
+
 
 class Clock(FakeClock):
     """A fake clock that starts at the real time, so signed timestamps are fresh."""
@@ -70,5 +73,7 @@ def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
     )
     app = create_app(settings, store=store, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as http:
-        yield Env(http, store, clock, create_key(store, clock, "alice").key, tmp_path)
+        key = create_key(store, clock, "alice").key
+        app.state.credits.grant("alice", ALICE_CREDITS)
+        yield Env(http, store, clock, key, tmp_path)
     engine.dispose()

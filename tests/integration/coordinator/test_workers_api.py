@@ -6,11 +6,11 @@ import json
 import time
 
 import pytest
+from tests.integration.coordinator.conftest import Env
+from tests.integration.coordinator.helpers import MODELS, run_echo
 
 from swarmgen.core.signing import KeyPair, sign_request
 from swarmgen.sdk.client import SwarmgenAPIError
-from tests.integration.coordinator.conftest import Env
-from tests.integration.coordinator.helpers import MODELS, run_echo
 
 
 def signed_post(env: Env, keys: KeyPair, path: str, body: object, **override: object):

@@ -15,7 +15,7 @@ from swarmgen.core.signing import (
 
 def test_signed_request_verifies_and_any_change_breaks_it() -> None:
     keys = KeyPair.generate()
-    headers = sign_request(keys, "POST", "/api/v1/workers/pop", b'{"wait_s":1}', 1000, "n1")
+    headers = sign_request(keys, "POST", "/api/v1/workers/pop", b'{"wait_s":1}', 1000, nonce="n1")
     assert headers[HEADER_KEY] == keys.public_key
     message = request_message("POST", "/api/v1/workers/pop", b'{"wait_s":1}', 1000, "n1")
     assert verify(keys.public_key, message, headers[HEADER_SIGNATURE])
