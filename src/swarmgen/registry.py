@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from swarmgen.core.offerings import Kind, Offering, Precision
+from swarmgen.core.pricing import Rates
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class OfferingEntry:
 
     price_multiplier: int = 1
     """Integer multiplier on the base price of a unit of work."""
+    emission_share: int = 0
+    """Relative weight of this offering in each epoch's emission pool (0: none)."""
     thresholds: dict[str, Any] = field(default_factory=dict)
     """Calibrated verification thresholds and their measured rates."""
 
@@ -47,6 +50,8 @@ class Registry:
 
     models: dict[str, ModelEntry]
     path: Path | None = None
+    rates: Rates = field(default_factory=lambda: Rates(0, 0))
+    """Base prices of a unit of work (the ``[pricing]`` table)."""
 
     def entry(self, offering: Offering) -> ModelEntry:
         """The model behind ``offering``; ``KeyError`` when unknown or not at that precision."""
@@ -64,6 +69,14 @@ class Registry:
         model = self.models.get(offering.name)
         return model is not None and offering.precision in model.offerings
 
+    def emission_shares(self) -> dict[str, int]:
+        """``name@precision`` -> emission weight, for offerings with a share."""
+        return {
+            str(offering): self.offering(offering).emission_share
+            for offering in self.all_offerings()
+            if self.offering(offering).emission_share > 0
+        }
+
     def all_offerings(self) -> Iterator[Offering]:
         for model in self.models.values():
             for precision in model.offerings:
@@ -74,6 +87,7 @@ def _parse_model(name: str, table: dict[str, Any]) -> ModelEntry:
     offerings = {
         Precision(precision): OfferingEntry(
             price_multiplier=int(spec.get("price_multiplier", 1)),
+            emission_share=int(spec.get("emission_share", 0)),
             thresholds=dict(spec.get("thresholds", {})),
         )
         for precision, spec in table.get("offerings", {}).items()
@@ -93,7 +107,13 @@ def _parse_model(name: str, table: dict[str, Any]) -> ModelEntry:
 def parse_registry(text: str, path: Path | None = None) -> Registry:
     data = tomllib.loads(text)
     models = {name: _parse_model(name, table) for name, table in data.get("models", {}).items()}
-    return Registry(models=models, path=path)
+    pricing = data.get("pricing", {})
+    rates = Rates(
+        image_per_mpixel_step=int(pricing.get("image_per_mpixel_step", 0)),
+        text_per_ktoken=int(pricing.get("text_per_ktoken", 0)),
+        minimum=int(pricing.get("minimum", 1)),
+    )
+    return Registry(models=models, path=path, rates=rates)
 
 
 def load_registry(path: Path | None = None) -> Registry:

@@ -19,6 +19,7 @@ from swarmgen.coordinator.schemas import (
     JobView,
     PopIn,
     PopOut,
+    QuoteOut,
     RegisterIn,
     RegisterOut,
     ReleaseIn,
@@ -48,6 +49,10 @@ def worker_service(request: Request) -> WorkerService:
 def requester(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> UserRecord:
+    anonymous = request.app.state.settings.anonymous_key
+    if anonymous and bearer_token(authorization) == anonymous:
+        user: UserRecord = request.app.state.credits.anonymous()
+        return user
     return authenticate_requester(request.app.state.store, authorization)
 
 
@@ -59,6 +64,12 @@ User = Annotated[UserRecord, Depends(requester)]
 def submit_job(job: JobIn, user: User, jobs: Jobs) -> JobAccepted:
     """Queue an image or text job; its price is reserved and its seed fixed."""
     return jobs.submit(user, job)
+
+
+@requesters.post("/quote", response_model=QuoteOut)
+def quote_job(job: JobIn, user: User, jobs: Jobs) -> QuoteOut:
+    """What a job would cost and whether your balance covers it; nothing is queued."""
+    return jobs.quote(user, job)
 
 
 @requesters.get("", response_model=JobList)

@@ -13,7 +13,9 @@ from fastapi import FastAPI
 import swarmgen
 from swarmgen.blobs import BlobStore, FileBlobStore
 from swarmgen.clock import Clock, SystemClock
-from swarmgen.coordinator import api, errors
+from swarmgen.coordinator import api, errors, ledger_api
+from swarmgen.coordinator.credits import CreditService
+from swarmgen.coordinator.epochs import EpochService, load_coordinator_key
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.limits import BodyLimit
 from swarmgen.coordinator.notify import Notifier
@@ -21,6 +23,7 @@ from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.workers import WorkerService
 from swarmgen.registry import load_registry
 from swarmgen.store import SqlStore, make_engine, migrate
+from swarmgen.store.ledger import LedgerStore
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,15 @@ async def _reaper(workers: WorkerService, interval_s: float) -> None:
             workers.reap()
         except Exception:  # keep reaping whatever one pass hit
             log.exception("lease reaper pass failed")
+
+
+async def _epoch_closer(epochs: EpochService, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            epochs.close_due()
+        except Exception:  # an epoch that fails to close is retried on the next pass
+            log.exception("epoch close failed")
 
 
 def create_app(
@@ -51,6 +63,9 @@ def create_app(
     clock = clock or SystemClock()
     registry = load_registry(settings.registry)
     notifier = Notifier()
+    ledger = LedgerStore(store.engine)
+    credits = CreditService(settings, store, ledger, registry, clock)
+    epochs = EpochService(settings, store, ledger, registry, clock, load_coordinator_key(settings))
     parts: dict[str, Any] = dict(
         settings=settings,
         store=store,
@@ -58,16 +73,22 @@ def create_app(
         registry=registry,
         clock=clock,
         notifier=notifier,
+        ledger=ledger,
     )
     workers = WorkerService(**parts)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_reaper(workers, settings.reap_interval_s))
+        tasks = [
+            asyncio.create_task(_reaper(workers, settings.reap_interval_s)),
+            asyncio.create_task(_epoch_closer(epochs, settings.epoch_check_s)),
+        ]
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app = FastAPI(
         title="swarmgen coordinator",
@@ -78,11 +99,16 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.clock = clock
-    app.state.jobs = JobService(**parts)
+    app.state.jobs = JobService(**parts, credits=credits)
     app.state.workers = workers
+    app.state.credits = credits
+    app.state.epochs = epochs
     errors.install(app)
     app.include_router(api.requesters)
     app.include_router(api.workers)
+    app.include_router(ledger_api.credits)
+    app.include_router(ledger_api.ledger)
+    app.include_router(ledger_api.stake)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

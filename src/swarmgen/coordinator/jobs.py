@@ -6,18 +6,22 @@ import asyncio
 import json
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
+from swarmgen.coordinator.credits import ANONYMOUS, CreditService, Payment
 from swarmgen.coordinator.notify import Notifier
-from swarmgen.coordinator.schemas import ImageJobIn, JobAccepted, JobView, TextJobIn
+from swarmgen.coordinator.schemas import ImageJobIn, JobAccepted, JobView, QuoteOut, TextJobIn
 from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import SEED_MAX, ImageSpec, Job, JobState, Message, Spec, TextSpec
 from swarmgen.core.offerings import Kind, Offering
+from swarmgen.core.priority import admit, priority
 from swarmgen.core.scheduling import lease_ttl_s
 from swarmgen.errors import Conflict, FieldProblem, InvalidRequest, NotFound, UnknownModel
 from swarmgen.registry import Registry
+from swarmgen.store.ledger import LedgerStore
 from swarmgen.store.records import JobRecord, UserRecord
 from swarmgen.store.sql import SqlStore
 
@@ -76,12 +80,35 @@ class JobService:
     registry: Registry
     clock: Clock
     notifier: Notifier
+    ledger: LedgerStore
+    credits: CreditService
+
+    def quote(self, user: UserRecord, job_in: ImageJobIn | TextJobIn) -> QuoteOut:
+        """What ``job_in`` would cost, and whether the balance covers it (nothing is queued)."""
+        offering = resolve_offering(self.registry, job_in)
+        spec = build_spec(job_in, job_in.seed or 0)
+        offer = self.credits.quote(offering, spec)
+        balance = self.credits.balance(user)
+        return QuoteOut(
+            model=str(offering),
+            price=offer.price,
+            work_units=offer.work_units,
+            multiplier=offer.multiplier,
+            balance=balance,
+            shortfall=max(0, offer.price - balance),
+        )
 
     def submit(self, user: UserRecord, job_in: ImageJobIn | TextJobIn) -> JobAccepted:
+        """Price the job, reserve its price and queue it, in one ledger transaction.
+
+        Refused with 429 when the user already has their limit of active jobs, and with
+        402 (and the shortfall) when their balance does not cover the price.
+        """
         offering = resolve_offering(self.registry, job_in)
         seed = job_in.seed if job_in.seed is not None else secrets.randbelow(SEED_MAX + 1)
         spec = build_spec(job_in, seed)
         job = Job(id=uuid.uuid4().hex, offering=offering, spec=spec)
+        offer = self.credits.quote(offering, spec)
         now = self.clock.now_ms()
         record = JobRecord(
             id=job.id,
@@ -97,16 +124,32 @@ class JobService:
             state=JobState.QUEUED,
             created_ms=now,
             updated_ms=now,
+            payment=Payment.RESERVED,
         )
-        self.store.insert_job(record)
+        with self.ledger.book(now) as book:
+            active = self.store.count_active(user.id, book.conn)
+            admit(active, self.credits.active_limit(user), self.settings.lease_min_s)
+            account, escrow = accounts.user(user.id), accounts.escrow(job.id)
+            balances = book.balances(account, escrow)
+            reserve = credits.reserve(balances, user.id, job.id, offer.price)
+            rank = priority(
+                balances[account], 0, self.credits.policy, anonymous=user.role == ANONYMOUS
+            )
+            record = replace(record, price=offer.price, priority=rank)
+            self.store.insert_job(record, book.conn)
+            book.post([reserve])
         self.notifier.queue.fire()
         return JobAccepted(
             id=record.id,
             state=record.state.value,
-            queue_position=self.store.queue_position(record),
+            queue_position=self._position(record),
             price=record.price,
+            payment=Payment.RESERVED,
             seed=seed,
         )
+
+    def _position(self, record: JobRecord) -> int:
+        return self.store.queue_position(record, self.settings.aging_points_per_s)
 
     def _own(self, user: UserRecord, job_id: str) -> JobRecord:
         job = self.store.get_job(job_id)
@@ -125,9 +168,8 @@ class JobService:
             updated_ms=record.updated_ms,
             seed=record.spec.get("seed"),
             price=record.price,
-            queue_position=(
-                self.store.queue_position(record) if record.state is JobState.QUEUED else None
-            ),
+            payment=record.payment,
+            queue_position=self._position(record) if record.state is JobState.QUEUED else None,
             worker_id=record.worker_id,
             seconds=(record.updated_ms - record.created_ms) / 1000 if completed else None,
             outputs=len(record.outputs or []) if record.kind == "image" else int(completed),
@@ -165,9 +207,16 @@ class JobService:
 
     def cancel(self, user: UserRecord, job_id: str) -> JobView:
         record = self._own(user, job_id)
-        cancelled = self.store.cancel_job(job_id, self.clock.now_ms())
-        if cancelled is None:
-            raise Conflict(f"job {job_id} is already {record.state.value}", job_id=job_id)
+        with self.ledger.book(self.clock.now_ms()) as book:
+            cancelled = self.store.cancel_job(job_id, book.now_ms, book.conn)
+            if cancelled is None:
+                raise Conflict(f"job {job_id} is already {record.state.value}", job_id=job_id)
+            if cancelled.payment == Payment.RESERVED:
+                balances = book.balances(accounts.escrow(job_id))
+                reason = credits.RefundReason.CANCELLED
+                book.post([credits.refund(balances, job_id, cancelled.user_id, reason)])
+                self.store.set_payment([job_id], Payment.REFUNDED, book.conn)
+                cancelled = replace(cancelled, payment=Payment.REFUNDED)
         self.notifier.job_changed(job_id)
         return self.view(cancelled)
 

@@ -79,6 +79,7 @@ class JobAccepted(BaseModel):
     state: str
     queue_position: int
     price: int
+    payment: str
     seed: int
 
 
@@ -93,6 +94,9 @@ class JobView(BaseModel):
     updated_ms: int
     seed: int | None
     price: int
+    payment: str | None = Field(
+        None, description="reserved, pending, paid, refunded or forfeited (see the ledger)."
+    )
     queue_position: int | None = None
     worker_id: str | None = None
     seconds: float | None = None
@@ -204,3 +208,77 @@ class ReleaseIn(BaseModel):
 class Ack(BaseModel):
     ok: bool = True
     count: int = 0
+
+
+# credits ----------------------------------------------------------------------------
+
+
+class QuoteOut(BaseModel):
+    """What a job would cost, in micro-credits; nothing is queued or reserved."""
+
+    model: str
+    price: int
+    work_units: int = Field(description="Pixel-steps for images, tokens for text.")
+    multiplier: int
+    balance: int
+    shortfall: int = Field(description="How much the balance lacks (0 when it covers the price).")
+
+
+class BalanceOut(BaseModel):
+    user_id: str
+    account: str
+    balance: int = Field(description="Spendable micro-credits.")
+    reserved: int = Field(description="Micro-credits held in escrow for your active jobs.")
+    epoch: int
+
+
+class EntryOut(BaseModel):
+    """One ledger entry, as exported."""
+
+    seq: int
+    epoch: int
+    kind: str
+    debit: str
+    credit: str
+    amount: int
+    job_id: str | None
+    memo: dict[str, Any]
+    receipt: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+
+class EntriesOut(BaseModel):
+    entries: list[EntryOut]
+    next_before: int | None = Field(
+        None, description="Pass as before= to get the next (older) page; null at the end."
+    )
+
+
+class TransferIn(BaseModel):
+    model_config = _strict
+
+    to: str = Field(min_length=1, max_length=64, description="Recipient user name.")
+    amount: int = Field(gt=0, le=2**62, description="Micro-credits.")
+
+
+class GrantIn(BaseModel):
+    model_config = _strict
+
+    user: str = Field(min_length=1, max_length=64, description="User name.")
+    amount: int = Field(gt=0, le=2**62, description="Micro-credits to mint.")
+    reason: str = Field("grant", min_length=1, max_length=64)
+
+
+class StakeIn(BaseModel):
+    model_config = _strict
+
+    amount: int = Field(gt=0, le=2**62, description="Micro-credits.")
+
+
+class StakeOut(BaseModel):
+    worker_id: str
+    locked: int
+    unbonding: int
+    unlock_epoch: int | None = Field(description="First epoch the unbonding stake may leave.")
+    epoch: int

@@ -32,6 +32,40 @@ class CoordinatorSettings(BaseSettings):
         32 * 1024 * 1024, description="Largest worker request body (results carry images)."
     )
     clock_skew_s: int = Field(60, description="Accepted skew of signed request timestamps.")
+    epoch_length_s: int = Field(3600, ge=1, description="Length of an epoch in seconds.")
+    epoch_check_s: float = Field(
+        1.0, gt=0, description="How often the epoch closer looks for an epoch to close."
+    )
+    epoch_emission: int = Field(
+        10_000_000, ge=0, description="Micro-credits minted to workers at each epoch close."
+    )
+    validator_fee_ppm: int = Field(
+        50_000, ge=0, le=1_000_000, description="Share of each job's price (ppm) for validators."
+    )
+    stake_unlock_epochs: int = Field(
+        2, ge=1, description="Epochs between asking for stake back and withdrawing it."
+    )
+    slash_ppm: int = Field(
+        100_000, ge=0, le=1_000_000, description="Share of stake (ppm) an invalid worker loses."
+    )
+    welcome_credits: int = Field(
+        10_000_000, ge=0, description="Micro-credits granted once to every new user."
+    )
+    max_active_jobs: int = Field(
+        256, ge=1, description="Most queued plus leased jobs per user (then 429)."
+    )
+    anonymous_key: str | None = Field(
+        "0000000000", description="API key of the shared anonymous user; unset to refuse it."
+    )
+    anonymous_max_active_jobs: int = Field(
+        2, ge=1, description="Most queued plus leased jobs of the anonymous user."
+    )
+    aging_points_per_s: int = Field(
+        100, ge=1, description="Priority points a queued job gains per second it waits."
+    )
+    coordinator_key: Path | None = Field(
+        None, description="Ed25519 key that signs epoch seals; default DATA/coordinator.key."
+    )
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data / 'swarmgen.db'}"
@@ -39,3 +73,7 @@ class CoordinatorSettings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data / "blobs"
+
+    @property
+    def key_path(self) -> Path:
+        return self.coordinator_key or self.data / "coordinator.key"

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
+from swarmgen.coordinator.credits import Payment
 from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.schemas import (
     Assignment,
@@ -29,6 +30,7 @@ from swarmgen.coordinator.schemas import (
     SubmitOut,
 )
 from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import ImageSpec, TextSpec
 from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import ImageOutput, Output, TextOutput
@@ -43,6 +45,7 @@ from swarmgen.errors import (
     UnknownModel,
 )
 from swarmgen.registry import Registry
+from swarmgen.store.ledger import Book, LedgerStore
 from swarmgen.store.records import JobRecord, UserRecord, WorkerRecord
 from swarmgen.store.sql import SqlStore
 
@@ -109,6 +112,7 @@ class WorkerService:
     registry: Registry
     clock: Clock
     notifier: Notifier
+    ledger: LedgerStore
 
     def register(self, worker_id: str, owner: UserRecord | None, body: RegisterIn) -> RegisterOut:
         models: list[str] = []
@@ -157,7 +161,12 @@ class WorkerService:
         while True:
             now = self.clock.now_ms()
             leased = self.store.lease_jobs(
-                worker_id, caps["models"], caps["max_pixels"], limit, now
+                worker_id,
+                caps["models"],
+                caps["max_pixels"],
+                limit,
+                now,
+                aging_per_s=self.settings.aging_points_per_s,
             )
             remaining = deadline - loop.time()
             if leased or remaining <= 0:
@@ -197,15 +206,22 @@ class WorkerService:
                 FieldProblem("receipt.output_digest", "differs from the submitted output")
             )
         keys = [self.blobs.put(data) for data in output_blobs(output)]
-        self.store.complete_job(
-            job.id,
-            worker_id,
-            self.clock.now_ms(),
-            outputs=keys,
-            output_digest=receipt.output_digest,
-            receipt=receipt.to_dict(),
-            timings=dict(receipt.timings),
-        )
+        with self.ledger.book(self.clock.now_ms()) as book:
+            done = self.store.complete_job(
+                job.id,
+                worker_id,
+                book.now_ms,
+                outputs=keys,
+                output_digest=receipt.output_digest,
+                receipt=receipt.to_dict(),
+                timings=dict(receipt.timings),
+                conn=book.conn,
+            )
+            if done.payment == Payment.RESERVED:
+                held = book.balances(accounts.escrow(job.id))
+                fee = self.settings.validator_fee_ppm
+                book.post(credits.complete(held, job.id, job.user_id, receipt, fee))
+                self.store.set_payment([job.id], Payment.PENDING, book.conn)
         self.notifier.job_changed(job.id)
 
     def submit(self, worker_id: str, body: SubmitIn) -> SubmitOut:
@@ -240,10 +256,24 @@ class WorkerService:
             self.notifier.queue.fire()
         return len(released)
 
+    def _refund(self, book: Book, job_ids: list[str]) -> None:
+        """Give the escrow of jobs that failed back to their requesters."""
+        refunded = []
+        for job in self.store.get_jobs(job_ids, book.conn):
+            if job.payment == Payment.RESERVED:
+                balances = book.balances(accounts.escrow(job.id))
+                reason = credits.RefundReason.FAILED
+                book.post([credits.refund(balances, job.id, job.user_id, reason)])
+                refunded.append(job.id)
+        if refunded:
+            self.store.set_payment(refunded, Payment.REFUNDED, book.conn)
+
     def reap(self) -> tuple[list[str], list[str]]:
         """Requeue jobs whose lease expired; fail those out of attempts; prune old nonces."""
         now = self.clock.now_ms()
-        requeued, failed = self.store.reap_expired(now, self.settings.max_attempts)
+        with self.ledger.book(now) as book:
+            requeued, failed = self.store.reap_expired(now, self.settings.max_attempts, book.conn)
+            self._refund(book, failed)
         if requeued:
             log.info("lease expired, queued again: %s", ", ".join(requeued))
             self.notifier.queue.fire()

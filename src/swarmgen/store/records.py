@@ -50,6 +50,8 @@ class JobRecord:
     receipt: dict[str, Any] | None = None
     timings: dict[str, Any] | None = None
     error: str | None = None
+    payment: str | None = None
+    """State of the job's credits: reserved, pending, paid, refunded or forfeited."""
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -72,6 +73,7 @@ jobs = Table(
     Column("receipt", JSON),
     Column("timings", JSON),
     Column("error", Text),
+    Column("payment", String(16)),  # reserved|pending|paid|refunded|forfeited
     Index("ix_jobs_dispatch", "state", "offering", "priority", "created_ms"),
     Index("ix_jobs_user", "user_id", "created_ms"),
     Index("ix_jobs_lease", "state", "lease_expires_ms"),
@@ -83,4 +85,51 @@ nonces = Table(
     Column("worker_id", String(64), primary_key=True),
     Column("nonce", String(64), primary_key=True),
     Column("seen_ms", BigInteger, nullable=False, index=True),
+)
+
+# ledger ---------------------------------------------------------------------------
+
+ACCOUNT = 220  # "kind:" plus an id of at most 200 characters
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("epoch", Integer, nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("debit", String(ACCOUNT), nullable=False, index=True),
+    Column("credit", String(ACCOUNT), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("job_id", String(200), index=True),
+    Column("memo", JSON, nullable=False),
+    Column("receipt", JSON),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("account", String(ACCOUNT), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+)
+
+epochs = Table(
+    "epochs",
+    metadata,
+    Column("epoch", Integer, primary_key=True, autoincrement=False),
+    Column("opened_ms", BigInteger, nullable=False),
+    Column("closed_ms", BigInteger),
+    Column("seal", JSON),  # the signed EpochSeal once closed
+)
+
+verdicts = Table(
+    "verdicts",
+    metadata,
+    Column("epoch", Integer, primary_key=True, autoincrement=False),
+    Column("worker_id", String(64), primary_key=True),
+    Column("invalid", Boolean, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("recorded_ms", BigInteger, nullable=False),
 )

@@ -8,10 +8,11 @@ never lease one job twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, and_, func, literal, or_, select, update
+from sqlalchemy import BigInteger, Connection, Engine, and_, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from swarmgen.core.jobs import JobState
@@ -27,10 +28,28 @@ def _expiry(now: int) -> Any:
     return literal(now, BigInteger) + t.jobs.c.lease_ttl_s * 1000
 
 
+def _aged(aging_per_s: int) -> Any:
+    """A job's priority plus its waiting time, scaled by 1000 and shifted by ``-now``.
+
+    ``priority + (now - created_ms) * aging_per_s / 1000`` orders jobs the same way for
+    every ``now``, so the order needs no clock: jobs that wait climb past newer ones.
+    """
+    return literal(1000, BigInteger) * t.jobs.c.priority - t.jobs.c.created_ms * aging_per_s
+
+
 class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @contextlib.contextmanager
+    def _tx(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's transaction when given (e.g. a ledger book), else a new one."""
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as new:
+            yield new
 
     # users and keys -------------------------------------------------------------
 
@@ -108,9 +127,22 @@ class SqlStore:
 
     # jobs -----------------------------------------------------------------------
 
-    def insert_job(self, job: JobRecord) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(t.jobs.insert().values(**job.as_row()))
+    def insert_job(self, job: JobRecord, conn: Connection | None = None) -> None:
+        with self._tx(conn) as tx:
+            tx.execute(t.jobs.insert().values(**job.as_row()))
+
+    def count_active(self, user_id: str, conn: Connection | None = None) -> int:
+        """Queued plus leased jobs of ``user_id``."""
+        c = t.jobs.c
+        query = select(func.count()).where(c.user_id == user_id, c.state.in_(_ACTIVE))
+        with self._tx(conn) as tx:
+            return int(tx.execute(query).scalar_one())
+
+    def set_payment(
+        self, job_ids: Sequence[str], payment: str, conn: Connection | None = None
+    ) -> None:
+        with self._tx(conn) as tx:
+            tx.execute(update(t.jobs).where(t.jobs.c.id.in_(list(job_ids))).values(payment=payment))
 
     def get_job(self, job_id: str) -> JobRecord:
         with self.engine.connect() as conn:
@@ -119,10 +151,21 @@ class SqlStore:
             raise NotFound(f"no job {job_id}", job_id=job_id)
         return JobRecord.from_row(row)
 
-    def get_jobs(self, job_ids: Sequence[str]) -> list[JobRecord]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(t.jobs).where(t.jobs.c.id.in_(job_ids))).all()
+    def get_jobs(self, job_ids: Sequence[str], conn: Connection | None = None) -> list[JobRecord]:
+        if not job_ids:
+            return []
+        with self._tx(conn) as tx:
+            rows = tx.execute(select(t.jobs).where(t.jobs.c.id.in_(list(job_ids)))).all()
         return [JobRecord.from_row(row) for row in rows]
+
+    def reserved_total(self, user_id: str) -> int:
+        """Micro-credits held in escrow for ``user_id``'s jobs."""
+        c = t.jobs.c
+        query = select(func.coalesce(func.sum(c.price), 0)).where(
+            c.user_id == user_id, c.payment == "reserved"
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def list_jobs(self, user_id: str, limit: int, state: JobState | None = None) -> list[JobRecord]:
         query = select(t.jobs).where(t.jobs.c.user_id == user_id)
@@ -132,13 +175,14 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [JobRecord.from_row(row) for row in conn.execute(query)]
 
-    def queue_position(self, job: JobRecord) -> int:
+    def queue_position(self, job: JobRecord, aging_per_s: int = 0) -> int:
         """How many queued jobs of the same offering are ahead of ``job`` (0 = next)."""
         c = t.jobs.c
+        aged, mine = _aged(aging_per_s), 1000 * job.priority - job.created_ms * aging_per_s
         ahead = or_(
-            c.priority > job.priority,
-            and_(c.priority == job.priority, c.created_ms < job.created_ms),
-            and_(c.priority == job.priority, c.created_ms == job.created_ms, c.id < job.id),
+            aged > mine,
+            and_(aged == mine, c.created_ms < job.created_ms),
+            and_(aged == mine, c.created_ms == job.created_ms, c.id < job.id),
         )
         query = select(func.count()).where(
             c.state == JobState.QUEUED.value, c.offering == job.offering, ahead
@@ -146,23 +190,32 @@ class SqlStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def cancel_job(self, job_id: str, now: int) -> JobRecord | None:
+    def cancel_job(self, job_id: str, now: int, conn: Connection | None = None) -> JobRecord | None:
         """Cancel an active job; the updated record, or None when it was already final."""
-        with self.engine.begin() as conn:
-            result = conn.execute(
+        with self._tx(conn) as tx:
+            result = tx.execute(
                 update(t.jobs)
                 .where(t.jobs.c.id == job_id, t.jobs.c.state.in_(_ACTIVE))
                 .values(state=JobState.CANCELLED.value, updated_ms=now, lease_expires_ms=None)
             )
             if result.rowcount == 0:
                 return None
-            row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).one()
+            row = tx.execute(select(t.jobs).where(t.jobs.c.id == job_id)).one()
         return JobRecord.from_row(row)
 
-    def lease_jobs(
-        self, worker_id: str, offerings: Iterable[str], max_pixels: int, limit: int, now: int
+    def lease_jobs(  # noqa: PLR0917
+        self,
+        worker_id: str,
+        offerings: Iterable[str],
+        max_pixels: int,
+        limit: int,
+        now: int,
+        aging_per_s: int = 0,
     ) -> list[JobRecord]:
-        """Lease up to ``limit`` queued jobs that fit the worker, best first."""
+        """Lease up to ``limit`` queued jobs that fit the worker, best first.
+
+        Best is the highest priority plus ``aging_per_s`` points per second waited.
+        """
         c = t.jobs.c
         candidates = (
             select(c.id)
@@ -171,7 +224,7 @@ class SqlStore:
                 c.offering.in_(list(offerings)),
                 c.pixels <= max_pixels,
             )
-            .order_by(c.priority.desc(), c.created_ms, c.id)
+            .order_by(_aged(aging_per_s).desc(), c.created_ms, c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -204,11 +257,12 @@ class SqlStore:
         output_digest: str,
         receipt: dict[str, Any],
         timings: dict[str, Any],
+        conn: Connection | None = None,
     ) -> JobRecord:
         """Mark a job leased to ``worker_id`` as completed; ``NotLeased`` otherwise."""
         c = t.jobs.c
-        with self.engine.begin() as conn:
-            result = conn.execute(
+        with self._tx(conn) as tx:
+            result = tx.execute(
                 update(t.jobs)
                 .where(
                     c.id == job_id,
@@ -227,15 +281,15 @@ class SqlStore:
             )
             if result.rowcount == 0:
                 raise NotLeased(f"job {job_id} is not leased to this worker", job_id=job_id)
-            row = conn.execute(select(t.jobs).where(c.id == job_id)).one()
+            row = tx.execute(select(t.jobs).where(c.id == job_id)).one()
         return JobRecord.from_row(row)
 
-    def _requeue(self, where: Any, now: int) -> list[str]:
+    def _requeue(self, where: Any, now: int, conn: Connection | None = None) -> list[str]:
         c = t.jobs.c
-        with self.engine.begin() as conn:
-            ids = list(conn.execute(select(c.id).where(where).with_for_update()).scalars())
+        with self._tx(conn) as tx:
+            ids = list(tx.execute(select(c.id).where(where).with_for_update()).scalars())
             if ids:
-                conn.execute(
+                tx.execute(
                     update(t.jobs)
                     .where(c.id.in_(ids))
                     .values(
@@ -269,21 +323,23 @@ class SqlStore:
                 .values(lease_expires_ms=_expiry(now))
             ).rowcount
 
-    def reap_expired(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
+    def reap_expired(
+        self, now: int, max_attempts: int, conn: Connection | None = None
+    ) -> tuple[list[str], list[str]]:
         """Queue jobs whose lease expired again; fail those out of attempts.
 
         Returns ``(requeued_ids, failed_ids)``.
         """
         c = t.jobs.c
         expired = and_(c.state == JobState.LEASED.value, c.lease_expires_ms < now)
-        with self.engine.begin() as conn:
+        with self._tx(conn) as tx:
             failed = list(
-                conn.execute(
+                tx.execute(
                     select(c.id).where(expired, c.attempts >= max_attempts).with_for_update()
                 ).scalars()
             )
             if failed:
-                conn.execute(
+                tx.execute(
                     update(t.jobs)
                     .where(c.id.in_(failed))
                     .values(
@@ -293,4 +349,5 @@ class SqlStore:
                         error="lease expired too many times",
                     )
                 )
-        return self._requeue(expired, now), failed
+            requeued = self._requeue(expired, now, tx)
+        return requeued, failed
