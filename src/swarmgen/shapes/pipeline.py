@@ -1,0 +1,133 @@
+"""The shapes-64 architecture: a standard ``StableDiffusionPipeline`` at toy scale.
+
+A small ``AutoencoderKL`` (4x downscale, 4 latent channels) turns 64x64 images into
+16x16 latents; a small ``UNet2DConditionModel`` denoises them, conditioned by a
+two-layer ``CLIPTextModel`` over the locally built vocabulary. The scheduler is DDIM
+with zero terminal SNR and v-prediction, so sampling from pure noise matches training
+(flat background colours come out right) and 20 steps suffice.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from swarmgen.shapes.tokenizer import BOS, EOS, MAX_LENGTH, build_tokenizer, save_tokenizer
+
+log = logging.getLogger(__name__)
+
+LATENT_SIZE = 16
+LATENT_CHANNELS = 4
+TEXT_WIDTH = 128
+
+VAE_CONFIG: dict[str, Any] = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ["DownEncoderBlock2D"] * 3,
+    "up_block_types": ["UpDecoderBlock2D"] * 3,
+    "block_out_channels": [16, 32, 64],
+    "layers_per_block": 1,
+    "latent_channels": LATENT_CHANNELS,
+    "norm_num_groups": 8,
+    "sample_size": 64,
+    "mid_block_add_attention": False,
+}
+
+UNET_CONFIG: dict[str, Any] = {
+    "sample_size": LATENT_SIZE,
+    "in_channels": LATENT_CHANNELS,
+    "out_channels": LATENT_CHANNELS,
+    "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
+    "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"],
+    "block_out_channels": [64, 128],
+    "layers_per_block": 1,
+    "cross_attention_dim": TEXT_WIDTH,
+    "attention_head_dim": 8,
+    "norm_num_groups": 16,
+}
+
+SCHEDULER_CONFIG: dict[str, Any] = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "prediction_type": "v_prediction",
+    "rescale_betas_zero_snr": True,
+    "timestep_spacing": "trailing",
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+}
+SCHEDULER_NAME = "DDIMScheduler"
+
+
+def text_config(vocab_size: int, bos_id: int, eos_id: int) -> dict[str, Any]:
+    """Config of the small CLIP text encoder."""
+    return {
+        "vocab_size": vocab_size,
+        "hidden_size": TEXT_WIDTH,
+        "intermediate_size": 4 * TEXT_WIDTH,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": MAX_LENGTH,
+        "bos_token_id": bos_id,
+        "eos_token_id": eos_id,
+        "pad_token_id": eos_id,
+    }
+
+
+def build_pipeline(seed: int) -> Any:
+    """A freshly initialised (untrained) shapes-64 ``StableDiffusionPipeline``."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    tokenizer: Any = build_tokenizer()
+    bos, eos = tokenizer.convert_tokens_to_ids([BOS, EOS])
+    text_encoder = CLIPTextModel(CLIPTextConfig(**text_config(len(tokenizer), bos, eos)))
+    vae = AutoencoderKL(**VAE_CONFIG)
+    unet = UNet2DConditionModel(**UNET_CONFIG)
+    scheduler = DDIMScheduler(**SCHEDULER_CONFIG)
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def save_pipeline(pipe: Any, folder: Path) -> None:
+    """Save as a standard diffusers folder with safetensors weights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    save_tokenizer(pipe.tokenizer, folder / "tokenizer")
+    log.info("saved shapes-64 pipeline to %s", folder)
+
+
+def load_pipeline(folder: Path) -> Any:
+    """Load a saved pipeline the way the image backend does (fp32, CPU, offline)."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(
+        str(folder), torch_dtype=torch.float32, local_files_only=True
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def parameter_counts(pipe: Any) -> dict[str, int]:
+    """Parameters per component, for the decision record and reports."""
+    parts = {"unet": pipe.unet, "vae": pipe.vae, "text_encoder": pipe.text_encoder}
+    return {name: sum(p.numel() for p in module.parameters()) for name, module in parts.items()}
