@@ -63,7 +63,8 @@ class LocalNetwork:
 
     def create_key(self, user: str, role: str = "user") -> str:
         settings = CoordinatorSettings(data=self.data, database_url=self.database_url)
-        return create_key(open_store(settings), SystemClock(), user, role).key
+        welcome = settings.welcome_credits
+        return create_key(open_store(settings), SystemClock(), user, role, welcome).key
 
     def start_coordinator(self, timeout: float = 60) -> str:
         args = ["coordinator", *self._common(), "--port", str(self.port)]

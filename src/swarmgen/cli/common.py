@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.logging import RichHandler
+
+if TYPE_CHECKING:
+    from swarmgen.coordinator.admin import Admin
 
 DataOption = Annotated[
     Path | None,
@@ -18,6 +23,24 @@ DataOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SWARMGEN_DATABASE_URL",
+        help="SQLAlchemy URL, e.g. postgresql://host/db. Default SQLite in DATA.",
+        show_default=False,
+    ),
+]
+
+
+def admin_for(data: Path | None, database_url: str | None) -> Admin:
+    """Administrative access to the coordinator's database (migrated first)."""
+    from swarmgen.coordinator.admin import Admin
+    from swarmgen.coordinator.settings import CoordinatorSettings
+
+    return Admin.open(CoordinatorSettings(**given(data=data, database_url=database_url)))
 
 
 def given(**options: Any) -> dict[str, Any]:
@@ -31,3 +54,22 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(message)s",
         handlers=[RichHandler(show_path=False, rich_tracebacks=True)],
     )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Print a swarmgen error as ``error [code]: message`` and exit 2, without a traceback."""
+    from swarmgen.errors import SwarmgenError
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except SwarmgenError as exc:
+            typer.echo(f"error [{exc.code}]: {exc.message}", err=True)
+            raise typer.Exit(2) from None
+
+    return run

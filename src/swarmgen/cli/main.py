@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from swarmgen.cli.credits import credits_app
 from swarmgen.cli.demo import demo
-from swarmgen.cli.keys import keys_app
+from swarmgen.cli.keys import keys_app, users_app
+from swarmgen.cli.ledger import ledger_app
 from swarmgen.cli.serve import coordinator, worker
 from swarmgen.cli.submit import submit
 
@@ -18,7 +20,10 @@ app.command()(coordinator)
 app.command()(worker)
 app.command()(submit)
 app.command()(demo)
+app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(credits_app, name="credits")
+app.add_typer(ledger_app, name="ledger")
 
 try:  # the models commands need the training code, which ships with the package
     from swarmgen.cli.models import models_app

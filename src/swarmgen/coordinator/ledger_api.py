@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
+from swarmgen.coordinator import auditing
 from swarmgen.coordinator.api import User, signed
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService, StakeView
@@ -23,9 +24,7 @@ from swarmgen.coordinator.schemas import (
     TransferIn,
 )
 from swarmgen.core import accounts
-from swarmgen.core.audit import export_lines
 from swarmgen.core.ledger import Entry
-from swarmgen.core.proofs import prove_job
 from swarmgen.errors import Forbidden
 
 credits = APIRouter(prefix="/api/v1/credits", tags=["credits"])
@@ -105,11 +104,9 @@ def coordinator_key(epochs: Epochs) -> dict[str, str]:
 @ledger.get("/export")
 def export(epochs: Epochs) -> StreamingResponse:
     """The whole ledger as JSON lines (see ``swarmgen ledger verify``)."""
-    store = epochs.ledger
 
     def lines() -> Iterator[bytes]:
-        seals = store.seals()
-        for line in export_lines(store.entries(), seals, epochs.keys.public_key):
+        for line in auditing.export(epochs.ledger, epochs.keys.public_key):
             yield line.encode("utf-8")
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
@@ -118,8 +115,7 @@ def export(epochs: Epochs) -> StreamingResponse:
 @ledger.get("/proofs/{job_id}")
 def proof(job_id: str, epochs: Epochs) -> dict[str, Any]:
     """Inclusion proofs of a job's sealed entries, checkable offline against the key."""
-    store = epochs.ledger
-    return prove_job(store.entries(), store.seals(), job_id).to_dict()
+    return auditing.prove(epochs.ledger, job_id).to_dict()
 
 
 # worker stake ---------------------------------------------------------------------------

@@ -149,12 +149,7 @@ class Book:
         return totals(self.all_balances())
 
     def epoch_entries(self, epoch: int) -> list[Entry]:
-        rows = self.conn.execute(
-            select(t.ledger_entries)
-            .where(t.ledger_entries.c.epoch == epoch)
-            .order_by(t.ledger_entries.c.seq)
-        ).all()
-        return [entry_from_row(row) for row in rows]
+        return _epoch_entries(self.conn, epoch)
 
     def kind_entries(self, kind: EntryKind, credit: str) -> list[Entry]:
         """Entries of ``kind`` paid into ``credit``, in chain order."""
@@ -247,6 +242,10 @@ class LedgerStore:
             ).all()
         return [entry_from_row(row) for row in rows]
 
+    def epoch_entries(self, epoch: int) -> list[Entry]:
+        with self.engine.connect() as conn:
+            return _epoch_entries(conn, epoch)
+
     def kind_entries(self, kind: EntryKind, credit: str) -> list[Entry]:
         """Entries of ``kind`` paid into ``credit``, in chain order."""
         with self.engine.connect() as conn:
@@ -320,6 +319,12 @@ def _open_epoch(conn: Connection, now_ms: int) -> OpenEpoch:
         return OpenEpoch(row.epoch, row.opened_ms)
     conn.execute(t.epochs.insert().values(epoch=0, opened_ms=now_ms))
     return OpenEpoch(0, now_ms)
+
+
+def _epoch_entries(conn: Connection, epoch: int) -> list[Entry]:
+    c = t.ledger_entries.c
+    rows = conn.execute(select(t.ledger_entries).where(c.epoch == epoch).order_by(c.seq)).all()
+    return [entry_from_row(row) for row in rows]
 
 
 def _kind_entries(conn: Connection, kind: EntryKind, credit: str) -> list[Entry]:
