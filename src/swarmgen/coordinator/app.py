@@ -102,6 +102,7 @@ def create_app(
     app.state.jobs = JobService(**parts, credits=credits)
     app.state.workers = workers
     app.state.credits = credits
+    app.state.ledger = ledger
     app.state.epochs = epochs
     errors.install(app)
     app.include_router(api.requesters)

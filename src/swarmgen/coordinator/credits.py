@@ -7,10 +7,13 @@ ledger :class:`~swarmgen.store.ledger.Book`, in one transaction each.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from swarmgen.clock import Clock
 from swarmgen.coordinator.settings import CoordinatorSettings
@@ -82,6 +85,8 @@ class CreditService:
         return self.ledger.account_entries(accounts.user(user.id), limit, before_seq)
 
     def _user(self, name: str) -> UserRecord:
+        if name == ANONYMOUS:
+            return self.anonymous()
         user = self.store.user_by_name(name)
         if user is None:
             raise NotFound(f"no user {name}", user=name)
@@ -111,8 +116,10 @@ class CreditService:
         if self._anonymous is None:
             user = self.store.user_by_name(ANONYMOUS)
             if user is None:
-                user = self.store.create_user(
-                    UserRecord(uuid.uuid4().hex, ANONYMOUS, ANONYMOUS, self.clock.now_ms())
-                )
+                record = UserRecord(uuid.uuid4().hex, ANONYMOUS, ANONYMOUS, self.clock.now_ms())
+                with contextlib.suppress(IntegrityError):  # another request made it first
+                    self.store.create_user(record)
+                user = self.store.user_by_name(ANONYMOUS)
+                assert user is not None
             self._anonymous = user
         return self._anonymous
