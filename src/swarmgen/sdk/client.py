@@ -113,6 +113,27 @@ class Client:
         result: dict[str, Any] = check_response(response).json()
         return result
 
+    def quote(self, job: dict[str, Any]) -> dict[str, Any]:
+        """What ``job`` would cost: price, work units, balance and shortfall (nothing queued)."""
+        result: dict[str, Any] = check_response(
+            self._http.post("/api/v1/jobs/quote", json=job)
+        ).json()
+        return result
+
+    def balance(self) -> dict[str, Any]:
+        """Your spendable and reserved micro-credits."""
+        result: dict[str, Any] = check_response(self._http.get("/api/v1/credits/balance")).json()
+        return result
+
+    def entries(self, limit: int = 50, before: int | None = None) -> dict[str, Any]:
+        """Your ledger entries, newest first; pass ``next_before`` back as ``before`` to page."""
+        params: dict[str, Any] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        response = self._http.get("/api/v1/credits/entries", params=params)
+        result: dict[str, Any] = check_response(response).json()
+        return result
+
     def jobs(self, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit}
         if state:
@@ -166,5 +187,23 @@ class AsyncClient:
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
         response = await self._http.post(f"/api/v1/jobs/{job_id}/cancel")
+        result: dict[str, Any] = check_response(response).json()
+        return result
+
+    async def quote(self, job: dict[str, Any]) -> dict[str, Any]:
+        response = await self._http.post("/api/v1/jobs/quote", json=job)
+        result: dict[str, Any] = check_response(response).json()
+        return result
+
+    async def balance(self) -> dict[str, Any]:
+        response = await self._http.get("/api/v1/credits/balance")
+        result: dict[str, Any] = check_response(response).json()
+        return result
+
+    async def entries(self, limit: int = 50, before: int | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        response = await self._http.get("/api/v1/credits/entries", params=params)
         result: dict[str, Any] = check_response(response).json()
         return result
