@@ -1,0 +1,378 @@
+"""Calibrate an offering's verification thresholds by running it honestly and dishonestly.
+
+Images: a reference run (1 torch thread, one job per batch) is compared with the same
+jobs run with 2 threads in batches of 4, and in a separate process; those are the
+honest distances. Every image cheat of the zoo runs the same jobs; those are the cheat
+distances. :func:`~swarmgen.core.verification.fit_thresholds` turns them into
+thresholds, which are stored in the registry with the measured false-positive and
+detection rates (overall and per cheat).
+
+Text: claims generated with 1 thread (and in a separate process) are scored by a
+validator with 2 threads; the honest logprob distances and greedy tie gaps fit
+``max_distance`` and ``greedy_tie_margin``, and the text cheats give detection rates.
+
+The measurement lives in functions that ``bench/verify.py`` reuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, cast
+
+from swarmgen.backends.base import Backend, TextScorer
+from swarmgen.cheats import Cheat, cheats_for
+from swarmgen.cheats.build import make_cheater
+from swarmgen.core.jobs import ImageSpec, Job, Message, TextSpec
+from swarmgen.core.offerings import Kind, Offering
+from swarmgen.core.outputs import ImageOutput, Output, TextOutput
+from swarmgen.core.verification import (
+    Comparison,
+    Failure,
+    FailureKind,
+    ImageArtifacts,
+    ImageDistance,
+    ImageThresholds,
+    TextThresholds,
+    check_text,
+    compare_image_sets,
+    fit_threshold,
+    fit_thresholds,
+    image_artifacts,
+    image_distance,
+)
+from swarmgen.errors import SwarmgenError
+from swarmgen.registry import Registry, load_registry
+
+logger = logging.getLogger(__name__)
+
+MAX_FP = 1e-3
+"""False-positive budget per comparison that thresholds are fit to."""
+TEXT_DISTANCE_FLOOR = 0.01
+"""Smallest ``max_distance``: logprobs from other hardware (GPU kernels, other BLAS)
+move by about a percent; one machine's thread counts move them far less."""
+GREEDY_MARGIN_FLOOR = 0.01
+"""Smallest greedy tie margin, in nats (the core's default)."""
+
+IMAGE_PROMPTS = (
+    "a red circle on a white background",
+    "a mountain lake at sunrise",
+    "a portrait of an old sailor",
+    "a bowl of green apples",
+    "a city street at night in the rain",
+    "a small blue house in a snowy field",
+    "a yellow star above a black square",
+    "a cat sleeping on a windowsill",
+)
+TEXT_PROMPTS = (
+    "Name three colours.",
+    "What is the capital of France?",
+    "Write one sentence about the sea.",
+    "Give me a tip for learning to code.",
+    "What is 12 times 7?",
+    "Describe a cat in five words.",
+    "Why is the sky blue?",
+    "Suggest a name for a small bakery.",
+    "What does a CPU do?",
+    "List two uses of copper.",
+)
+
+
+class CalibrationError(SwarmgenError):
+    """Calibration could not measure what it needs."""
+
+    code = "calibration_error"
+
+
+def image_prompts(model: str, count: int, seed: int) -> list[str]:
+    """``count`` prompts: shapes captions for the shapes model, else a fixed list."""
+    if model.startswith("shapes"):
+        from swarmgen.shapes.scenes import scene_at
+
+        return [scene_at(seed, index).caption for index in range(count)]
+    return [f"{IMAGE_PROMPTS[i % len(IMAGE_PROMPTS)]}, study {i}" for i in range(count)]
+
+
+def image_jobs(offering: Offering, count: int, seed: int, steps: int = 20) -> list[Job]:
+    """Image jobs with distinct prompts and seeds (64x64, one image each)."""
+    prompts = image_prompts(offering.name, count, seed)
+    return [
+        Job(f"cal-{seed}-{i}", offering, ImageSpec(prompt=p, steps=steps, seed=seed * 100_003 + i))
+        for i, p in enumerate(prompts)
+    ]
+
+
+def text_jobs(offering: Offering, count: int, seed: int, max_tokens: int = 20) -> list[Job]:
+    """Chat jobs over the fixed prompts; even ones greedy, odd ones sampled (T=0.8, top-p 0.95)."""
+    jobs = []
+    for i in range(count):
+        prompt = TEXT_PROMPTS[i % len(TEXT_PROMPTS)]
+        sampled = i % 2 == 1
+        spec = TextSpec(
+            messages=(Message("user", prompt),),
+            max_tokens=max_tokens,
+            temperature=0.8 if sampled else 0.0,
+            top_p=0.95 if sampled else 1.0,
+            seed=seed * 100_003 + i,
+        )
+        jobs.append(Job(f"cal-{seed}-{i}", offering, spec))
+    return jobs
+
+
+def run_batched(backend: Backend, jobs: Sequence[Job], batch: int) -> list[Output]:
+    """Run ``jobs`` through ``backend`` in batches of at most ``batch``."""
+    size = max(1, min(batch, backend.max_batch))
+    outputs: list[Output] = []
+    for start in range(0, len(jobs), size):
+        outputs.extend(backend.run(jobs[start : start + size]))
+    return outputs
+
+
+def _child_run(
+    registry_path: Path | None, offering: str, jobs: list[Job], cache_dir: Path, threads: int
+) -> list[Output]:
+    from swarmgen.backends.factory import make_backend
+
+    parsed = Offering.parse(offering)
+    entry = load_registry(registry_path).entry(parsed)
+    backend = make_backend(entry, parsed, cache_dir=cache_dir, threads=threads)
+    return run_batched(backend, jobs, 1)
+
+
+def run_in_subprocess(
+    registry_path: Path | None,
+    offering: Offering,
+    jobs: Sequence[Job],
+    cache_dir: Path,
+    threads: int,
+) -> list[Output]:
+    """Run ``jobs`` honestly in a freshly spawned Python process (one job per batch)."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        future = pool.submit(
+            _child_run, registry_path, str(offering), list(jobs), cache_dir, threads
+        )
+        return future.result()
+
+
+def artifacts_of(output: Output) -> tuple[ImageArtifacts | Failure, ...] | Failure:
+    """What the coordinator derives from an image output (never a worker's own hashes)."""
+    if not isinstance(output, ImageOutput):
+        return Failure(FailureKind.MALFORMED, "not an image output")
+    return tuple(image_artifacts(png) for png in output.images)
+
+
+def image_distances(a: Sequence[Output], b: Sequence[Output]) -> list[ImageDistance]:
+    """Distances between paired outputs' first images (failures count as maximal)."""
+    worst = ImageDistance(1.0, 1.0, 1.0, 1.0, 1.0)
+    found = []
+    for one, two in zip(a, b, strict=True):
+        left, right = artifacts_of(one), artifacts_of(two)
+        if isinstance(left, Failure) or isinstance(right, Failure):
+            found.append(worst)
+            continue
+        x, y = left[0], right[0]
+        if isinstance(x, ImageArtifacts) and isinstance(y, ImageArtifacts):
+            found.append(image_distance(x, y))
+        else:
+            found.append(worst)
+    return found
+
+
+def compare_image_outputs(
+    claimed: Output, reference: Output, expected: int, thresholds: ImageThresholds
+) -> Comparison:
+    return compare_image_sets(artifacts_of(claimed), artifacts_of(reference), expected, thresholds)
+
+
+def transported(output: Output) -> Output:
+    """``output`` as the coordinator receives it (text logprobs rounded to millionths)."""
+    if isinstance(output, TextOutput):
+        return TextOutput.from_canonical(output.canonical())
+    return output
+
+
+def check_text_claim(
+    scorer: TextScorer, job: Job, claimed: Output, thresholds: TextThresholds
+) -> Comparison:
+    """A validator's verdict on one text claim: one scoring pass, plus replay when sampled."""
+    if not isinstance(claimed, TextOutput):
+        return check_text(Failure(FailureKind.MALFORMED, "not text"), (), None, thresholds)
+    claimed = cast(TextOutput, transported(claimed))
+    if not claimed.token_ids:
+        return check_text(claimed, (), None, thresholds)
+    top = scorer.score(job, claimed.token_ids)
+    spec = job.spec
+    sampled = isinstance(spec, TextSpec) and spec.temperature > 0
+    replayed = scorer.replay_choices(job, claimed.token_ids) if sampled else None
+    return check_text(claimed, top, replayed, thresholds)
+
+
+def greedy_gaps(scorer: TextScorer, job: Job, claimed: TextOutput) -> list[float]:
+    """How far (nats) below the validator's top token each claimed greedy token is."""
+    gaps = []
+    for token, position in zip(
+        claimed.token_ids, scorer.score(job, claimed.token_ids), strict=True
+    ):
+        lookup = dict(position)
+        gaps.append(max(lookup.values()) - lookup.get(token, -math.inf))
+    return gaps
+
+
+@dataclass
+class Calibration:
+    """What calibrating one offering measured and fit."""
+
+    offering: Offering
+    thresholds: dict[str, Any]
+    honest_samples: int
+    detection_by_cheat: dict[str, float] = field(default_factory=dict)
+    honest_max: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> dict[str, Any]:
+        """The registry form: thresholds with their rates and per-cheat detection."""
+        return {**self.thresholds, "detection_by_cheat": dict(self.detection_by_cheat)}
+
+
+Progress = Callable[[str], None]
+
+
+def calibrate_image(
+    registry: Registry,
+    offering: Offering,
+    *,
+    count: int,
+    cache_dir: Path,
+    seed: int = 1,
+    max_fp: float = MAX_FP,
+    progress: Progress = logger.info,
+) -> Calibration:
+    """Measure honest and cheat image distances for ``offering`` and fit thresholds."""
+    from swarmgen.backends.factory import make_backend
+
+    entry = registry.entry(offering)
+    jobs = image_jobs(offering, count, seed)
+    reference = make_backend(entry, offering, cache_dir=cache_dir, threads=1)
+    variant = make_backend(entry, offering, cache_dir=cache_dir, threads=2)
+    progress(f"reference run: {count} jobs, 1 thread, batch 1")
+    ref = run_batched(reference, jobs, 1)
+    progress("honest run: 2 threads, batch 4")
+    honest = image_distances(ref, run_batched(variant, jobs, 4))
+    progress("honest run: separate process, 2 threads")
+    other = run_in_subprocess(registry.path, offering, jobs, cache_dir, 2)
+    honest += image_distances(ref, other)
+    cheats: dict[Cheat, list[ImageDistance]] = {}
+    for cheat in cheats_for(Kind.IMAGE):
+        progress(f"cheat run: {cheat}")
+        backend = make_cheater(
+            registry, offering, cheat, cache_dir=cache_dir, threads=1, inner=reference, seed=11
+        )
+        cheats[cheat] = image_distances(ref, run_batched(backend, jobs, 1))
+    fitted = fit_thresholds(honest, [d for ds in cheats.values() for d in ds], max_fp)
+    detection = {}
+    for cheat, distances in cheats.items():
+        caught = sum(1 for d in distances if _rejects(d, fitted))
+        detection[str(cheat)] = caught / len(distances)
+    honest_max = {
+        name: max(getattr(d, name) for d in honest) for name in ImageDistance.__dataclass_fields__
+    }
+    return Calibration(offering, fitted.as_mapping(), len(honest), detection, honest_max)
+
+
+def _rejects(distance: ImageDistance, thresholds: ImageThresholds) -> bool:
+    return any(value > thresholds.limit(name) for name, value in distance.items())
+
+
+def _text_claims(
+    registry: Registry, offering: Offering, jobs: list[Job], cache_dir: Path
+) -> tuple[list[Output], list[Output]]:
+    from swarmgen.backends.factory import make_backend
+
+    claimant = make_backend(registry.entry(offering), offering, cache_dir=cache_dir, threads=1)
+    local = run_batched(claimant, jobs, 1)
+    remote = run_in_subprocess(registry.path, offering, jobs, cache_dir, 1)
+    return local, remote
+
+
+def calibrate_text(
+    registry: Registry,
+    offering: Offering,
+    *,
+    count: int,
+    cache_dir: Path,
+    seed: int = 1,
+    max_fp: float = MAX_FP,
+    progress: Progress = logger.info,
+) -> Calibration:
+    """Measure honest and cheat logprob distances for ``offering`` and fit the text limits."""
+    from swarmgen.backends.factory import make_backend
+
+    entry = registry.entry(offering)
+    jobs = text_jobs(offering, count, seed)
+    validator = cast(TextScorer, make_backend(entry, offering, cache_dir=cache_dir, threads=2))
+    progress(f"honest claims: {count} jobs, 1 thread, here and in a separate process")
+    local, remote = _text_claims(registry, offering, jobs, cache_dir)
+    loose = TextThresholds(max_distance=1.0, greedy_tie_margin=math.inf)
+    honest_distance: list[float] = []
+    gaps: list[float] = []
+    for job, out in [*zip(jobs, local, strict=True), *zip(jobs, remote, strict=True)]:
+        result = check_text_claim(validator, job, out, loose)
+        honest_distance.append(result.distance or 0.0)
+        spec = job.spec
+        if isinstance(spec, TextSpec) and spec.temperature == 0 and isinstance(out, TextOutput):
+            gaps += greedy_gaps(validator, job, cast(TextOutput, transported(out)))
+    margin = fit_threshold(gaps or [0.0], [], max_fp, floor=GREEDY_MARGIN_FLOOR)
+    cheat_claims: dict[Cheat, list[Output]] = {}
+    inner = make_backend(entry, offering, cache_dir=cache_dir, threads=1)
+    for cheat in cheats_for(Kind.TEXT):
+        progress(f"cheat run: {cheat}")
+        backend = make_cheater(
+            registry, offering, cheat, cache_dir=cache_dir, threads=1, inner=inner, seed=11
+        )
+        cheat_claims[cheat] = run_batched(backend, jobs, 1)
+    cheat_distance = [
+        check_text_claim(validator, job, out, loose).distance or 0.0
+        for outs in cheat_claims.values()
+        for job, out in zip(jobs, outs, strict=True)
+    ]
+    distance = fit_threshold(honest_distance, cheat_distance, max_fp, floor=TEXT_DISTANCE_FLOOR)
+    fitted = TextThresholds(
+        max_distance=distance.value,
+        greedy_tie_margin=margin.value,
+        false_positive=distance.false_positive,
+        false_positive_bound=distance.false_positive_bound,
+    )
+    detection = {}
+    for cheat, outs in cheat_claims.items():
+        verdicts = [
+            check_text_claim(validator, j, o, fitted) for j, o in zip(jobs, outs, strict=True)
+        ]
+        detection[str(cheat)] = sum(1 for v in verdicts if not v.passed) / len(verdicts)
+    fitted_map = {**fitted.as_mapping(), "honest_samples": len(honest_distance)}
+    fitted_map["detection"] = sum(detection.values()) / len(detection)
+    honest_max = {"distance": max(honest_distance), "greedy_gap": max(gaps or [0.0])}
+    return Calibration(offering, fitted_map, len(honest_distance), detection, honest_max)
+
+
+def calibrate(
+    offering: Offering,
+    *,
+    registry_path: Path | None,
+    cache_dir: Path,
+    count: int,
+    max_fp: float = MAX_FP,
+    progress: Progress = logger.info,
+) -> Calibration:
+    """Calibrate ``offering`` from the registry at ``registry_path`` (shipped one if ``None``)."""
+    registry = load_registry(registry_path)
+    if offering not in registry:
+        raise CalibrationError(f"{offering} is not in the registry")
+    kind = registry.entry(offering).kind
+    run = calibrate_image if kind is Kind.IMAGE else calibrate_text
+    return run(
+        registry, offering, count=count, cache_dir=cache_dir, max_fp=max_fp, progress=progress
+    )
