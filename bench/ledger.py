@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from swarmgen.core import accounts, credits
@@ -86,6 +88,37 @@ def bench_append(target: AppendTarget, batches: Sequence[Sequence[Posting]]) -> 
     return count / (time.perf_counter() - start)
 
 
+class StoreAppender:
+    """The database ledger as an :class:`AppendTarget`: one serialised transaction per
+    call (lock, head, balances, entries, projection), as the coordinator appends."""
+
+    def __init__(self, url: str) -> None:
+        from swarmgen.store import make_engine, migrate
+        from swarmgen.store.ledger import LedgerStore
+
+        engine = make_engine(url)
+        migrate(engine)
+        self.store = LedgerStore(engine)
+
+    def append(self, postings: Sequence[Posting], epoch: int) -> Sequence[Entry]:
+        with self.store.book(time.time_ns() // 1_000_000) as book:
+            return book.post(postings)
+
+
+def bench_store(url: str, batches: Sequence[Sequence[Posting]], grants: list[Posting]) -> dict:
+    """Appends per second through the database store, and how fast it verifies itself."""
+    from swarmgen.coordinator.auditing import verify_live
+
+    target = StoreAppender(url)
+    target.append(grants, 0)
+    append_per_s = bench_append(target, batches)
+    entries = target.store.count()
+    verify_s, report = _timed(lambda: verify_live(target.store, KeyPair.generate().public_key))
+    if not report.ok:
+        raise SystemExit(f"the database ledger does not verify: {report.error}")
+    return {"db_append_per_s": round(append_per_s), "db_verify_per_s": round(entries / verify_s)}
+
+
 def _timed(fn: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     result = fn()
@@ -130,6 +163,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--jobs-per-epoch", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument(
+        "--db-jobs", type=int, default=1000, help="Jobs appended through the database store."
+    )
+    parser.add_argument(
+        "--database-url", default=None, help="Store to bench (default: SQLite in a temp folder)."
+    )
     args = parser.parse_args()
 
     workers = [KeyPair.from_seed(bytes([i + 1]) * 32) for i in range(args.workers)]
@@ -142,6 +181,10 @@ def main() -> None:
     raw.append([credits.grant(r, PRICE * args.jobs) for r in requesters], 0)
     batches = [job_postings(r, requesters[i % 64]) for i, r in enumerate(receipts)]
     append_per_s = bench_append(raw, batches)
+    with tempfile.TemporaryDirectory() as scratch:
+        url = args.database_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
+        grants = [credits.grant(r, PRICE * args.jobs) for r in requesters]
+        db = bench_store(url, batches[: args.db_jobs], grants)
 
     lifecycle_s, built = _timed(
         lambda: _history(receipts, requesters, args.jobs_per_epoch, owners, coordinator)
@@ -165,6 +208,8 @@ def main() -> None:
 
     rows = [
         ("entries appended (no signature checks)", f"{append_per_s:,.0f} /s"),
+        ("entries appended through the database store", f"{db['db_append_per_s']:,.0f} /s"),
+        ("database ledger verified (with projection)", f"{db['db_verify_per_s']:,.0f} /s"),
         ("job lifecycles (reserve + complete + settle)", f"{args.jobs / lifecycle_s:,.0f} jobs/s"),
         ("epoch settle + seal", f"{sealing_s / max(1, len(seals)) * 1000:,.1f} ms/epoch"),
         ("export", f"{entries / export_s:,.0f} entries/s, {size / entries:,.0f} B/entry"),
@@ -186,6 +231,7 @@ def main() -> None:
                 "export_bytes_per_entry": round(size / entries),
                 "verify_per_s": round(entries / verify_s),
                 "proof_verify_per_s": round(len(probes) / check_s),
+                **db,
             }
         )
     )
