@@ -25,7 +25,7 @@ def _shapes_dir() -> Path:
             "builtin:shapes-64 needs swarmgen.shapes.model_dir(), which this install lacks"
         ) from exc
     folder = Path(model_dir())
-    if not folder.is_dir():
+    if not (folder / "model_index.json").is_file():
         raise ModelUnavailable(f"shapes-64 weights are missing at {folder}")
     return folder
 

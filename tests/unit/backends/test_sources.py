@@ -44,6 +44,7 @@ def test_shapes_without_model_dir_is_unavailable(monkeypatch: pytest.MonkeyPatch
 
 
 def test_shapes_resolves_to_its_model_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "model_index.json").write_text("{}")
     fake = types.ModuleType("swarmgen.shapes")
     fake.model_dir = lambda: tmp_path  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "swarmgen.shapes", fake)
@@ -54,7 +55,7 @@ def test_shapes_with_missing_weights_is_unavailable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fake = types.ModuleType("swarmgen.shapes")
-    fake.model_dir = lambda: tmp_path / "untrained"  # type: ignore[attr-defined]
+    fake.model_dir = lambda: tmp_path  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "swarmgen.shapes", fake)
     with pytest.raises(ModelUnavailable, match="missing"):
         resolve_source("builtin:shapes-64", None)
