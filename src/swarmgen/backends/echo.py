@@ -24,7 +24,7 @@ from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.outputs import ImageOutput, Output, TextOutput
 
 SIDE = 8
-"""Width and height of every echo image, in pixels."""
+"""Default side of :func:`solid_png`, in pixels (echo jobs get their requested size)."""
 EOS = 0
 """Token id that ends an echo text."""
 VOCAB = (
