@@ -7,6 +7,8 @@ path, batching, precision and verification without any download.
 
 The weights come from ``torch.manual_seed(seed)`` before each component is built, so one
 torch version builds the same weights everywhere; :func:`build_tiny_sd` saves them once.
+Building uses torch's global RNG: build from one thread at a time (processes may race;
+the folder appears atomically).
 """
 
 from __future__ import annotations
@@ -128,7 +130,10 @@ def build_tiny_sd(folder: Path, seed: int = 0) -> Path:
     try:
         _write_tokenizer(staging / "tokenizer-src")
         tokenizer = CLIPTokenizer.from_pretrained(str(staging / "tokenizer-src"))
-        parts = _components(seed, len(tokenizer))
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG state alone
+            parts = _components(seed, len(tokenizer))
         pipe: Any = StableDiffusionPipeline(  # type: ignore[no-untyped-call]
             **parts,
             tokenizer=tokenizer,

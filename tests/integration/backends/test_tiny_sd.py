@@ -73,6 +73,25 @@ def test_build_is_idempotent(model_cache: Path) -> None:
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".tiny-sd-")]
 
 
+def test_rebuild_gives_the_same_weights_and_spares_the_callers_rng(
+    model_cache: Path, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    rebuilt = build_tiny_sd(tmp_path / "tiny-sd")
+    assert torch.equal(torch.rand(3), expected)
+    cached = build_tiny_sd(model_cache / "tiny-sd")
+    for part in ("unet", "vae", "text_encoder"):
+        (name,) = [p.name for p in (cached / part).glob("*.safetensors")]
+        mine, theirs = load_file(str(rebuilt / part / name)), load_file(str(cached / part / name))
+        assert mine.keys() == theirs.keys()
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+
 def test_same_seed_gives_same_bytes_across_loads(
     fp32: DiffusersImageBackend, model_cache: Path
 ) -> None:
