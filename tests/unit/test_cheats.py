@@ -234,3 +234,26 @@ def test_honest_panel_rejects_a_cheat_and_a_colluder_first_upholds_it() -> None:
     lazy_later = [HonestValidator("h"), LazyValidator("l"), *honest_panel[1:]]
     decision = run_panel("cheat", check, lazy_later)  # type: ignore[arg-type]
     assert decision.status is Status.REJECTED and "l" in decision.penalised
+
+
+def test_worker_settings_wrap_only_backends_the_cheat_applies_to(tmp_path: Path) -> None:
+    from swarmgen.worker.factory import build_backends
+    from swarmgen.worker.settings import WorkerSettings
+
+    settings = WorkerSettings(
+        data=tmp_path, models=[str(IMAGE), str(TEXT)], cheat=Cheat.NOISE, cheat_rate=0.5
+    )
+    backends = build_backends(settings)
+    image = backends[IMAGE]
+    assert isinstance(image, CheatingBackend) and image.rate == 0.5
+    assert isinstance(backends[TEXT], EchoBackend)
+
+
+def test_cheat_options_are_hidden_from_worker_help() -> None:
+    from typer.testing import CliRunner
+
+    from swarmgen.cli.main import app
+
+    shown = CliRunner().invoke(app, ["worker", "--help"])
+    assert shown.exit_code == 0 and "--max-batch" in shown.output
+    assert "--cheat" not in shown.output

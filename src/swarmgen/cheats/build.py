@@ -145,10 +145,13 @@ def make_cheater(
     cache_dir: Path,
     threads: int,
     inner: Backend | None = None,
+    accomplice: Backend | None = None,
 ) -> CheatingBackend:
     """A backend for ``offering`` that applies ``cheat`` to ``rate`` of its jobs.
 
-    ``inner`` is the honest backend to wrap (built from the registry when ``None``).
+    ``inner`` is the honest backend to wrap and ``accomplice`` the second one the cheat
+    runs; each is built from the registry when ``None`` (pass them to share loaded
+    models between cheaters).
     """
     entry = registry.entry(offering)
     if entry.kind not in cheat.kinds:
@@ -163,7 +166,7 @@ def make_cheater(
         cheat,
         rate,
         seed,
-        accomplice=accomplice_for(entry, offering, cheat, cache_dir, threads),
+        accomplice=accomplice or accomplice_for(entry, offering, cheat, cache_dir, threads),
         vocab_size=vocab_size,
         eos_id=eos_id,
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
+
 from swarmgen.backends.base import Backend
+from swarmgen.cheats.backend import Cheat
 from swarmgen.core.offerings import Offering
-from swarmgen.registry import load_registry
+from swarmgen.registry import Registry, load_registry
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.worker.daemon import Worker
 from swarmgen.worker.keys import load_or_create
@@ -22,7 +25,31 @@ def build_backends(settings: WorkerSettings) -> dict[Offering, Backend]:
         backends[offering] = make_backend(
             entry, offering, cache_dir=settings.cache_dir, threads=settings.threads
         )
+    if settings.cheat is not None:
+        backends = _cheating(backends, settings.cheat, settings, registry)
     return backends
+
+
+def _cheating(
+    backends: dict[Offering, Backend], cheat: Cheat, settings: WorkerSettings, registry: Registry
+) -> dict[Offering, Backend]:
+    """Wrap the backends whose kind the configured cheat applies to (tests and benchmarks)."""
+    from swarmgen.cheats.build import make_cheater
+
+    wrapped = dict(backends)
+    for offering, backend in backends.items():
+        if registry.entry(offering).kind in cheat.kinds:
+            wrapped[offering] = make_cheater(
+                registry,
+                offering,
+                cheat,
+                rate=settings.cheat_rate,
+                seed=zlib.crc32(settings.name.encode()),
+                cache_dir=settings.cache_dir,
+                threads=settings.threads,
+                inner=backend,
+            )
+    return wrapped
 
 
 def build_worker(settings: WorkerSettings) -> Worker:
