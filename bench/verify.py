@@ -1,0 +1,493 @@
+"""Does verification catch the cheater zoo? Per-check detection, honest false positives, cost.
+
+For an image offering (default ``shapes-64@fp32``) and a text offering (default
+``smollm2-135m@fp32``), every check compares a claim with an honest validator's own
+work, with the offering's calibrated thresholds from the registry:
+
+- images: the validator re-executes the job (2 torch threads, batches of 4) and the
+  coordinator compares artifacts it computes from both PNGs (``compare_image_sets``);
+  claims come from 1 thread, one job per batch, honest or through a
+  :class:`~swarmgen.cheats.CheatingBackend` with rate 1;
+- text: claims are generated with 1 thread; the validator (2 threads) scores the claimed
+  tokens in one teacher-forced pass, replays the choices of sampled jobs, and
+  ``check_text`` decides. Half the jobs are greedy, half sampled (T=0.8, top-p 0.95).
+
+The prompts and seeds differ from the ones calibration fit the thresholds on.
+
+Also reported, from the measured per-check rates and the core's own rules:
+
+- median jobs until invalidated: a worker that cheats on every job is simulated epoch by
+  epoch with ``sampling_rate`` / ``reputation_after``, the 1 → 3 → 5 panel
+  (``rejection_probability``) and ``epoch_verdict`` with the calibrated honest
+  false-positive bound. ``new``: a worker that cheats from its first job;
+  ``trusted``: one with 50 clean epochs behind it (checked at about the floor);
+- verification compute share at steady state: long-standing workers are checked at the
+  policy floor (normal traffic) times the expected panel size; a check costs the
+  validator's measured seconds and a job the claimant's, both timed with 1 thread
+  (image re-execution is the job itself; text validation is one scoring pass, plus a
+  replay pass for sampled jobs);
+- validators: detection per check when a share of the validator pool is lazy (agrees
+  without looking) or colludes with the cheater.
+
+Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/verify.py [--checks 500]
+[--cache /tmp/swarmgen-cache] [--image shapes-64@fp32] [--text smollm2-135m@fp32]``.
+Image and text run in two processes side by side. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGET_CHEATS = (
+    "wrong-seed",
+    "other-model",
+    "noise",
+    "copy",
+    "altered-prompt",
+    "fewer-steps",
+    "random-tokens",
+    "prefill",
+)
+"""Cheats with a per-check detection target of 99 %."""
+TARGET_DETECTION = 0.99
+TARGET_HONEST_FP = 0.001
+TARGET_SHARE = 0.03
+TRUSTED_EPOCHS = 50
+TEXT_TOKENS = 12
+"""Tokens per text job: short answers keep the bench inside half an hour on 2 cores."""
+BENCH_SEED = 2
+"""Job seed stream of the bench; calibration uses another."""
+
+
+@dataclass
+class PartResult:
+    """What one offering's run measured."""
+
+    offering: str
+    checks: int
+    honest_fp: float
+    honest_fp_bound: float
+    detection: dict[str, float]
+    reasons: dict[str, dict[str, int]]
+    claim_s: float
+    """Claimant seconds per job, 1 thread."""
+    validate_s: float
+    """Validator seconds per check, 1 thread."""
+    calibrated_fp_bound: float | None
+    distances: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per cheat (and honest): median and 95th percentile of each distance."""
+    thresholds: dict[str, float] = field(default_factory=dict)
+    wrong_seed_passes: list[bool] = field(default_factory=list)
+
+
+class Memo:
+    """A backend wrapper that runs each job once and replays the output afterwards."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.offering = inner.offering
+        self.max_batch = inner.max_batch
+        self._seen: dict[str, Any] = {}
+
+    def load(self) -> None:
+        self.inner.load()
+
+    def run(self, jobs: Sequence[Any]) -> list[Any]:
+        todo = [job for job in jobs if job.input_digest() not in self._seen]
+        if todo:
+            for job, output in zip(todo, self.inner.run(todo), strict=True):
+                self._seen[job.input_digest()] = output
+        return [self._seen[job.input_digest()] for job in jobs]
+
+
+def _timed(call: Any, *args: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = call(*args)
+    return result, time.perf_counter() - started
+
+
+def _reasons(comparisons: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for comparison in comparisons:
+        if not comparison.passed:
+            counts[comparison.reason] = counts.get(comparison.reason, 0) + 1
+    return counts
+
+
+def _quantiles(values: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50": ordered[len(ordered) // 2],
+        "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+    }
+
+
+def run_image(offering_text: str, checks: int, cache: Path, registry: Path | None) -> PartResult:
+    """Image checks: honest and every image cheat against a 2-thread validator."""
+    from swarmgen.backends.factory import make_backend
+    from swarmgen.calibration import compare_image_outputs, image_distances, image_jobs, run_batched
+    from swarmgen.cheats import cheats_for
+    from swarmgen.cheats.build import make_cheater
+    from swarmgen.core.offerings import Kind, Offering
+    from swarmgen.core.verification import ImageThresholds
+    from swarmgen.core.verification.verdicts import upper_confidence_bound
+    from swarmgen.registry import load_registry
+
+    reg = load_registry(registry)
+    offering = Offering.parse(offering_text)
+    entry = reg.entry(offering)
+    thresholds = ImageThresholds.from_mapping(reg.offering(offering).thresholds)
+    jobs = image_jobs(offering, checks, BENCH_SEED)
+    validator = make_backend(entry, offering, cache_dir=cache, threads=2)
+    claimant = make_backend(entry, offering, cache_dir=cache, threads=1)
+    claimant.load()
+    validator.load()
+    reference = run_batched(validator, jobs, 4)
+    honest, claim_seconds = _timed(run_batched, claimant, jobs, 1)
+    per_claim = {"honest": honest}
+    for cheat in cheats_for(Kind.IMAGE):
+        backend = make_cheater(
+            reg, offering, cheat, cache_dir=cache, threads=1, inner=claimant, seed=BENCH_SEED
+        )
+        per_claim[str(cheat)] = run_batched(backend, jobs, 1)
+    detection, reasons, distances = {}, {}, {}
+    honest_fails = 0
+    wrong_seed: list[bool] = []
+    for name, claims in per_claim.items():
+        results = [
+            compare_image_outputs(c, r, 1, thresholds)
+            for c, r in zip(claims, reference, strict=True)
+        ]
+        failed = sum(1 for r in results if not r.passed)
+        if name == "honest":
+            honest_fails = failed
+        else:
+            detection[name] = failed / len(results)
+        if name == "wrong-seed":
+            wrong_seed = [r.passed for r in results]
+        reasons[name] = _reasons(results)
+        found = image_distances(claims, reference)
+        distances[name] = {
+            f"{metric}_{q}": v
+            for metric in ("phash", "phash16", "dhash", "whash", "pixel")
+            for q, v in _quantiles([getattr(d, metric) for d in found]).items()
+        }
+    calibrated = reg.offering(offering).thresholds.get("false_positive_bound")
+    limits = {m: thresholds.limit(m) for m in ("phash", "phash16", "dhash", "whash", "pixel")}
+    return PartResult(
+        offering=offering_text,
+        checks=checks,
+        honest_fp=honest_fails / checks,
+        honest_fp_bound=upper_confidence_bound(honest_fails, checks),
+        detection=detection,
+        reasons=reasons,
+        claim_s=claim_seconds / checks,
+        validate_s=claim_seconds / checks,  # a re-execution is the job itself
+        calibrated_fp_bound=float(calibrated) if calibrated is not None else None,
+        distances=distances,
+        thresholds=limits,
+        wrong_seed_passes=wrong_seed,
+    )
+
+
+def run_text(offering_text: str, checks: int, cache: Path, registry: Path | None) -> PartResult:
+    """Text checks: honest and every text cheat against a 2-thread scoring validator."""
+    from swarmgen.backends.factory import make_backend
+    from swarmgen.calibration import check_text_claim, run_batched, text_jobs
+    from swarmgen.cheats import Cheat, cheats_for
+    from swarmgen.cheats.build import accomplice_for, make_cheater
+    from swarmgen.core.offerings import Kind, Offering
+    from swarmgen.core.verification import TextThresholds
+    from swarmgen.core.verification.verdicts import upper_confidence_bound
+    from swarmgen.registry import load_registry
+
+    reg = load_registry(registry)
+    offering = Offering.parse(offering_text)
+    entry = reg.entry(offering)
+    thresholds = TextThresholds.from_mapping(reg.offering(offering).thresholds)
+    jobs = text_jobs(offering, checks, BENCH_SEED, max_tokens=TEXT_TOKENS)
+    claimant = make_backend(entry, offering, cache_dir=cache, threads=1)
+    validator: Any = make_backend(entry, offering, cache_dir=cache, threads=2)
+    claimant.load()
+    validator.load()
+    honest, claim_seconds = _timed(run_batched, claimant, jobs, 1)
+    per_claim = {"honest": honest}
+    # The other model doubles as the pre-fill writer: generate its text once.
+    writer = Memo(accomplice_for(entry, offering, Cheat.OTHER_MODEL, cache, 1))
+    for cheat in cheats_for(Kind.TEXT):
+        shared = writer if cheat in (Cheat.OTHER_MODEL, Cheat.PREFILL) else None
+        backend = make_cheater(
+            reg,
+            offering,
+            cheat,
+            cache_dir=cache,
+            threads=1,
+            inner=claimant,
+            accomplice=shared,
+            seed=BENCH_SEED,
+        )
+        per_claim[str(cheat)] = run_batched(backend, jobs, 1)
+    detection, reasons, distances = {}, {}, {}
+    honest_fails = 0
+    for name, claims in per_claim.items():
+        results = [
+            check_text_claim(validator, job, claim, thresholds)
+            for job, claim in zip(jobs, claims, strict=True)
+        ]
+        failed = sum(1 for r in results if not r.passed)
+        if name == "honest":
+            honest_fails = failed
+        else:
+            detection[name] = failed / len(results)
+        reasons[name] = _reasons(results)
+        distances[name] = _quantiles([r.distance or 0.0 for r in results])
+    timing = make_backend(entry, offering, cache_dir=cache, threads=1)
+    sample = list(zip(jobs, honest, strict=True))[: min(60, checks)]
+    _, validate_seconds = _timed(
+        lambda: [check_text_claim(timing, j, c, thresholds) for j, c in sample]  # type: ignore[arg-type]
+    )
+    calibrated = reg.offering(offering).thresholds.get("false_positive_bound")
+    return PartResult(
+        offering=offering_text,
+        checks=checks,
+        honest_fp=honest_fails / checks,
+        honest_fp_bound=upper_confidence_bound(honest_fails, checks),
+        detection=detection,
+        reasons=reasons,
+        claim_s=claim_seconds / checks,
+        validate_s=validate_seconds / len(sample),
+        calibrated_fp_bound=float(calibrated) if calibrated is not None else None,
+        distances=distances,
+        thresholds={"max_distance": thresholds.max_distance},
+    )
+
+
+def jobs_until_invalid(
+    detect: float, fp_bound: float, *, trusted: bool, jobs_per_epoch: int, runs: int, seed: int
+) -> float | None:
+    """Median jobs a worker cheating on every job does before an epoch verdict invalidates it.
+
+    ``None`` when most simulated workers are never invalidated within 1,000 epochs.
+    """
+    from swarmgen.core.verification import SamplingPolicy, epoch_verdict, sampling_rate
+    from swarmgen.core.verification.escalation import rejection_probability
+    from swarmgen.core.verification.sampling import reputation_after
+
+    policy = SamplingPolicy()
+    traffic = policy.normal_traffic
+    panel_fp = min(max(rejection_probability(fp_bound), 1e-12), 0.5)
+    lose = rejection_probability(detect)
+    rng = np.random.default_rng(seed)
+    start = 0.0
+    if trusted:
+        for _ in range(TRUSTED_EPOCHS):
+            start = reputation_after(start, True, policy)
+    found: list[float] = []
+    for _ in range(runs):
+        reputation = start
+        for epoch in range(1, 1001):
+            checks = int(rng.binomial(jobs_per_epoch, sampling_rate(reputation, traffic, policy)))
+            failures = int(rng.binomial(checks, lose)) if checks else 0
+            if checks and epoch_verdict(checks, failures, panel_fp).invalid:
+                found.append(epoch * jobs_per_epoch)
+                break
+            reputation = reputation_after(reputation, failures == 0, policy)
+        else:
+            found.append(float("inf"))
+    median = statistics.median(found)
+    return None if median == float("inf") else median
+
+
+def steady_share(part: PartResult) -> float:
+    """Validator compute over all compute when long-standing workers are checked at the floor."""
+    from swarmgen.core.verification import SamplingPolicy, sampling_rate
+    from swarmgen.core.verification.escalation import rejection_probability
+    from swarmgen.core.verification.sampling import reputation_after
+
+    policy = SamplingPolicy()
+    reputation = 0.0
+    for _ in range(TRUSTED_EPOCHS):
+        reputation = reputation_after(reputation, True, policy)
+    rate = sampling_rate(reputation, policy.normal_traffic, policy)
+    p = part.honest_fp
+    # Panel size: 1, plus 2 more if the first disagrees, plus 2 more if that stage splits.
+    escalate = p
+    split = 1.0 - (1.0 - p) ** 3 - rejection_probability(p) if p else 0.0
+    panel = 1.0 + 2.0 * escalate + 2.0 * max(split, 0.0)
+    verify = rate * panel * part.validate_s
+    return verify / (part.claim_s + verify)
+
+
+def _constant(value: Any) -> Any:
+    return lambda: value
+
+
+def validator_pool(wrong_seed_passes: Sequence[bool], bad_share: float, seed: int) -> float:
+    """Detection per check of wrong-seed claims when ``bad_share`` of validators collude.
+
+    Each check draws its panel from a pool of honest and colluding validators; honest
+    ones vote with the measured comparison, colluding ones always agree.
+    """
+    from swarmgen.cheats import ColludingValidator, HonestValidator, run_panel
+    from swarmgen.core.verification import Comparison, Outcome, Status
+
+    rng = np.random.default_rng(seed)
+    caught = 0
+    for passed in wrong_seed_passes:
+        outcome = Outcome.AGREE if passed else Outcome.DISAGREE
+        comparison = Comparison(outcome, "measured")
+        panel: list[Any] = [
+            ColludingValidator(f"v{i}", frozenset({"cheat"}))
+            if rng.random() < bad_share
+            else HonestValidator(f"v{i}")
+            for i in range(5)
+        ]
+        decision = run_panel("cheat", _constant(comparison), panel)
+        caught += decision.status is Status.REJECTED
+    return caught / len(wrong_seed_passes) if wrong_seed_passes else 0.0
+
+
+def _part(
+    kind: str, offering: str, checks: int, cache: str, registry: str | None
+) -> dict[str, Any]:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    path = Path(registry) if registry else None
+    runner = run_image if kind == "image" else run_text
+    return asdict(runner(offering, checks, Path(cache), path))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--checks", type=int, default=500, help="Checks per cheat and honest.")
+    parser.add_argument("--cache", default="/tmp/swarmgen-cache", help="Model cache folder.")
+    parser.add_argument("--registry", default=None, help="Registry TOML (default: shipped).")
+    parser.add_argument("--image", default="shapes-64@fp32", help="Image offering.")
+    parser.add_argument("--text", default="smollm2-135m@fp32", help="Text offering.")
+    parser.add_argument("--jobs-per-epoch", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=400, help="Simulated workers per cheat.")
+    parser.add_argument("--parts", default="image,text", help="Which parts to run.")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared cores: do not spin
+    started = time.perf_counter()
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        futures = {
+            kind: pool.submit(_part, kind, offering, args.checks, args.cache, args.registry)
+            for kind, offering in (("image", args.image), ("text", args.text))
+            if kind in args.parts.split(",")
+        }
+        parts = {kind: PartResult(**future.result()) for kind, future in futures.items()}
+    report(parts, args, time.perf_counter() - started)
+
+
+def _jobs(value: float | None) -> str:
+    return "never" if value is None else f"{value:.0f}"
+
+
+def _image_notes(image: PartResult, summary: dict[str, Any]) -> None:
+    """Colluding validators, and whether undeclared int8 can be told apart."""
+    for bad in (0.1, 0.3):
+        rate = validator_pool(image.wrong_seed_passes, bad, seed=3)
+        print(
+            f"{image.offering}: wrong-seed detection per check with {bad:.0%} colluding "
+            f"(or lazy) validators in the pool: {rate:.4f}"
+        )
+        summary[f"detection_with_{int(bad * 100)}pct_colluding"] = rate
+    int8 = image.detection.get("int8")
+    if int8 is not None and int8 < TARGET_DETECTION:
+        d = image.distances["int8"]
+        print(
+            f"{image.offering}: undeclared int8 is caught on {int8:.1%} of checks; its distances "
+            f"(p50/p95) pixel {d['pixel_p50']:.4f}/{d['pixel_p95']:.4f}, phash16 "
+            f"{d['phash16_p50']:.4f}/{d['phash16_p95']:.4f} against limits pixel "
+            f"{image.thresholds['pixel']:.4f}, phash16 {image.thresholds['phash16']:.4f}: "
+            "not separable at a safe threshold, so int8 must not be priced below fp32"
+        )
+
+
+def report(parts: dict[str, PartResult], args: argparse.Namespace, elapsed: float) -> None:
+    summary: dict[str, Any] = {}
+    print(
+        f"{'offering':<20} {'claim':<15} {'detect/check':>12} {'median jobs new':>16} "
+        f"{'trusted':>10}  failing on"
+    )
+    for kind, part in parts.items():
+        bound = part.calibrated_fp_bound or part.honest_fp_bound
+        rows = {"honest": part.honest_fp, **part.detection}
+        per: dict[str, Any] = {}
+        for name, rate in rows.items():
+            new = jobs_until_invalid(
+                rate,
+                bound,
+                trusted=False,
+                jobs_per_epoch=args.jobs_per_epoch,
+                runs=args.runs,
+                seed=1,
+            )
+            old = jobs_until_invalid(
+                rate,
+                bound,
+                trusted=True,
+                jobs_per_epoch=args.jobs_per_epoch,
+                runs=args.runs,
+                seed=2,
+            )
+            why = ", ".join(f"{k} {v}" for k, v in sorted(part.reasons[name].items()))
+            columns = f"{part.offering:<20} {name:<15} {rate:>12.4f}"
+            print(f"{columns} {_jobs(new):>16} {_jobs(old):>10}  {why}")
+            per[name] = {"detection": rate, "median_jobs_new": new, "median_jobs_trusted": old}
+        share = steady_share(part)
+        print(
+            f"{part.offering}: honest false positives {part.honest_fp:.4f} per check "
+            f"(95 % bound {part.honest_fp_bound:.4f}) over {part.checks}; "
+            f"claim {part.claim_s:.3f} s, check {part.validate_s:.3f} s; "
+            f"steady-state verification share {share:.4f}"
+        )
+        summary[kind] = {
+            "offering": part.offering,
+            "honest_fp": part.honest_fp,
+            "share": share,
+            "cheats": per,
+            "distances": part.distances,
+            "thresholds": part.thresholds,
+        }
+    image = parts.get("image")
+    if image is not None:
+        _image_notes(image, summary["image"])
+    detections = [
+        part.detection[name]
+        for part in parts.values()
+        for name in TARGET_CHEATS
+        if name in part.detection
+    ]
+    result = {
+        "min_detection": min(detections),
+        "honest_fp": max(part.honest_fp for part in parts.values()),
+        "verify_compute_share": max(summary[k]["share"] for k in parts),
+        "checks": args.checks,
+        "elapsed_s": round(elapsed, 1),
+        "targets": {
+            "detection": TARGET_DETECTION,
+            "honest_fp": TARGET_HONEST_FP,
+            "share": TARGET_SHARE,
+        },
+        **{k: {f: v for f, v in summary[k].items() if f != "distances"} for k in parts},
+        "distances": {k: summary[k]["distances"] for k in parts},
+    }
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
