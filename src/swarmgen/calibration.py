@@ -250,12 +250,13 @@ def calibrate_image(
     seed: int = 1,
     max_fp: float = MAX_FP,
     progress: Progress = logger.info,
+    steps: int = 20,
 ) -> Calibration:
     """Measure honest and cheat image distances for ``offering`` and fit thresholds."""
     from swarmgen.backends.factory import make_backend
 
     entry = registry.entry(offering)
-    jobs = image_jobs(offering, count, seed)
+    jobs = image_jobs(offering, count, seed, steps)
     reference = make_backend(entry, offering, cache_dir=cache_dir, threads=1)
     variant = make_backend(entry, offering, cache_dir=cache_dir, threads=2)
     progress(f"reference run: {count} jobs, 1 thread, batch 1")
@@ -287,17 +288,6 @@ def _rejects(distance: ImageDistance, thresholds: ImageThresholds) -> bool:
     return any(value > thresholds.limit(name) for name, value in distance.items())
 
 
-def _text_claims(
-    registry: Registry, offering: Offering, jobs: list[Job], cache_dir: Path
-) -> tuple[list[Output], list[Output]]:
-    from swarmgen.backends.factory import make_backend
-
-    claimant = make_backend(registry.entry(offering), offering, cache_dir=cache_dir, threads=1)
-    local = run_batched(claimant, jobs, 1)
-    remote = run_in_subprocess(registry.path, offering, jobs, cache_dir, 1)
-    return local, remote
-
-
 def calibrate_text(
     registry: Registry,
     offering: Offering,
@@ -315,7 +305,9 @@ def calibrate_text(
     jobs = text_jobs(offering, count, seed)
     validator = cast(TextScorer, make_backend(entry, offering, cache_dir=cache_dir, threads=2))
     progress(f"honest claims: {count} jobs, 1 thread, here and in a separate process")
-    local, remote = _text_claims(registry, offering, jobs, cache_dir)
+    inner = make_backend(entry, offering, cache_dir=cache_dir, threads=1)
+    local = run_batched(inner, jobs, 1)
+    remote = run_in_subprocess(registry.path, offering, jobs, cache_dir, 1)
     loose = TextThresholds(max_distance=1.0, greedy_tie_margin=math.inf)
     honest_distance: list[float] = []
     gaps: list[float] = []
@@ -327,7 +319,6 @@ def calibrate_text(
             gaps += greedy_gaps(validator, job, cast(TextOutput, transported(out)))
     margin = fit_threshold(gaps or [0.0], [], max_fp, floor=GREEDY_MARGIN_FLOOR)
     cheat_claims: dict[Cheat, list[Output]] = {}
-    inner = make_backend(entry, offering, cache_dir=cache_dir, threads=1)
     for cheat in cheats_for(Kind.TEXT):
         progress(f"cheat run: {cheat}")
         backend = make_cheater(
