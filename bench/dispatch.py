@@ -1,11 +1,17 @@
 """Dispatch throughput: how many jobs per second the coordinator moves through echo workers.
 
 A coordinator (SQLite in a temporary data folder) and WORKERS worker processes serving
-the echo backend run on loopback. A load generator keeps CONCURRENCY jobs in flight:
-each one is submitted over HTTP, then waited for with the status long-poll, so the
-latency measured is the requester's own view, submit sent → completed seen.
+the echo backend run on loopback. A load generator keeps CONCURRENCY jobs in flight and
+measures the requester's own view of latency, submit sent → completion seen. Two ways
+of using the public API:
 
-    python bench/dispatch.py --jobs 3000 --workers 4 --concurrency 128
+- ``batch`` (default): jobs go in with ``POST /api/v1/jobs/batch`` (up to 64 a request)
+  and completions are followed with the change feed ``GET /api/v1/jobs?updated_since=``,
+  as a high-volume application would;
+- ``single``: one ``POST /api/v1/jobs`` per job, then a status long-poll per job.
+
+    python bench/dispatch.py --jobs 5000 --workers 3 --concurrency 512
+    python bench/dispatch.py --mode single --jobs 2000 --concurrency 128
 
 Prints a table, then one JSON line: {"jobs_per_s", "p50_ms", "p99_ms", ...}.
 """
@@ -46,12 +52,51 @@ async def one_job(http: httpx.AsyncClient, i: int) -> float:
             raise RuntimeError(f"job {job_id} ended {view['state']}")
 
 
+async def load_batched(
+    url: str, key: str, jobs: int, concurrency: int, batch: int = 64
+) -> tuple[float, list[float]]:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
+        sent: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        since = int(time.time() * 1000) - 1000
+
+        async def produce() -> None:
+            index = 0
+            while index < jobs:
+                if len(sent) - len(seen.keys() & sent.keys()) >= concurrency:
+                    await asyncio.sleep(0.002)
+                    continue
+                count = min(batch, jobs - index, 64)
+                body = {"jobs": [job_body(index + k) for k in range(count)]}
+                started = time.perf_counter()
+                response = await http.post("/api/v1/jobs/batch", json=body)
+                response.raise_for_status()
+                sent.update((a["id"], started) for a in response.json()["jobs"])
+                index += count
+
+        async def follow() -> None:
+            nonlocal since
+            while len(sent) < jobs or not sent.keys() <= seen.keys():
+                params = {"updated_since": since, "state": "completed", "limit": 500}
+                feed = (await http.get("/api/v1/jobs", params=params)).json()["jobs"]
+                now = time.perf_counter()
+                for view in feed:
+                    seen.setdefault(view["id"], now)
+                    since = max(since, view["updated_ms"])
+                if len(feed) < 500:
+                    await asyncio.sleep(0.005)
+
+        started = time.perf_counter()
+        await asyncio.gather(produce(), follow())
+        seconds = time.perf_counter() - started
+        return seconds, [(seen[i] - sent[i]) * 1000 for i in sent]
+
+
 async def load(url: str, key: str, jobs: int, concurrency: int) -> tuple[float, list[float]]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=120
-    ) as http:
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=120) as http:
         next_index = 0
         latencies: list[float] = []
 
@@ -79,19 +124,24 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=128, help="jobs in flight")
     parser.add_argument("--batch", type=int, default=32, help="worker max batch per pop")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--mode", choices=["batch", "single"], default="batch")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp, LocalNetwork(
-        Path(tmp), database_url=args.database_url
-    ) as net:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalNetwork(Path(tmp), database_url=args.database_url) as net,
+    ):
         key = net.create_key("bench")
-        url = net.start_coordinator()
+        net.grant("bench", 10**15)
+        url = net.start_coordinator(env={"SWARMGEN_MAX_ACTIVE_JOBS": str(2 * args.concurrency)})
         for i in range(args.workers):
             net.start_worker(f"echo-{i}", MODELS, "--max-batch", str(args.batch), "--threads", "1")
-        asyncio.run(load(url, key, args.warmup, min(args.concurrency, args.warmup)))
-        seconds, latencies = asyncio.run(load(url, key, args.jobs, args.concurrency))
+        run = load_batched if args.mode == "batch" else load
+        asyncio.run(run(url, key, args.warmup, min(args.concurrency, args.warmup)))
+        seconds, latencies = asyncio.run(run(url, key, args.jobs, args.concurrency))
 
     figures = {
+        "mode": args.mode,
         "jobs": args.jobs,
         "workers": args.workers,
         "concurrency": args.concurrency,
@@ -102,7 +152,8 @@ def main() -> None:
         "p50_ms": round(statistics.median(latencies), 1),
         "p99_ms": round(percentile(latencies, 99), 1),
     }
-    print("dispatch: submit over HTTP -> echo worker -> status long-poll sees it completed")
+    how = "batch submit + change feed" if args.mode == "batch" else "submit + status long-poll"
+    print(f"dispatch over HTTP on loopback ({how}), echo workers, requester-side latency")
     for name, value in figures.items():
         print(f"  {name:<12} {value}")
     print(json.dumps(figures))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -49,24 +50,30 @@ class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._dirs: set[str] = set()
 
-    def _path(self, key: str) -> Path:
+    def _path(self, key: str) -> str:
         if not _KEY.match(key):
             raise KeyError(key)
-        return self.root / key[:2] / key
+        return os.path.join(self.root, key[:2], key)
 
     def put(self, data: bytes) -> str:
         key = blob_key(data)
         path = self._path(key)
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+        folder = os.path.dirname(path)
+        if folder not in self._dirs:
+            os.makedirs(folder, exist_ok=True)
+            self._dirs.add(folder)
+        if not os.path.exists(path):
+            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
         return key
 
     def get(self, key: str) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            with open(self._path(key), "rb") as handle:
+                return handle.read()
         except FileNotFoundError:
             raise KeyError(key) from None

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from swarmgen.clock import SystemClock
-from swarmgen.coordinator.admin import create_key, open_store
+from swarmgen.coordinator.admin import Admin, create_key, open_store
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.worker.keys import load_or_create
 
@@ -66,11 +66,17 @@ class LocalNetwork:
         welcome = settings.welcome_credits
         return create_key(open_store(settings), SystemClock(), user, role, welcome).key
 
-    def start_coordinator(self, timeout: float = 60) -> str:
+    def grant(self, user: str, amount: int) -> None:
+        """Mint ``amount`` micro-credits to ``user`` (an operator's grant)."""
+        settings = CoordinatorSettings(data=self.data, database_url=self.database_url)
+        Admin.open(settings).credits.grant(user, amount)
+
+    def start_coordinator(self, timeout: float = 60, env: dict[str, str] | None = None) -> str:
+        """Start the coordinator (``env`` adds ``SWARMGEN_*`` settings); returns its URL."""
         args = ["coordinator", *self._common(), "--port", str(self.port)]
         if self.lease_min_s is not None:
             args += ["--lease-min-s", str(self.lease_min_s)]
-        self._spawn("coordinator", args)
+        self._spawn("coordinator", args, env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.procs["coordinator"].poll() is not None:

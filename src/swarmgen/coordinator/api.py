@@ -14,6 +14,8 @@ from swarmgen.coordinator.schemas import (
     Ack,
     HeartbeatIn,
     JobAccepted,
+    JobBatchAccepted,
+    JobBatchIn,
     JobIn,
     JobList,
     JobView,
@@ -78,9 +80,19 @@ def list_jobs(
     jobs: Jobs,
     state: JobState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    updated_since: Annotated[
+        int | None,
+        Query(ge=0, description="Only jobs changed at or after this time (ms), oldest first."),
+    ] = None,
 ) -> JobList:
-    """Your jobs, newest first."""
-    return JobList(jobs=jobs.list(user, state, limit))
+    """Your jobs, newest first; or, with ``updated_since``, a feed of what changed."""
+    return JobList(jobs=jobs.list(user, state, limit, updated_since))
+
+
+@requesters.post("/batch", status_code=202, response_model=JobBatchAccepted)
+def submit_jobs(batch: JobBatchIn, user: User, jobs: Jobs) -> JobBatchAccepted:
+    """Queue up to 64 jobs at once, all or none (one reservation of their total price)."""
+    return JobBatchAccepted(jobs=jobs.submit_many(user, batch.jobs))
 
 
 @requesters.get("/{job_id}", response_model=JobView)

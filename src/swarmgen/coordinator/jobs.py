@@ -6,6 +6,7 @@ import asyncio
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from swarmgen.blobs import BlobStore
@@ -104,13 +105,14 @@ class JobService:
         Refused with 429 when the user already has their limit of active jobs, and with
         402 (and the shortfall) when their balance does not cover the price.
         """
+        return self.submit_many(user, [job_in])[0]
+
+    def _record(self, user: UserRecord, job_in: ImageJobIn | TextJobIn, now: int) -> JobRecord:
         offering = resolve_offering(self.registry, job_in)
         seed = job_in.seed if job_in.seed is not None else secrets.randbelow(SEED_MAX + 1)
         spec = build_spec(job_in, seed)
         job = Job(id=uuid.uuid4().hex, offering=offering, spec=spec)
-        offer = self.credits.quote(offering, spec)
-        now = self.clock.now_ms()
-        record = JobRecord(
+        return JobRecord(
             id=job.id,
             user_id=user.id,
             kind=spec.kind.value,
@@ -119,34 +121,64 @@ class JobService:
             input_digest=job.input_digest(),
             pixels=spec.pixels if isinstance(spec, ImageSpec) else 0,
             priority=0,
-            price=0,
+            price=self.credits.quote(offering, spec).price,
             lease_ttl_s=lease_ttl_s(spec, min_s=self.settings.lease_min_s),
             state=JobState.QUEUED,
             created_ms=now,
             updated_ms=now,
             payment=Payment.RESERVED,
         )
+
+    def submit_many(
+        self, user: UserRecord, jobs_in: Sequence[ImageJobIn | TextJobIn]
+    ) -> list[JobAccepted]:
+        """Queue several jobs all or none: one ledger transaction reserves every price."""
+        now = self.clock.now_ms()
+        records = []
+        for index, job_in in enumerate(jobs_in):
+            try:
+                records.append(self._record(user, job_in, now))
+            except InvalidRequest as exc:
+                if len(jobs_in) == 1:
+                    raise
+                raise InvalidRequest(
+                    [replace(p, field=f"jobs[{index}].{p.field}") for p in exc.problems]
+                ) from None
         with self.ledger.book(now) as book:
             active = self.store.count_active(user.id, book.conn)
-            admit(active, self.credits.active_limit(user), self.settings.lease_min_s)
-            account, escrow = accounts.user(user.id), accounts.escrow(job.id)
-            balances = book.balances(account, escrow)
-            reserve = credits.reserve(balances, user.id, job.id, offer.price)
+            admit(active + len(records) - 1, self.credits.active_limit(user), self._retry_s())
+            account = accounts.user(user.id)
+            balances = book.balances(account, *(accounts.escrow(r.id) for r in records))
+            credits.require_funds(balances[account], sum(r.price for r in records))
             rank = priority(
                 balances[account], 0, self.credits.policy, anonymous=user.role == ANONYMOUS
             )
-            record = replace(record, price=offer.price, priority=rank)
-            self.store.insert_job(record, book.conn)
-            book.post([reserve])
+            reserves = []
+            for record in records:  # each reservation sees the balance the previous left
+                reserves.append(credits.reserve(balances, user.id, record.id, record.price))
+                balances[account] -= record.price
+            records = [replace(r, priority=rank) for r in records]
+            self.store.insert_jobs(records, book.conn)
+            book.post(reserves)
         self.notifier.queue.fire()
-        return JobAccepted(
-            id=record.id,
-            state=record.state.value,
-            queue_position=self._position(record),
-            price=record.price,
-            payment=Payment.RESERVED,
-            seed=seed,
-        )
+        # Jobs of one batch share priority and time, so the queue orders them by id.
+        in_queue = sorted(record.id for record in records)
+        first = self._position(min(records, key=lambda record: record.id))
+        return [
+            JobAccepted(
+                id=record.id,
+                state=record.state.value,
+                queue_position=first + in_queue.index(record.id),
+                price=record.price,
+                payment=Payment.RESERVED,
+                seed=record.spec["seed"],
+            )
+            for record in records
+        ]
+
+    def _retry_s(self) -> int:
+        """When a slot is likely to free: the shortest lease, a pessimistic job length."""
+        return self.settings.lease_min_s
 
     def _position(self, record: JobRecord) -> int:
         return self.store.queue_position(record, self.settings.aging_points_per_s)
@@ -220,5 +252,12 @@ class JobService:
         self.notifier.job_changed(job_id)
         return self.view(cancelled)
 
-    def list(self, user: UserRecord, state: JobState | None, limit: int) -> list[JobView]:
-        return [self.view(r) for r in self.store.list_jobs(user.id, limit, state)]
+    def list(
+        self,
+        user: UserRecord,
+        state: JobState | None,
+        limit: int,
+        updated_since: int | None = None,
+    ) -> list[JobView]:
+        records = self.store.list_jobs(user.id, limit, state, updated_since)
+        return [self.view(r) for r in records]

@@ -83,6 +83,18 @@ class JobAccepted(BaseModel):
     seed: int
 
 
+class JobBatchIn(BaseModel):
+    """Several jobs queued together, all or none."""
+
+    model_config = _strict
+
+    jobs: list[JobIn] = Field(min_length=1, max_length=64)
+
+
+class JobBatchAccepted(BaseModel):
+    jobs: list[JobAccepted]
+
+
 class JobView(BaseModel):
     """A job as its requester sees it."""
 

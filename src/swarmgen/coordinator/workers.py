@@ -8,7 +8,9 @@ import binascii
 import io
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from PIL import Image, UnidentifiedImageError
 
@@ -31,7 +33,7 @@ from swarmgen.coordinator.schemas import (
 )
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core import accounts, credits
-from swarmgen.core.jobs import ImageSpec, TextSpec
+from swarmgen.core.jobs import ImageSpec, JobState, TextSpec
 from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import ImageOutput, Output, TextOutput
 from swarmgen.core.receipts import Receipt
@@ -40,6 +42,7 @@ from swarmgen.errors import (
     FieldProblem,
     Forbidden,
     InvalidRequest,
+    NotFound,
     NotLeased,
     SwarmgenError,
     UnknownModel,
@@ -47,7 +50,7 @@ from swarmgen.errors import (
 from swarmgen.registry import Registry
 from swarmgen.store.ledger import Book, LedgerStore
 from swarmgen.store.records import JobRecord, UserRecord, WorkerRecord
-from swarmgen.store.sql import SqlStore
+from swarmgen.store.sql import Completion, SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,9 @@ class WorkerService:
     clock: Clock
     notifier: Notifier
     ledger: LedgerStore
+    _io: ThreadPoolExecutor = dataclass_field(
+        default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="blobs"), repr=False
+    )
 
     def register(self, worker_id: str, owner: UserRecord | None, body: RegisterIn) -> RegisterOut:
         models: list[str] = []
@@ -187,9 +193,13 @@ class WorkerService:
             ]
         )
 
-    def _accept(self, worker_id: str, result: ResultIn) -> None:
-        job = self.store.get_job(result.job_id)
-        if job.worker_id != worker_id or job.state.value != "leased":
+    def _check(
+        self, worker_id: str, result: ResultIn, job: JobRecord | None
+    ) -> tuple[Receipt, Output]:
+        """Everything about one result that can be checked before the transaction."""
+        if job is None:
+            raise NotFound(f"no job {result.job_id}", job_id=result.job_id)
+        if job.worker_id != worker_id or job.state is not JobState.LEASED:
             raise NotLeased(f"job {result.job_id} is not leased to this worker")
         receipt = Receipt(**result.receipt.model_dump())
         if receipt.worker_id != worker_id or receipt.job_id != result.job_id:
@@ -205,37 +215,63 @@ class WorkerService:
             raise InvalidRequest(
                 FieldProblem("receipt.output_digest", "differs from the submitted output")
             )
-        keys = [self.blobs.put(data) for data in output_blobs(output)]
-        with self.ledger.book(self.clock.now_ms()) as book:
-            done = self.store.complete_job(
-                job.id,
-                worker_id,
-                book.now_ms,
-                outputs=keys,
+        return receipt, output
+
+    def _store_outputs(self, checked: list[tuple[Receipt, Output]]) -> list[Completion]:
+        """Write every output blob (in parallel: file I/O releases the GIL)."""
+        blobs = [output_blobs(output) for _, output in checked]
+        keys = iter(self._io.map(self.blobs.put, [data for group in blobs for data in group]))
+        return [
+            Completion(
+                job_id=receipt.job_id,
+                outputs=[next(keys) for _ in group],
                 output_digest=receipt.output_digest,
                 receipt=receipt.to_dict(),
                 timings=dict(receipt.timings),
-                conn=book.conn,
             )
-            if done.payment == Payment.RESERVED:
-                held = book.balances(accounts.escrow(job.id))
-                fee = self.settings.validator_fee_ppm
-                book.post(credits.complete(held, job.id, job.user_id, receipt, fee))
-                self.store.set_payment([job.id], Payment.PENDING, book.conn)
-        self.notifier.job_changed(job.id)
+            for (receipt, _), group in zip(checked, blobs, strict=True)
+        ]
+
+    def _complete(self, worker_id: str, checked: list[Completion]) -> list[str]:
+        """Complete the checked results and release their escrow, in one ledger transaction."""
+        with self.ledger.book(self.clock.now_ms()) as book:
+            done = self.store.complete_jobs(worker_id, book.now_ms, checked, book.conn)
+            paid = [job for job in done if job.payment == Payment.RESERVED]
+            held = book.balances(*(accounts.escrow(job.id) for job in paid))
+            receipts = {c.job_id: Receipt.from_dict(c.receipt) for c in checked}
+            fee = self.settings.validator_fee_ppm
+            book.post(
+                posting
+                for job in paid
+                for posting in credits.complete(held, job.id, job.user_id, receipts[job.id], fee)
+            )
+            self.store.set_payment([job.id for job in paid], Payment.PENDING, book.conn)
+        for job in done:
+            self.notifier.job_changed(job.id)
+        return [job.id for job in done]
 
     def submit(self, worker_id: str, body: SubmitIn) -> SubmitOut:
-        """Accept each result on its own; when none is accepted, the first error is raised."""
+        """Accept each result on its own merits, all in one transaction.
+
+        The answer lists what was accepted and what was rejected, with a stable code for
+        each rejection; when none is accepted, the first error is raised instead.
+        """
         self._worker(worker_id)
-        accepted: list[str] = []
+        jobs = {job.id: job for job in self.store.get_jobs([r.job_id for r in body.results])}
+        checked: list[tuple[Receipt, Output]] = []
         rejected: list[tuple[str, SwarmgenError]] = []
         for result in body.results:
             try:
-                self._accept(worker_id, result)
-                accepted.append(result.job_id)
+                checked.append(self._check(worker_id, result, jobs.get(result.job_id)))
             except SwarmgenError as exc:
                 log.info("rejected result for %s: %s", result.job_id, exc.message)
                 rejected.append((result.job_id, exc))
+        completions = self._store_outputs(checked)
+        accepted = self._complete(worker_id, completions) if completions else []
+        for completion in completions:  # lost its lease between the check and the transaction
+            if completion.job_id not in accepted:
+                lost = NotLeased(f"job {completion.job_id} is not leased to this worker")
+                rejected.append((completion.job_id, lost))
         if rejected and not accepted:
             raise rejected[0][1]
         return SubmitOut(

@@ -53,6 +53,15 @@ def text_job(
     return body
 
 
+def _list_params(state: str | None, limit: int, updated_since: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": limit}
+    if state:
+        params["state"] = state
+    if updated_since is not None:
+        params["updated_since"] = updated_since
+    return params
+
+
 class Client:
     """A synchronous requester client."""
 
@@ -134,14 +143,19 @@ class Client:
         result: dict[str, Any] = check_response(response).json()
         return result
 
-    def jobs(self, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"limit": limit}
-        if state:
-            params["state"] = state
-        jobs: list[dict[str, Any]] = check_response(
-            self._http.get("/api/v1/jobs", params=params)
-        ).json()["jobs"]
+    def jobs(
+        self, state: str | None = None, limit: int = 50, updated_since: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Your jobs, newest first; with ``updated_since`` (ms), those changed since then."""
+        response = self._http.get("/api/v1/jobs", params=_list_params(state, limit, updated_since))
+        jobs: list[dict[str, Any]] = check_response(response).json()["jobs"]
         return jobs
+
+    def submit_many(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Queue up to 64 jobs at once, all or none."""
+        response = self._http.post("/api/v1/jobs/batch", json={"jobs": jobs})
+        accepted: list[dict[str, Any]] = check_response(response).json()["jobs"]
+        return accepted
 
 
 class AsyncClient:
@@ -165,6 +179,19 @@ class AsyncClient:
         response = await self._http.post("/api/v1/jobs", json=job)
         result: dict[str, Any] = check_response(response).json()
         return result
+
+    async def submit_many(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        response = await self._http.post("/api/v1/jobs/batch", json={"jobs": jobs})
+        accepted: list[dict[str, Any]] = check_response(response).json()["jobs"]
+        return accepted
+
+    async def jobs(
+        self, state: str | None = None, limit: int = 50, updated_since: int | None = None
+    ) -> list[dict[str, Any]]:
+        params = _list_params(state, limit, updated_since)
+        response = await self._http.get("/api/v1/jobs", params=params)
+        jobs: list[dict[str, Any]] = check_response(response).json()["jobs"]
+        return jobs
 
     async def status(self, job_id: str, wait: float = 0) -> dict[str, Any]:
         response = await self._http.get(f"/api/v1/jobs/{job_id}", params={"wait": wait})

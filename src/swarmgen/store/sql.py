@@ -10,17 +10,29 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Engine, and_, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from swarmgen.core.jobs import JobState
-from swarmgen.errors import NotFound, NotLeased
+from swarmgen.errors import NotFound
 from swarmgen.store import schema as t
 from swarmgen.store.records import JobRecord, UserRecord, WorkerRecord
 
 _ACTIVE = (JobState.QUEUED.value, JobState.LEASED.value)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a worker returned for one job: blob keys, digest, signed receipt, timings."""
+
+    job_id: str
+    outputs: list[str]
+    output_digest: str
+    receipt: dict[str, Any]
+    timings: dict[str, Any]
 
 
 def _expiry(now: int) -> Any:
@@ -128,8 +140,11 @@ class SqlStore:
     # jobs -----------------------------------------------------------------------
 
     def insert_job(self, job: JobRecord, conn: Connection | None = None) -> None:
+        self.insert_jobs([job], conn)
+
+    def insert_jobs(self, jobs: Sequence[JobRecord], conn: Connection | None = None) -> None:
         with self._tx(conn) as tx:
-            tx.execute(t.jobs.insert().values(**job.as_row()))
+            tx.execute(t.jobs.insert(), [job.as_row() for job in jobs])
 
     def count_active(self, user_id: str, conn: Connection | None = None) -> int:
         """Queued plus leased jobs of ``user_id``."""
@@ -167,11 +182,24 @@ class SqlStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def list_jobs(self, user_id: str, limit: int, state: JobState | None = None) -> list[JobRecord]:
-        query = select(t.jobs).where(t.jobs.c.user_id == user_id)
+    def list_jobs(
+        self,
+        user_id: str,
+        limit: int,
+        state: JobState | None = None,
+        updated_since: int | None = None,
+    ) -> list[JobRecord]:
+        """The user's jobs, newest first; with ``updated_since`` (ms, inclusive), the jobs
+        changed since then, oldest change first, so a client can follow them page by page."""
+        c = t.jobs.c
+        query = select(t.jobs).where(c.user_id == user_id)
         if state is not None:
-            query = query.where(t.jobs.c.state == state.value)
-        query = query.order_by(t.jobs.c.created_ms.desc(), t.jobs.c.id.desc()).limit(limit)
+            query = query.where(c.state == state.value)
+        if updated_since is None:
+            query = query.order_by(c.created_ms.desc(), c.id.desc())
+        else:
+            query = query.where(c.updated_ms >= updated_since).order_by(c.updated_ms, c.id)
+        query = query.limit(limit)
         with self.engine.connect() as conn:
             return [JobRecord.from_row(row) for row in conn.execute(query)]
 
@@ -247,25 +275,21 @@ class SqlStore:
         by_id = {row.id: JobRecord.from_row(row) for row in rows}
         return [by_id[i] for i in ids]
 
-    def complete_job(
-        self,
-        job_id: str,
-        worker_id: str,
-        now: int,
-        *,
-        outputs: list[str],
-        output_digest: str,
-        receipt: dict[str, Any],
-        timings: dict[str, Any],
-        conn: Connection | None = None,
-    ) -> JobRecord:
-        """Mark a job leased to ``worker_id`` as completed; ``NotLeased`` otherwise."""
+    def complete_jobs(
+        self, worker_id: str, now: int, results: Sequence[Completion], conn: Connection
+    ) -> list[JobRecord]:
+        """Mark jobs leased to ``worker_id`` completed, in the caller's transaction.
+
+        Returns the records that were completed; a job whose lease was lost meanwhile
+        is left alone and missing from the answer.
+        """
         c = t.jobs.c
-        with self._tx(conn) as tx:
-            result = tx.execute(
+        done = []
+        for result in results:
+            updated = conn.execute(
                 update(t.jobs)
                 .where(
-                    c.id == job_id,
+                    c.id == result.job_id,
                     c.worker_id == worker_id,
                     c.state == JobState.LEASED.value,
                 )
@@ -273,16 +297,15 @@ class SqlStore:
                     state=JobState.COMPLETED.value,
                     updated_ms=now,
                     lease_expires_ms=None,
-                    outputs=outputs,
-                    output_digest=output_digest,
-                    receipt=receipt,
-                    timings=timings,
+                    outputs=result.outputs,
+                    output_digest=result.output_digest,
+                    receipt=result.receipt,
+                    timings=result.timings,
                 )
             )
-            if result.rowcount == 0:
-                raise NotLeased(f"job {job_id} is not leased to this worker", job_id=job_id)
-            row = tx.execute(select(t.jobs).where(c.id == job_id)).one()
-        return JobRecord.from_row(row)
+            if updated.rowcount:
+                done.append(result.job_id)
+        return self.get_jobs(done, conn) if done else []
 
     def _requeue(self, where: Any, now: int, conn: Connection | None = None) -> list[str]:
         c = t.jobs.c

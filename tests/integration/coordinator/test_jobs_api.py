@@ -175,3 +175,38 @@ def test_malformed_json_and_oversized_bodies(env: Env) -> None:
     assert streamed.status_code == 413
     assert env.http.get("/healthz").json()["status"] == "ok"
     assert env.submit(env.image())["state"] == "queued"
+
+
+def test_batch_submit_is_all_or_none(env: Env) -> None:
+    body = {"jobs": [env.image(), env.text(), env.image(n=2)]}
+    response = env.http.post("/api/v1/jobs/batch", json=body, headers=env.auth)
+    assert response.status_code == 202, response.text
+    accepted = response.json()["jobs"]
+    assert sorted(a["queue_position"] for a in accepted) == [0, 1, 2]
+    assert len({a["id"] for a in accepted}) == 3
+    bad = {"jobs": [env.image(), env.image(steps=99)]}
+    refused = env.http.post("/api/v1/jobs/batch", json=bad, headers=env.auth)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["fields"][0]["field"] == "jobs[1].steps"
+    unknown = {"jobs": [env.image(), env.image(model="nope@fp32")]}
+    refused = env.http.post("/api/v1/jobs/batch", json=unknown, headers=env.auth)
+    assert refused.json()["error"]["fields"][0]["field"] == "jobs[1].model"
+    listed = env.http.get("/api/v1/jobs", headers=env.auth).json()["jobs"]
+    assert len(listed) == 3  # nothing of the refused batches was queued
+    too_many = {"jobs": [env.image()] * 65}
+    assert env.http.post("/api/v1/jobs/batch", json=too_many, headers=env.auth).status_code == 422
+
+
+def test_feed_of_changes(env: Env) -> None:
+    first = env.submit(env.image())
+    env.clock.advance(1)
+    since = env.clock.now_ms()
+    second = env.submit(env.text())
+    feed = env.http.get(f"/api/v1/jobs?updated_since={since}", headers=env.auth).json()["jobs"]
+    assert [j["id"] for j in feed] == [second["id"]]
+    env.clock.advance(1)
+    since = env.clock.now_ms()
+    complete_all(env)
+    feed = env.http.get(f"/api/v1/jobs?updated_since={since}", headers=env.auth).json()["jobs"]
+    assert {j["id"] for j in feed} == {first["id"], second["id"]}
+    assert {j["state"] for j in feed} == {"completed"}
