@@ -7,6 +7,9 @@ hash of the one before it, so rewriting history changes every later hash.
 
 Rules (who may pay whom) live in :data:`RULES`, one per :class:`EntryKind`; the same
 rules are checked when an entry is made and when an exported ledger is verified.
+A few kinds are *records*: they move nothing (amount 0, one account on both sides) and
+exist to put a fact in the chain under the epoch's seal, such as a verification verdict
+or the commitment to an epoch's sampling seed.
 The transitions that decide *which* entries to make live in ``credits``, ``stake`` and
 ``settlement``; this module only records them.
 """
@@ -80,6 +83,12 @@ class EntryKind(StrEnum):
     """Stake whose unlock delay has passed returns to the owner."""
     SLASH = "slash"
     """Part of an invalid worker's stake is burned."""
+    SAMPLING_COMMIT = "sampling_commit"
+    """Record: the hash of the epoch's secret sampling seed, published when the epoch opens."""
+    SAMPLING_REVEAL = "sampling_reveal"
+    """Record: the epoch's sampling seed, revealed when the epoch closes."""
+    VERDICT = "verdict"
+    """Record: a worker's verification verdict for the epoch, with its evidence in the memo."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ class Rule:
     """The entry must name its job; an escrow account on either side must be that job's."""
     same_id: bool = False
     """Debit and credit must share their id (the same worker's stake and unbonding)."""
+    record: bool = False
+    """The entry moves nothing: amount 0, and debit and credit are the same account."""
 
 
 def _rule(
@@ -100,9 +111,10 @@ def _rule(
     *,
     needs_job: bool = False,
     same_id: bool = False,
+    record: bool = False,
 ) -> Rule:
     debits = debit if isinstance(debit, tuple) else (debit,)
-    return Rule(frozenset(debits), frozenset({credit}), needs_job, same_id)
+    return Rule(frozenset(debits), frozenset({credit}), needs_job, same_id, record)
 
 
 K = AccountKind
@@ -121,6 +133,9 @@ RULES: Mapping[EntryKind, Rule] = {
     EntryKind.STAKE_UNBOND: _rule(K.STAKE, K.UNBONDING, same_id=True),
     EntryKind.STAKE_UNLOCK: _rule(K.UNBONDING, K.USER),
     EntryKind.SLASH: _rule((K.STAKE, K.UNBONDING), K.BURN),
+    EntryKind.SAMPLING_COMMIT: _rule(K.VALIDATOR_POOL, K.VALIDATOR_POOL, record=True),
+    EntryKind.SAMPLING_REVEAL: _rule(K.VALIDATOR_POOL, K.VALIDATOR_POOL, record=True),
+    EntryKind.VERDICT: _rule(K.WORKER, K.WORKER, record=True),
 }
 del K
 
@@ -141,17 +156,17 @@ class Posting:
 
     def check(self) -> None:
         """Raise :class:`LedgerError` unless this posting obeys its kind's rule."""
-        if type(self.amount) is not int or self.amount <= 0:
-            raise LedgerError(f"{self.kind}: amount must be a positive integer")
+        rule = RULES[self.kind]
+        self._check_amount(rule)
         try:
             debit, credit = account_kind(self.debit), account_kind(self.credit)
         except BadAccount as exc:
             raise LedgerError(f"{self.kind}: {exc.message}") from None
-        rule = RULES[self.kind]
         if debit not in rule.debit or credit not in rule.credit:
             raise LedgerError(f"{self.kind} cannot move {self.debit} -> {self.credit}")
-        if self.debit == self.credit:
-            raise LedgerError(f"{self.kind}: debit and credit are the same account")
+        if (self.debit == self.credit) != rule.record:
+            same = "must be" if rule.record else "cannot be"
+            raise LedgerError(f"{self.kind}: debit and credit {same} the same account")
         if rule.same_id and account_id(self.debit) != account_id(self.credit):
             raise LedgerError(f"{self.kind}: must stay within one worker")
         if rule.needs_job and not self.job_id:
@@ -164,6 +179,13 @@ class Posting:
                 raise LedgerError(f"{self.kind}: memo values must be integers or strings")
         if self.receipt is not None:
             self._check_receipt(self.receipt)
+
+    def _check_amount(self, rule: Rule) -> None:
+        if rule.record:
+            if type(self.amount) is not int or self.amount != 0:
+                raise LedgerError(f"{self.kind}: a record moves nothing (amount 0)")
+        elif type(self.amount) is not int or self.amount <= 0:
+            raise LedgerError(f"{self.kind}: amount must be a positive integer")
 
     def _check_receipt(self, receipt: Receipt) -> None:
         if self.kind is not EntryKind.RELEASE:
