@@ -21,6 +21,7 @@ from swarmgen.core.verification.escalation import (
     can_validate,
     decide,
     rejection_probability,
+    settle_stalled,
 )
 from swarmgen.core.verification.failures import (
     Comparison,
@@ -91,5 +92,6 @@ __all__ = [
     "rejection_probability",
     "reputation_after",
     "sampling_rate",
+    "settle_stalled",
     "text_distance",
 ]

@@ -143,6 +143,35 @@ def decide(ballots: Sequence[Ballot], policy: EscalationPolicy = EscalationPolic
     raise AssertionError("unreachable: the last stage always decides")
 
 
+def settle_stalled(
+    ballots: Sequence[Ballot],
+    policy: EscalationPolicy = EscalationPolicy(),
+    min_votes: int = 2,
+) -> Decision:
+    """Decide a panel that cannot wait any longer (its epoch closes before it is full).
+
+    A network with few workers of distinct owners cannot always seat 3 or 5 validators.
+    Such a panel is settled on the votes cast: a strict majority of at least ``min_votes``
+    counted votes rejects, a tie or an agreeing majority upholds (a claim is never lost
+    without more voices against it than for it), and with fewer than ``min_votes``
+    counted votes the panel stays pending, so no single validator decides alone.
+    """
+    decision = decide(ballots, policy)
+    if decision.status is not Status.PENDING:
+        return decision
+    counted = [b for b in ballots if b.vote in (Vote.AGREE, Vote.DISAGREE)]
+    if len(counted) < min_votes:
+        return decision
+    agree = sum(1 for b in counted if b.vote is Vote.AGREE)
+    if len(counted) - agree > agree:
+        return Decision(
+            Status.REJECTED, 0, len(counted), decision.penalised + _voted(counted, Vote.AGREE)
+        )
+    return Decision(
+        Status.UPHELD, 0, len(counted), decision.penalised + _voted(counted, Vote.DISAGREE)
+    )
+
+
 def rejection_probability(
     p_disagree: float,
     policy: EscalationPolicy = EscalationPolicy(),
