@@ -43,6 +43,7 @@ def calibrate(
 
     setup_logging(verbose)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep
     try:
         parsed = Offering.parse(offering)
     except ValueError as exc:
