@@ -20,6 +20,7 @@ from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.limits import BodyLimit
 from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.verification import Verifier
 from swarmgen.coordinator.workers import WorkerService
 from swarmgen.registry import load_registry
 from swarmgen.store import SqlStore, make_engine, migrate
@@ -75,7 +76,7 @@ def create_app(
         notifier=notifier,
         ledger=ledger,
     )
-    workers = WorkerService(**parts)
+    workers = WorkerService(**parts, verifier=Verifier(registry, blobs))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

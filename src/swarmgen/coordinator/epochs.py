@@ -19,7 +19,9 @@ from sqlalchemy import Connection, select
 
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment
+from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.verdicts import EpochJudge
 from swarmgen.core import accounts, stake
 from swarmgen.core.accounts import AccountKind
 from swarmgen.core.jobs import spec_from_canonical
@@ -126,10 +128,12 @@ class EpochService:
             for name, amount in balances.items()
             if amount > 0 and accounts.account_kind(name) is AccountKind.WORKER
         )
-        owners = _owners(book.conn, pending)
+        validated = EpochJudge(self.registry).judge(book, entries)
+        owners = _owners(book.conn, sorted(set(pending) | set(validated)))
         verdicts: dict[str, Sanction] = {
             w: Sanction(reason=NO_OWNER) for w in pending if w not in owners
         }
+        checks = {w: n for w, n in validated.items() if w in owners}
         for worker_id in LedgerStore.invalid_workers(book.conn, epoch):
             verdicts[worker_id] = Sanction(reason="verdict")
         releases = [e for e in entries if e.kind is EntryKind.RELEASE]
@@ -139,6 +143,7 @@ class EpochService:
             self.config,
             verdicts=verdicts,
             work=_work(book.conn, releases),
+            checks=checks,
             owners=owners,
         )
         book.post(settlement.postings)
@@ -153,6 +158,7 @@ class EpochService:
             keys=self.keys,
         )
         book.seal(seal)
+        ensure_seed(book)  # the next epoch's draw is committed as it opens
         return seal
 
     def _mark_jobs(self, book: Book, releases: Sequence[Entry], settled: Settlement) -> None:

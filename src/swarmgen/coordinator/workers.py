@@ -32,6 +32,7 @@ from swarmgen.coordinator.schemas import (
     SubmitOut,
 )
 from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import ImageSpec, JobState, TextSpec
 from swarmgen.core.offerings import Offering
@@ -116,6 +117,8 @@ class WorkerService:
     clock: Clock
     notifier: Notifier
     ledger: LedgerStore
+    verifier: Verifier | None = None
+    """Draws completed jobs for checks and counts validation results (None: no checks)."""
     _io: ThreadPoolExecutor = dataclass_field(
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="blobs"), repr=False
     )
@@ -160,7 +163,8 @@ class WorkerService:
 
     async def pop(self, worker_id: str, body: PopIn) -> PopOut:
         """Lease the best fitting jobs; waits up to ``wait_s`` for one to arrive."""
-        caps = self._worker(worker_id).capabilities
+        worker = self._worker(worker_id)
+        caps = worker.capabilities
         limit = min(body.max_jobs or caps["max_batch"], caps["max_batch"])
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(body.wait_s, self.settings.pop_wait_max_s)
@@ -173,6 +177,7 @@ class WorkerService:
                 limit,
                 now,
                 aging_per_s=self.settings.aging_points_per_s,
+                owner_id=worker.owner_id,
             )
             remaining = deadline - loop.time()
             if leased or remaining <= 0:
@@ -188,6 +193,8 @@ class WorkerService:
                     spec=job.spec,
                     input_digest=job.input_digest,
                     lease_expires_ms=job.lease_expires_ms or 0,
+                    score_tokens=job.score_tokens,
+                    sample_job_id=job.validates if job.score_tokens is not None else None,
                 )
                 for job in leased
             ]
@@ -246,6 +253,9 @@ class WorkerService:
                 for posting in credits.complete(held, job.id, job.user_id, receipts[job.id], fee)
             )
             self.store.set_payment([job.id for job in paid], Payment.PENDING, book.conn)
+            queued = self.verifier.after_complete(book, done) if self.verifier else 0
+        if queued:
+            self.notifier.queue.fire()
         for job in done:
             self.notifier.job_changed(job.id)
         return [job.id for job in done]
@@ -307,10 +317,14 @@ class WorkerService:
     def reap(self) -> tuple[list[str], list[str]]:
         """Requeue jobs whose lease expired; fail those out of attempts; prune old nonces."""
         now = self.clock.now_ms()
+        queued = 0
         with self.ledger.book(now) as book:
+            expired = self.verifier.expired(book) if self.verifier else []
             requeued, failed = self.store.reap_expired(now, self.settings.max_attempts, book.conn)
             self._refund(book, failed)
-        if requeued:
+            if self.verifier and expired:
+                queued = self.verifier.absent(book, expired)
+        if requeued or queued:
             log.info("lease expired, queued again: %s", ", ".join(requeued))
             self.notifier.queue.fire()
         for job_id in requeued + failed:

@@ -52,6 +52,18 @@ class JobRecord:
     error: str | None = None
     payment: str | None = None
     """State of the job's credits: reserved, pending, paid, refunded or forfeited."""
+    validates: str | None = None
+    """For a validation job, the id of the job it re-executes."""
+    exclude_worker: str | None = None
+    """A validation job is never leased to this worker (the claimant)..."""
+    exclude_owner: str | None = None
+    """...nor to a worker of this owner."""
+    score_tokens: list[int] | None = None
+    """Text validation: the claimed token ids the validator scores instead of generating."""
+    sample_rate: float | None = None
+    """An original job: the sampling rate its draw used."""
+    sample_epoch: int | None = None
+    """An original job: the epoch whose seed drew it (or not) for a check."""
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -74,9 +75,19 @@ jobs = Table(
     Column("timings", JSON),
     Column("error", Text),
     Column("payment", String(16)),  # reserved|pending|paid|refunded|forfeited
+    # verification: a validation job names the job it re-executes and who may not run it
+    Column("validates", String(32)),
+    Column("exclude_worker", String(64)),
+    Column("exclude_owner", String(32)),
+    Column("score_tokens", JSON),  # text: the claimed token ids a validator scores
+    # an original job: the sampling rate its draw used, and the epoch of the draw
+    Column("sample_rate", Float),
+    Column("sample_epoch", Integer),
     Index("ix_jobs_dispatch", "state", "offering", "priority", "created_ms"),
     Index("ix_jobs_user", "user_id", "created_ms"),
     Index("ix_jobs_lease", "state", "lease_expires_ms"),
+    Index("ix_jobs_validates", "validates"),
+    Index("ix_jobs_sample", "sample_epoch", "offering"),
 )
 
 nonces = Table(
@@ -132,4 +143,60 @@ verdicts = Table(
     Column("invalid", Boolean, nullable=False),
     Column("evidence", JSON, nullable=False),
     Column("recorded_ms", BigInteger, nullable=False),
+)
+
+# verification -----------------------------------------------------------------------
+
+SYSTEM_USER = "system"
+"""The user that owns validation jobs (created by migration 0003; it pays nothing)."""
+
+sampling_seeds = Table(
+    "sampling_seeds",
+    metadata,
+    Column("epoch", Integer, primary_key=True, autoincrement=False),
+    Column("seed", String(64), nullable=False),  # hex; secret until the epoch closes
+    Column("commitment", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+checks = Table(
+    "checks",
+    metadata,
+    Column("job_id", String(32), primary_key=True),  # the checked (original) job
+    Column("worker_id", String(64), nullable=False),  # the claimant
+    Column("offering", String(80), nullable=False),
+    Column("epoch", Integer, nullable=False),  # epoch of the draw
+    Column("status", String(16), nullable=False),  # pending|upheld|rejected|abandoned
+    Column("decided_epoch", Integer),
+    Column("reason", Text),
+    Column("opened_ms", BigInteger, nullable=False),
+    Column("decided_ms", BigInteger),
+    Index("ix_checks_status", "status"),
+    Index("ix_checks_decided", "decided_epoch"),
+)
+
+ballots = Table(
+    "ballots",
+    metadata,
+    Column("job_id", String(32), primary_key=True),  # the checked job
+    Column("validator_id", String(64), primary_key=True),
+    Column("validation_job_id", String(32), nullable=False),
+    Column("position", Integer, nullable=False),  # arrival order on the panel
+    Column("vote", String(16), nullable=False),  # agree|disagree|absent|claim_invalid
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("distance", Float),
+    Column("epoch", Integer, nullable=False),  # epoch the ballot was cast in
+    Column("penalised", Boolean, nullable=False),
+    Column("recorded_ms", BigInteger, nullable=False),
+    Index("ix_ballots_epoch", "epoch"),
+)
+
+reputations = Table(
+    "reputations",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("reputation", Float, nullable=False),
+    Column("clean_epochs", Integer, nullable=False),
+    Column("updated_epoch", Integer, nullable=False),
 )

@@ -13,7 +13,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, and_, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    and_,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from swarmgen.core.jobs import JobState
@@ -47,6 +59,19 @@ def _aged(aging_per_s: int) -> Any:
     every ``now``, so the order needs no clock: jobs that wait climb past newer ones.
     """
     return literal(1000, BigInteger) * t.jobs.c.priority - t.jobs.c.created_ms * aging_per_s
+
+
+def _may_run(worker_id: str, owner_id: str | None) -> Any:
+    """Jobs ``worker_id`` may lease: every ordinary job, and validation jobs of a claim that
+    is neither its own nor its owner's and whose panel it has not sat on already."""
+    c = t.jobs.c
+    sibling = t.jobs.alias("sibling")
+    on_panel = exists().where(sibling.c.validates == c.validates, sibling.c.worker_id == worker_id)
+    voted = exists().where(t.ballots.c.job_id == c.validates, t.ballots.c.validator_id == worker_id)
+    allowed = [c.exclude_worker != worker_id, not_(on_panel), not_(voted)]
+    if owner_id is not None:
+        allowed.append(or_(c.exclude_owner.is_(None), c.exclude_owner != owner_id))
+    return or_(c.validates.is_(None), and_(*allowed))
 
 
 class SqlStore:
@@ -239,25 +264,36 @@ class SqlStore:
         limit: int,
         now: int,
         aging_per_s: int = 0,
+        owner_id: str | None = None,
     ) -> list[JobRecord]:
         """Lease up to ``limit`` queued jobs that fit the worker, best first.
 
-        Best is the highest priority plus ``aging_per_s`` points per second waited.
+        Best is the highest priority plus ``aging_per_s`` points per second waited. A
+        validation job never goes to the worker it checks, to a worker of the same
+        ``owner_id``, or to a worker already on that claim's panel (nor two of one panel
+        to one worker in a batch).
         """
         c = t.jobs.c
         candidates = (
-            select(c.id)
+            select(c.id, c.validates)
             .where(
                 c.state == JobState.QUEUED.value,
                 c.offering.in_(list(offerings)),
                 c.pixels <= max_pixels,
+                _may_run(worker_id, owner_id),
             )
             .order_by(_aged(aging_per_s).desc(), c.created_ms, c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         with self.engine.begin() as conn:
-            ids = list(conn.execute(candidates).scalars())
+            ids, panels = [], set()
+            for row in conn.execute(candidates):
+                if row.validates is not None:
+                    if row.validates in panels:
+                        continue
+                    panels.add(row.validates)
+                ids.append(row.id)
             if not ids:
                 return []
             conn.execute(

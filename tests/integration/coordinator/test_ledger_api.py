@@ -15,6 +15,7 @@ from swarmgen.coordinator.schemas import ImageJobIn
 from swarmgen.core import accounts
 from swarmgen.core.audit import verify_export_bytes
 from swarmgen.core.credits import PPM
+from swarmgen.core.ledger import EntryKind
 from swarmgen.core.proofs import JobProof
 from swarmgen.errors import InsufficientCredits, SwarmgenError
 from swarmgen.sdk.client import SwarmgenAPIError
@@ -152,7 +153,9 @@ def test_export_verifies_and_any_byte_change_fails(env: Env) -> None:
     data = env.http.get("/api/v1/ledger/export").content
     report = verify_export_bytes(data, key)
     assert report.ok, report
-    assert (report.seals, report.unsealed) == (1, len(state.ledger.job_entries(tail["id"])))
+    opened = state.ledger.epoch_entries(1)  # the sampling commitment, then the tail job
+    assert [e.kind for e in opened][:1] == [EntryKind.SAMPLING_COMMIT]
+    assert (report.seals, report.unsealed) == (1, 1 + len(state.ledger.job_entries(tail["id"])))
     position = data.index(str(job["price"]).encode())
     tampered = data[:position] + b"9" + data[position + 1 :]
     assert not verify_export_bytes(tampered, key).ok

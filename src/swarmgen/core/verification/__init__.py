@@ -50,10 +50,17 @@ from swarmgen.core.verification.sampling import (
     sampling_rate,
 )
 from swarmgen.core.verification.textcheck import TextThresholds, check_text, text_distance
-from swarmgen.core.verification.verdicts import ALPHA, Verdict, binomial_tail, epoch_verdict
+from swarmgen.core.verification.verdicts import (
+    ALPHA,
+    DEFAULT_HONEST_FP,
+    Verdict,
+    binomial_tail,
+    epoch_verdict,
+)
 
 __all__ = [
     "ALPHA",
+    "DEFAULT_HONEST_FP",
     "AuditReport",
     "Ballot",
     "Comparison",

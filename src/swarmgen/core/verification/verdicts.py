@@ -23,6 +23,14 @@ from swarmgen.core.verification.failures import VerificationError
 ALPHA = 1e-6
 """Largest probability per epoch of declaring an honest worker invalid."""
 
+DEFAULT_HONEST_FP = 0.02
+"""Honest false-positive rate assumed for an offering that has not been calibrated.
+
+Deliberately pessimistic for the default thresholds (deterministic re-execution on one
+kind of hardware rarely mismatches at all): with it, an honest worker is convicted only
+by four failed checks out of four, and 1 in 50 honest checks may fail without harm.
+"""
+
 
 def _check_p(p: float) -> None:
     if not 0.0 <= p <= 1.0 or math.isnan(p):
