@@ -1,0 +1,301 @@
+"""Validation by re-execution in the running coordinator, on SQLite and PostgreSQL.
+
+Workers are new here (reputation 0), so every completed job is drawn for a check.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import delete, select
+from tests.integration.coordinator.conftest import Env
+from tests.integration.coordinator.helpers import MODELS, run_echo
+from typer.testing import CliRunner
+
+from swarmgen.backends.echo import EchoBackend
+from swarmgen.cli.main import app as cli
+from swarmgen.coordinator.sampling import audit_epoch
+from swarmgen.core import accounts
+from swarmgen.core.jobs import Job, spec_from_canonical
+from swarmgen.core.ledger import EntryKind
+from swarmgen.core.offerings import Offering
+from swarmgen.core.outputs import ImageOutput, TextOutput
+from swarmgen.core.receipts import Receipt
+from swarmgen.sdk.client import SwarmgenAPIError
+from swarmgen.sdk.worker_client import WorkerClient
+from swarmgen.store import schema as t
+from swarmgen.worker.daemon import ScoreTask, result_payload, score_output
+
+
+def owned(env: Env, owner: str, name: str | None = None) -> WorkerClient:
+    """A worker registered under ``owner`` (created on first use)."""
+    if env.store.user_by_name(owner) is None:
+        env.new_key(owner)
+    worker = env.worker()
+    worker.owner_key = env.new_key(owner)
+    worker.register(name or f"{owner}-w", MODELS, 1024 * 1024, 4)
+    return worker
+
+
+def noise_png(width: int, height: int, seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def signed(worker: WorkerClient, job: Job, output: ImageOutput | TextOutput) -> dict[str, Any]:
+    receipt = Receipt.signed(
+        worker.keys,
+        job_id=job.id,
+        input_digest=job.input_digest(),
+        output_digest=output.digest(),
+        artifact_digest=output.digest(),
+        timings={"run_ms": 1},
+    )
+    return result_payload(job, output, receipt)
+
+
+def job_of(assignment: dict[str, Any]) -> Job:
+    offering = Offering.parse(assignment["model"])
+    return Job(assignment["job_id"], offering, spec_from_canonical(assignment["spec"]))
+
+
+def run_noise(worker: WorkerClient, assignment: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+    """A cheater's result: random pixels of the right size."""
+    job = job_of(assignment)
+    spec = job.spec
+    images = tuple(noise_png(spec.width, spec.height, seed + i) for i in range(spec.n))  # type: ignore[union-attr]
+    return signed(worker, job, ImageOutput(images))
+
+
+def run_score(worker: WorkerClient, assignment: dict[str, Any]) -> dict[str, Any]:
+    """An honest text validator's result: the echo model's scores of the claimed tokens."""
+    job = job_of(assignment)
+    task = ScoreTask(tuple(assignment["score_tokens"]), assignment["sample_job_id"])
+    output = score_output(EchoBackend(job.offering, job.kind), job, task)
+    return signed(worker, job, output)
+
+
+def pop_one(worker: WorkerClient) -> dict[str, Any]:
+    (assignment,) = worker.pop(0, 1)
+    return assignment
+
+
+def complete(env: Env, worker: WorkerClient, cheat: bool = False) -> str:
+    """Submit an image job, let ``worker`` run it (honestly or not); returns its id."""
+    job_id = str(env.submit(env.image(width=64, height=64))["id"])
+    assignment = pop_one(worker)
+    assert assignment["job_id"] == job_id
+    worker.submit([run_noise(worker, assignment) if cheat else run_echo(worker, assignment)])
+    return job_id
+
+
+def check(env: Env, job_id: str) -> Any:
+    with env.store.engine.connect() as conn:
+        return conn.execute(select(t.checks).where(t.checks.c.job_id == job_id)).one()
+
+
+def ballots(env: Env, job_id: str) -> list[Any]:
+    c = t.ballots.c
+    with env.store.engine.connect() as conn:
+        return list(conn.execute(select(t.ballots).where(c.job_id == job_id).order_by(c.position)))
+
+
+def verdict_entries(env: Env) -> dict[str, dict[str, Any]]:
+    ledger = env.http.app.state.ledger
+    return {
+        accounts.account_id(e.posting.debit): dict(e.posting.memo)
+        for e in ledger.entries()
+        if e.kind is EntryKind.VERDICT
+    }
+
+
+def test_an_image_validation_job_looks_like_the_job_and_agreement_upholds(env: Env) -> None:
+    state = env.http.app.state
+    claimant, validator = owned(env, "ann"), owned(env, "bob")
+    job_id = complete(env, claimant)
+    original = state.store.get_job(job_id)
+    assert original.sample_rate == 1.0 and check(env, job_id).status == "pending"
+    assert claimant.pop(0) == []  # never its own claim
+    assignment = pop_one(validator)
+    assert assignment["job_id"] != job_id
+    assert assignment["spec"] == original.spec
+    assert assignment["input_digest"] == original.input_digest
+    assert assignment["score_tokens"] is None and assignment["sample_job_id"] is None
+    validator.submit([run_echo(validator, assignment)])
+    assert check(env, job_id).status == "upheld"
+    assert [b.vote for b in ballots(env, job_id)] == ["agree"]
+
+    state.epochs.close_due(force=True)
+    verdicts = verdict_entries(env)
+    assert verdicts[claimant.keys.public_key]["invalid"] == 0
+    assert verdicts[validator.keys.public_key]["checks"] == 1
+    rewards = state.ledger.kind_entries(
+        EntryKind.VALIDATOR_REWARD, accounts.worker(validator.keys.public_key)
+    )
+    assert [e.posting.memo["checks"] for e in rewards] == [1]
+
+
+def test_validation_never_goes_to_the_claimant_its_owner_or_a_panel_member(env: Env) -> None:
+    claimant, sibling = owned(env, "ann", "ann-1"), owned(env, "ann", "ann-2")
+    first, second = owned(env, "bob"), owned(env, "cat")
+    job_id = complete(env, claimant, cheat=True)
+    assert sibling.pop(0) == []
+    held = pop_one(first)
+    first.submit([run_echo(first, held)])  # disagrees: two more validators needed
+    assert check(env, job_id).status == "pending"
+    assert sibling.pop(0) == [] and claimant.pop(0) == []
+    assert first.pop(0) == []  # already on the panel
+    assert len(second.pop(0, 4)) == 1  # one seat per worker, even in a batch
+
+
+def test_disagreement_escalates_to_three_then_five_and_the_majority_decides(env: Env) -> None:
+    claimant = owned(env, "ann")
+    panel = [owned(env, f"v{i}") for i in range(5)]
+    job_id = complete(env, claimant)
+    votes = [False, True, False, True, True]  # True: runs honestly (agrees)
+    for validator, honest in zip(panel, votes, strict=True):
+        assignment = pop_one(validator)
+        result = run_echo(validator, assignment) if honest else run_noise(validator, assignment)
+        validator.submit([result])
+    assert [b.vote for b in ballots(env, job_id)] == [
+        "agree" if honest else "disagree" for honest in votes
+    ]
+    # stage 1 disagreed, stage 3 split 2-1, stage 5 upholds 3-2: the dissenters lose
+    decided = check(env, job_id)
+    assert decided.status == "upheld"
+    penalised = {b.validator_id for b in ballots(env, job_id) if b.penalised}
+    assert penalised == {
+        v.keys.public_key for v, honest in zip(panel, votes, strict=True) if not honest
+    }
+
+    env.http.app.state.epochs.close_due(force=True)
+    verdicts = verdict_entries(env)
+    assert verdicts[claimant.keys.public_key]["failures"] == 0
+    assert verdicts[panel[0].keys.public_key]["lost_ballots"] == job_id
+
+
+def test_three_disagreeing_validators_reject_a_cheat(env: Env) -> None:
+    cheat = owned(env, "ann")
+    panel = [owned(env, f"v{i}") for i in range(3)]
+    job_id = complete(env, cheat, cheat=True)
+    for validator in panel:
+        validator.submit([run_echo(validator, pop_one(validator))])
+    decided = check(env, job_id)
+    assert decided.status == "rejected"
+    assert not any(b.penalised for b in ballots(env, job_id))
+
+
+def test_an_expired_or_malformed_validation_is_the_validators_failure(env: Env) -> None:
+    state = env.http.app.state
+    claimant, lazy, honest = owned(env, "ann"), owned(env, "bob"), owned(env, "cat")
+    job_id = complete(env, claimant)
+    assignment = pop_one(lazy)
+    wrong = run_echo(lazy, assignment)
+    wrong["images"] = [run_noise(lazy, assignment)["images"][0][:100]]  # a truncated PNG
+    with pytest.raises(SwarmgenAPIError) as refused:
+        lazy.submit([wrong])
+    assert refused.value.status == 422
+    env.clock.advance((int(assignment["lease_expires_ms"]) - env.clock.now_ms()) / 1000 + 0.01)
+    state.workers.reap()
+    (absent,) = ballots(env, job_id)
+    assert (absent.validator_id, absent.vote, absent.reason) == (
+        lazy.keys.public_key,
+        "absent",
+        "timeout",
+    )
+    assert lazy.pop(0) == []  # it had its turn
+    honest.submit([run_echo(honest, pop_one(honest))])
+    assert check(env, job_id).status == "upheld"
+    assert [b.penalised for b in ballots(env, job_id)] == [True, False]
+
+
+def test_text_validation_scores_the_claimed_tokens(env: Env) -> None:
+    claimant, validator = owned(env, "ann"), owned(env, "bob")
+    honest_id = str(env.submit(env.text(max_tokens=12))["id"])
+    claimant.submit([run_echo(claimant, pop_one(claimant))])
+    (blob,) = env.store.get_job(honest_id).outputs or []
+    claimed = json.loads(env.http.app.state.workers.blobs.get(blob))
+    assignment = pop_one(validator)
+    assert assignment["sample_job_id"] == honest_id
+    assert assignment["score_tokens"] == claimed["token_ids"]
+    validator.submit([run_score(validator, assignment)])
+    assert check(env, honest_id).status == "upheld"
+
+    cheat_id = str(env.submit(env.text(max_tokens=12))["id"])
+    held = pop_one(claimant)
+    output = EchoBackend(Offering.parse(held["model"]), job_of(held).kind).run([job_of(held)])[0]
+    assert isinstance(output, TextOutput)
+    forged = TextOutput("", tuple(10_000 for _ in output.token_ids), output.top_logprobs, 1)
+    claimant.submit([signed(claimant, job_of(held), forged)])
+    validator.submit([run_score(validator, pop_one(validator))])
+    (ballot,) = ballots(env, cheat_id)
+    assert (ballot.vote, ballot.reason) == ("disagree", "token_outside_top_k")
+
+
+def test_a_cheater_is_invalidated_for_the_epoch_and_its_requesters_refunded(env: Env) -> None:
+    state = env.http.app.state
+    cheat, fair = owned(env, "mal"), owned(env, "ann")
+    validators = [owned(env, "bob"), owned(env, "cat")]
+    alice = accounts.user(env.store.user_by_name("alice").id)  # type: ignore[union-attr]
+
+    def validate() -> None:
+        while any(pending := [v.pop(0, 1) for v in validators]):
+            for validator, held in zip(validators, pending, strict=True):
+                if held:
+                    validator.submit([run_echo(validator, held[0])])
+
+    honest = [complete(env, fair) for _ in range(2)]
+    validate()
+    cheated = [complete(env, cheat, cheat=True) for _ in range(4)]
+    validate()
+    before = state.ledger.balance(alice)
+    state.epochs.close_due(force=True)
+    # two validators take part: the cheat's stalled panels settle 2-0 at the close
+    assert {check(env, j).status for j in cheated} == {"rejected"}
+    assert {check(env, j).status for j in honest} == {"upheld"}
+    assert verdict_entries(env)[cheat.keys.public_key]["invalid"] == 1
+    assert verdict_entries(env)[fair.keys.public_key]["invalid"] == 0
+    views = [env.http.get(f"/api/v1/jobs/{j}", headers=env.auth).json() for j in cheated]
+    assert {v["payment"] for v in views} == {"forfeited"}
+    refunded = sum(int(e.amount) for e in state.ledger.kind_entries(EntryKind.FORFEIT, alice))
+    assert refunded > 0 and state.ledger.balance(alice) == before + refunded
+    mal = env.store.user_by_name("mal")
+    assert mal is not None and state.ledger.balance(accounts.user(mal.id)) == 0
+
+
+def test_clean_epochs_build_reputation_and_lower_the_rate(env: Env) -> None:
+    state = env.http.app.state
+    claimant, validator = owned(env, "ann"), owned(env, "bob")
+    complete(env, claimant)
+    validator.submit([run_echo(validator, pop_one(validator))])
+    state.epochs.close_due(force=True)
+    later = state.store.get_job(complete(env, claimant))
+    assert later.sample_rate is not None and 0 < later.sample_rate < 1.0
+
+
+def test_the_sampling_audit_confirms_the_draw_and_catches_a_skipped_check(env: Env) -> None:
+    state = env.http.app.state
+    claimant = owned(env, "ann")
+    jobs = [complete(env, claimant) for _ in range(3)]
+    state.epochs.close_due(force=True)
+    audit = audit_epoch(env.store.engine, 0)
+    assert audit.ok and set(audit.report.required) == set(jobs)
+    url = ["--database-url", str(env.store.engine.url.render_as_string(hide_password=False))]
+    runner = CliRunner()
+    passed = runner.invoke(cli, ["audit", "sampling", "0", "--data", str(env.data), *url])
+    assert passed.exit_code == 0, passed.output
+    with env.store.engine.begin() as conn:  # the coordinator "forgets" one of its checks
+        conn.execute(delete(t.checks).where(t.checks.c.job_id == jobs[1]))
+    caught = audit_epoch(env.store.engine, 0)
+    assert not caught.ok and caught.report.missing == (jobs[1],)
+    failed = runner.invoke(cli, ["audit", "sampling", "0", "--data", str(env.data), *url])
+    assert failed.exit_code == 1 and jobs[1] in failed.output
+    unrevealed = runner.invoke(cli, ["audit", "sampling", "1", "--data", str(env.data), *url])
+    assert unrevealed.exit_code == 2
