@@ -21,7 +21,7 @@ from swarmgen.backends.echo import EchoBackend
 from swarmgen.cli.main import app as cli
 from swarmgen.coordinator.sampling import audit_epoch
 from swarmgen.core import accounts
-from swarmgen.core.jobs import Job, spec_from_canonical
+from swarmgen.core.jobs import ImageSpec, Job, spec_from_canonical
 from swarmgen.core.ledger import EntryKind
 from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import ImageOutput, TextOutput
@@ -70,7 +70,8 @@ def run_noise(worker: WorkerClient, assignment: dict[str, Any], seed: int = 0) -
     """A cheater's result: random pixels of the right size."""
     job = job_of(assignment)
     spec = job.spec
-    images = tuple(noise_png(spec.width, spec.height, seed + i) for i in range(spec.n))  # type: ignore[union-attr]
+    assert isinstance(spec, ImageSpec)
+    images = tuple(noise_png(spec.width, spec.height, seed + i) for i in range(spec.n))
     return signed(worker, job, ImageOutput(images))
 
 
