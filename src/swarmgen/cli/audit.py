@@ -26,7 +26,11 @@ def sampling(
     commitment or a drawn job went unchecked (2 when the epoch has no revealed seed)."""
     from swarmgen.coordinator.sampling import audit_epoch
 
-    found = audit_epoch(admin_for(data, database_url).store.engine, epoch)
+    engine = admin_for(data, database_url).store.engine
+    try:
+        found = audit_epoch(engine, epoch)
+    finally:
+        engine.dispose()
     typer.echo(json.dumps(found.summary(), sort_keys=True))
     if not found.ok:
         raise typer.Exit(1)
