@@ -223,6 +223,9 @@ class ReleaseIn(BaseModel):
     model_config = _strict
 
     job_ids: list[str] = Field(min_length=1, max_length=64)
+    error: str | None = Field(
+        None, max_length=500, description="Why the worker could not run them (counts a try)."
+    )
 
 
 class Ack(BaseModel):

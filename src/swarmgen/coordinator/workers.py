@@ -296,11 +296,23 @@ class WorkerService:
         return self.store.extend_leases(worker_id, body.job_ids, now) if body.job_ids else 0
 
     def release(self, worker_id: str, body: ReleaseIn) -> int:
+        """Queue handed-back jobs again; with an error, fail (and refund) those out of tries."""
         self._worker(worker_id)
-        released = self.store.release_jobs(worker_id, body.job_ids, self.clock.now_ms())
+        with self.ledger.book(self.clock.now_ms()) as book:
+            released, failed = self.store.release_jobs(
+                worker_id,
+                body.job_ids,
+                book.now_ms,
+                error=body.error,
+                max_attempts=self.settings.max_attempts,
+                conn=book.conn,
+            )
+            self._refund(book, failed)
         if released:
             self.notifier.queue.fire()
-        return len(released)
+        for job_id in failed:
+            self.notifier.job_changed(job_id)
+        return len(released) + len(failed)
 
     def _refund(self, book: Book, job_ids: list[str]) -> None:
         """Give the escrow of jobs that failed back to their requesters."""

@@ -56,5 +56,8 @@ class WorkerClient:
     def heartbeat(self, job_ids: list[str]) -> Any:
         return self.call("/api/v1/workers/heartbeat", {"job_ids": job_ids})
 
-    def release(self, job_ids: list[str]) -> Any:
-        return self.call("/api/v1/workers/release", {"job_ids": job_ids})
+    def release(self, job_ids: list[str], error: str | None = None) -> Any:
+        body: dict[str, Any] = {"job_ids": job_ids}
+        if error is not None:
+            body["error"] = error[:500]
+        return self.call("/api/v1/workers/release", body)

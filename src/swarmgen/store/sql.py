@@ -360,13 +360,28 @@ class SqlStore:
                 )
         return ids
 
-    def release_jobs(self, worker_id: str, job_ids: Sequence[str], now: int) -> list[str]:
-        """A worker hands leased jobs back; they are queued again at once."""
+    def release_jobs(
+        self,
+        worker_id: str,
+        job_ids: Sequence[str],
+        now: int,
+        *,
+        error: str | None = None,
+        max_attempts: int | None = None,
+        conn: Connection | None = None,
+    ) -> tuple[list[str], list[str]]:
+        """A worker hands leased jobs back; they are queued again at once.
+
+        With ``error`` (the worker could not run them), a job out of attempts fails with
+        that error instead. Returns ``(requeued_ids, failed_ids)``.
+        """
         c = t.jobs.c
-        where = and_(
+        held = and_(
             c.id.in_(list(job_ids)), c.worker_id == worker_id, c.state == JobState.LEASED.value
         )
-        return self._requeue(where, now)
+        if error is None or max_attempts is None:
+            return self._requeue(held, now, conn), []
+        return self._requeue_or_fail(held, now, max_attempts, error, conn)
 
     def extend_leases(self, worker_id: str, job_ids: Sequence[str], now: int) -> int:
         """Push the leases of jobs a live worker is still running out by their TTL."""
@@ -391,10 +406,16 @@ class SqlStore:
         """
         c = t.jobs.c
         expired = and_(c.state == JobState.LEASED.value, c.lease_expires_ms < now)
+        return self._requeue_or_fail(expired, now, max_attempts, "lease expired too often", conn)
+
+    def _requeue_or_fail(
+        self, where: Any, now: int, max_attempts: int, error: str, conn: Connection | None
+    ) -> tuple[list[str], list[str]]:
+        c = t.jobs.c
         with self._tx(conn) as tx:
             failed = list(
                 tx.execute(
-                    select(c.id).where(expired, c.attempts >= max_attempts).with_for_update()
+                    select(c.id).where(where, c.attempts >= max_attempts).with_for_update()
                 ).scalars()
             )
             if failed:
@@ -405,8 +426,8 @@ class SqlStore:
                         state=JobState.FAILED.value,
                         updated_ms=now,
                         lease_expires_ms=None,
-                        error="lease expired too many times",
+                        error=error,
                     )
                 )
-            requeued = self._requeue(expired, now, tx)
+            requeued = self._requeue(where, now, tx)
         return requeued, failed

@@ -200,6 +200,15 @@ class Worker:
         except Exception as exc:
             log.warning("could not hand back %s: %s (their leases will expire)", held, exc)
 
+    def _batches(self, jobs: list[Job]) -> list[list[Job]]:
+        """Jobs grouped by offering, in chunks no larger than each backend's batch."""
+        batches = []
+        for offering in dict.fromkeys(job.offering for job in jobs):
+            same = [job for job in jobs if job.offering == offering]
+            size = max(1, self.backends[offering].max_batch)
+            batches += [same[i : i + size] for i in range(0, len(same), size)]
+        return batches
+
     def serve(self, assignments: Sequence[dict[str, Any]]) -> None:
         jobs = [
             Job(a["job_id"], Offering.parse(a["model"]), spec_from_canonical(a["spec"]))
@@ -211,8 +220,7 @@ class Worker:
                 self.scoring[a["job_id"]] = task
         with self._lock:
             self.held.update(job.id for job in jobs)
-        for offering in dict.fromkeys(job.offering for job in jobs):
-            batch = [job for job in jobs if job.offering == offering]
+        for batch in self._batches(jobs):
             results = self._execute(batch)
             if results is None:  # stopped mid-run: hand_back releases the batch
                 return
@@ -247,7 +255,7 @@ class Worker:
                 return None
         if "error" in box:
             log.error("backend failed on %s: %s", [j.id for j in batch], box["error"])
-            self.client.release([job.id for job in batch])
+            self.client.release([job.id for job in batch], error=f"backend: {box['error']}")
             with self._lock:
                 self.held.difference_update(job.id for job in batch)
             return []

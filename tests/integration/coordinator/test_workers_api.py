@@ -206,3 +206,17 @@ def test_expired_lease_goes_back_to_the_queue_then_fails(env: Env) -> None:
     view = env.http.get(f"/api/v1/jobs/{job['id']}", headers=env.auth).json()
     assert view["state"] == "failed"
     assert view["error"]
+
+
+def test_release_with_an_error_fails_the_job_once_out_of_tries(env: Env) -> None:
+    job = env.submit(env.image())
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 1)
+    worker.pop(0)
+    assert worker.release([job["id"]], error="backend: out of memory")["count"] == 1
+    assert env.store.get_job(job["id"]).state.value == "queued"  # first try: queued again
+    worker.pop(0)
+    worker.release([job["id"]], error="backend: out of memory")  # max_attempts = 2
+    view = env.http.get(f"/api/v1/jobs/{job['id']}", headers=env.auth).json()
+    assert (view["state"], view["payment"]) == ("failed", "refunded")
+    assert view["error"] == "backend: out of memory"
