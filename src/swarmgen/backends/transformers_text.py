@@ -123,17 +123,22 @@ class TransformersTextBackend:
         logger.info("loaded %s from %s at %s", self.offering, path, self.precision)
 
     def prompt_ids(self, job: Job) -> list[int]:
-        """The prompt's token ids: chat template for messages, else the bare prompt."""
+        """The prompt's token ids through the chat template; a bare prompt is one user message.
+
+        A model without a chat template gets the text as it is, for plain continuation.
+        """
         self.load()
         spec = _spec(job)
-        if spec.messages:
-            messages = [{"role": m.role, "content": m.content} for m in spec.messages]
+        messages = [{"role": m.role, "content": m.content} for m in spec.messages]
+        if not messages and spec.prompt:
+            messages = [{"role": "user", "content": spec.prompt}]
+        if messages and self._tokenizer.chat_template:
             text = self._tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True
             )
             ids = self._tokenizer(text, add_special_tokens=False).input_ids
         else:
-            ids = self._tokenizer(spec.prompt or "").input_ids
+            ids = self._tokenizer("\n".join(m["content"] for m in messages)).input_ids
         if not ids:
             raise BackendError(f"job {job.id} has an empty prompt")
         return [int(i) for i in ids]

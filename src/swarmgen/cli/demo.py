@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +23,9 @@ def demo(
     """Run a coordinator and workers locally, submit image and text jobs, save the results."""
     from swarmgen.demo import run_demo
 
-    console = Console()
+    # SIGTERM unwinds like Ctrl-C, so the local swarm's processes are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    console = Console(width=None if sys.stdout.isatty() else 120)
     records = run_demo(
         out, image_model=image_model, text_model=text_model, workers=workers, console=console
     )
