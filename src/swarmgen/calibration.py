@@ -186,6 +186,7 @@ def image_distances(a: Sequence[Output], b: Sequence[Output]) -> list[ImageDista
 def compare_image_outputs(
     claimed: Output, reference: Output, expected: int, thresholds: ImageThresholds
 ) -> Comparison:
+    """The coordinator's comparison of a claimed image output with a validator's."""
     return compare_image_sets(artifacts_of(claimed), artifacts_of(reference), expected, thresholds)
 
 

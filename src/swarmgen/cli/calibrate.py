@@ -16,7 +16,9 @@ def _shipped_registry() -> Path:
 
 @reports_errors
 def calibrate(
-    offering: Annotated[str, typer.Argument(help="The offering, name@precision.")],
+    offering: Annotated[
+        str, typer.Argument(metavar="MODEL@PRECISION", help="The offering to calibrate.")
+    ],
     registry: Annotated[
         Path | None,
         typer.Option(help="Registry TOML to read and update. Default: the shipped one."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from swarmgen.cli.audit import audit_app
+from swarmgen.cli.calibrate import calibrate
 from swarmgen.cli.credits import credits_app
 from swarmgen.cli.demo import demo
 from swarmgen.cli.keys import keys_app, users_app
@@ -21,6 +22,7 @@ app.command()(coordinator)
 app.command()(worker)
 app.command()(submit)
 app.command()(demo)
+app.command()(calibrate)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
