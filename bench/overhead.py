@@ -7,9 +7,11 @@ submitted over HTTP at once and the clock stops when the last result is seen. Th
 gets the same torch threads as the direct run; the coordinator and the requester share
 what is left of the machine.
 
-    python bench/overhead.py --images 64 --threads 1 --batch 4
+    python bench/overhead.py --images 64 --threads 1 --batch 4 --repeat 3
 
-Prints a table, then one JSON line: {"ratio", "direct_images_per_s", "network_images_per_s", ...}.
+Direct and network runs alternate ``--repeat`` times and the medians are compared, so a
+busy moment on the machine does not land on one side only. Prints a table, then one JSON
+line: {"ratio", "direct_images_per_s", "network_images_per_s", ...}.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -112,14 +115,18 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     setup = Setup(args.model, args.images, args.steps, args.batch, args.threads, args.cache)
-    direct = run_direct(setup)
-    network = run_network(setup)
+    directs, networks = [], []
+    for _ in range(args.repeat):  # alternate, so a busy spell on the machine hits both sides
+        directs.append(run_direct(setup))
+        networks.append(run_network(setup))
+    direct, network = statistics.median(directs), statistics.median(networks)
     figures = {
         "model": args.model,
         "images": args.images,
         "steps": args.steps,
         "batch": args.batch,
         "threads": args.threads,
+        "repeat": args.repeat,
         "direct_images_per_s": round(args.images / direct, 2),
         "network_images_per_s": round(args.images / network, 2),
         "ratio": round(direct / network, 3),
