@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -125,6 +126,12 @@ class Worker:
     scoring: dict[str, ScoreTask] = field(default_factory=dict)
     """Held text validations, by job id."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _in_flight: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(2)
+    )
+    _uploads: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="upload")
+    )
 
     def install_signal_handlers(self) -> None:
         def _stop(signum: int, _frame: object) -> None:
@@ -189,6 +196,7 @@ class Worker:
             self.hand_back()
 
     def hand_back(self) -> None:
+        self._uploads.shutdown(wait=True)  # a result on its way is worth more than a release
         with self._lock:
             held = sorted(self.held)
             self.held.clear()
@@ -224,16 +232,27 @@ class Worker:
             results = self._execute(batch)
             if results is None:  # stopped mid-run: hand_back releases the batch
                 return
-            if results:
-                self._submit(results)
-            with self._lock:
-                self.held.difference_update(job.id for job in batch)
-            for job in batch:
-                self.scoring.pop(job.id, None)
-            self.completed += len(batch)
+            # Upload in the background: the next batch computes while this one is sent.
+            self._in_flight.acquire()  # at most two uploads behind, then wait for them
+            self._uploads.submit(self._upload, [job.id for job in batch], results)
 
-    def _submit(self, results: list[dict[str, Any]]) -> None:
-        self._retry("submit", lambda: self.client.submit(results))
+    def _upload(self, job_ids: list[str], results: list[dict[str, Any]]) -> None:
+        try:
+            if results:
+                answer = self._retry("submit", lambda: self.client.submit(results))
+                for refused in (answer or {}).get("rejected", []):
+                    log.warning("result for %s refused: %s", refused["job_id"], refused["code"])
+        except SwarmgenAPIError as exc:  # refused as a whole: the jobs are no longer ours
+            log.warning("results for %s refused: %s", job_ids, exc)
+        finally:
+            self._in_flight.release()
+        if self.stop.is_set():
+            return  # not known to be submitted: hand_back releases what is still held
+        with self._lock:
+            self.held.difference_update(job_ids)
+        for job_id in job_ids:
+            self.scoring.pop(job_id, None)
+        self.completed += len(job_ids)
 
     def _execute(self, batch: list[Job]) -> list[dict[str, Any]] | None:
         """Run ``batch`` on its backend in a helper thread so a stop signal is seen at once."""

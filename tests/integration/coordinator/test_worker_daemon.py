@@ -1,0 +1,80 @@
+"""The worker loop against a real coordinator app: serve, hand back on stop, report errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from tests.integration.coordinator.conftest import Env
+from tests.integration.coordinator.helpers import IMAGE, TEXT
+
+from swarmgen.backends.echo import EchoBackend
+from swarmgen.core.jobs import Job
+from swarmgen.core.offerings import Kind
+from swarmgen.core.outputs import Output
+from swarmgen.worker.daemon import Worker
+
+
+class Broken(EchoBackend):
+    def run(self, jobs: Sequence[Job]) -> list[Output]:
+        raise RuntimeError("out of memory")
+
+
+def start(env: Env, **backends: EchoBackend) -> tuple[Worker, threading.Thread]:
+    worker = Worker(
+        client=env.worker(),
+        backends={b.offering: b for b in backends.values()},
+        name="daemon",
+        max_pixels=1024 * 1024,
+        max_batch=4,
+        pop_wait_s=0.2,
+        heartbeat_s=0.5,
+    )
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    return worker, thread
+
+
+def state(env: Env, job_id: str) -> str:
+    return env.store.get_job(job_id).state.value
+
+
+def wait_for(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_daemon_serves_mixed_jobs_then_stops(env: Env) -> None:
+    ids = [env.submit(env.image())["id"] for _ in range(5)]
+    ids += [env.submit(env.text())["id"] for _ in range(5)]
+    worker, thread = start(
+        env, image=EchoBackend(IMAGE, Kind.IMAGE), text=EchoBackend(TEXT, Kind.TEXT)
+    )
+    wait_for(lambda: all(state(env, i) == "completed" for i in ids))
+    worker.stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert worker.completed == 10
+
+
+def test_stop_hands_held_jobs_back(env: Env) -> None:
+    job = env.submit(env.image())["id"]
+    slow = EchoBackend(IMAGE, Kind.IMAGE, delay_s=30)
+    worker, thread = start(env, image=slow)
+    wait_for(lambda: state(env, job) == "leased")
+    worker.stop.set()  # what SIGTERM does
+    thread.join(10)
+    assert not thread.is_alive()
+    assert state(env, job) == "queued"
+
+
+def test_backend_errors_count_tries_until_the_job_fails(env: Env) -> None:
+    job = env.submit(env.image())["id"]
+    worker, thread = start(env, image=Broken(IMAGE, Kind.IMAGE))
+    wait_for(lambda: state(env, job) == "failed")  # max_attempts = 2 in the fixture
+    worker.stop.set()
+    thread.join(10)
+    assert "out of memory" in (env.store.get_job(job).error or "")
