@@ -12,6 +12,11 @@ of using the public API:
 
     python bench/dispatch.py --jobs 5000 --workers 3 --concurrency 512
     python bench/dispatch.py --mode single --jobs 2000 --concurrency 128
+    python bench/dispatch.py --verify     # also re-execute checks (new workers: every job)
+
+By default the coordinator runs with ``SWARMGEN_VERIFY=false`` so the figure is dispatch
+alone; with ``--verify`` every job of these new workers is re-executed by another one,
+which doubles the jobs dispatched and adds the comparisons.
 
 Prints a table, then one JSON line: {"jobs_per_s", "p50_ms", "p99_ms", ...}.
 """
@@ -125,6 +130,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="worker max batch per pop")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--mode", choices=["batch", "single"], default="batch")
+    parser.add_argument(
+        "--verify",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="re-execute sampled jobs (new workers: every job) as well; off measures dispatch",
+    )
     args = parser.parse_args()
 
     with (
@@ -133,7 +144,12 @@ def main() -> None:
     ):
         key = net.create_key("bench")
         net.grant("bench", 10**15)
-        url = net.start_coordinator(env={"SWARMGEN_MAX_ACTIVE_JOBS": str(2 * args.concurrency)})
+        url = net.start_coordinator(
+            env={
+                "SWARMGEN_MAX_ACTIVE_JOBS": str(2 * args.concurrency),
+                "SWARMGEN_VERIFY": "true" if args.verify else "false",
+            }
+        )
         for i in range(args.workers):
             net.start_worker(f"echo-{i}", MODELS, "--max-batch", str(args.batch), "--threads", "1")
         run = load_batched if args.mode == "batch" else load
@@ -142,6 +158,7 @@ def main() -> None:
 
     figures = {
         "mode": args.mode,
+        "verify": args.verify,
         "jobs": args.jobs,
         "workers": args.workers,
         "concurrency": args.concurrency,

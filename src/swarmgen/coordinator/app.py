@@ -76,7 +76,8 @@ def create_app(
         notifier=notifier,
         ledger=ledger,
     )
-    workers = WorkerService(**parts, verifier=Verifier(registry, blobs))
+    verifier = Verifier(registry, blobs) if settings.verify else None
+    workers = WorkerService(**parts, verifier=verifier)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -60,6 +60,11 @@ class CoordinatorSettings(BaseSettings):
     anonymous_max_active_jobs: int = Field(
         2, ge=1, description="Most queued plus leased jobs of the anonymous user."
     )
+    verify: bool = Field(
+        True,
+        description="Re-execute sampled jobs on other workers. Off only for a swarm of trusted "
+        "workers (or to measure dispatch alone).",
+    )
     aging_points_per_s: int = Field(
         100, ge=1, description="Priority points a queued job gains per second it waits."
     )

@@ -300,3 +300,18 @@ def test_the_sampling_audit_confirms_the_draw_and_catches_a_skipped_check(env: E
     assert failed.exit_code == 1 and jobs[1] in failed.output
     unrevealed = runner.invoke(cli, ["audit", "sampling", "1", "--data", str(env.data), *url])
     assert unrevealed.exit_code == 2
+
+
+def test_a_trusted_swarm_can_switch_verification_off(env: Env) -> None:
+    from fastapi.testclient import TestClient
+
+    from swarmgen.coordinator.app import create_app
+    from swarmgen.coordinator.settings import CoordinatorSettings
+
+    settings = CoordinatorSettings(data=env.data, verify=False)
+    with TestClient(create_app(settings, store=env.store, clock=env.clock)) as http:
+        trusted = Env(http, env.store, env.clock, env.key, env.data)
+        claimant, other = owned(trusted, "ann"), owned(trusted, "bob")
+        job_id = complete(trusted, claimant)
+        assert trusted.store.get_job(job_id).sample_rate is None  # no draw at all
+        assert other.pop(0) == []  # and so no validation job
