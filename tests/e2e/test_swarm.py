@@ -14,7 +14,7 @@ from swarmgen.sdk.client import Client, image_job, text_job
 
 pytestmark = pytest.mark.models
 
-IMAGE = "shapes-64@fp32"
+IMAGE = "tiny-sd@fp32"  # the dispatch path, not the model, is under test here
 TEXT = "smollm2-135m@fp32"
 
 
