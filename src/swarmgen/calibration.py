@@ -58,6 +58,14 @@ TEXT_DISTANCE_FLOOR = 0.01
 move by about a percent; one machine's thread counts move them far less."""
 GREEDY_MARGIN_FLOOR = 0.01
 """Smallest greedy tie margin, in nats (the core's default)."""
+REPLAY_MISMATCH_FLOOR = 0.125
+"""Smallest share of sampled positions that may differ from the validator's replay.
+
+An honest claimant whose logits differ by rounding from the validator's (other thread
+counts, cached versus full-sequence attention, other hardware) picks another token when
+the seeded uniform draw lands within that rounding of a boundary between two tokens:
+bench/verify.py saw it once in 30 sampled 12-token answers. One position in eight
+forgives that; a pre-filled or random text differs from the replay almost everywhere."""
 
 IMAGE_PROMPTS = (
     "a red circle on a white background",
@@ -213,6 +221,15 @@ def check_text_claim(
     return check_text(claimed, top, replayed, thresholds)
 
 
+def replay_mismatch_rate(scorer: TextScorer, job: Job, claimed: TextOutput) -> float:
+    """Share of claimed tokens that differ from the validator's replay of the job's sampler."""
+    if not claimed.token_ids:
+        return 0.0
+    replayed = scorer.replay_choices(job, claimed.token_ids)
+    differ = sum(1 for a, b in zip(claimed.token_ids, replayed, strict=True) if a != b)
+    return differ / len(claimed.token_ids)
+
+
 def greedy_gaps(scorer: TextScorer, job: Job, claimed: TextOutput) -> list[float]:
     """How far (nats) below the validator's top token each claimed greedy token is."""
     gaps = []
@@ -309,16 +326,22 @@ def calibrate_text(
     inner = make_backend(entry, offering, cache_dir=cache_dir, threads=1)
     local = run_batched(inner, jobs, 1)
     remote = run_in_subprocess(registry.path, offering, jobs, cache_dir, 1)
-    loose = TextThresholds(max_distance=1.0, greedy_tie_margin=math.inf)
+    loose = TextThresholds(
+        max_distance=1.0, greedy_tie_margin=math.inf, max_replay_mismatch_rate=1.0
+    )
     honest_distance: list[float] = []
     gaps: list[float] = []
+    replay_rates: list[float] = []
     for job, out in [*zip(jobs, local, strict=True), *zip(jobs, remote, strict=True)]:
         result = check_text_claim(validator, job, out, loose)
         honest_distance.append(result.distance or 0.0)
-        spec = job.spec
-        if isinstance(spec, TextSpec) and spec.temperature == 0 and isinstance(out, TextOutput):
-            gaps += greedy_gaps(validator, job, cast(TextOutput, transported(out)))
+        spec, claim = job.spec, cast(TextOutput, transported(out))
+        if isinstance(spec, TextSpec) and spec.temperature == 0:
+            gaps += greedy_gaps(validator, job, claim)
+        else:
+            replay_rates.append(replay_mismatch_rate(validator, job, claim))
     margin = fit_threshold(gaps or [0.0], [], max_fp, floor=GREEDY_MARGIN_FLOOR)
+    replay = fit_threshold(replay_rates or [0.0], [], max_fp, floor=REPLAY_MISMATCH_FLOOR)
     cheat_claims: dict[Cheat, list[Output]] = {}
     for cheat in cheats_for(Kind.TEXT):
         progress(f"cheat run: {cheat}")
@@ -335,6 +358,7 @@ def calibrate_text(
     fitted = TextThresholds(
         max_distance=distance.value,
         greedy_tie_margin=margin.value,
+        max_replay_mismatch_rate=min(replay.value, 0.5),
         false_positive=distance.false_positive,
         false_positive_bound=distance.false_positive_bound,
     )
@@ -346,7 +370,11 @@ def calibrate_text(
         detection[str(cheat)] = sum(1 for v in verdicts if not v.passed) / len(verdicts)
     fitted_map = {**fitted.as_mapping(), "honest_samples": len(honest_distance)}
     fitted_map["detection"] = sum(detection.values()) / len(detection)
-    honest_max = {"distance": max(honest_distance), "greedy_gap": max(gaps or [0.0])}
+    honest_max = {
+        "distance": max(honest_distance),
+        "greedy_gap": max(gaps or [0.0]),
+        "replay_mismatch": max(replay_rates or [0.0]),
+    }
     return Calibration(offering, fitted_map, len(honest_distance), detection, honest_max)
 
 
