@@ -30,6 +30,7 @@ from swarmgen.core.ledger import (
     Posting,
     Totals,
     apply,
+    entry_body,
     make_entry,
     project,
     totals,
@@ -43,21 +44,8 @@ LOCK_ID = 0x5357_4C47
 
 
 def entry_row(entry: Entry, now_ms: int) -> dict[str, Any]:
-    posting = entry.posting
-    return {
-        "seq": entry.seq,
-        "epoch": entry.epoch,
-        "kind": posting.kind.value,
-        "debit": posting.debit,
-        "credit": posting.credit,
-        "amount": posting.amount,
-        "job_id": posting.job_id,
-        "memo": dict(posting.memo),
-        "receipt": posting.receipt.to_dict() if posting.receipt else None,
-        "prev_hash": entry.prev_hash,
-        "hash": entry.hash,
-        "created_ms": now_ms,
-    }
+    body = entry_body(entry.seq, entry.epoch, entry.posting, entry.prev_hash)
+    return {**body, "hash": entry.hash, "created_ms": now_ms}
 
 
 def entry_from_row(row: Any) -> Entry:
