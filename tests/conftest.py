@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -32,6 +33,23 @@ def _postgres_or_skip() -> str:
             pytest.fail(f"CI=true but PostgreSQL at {PG_URL} does not answer: {exc}")
         pytest.skip(f"PostgreSQL at {PG_URL} does not answer: {exc}")
     return PG_URL
+
+
+@pytest.fixture(autouse=True)
+def offline_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model hubs are unreachable: fail fast instead of trying the network."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of built and converted models for the whole session.
+
+    ``SWARMGEN_TEST_CACHE`` keeps it between sessions (SmolLM2's conversion takes ~20 s).
+    """
+    kept = os.environ.get("SWARMGEN_TEST_CACHE")
+    return Path(kept) if kept else tmp_path_factory.mktemp("models")
 
 
 @pytest.fixture
