@@ -29,7 +29,7 @@ VAE_CONFIG: dict[str, Any] = {
     "block_out_channels": [16, 32, 64],
     "layers_per_block": 1,
     "latent_channels": LATENT_CHANNELS,
-    "norm_num_groups": 8,
+    "norm_num_groups": 1,
     "sample_size": 64,
     "mid_block_add_attention": False,
 }
@@ -40,11 +40,11 @@ UNET_CONFIG: dict[str, Any] = {
     "out_channels": LATENT_CHANNELS,
     "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
     "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"],
-    "block_out_channels": [64, 128],
+    "block_out_channels": [48, 96],
     "layers_per_block": 1,
     "cross_attention_dim": TEXT_WIDTH,
     "attention_head_dim": 8,
-    "norm_num_groups": 16,
+    "norm_num_groups": 8,
 }
 
 SCHEDULER_CONFIG: dict[str, Any] = {

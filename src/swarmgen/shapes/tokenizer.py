@@ -99,9 +99,10 @@ def build_tokenizer() -> object:
     from transformers import CLIPTokenizer
 
     vocab, merges = build_vocabulary()
+    # The annotation says list[str]; the tokenizers backend only accepts (left, right) pairs.
     return CLIPTokenizer(
         vocab=vocab,
-        merges=merges,
+        merges=merges,  # type: ignore[arg-type]
         model_max_length=MAX_LENGTH,
         bos_token=BOS,
         eos_token=EOS,
