@@ -50,16 +50,8 @@ from typing import Any
 
 import numpy as np
 
-TARGET_CHEATS = (
-    "wrong-seed",
-    "other-model",
-    "noise",
-    "copy",
-    "altered-prompt",
-    "fewer-steps",
-    "random-tokens",
-    "prefill",
-)
+TARGET_CHEATS: tuple[str, ...] = ("wrong-seed", "other-model", "noise", "copy", "altered-prompt")
+TARGET_CHEATS += ("fewer-steps", "random-tokens", "prefill")
 """Cheats with a per-check detection target of 99 %."""
 TARGET_DETECTION = 0.99
 TARGET_HONEST_FP = 0.001
