@@ -99,6 +99,17 @@ def parse_output(result: ResultIn, job: JobRecord) -> Output:
         raise InvalidRequest(
             FieldProblem("results.text.top_logprobs", "need one entry per generated token")
         )
+    if output.finish_reason not in ("stop", "length"):
+        raise InvalidRequest(
+            FieldProblem("results.text.finish_reason", "must be stop or length", ["stop", "length"])
+        )
+    if output.finish_reason == "length" and len(output.token_ids) != spec.max_tokens:
+        # Stopping early is only honest at an end token, which a validator then checks.
+        raise InvalidRequest(
+            FieldProblem(
+                "results.text.token_ids", "ended before max_tokens without a stop", spec.max_tokens
+            )
+        )
     return output
 
 

@@ -220,3 +220,45 @@ def test_release_with_an_error_fails_the_job_once_out_of_tries(env: Env) -> None
     view = env.http.get(f"/api/v1/jobs/{job['id']}", headers=env.auth).json()
     assert (view["state"], view["payment"]) == ("failed", "refunded")
     assert view["error"] == "backend: out of memory"
+
+
+def test_text_that_stops_early_without_an_end_token_is_refused(env: Env) -> None:
+    env.submit(env.text(max_tokens=16))
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 1)
+    (assignment,) = worker.pop(0)
+    good = run_echo(worker, assignment)
+    text = dict(good["text"])
+    cut = {**text, "token_ids": text["token_ids"][:2], "top_logprobs": text["top_logprobs"][:2]}
+    cut["finish_reason"] = "length"
+    forged = resign(worker, assignment, cut)
+    with pytest.raises(SwarmgenAPIError) as exc:
+        worker.submit([forged])
+    assert exc.value.details["fields"][0]["field"] == "results.text.token_ids"
+    odd = resign(worker, assignment, {**text, "finish_reason": "tired"})
+    with pytest.raises(SwarmgenAPIError) as exc:
+        worker.submit([odd])
+    assert exc.value.details["fields"][0]["field"] == "results.text.finish_reason"
+    assert worker.submit([good])["accepted"] == [assignment["job_id"]]
+
+
+def resign(worker, assignment: dict, text: dict) -> dict:  # type: ignore[no-untyped-def]
+    """A result carrying ``text`` with a receipt that signs exactly it."""
+    from swarmgen.core.outputs import TextOutput
+    from swarmgen.core.receipts import Receipt
+
+    output = TextOutput.from_canonical(text)
+    job_input = assignment["input_digest"]
+    receipt = Receipt.signed(
+        worker.keys,
+        job_id=assignment["job_id"],
+        input_digest=job_input,
+        output_digest=output.digest(),
+        artifact_digest=output.digest(),
+        timings={"run_ms": 1},
+    )
+    return {
+        "job_id": assignment["job_id"],
+        "text": output.canonical(),
+        "receipt": receipt.to_dict(),
+    }
