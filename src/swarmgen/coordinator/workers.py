@@ -99,6 +99,8 @@ def parse_output(result: ResultIn, job: JobRecord) -> Output:
         raise InvalidRequest(
             FieldProblem("results.text.top_logprobs", "need one entry per generated token")
         )
+    if job.score_tokens is not None:  # a validator's scores; the comparison judges them
+        return output
     if output.finish_reason not in ("stop", "length"):
         raise InvalidRequest(
             FieldProblem("results.text.finish_reason", "must be stop or length", ["stop", "length"])

@@ -233,7 +233,7 @@ def test_text_validation_scores_the_claimed_tokens(env: Env) -> None:
     held = pop_one(claimant)
     output = EchoBackend(Offering.parse(held["model"]), job_of(held).kind).run([job_of(held)])[0]
     assert isinstance(output, TextOutput)
-    forged = TextOutput("", tuple(10_000 for _ in output.token_ids), output.top_logprobs, 1)
+    forged = TextOutput("", tuple(10_000 for _ in output.token_ids), output.top_logprobs, 1, "stop")
     claimant.submit([signed(claimant, job_of(held), forged)])
     validator.submit([run_score(validator, pop_one(validator))])
     (ballot,) = ballots(env, cheat_id)
