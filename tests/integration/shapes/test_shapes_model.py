@@ -1,0 +1,73 @@
+"""The shipped shapes-64 pipeline: offline loading, determinism and accuracy."""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from swarmgen.shapes import model_dir
+from swarmgen.shapes.evaluate import evaluate, generate, held_out_prompts
+
+pytestmark = pytest.mark.models
+
+THREADS = 2
+
+
+@pytest.fixture(scope="module")
+def pipe() -> Iterator[Any]:
+    torch = pytest.importorskip("torch")
+    from swarmgen.shapes.pipeline import load_pipeline
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise OSError("network access during model loading")
+
+        patch.setattr(socket.socket, "connect", refuse)
+        loaded = load_pipeline(model_dir())
+    yield loaded
+    torch.set_num_threads(previous)
+
+
+def _png(image: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_loads_offline_as_a_standard_pipeline(pipe: Any) -> None:
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    assert isinstance(pipe, StableDiffusionPipeline)
+    assert isinstance(pipe.scheduler, DDIMScheduler)
+    assert pipe.safety_checker is None
+    image = generate(pipe, held_out_prompts(1)[0], seed=0)
+    assert image.size == (64, 64)
+
+
+def test_same_seed_same_png_bytes(pipe: Any) -> None:
+    prompt = held_out_prompts(2)[1]
+    first, second = (_png(generate(pipe, prompt, seed=11)) for _ in range(2))
+    other = _png(generate(pipe, prompt, seed=12))
+    assert first == second
+    assert first != other
+
+
+def test_prompt_changes_the_image(pipe: Any) -> None:
+    a = _png(generate(pipe, "a large red circle on a white background", seed=3))
+    b = _png(generate(pipe, "a large blue circle on a black background", seed=3))
+    assert a != b
+
+
+def test_accuracy_on_a_held_out_sample(pipe: Any) -> None:
+    report, samples = evaluate(pipe, held_out_prompts(16), threads=THREADS)
+    assert len(samples) == 16
+    assert report.background_accuracy >= 0.75, report
+    assert report.color_accuracy >= 0.6, report
