@@ -90,7 +90,7 @@ async def load_batched(
                     seen.setdefault(view["id"], now)
                     since = max(since, view["updated_ms"])
                 if len(feed) < 500:
-                    await asyncio.sleep(0.005)
+                    await asyncio.sleep(0.02)  # a poll every 20 ms at most
 
         started = time.perf_counter()
         await asyncio.gather(produce(), follow())
@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="worker max batch per pop")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--mode", choices=["batch", "single"], default="batch")
+    parser.add_argument("--processes", type=int, default=1, help="coordinator processes")
     parser.add_argument(
         "--verify",
         action=argparse.BooleanOptionalAction,
@@ -148,7 +149,8 @@ def main() -> None:
             env={
                 "SWARMGEN_MAX_ACTIVE_JOBS": str(2 * args.concurrency),
                 "SWARMGEN_VERIFY": "true" if args.verify else "false",
-            }
+            },
+            processes=args.processes,
         )
         for i in range(args.workers):
             net.start_worker(f"echo-{i}", MODELS, "--max-batch", str(args.batch), "--threads", "1")
@@ -163,6 +165,7 @@ def main() -> None:
         "workers": args.workers,
         "concurrency": args.concurrency,
         "batch": args.batch,
+        "processes": args.processes,
         "database": "postgresql" if args.database_url else "sqlite",
         "seconds": round(seconds, 3),
         "jobs_per_s": round(args.jobs / seconds, 1),

@@ -71,9 +71,12 @@ class LocalNetwork:
         settings = CoordinatorSettings(data=self.data, database_url=self.database_url)
         Admin.open(settings).credits.grant(user, amount)
 
-    def start_coordinator(self, timeout: float = 60, env: dict[str, str] | None = None) -> str:
+    def start_coordinator(
+        self, timeout: float = 60, env: dict[str, str] | None = None, processes: int = 1
+    ) -> str:
         """Start the coordinator (``env`` adds ``SWARMGEN_*`` settings); returns its URL."""
         args = ["coordinator", *self._common(), "--port", str(self.port)]
+        args += ["--processes", str(processes)]
         if self.lease_min_s is not None:
             args += ["--lease-min-s", str(self.lease_min_s)]
         self._spawn("coordinator", args, env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -24,9 +25,20 @@ def coordinator(
     lease_min_s: Annotated[
         int | None, typer.Option(help="Shortest job lease in seconds. Default 15.")
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port and the database (one per core).",
+        ),
+    ] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Run the coordinator HTTP server (migrates the database first)."""
+    """Run the coordinator HTTP server (migrates the database first).
+
+    Every other setting is read from its SWARMGEN_* environment variable (see the README).
+    """
     import uvicorn
 
     from swarmgen.coordinator.app import create_app
@@ -43,8 +55,21 @@ def coordinator(
             lease_min_s=lease_min_s,
         )
     )
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    app = create_app(settings)  # migrates the database and makes the coordinator key once
+    if processes == 1:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        return
+    # Each server process builds its own app from the same settings, passed as env vars.
+    for name, value in settings.model_dump(exclude_unset=True).items():
+        os.environ[f"SWARMGEN_{name.upper()}"] = str(value)
+    uvicorn.run(
+        "swarmgen.coordinator.app:app_from_env",
+        factory=True,
+        workers=processes,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )
 
 
 def worker(

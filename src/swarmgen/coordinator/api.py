@@ -171,7 +171,7 @@ async def pop(request: Request, service: Workers) -> PopOut:
 async def submit_results(request: Request, service: Workers) -> SubmitOut:
     """Results with signed receipts for jobs leased to this worker."""
     worker_id, body = await signed(request, SubmitIn)
-    return service.submit(worker_id, body)
+    return await service.submit(worker_id, body)
 
 
 @workers.post("/heartbeat", response_model=Ack)

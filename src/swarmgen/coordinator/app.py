@@ -125,3 +125,8 @@ def create_app(
         worker_prefix="/api/v1/workers",
     )
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app from ``SWARMGEN_*`` environment variables: one per server process."""
+    return create_app(CoordinatorSettings())

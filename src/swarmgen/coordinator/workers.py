@@ -273,11 +273,12 @@ class WorkerService:
             self.notifier.job_changed(job.id)
         return [job.id for job in done]
 
-    def submit(self, worker_id: str, body: SubmitIn) -> SubmitOut:
+    async def submit(self, worker_id: str, body: SubmitIn) -> SubmitOut:
         """Accept each result on its own merits, all in one transaction.
 
         The answer lists what was accepted and what was rejected, with a stable code for
-        each rejection; when none is accepted, the first error is raised instead.
+        each rejection; when none is accepted, the first error is raised instead. Output
+        blobs are written off the event loop, which serves other requests meanwhile.
         """
         self._worker(worker_id)
         jobs = {job.id: job for job in self.store.get_jobs([r.job_id for r in body.results])}
@@ -289,7 +290,7 @@ class WorkerService:
             except SwarmgenError as exc:
                 log.info("rejected result for %s: %s", result.job_id, exc.message)
                 rejected.append((result.job_id, exc))
-        completions = self._store_outputs(checked)
+        completions = await asyncio.to_thread(self._store_outputs, checked)
         accepted = self._complete(worker_id, completions) if completions else []
         for completion in completions:  # lost its lease between the check and the transaction
             if completion.job_id not in accepted:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     exists,
     func,
     literal,
@@ -320,28 +321,50 @@ class SqlStore:
         is left alone and missing from the answer.
         """
         c = t.jobs.c
-        done = []
-        for result in results:
-            updated = conn.execute(
-                update(t.jobs)
-                .where(
-                    c.id == result.job_id,
-                    c.worker_id == worker_id,
-                    c.state == JobState.LEASED.value,
-                )
-                .values(
-                    state=JobState.COMPLETED.value,
-                    updated_ms=now,
-                    lease_expires_ms=None,
-                    outputs=result.outputs,
-                    output_digest=result.output_digest,
-                    receipt=result.receipt,
-                    timings=result.timings,
-                )
+        wanted = {result.job_id: result for result in results}
+        held = [  # lease changes take the ledger lock the caller holds, so this stays true
+            job
+            for job in self.get_jobs(list(wanted), conn)
+            if job.worker_id == worker_id and job.state is JobState.LEASED
+        ]
+        if not held:
+            return []
+        conn.execute(
+            update(t.jobs)
+            .where(c.id == bindparam("job_id"), c.state == JobState.LEASED.value)
+            .values(
+                state=JobState.COMPLETED.value,
+                updated_ms=now,
+                lease_expires_ms=None,
+                outputs=bindparam("new_outputs"),
+                output_digest=bindparam("new_output_digest"),
+                receipt=bindparam("new_receipt"),
+                timings=bindparam("new_timings"),
+            ),
+            [
+                {
+                    "job_id": job.id,
+                    "new_outputs": wanted[job.id].outputs,
+                    "new_output_digest": wanted[job.id].output_digest,
+                    "new_receipt": wanted[job.id].receipt,
+                    "new_timings": wanted[job.id].timings,
+                }
+                for job in held
+            ],
+        )
+        return [
+            replace(
+                job,
+                state=JobState.COMPLETED,
+                updated_ms=now,
+                lease_expires_ms=None,
+                outputs=wanted[job.id].outputs,
+                output_digest=wanted[job.id].output_digest,
+                receipt=wanted[job.id].receipt,
+                timings=wanted[job.id].timings,
             )
-            if updated.rowcount:
-                done.append(result.job_id)
-        return self.get_jobs(done, conn) if done else []
+            for job in held
+        ]
 
     def _requeue(self, where: Any, now: int, conn: Connection | None = None) -> list[str]:
         c = t.jobs.c
