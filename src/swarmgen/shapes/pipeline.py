@@ -1,6 +1,6 @@
 """The shapes-64 architecture: a standard ``StableDiffusionPipeline`` at toy scale.
 
-A small ``AutoencoderKL`` (4x downscale, 4 latent channels) turns 64x64 images into
+A small norm-free ``AutoencoderTiny`` (4x downscale, 4 latent channels) turns 64x64 images into
 16x16 latents; a small ``UNet2DConditionModel`` denoises them, conditioned by a
 two-layer ``CLIPTextModel`` over the locally built vocabulary. The scheduler is DDIM
 with zero terminal SNR and v-prediction, so sampling from pure noise matches training
@@ -22,16 +22,16 @@ LATENT_CHANNELS = 4
 TEXT_WIDTH = 128
 
 VAE_CONFIG: dict[str, Any] = {
+    # A norm-free autoencoder (TAESD's design): GroupNorm would normalise away the
+    # absolute colours that are the whole content of these scenes.
     "in_channels": 3,
     "out_channels": 3,
-    "down_block_types": ["DownEncoderBlock2D"] * 3,
-    "up_block_types": ["UpDecoderBlock2D"] * 3,
-    "block_out_channels": [16, 32, 64],
-    "layers_per_block": 1,
+    "encoder_block_out_channels": [32, 32, 32],
+    "decoder_block_out_channels": [32, 32, 32],
+    "num_encoder_blocks": [1, 1, 1],
+    "num_decoder_blocks": [1, 1, 1],
     "latent_channels": LATENT_CHANNELS,
-    "norm_num_groups": 1,
-    "sample_size": 64,
-    "mid_block_add_attention": False,
+    "upsampling_scaling_factor": 2,
 }
 
 UNET_CONFIG: dict[str, Any] = {
@@ -81,7 +81,7 @@ def build_pipeline(seed: int) -> Any:
     """A freshly initialised (untrained) shapes-64 ``StableDiffusionPipeline``."""
     import torch
     from diffusers import (
-        AutoencoderKL,
+        AutoencoderTiny,
         DDIMScheduler,
         StableDiffusionPipeline,
         UNet2DConditionModel,
@@ -92,7 +92,7 @@ def build_pipeline(seed: int) -> Any:
     tokenizer: Any = build_tokenizer()
     bos, eos = tokenizer.convert_tokens_to_ids([BOS, EOS])
     text_encoder = CLIPTextModel(CLIPTextConfig(**text_config(len(tokenizer), bos, eos)))
-    vae = AutoencoderKL(**VAE_CONFIG)
+    vae = AutoencoderTiny(**VAE_CONFIG)
     unet = UNet2DConditionModel(**UNET_CONFIG)
     scheduler = DDIMScheduler(**SCHEDULER_CONFIG)
     return StableDiffusionPipeline(

@@ -113,7 +113,7 @@ def _train_vae(pipe: Any, images: Any, config: TrainConfig, gen: Any, out: _Loss
         for group in opt.param_groups:
             group["lr"] = lr
         batch = images[torch.randint(len(images), (config.vae_batch,), generator=gen)]
-        latents = vae.encode(batch).latent_dist.mean
+        latents = vae.encode(batch).latents
         recon = vae.decode(latents).sample
         error = recon - batch
         loss = error.abs().mean() + error.pow(2).mean() + 1e-4 * latents.pow(2).mean()
@@ -131,7 +131,7 @@ def _encode_all(pipe: Any, images: Any) -> Any:
 
     with torch.inference_mode():
         chunks = [
-            pipe.vae.encode(images[i : i + 256]).latent_dist.mean
+            pipe.vae.encode(images[i : i + 256]).latents
             for i in range(0, len(images), 256)
         ]
     latents = torch.cat(chunks)
