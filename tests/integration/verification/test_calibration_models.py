@@ -43,8 +43,9 @@ def test_calibration_is_stored_where_the_registry_reads_it(calibrated: Path) -> 
     assert thresholds.cheat_samples == 10 * len(cheats_for(Kind.IMAGE))
     assert set(table["detection_by_cheat"]) == {str(c) for c in cheats_for(Kind.IMAGE)}
     assert table["detection_by_cheat"]["wrong-seed"] == 1.0
-    other = load_registry(calibrated).offering(Offering.parse("smollm2-135m@fp32"))
-    assert other.thresholds == {}
+    text = Offering.parse("smollm2-135m@fp32")
+    other = load_registry(calibrated).offering(text)
+    assert other.thresholds == load_registry().offering(text).thresholds  # left as it was
 
 
 def test_wrong_seed_is_caught_and_honest_work_passes(calibrated: Path, model_cache: Path) -> None:
