@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=64, help="images per side")
     parser.add_argument("--steps", type=int, default=20, help="denoising steps")
     parser.add_argument("--batch", type=int, default=4, help="batch size (worker max batch)")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs; medians")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on both sides")
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "swarmgen-cache"
