@@ -24,7 +24,7 @@ demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/swarmgen demo
 
 test: install
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check src tests bench
