@@ -366,22 +366,21 @@ class SqlStore:
             for job in held
         ]
 
-    def _requeue(self, where: Any, now: int, conn: Connection | None = None) -> list[str]:
+    @staticmethod
+    def _flip(tx: Connection, where: Any, **values: Any) -> list[str]:
+        """Lock the jobs matching ``where``, set ``values`` on them; returns their ids."""
         c = t.jobs.c
-        with self._tx(conn) as tx:
-            ids = list(tx.execute(select(c.id).where(where).with_for_update()).scalars())
-            if ids:
-                tx.execute(
-                    update(t.jobs)
-                    .where(c.id.in_(ids))
-                    .values(
-                        state=JobState.QUEUED.value,
-                        worker_id=None,
-                        lease_expires_ms=None,
-                        updated_ms=now,
-                    )
-                )
+        ids = list(tx.execute(select(c.id).where(where).with_for_update()).scalars())
+        if ids:
+            tx.execute(update(t.jobs).where(c.id.in_(ids)).values(**values))
         return ids
+
+    def _requeue(self, where: Any, now: int, conn: Connection | None = None) -> list[str]:
+        queued = JobState.QUEUED.value
+        with self._tx(conn) as tx:
+            return self._flip(
+                tx, where, state=queued, worker_id=None, lease_expires_ms=None, updated_ms=now
+            )
 
     def release_jobs(
         self,
@@ -434,23 +433,15 @@ class SqlStore:
     def _requeue_or_fail(
         self, where: Any, now: int, max_attempts: int, error: str, conn: Connection | None
     ) -> tuple[list[str], list[str]]:
-        c = t.jobs.c
+        out_of_tries = and_(where, t.jobs.c.attempts >= max_attempts)
         with self._tx(conn) as tx:
-            failed = list(
-                tx.execute(
-                    select(c.id).where(where, c.attempts >= max_attempts).with_for_update()
-                ).scalars()
+            failed = self._flip(
+                tx,
+                out_of_tries,
+                state=JobState.FAILED.value,
+                updated_ms=now,
+                lease_expires_ms=None,
+                error=error,
             )
-            if failed:
-                tx.execute(
-                    update(t.jobs)
-                    .where(c.id.in_(failed))
-                    .values(
-                        state=JobState.FAILED.value,
-                        updated_ms=now,
-                        lease_expires_ms=None,
-                        error=error,
-                    )
-                )
             requeued = self._requeue(where, now, tx)
         return requeued, failed
