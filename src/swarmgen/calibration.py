@@ -58,16 +58,13 @@ TEXT_DISTANCE_FLOOR = 0.01
 move by about a percent; one machine's thread counts move them far less."""
 GREEDY_MARGIN_FLOOR = 0.01
 """Smallest greedy tie margin, in nats (the core's default)."""
-REPLAY_MISMATCH_FLOOR = 0.1
+REPLAY_MISMATCH_FLOOR = 0.0
 """Smallest share of sampled positions that may differ from the validator's replay.
 
-An honest claimant whose logits differ by rounding from the validator's (other thread
-counts, cached versus full-sequence attention, other hardware) picks another token when
-the seeded uniform draw lands within that rounding of a boundary between two tokens:
-bench/verify.py saw it once in 30 sampled 12-token answers. A tenth forgives one such
-flip in answers of 10 tokens or more; a pre-filled text differed at 17 % or more of its
-positions. It is a trade: a pre-filler whose cheap model agrees with the real one on
-all but one token of ten passes, and an honest flip in a shorter answer fails."""
+Zero: the replay itself forgives a draw that lands within rounding of a token boundary
+(:meth:`~swarmgen.backends.transformers_text.Sampler.replay`), which is the one way an
+honest claimant's token can differ from the validator's. A share above zero would let a
+pre-filler whose cheap model agrees with the real one on most tokens pass."""
 
 IMAGE_PROMPTS = (
     "a red circle on a white background",

@@ -38,8 +38,19 @@ def _spec(job: Job) -> TextSpec:
     return job.spec
 
 
+REPLAY_TOLERANCE = 1e-4
+"""Probability mass by which a replayed draw may miss the claimed token's interval.
+
+The worker decodes with a KV cache and the validator scores in one teacher-forced pass;
+the two compute the same distribution up to float rounding (about 1e-6 here), so a draw
+that lands within this distance of a token boundary may honestly fall on either side.
+A token written by anything but the job's sampler lands this close only by chance
+(about 2e-4 per position).
+"""
+
+
 class Sampler:
-    """The seeded token picker of one job; :meth:`choose` consumes one draw per call."""
+    """The seeded token picker of one job; each call consumes one draw."""
 
     def __init__(self, job: Job) -> None:
         import torch
@@ -52,21 +63,58 @@ class Sampler:
             seed = text_sampling_seed(seed_of(job), job.id)
             self.generator = torch.Generator("cpu").manual_seed(seed)
 
+    def _draw(self, logits: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor, int]:
+        """One draw at one position: ``(target, order, cumulative, keep)``.
+
+        ``order`` lists token ids most likely first, ``cumulative`` their running
+        probability, ``keep`` how many the top-p cut keeps; ``target`` is the uniform
+        draw scaled to the kept mass, so the picked token is the first whose running
+        probability exceeds it.
+        """
+        import torch
+
+        uniform = float(torch.rand((), generator=self.generator, dtype=torch.float64).item())
+        probs = torch.softmax(logits.double() / self.temperature, dim=-1)
+        sorted_probs, order = torch.sort(probs, descending=True, stable=True)
+        cumulative = torch.cumsum(sorted_probs, dim=-1)
+        keep = max(1, int((cumulative - sorted_probs < self.top_p).sum().item()))
+        return uniform * float(cumulative[keep - 1].item()), order, cumulative, keep
+
+    @staticmethod
+    def _pick(target: float, order: torch.Tensor, cumulative: torch.Tensor, keep: int) -> int:
+        import torch
+
+        point = torch.tensor([target], dtype=torch.float64)
+        index = int(torch.searchsorted(cumulative[:keep], point, right=True).item())
+        return int(order[min(index, keep - 1)].item())
+
     def choose(self, logits: torch.Tensor) -> int:
         """The token picked from one position's ``logits`` (a 1-D tensor)."""
         import torch
 
         if self.generator is None:
             return int(torch.argmax(logits).item())
-        uniform = float(torch.rand((), generator=self.generator, dtype=torch.float64).item())
-        probs = torch.softmax(logits.double() / self.temperature, dim=-1)
-        sorted_probs, order = torch.sort(probs, descending=True, stable=True)
-        before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
-        keep = max(1, int((before < self.top_p).sum().item()))
-        kept = torch.cumsum(sorted_probs[:keep], dim=-1)
-        target = torch.tensor([uniform * float(kept[-1].item())], dtype=torch.float64)
-        index = min(int(torch.searchsorted(kept, target, right=True).item()), keep - 1)
-        return int(order[index].item())
+        return self._pick(*self._draw(logits))
+
+    def replay(self, logits: torch.Tensor, claimed: int) -> int:
+        """What this position's draw picks, giving ``claimed`` the benefit of rounding.
+
+        Returns ``claimed`` when the draw falls inside its probability interval or within
+        :data:`REPLAY_TOLERANCE` of it, otherwise the token the draw picks.
+        """
+        import torch
+
+        if self.generator is None:
+            return int(torch.argmax(logits).item())
+        target, order, cumulative, keep = self._draw(logits)
+        found = (order == claimed).nonzero()
+        if len(found):
+            rank = int(found[0, 0].item())
+            high = float(cumulative[rank].item())
+            low = float(cumulative[rank - 1].item()) if rank else 0.0
+            if low - REPLAY_TOLERANCE <= target <= high + REPLAY_TOLERANCE:
+                return claimed
+        return self._pick(target, order, cumulative, keep)
 
 
 class TransformersTextBackend:
@@ -219,9 +267,11 @@ class TransformersTextBackend:
     def replay_choices(self, job: Job, token_ids: Sequence[int]) -> list[int]:
         """The token this job's sampler picks at each position, given the claimed prefix.
 
-        A result whose tokens differ from these was not drawn by the job's seeded
-        sampler (e.g. written by another model and only scored by this one).
+        A draw within rounding of the claimed token's boundary counts as picking it
+        (:meth:`Sampler.replay`). A result whose tokens differ from these was not drawn
+        by the job's seeded sampler (e.g. written by another model and only scored by
+        this one).
         """
         logits = self._teacher_forced(job, token_ids)
         sampler = Sampler(job)
-        return [sampler.choose(row) for row in logits]
+        return [sampler.replay(row, token) for row, token in zip(logits, token_ids, strict=True)]

@@ -130,10 +130,7 @@ def _encode_all(pipe: Any, images: Any) -> Any:
     import torch
 
     with torch.inference_mode():
-        chunks = [
-            pipe.vae.encode(images[i : i + 256]).latents
-            for i in range(0, len(images), 256)
-        ]
+        chunks = [pipe.vae.encode(images[i : i + 256]).latents for i in range(0, len(images), 256)]
     latents = torch.cat(chunks)
     scale = float(1.0 / latents.std())
     pipe.vae.register_to_config(scaling_factor=scale)

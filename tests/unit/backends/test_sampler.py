@@ -73,3 +73,39 @@ def test_int4_has_no_torch_dtype() -> None:
     with pytest.raises(BackendError, match="int4"):
         load_dtype(Precision.INT4)
     assert load_dtype(Precision.INT8) == torch.float32
+
+
+def two_tokens(first: float) -> torch.Tensor:
+    """Logits of a two-token distribution whose first token has probability ``first``."""
+    return torch.tensor([math.log(first), math.log(1.0 - first)], dtype=torch.float64)
+
+
+def first_uniform(j: Job) -> float:
+    """The job's first uniform draw (the same generator the sampler seeds)."""
+    sampler = Sampler(j)
+    assert sampler.generator is not None
+    return float(torch.rand((), generator=sampler.generator, dtype=torch.float64))
+
+
+def test_replay_of_honest_choices_returns_them() -> None:
+    honest = draws(Sampler(job()), 50)
+    replayer = Sampler(job())
+    assert [replayer.replay(LOGITS, token) for token in honest] == honest
+
+
+def test_replay_forgives_a_draw_within_rounding_of_the_boundary() -> None:
+    j = job()
+    u = first_uniform(j)
+    # The worker saw the first token's interval end just above the draw; the
+    # validator's rounding puts it just below. Either side may honestly claim it.
+    assert Sampler(j).choose(two_tokens(u + 1e-6)) == 0
+    assert Sampler(j).choose(two_tokens(u - 1e-6)) == 1
+    assert Sampler(j).replay(two_tokens(u - 1e-6), claimed=0) == 0
+
+
+def test_replay_rejects_a_token_the_draw_does_not_reach() -> None:
+    j = job()
+    u = first_uniform(j)
+    far = max(1e-3, u - 0.01)
+    assert Sampler(j).replay(two_tokens(far), claimed=0) == 1
+    assert Sampler(j).replay(LOGITS, claimed=len(LOGITS) + 7) == Sampler(j).choose(LOGITS)
