@@ -38,9 +38,9 @@ def train_shapes(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of data, initial weights and noise.")] = 0,
     threads: Annotated[int, typer.Option(help="torch threads; fix it to reproduce a run.")] = 2,
-    images: Annotated[int, typer.Option(help="Training scenes rendered.")] = 4000,
-    vae_steps: Annotated[int, typer.Option(help="Autoencoder optimiser steps.")] = 200,
-    unet_steps: Annotated[int, typer.Option(help="UNet + text encoder optimiser steps.")] = 800,
+    images: Annotated[int, typer.Option(help="Training scenes rendered.")] = 8000,
+    vae_steps: Annotated[int, typer.Option(help="Autoencoder optimiser steps.")] = 600,
+    unet_steps: Annotated[int, typer.Option(help="UNet + text encoder optimiser steps.")] = 4000,
     install: Annotated[
         bool, typer.Option(help="Copy the trained model into the package's shipped folder.")
     ] = False,
