@@ -126,7 +126,9 @@ def _quantiles(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def run_image(offering_text: str, checks: int, cache: Path, registry: Path | None) -> PartResult:
+def run_image(
+    offering_text: str, checks: int, cache: Path, registry: Path | None, only: set[str]
+) -> PartResult:
     """Image checks: honest and every image cheat against a 2-thread validator."""
     from swarmgen.backends.factory import make_backend
     from swarmgen.calibration import compare_image_outputs, image_distances, image_jobs, run_batched
@@ -149,7 +151,7 @@ def run_image(offering_text: str, checks: int, cache: Path, registry: Path | Non
     reference = run_batched(validator, jobs, 4)
     honest, claim_seconds = _timed(run_batched, claimant, jobs, 1)
     per_claim = {"honest": honest}
-    for cheat in cheats_for(Kind.IMAGE):
+    for cheat in _selected(cheats_for(Kind.IMAGE), only):
         backend = make_cheater(
             reg, offering, cheat, cache_dir=cache, threads=1, inner=claimant, seed=BENCH_SEED
         )
@@ -194,7 +196,9 @@ def run_image(offering_text: str, checks: int, cache: Path, registry: Path | Non
     )
 
 
-def run_text(offering_text: str, checks: int, cache: Path, registry: Path | None) -> PartResult:
+def run_text(
+    offering_text: str, checks: int, cache: Path, registry: Path | None, only: set[str]
+) -> PartResult:
     """Text checks: honest and every text cheat against a 2-thread scoring validator."""
     from swarmgen.backends.factory import make_backend
     from swarmgen.calibration import check_text_claim, run_batched, text_jobs
@@ -218,7 +222,7 @@ def run_text(offering_text: str, checks: int, cache: Path, registry: Path | None
     per_claim = {"honest": honest}
     # The other model doubles as the pre-fill writer: generate its text once.
     writer = Memo(accomplice_for(entry, offering, Cheat.OTHER_MODEL, cache, 1))
-    for cheat in cheats_for(Kind.TEXT):
+    for cheat in _selected(cheats_for(Kind.TEXT), only):
         shared = writer if cheat in (Cheat.OTHER_MODEL, Cheat.PREFILL) else None
         backend = make_cheater(
             reg,
@@ -351,13 +355,18 @@ def validator_pool(wrong_seed_passes: Sequence[bool], bad_share: float, seed: in
     return caught / len(wrong_seed_passes) if wrong_seed_passes else 0.0
 
 
+def _selected(cheats: Sequence[Any], only: set[str]) -> list[Any]:
+    """The cheats named in ``only`` (all of them when it is empty)."""
+    return [cheat for cheat in cheats if not only or str(cheat) in only]
+
+
 def _part(
-    kind: str, offering: str, checks: int, cache: str, registry: str | None
+    kind: str, offering: str, checks: int, cache: str, registry: str | None, *, only: set[str]
 ) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     path = Path(registry) if registry else None
     runner = run_image if kind == "image" else run_text
-    return asdict(runner(offering, checks, Path(cache), path))
+    return asdict(runner(offering, checks, Path(cache), path, only))
 
 
 def main() -> None:
@@ -371,14 +380,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=400, help="Simulated workers per cheat.")
     parser.add_argument("--parts", default="image,text", help="Which parts to run.")
     parser.add_argument("--text-checks", type=int, default=None, help="Default: --checks.")
+    parser.add_argument(
+        "--cheats", default="", help="Comma-separated cheats to run (default: every one)."
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared cores: do not spin
     started = time.perf_counter()
+    only = {name.strip() for name in args.cheats.split(",") if name.strip()}
     summary: dict[str, Any] = {}
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
         futures = {
-            pool.submit(_part, kind, offering, checks, args.cache, args.registry): kind
+            pool.submit(_part, kind, offering, checks, args.cache, args.registry, only=only): kind
             for kind, offering, checks in (
                 ("image", args.image, args.checks),
                 ("text", args.text, args.text_checks or args.checks),
