@@ -237,16 +237,19 @@ class Worker:
             self._uploads.submit(self._upload, [job.id for job in batch], results)
 
     def _upload(self, job_ids: list[str], results: list[dict[str, Any]]) -> None:
+        settled = not results  # nothing to send is as settled as an answer
         try:
             if results:
                 answer = self._retry("submit", lambda: self.client.submit(results))
+                settled = answer is not None  # None: stopped before the coordinator answered
                 for refused in (answer or {}).get("rejected", []):
                     log.warning("result for %s refused: %s", refused["job_id"], refused["code"])
         except SwarmgenAPIError as exc:  # refused as a whole: the jobs are no longer ours
+            settled = True
             log.warning("results for %s refused: %s", job_ids, exc)
         finally:
             self._in_flight.release()
-        if self.stop.is_set():
+        if not settled:
             return  # not known to be submitted: hand_back releases what is still held
         with self._lock:
             self.held.difference_update(job_ids)
