@@ -126,28 +126,39 @@ def _quantiles(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def run_image(
-    offering_text: str, checks: int, cache: Path, registry: Path | None, only: set[str]
-) -> PartResult:
-    """Image checks: honest and every image cheat against a 2-thread validator."""
+def _setup(offering_text: str, cache: Path, registry: Path | None) -> tuple[Any, ...]:
+    """``(registry, offering, entry, thresholds, claimant, validator)`` for one part.
+
+    The claimant runs with 1 torch thread, the validator with 2; both are loaded.
+    """
     from swarmgen.backends.factory import make_backend
-    from swarmgen.calibration import compare_image_outputs, image_distances, image_jobs, run_batched
-    from swarmgen.cheats import cheats_for
-    from swarmgen.cheats.build import make_cheater
-    from swarmgen.core.offerings import Kind, Offering
-    from swarmgen.core.verification import ImageThresholds
-    from swarmgen.core.verification.verdicts import upper_confidence_bound
+    from swarmgen.core.offerings import Offering
     from swarmgen.registry import load_registry
 
     reg = load_registry(registry)
     offering = Offering.parse(offering_text)
     entry = reg.entry(offering)
-    thresholds = ImageThresholds.from_mapping(reg.offering(offering).thresholds)
-    jobs = image_jobs(offering, checks, BENCH_SEED)
-    validator = make_backend(entry, offering, cache_dir=cache, threads=2)
     claimant = make_backend(entry, offering, cache_dir=cache, threads=1)
+    validator = make_backend(entry, offering, cache_dir=cache, threads=2)
     claimant.load()
     validator.load()
+    return reg, offering, entry, reg.offering(offering).thresholds, claimant, validator
+
+
+def run_image(
+    offering_text: str, checks: int, cache: Path, registry: Path | None, only: set[str]
+) -> PartResult:
+    """Image checks: honest and every image cheat against a 2-thread validator."""
+    from swarmgen.calibration import compare_image_outputs, image_distances, image_jobs, run_batched
+    from swarmgen.cheats import cheats_for
+    from swarmgen.cheats.build import make_cheater
+    from swarmgen.core.offerings import Kind
+    from swarmgen.core.verification import ImageThresholds
+    from swarmgen.core.verification.verdicts import upper_confidence_bound
+
+    reg, offering, _, table, claimant, validator = _setup(offering_text, cache, registry)
+    thresholds = ImageThresholds.from_mapping(table)
+    jobs = image_jobs(offering, checks, BENCH_SEED)
     reference = run_batched(validator, jobs, 4)
     honest, claim_seconds = _timed(run_batched, claimant, jobs, 1)
     per_claim = {"honest": honest}
@@ -178,7 +189,7 @@ def run_image(
             for metric in ("phash", "phash16", "dhash", "whash", "pixel")
             for q, v in _quantiles([getattr(d, metric) for d in found]).items()
         }
-    calibrated = reg.offering(offering).thresholds.get("false_positive_bound")
+    calibrated = table.get("false_positive_bound")
     limits = {m: thresholds.limit(m) for m in ("phash", "phash16", "dhash", "whash", "pixel")}
     return PartResult(
         offering=offering_text,
@@ -204,20 +215,13 @@ def run_text(
     from swarmgen.calibration import check_text_claim, run_batched, text_jobs
     from swarmgen.cheats import Cheat, cheats_for
     from swarmgen.cheats.build import accomplice_for, make_cheater
-    from swarmgen.core.offerings import Kind, Offering
+    from swarmgen.core.offerings import Kind
     from swarmgen.core.verification import TextThresholds
     from swarmgen.core.verification.verdicts import upper_confidence_bound
-    from swarmgen.registry import load_registry
 
-    reg = load_registry(registry)
-    offering = Offering.parse(offering_text)
-    entry = reg.entry(offering)
-    thresholds = TextThresholds.from_mapping(reg.offering(offering).thresholds)
+    reg, offering, entry, table, claimant, validator = _setup(offering_text, cache, registry)
+    thresholds = TextThresholds.from_mapping(table)
     jobs = text_jobs(offering, checks, BENCH_SEED, max_tokens=TEXT_TOKENS)
-    claimant = make_backend(entry, offering, cache_dir=cache, threads=1)
-    validator: Any = make_backend(entry, offering, cache_dir=cache, threads=2)
-    claimant.load()
-    validator.load()
     honest, claim_seconds = _timed(run_batched, claimant, jobs, 1)
     per_claim = {"honest": honest}
     # The other model doubles as the pre-fill writer: generate its text once.
@@ -254,7 +258,7 @@ def run_text(
     _, validate_seconds = _timed(
         lambda: [check_text_claim(timing, j, c, thresholds) for j, c in sample]  # type: ignore[arg-type]
     )
-    calibrated = reg.offering(offering).thresholds.get("false_positive_bound")
+    calibrated = table.get("false_positive_bound")
     return PartResult(
         offering=offering_text,
         checks=checks,

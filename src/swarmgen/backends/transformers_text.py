@@ -102,10 +102,8 @@ class Sampler:
         Returns ``claimed`` when the draw falls inside its probability interval or within
         :data:`REPLAY_TOLERANCE` of it, otherwise the token the draw picks.
         """
-        import torch
-
         if self.generator is None:
-            return int(torch.argmax(logits).item())
+            return self.choose(logits)
         target, order, cumulative, keep = self._draw(logits)
         found = (order == claimed).nonzero()
         if len(found):
