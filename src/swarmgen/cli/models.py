@@ -11,8 +11,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from swarmgen.shapes.train import TrainConfig
+
 models_app = typer.Typer(help="Train and evaluate the built-in models.", no_args_is_help=True)
 _console = Console(stderr=True)
+_TRAIN = TrainConfig()
 
 
 def _default_out() -> Path:
@@ -38,16 +41,18 @@ def train_shapes(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of data, initial weights and noise.")] = 0,
     threads: Annotated[int, typer.Option(help="torch threads; fix it to reproduce a run.")] = 2,
-    images: Annotated[int, typer.Option(help="Training scenes rendered.")] = 8000,
-    vae_steps: Annotated[int, typer.Option(help="Autoencoder optimiser steps.")] = 600,
-    unet_steps: Annotated[int, typer.Option(help="UNet + text encoder optimiser steps.")] = 4000,
+    images: Annotated[int, typer.Option(help="Training scenes rendered.")] = _TRAIN.images,
+    vae_steps: Annotated[int, typer.Option(help="Autoencoder optimiser steps.")] = _TRAIN.vae_steps,
+    unet_steps: Annotated[
+        int, typer.Option(help="UNet + text encoder optimiser steps.")
+    ] = _TRAIN.unet_steps,
     install: Annotated[
         bool, typer.Option(help="Copy the trained model into the package's shipped folder.")
     ] = False,
 ) -> None:
     """Train shapes-64 from scratch on CPU; writes the pipeline, loss.jsonl and train.json."""
     from swarmgen.shapes import model_dir
-    from swarmgen.shapes.train import TrainConfig, train
+    from swarmgen.shapes.train import train
 
     config = TrainConfig(
         seed=seed, threads=threads, images=images, vae_steps=vae_steps, unet_steps=unet_steps
