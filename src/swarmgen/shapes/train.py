@@ -17,12 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from swarmgen.shapes.pipeline import build_pipeline, save_pipeline
-from swarmgen.shapes.scenes import scenes
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +69,10 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
 
 def render_dataset(seed: int, count: int) -> tuple[np.ndarray, list[str]]:
     """``count`` training images as uint8 ``(N, 64, 64, 3)`` and their captions."""
+    import numpy as np
+
+    from swarmgen.shapes.scenes import scenes
+
     items = list(scenes(seed, count, held_out=False))
     pixels = np.stack([np.asarray(s.render(), dtype=np.uint8) for s in items])
     return pixels, [s.caption for s in items]
@@ -218,6 +220,8 @@ class _Average:
 def train(config: TrainConfig, out_dir: Path, on_step: StepCallback | None = None) -> TrainResult:
     """Train shapes-64 and save the pipeline to ``out_dir/shapes-64``."""
     import torch
+
+    from swarmgen.shapes.pipeline import build_pipeline, save_pipeline
 
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
