@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -48,7 +47,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from verify_sim import jobs_until_invalid, steady_share, validator_pool
 
 TARGET_CHEATS: tuple[str, ...] = ("wrong-seed", "other-model", "noise", "copy", "altered-prompt")
 TARGET_CHEATS += ("fewer-steps", "random-tokens", "prefill")
@@ -56,7 +55,6 @@ TARGET_CHEATS += ("fewer-steps", "random-tokens", "prefill")
 TARGET_DETECTION = 0.99
 TARGET_HONEST_FP = 0.001
 TARGET_SHARE = 0.03
-TRUSTED_EPOCHS = 50
 TEXT_TOKENS = 12
 """Tokens per text job: short answers keep the bench inside half an hour on 2 cores."""
 BENCH_SEED = 2
@@ -274,91 +272,6 @@ def run_text(
     )
 
 
-def jobs_until_invalid(
-    detect: float, fp_bound: float, *, trusted: bool, jobs_per_epoch: int, runs: int, seed: int
-) -> float | None:
-    """Median jobs a worker cheating on every job does before an epoch verdict invalidates it.
-
-    ``None`` when most simulated workers are never invalidated within 1,000 epochs.
-    """
-    from swarmgen.core.verification import SamplingPolicy, epoch_verdict, sampling_rate
-    from swarmgen.core.verification.escalation import rejection_probability
-    from swarmgen.core.verification.sampling import reputation_after
-
-    policy = SamplingPolicy()
-    traffic = policy.normal_traffic
-    panel_fp = min(max(rejection_probability(fp_bound), 1e-12), 0.5)
-    lose = rejection_probability(detect)
-    rng = np.random.default_rng(seed)
-    start = 0.0
-    if trusted:
-        for _ in range(TRUSTED_EPOCHS):
-            start = reputation_after(start, True, policy)
-    found: list[float] = []
-    for _ in range(runs):
-        reputation = start
-        for epoch in range(1, 1001):
-            checks = int(rng.binomial(jobs_per_epoch, sampling_rate(reputation, traffic, policy)))
-            failures = int(rng.binomial(checks, lose)) if checks else 0
-            if checks and epoch_verdict(checks, failures, panel_fp).invalid:
-                found.append(epoch * jobs_per_epoch)
-                break
-            reputation = reputation_after(reputation, failures == 0, policy)
-        else:
-            found.append(float("inf"))
-    median = statistics.median(found)
-    return None if median == float("inf") else median
-
-
-def steady_share(part: PartResult) -> float:
-    """Validator compute over all compute when long-standing workers are checked at the floor."""
-    from swarmgen.core.verification import SamplingPolicy, sampling_rate
-    from swarmgen.core.verification.escalation import rejection_probability
-    from swarmgen.core.verification.sampling import reputation_after
-
-    policy = SamplingPolicy()
-    reputation = 0.0
-    for _ in range(TRUSTED_EPOCHS):
-        reputation = reputation_after(reputation, True, policy)
-    rate = sampling_rate(reputation, policy.normal_traffic, policy)
-    p = part.honest_fp
-    # Panel size: 1, plus 2 more if the first disagrees, plus 2 more if that stage splits.
-    escalate = p
-    split = 1.0 - (1.0 - p) ** 3 - rejection_probability(p) if p else 0.0
-    panel = 1.0 + 2.0 * escalate + 2.0 * max(split, 0.0)
-    verify = rate * panel * part.validate_s
-    return verify / (part.claim_s + verify)
-
-
-def _constant(value: Any) -> Any:
-    return lambda: value
-
-
-def validator_pool(wrong_seed_passes: Sequence[bool], bad_share: float, seed: int) -> float:
-    """Detection per check of wrong-seed claims when ``bad_share`` of validators collude.
-
-    Each check draws its panel from a pool of honest and colluding validators; honest
-    ones vote with the measured comparison, colluding ones always agree.
-    """
-    from swarmgen.cheats import ColludingValidator, HonestValidator, run_panel
-    from swarmgen.core.verification import Comparison, Outcome, Status
-
-    rng = np.random.default_rng(seed)
-    caught = 0
-    for passed in wrong_seed_passes:
-        outcome = Outcome.AGREE if passed else Outcome.DISAGREE
-        comparison = Comparison(outcome, "measured")
-        panel: list[Any] = [
-            ColludingValidator(f"v{i}", frozenset({"cheat"}))
-            if rng.random() < bad_share
-            else HonestValidator(f"v{i}")
-            for i in range(5)
-        ]
-        decision = run_panel("cheat", _constant(comparison), panel)
-        caught += decision.status is Status.REJECTED
-    return caught / len(wrong_seed_passes) if wrong_seed_passes else 0.0
-
-
 def _selected(cheats: Sequence[Any], only: set[str]) -> list[Any]:
     """The cheats named in ``only`` (all of them when it is empty)."""
     return [cheat for cheat in cheats if not only or str(cheat) in only]
@@ -461,7 +374,7 @@ def report_part(part: PartResult, args: argparse.Namespace) -> dict[str, Any]:
         columns = f"{part.offering:<20} {name:<15} {rate:>12.4f}"
         print(f"{columns} {_jobs(new):>16} {_jobs(old):>10}  {why}")
         per[name] = {"detection": rate, "median_jobs_new": new, "median_jobs_trusted": old}
-    share = steady_share(part)
+    share = steady_share(part.honest_fp, part.claim_s, part.validate_s)
     print(
         f"{part.offering}: honest false positives {part.honest_fp:.4f} per check "
         f"(95 % bound {part.honest_fp_bound:.4f}) over {part.checks}; "
