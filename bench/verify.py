@@ -45,7 +45,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from verify_sim import jobs_until_invalid, steady_share, validator_pool
 
@@ -124,11 +124,22 @@ def _quantiles(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def _setup(offering_text: str, cache: Path, registry: Path | None) -> tuple[Any, ...]:
-    """``(registry, offering, entry, thresholds, claimant, validator)`` for one part.
+class _Setup(NamedTuple):
+    """One part's registry, offering and loaded backends."""
 
-    The claimant runs with 1 torch thread, the validator with 2; both are loaded.
-    """
+    registry: Any
+    offering: Any
+    entry: Any
+    thresholds: dict[str, Any]
+    """The offering's calibrated thresholds as stored in the registry."""
+    claimant: Any
+    """1 torch thread, as a worker's single job."""
+    validator: Any
+    """2 torch threads."""
+
+
+def _setup(offering_text: str, cache: Path, registry: Path | None) -> _Setup:
+    """Load the registry and both backends of one part."""
     from swarmgen.backends.factory import make_backend
     from swarmgen.core.offerings import Offering
     from swarmgen.registry import load_registry
@@ -140,7 +151,7 @@ def _setup(offering_text: str, cache: Path, registry: Path | None) -> tuple[Any,
     validator = make_backend(entry, offering, cache_dir=cache, threads=2)
     claimant.load()
     validator.load()
-    return reg, offering, entry, reg.offering(offering).thresholds, claimant, validator
+    return _Setup(reg, offering, entry, reg.offering(offering).thresholds, claimant, validator)
 
 
 def run_image(
