@@ -35,10 +35,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     images: int = 8000
-    vae_steps: int = 600
+    vae_steps: int = 1200
     vae_batch: int = 8
     vae_lr: float = 3e-3
-    unet_steps: int = 4000
+    unet_steps: int = 2800
     unet_batch: int = 32
     unet_lr: float = 1e-3
     warmup: int = 100
