@@ -39,8 +39,12 @@ def train_shapes(
         Path | None,
         typer.Option(help="Output folder (default ~/.cache/swarmgen/shapes-64-train)."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of data, initial weights and noise.")] = 0,
-    threads: Annotated[int, typer.Option(help="torch threads; fix it to reproduce a run.")] = 2,
+    seed: Annotated[
+        int, typer.Option(help="Seed of data, initial weights and noise.")
+    ] = _TRAIN.seed,
+    threads: Annotated[
+        int, typer.Option(help="torch threads; fix it to reproduce a run.")
+    ] = _TRAIN.threads,
     images: Annotated[int, typer.Option(help="Training scenes rendered.")] = _TRAIN.images,
     vae_steps: Annotated[int, typer.Option(help="Autoencoder optimiser steps.")] = _TRAIN.vae_steps,
     unet_steps: Annotated[
