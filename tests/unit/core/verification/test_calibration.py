@@ -11,7 +11,7 @@ from swarmgen.core.verification.calibration import (
     honest_quantile,
 )
 from swarmgen.core.verification.failures import VerificationError
-from swarmgen.core.verification.imagecheck import METRICS, ImageDistance, worst_ratio
+from swarmgen.core.verification.imagecheck import METRICS, ImageDistance, rejects
 
 
 def distance(value: float, pixel: float | None = None) -> ImageDistance:
@@ -53,11 +53,11 @@ def test_measured_rates_agree_with_the_fitted_rule(
     honest = [distance(v) for v in honest_values]
     cheat = [distance(v) for v in cheat_values]
     fitted = fit_thresholds(honest, cheat, max_fp)
-    rejected = sum(1 for d in honest if worst_ratio(d, fitted)[1] > 1.0)
+    rejected = sum(1 for d in honest if rejects(d, fitted))
     assert fitted.false_positive == rejected / len(honest)
     assert fitted.false_positive <= max_fp
     if cheat:
-        caught = sum(1 for d in cheat if worst_ratio(d, fitted)[1] > 1.0)
+        caught = sum(1 for d in cheat if rejects(d, fitted))
         assert fitted.detection == caught / len(cheat)
 
 

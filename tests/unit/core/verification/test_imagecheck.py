@@ -9,14 +9,17 @@ from PIL import Image
 
 from swarmgen.core.verification.failures import Failure, FailureKind, Outcome, VerificationError
 from swarmgen.core.verification.imagecheck import (
+    HASHES,
     METRICS,
     ImageArtifacts,
+    ImageDistance,
     ImageThresholds,
     compare_image_sets,
     compare_images,
     image_artifacts,
     image_distance,
     images_agree,
+    rejects,
 )
 
 from .images import jpeg_roundtrip, noisy, png, scene
@@ -140,3 +143,34 @@ def test_thresholds_round_trip_through_the_registry_form() -> None:
 def test_thresholds_outside_the_unit_interval_are_refused() -> None:
     with pytest.raises(VerificationError):
         ImageThresholds(dhash=1.5)
+
+
+def _distance(**over: float) -> ImageDistance:
+    values = {name: 0.0 for name in METRICS}
+    values.update(over)
+    return ImageDistance(**values)
+
+
+@pytest.mark.parametrize("name", HASHES)
+def test_one_hash_past_its_limit_alone_does_not_reject(name: str) -> None:
+    # A few near-median bits of one hash flip under an honest re-run's rounding noise.
+    assert not rejects(_distance(**{name: 3 / 64}), ImageThresholds(**{name: 2 / 64}))
+
+
+def test_two_hashes_past_their_limits_reject() -> None:
+    limits = ImageThresholds(phash=2 / 64, whash=2 / 64)
+    assert rejects(_distance(phash=3 / 64, whash=3 / 64), limits)
+    assert not rejects(_distance(phash=2 / 64, whash=3 / 64), limits)
+
+
+def test_the_pixel_metric_rejects_on_its_own() -> None:
+    assert rejects(_distance(pixel=0.006), ImageThresholds(pixel=0.005))
+    assert not rejects(_distance(pixel=0.005), ImageThresholds(pixel=0.005))
+
+
+def test_a_disagreement_names_every_metric_past_its_limit() -> None:
+    original = scene(3)
+    darker = Image.eval(original, lambda v: max(0, v - 25))
+    comparison = compare_images(artifacts(original), artifacts(darker), ImageThresholds())
+    assert comparison.outcome is Outcome.DISAGREE
+    assert "pixel" in comparison.detail
