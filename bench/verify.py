@@ -41,9 +41,8 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -312,12 +311,14 @@ def main() -> None:
         "--cheats", default="", help="Comma-separated cheats to run (default: every one)."
     )
     args = parser.parse_args()
+    from swarmgen.calibration import spawn_pool
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared cores: do not spin
     started = time.perf_counter()
     only = {name.strip() for name in args.cheats.split(",") if name.strip()}
     summary: dict[str, Any] = {}
-    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+    with spawn_pool(2) as pool:
         futures = {
             pool.submit(_part, kind, offering, checks, args.cache, args.registry, only=only): kind
             for kind, offering, checks in (

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -151,6 +153,26 @@ def _child_run(
     return run_batched(backend, jobs, 1)
 
 
+def _exit_with_parent() -> None:
+    """Pool initialiser: on Linux, have the kernel stop this process when its parent dies.
+
+    Without it, killing a calibration or a benchmark leaves its spawned children running
+    a model until their current task ends.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def spawn_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of freshly spawned processes (no forked torch state) that die with this one."""
+    return ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_exit_with_parent
+    )
+
+
 def run_in_subprocess(
     registry_path: Path | None,
     offering: Offering,
@@ -159,7 +181,7 @@ def run_in_subprocess(
     threads: int,
 ) -> list[Output]:
     """Run ``jobs`` honestly in a freshly spawned Python process (one job per batch)."""
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+    with spawn_pool(1) as pool:
         future = pool.submit(
             _child_run, registry_path, str(offering), list(jobs), cache_dir, threads
         )
