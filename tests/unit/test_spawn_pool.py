@@ -11,7 +11,7 @@ import time
 import pytest
 
 PARENT = """
-import os, sys, time
+import os, time
 from swarmgen.calibration import spawn_pool
 
 if __name__ == "__main__":

@@ -208,17 +208,14 @@ def ratios(distance: ImageDistance, thresholds: ImageThresholds) -> dict[str, fl
     return out
 
 
-def worst_ratio(distance: ImageDistance, thresholds: ImageThresholds) -> tuple[str, float]:
-    """The metric furthest past (or closest to) its threshold, as ``(name, ratio)``."""
-    by_metric = ratios(distance, thresholds)
-    name = max(by_metric, key=lambda metric: by_metric[metric])
-    return name, by_metric[name]
+def _rejecting(by_metric: dict[str, float]) -> bool:
+    over = {name for name, ratio in by_metric.items() if ratio > 1.0}
+    return bool(over - set(HASHES)) or len(over & set(HASHES)) >= HASH_QUORUM
 
 
 def rejects(distance: ImageDistance, thresholds: ImageThresholds) -> bool:
     """The decision rule: the pixel metric, or ``HASH_QUORUM`` hashes, past their limits."""
-    over = {name for name, ratio in ratios(distance, thresholds).items() if ratio > 1.0}
-    return bool(over - set(HASHES)) or len(over & set(HASHES)) >= HASH_QUORUM
+    return _rejecting(ratios(distance, thresholds))
 
 
 def images_agree(a: ImageArtifacts, b: ImageArtifacts, thresholds: ImageThresholds) -> bool:
@@ -240,11 +237,12 @@ def compare_images(
         detail = f"{claimed.width}x{claimed.height} vs {reference.width}x{reference.height}"
         return Comparison(Outcome.DISAGREE, "size", detail, math.inf)
     distance = image_distance(claimed, reference)
-    metric, ratio = worst_ratio(distance, thresholds)
-    if rejects(distance, thresholds):
+    worst_first = sorted(ratios(distance, thresholds).items(), key=lambda item: -item[1])
+    metric, ratio = worst_first[0]
+    if _rejecting(dict(worst_first)):
         detail = ", ".join(
             f"{name} {getattr(distance, name):.4f} > {thresholds.limit(name):.4f}"
-            for name, over in sorted(ratios(distance, thresholds).items(), key=lambda x: -x[1])
+            for name, over in worst_first
             if over > 1.0
         )
         return Comparison(Outcome.DISAGREE, metric, detail, ratio)
