@@ -47,6 +47,7 @@ from swarmgen.core.verification import (
     fit_thresholds,
     image_artifacts,
     image_distance,
+    rejected_share,
 )
 from swarmgen.errors import SwarmgenError
 from swarmgen.registry import Registry, load_registry
@@ -313,18 +314,11 @@ def calibrate_image(
         )
         cheats[cheat] = image_distances(ref, run_batched(backend, jobs, 1))
     fitted = fit_thresholds(honest, [d for ds in cheats.values() for d in ds], max_fp)
-    detection = {}
-    for cheat, distances in cheats.items():
-        caught = sum(1 for d in distances if _rejects(d, fitted))
-        detection[str(cheat)] = caught / len(distances)
+    detection = {str(cheat): rejected_share(found, fitted) for cheat, found in cheats.items()}
     honest_max = {
         name: max(getattr(d, name) for d in honest) for name in ImageDistance.__dataclass_fields__
     }
     return Calibration(offering, fitted.as_mapping(), len(honest), detection, honest_max)
-
-
-def _rejects(distance: ImageDistance, thresholds: ImageThresholds) -> bool:
-    return any(value > thresholds.limit(name) for name, value in distance.items())
 
 
 def calibrate_text(

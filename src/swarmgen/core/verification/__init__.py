@@ -9,7 +9,12 @@
 - :mod:`.verdicts` — per-epoch binomial verdicts.
 """
 
-from swarmgen.core.verification.calibration import FittedThreshold, fit_threshold, fit_thresholds
+from swarmgen.core.verification.calibration import (
+    FittedThreshold,
+    fit_threshold,
+    fit_thresholds,
+    rejected_share,
+)
 from swarmgen.core.verification.escalation import (
     Ballot,
     Decision,
@@ -96,6 +101,7 @@ __all__ = [
     "image_distance",
     "images_agree",
     "must_check",
+    "rejected_share",
     "rejection_probability",
     "reputation_after",
     "sampling_rate",

@@ -88,6 +88,11 @@ def fit_threshold(
     )
 
 
+def rejected_share(distances: Sequence[ImageDistance], thresholds: ImageThresholds) -> float:
+    """The share of ``distances`` the decision rule, :func:`~.imagecheck.rejects`, rejects."""
+    return _rate(sum(1 for d in distances if rejects(d, thresholds)), len(distances))
+
+
 def fit_thresholds(
     honest: Sequence[ImageDistance],
     cheat: Sequence[ImageDistance],
@@ -114,12 +119,11 @@ def fit_thresholds(
     }
     probe = ImageThresholds.from_mapping(limits)
     false = sum(1 for d in honest if rejects(d, probe))
-    caught = sum(1 for d in cheat if rejects(d, probe))
     return replace(
         probe,
         false_positive=_rate(false, len(honest)),
         false_positive_bound=upper_confidence_bound(false, len(honest)),
-        detection=_rate(caught, len(cheat)) if cheat else None,
+        detection=rejected_share(cheat, probe) if cheat else None,
         honest_samples=len(honest),
         cheat_samples=len(cheat),
     )

@@ -9,9 +9,15 @@ from swarmgen.core.verification.calibration import (
     fit_threshold,
     fit_thresholds,
     honest_quantile,
+    rejected_share,
 )
 from swarmgen.core.verification.failures import VerificationError
-from swarmgen.core.verification.imagecheck import METRICS, ImageDistance, rejects
+from swarmgen.core.verification.imagecheck import (
+    METRICS,
+    ImageDistance,
+    ImageThresholds,
+    rejects,
+)
 
 
 def distance(value: float, pixel: float | None = None) -> ImageDistance:
@@ -59,6 +65,14 @@ def test_measured_rates_agree_with_the_fitted_rule(
     if cheat:
         caught = sum(1 for d in cheat if rejects(d, fitted))
         assert fitted.detection == caught / len(cheat)
+
+
+def test_rejected_share_counts_what_the_rule_rejects_not_any_metric_past_its_limit() -> None:
+    limits = ImageThresholds(phash=2 / 64, phash16=4 / 256, dhash=2 / 64, whash=2 / 64)
+    one_hash = ImageDistance(0.0, 0.0, 0.0, 3 / 64, 0.0)
+    two_hashes = ImageDistance(3 / 64, 0.0, 0.0, 3 / 64, 0.0)
+    assert rejected_share([one_hash, two_hashes], limits) == 0.5
+    assert rejected_share([], limits) == 0.0
 
 
 def test_bit_identical_honest_runs_still_get_the_floor() -> None:
