@@ -37,6 +37,7 @@ Image and text run in two processes side by side. The last line is one JSON obje
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import time
@@ -79,6 +80,10 @@ class PartResult:
     """Per cheat (and honest): median and 95th percentile of each distance."""
     thresholds: dict[str, float] = field(default_factory=dict)
     wrong_seed_passes: list[bool] = field(default_factory=list)
+    blank_jobs: int = 0
+    """Images: jobs on which the validator's own image is a blank canvas (see ``is_blank``)."""
+    missed_on_blank: dict[str, int] = field(default_factory=dict)
+    """Images: per cheat, how many of its missed checks were on blank-canvas jobs."""
 
 
 class Memo:
@@ -99,6 +104,25 @@ class Memo:
             for job, output in zip(todo, self.inner.run(todo), strict=True):
                 self._seen[job.input_digest()] = output
         return [self._seen[job.input_digest()] for job in jobs]
+
+
+BLANK_STD = 2.0
+"""Largest per-channel standard deviation, in 0-255 levels, of a blank canvas."""
+
+
+def is_blank(output: Any) -> bool:
+    """True when an image output's first image is one flat colour: no shape was drawn.
+
+    On such a job the offering paints the same canvas whatever the seed, step count or
+    a swapped word, so a cheat's image is the honest image and no comparison of images
+    can tell them apart.
+    """
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(output.images[0])) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
+    return float(pixels.std(axis=(0, 1)).max()) < BLANK_STD
 
 
 def _timed(call: Any, *args: Any) -> tuple[Any, float]:
@@ -175,7 +199,8 @@ def run_image(
             reg, offering, cheat, cache_dir=cache, threads=1, inner=claimant, seed=BENCH_SEED
         )
         per_claim[str(cheat)] = run_batched(backend, jobs, 1)
-    detection, reasons, distances = {}, {}, {}
+    blank = [is_blank(r) for r in reference]
+    detection, reasons, distances, missed_on_blank = {}, {}, {}, {}
     honest_fails = 0
     wrong_seed: list[bool] = []
     for name, claims in per_claim.items():
@@ -188,6 +213,9 @@ def run_image(
             honest_fails = failed
         else:
             detection[name] = failed / len(results)
+            missed_on_blank[name] = sum(
+                1 for r, flat in zip(results, blank, strict=True) if r.passed and flat
+            )
         if name == "wrong-seed":
             wrong_seed = [r.passed for r in results]
         reasons[name] = _reasons(results)
@@ -212,6 +240,8 @@ def run_image(
         distances=distances,
         thresholds=limits,
         wrong_seed_passes=wrong_seed,
+        blank_jobs=sum(blank),
+        missed_on_blank=missed_on_blank,
     )
 
 
@@ -342,7 +372,27 @@ def _jobs(value: float | None) -> str:
 
 
 def _image_notes(image: PartResult, summary: dict[str, Any]) -> None:
-    """Colluding validators, and whether undeclared int8 can be told apart."""
+    """Blank canvases, colluding validators, and whether undeclared int8 can be told apart."""
+    drawn = image.checks - image.blank_jobs
+    missed = {name: round((1.0 - rate) * image.checks) for name, rate in image.detection.items()}
+    where_drawn = {
+        name: 1.0 - (count - image.missed_on_blank[name]) / drawn if drawn else 0.0
+        for name, count in missed.items()
+    }
+    print(
+        f"{image.offering}: the validator's image is a blank canvas (every channel within "
+        f"{BLANK_STD:.0f} levels) on {image.blank_jobs} of {image.checks} jobs; there the "
+        "offering paints the same canvas for any seed, step count or swapped word, so a "
+        "cheat returns the honest image and no image comparison can tell"
+    )
+    print(f"{'claim':<15} {'missed':>7} {'on blank':>9} {'detect/check where drawn':>25}")
+    for name, rate in where_drawn.items():
+        print(f"{name:<15} {missed[name]:>7} {image.missed_on_blank[name]:>9} {rate:>25.4f}")
+    summary["blank_jobs"] = image.blank_jobs
+    summary["detection_where_drawn"] = where_drawn
+    summary["min_detection_where_drawn"] = min(
+        (where_drawn[name] for name in TARGET_CHEATS if name in where_drawn), default=None
+    )
     for bad in (0.1, 0.3):
         rate = validator_pool(image.wrong_seed_passes, bad, seed=3)
         print(

@@ -1,0 +1,68 @@
+"""The image bench's account of misses on blank canvases."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+BENCH = Path(__file__).parents[3] / "bench"
+
+
+@pytest.fixture(scope="module")
+def verify() -> ModuleType:
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_verify", BENCH / "verify.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+    return module
+
+
+def output(pixels: np.ndarray) -> SimpleNamespace:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+    return SimpleNamespace(images=(buffer.getvalue(),))
+
+
+def test_a_flat_canvas_is_blank_and_a_drawn_shape_is_not(verify: ModuleType) -> None:
+    canvas = np.full((64, 64, 3), 17)
+    canvas[0, 0] = 18  # rounding noise
+    assert verify.is_blank(output(canvas))
+    canvas[20:28, 20:28] = (120, 0, 120)  # a small purple square
+    assert not verify.is_blank(output(canvas))
+
+
+def test_detection_where_drawn_leaves_out_only_the_misses_on_blank_jobs(
+    verify: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    part = verify.PartResult(
+        offering="shapes-64@fp32",
+        checks=100,
+        honest_fp=0.0,
+        honest_fp_bound=0.03,
+        detection={"wrong-seed": 0.95, "noise": 1.0},
+        reasons={},
+        claim_s=0.1,
+        validate_s=0.1,
+        calibrated_fp_bound=None,
+        blank_jobs=4,
+        missed_on_blank={"wrong-seed": 3, "noise": 0},
+    )
+    summary: dict[str, object] = {}
+    verify._image_notes(part, summary)
+    # 5 misses, 3 of them on the 4 blank jobs: 2 missed among the 96 drawn ones.
+    assert summary["detection_where_drawn"] == {"wrong-seed": 1 - 2 / 96, "noise": 1.0}
+    assert summary["min_detection_where_drawn"] == 1 - 2 / 96
+    assert summary["blank_jobs"] == 4
+    assert "4 of 100 jobs" in capsys.readouterr().out
