@@ -182,7 +182,7 @@ def run_image(
 ) -> PartResult:
     """Image checks: honest and every image cheat against a 2-thread validator."""
     from swarmgen.calibration import compare_image_outputs, image_distances, image_jobs, run_batched
-    from swarmgen.cheats import cheats_for
+    from swarmgen.cheats import Cheat, cheats_for
     from swarmgen.cheats.build import make_cheater
     from swarmgen.core.offerings import Kind
     from swarmgen.core.verification import ImageThresholds
@@ -198,6 +198,8 @@ def run_image(
         backend = make_cheater(
             reg, offering, cheat, cache_dir=cache, threads=1, inner=claimant, seed=BENCH_SEED
         )
+        if cheat is Cheat.COPY:  # a copier's first job has nothing to copy: run one before
+            run_batched(backend, image_jobs(offering, 1, BENCH_SEED + 1), 1)
         per_claim[str(cheat)] = run_batched(backend, jobs, 1)
     blank = [is_blank(r) for r in reference]
     detection, reasons, distances, missed_on_blank = {}, {}, {}, {}
@@ -393,7 +395,7 @@ def _image_notes(image: PartResult, summary: dict[str, Any]) -> None:
     summary["min_detection_where_drawn"] = min(
         (where_drawn[name] for name in TARGET_CHEATS if name in where_drawn), default=None
     )
-    for bad in (0.1, 0.3):
+    for bad in (0.1, 0.3) if image.wrong_seed_passes else ():
         rate = validator_pool(image.wrong_seed_passes, bad, seed=3)
         print(
             f"{image.offering}: wrong-seed detection per check with {bad:.0%} colluding "
@@ -468,7 +470,7 @@ def final(
         if name in part.detection
     ]
     return {
-        "min_detection": min(detections),
+        "min_detection": min(detections, default=None),
         "honest_fp": max(part.honest_fp for part in parts.values()),
         "verify_compute_share": max(summary[k]["share"] for k in parts),
         "checks": {kind: part.checks for kind, part in parts.items()},

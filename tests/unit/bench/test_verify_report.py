@@ -65,4 +65,27 @@ def test_detection_where_drawn_leaves_out_only_the_misses_on_blank_jobs(
     assert summary["detection_where_drawn"] == {"wrong-seed": 1 - 2 / 96, "noise": 1.0}
     assert summary["min_detection_where_drawn"] == 1 - 2 / 96
     assert summary["blank_jobs"] == 4
-    assert "4 of 100 jobs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "4 of 100 jobs" in out
+    assert "colluding" not in out  # wrong seed did not run: nothing to say about validators
+
+
+def test_a_run_of_cheats_without_a_target_still_ends_with_its_json_line(
+    verify: ModuleType,
+) -> None:
+    part = verify.PartResult(
+        offering="smollm2-135m@fp32",
+        checks=10,
+        honest_fp=0.0,
+        honest_fp_bound=0.26,
+        detection={"int8": 1.0, "bf16": 0.9},
+        reasons={},
+        claim_s=0.7,
+        validate_s=0.35,
+        calibrated_fp_bound=None,
+    )
+    summary = {"text": {"share": 0.005}}
+    args = SimpleNamespace()
+    closing = verify.final({"text": part}, summary, args, 1.0)
+    assert closing["min_detection"] is None
+    assert closing["honest_fp"] == 0.0 and closing["verify_compute_share"] == 0.005
