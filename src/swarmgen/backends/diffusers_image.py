@@ -10,6 +10,10 @@ Reproducibility rules (verification relies on them):
   same pixels always give the same bytes.
 
 Jobs in a batch that share size, steps and guidance run as one pipeline call.
+
+A model may set ``guidance_rescale`` in its registry options (diffusers' rescaling of the
+guided prediction to the conditional one's spread, for zero-terminal-SNR schedules); every
+worker and validator of that model samples with it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swarmgen.backends.base import check_jobs, seed_of
+from swarmgen.backends.base import BackendError, check_jobs, seed_of
 from swarmgen.backends.precision import load_dtype, pin_threads, quantize_int8
 from swarmgen.core.jobs import ImageSpec, Job, guidance_text
 from swarmgen.core.offerings import Kind, Offering, Precision
@@ -71,6 +75,7 @@ class DiffusersImageBackend:
         *,
         precision: Precision | None = None,
         cache_dir: Path | None = None,
+        guidance_rescale: float = 0.0,
     ) -> None:
         """``source`` is a folder, a hub id or ``builtin:NAME`` (which needs ``cache_dir``).
 
@@ -81,6 +86,9 @@ class DiffusersImageBackend:
         self.threads = threads
         self.max_batch = max_batch
         self.precision = precision or offering.precision
+        if not 0.0 <= guidance_rescale <= 1.0:
+            raise BackendError(f"guidance_rescale {guidance_rescale} is outside [0, 1]")
+        self.guidance_rescale = guidance_rescale
         self.cache_dir = cache_dir
         self._pipe: Any = None
 
@@ -147,6 +155,7 @@ class DiffusersImageBackend:
                 height=first.height,
                 num_inference_steps=first.steps,
                 guidance_scale=first.guidance,
+                guidance_rescale=self.guidance_rescale,
                 generator=generators,
                 output_type="np",
             )

@@ -52,6 +52,7 @@ def make_backend(
             max_batch=int(options.get("max_batch", 4)),
             precision=run_precision,
             cache_dir=cache_dir,
+            guidance_rescale=float(options.get("guidance_rescale", 0.0)),
         )
     if entry.backend == "transformers" and entry.kind is Kind.TEXT:
         from swarmgen.backends.transformers_text import TransformersTextBackend

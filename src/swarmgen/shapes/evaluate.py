@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,14 @@ EVAL_SEED = 1_000_003
 """Seed of the held-out prompt stream (training uses small seeds)."""
 STEPS = 20
 GUIDANCE = 4.0
+
+
+@cache
+def guidance_rescale() -> float:
+    """The guidance rescale the shipped registry gives shapes-64, as workers sample with it."""
+    from swarmgen.registry import load_registry
+
+    return float(load_registry().models["shapes-64"].options.get("guidance_rescale", 0.0))
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class Report:
     seconds_per_image: float
     steps: int
     guidance_scale: float
+    guidance_rescale: float
     threads: int
 
     def as_dict(self) -> dict[str, Any]:
@@ -60,6 +70,7 @@ class Report:
             "seconds_per_image": round(self.seconds_per_image, 4),
             "steps": self.steps,
             "guidance_scale": self.guidance_scale,
+            "guidance_rescale": self.guidance_rescale,
             "threads": self.threads,
         }
 
@@ -80,6 +91,7 @@ def generate(pipe: Any, prompt: str, seed: int, steps: int = STEPS) -> Image.Ima
         height=64,
         num_inference_steps=steps,
         guidance_scale=GUIDANCE,
+        guidance_rescale=guidance_rescale(),
         generator=[torch.Generator("cpu").manual_seed(seed)],
         output_type="pil",
     )
@@ -119,6 +131,7 @@ def evaluate(
         seconds_per_image=generating / total,
         steps=steps,
         guidance_scale=GUIDANCE,
+        guidance_rescale=guidance_rescale(),
         threads=threads,
     )
     return report, samples
@@ -138,6 +151,7 @@ def save_grid(samples: list[Sample], image_path: Path, columns: int = 8, scale: 
         f"{i // columns},{i % columns}\tseed={s.seed}\t{s.prompt}" for i, s in enumerate(samples)
     ]
     prompts_path = image_path.with_suffix(".txt")
-    header = f"# row,column  seed  prompt  ({STEPS} steps, guidance {GUIDANCE})"
+    sampling = f"{STEPS} steps, guidance {GUIDANCE}, rescale {guidance_rescale()}"
+    header = f"# row,column  seed  prompt  ({sampling})"
     prompts_path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
     return prompts_path

@@ -73,3 +73,29 @@ def test_accuracy_on_a_held_out_sample(pipe: Any) -> None:
     assert len(samples) == 16
     assert report.background_accuracy >= 0.9, report
     assert report.color_accuracy >= 0.5, report
+
+
+def test_a_lone_shape_on_black_is_drawn_at_the_default_guidance(pipe: Any) -> None:
+    """Without the registry's guidance rescale this prompt and seed give a flat black canvas
+    at guidance 7.5 (the jobs' default), so every seed looks the same (0003, 0006)."""
+    import numpy as np
+    import torch
+
+    from swarmgen.shapes.evaluate import guidance_rescale
+
+    def drawn(rescale: float) -> float:
+        result = pipe(
+            prompt=["a medium white star on a black background"],
+            width=64,
+            height=64,
+            num_inference_steps=20,
+            guidance_scale=7.5,
+            guidance_rescale=rescale,
+            generator=[torch.Generator("cpu").manual_seed(2 * 100_003 + 487)],
+            output_type="np",
+        )
+        return float((np.asarray(result.images[0]) * 255).std(axis=(0, 1)).max())
+
+    assert guidance_rescale() == 1.0
+    assert drawn(0.0) < 2.0
+    assert drawn(guidance_rescale()) > 10.0

@@ -51,6 +51,19 @@ def test_echo_options_come_from_the_registry(tmp_path: Path) -> None:
     assert (backend.max_batch, backend.delay_s) == (3, 0.5)
 
 
+def test_image_guidance_rescale_comes_from_the_registry(tmp_path: Path) -> None:
+    shapes = Offering.parse("shapes-64@fp32")
+    backend = make_backend(entry_for(shapes), shapes, cache_dir=tmp_path, threads=1)
+    assert isinstance(backend, DiffusersImageBackend)
+    assert backend.guidance_rescale == 1.0
+    tiny = Offering.parse("tiny-sd@fp32")
+    plain = make_backend(entry_for(tiny), tiny, cache_dir=tmp_path, threads=1)
+    assert isinstance(plain, DiffusersImageBackend) and plain.guidance_rescale == 0.0
+    wild = dataclasses.replace(entry_for(tiny), options={"guidance_rescale": 1.5})
+    with pytest.raises(BackendError, match=r"guidance_rescale 1\.5 is outside"):
+        make_backend(wild, tiny, cache_dir=tmp_path, threads=1)
+
+
 @pytest.mark.parametrize("name", ["tiny-sd@fp32", "smollm2-135m@fp32"])
 def test_run_precision_defaults_to_the_offering_and_can_differ(name: str, tmp_path: Path) -> None:
     offering = Offering.parse(name)
