@@ -8,9 +8,9 @@ work, with the offering's calibrated thresholds from the registry:
   coordinator compares artifacts it computes from both PNGs (``compare_image_sets``);
   claims come from 1 thread, one job per batch, honest or through a
   :class:`~swarmgen.cheats.CheatingBackend` with rate 1;
-- text: claims are generated with 1 thread; the validator (2 threads) scores the claimed
-  tokens in one teacher-forced pass, replays the choices of sampled jobs, and
-  ``check_text`` decides. Half the jobs are greedy, half sampled (T=0.8, top-p 0.95).
+- text: claims are generated with 1 thread; the validator runs the same jobs blinded
+  (2 threads, the same sampling ids, so the same RNG draws) and ``check_text`` compares
+  the two runs. Half the jobs are greedy, half sampled (T=0.8, top-p 0.95).
 
 The prompts and seeds differ from the ones calibration fit the thresholds on.
 
@@ -24,8 +24,7 @@ Also reported, from the measured per-check rates and the core's own rules:
 - verification compute share at steady state: long-standing workers are checked at the
   policy floor (normal traffic) times the expected panel size; a check costs the
   validator's measured seconds and a job the claimant's, both timed with 1 thread
-  (image re-execution is the job itself; text validation is one scoring pass, plus a
-  replay pass for sampled jobs);
+  (for both kinds, validation is re-running the job);
 - validators: detection per check when a share of the validator pool is lazy (agrees
   without looking) or colludes with the cheater.
 
@@ -250,7 +249,7 @@ def run_image(
 def run_text(
     offering_text: str, checks: int, cache: Path, registry: Path | None, only: set[str]
 ) -> PartResult:
-    """Text checks: honest and every text cheat against a 2-thread scoring validator."""
+    """Text checks: honest and every text cheat against a 2-thread validator's blinded run."""
     from swarmgen.backends.factory import make_backend
     from swarmgen.calibration import check_text_claim, run_batched, text_jobs
     from swarmgen.cheats import Cheat, cheats_for
@@ -263,6 +262,7 @@ def run_text(
     thresholds = TextThresholds.from_mapping(table)
     jobs = text_jobs(offering, checks, BENCH_SEED, max_tokens=TEXT_TOKENS)
     honest, claim_seconds = _timed(run_batched, claimant, jobs, 1)
+    reference = run_batched(validator, jobs, 1)
     per_claim = {"honest": honest}
     # The other model doubles as the pre-fill writer: generate its text once.
     writer = Memo(accomplice_for(entry, offering, Cheat.OTHER_MODEL, cache, 1))
@@ -283,8 +283,8 @@ def run_text(
     honest_fails = 0
     for name, claims in per_claim.items():
         results = [
-            check_text_claim(validator, job, claim, thresholds)
-            for job, claim in zip(jobs, claims, strict=True)
+            check_text_claim(job, claim, ref, thresholds)
+            for job, claim, ref in zip(jobs, claims, reference, strict=True)
         ]
         failed = sum(1 for r in results if not r.passed)
         if name == "honest":
@@ -294,9 +294,12 @@ def run_text(
         reasons[name] = _reasons(results)
         distances[name] = _quantiles([r.distance or 0.0 for r in results])
     timing = make_backend(entry, offering, cache_dir=cache, threads=1)
-    sample = list(zip(jobs, honest, strict=True))[: min(60, checks)]
+    sample = jobs[: min(60, checks)]
     _, validate_seconds = _timed(
-        lambda: [check_text_claim(timing, j, c, thresholds) for j, c in sample]  # type: ignore[arg-type]
+        lambda: [
+            check_text_claim(j, c, r, thresholds)
+            for j, c, r in zip(sample, honest, run_batched(timing, sample, 1), strict=False)
+        ]
     )
     calibrated = table.get("false_positive_bound")
     return PartResult(

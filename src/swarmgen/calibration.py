@@ -7,9 +7,10 @@ distances. :func:`~swarmgen.core.verification.fit_thresholds` turns them into
 thresholds, which are stored in the registry with the measured false-positive and
 detection rates (overall and per cheat).
 
-Text: claims generated with 1 thread (and in a separate process) are scored by a
-validator with 2 threads; the honest logprob distances and greedy tie gaps fit
-``max_distance`` and ``greedy_tie_margin``, and the text cheats give detection rates.
+Text: claims generated with 1 thread (and in a separate process) are compared with a
+validator's blinded run of the same jobs with 2 threads; the honest logprob distances
+and the ties where honest runs part ways fit ``max_distance``, ``greedy_tie_margin`` and
+``sampled_tie_margin``, and the text cheats give detection rates.
 
 The measurement lives in functions that ``bench/verify.py`` reuses.
 """
@@ -27,12 +28,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, cast
 
-from swarmgen.backends.base import Backend, TextScorer
+from swarmgen.backends.base import Backend
 from swarmgen.cheats import Cheat, cheats_for
 from swarmgen.cheats.build import make_cheater
 from swarmgen.core.jobs import ImageSpec, Job, Message, TextSpec
 from swarmgen.core.offerings import Kind, Offering
-from swarmgen.core.outputs import ImageOutput, Output, TextOutput
+from swarmgen.core.outputs import MAX_CHOICE_MARGIN, ImageOutput, Output, TextOutput
 from swarmgen.core.verification import (
     Comparison,
     Failure,
@@ -43,6 +44,7 @@ from swarmgen.core.verification import (
     TextThresholds,
     check_text,
     compare_image_sets,
+    first_difference,
     fit_threshold,
     fit_thresholds,
     image_artifacts,
@@ -61,13 +63,9 @@ TEXT_DISTANCE_FLOOR = 0.01
 move by about a percent; one machine's thread counts move them far less."""
 GREEDY_MARGIN_FLOOR = 0.01
 """Smallest greedy tie margin, in nats (the core's default)."""
-REPLAY_MISMATCH_FLOOR = 0.0
-"""Smallest share of sampled positions that may differ from the validator's replay.
-
-Zero: the replay itself forgives a draw that lands within rounding of a token boundary
-(:meth:`~swarmgen.backends.transformers_text.Sampler.replay`), which is the one way an
-honest claimant's token can differ from the validator's. A share above zero would let a
-pre-filler whose cheap model agrees with the real one on most tokens pass."""
+SAMPLED_TIE_FLOOR = 1e-4
+"""Smallest sampled tie margin (the core's default): two runs compute each distribution
+equal to about 1e-6, so honest runs part ways only far inside it."""
 
 IMAGE_PROMPTS = (
     "a red circle on a white background",
@@ -228,39 +226,35 @@ def transported(output: Output) -> Output:
 
 
 def check_text_claim(
-    scorer: TextScorer, job: Job, claimed: Output, thresholds: TextThresholds
+    job: Job, claimed: Output, validator: Output, thresholds: TextThresholds
 ) -> Comparison:
-    """A validator's verdict on one text claim: one scoring pass, plus replay when sampled."""
-    if not isinstance(claimed, TextOutput):
-        return check_text(Failure(FailureKind.MALFORMED, "not text"), (), None, thresholds)
-    claimed = cast(TextOutput, transported(claimed))
-    if not claimed.token_ids:
-        return check_text(claimed, (), None, thresholds)
-    top = scorer.score(job, claimed.token_ids)
+    """The coordinator's comparison of a text claim with a validator's run of the same job."""
     spec = job.spec
     sampled = isinstance(spec, TextSpec) and spec.temperature > 0
-    replayed = scorer.replay_choices(job, claimed.token_ids) if sampled else None
-    return check_text(claimed, top, replayed, thresholds)
+    sides = [
+        cast(TextOutput, transported(side))
+        if isinstance(side, TextOutput)
+        else Failure(FailureKind.MALFORMED, "not text")
+        for side in (claimed, validator)
+    ]
+    return check_text(sides[0], sides[1], sampled, thresholds)
 
 
-def replay_mismatch_rate(scorer: TextScorer, job: Job, claimed: TextOutput) -> float:
-    """Share of claimed tokens that differ from the validator's replay of the job's sampler."""
-    if not claimed.token_ids:
-        return 0.0
-    replayed = scorer.replay_choices(job, claimed.token_ids)
-    differ = sum(1 for a, b in zip(claimed.token_ids, replayed, strict=True) if a != b)
-    return differ / len(claimed.token_ids)
+def honest_tie(job: Job, claimed: TextOutput, validator: TextOutput) -> float | None:
+    """Where two honest runs part ways, how close the validator's choice was to a tie.
 
-
-def greedy_gaps(scorer: TextScorer, job: Job, claimed: TextOutput) -> list[float]:
-    """How far (nats) below the validator's top token each claimed greedy token is."""
-    gaps = []
-    for token, position in zip(
-        claimed.token_ids, scorer.score(job, claimed.token_ids), strict=True
-    ):
-        lookup = dict(position)
-        gaps.append(max(lookup.values()) - lookup.get(token, -math.inf))
-    return gaps
+    Greedy: nats between the validator's top token and the claimed one (infinite when
+    the claimed token is outside its top-k). Sampled: the validator's choice margin.
+    ``None`` when the runs wrote the same tokens.
+    """
+    at = first_difference(claimed.token_ids, validator.token_ids)
+    if at is None or at >= min(len(claimed.token_ids), len(validator.token_ids)):
+        return None
+    spec = job.spec
+    if isinstance(spec, TextSpec) and spec.temperature > 0:
+        return validator.choice_margins[at]
+    lookup = dict(validator.top_logprobs[at])
+    return max(lookup.values()) - lookup.get(claimed.token_ids[at], -math.inf)
 
 
 @dataclass
@@ -336,27 +330,26 @@ def calibrate_text(
 
     entry = registry.entry(offering)
     jobs = text_jobs(offering, count, seed)
-    validator = cast(TextScorer, make_backend(entry, offering, cache_dir=cache_dir, threads=2))
-    progress(f"honest claims: {count} jobs, 1 thread, here and in a separate process")
+    progress(f"validator run: {count} jobs, 2 threads")
+    validator = run_batched(make_backend(entry, offering, cache_dir=cache_dir, threads=2), jobs, 1)
+    progress("honest claims: 1 thread, here and in a separate process")
     inner = make_backend(entry, offering, cache_dir=cache_dir, threads=1)
     local = run_batched(inner, jobs, 1)
     remote = run_in_subprocess(registry.path, offering, jobs, cache_dir, 1)
-    loose = TextThresholds(
-        max_distance=1.0, greedy_tie_margin=math.inf, max_replay_mismatch_rate=1.0
-    )
+    loose = TextThresholds(max_distance=1.0, greedy_tie_margin=math.inf, sampled_tie_margin=1.0)
     honest_distance: list[float] = []
-    gaps: list[float] = []
-    replay_rates: list[float] = []
-    for job, out in [*zip(jobs, local, strict=True), *zip(jobs, remote, strict=True)]:
-        result = check_text_claim(validator, job, out, loose)
-        honest_distance.append(result.distance or 0.0)
-        spec, claim = job.spec, cast(TextOutput, transported(out))
-        if isinstance(spec, TextSpec) and spec.temperature == 0:
-            gaps += greedy_gaps(validator, job, claim)
-        else:
-            replay_rates.append(replay_mismatch_rate(validator, job, claim))
-    margin = fit_threshold(gaps or [0.0], [], max_fp, floor=GREEDY_MARGIN_FLOOR)
-    replay = fit_threshold(replay_rates or [0.0], [], max_fp, floor=REPLAY_MISMATCH_FLOOR)
+    greedy_ties: list[float] = []
+    sampled_ties: list[float] = []
+    for claims in (local, remote):
+        for job, out, ref in zip(jobs, claims, validator, strict=True):
+            honest_distance.append(check_text_claim(job, out, ref, loose).distance or 0.0)
+            gap = honest_tie(job, cast(TextOutput, out), cast(TextOutput, ref))
+            spec = job.spec
+            if gap is not None:
+                sampled = isinstance(spec, TextSpec) and spec.temperature > 0
+                (sampled_ties if sampled else greedy_ties).append(gap)
+    margin = fit_threshold(greedy_ties or [0.0], [], max_fp, floor=GREEDY_MARGIN_FLOOR)
+    ties = fit_threshold(sampled_ties or [0.0], [], max_fp, floor=SAMPLED_TIE_FLOOR)
     cheat_claims: dict[Cheat, list[Output]] = {}
     for cheat in cheats_for(Kind.TEXT):
         progress(f"cheat run: {cheat}")
@@ -365,30 +358,31 @@ def calibrate_text(
         )
         cheat_claims[cheat] = run_batched(backend, jobs, 1)
     cheat_distance = [
-        check_text_claim(validator, job, out, loose).distance or 0.0
+        check_text_claim(job, out, ref, loose).distance or 0.0
         for outs in cheat_claims.values()
-        for job, out in zip(jobs, outs, strict=True)
+        for job, out, ref in zip(jobs, outs, validator, strict=True)
     ]
     distance = fit_threshold(honest_distance, cheat_distance, max_fp, floor=TEXT_DISTANCE_FLOOR)
     fitted = TextThresholds(
         max_distance=distance.value,
         greedy_tie_margin=margin.value,
-        max_replay_mismatch_rate=min(replay.value, 0.5),
+        sampled_tie_margin=min(ties.value, MAX_CHOICE_MARGIN),
         false_positive=distance.false_positive,
         false_positive_bound=distance.false_positive_bound,
     )
     detection = {}
     for cheat, outs in cheat_claims.items():
         verdicts = [
-            check_text_claim(validator, j, o, fitted) for j, o in zip(jobs, outs, strict=True)
+            check_text_claim(j, o, r, fitted) for j, o, r in zip(jobs, outs, validator, strict=True)
         ]
         detection[str(cheat)] = sum(1 for v in verdicts if not v.passed) / len(verdicts)
     fitted_map = {**fitted.as_mapping(), "honest_samples": len(honest_distance)}
     fitted_map["detection"] = sum(detection.values()) / len(detection)
     honest_max = {
         "distance": max(honest_distance),
-        "greedy_gap": max(gaps or [0.0]),
-        "replay_mismatch": max(replay_rates or [0.0]),
+        "greedy_tie": max(greedy_ties or [0.0]),
+        "sampled_tie": max(sampled_ties or [0.0]),
+        "departures": float(len(greedy_ties) + len(sampled_ties)),
     }
     return Calibration(offering, fitted_map, len(honest_distance), detection, honest_max)
 

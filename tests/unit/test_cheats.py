@@ -135,9 +135,8 @@ def test_random_tokens_fill_max_tokens_from_the_vocabulary_and_fail_the_check() 
         cheater(Cheat.RANDOM_TOKENS, Kind.TEXT, vocab_size=len(VOCAB), eos_id=EOS).run([job])[0]
     )
     assert len(out.token_ids) == 12 and all(0 <= t < len(VOCAB) for t in out.token_ids)
-    scorer = honest(Kind.TEXT)
-    result = check_text(out, scorer.score(job, out.token_ids), None, TextThresholds())
-    assert not result.passed
+    validator = text(honest(Kind.TEXT).run([job])[0])
+    assert not check_text(out, validator, False, TextThresholds()).passed
 
 
 def test_truncated_runs_half_the_tokens_and_claims_an_end_token() -> None:

@@ -31,14 +31,14 @@ TopLogprobs = tuple[tuple[tuple[int, float], ...], ...]
 
 
 class TextScorer(Protocol):
-    """What a validator runs to check a text result without regenerating it."""
+    """A text model that can score given tokens without generating them.
+
+    Validators do not use it (they generate, blinded); the pre-fill cheat does, and
+    measurements use it to read the real model's view of someone else's tokens.
+    """
 
     def score(self, job: Job, token_ids: Sequence[int]) -> TopLogprobs:
-        """Top-k logprobs at each claimed position, from one teacher-forced pass."""
-        ...
-
-    def replay_choices(self, job: Job, token_ids: Sequence[int]) -> list[int]:
-        """The token the job's seeded sampler picks at each position, given the claimed prefix."""
+        """Top-k logprobs at each given position, from one teacher-forced pass."""
         ...
 
 

@@ -6,8 +6,9 @@ same job return byte-identical outputs; a different job gives different outputs.
 
 Images are solid-colour PNGs of the requested size (cheap: they compress to a few
 hundred bytes). Text is a few words from a fixed vocabulary with
-top-5 logprobs shaped like a real model's; it also implements the validator's
-:class:`~swarmgen.backends.base.TextScorer` so verification flows can run on it.
+top-5 logprobs shaped like a real model's (and, for sampled jobs, choice margins); it
+also implements :class:`~swarmgen.backends.base.TextScorer` so the pre-fill cheat can
+run on it.
 """
 
 from __future__ import annotations
@@ -93,6 +94,11 @@ def _distribution(key: str, position: int) -> tuple[tuple[int, float], ...]:
     return tuple(pairs)
 
 
+def _margin(key: str, position: int) -> float:
+    """A sampled echo choice's margin: well clear of a tie, as most honest draws are."""
+    return round(0.001 + _hash(key, f"margin:{position}")[0] / 255 * 0.4, 6)
+
+
 def echo_length(job: Job) -> int:
     """How many words the echo text has before its end token (4 to 12)."""
     return _length(job.input_digest())
@@ -148,19 +154,17 @@ class EchoBackend:
         tokens = tuple(position[0][0] for position in top)
         words = [VOCAB[t] for t in tokens if t != EOS]
         source = " ".join([m.content for m in spec.messages] or [spec.prompt or ""])
+        margins = tuple(_margin(key, i) for i in range(count)) if spec.temperature > 0 else ()
         return TextOutput(
             text=" ".join(words),
             token_ids=tokens,
             top_logprobs=top,
             prompt_tokens=len(source.split()),
             finish_reason="stop" if tokens and tokens[-1] == EOS else "length",
+            choice_margins=margins,
         )
 
     def score(self, job: Job, token_ids: Sequence[int]) -> TopLogprobs:
-        """The echo distribution at each claimed position."""
+        """The echo distribution at each given position."""
         key = job.input_digest()
         return tuple(_distribution(key, i) for i in range(len(token_ids)))
-
-    def replay_choices(self, job: Job, token_ids: Sequence[int]) -> list[int]:
-        """The echo model always picks its most likely token."""
-        return [position[0][0] for position in self.score(job, token_ids)]

@@ -1,6 +1,6 @@
-"""The transformers backend: a causal language model decoded by a replayable loop.
+"""The transformers backend: a causal language model decoded by a reproducible loop.
 
-Decoding is written out (not ``generate``) so a validator can replay every choice:
+Decoding is written out (not ``generate``) so two runs of a job make the same choices:
 
 - each step's distribution is the model's raw ``log_softmax`` over the last position's
   logits; its top-k pairs are what the output reports and what :meth:`score` recomputes;
@@ -8,7 +8,8 @@ Decoding is written out (not ``generate``) so a validator can replay every choic
 - otherwise the logits are divided by the temperature, the smallest set of most likely
   tokens whose probability reaches ``top_p`` is kept (ties broken by token id), and the
   token is picked by inverse CDF with one uniform draw per step from a CPU
-  ``torch.Generator`` seeded with ``text_sampling_seed(job seed, job id)``;
+  ``torch.Generator`` seeded with ``text_sampling_seed(job seed, sampling id)``, and the
+  output reports how close each draw came to an edge (``choice_margins``);
 - decoding stops after an end-of-sequence token (which is kept in ``token_ids`` so it
   can be checked) or after ``max_tokens`` tokens.
 """
@@ -38,17 +39,6 @@ def _spec(job: Job) -> TextSpec:
     return job.spec
 
 
-REPLAY_TOLERANCE = 1e-4
-"""Probability mass by which a replayed draw may miss the claimed token's interval.
-
-The worker decodes with a KV cache and the validator scores in one teacher-forced pass;
-the two compute the same distribution up to float rounding (about 1e-6 here), so a draw
-that lands within this distance of a token boundary may honestly fall on either side.
-A token written by anything but the job's sampler lands this close only by chance
-(about 2e-4 per position).
-"""
-
-
 class Sampler:
     """The seeded token picker of one job; each call consumes one draw."""
 
@@ -60,63 +50,40 @@ class Sampler:
         self.top_p = spec.top_p
         self.generator: torch.Generator | None = None
         if self.temperature > 0:
-            seed = text_sampling_seed(seed_of(job), job.id)
+            seed = text_sampling_seed(seed_of(job), job.sampling_key)
             self.generator = torch.Generator("cpu").manual_seed(seed)
 
-    def _draw(self, logits: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor, int]:
-        """One draw at one position: ``(target, order, cumulative, keep)``.
+    @property
+    def sampled(self) -> bool:
+        return self.generator is not None
 
-        ``order`` lists token ids most likely first, ``cumulative`` their running
-        probability, ``keep`` how many the top-p cut keeps; ``target`` is the uniform
-        draw scaled to the kept mass, so the picked token is the first whose running
-        probability exceeds it.
+    def choose(self, logits: torch.Tensor) -> tuple[int, float]:
+        """The token picked from one position's ``logits`` (a 1-D tensor), and its margin.
+
+        Greedy: the most likely token, margin 0 (unused). Sampled: the kept tokens are
+        sorted most likely first and the token whose running probability first exceeds
+        the draw (scaled to the kept mass) is picked; the margin is the probability mass
+        between the draw and the nearer edge of that token's interval.
         """
         import torch
 
+        if self.generator is None:
+            return int(torch.argmax(logits).item()), 0.0
         uniform = float(torch.rand((), generator=self.generator, dtype=torch.float64).item())
         probs = torch.softmax(logits.double() / self.temperature, dim=-1)
         sorted_probs, order = torch.sort(probs, descending=True, stable=True)
         cumulative = torch.cumsum(sorted_probs, dim=-1)
         keep = max(1, int((cumulative - sorted_probs < self.top_p).sum().item()))
-        return uniform * float(cumulative[keep - 1].item()), order, cumulative, keep
-
-    @staticmethod
-    def _pick(target: float, order: torch.Tensor, cumulative: torch.Tensor, keep: int) -> int:
-        import torch
-
+        target = uniform * float(cumulative[keep - 1].item())
         point = torch.tensor([target], dtype=torch.float64)
-        index = int(torch.searchsorted(cumulative[:keep], point, right=True).item())
-        return int(order[min(index, keep - 1)].item())
-
-    def choose(self, logits: torch.Tensor) -> int:
-        """The token picked from one position's ``logits`` (a 1-D tensor)."""
-        import torch
-
-        if self.generator is None:
-            return int(torch.argmax(logits).item())
-        return self._pick(*self._draw(logits))
-
-    def replay(self, logits: torch.Tensor, claimed: int) -> int:
-        """What this position's draw picks, giving ``claimed`` the benefit of rounding.
-
-        Returns ``claimed`` when the draw falls inside its probability interval or within
-        :data:`REPLAY_TOLERANCE` of it, otherwise the token the draw picks.
-        """
-        if self.generator is None:
-            return self.choose(logits)
-        target, order, cumulative, keep = self._draw(logits)
-        found = (order == claimed).nonzero()
-        if len(found):
-            rank = int(found[0, 0].item())
-            high = float(cumulative[rank].item())
-            low = float(cumulative[rank - 1].item()) if rank else 0.0
-            if low - REPLAY_TOLERANCE <= target <= high + REPLAY_TOLERANCE:
-                return claimed
-        return self._pick(target, order, cumulative, keep)
+        rank = min(int(torch.searchsorted(cumulative[:keep], point, right=True).item()), keep - 1)
+        high = float(cumulative[rank].item())
+        low = float(cumulative[rank - 1].item()) if rank else 0.0
+        return int(order[rank].item()), max(0.0, min(target - low, high - target))
 
 
 class TransformersTextBackend:
-    """A :class:`~swarmgen.backends.base.Backend` and validator scorer for a causal LM."""
+    """A :class:`~swarmgen.backends.base.Backend` (and text scorer) for a causal LM."""
 
     def __init__(
         self,
@@ -213,6 +180,7 @@ class TransformersTextBackend:
         prompt = self.prompt_ids(job)
         sampler = Sampler(job)
         tokens: list[int] = []
+        margins: list[float] = []
         top: list[tuple[tuple[int, float], ...]] = []
         finish = "length"
         with torch.inference_mode():
@@ -220,8 +188,9 @@ class TransformersTextBackend:
             while len(tokens) < spec.max_tokens:
                 logits = out.logits[0, -1]
                 top.append(self._top(logits))
-                token = sampler.choose(logits.float())
+                token, margin = sampler.choose(logits.float())
                 tokens.append(token)
+                margins.append(margin)
                 if token in self._eos:
                     finish = "stop"
                     break
@@ -241,6 +210,7 @@ class TransformersTextBackend:
             top_logprobs=tuple(top),
             prompt_tokens=len(prompt),
             finish_reason=finish,
+            choice_margins=tuple(margins) if sampler.sampled else (),
         )
 
     def _teacher_forced(self, job: Job, token_ids: Sequence[int]) -> torch.Tensor:
@@ -258,18 +228,6 @@ class TransformersTextBackend:
         return claimed
 
     def score(self, job: Job, token_ids: Sequence[int]) -> TopLogprobs:
-        """Top-k ``(token_id, logprob)`` at each claimed position (what a validator checks)."""
+        """Top-k ``(token_id, logprob)`` at each given position, from one teacher-forced pass."""
         logits = self._teacher_forced(job, token_ids)
         return tuple(self._top(row) for row in logits)
-
-    def replay_choices(self, job: Job, token_ids: Sequence[int]) -> list[int]:
-        """The token this job's sampler picks at each position, given the claimed prefix.
-
-        A draw within rounding of the claimed token's boundary counts as picking it
-        (:meth:`Sampler.replay`). A result whose tokens differ from these was not drawn
-        by the job's seeded sampler (e.g. written by another model and only scored by
-        this one).
-        """
-        logits = self._teacher_forced(job, token_ids)
-        sampler = Sampler(job)
-        return [sampler.replay(row, token) for row, token in zip(logits, token_ids, strict=True)]

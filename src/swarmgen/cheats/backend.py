@@ -257,12 +257,14 @@ class CheatingBackend:
                 (t, -2.0 - i) for i, t in enumerate(dict.fromkeys(others))
             ]
             top.append(tuple(pairs[:5]))
+        margins = rng.uniform(0.0, 0.5, size=count) if spec.temperature > 0 else ()
         return TextOutput(
             text="",
             token_ids=tuple(int(t) for t in tokens),
             top_logprobs=tuple(top),
             prompt_tokens=0,
             finish_reason="length",
+            choice_margins=tuple(float(m) for m in margins),
         )
 
     def _truncated(self, job: Job) -> TextOutput:
@@ -274,11 +276,13 @@ class CheatingBackend:
         if output.finish_reason == "stop":
             return output  # the honest answer was that short anyway
         eos = ((self.eos_id, -0.05),)
+        margin = (0.25,) if output.choice_margins else ()
         return replace(
             output,
             token_ids=(*output.token_ids, self.eos_id),
             top_logprobs=(*output.top_logprobs, eos),
             finish_reason="stop",
+            choice_margins=(*output.choice_margins, *margin),
         )
 
     def _prefill(self, job: Job, writer: Backend) -> TextOutput:

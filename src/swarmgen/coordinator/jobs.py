@@ -127,6 +127,7 @@ class JobService:
             created_ms=now,
             updated_ms=now,
             payment=Payment.RESERVED,
+            sampling_id=uuid.uuid4().hex if isinstance(spec, TextSpec) else None,
         )
 
     def submit_many(

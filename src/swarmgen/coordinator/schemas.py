@@ -158,13 +158,8 @@ class Assignment(BaseModel):
     spec: dict[str, Any]
     input_digest: str
     lease_expires_ms: int
-    score_tokens: list[int] | None = Field(
-        None,
-        description="Text validation: score these claimed token ids (one teacher-forced pass, "
-        "and replay each choice when sampled) and return them as the job's text output",
-    )
-    sample_job_id: str | None = Field(
-        None, description="With score_tokens: the job whose sampling RNG the replay uses"
+    sampling_id: str | None = Field(
+        None, description="Text: seeds the sampler with the job's seed (text_sampling_seed)"
     )
 
 

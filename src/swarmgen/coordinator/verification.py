@@ -2,10 +2,10 @@
 
 Every completed job is drawn for a check at its worker's sampling rate
 (:mod:`swarmgen.coordinator.sampling`). A drawn job gets a *check* and one validation
-job: a job row owned by the system user, with the same offering, spec and seed (an
-image validation job is indistinguishable from an ordinary job), no price, and the
-claimant and its owner excluded in SQL. A text validation job also carries the claimed
-token ids, which the validator scores in one teacher-forced pass instead of generating.
+job: a job row owned by the system user, with the same offering, spec and seed, no
+price, and the claimant and its owner excluded in SQL. Validation jobs are blinded: an image job is
+indistinguishable from an ordinary one, and a text job carries its original's sampling
+id, so the validator draws the claimant's choices while its job looks like any other.
 
 When a validation job completes, the coordinator computes the artifacts of both sides
 from the stored outputs (never from a worker's hash) and compares them with the
@@ -136,7 +136,6 @@ class Verifier:
         the original had: checks finish within the epoch instead of starving behind new
         work, and the queue holds few of them for dispatch to sort through.
         """
-        tokens = self._claimed_tokens(original) if original.kind == "text" else None
         rows = [
             replace(
                 original,
@@ -157,17 +156,12 @@ class Verifier:
                 validates=original.id,
                 exclude_worker=original.worker_id,
                 exclude_owner=owner,
-                score_tokens=tokens,
                 sample_rate=None,
                 sample_epoch=None,
             ).as_row()
             for _ in range(count)
         ]
         book.conn.execute(t.jobs.insert(), rows)
-
-    def _claimed_tokens(self, original: JobRecord) -> list[int] | None:
-        claimed = self._text(original)
-        return list(claimed.token_ids) if isinstance(claimed, TextOutput) else None
 
     # counting ---------------------------------------------------------------------
 
@@ -270,13 +264,8 @@ class Verifier:
             reference = self._images(validation, spec)
             return compare_image_sets(claimed, reference, spec.n, thresholds)
         assert isinstance(spec, TextSpec) and isinstance(thresholds, TextThresholds)
-        claim = self._text(original)
-        scored = self._text(validation)
-        top = scored if isinstance(scored, Failure) else scored.top_logprobs
-        replayed = None
-        if spec.temperature > 0 and isinstance(scored, TextOutput):
-            replayed = scored.token_ids
-        return check_text(claim, top, replayed, thresholds)
+        sampled = spec.temperature > 0
+        return check_text(self._text(original), self._text(validation), sampled, thresholds)
 
     def _blobs(self, job: JobRecord) -> list[bytes] | Failure:
         if not job.outputs:

@@ -36,7 +36,7 @@ from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import ImageSpec, JobState, TextSpec
 from swarmgen.core.offerings import Offering
-from swarmgen.core.outputs import ImageOutput, Output, TextOutput
+from swarmgen.core.outputs import MAX_CHOICE_MARGIN, ImageOutput, Output, TextOutput
 from swarmgen.core.receipts import Receipt
 from swarmgen.errors import (
     BadSignature,
@@ -99,8 +99,18 @@ def parse_output(result: ResultIn, job: JobRecord) -> Output:
         raise InvalidRequest(
             FieldProblem("results.text.top_logprobs", "need one entry per generated token")
         )
-    if job.score_tokens is not None:  # a validator's scores; the comparison judges them
-        return output
+    if spec.temperature > 0 and len(output.choice_margins) != len(output.token_ids):
+        raise InvalidRequest(
+            FieldProblem("results.text.choice_margins", "need one per token of a sampled job")
+        )
+    if spec.temperature == 0 and output.choice_margins:
+        raise InvalidRequest(
+            FieldProblem("results.text.choice_margins", "must be empty for a greedy job")
+        )
+    if any(not 0.0 <= margin <= MAX_CHOICE_MARGIN for margin in output.choice_margins):
+        raise InvalidRequest(
+            FieldProblem("results.text.choice_margins", "must lie in [0, 0.5]", MAX_CHOICE_MARGIN)
+        )
     if output.finish_reason not in ("stop", "length"):
         raise InvalidRequest(
             FieldProblem("results.text.finish_reason", "must be stop or length", ["stop", "length"])
@@ -206,8 +216,7 @@ class WorkerService:
                     spec=job.spec,
                     input_digest=job.input_digest,
                     lease_expires_ms=job.lease_expires_ms or 0,
-                    score_tokens=job.score_tokens,
-                    sample_job_id=job.validates if job.score_tokens is not None else None,
+                    sampling_id=job.sampling_id,
                 )
                 for job in leased
             ]

@@ -195,19 +195,34 @@ class Job:
     id: str
     offering: Offering
     spec: Spec
+    sampling_id: str | None = None
+    """The id that seeds sampled text (:func:`text_sampling_seed`); ``None`` means :attr:`id`.
+
+    The coordinator gives every text job a random one at submission and its validation
+    jobs the same, so a validator draws exactly the claimant's choices while its job
+    looks like any other (its own id would give it away).
+    """
 
     @property
     def kind(self) -> Kind:
         return self.spec.kind
 
+    @property
+    def sampling_key(self) -> str:
+        return self.sampling_id or self.id
+
     def input_digest(self) -> str:
-        """Digest of everything that determines the output."""
+        """Digest of what the requester asked for: the offering and the spec.
+
+        The sampling id is left out: the coordinator draws it and keeps it with the job,
+        and a validation job must carry its original's digest.
+        """
         return digest({"offering": str(self.offering), "spec": self.spec.canonical()})
 
 
-def text_sampling_seed(seed: int, job_id: str) -> int:
-    """The RNG seed for sampled text: ``H(seed, job_id)`` as a 63-bit integer.
+def text_sampling_seed(seed: int, sampling_id: str) -> int:
+    """The RNG seed for sampled text: ``H(seed, sampling id)`` as a 63-bit integer.
 
-    A validator derives the same seed and so can replay every token choice.
+    A validator given the same seed and sampling id draws the same token choices.
     """
-    return int(digest({"seed": seed, "job": job_id})[:15], 16)
+    return int(digest({"seed": seed, "job": sampling_id})[:15], 16)

@@ -8,7 +8,9 @@ from typing import Any
 from swarmgen.core.canonical import digest, sha256_hex
 
 LOGPROB_SCALE = 1_000_000
-"""Logprobs are signed as integers in millionths (floats are never signed)."""
+"""Logprobs and choice margins are signed as integers in millionths (floats never are)."""
+MAX_CHOICE_MARGIN = 0.5
+"""A choice margin is at most half its token's probability interval, which is at most 1."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class TextOutput:
 
     ``top_logprobs[i]`` lists ``(token_id, logprob)`` pairs, most likely first, for the
     distribution the i-th generated token was drawn from.
+
+    ``choice_margins`` (sampled jobs only, one per token) says how close each draw came
+    to picking another token: the probability mass between the draw and the nearer edge
+    of the chosen token's interval. Two honest runs can part ways only where it is
+    within rounding of zero, which is how a check tells a tie from a different choice.
     """
 
     text: str
@@ -37,9 +44,10 @@ class TextOutput:
     top_logprobs: tuple[tuple[tuple[int, float], ...], ...]
     prompt_tokens: int
     finish_reason: str = "length"
+    choice_margins: tuple[float, ...] = ()
 
     def canonical(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "kind": "text",
             "text": self.text,
             "token_ids": list(self.token_ids),
@@ -50,6 +58,9 @@ class TextOutput:
             "prompt_tokens": self.prompt_tokens,
             "finish_reason": self.finish_reason,
         }
+        if self.choice_margins:
+            data["choice_margins"] = [round(m * LOGPROB_SCALE) for m in self.choice_margins]
+        return data
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> TextOutput:
@@ -62,6 +73,7 @@ class TextOutput:
             ),
             prompt_tokens=int(data["prompt_tokens"]),
             finish_reason=data.get("finish_reason", "length"),
+            choice_margins=tuple(int(m) / LOGPROB_SCALE for m in data.get("choice_margins", ())),
         )
 
     def digest(self) -> str:

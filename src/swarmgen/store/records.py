@@ -58,8 +58,8 @@ class JobRecord:
     """A validation job is never leased to this worker (the claimant)..."""
     exclude_owner: str | None = None
     """...nor to a worker of this owner."""
-    score_tokens: list[int] | None = None
-    """Text validation: the claimed token ids the validator scores instead of generating."""
+    sampling_id: str | None = None
+    """Text: the id that seeds sampling (:attr:`Job.sampling_id`); its validations share it."""
     sample_rate: float | None = None
     """An original job: the sampling rate its draw used."""
     sample_epoch: int | None = None
@@ -81,4 +81,9 @@ class JobRecord:
 
     def job(self) -> Job:
         """The job as a worker sees it."""
-        return Job(id=self.id, offering=Offering.parse(self.offering), spec=self.parsed_spec())
+        return Job(
+            id=self.id,
+            offering=Offering.parse(self.offering),
+            spec=self.parsed_spec(),
+            sampling_id=self.sampling_id,
+        )

@@ -79,7 +79,7 @@ jobs = Table(
     Column("validates", String(32)),
     Column("exclude_worker", String(64)),
     Column("exclude_owner", String(32)),
-    Column("score_tokens", JSON),  # text: the claimed token ids a validator scores
+    Column("sampling_id", String(32)),  # text: seeds sampling; validation jobs copy it
     # an original job: the sampling rate its draw used, and the epoch of the draw
     Column("sample_rate", Float),
     Column("sample_epoch", Integer),

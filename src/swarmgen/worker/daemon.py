@@ -5,9 +5,8 @@ submit, with heartbeats extending the leases of running jobs. While the coordina
 unreachable it backs off (exponentially, with jitter) and tries again. SIGTERM or SIGINT
 stops it cleanly: the jobs it holds are handed back so another worker takes them at once.
 
-A text validation assignment carries ``score_tokens``: the worker scores those claimed
-tokens (one teacher-forced pass, plus a replay of each choice for sampled jobs) instead
-of generating, and returns its top-k logprobs and replayed tokens as the text output.
+A validation job is an ordinary assignment; the worker cannot tell one from the other.
+A text assignment's ``sampling_id`` seeds the sampler together with the job's seed.
 """
 
 from __future__ import annotations
@@ -21,14 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
-from swarmgen.backends.base import Backend, BackendError, TextScorer
-from swarmgen.core.jobs import Job, TextSpec, spec_from_canonical
+from swarmgen.backends.base import Backend
+from swarmgen.core.jobs import Job, spec_from_canonical
 from swarmgen.core.offerings import Offering
-from swarmgen.core.outputs import ImageOutput, Output, TextOutput
+from swarmgen.core.outputs import ImageOutput, Output
 from swarmgen.core.receipts import Receipt
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
@@ -69,46 +68,6 @@ def result_payload(job: Job, output: Output, receipt: Receipt) -> dict[str, Any]
     return payload
 
 
-SCORED = "scored"
-"""``finish_reason`` of a validator's scoring output."""
-
-
-@dataclass(frozen=True)
-class ScoreTask:
-    """A text validation: the claimed tokens to score and the job whose RNG replays them."""
-
-    token_ids: tuple[int, ...]
-    sample_job_id: str
-
-
-def score_output(backend: Backend, job: Job, task: ScoreTask) -> TextOutput:
-    """The validator's pass over claimed tokens, as a text output.
-
-    ``top_logprobs`` are the validator's own per position; ``token_ids`` are the choices
-    its seeded sampler replays for a sampled job (the claimed tokens for a greedy one).
-    """
-    if not (hasattr(backend, "score") and hasattr(backend, "replay_choices")):
-        raise BackendError(f"{job.offering} cannot score claimed tokens")
-    scorer = cast(TextScorer, backend)
-    claimed = Job(task.sample_job_id, job.offering, job.spec)
-    top = scorer.score(claimed, task.token_ids)
-    sampled = isinstance(job.spec, TextSpec) and job.spec.temperature > 0
-    choices = scorer.replay_choices(claimed, task.token_ids) if sampled else task.token_ids
-    return TextOutput("", tuple(choices), tuple(top), prompt_tokens=0, finish_reason=SCORED)
-
-
-def run_batch(backend: Backend, batch: Sequence[Job], tasks: dict[str, ScoreTask]) -> list[Output]:
-    """Run ordinary jobs as one batch and score text validations; outputs in batch order."""
-    plain = [job for job in batch if job.id not in tasks]
-    outputs: dict[str, Output] = dict(
-        zip([job.id for job in plain], backend.run(plain) if plain else [], strict=True)
-    )
-    for job in batch:
-        if job.id in tasks:
-            outputs[job.id] = score_output(backend, job, tasks[job.id])
-    return [outputs[job.id] for job in batch]
-
-
 @dataclass
 class Worker:
     """One worker process: a signed client and a backend per offering it serves."""
@@ -123,8 +82,6 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     held: set[str] = field(default_factory=set)
     completed: int = 0
-    scoring: dict[str, ScoreTask] = field(default_factory=dict)
-    """Held text validations, by job id."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _in_flight: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(2)
@@ -219,13 +176,14 @@ class Worker:
 
     def serve(self, assignments: Sequence[dict[str, Any]]) -> None:
         jobs = [
-            Job(a["job_id"], Offering.parse(a["model"]), spec_from_canonical(a["spec"]))
+            Job(
+                a["job_id"],
+                Offering.parse(a["model"]),
+                spec_from_canonical(a["spec"]),
+                sampling_id=a.get("sampling_id"),
+            )
             for a in assignments
         ]
-        for a in assignments:
-            if a.get("score_tokens") is not None:
-                task = ScoreTask(tuple(a["score_tokens"]), a.get("sample_job_id") or a["job_id"])
-                self.scoring[a["job_id"]] = task
         with self._lock:
             self.held.update(job.id for job in jobs)
         for batch in self._batches(jobs):
@@ -253,8 +211,6 @@ class Worker:
             return  # not known to be submitted: hand_back releases what is still held
         with self._lock:
             self.held.difference_update(job_ids)
-        for job_id in job_ids:
-            self.scoring.pop(job_id, None)
         self.completed += len(job_ids)
 
     def _execute(self, batch: list[Job]) -> list[dict[str, Any]] | None:
@@ -265,7 +221,7 @@ class Worker:
             started = time.perf_counter()
             try:
                 backend = self.backends[batch[0].offering]
-                box["outputs"] = run_batch(backend, batch, self.scoring)
+                box["outputs"] = backend.run(batch)
             except Exception as exc:
                 box["error"] = exc
             box["ms"] = int((time.perf_counter() - started) * 1000)

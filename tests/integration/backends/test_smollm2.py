@@ -1,7 +1,8 @@
-"""SmolLM2-135M through the transformers backend: deterministic, scorable, replayable."""
+"""SmolLM2-135M through the transformers backend: deterministic, reproducible, scorable."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from swarmgen.backends.transformers_text import TransformersTextBackend
 from swarmgen.core.jobs import Job, Message, TextSpec
 from swarmgen.core.offerings import Offering, Precision
 from swarmgen.core.outputs import TextOutput
+from swarmgen.core.verification import TextThresholds, check_text
 
 pytestmark = pytest.mark.models
 
@@ -100,7 +102,7 @@ def test_score_reproduces_the_claimed_logprobs(
     scored = backend.score(job, out.token_ids)
     assert len(scored) == len(out.token_ids)
     for token, claimed, checked in zip(out.token_ids, out.top_logprobs, scored, strict=True):
-        # A sampled token may honestly lie outside the top-k; replay pins those instead.
+        # A sampled token may honestly lie outside the top-k.
         assert token in [tid for tid, _ in checked] or not greedy
         assert [tid for tid, _ in checked] == [tid for tid, _ in claimed]
         for (_, a), (_, b) in zip(claimed, checked, strict=True):
@@ -115,24 +117,35 @@ def test_score_flags_tokens_the_model_would_not_write(backend: TransformersTextB
     assert forged[1] not in [tid for tid, _ in scored[1]]
 
 
-def test_sampling_is_reproducible_from_seed_and_job_id(backend: TransformersTextBackend) -> None:
+def test_sampling_is_reproducible_from_seed_and_sampling_id(
+    backend: TransformersTextBackend,
+) -> None:
     out = generate(backend, sampled())
     assert generate(backend, sampled()) == out
-    assert backend.replay_choices(sampled(), out.token_ids) == list(out.token_ids)
+    assert len(out.choice_margins) == len(out.token_ids)
+    assert all(0.0 <= margin <= 0.5 for margin in out.choice_margins)
+    blinded = replace(sampled(job_id="validation"), sampling_id=sampled().id)
+    assert generate(backend, blinded) == out
     assert generate(backend, sampled(job_id="s2")).token_ids != out.token_ids
     assert generate(backend, sampled(seed=6)).token_ids != out.token_ids
 
 
-def test_replay_exposes_a_prefilled_answer(backend: TransformersTextBackend) -> None:
+def test_a_blinded_run_exposes_a_prefilled_answer(backend: TransformersTextBackend) -> None:
     job = sampled()
     honest = generate(backend, job)
-    # Text written without the job's sampler (here: greedy) and merely scored.
-    prefilled = generate(
+    # Text written without the job's sampler (here: greedy), scored by the real model.
+    written = generate(
         backend,
         Job(job.id, OFFERING, TextSpec(prompt="Once upon a time", max_tokens=TOKENS, seed=5)),
     )
+    prefilled = replace(
+        written,
+        top_logprobs=backend.score(job, written.token_ids),
+        choice_margins=(0.25,) * len(written.token_ids),
+    )
     assert prefilled.token_ids != honest.token_ids
-    assert backend.replay_choices(job, prefilled.token_ids) != list(prefilled.token_ids)
+    result = check_text(prefilled, honest, True, TextThresholds())
+    assert result.reason == "different_choice", result.detail
 
 
 def test_int8_runs_another_distribution(

@@ -6,7 +6,7 @@ Workers are new here (reputation 0), so every completed job is drawn for a check
 from __future__ import annotations
 
 import io
-import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from swarmgen.core.receipts import Receipt
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.store import schema as t
-from swarmgen.worker.daemon import ScoreTask, result_payload, score_output
+from swarmgen.worker.daemon import result_payload
 
 
 def owned(env: Env, owner: str, name: str | None = None) -> WorkerClient:
@@ -63,7 +63,8 @@ def signed(worker: WorkerClient, job: Job, output: ImageOutput | TextOutput) -> 
 
 def job_of(assignment: dict[str, Any]) -> Job:
     offering = Offering.parse(assignment["model"])
-    return Job(assignment["job_id"], offering, spec_from_canonical(assignment["spec"]))
+    spec = spec_from_canonical(assignment["spec"])
+    return Job(assignment["job_id"], offering, spec, sampling_id=assignment["sampling_id"])
 
 
 def run_noise(worker: WorkerClient, assignment: dict[str, Any], seed: int = 0) -> dict[str, Any]:
@@ -73,14 +74,6 @@ def run_noise(worker: WorkerClient, assignment: dict[str, Any], seed: int = 0) -
     assert isinstance(spec, ImageSpec)
     images = tuple(noise_png(spec.width, spec.height, seed + i) for i in range(spec.n))
     return signed(worker, job, ImageOutput(images))
-
-
-def run_score(worker: WorkerClient, assignment: dict[str, Any]) -> dict[str, Any]:
-    """An honest text validator's result: the echo model's scores of the claimed tokens."""
-    job = job_of(assignment)
-    task = ScoreTask(tuple(assignment["score_tokens"]), assignment["sample_job_id"])
-    output = score_output(EchoBackend(job.offering, job.kind), job, task)
-    return signed(worker, job, output)
 
 
 def pop_one(worker: WorkerClient) -> dict[str, Any]:
@@ -128,7 +121,7 @@ def test_an_image_validation_job_looks_like_the_job_and_agreement_upholds(env: E
     assert assignment["job_id"] != job_id
     assert assignment["spec"] == original.spec
     assert assignment["input_digest"] == original.input_digest
-    assert assignment["score_tokens"] is None and assignment["sample_job_id"] is None
+    assert assignment["sampling_id"] is None
     validator.submit([run_echo(validator, assignment)])
     assert check(env, job_id).status == "upheld"
     assert [b.vote for b in ballots(env, job_id)] == ["agree"]
@@ -217,27 +210,44 @@ def test_an_expired_or_malformed_validation_is_the_validators_failure(env: Env) 
     assert [b.penalised for b in ballots(env, job_id)] == [True, False]
 
 
-def test_text_validation_scores_the_claimed_tokens(env: Env) -> None:
+def test_a_text_validation_job_is_blinded_and_draws_with_the_originals_sampling_id(
+    env: Env,
+) -> None:
     claimant, validator = owned(env, "ann"), owned(env, "bob")
-    honest_id = str(env.submit(env.text(max_tokens=12))["id"])
-    claimant.submit([run_echo(claimant, pop_one(claimant))])
-    (blob,) = env.store.get_job(honest_id).outputs or []
-    claimed = json.loads(env.http.app.state.workers.blobs.get(blob))
+    honest_id = str(env.submit(env.text(max_tokens=12, temperature=0.8))["id"])
+    original = pop_one(claimant)
+    claimant.submit([run_echo(claimant, original)])
     assignment = pop_one(validator)
-    assert assignment["sample_job_id"] == honest_id
-    assert assignment["score_tokens"] == claimed["token_ids"]
-    validator.submit([run_score(validator, assignment)])
+    assert set(assignment) == set(original)  # nothing extra says "validation"
+    assert assignment["job_id"] != honest_id
+    assert (
+        assignment["sampling_id"]
+        == original["sampling_id"]
+        == (env.store.get_job(honest_id).sampling_id)
+    )
+    assert {k: assignment[k] for k in ("spec", "input_digest", "model")} == {
+        k: original[k] for k in ("spec", "input_digest", "model")
+    }
+    validator.submit([run_echo(validator, assignment)])
     assert check(env, honest_id).status == "upheld"
 
-    cheat_id = str(env.submit(env.text(max_tokens=12))["id"])
+    cheat_id = str(env.submit(env.text(max_tokens=12, temperature=0.8))["id"])
     held = pop_one(claimant)
     output = EchoBackend(Offering.parse(held["model"]), job_of(held).kind).run([job_of(held)])[0]
     assert isinstance(output, TextOutput)
-    forged = TextOutput("", tuple(10_000 for _ in output.token_ids), output.top_logprobs, 1, "stop")
+    forged = replace(output, token_ids=tuple(10_000 for _ in output.token_ids))
     claimant.submit([signed(claimant, job_of(held), forged)])
-    validator.submit([run_score(validator, pop_one(validator))])
+    validator.submit([run_echo(validator, pop_one(validator))])
     (ballot,) = ballots(env, cheat_id)
-    assert (ballot.vote, ballot.reason) == ("disagree", "token_outside_top_k")
+    assert (ballot.vote, ballot.reason) == ("disagree", "different_choice")
+
+
+def test_text_jobs_get_distinct_sampling_ids_and_image_jobs_none(env: Env) -> None:
+    first = str(env.submit(env.text(seed=5))["id"])
+    second = str(env.submit(env.text(seed=5))["id"])
+    image = str(env.submit(env.image(width=64, height=64))["id"])
+    ids = [env.store.get_job(job_id).sampling_id for job_id in (first, second, image)]
+    assert ids[0] and ids[1] and ids[0] != ids[1] and ids[2] is None
 
 
 def test_a_cheater_is_invalidated_for_the_epoch_and_its_requesters_refunded(env: Env) -> None:

@@ -242,6 +242,32 @@ def test_text_that_stops_early_without_an_end_token_is_refused(env: Env) -> None
     assert worker.submit([good])["accepted"] == [assignment["job_id"]]
 
 
+@pytest.mark.parametrize(
+    ("temperature", "margins", "reason"),
+    [
+        (0.8, None, "need one per token of a sampled job"),
+        (0.0, 200_000, "must be empty for a greedy job"),
+        (0.8, 700_000, "must lie in [0, 0.5]"),
+    ],
+)
+def test_choice_margins_must_fit_the_job(
+    env: Env, temperature: float, margins: int | None, reason: str
+) -> None:
+    env.submit(env.text(max_tokens=16, temperature=temperature))
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 1)
+    (assignment,) = worker.pop(0)
+    good = run_echo(worker, assignment)
+    text = {k: v for k, v in good["text"].items() if k != "choice_margins"}
+    if margins is not None:
+        text["choice_margins"] = [margins] * len(text["token_ids"])
+    with pytest.raises(SwarmgenAPIError) as exc:
+        worker.submit([resign(worker, assignment, text)])
+    (problem,) = exc.value.details["fields"]
+    assert (problem["field"], problem["reason"]) == ("results.text.choice_margins", reason)
+    assert worker.submit([good])["accepted"] == [assignment["job_id"]]
+
+
 def resign(worker, assignment: dict, text: dict) -> dict:  # type: ignore[no-untyped-def]
     """A result carrying ``text`` with a receipt that signs exactly it."""
     from swarmgen.core.outputs import TextOutput

@@ -1,8 +1,9 @@
-"""The seeded text sampler: greedy, temperature, top-p and replayability (no model)."""
+"""The seeded text sampler: greedy, temperature, top-p and choice margins (no model)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -25,7 +26,7 @@ def job(job_id: str = "j", temperature: float = 1.0, top_p: float = 1.0, seed: i
 
 
 def draws(sampler: Sampler, count: int) -> list[int]:
-    return [sampler.choose(LOGITS) for _ in range(count)]
+    return [sampler.choose(LOGITS)[0] for _ in range(count)]
 
 
 def test_greedy_picks_the_largest_logit_without_randomness() -> None:
@@ -42,6 +43,11 @@ def test_job_id_and_seed_change_the_draws() -> None:
     base = draws(Sampler(job()), 50)
     assert draws(Sampler(job(job_id="k")), 50) != base
     assert draws(Sampler(job(seed=2)), 50) != base
+
+
+def test_a_job_with_anothers_sampling_id_draws_what_that_job_draws() -> None:
+    validation = replace(job(job_id="v"), sampling_id="j")
+    assert draws(Sampler(validation), 50) == draws(Sampler(job(job_id="j")), 50)
 
 
 def test_tight_top_p_keeps_only_the_most_likely_token() -> None:
@@ -87,25 +93,23 @@ def first_uniform(j: Job) -> float:
     return float(torch.rand((), generator=sampler.generator, dtype=torch.float64))
 
 
-def test_replay_of_honest_choices_returns_them() -> None:
-    honest = draws(Sampler(job()), 50)
-    replayer = Sampler(job())
-    assert [replayer.replay(LOGITS, token) for token in honest] == honest
-
-
-def test_replay_forgives_a_draw_within_rounding_of_the_boundary() -> None:
+def test_the_margin_is_the_distance_from_the_draw_to_the_nearer_edge() -> None:
     j = job()
     u = first_uniform(j)
-    # The worker saw the first token's interval end just above the draw; the
-    # validator's rounding puts it just below. Either side may honestly claim it.
-    assert Sampler(j).choose(two_tokens(u + 1e-6)) == 0
-    assert Sampler(j).choose(two_tokens(u - 1e-6)) == 1
-    assert Sampler(j).replay(two_tokens(u - 1e-6), claimed=0) == 0
+    token, margin = Sampler(j).choose(two_tokens(0.5))
+    assert token == (0 if u < 0.5 else 1)
+    assert margin == pytest.approx(min(u, 1 - u, abs(u - 0.5)))
 
 
-def test_replay_rejects_a_token_the_draw_does_not_reach() -> None:
+def test_a_draw_on_the_edge_can_fall_either_way_with_a_tiny_margin() -> None:
     j = job()
     u = first_uniform(j)
-    far = max(1e-3, u - 0.01)
-    assert Sampler(j).replay(two_tokens(far), claimed=0) == 1
-    assert Sampler(j).replay(LOGITS, claimed=len(LOGITS) + 7) == Sampler(j).choose(LOGITS)
+    # One run sees the first token's interval end just above the draw, another run's
+    # rounding just below: they pick different tokens, and both margins say it was a tie.
+    above, below = Sampler(j).choose(two_tokens(u + 1e-7)), Sampler(j).choose(two_tokens(u - 1e-7))
+    assert (above[0], below[0]) == (0, 1)
+    assert above[1] < 1e-6 and below[1] < 1e-6
+
+
+def test_greedy_choices_have_no_margin() -> None:
+    assert Sampler(job(temperature=0.0)).choose(LOGITS) == (0, 0.0)

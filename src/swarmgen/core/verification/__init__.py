@@ -2,7 +2,7 @@
 
 - :mod:`.failures` — fail closed: ``Artifact | Failure`` in, :class:`Comparison` out.
 - :mod:`.imagecheck` — image artifacts (perceptual hashes, thumbnail) and agreement.
-- :mod:`.textcheck` — top-k logprob distance, greedy and replay checks for text.
+- :mod:`.textcheck` — a text claim against a validator's blinded run: ties and top-k logprobs.
 - :mod:`.calibration` — fitting thresholds from honest and cheat distances.
 - :mod:`.sampling` — reputation, sampling rate, the committed per-epoch draw and its audit.
 - :mod:`.escalation` — validator eligibility and the 1 → 3 → 5 panel.
@@ -54,7 +54,12 @@ from swarmgen.core.verification.sampling import (
     reputation_after,
     sampling_rate,
 )
-from swarmgen.core.verification.textcheck import TextThresholds, check_text, text_distance
+from swarmgen.core.verification.textcheck import (
+    TextThresholds,
+    check_text,
+    first_difference,
+    text_distance,
+)
 from swarmgen.core.verification.verdicts import (
     ALPHA,
     DEFAULT_HONEST_FP,
@@ -95,6 +100,7 @@ __all__ = [
     "compare_images",
     "decide",
     "epoch_verdict",
+    "first_difference",
     "fit_threshold",
     "fit_thresholds",
     "image_artifacts",

@@ -1,28 +1,34 @@
-"""Checking a text result against a validator's teacher-forced pass.
+"""Checking a text result against a validator's blinded run of the same job.
 
-The validator runs one forward pass over prompt + claimed tokens and reports, per
-generated position, its own top-k ``(token_id, logprob)`` pairs; for sampled jobs it also
-replays each token choice with the job's RNG (seeded by ``text_sampling_seed``). A claim
-passes when:
+The validator generates the job as it would any other: same prompt, settings, seed and
+sampling id, so the same RNG draws (``text_sampling_seed``). Two honest runs of one
+model then write the same tokens, with the same top-k logprobs up to rounding; they can
+part ways only where a choice was a tie within rounding. A claim passes when:
 
-- greedy jobs: every claimed token is in the validator's top-k and within
-  ``greedy_tie_margin`` nats of the validator's most likely token;
-- sampled jobs: the claimed tokens equal the replayed choices (up to
-  ``max_replay_mismatch_rate``). Membership in the top-k is not required here: honest
-  sampling often draws a token outside a short top-k list, while the replay pins each
-  choice exactly. That is what defeats pre-filling, where a cheap model writes the text
-  and the real model only scores it;
-- and the claimed top-k logprobs are within ``max_distance`` of the validator's.
+- it equals the validator's tokens, or it departs from them at one position where the
+  departure is such a tie: for a greedy job the claimed token is in the validator's
+  top-k and within ``greedy_tie_margin`` nats of its most likely token; for a sampled
+  job the validator's draw fell within ``sampled_tie_margin`` of the edge of its
+  token's interval (``TextOutput.choice_margins``). Past a tie the two texts are
+  continuations of different prefixes and are not compared;
+- it is as long as the validator's run when no tie parted them (an answer cut short,
+  or run on past its end, differs in length);
+- and the claimed top-k logprobs are within ``max_distance`` of the validator's, over
+  the positions both runs predicted from the same prefix.
+
+Sampling with the job's RNG is what defeats pre-filling (a cheap model writes the text
+and the real model only scores it): the cheap model's first different choice lands far
+from a tie, although every logprob the cheater reports is the real model's.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from swarmgen.core.outputs import TextOutput
+from swarmgen.core.outputs import MAX_CHOICE_MARGIN, TextOutput
 from swarmgen.core.verification.failures import (
     Comparison,
     Failure,
@@ -52,8 +58,11 @@ class TextThresholds:
     """Largest :func:`text_distance` between claimed and validator top-k logprobs."""
     greedy_tie_margin: float = 0.01
     """Greedy jobs: how far (nats) below the validator's top token a claimed token may be."""
-    max_replay_mismatch_rate: float = 0.0
-    """Sampled jobs: largest share of positions whose claimed token differs from the replay."""
+    sampled_tie_margin: float = 1e-4
+    """Sampled jobs: the largest validator choice margin at which a different claimed token
+    is a rounding tie. Two runs compute each distribution equal to about 1e-6, so an
+    honest departure has a margin below that; a token not drawn by the job's sampler
+    lands this close to an edge by chance only (about 2e-4 per position)."""
     false_positive: float | None = None
     false_positive_bound: float | None = None
     detection: float | None = None
@@ -111,11 +120,12 @@ def text_distance(claimed_top: Sequence[TopK], validator_top: Sequence[TopK]) ->
     return total / count if count else 0.0
 
 
-def _malformed(top: Sequence[TopK], positions: int) -> str | None:
-    """Why a per-position top-k list is unusable, or ``None`` if it is fine."""
-    if len(top) != positions:
-        return f"{len(top)} top-k positions for {positions} tokens"
-    for index, position in enumerate(top):
+def _malformed(output: TextOutput, sampled: bool) -> str | None:
+    """Why an output's per-position lists are unusable, or ``None`` if they are fine."""
+    positions = len(output.token_ids)
+    if len(output.top_logprobs) != positions:
+        return f"{len(output.top_logprobs)} top-k positions for {positions} tokens"
+    for index, position in enumerate(output.top_logprobs):
         if not position:
             return f"position {index}: empty top-k"
         ids = [token for token, _ in position]
@@ -124,75 +134,84 @@ def _malformed(top: Sequence[TopK], positions: int) -> str | None:
         for _, logprob in position:
             if not math.isfinite(logprob) or logprob > LOGPROB_SLACK:
                 return f"position {index}: logprob {logprob} is not a log-probability"
+    margins = output.choice_margins
+    if sampled and len(margins) != positions:
+        return f"{len(margins)} choice margins for {positions} sampled tokens"
+    if not sampled and margins:
+        return "choice margins on a greedy job"
+    if any(not 0.0 <= margin <= MAX_CHOICE_MARGIN for margin in margins):
+        return f"a choice margin outside [0, {MAX_CHOICE_MARGIN}]"
     return None
 
 
-def _claim_problem(claimed: TextOutput) -> Failure | None:
-    if not claimed.token_ids:
+def _problem(output: TextOutput | Failure, sampled: bool) -> TextOutput | Failure:
+    if isinstance(output, Failure):
+        return output
+    if not output.token_ids:
         return Failure(FailureKind.EMPTY, "no generated tokens")
-    problem = _malformed(claimed.top_logprobs, len(claimed.token_ids))
-    return Failure(FailureKind.MALFORMED, problem) if problem else None
+    problem = _malformed(output, sampled)
+    return Failure(FailureKind.MALFORMED, problem) if problem else output
 
 
-def _greedy_problem(
-    tokens: Sequence[int], validator_top: Sequence[TopK], margin: float
+def first_difference(claimed: Sequence[int], validator: Sequence[int]) -> int | None:
+    """The first position where two token sequences differ (a length counts), or ``None``."""
+    for index, (a, b) in enumerate(zip(claimed, validator, strict=False)):
+        if a != b:
+            return index
+    return None if len(claimed) == len(validator) else min(len(claimed), len(validator))
+
+
+def _departure(
+    claimed: TextOutput, validator: TextOutput, at: int, sampled: bool, limits: TextThresholds
 ) -> Comparison | None:
-    for index, (token, position) in enumerate(zip(tokens, validator_top, strict=True)):
-        lookup = dict(position)
-        if token not in lookup:
-            detail = f"position {index}: token {token} outside the validator's top-{len(position)}"
-            return Comparison(Outcome.DISAGREE, "token_outside_top_k", detail)
-        best = max(lookup.values())
-        if best - lookup[token] > margin:
-            detail = f"position {index}: token {token} is {best - lookup[token]:.4f} nats below top"
-            return Comparison(Outcome.DISAGREE, "not_greedy_choice", detail)
-    return None
-
-
-def _replay_problem(
-    tokens: Sequence[int], replayed: Sequence[int], max_rate: float
-) -> Comparison | None:
-    mismatches = [i for i, (a, b) in enumerate(zip(tokens, replayed, strict=True)) if a != b]
-    if len(mismatches) > max_rate * len(tokens):
-        count = f"{len(mismatches)}/{len(tokens)}"
-        detail = f"{count} tokens differ from the replay, first at position {mismatches[0]}"
-        return Comparison(Outcome.DISAGREE, "replay_mismatch", detail)
+    """Why the claim's departure from the validator at ``at`` is not a tie, or ``None``."""
+    if at >= len(claimed.token_ids) or at >= len(validator.token_ids):
+        detail = (
+            f"{len(claimed.token_ids)} claimed tokens, {len(validator.token_ids)} validated, "
+            f"equal for the first {at}"
+        )
+        return Comparison(Outcome.DISAGREE, "length_mismatch", detail)
+    token, expected = claimed.token_ids[at], validator.token_ids[at]
+    if sampled:
+        margin = validator.choice_margins[at]
+        if margin > limits.sampled_tie_margin:
+            detail = f"position {at}: token {token}, the draw picks {expected} ({margin:.6f} clear)"
+            return Comparison(Outcome.DISAGREE, "different_choice", detail)
+        return None
+    lookup = dict(validator.top_logprobs[at])
+    if token not in lookup:
+        detail = f"position {at}: token {token} outside the validator's top-{len(lookup)}"
+        return Comparison(Outcome.DISAGREE, "token_outside_top_k", detail)
+    gap = max(lookup.values()) - lookup[token]
+    if gap > limits.greedy_tie_margin:
+        detail = f"position {at}: token {token} is {gap:.4f} nats below top"
+        return Comparison(Outcome.DISAGREE, "not_greedy_choice", detail)
     return None
 
 
 def check_text(
     claimed: TextOutput | Failure,
-    validator_top: Sequence[TopK] | Failure,
-    replayed_choices: Sequence[int] | None,
+    validator: TextOutput | Failure,
+    sampled: bool,
     thresholds: TextThresholds,
 ) -> Comparison:
-    """Judge a text claim against the validator's pass; a :class:`Failure` always loses.
+    """Judge a text claim against the validator's run of the same job.
 
-    ``replayed_choices`` is ``None`` for greedy jobs and the validator's replayed token
-    per position for sampled ones.
+    ``sampled`` says whether the job's temperature is above zero. A :class:`Failure`, or
+    an empty or malformed output, always loses for the side that owed it.
     """
-    if isinstance(claimed, TextOutput):
-        claimed = _claim_problem(claimed) or claimed
-    if not isinstance(claimed, Failure) and not isinstance(validator_top, Failure):
-        positions = len(claimed.token_ids)
-        problem = _malformed(validator_top, positions)
-        if problem is None and replayed_choices is not None and len(replayed_choices) != positions:
-            problem = f"{len(replayed_choices)} replayed choices for {positions} tokens"
-        if problem is not None:
-            validator_top = Failure(FailureKind.MALFORMED, problem)
-    failed = gate(claimed, validator_top)
+    failed = gate(_problem(claimed, sampled), _problem(validator, sampled))
     if failed is not None:
         return failed
-    assert isinstance(claimed, TextOutput) and not isinstance(validator_top, Failure)
-    distance = text_distance(claimed.top_logprobs, validator_top)
-    if replayed_choices is None:
-        mismatch = _greedy_problem(claimed.token_ids, validator_top, thresholds.greedy_tie_margin)
-    else:
-        mismatch = _replay_problem(
-            claimed.token_ids, replayed_choices, thresholds.max_replay_mismatch_rate
-        )
-    if mismatch is not None:
-        return Comparison(mismatch.outcome, mismatch.reason, mismatch.detail, distance)
+    assert isinstance(claimed, TextOutput) and isinstance(validator, TextOutput)
+    at = first_difference(claimed.token_ids, validator.token_ids)
+    shared = len(claimed.token_ids) if at is None else at + 1
+    shared = min(shared, len(claimed.token_ids), len(validator.token_ids))
+    distance = text_distance(claimed.top_logprobs[:shared], validator.top_logprobs[:shared])
+    if at is not None:
+        departure = _departure(claimed, validator, at, sampled, thresholds)
+        if departure is not None:
+            return replace(departure, distance=distance)
     if distance > thresholds.max_distance:
         detail = f"distance {distance:.4f} > {thresholds.max_distance:.4f}"
         return Comparison(Outcome.DISAGREE, "logprob_distance", detail, distance)
