@@ -13,7 +13,8 @@ part ways only where a choice was a tie within rounding. A claim passes when:
   continuations of different prefixes and are not compared;
 - it is as long as the validator's run when no tie parted them (an answer cut short,
   or run on past its end, differs in length);
-- and the claimed top-k logprobs are within ``max_distance`` of the validator's, over
+- and the claimed top-k logprobs are within ``max_distance`` of the validator's, and a
+  sampled claim's choice margins within ``sampled_tie_margin`` of the validator's, over
   the positions both runs predicted from the same prefix.
 
 Sampling with the job's RNG is what defeats pre-filling (a cheap model writes the text
@@ -60,9 +61,10 @@ class TextThresholds:
     """Greedy jobs: how far (nats) below the validator's top token a claimed token may be."""
     sampled_tie_margin: float = 1e-4
     """Sampled jobs: the largest validator choice margin at which a different claimed token
-    is a rounding tie. Two runs compute each distribution equal to about 1e-6, so an
-    honest departure has a margin below that; a token not drawn by the job's sampler
-    lands this close to an edge by chance only (about 2e-4 per position)."""
+    is a rounding tie, and how far a claimed margin may be from the validator's. Two runs
+    compute each distribution equal to about 1e-6, so an honest departure has a margin
+    below that; a token not drawn by the job's sampler lands this close to an edge by
+    chance only (about 2e-4 per position)."""
     false_positive: float | None = None
     false_positive_bound: float | None = None
     detection: float | None = None
@@ -189,6 +191,23 @@ def _departure(
     return None
 
 
+def _moved_margin(
+    claimed: TextOutput, validator: TextOutput, at: int | None, tolerance: float
+) -> str | None:
+    """Where the claim's choice margins stray from the validator's, over the shared tokens.
+
+    Both runs drew the same tokens there with the same draws from distributions equal to
+    rounding, so their margins agree to rounding too; margins that do not were computed
+    from another distribution (text written by another model and only scored).
+    """
+    shared = len(claimed.token_ids) if at is None else at
+    for index in range(min(shared, len(validator.token_ids))):
+        gap = abs(claimed.choice_margins[index] - validator.choice_margins[index])
+        if gap > tolerance:
+            return f"position {index}: choice margin {gap:.6f} away from the validator's"
+    return None
+
+
 def check_text(
     claimed: TextOutput | Failure,
     validator: TextOutput | Failure,
@@ -212,6 +231,10 @@ def check_text(
         departure = _departure(claimed, validator, at, sampled, thresholds)
         if departure is not None:
             return replace(departure, distance=distance)
+    if sampled:
+        moved = _moved_margin(claimed, validator, at, thresholds.sampled_tie_margin)
+        if moved is not None:
+            return Comparison(Outcome.DISAGREE, "margin_mismatch", moved, distance)
     if distance > thresholds.max_distance:
         detail = f"distance {distance:.4f} > {thresholds.max_distance:.4f}"
         return Comparison(Outcome.DISAGREE, "logprob_distance", detail, distance)

@@ -151,6 +151,17 @@ def test_a_sampled_draw_on_the_edge_of_two_tokens_is_a_tie() -> None:
     assert check_text(sampled(TOPS, other), validator, True, THRESHOLDS).passed
 
 
+def test_sampled_margins_must_match_the_validators_where_the_tokens_do() -> None:
+    tokens = [top[2][0] for top in TOPS]
+    validator = sampled(TOPS, tokens, margin=0.2)
+    rounded = sampled(TOPS, tokens, margin=0.2 + 1e-6)
+    assert check_text(rounded, validator, True, THRESHOLDS).passed
+    # The same tokens and logprobs, with margins from another model's distribution.
+    written_elsewhere = sampled(TOPS, tokens, margin=0.05)
+    result = check_text(written_elsewhere, validator, True, THRESHOLDS)
+    assert result.reason == "margin_mismatch" and "position 0" in result.detail
+
+
 @pytest.mark.parametrize("length", [3, len(TOPS) + 1])
 def test_an_answer_cut_short_or_run_on_fails(length: int) -> None:
     tops = (TOPS * 2)[:length]
