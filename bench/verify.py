@@ -298,7 +298,9 @@ def run_text(
     _, validate_seconds = _timed(
         lambda: [
             check_text_claim(j, c, r, thresholds)
-            for j, c, r in zip(sample, honest, run_batched(timing, sample, 1), strict=False)
+            for j, c, r in zip(
+                sample, honest[: len(sample)], run_batched(timing, sample, 1), strict=True
+            )
         ]
     )
     calibrated = table.get("false_positive_bound")

@@ -50,6 +50,7 @@ from swarmgen.core.verification import (
     image_artifacts,
     image_distance,
     rejected_share,
+    tie_gap,
 )
 from swarmgen.errors import SwarmgenError
 from swarmgen.registry import Registry, load_registry
@@ -229,32 +230,26 @@ def check_text_claim(
     job: Job, claimed: Output, validator: Output, thresholds: TextThresholds
 ) -> Comparison:
     """The coordinator's comparison of a text claim with a validator's run of the same job."""
-    spec = job.spec
-    sampled = isinstance(spec, TextSpec) and spec.temperature > 0
     sides = [
         cast(TextOutput, transported(side))
         if isinstance(side, TextOutput)
         else Failure(FailureKind.MALFORMED, "not text")
         for side in (claimed, validator)
     ]
-    return check_text(sides[0], sides[1], sampled, thresholds)
+    return check_text(sides[0], sides[1], _sampled(job), thresholds)
+
+
+def _sampled(job: Job) -> bool:
+    return isinstance(job.spec, TextSpec) and job.spec.sampled
 
 
 def honest_tie(job: Job, claimed: TextOutput, validator: TextOutput) -> float | None:
-    """Where two honest runs part ways, how close the validator's choice was to a tie.
-
-    Greedy: nats between the validator's top token and the claimed one (infinite when
-    the claimed token is outside its top-k). Sampled: the validator's choice margin.
-    ``None`` when the runs wrote the same tokens.
-    """
+    """Where two honest runs part ways, how close the validator's choice was to a tie
+    (:func:`~swarmgen.core.verification.tie_gap`); ``None`` when they wrote the same tokens."""
     at = first_difference(claimed.token_ids, validator.token_ids)
     if at is None or at >= min(len(claimed.token_ids), len(validator.token_ids)):
         return None
-    spec = job.spec
-    if isinstance(spec, TextSpec) and spec.temperature > 0:
-        return validator.choice_margins[at]
-    lookup = dict(validator.top_logprobs[at])
-    return max(lookup.values()) - lookup.get(claimed.token_ids[at], -math.inf)
+    return tie_gap(claimed, validator, at, _sampled(job))
 
 
 @dataclass
@@ -344,10 +339,8 @@ def calibrate_text(
         for job, out, ref in zip(jobs, claims, validator, strict=True):
             honest_distance.append(check_text_claim(job, out, ref, loose).distance or 0.0)
             gap = honest_tie(job, cast(TextOutput, out), cast(TextOutput, ref))
-            spec = job.spec
             if gap is not None:
-                sampled = isinstance(spec, TextSpec) and spec.temperature > 0
-                (sampled_ties if sampled else greedy_ties).append(gap)
+                (sampled_ties if _sampled(job) else greedy_ties).append(gap)
     margin = fit_threshold(greedy_ties or [0.0], [], max_fp, floor=GREEDY_MARGIN_FLOOR)
     ties = fit_threshold(sampled_ties or [0.0], [], max_fp, floor=SAMPLED_TIE_FLOOR)
     cheat_claims: dict[Cheat, list[Output]] = {}

@@ -154,7 +154,7 @@ class EchoBackend:
         tokens = tuple(position[0][0] for position in top)
         words = [VOCAB[t] for t in tokens if t != EOS]
         source = " ".join([m.content for m in spec.messages] or [spec.prompt or ""])
-        margins = tuple(_margin(key, i) for i in range(count)) if spec.temperature > 0 else ()
+        margins = tuple(_margin(key, i) for i in range(count)) if spec.sampled else ()
         return TextOutput(
             text=" ".join(words),
             token_ids=tokens,

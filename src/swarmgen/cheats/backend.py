@@ -257,7 +257,7 @@ class CheatingBackend:
                 (t, -2.0 - i) for i, t in enumerate(dict.fromkeys(others))
             ]
             top.append(tuple(pairs[:5]))
-        margins = rng.uniform(0.0, 0.5, size=count) if spec.temperature > 0 else ()
+        margins = rng.uniform(0.0, 0.5, size=count) if spec.sampled else ()
         return TextOutput(
             text="",
             token_ids=tuple(int(t) for t in tokens),

@@ -264,8 +264,7 @@ class Verifier:
             reference = self._images(validation, spec)
             return compare_image_sets(claimed, reference, spec.n, thresholds)
         assert isinstance(spec, TextSpec) and isinstance(thresholds, TextThresholds)
-        sampled = spec.temperature > 0
-        return check_text(self._text(original), self._text(validation), sampled, thresholds)
+        return check_text(self._text(original), self._text(validation), spec.sampled, thresholds)
 
     def _blobs(self, job: JobRecord) -> list[bytes] | Failure:
         if not job.outputs:

@@ -99,11 +99,11 @@ def parse_output(result: ResultIn, job: JobRecord) -> Output:
         raise InvalidRequest(
             FieldProblem("results.text.top_logprobs", "need one entry per generated token")
         )
-    if spec.temperature > 0 and len(output.choice_margins) != len(output.token_ids):
+    if spec.sampled and len(output.choice_margins) != len(output.token_ids):
         raise InvalidRequest(
             FieldProblem("results.text.choice_margins", "need one per token of a sampled job")
         )
-    if spec.temperature == 0 and output.choice_margins:
+    if not spec.sampled and output.choice_margins:
         raise InvalidRequest(
             FieldProblem("results.text.choice_margins", "must be empty for a greedy job")
         )

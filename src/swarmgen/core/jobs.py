@@ -148,6 +148,11 @@ class TextSpec:
 
     kind = Kind.TEXT
 
+    @property
+    def sampled(self) -> bool:
+        """Whether tokens are drawn at random (temperature above zero), not picked greedily."""
+        return self.temperature > 0
+
     def work_units(self) -> int:
         """Size of the job: characters of input / 4 (a token estimate) + max_tokens."""
         chars = len(self.prompt or "") + sum(len(m.content) for m in self.messages)

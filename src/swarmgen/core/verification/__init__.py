@@ -59,6 +59,7 @@ from swarmgen.core.verification.textcheck import (
     check_text,
     first_difference,
     text_distance,
+    tie_gap,
 )
 from swarmgen.core.verification.verdicts import (
     ALPHA,
@@ -113,4 +114,5 @@ __all__ = [
     "sampling_rate",
     "settle_stalled",
     "text_distance",
+    "tie_gap",
 ]

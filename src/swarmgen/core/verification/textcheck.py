@@ -163,6 +163,19 @@ def first_difference(claimed: Sequence[int], validator: Sequence[int]) -> int | 
     return None if len(claimed) == len(validator) else min(len(claimed), len(validator))
 
 
+def tie_gap(claimed: TextOutput, validator: TextOutput, at: int, sampled: bool) -> float:
+    """How far the validator's run at ``at`` was from choosing the claimed token instead.
+
+    Sampled: the validator's choice margin (probability mass). Greedy: nats between the
+    validator's top token and the claimed one, infinite when the claimed token is outside
+    the validator's top-k. Both runs must have a token at ``at``.
+    """
+    if sampled:
+        return validator.choice_margins[at]
+    lookup = dict(validator.top_logprobs[at])
+    return max(lookup.values()) - lookup.get(claimed.token_ids[at], -math.inf)
+
+
 def _departure(
     claimed: TextOutput, validator: TextOutput, at: int, sampled: bool, limits: TextThresholds
 ) -> Comparison | None:
@@ -174,17 +187,16 @@ def _departure(
         )
         return Comparison(Outcome.DISAGREE, "length_mismatch", detail)
     token, expected = claimed.token_ids[at], validator.token_ids[at]
+    gap = tie_gap(claimed, validator, at, sampled)
     if sampled:
-        margin = validator.choice_margins[at]
-        if margin > limits.sampled_tie_margin:
-            detail = f"position {at}: token {token}, the draw picks {expected} ({margin:.6f} clear)"
+        if gap > limits.sampled_tie_margin:
+            detail = f"position {at}: token {token}, the draw picks {expected} ({gap:.6f} clear)"
             return Comparison(Outcome.DISAGREE, "different_choice", detail)
         return None
-    lookup = dict(validator.top_logprobs[at])
-    if token not in lookup:
-        detail = f"position {at}: token {token} outside the validator's top-{len(lookup)}"
+    if math.isinf(gap):
+        top_k = len(validator.top_logprobs[at])
+        detail = f"position {at}: token {token} outside the validator's top-{top_k}"
         return Comparison(Outcome.DISAGREE, "token_outside_top_k", detail)
-    gap = max(lookup.values()) - lookup[token]
     if gap > limits.greedy_tie_margin:
         detail = f"position {at}: token {token} is {gap:.4f} nats below top"
         return Comparison(Outcome.DISAGREE, "not_greedy_choice", detail)
