@@ -36,7 +36,7 @@ from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import ImageSpec, JobState, TextSpec
 from swarmgen.core.offerings import Offering
-from swarmgen.core.outputs import MAX_CHOICE_MARGIN, ImageOutput, Output, TextOutput
+from swarmgen.core.outputs import ImageOutput, Output, TextOutput
 from swarmgen.core.receipts import Receipt
 from swarmgen.errors import (
     BadSignature,
@@ -99,18 +99,9 @@ def parse_output(result: ResultIn, job: JobRecord) -> Output:
         raise InvalidRequest(
             FieldProblem("results.text.top_logprobs", "need one entry per generated token")
         )
-    if spec.sampled and len(output.choice_margins) != len(output.token_ids):
-        raise InvalidRequest(
-            FieldProblem("results.text.choice_margins", "need one per token of a sampled job")
-        )
-    if not spec.sampled and output.choice_margins:
-        raise InvalidRequest(
-            FieldProblem("results.text.choice_margins", "must be empty for a greedy job")
-        )
-    if any(not 0.0 <= margin <= MAX_CHOICE_MARGIN for margin in output.choice_margins):
-        raise InvalidRequest(
-            FieldProblem("results.text.choice_margins", "must lie in [0, 0.5]", MAX_CHOICE_MARGIN)
-        )
+    margins = output.margins_problem(spec.sampled)
+    if margins is not None:
+        raise InvalidRequest(margins)
     if output.finish_reason not in ("stop", "length"):
         raise InvalidRequest(
             FieldProblem("results.text.finish_reason", "must be stop or length", ["stop", "length"])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from swarmgen.core.canonical import digest, sha256_hex
+from swarmgen.errors import FieldProblem
 
 LOGPROB_SCALE = 1_000_000
 """Logprobs and choice margins are signed as integers in millionths (floats never are)."""
@@ -61,6 +62,17 @@ class TextOutput:
         if self.choice_margins:
             data["choice_margins"] = [round(m * LOGPROB_SCALE) for m in self.choice_margins]
         return data
+
+    def margins_problem(self, sampled: bool) -> FieldProblem | None:
+        """Why :attr:`choice_margins` do not fit a job (sampled or greedy), or ``None``."""
+        field = "results.text.choice_margins"
+        if sampled and len(self.choice_margins) != len(self.token_ids):
+            return FieldProblem(field, "need one per token of a sampled job")
+        if not sampled and self.choice_margins:
+            return FieldProblem(field, "must be empty for a greedy job")
+        if any(not 0.0 <= margin <= MAX_CHOICE_MARGIN for margin in self.choice_margins):
+            return FieldProblem(field, f"must lie in [0, {MAX_CHOICE_MARGIN}]", MAX_CHOICE_MARGIN)
+        return None
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> TextOutput:

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from swarmgen.core.outputs import MAX_CHOICE_MARGIN, TextOutput
+from swarmgen.core.outputs import TextOutput
 from swarmgen.core.verification.failures import (
     Comparison,
     Failure,
@@ -136,14 +136,8 @@ def _malformed(output: TextOutput, sampled: bool) -> str | None:
         for _, logprob in position:
             if not math.isfinite(logprob) or logprob > LOGPROB_SLACK:
                 return f"position {index}: logprob {logprob} is not a log-probability"
-    margins = output.choice_margins
-    if sampled and len(margins) != positions:
-        return f"{len(margins)} choice margins for {positions} sampled tokens"
-    if not sampled and margins:
-        return "choice margins on a greedy job"
-    if any(not 0.0 <= margin <= MAX_CHOICE_MARGIN for margin in margins):
-        return f"a choice margin outside [0, {MAX_CHOICE_MARGIN}]"
-    return None
+    margins = output.margins_problem(sampled)
+    return None if margins is None else f"choice margins: {margins.reason}"
 
 
 def _problem(output: TextOutput | Failure, sampled: bool) -> TextOutput | Failure:
