@@ -348,7 +348,7 @@ def main() -> None:
         "--cheats", default="", help="Comma-separated cheats to run (default: every one)."
     )
     args = parser.parse_args()
-    from swarmgen.calibration import spawn_pool
+    from swarmgen.processes import spawn_pool
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared cores: do not spin

@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
-import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, cast
 
@@ -53,6 +49,7 @@ from swarmgen.core.verification import (
     tie_gap,
 )
 from swarmgen.errors import SwarmgenError
+from swarmgen.processes import spawn_pool
 from swarmgen.registry import Registry, load_registry
 
 logger = logging.getLogger(__name__)
@@ -151,26 +148,6 @@ def _child_run(
     entry = load_registry(registry_path).entry(parsed)
     backend = make_backend(entry, parsed, cache_dir=cache_dir, threads=threads)
     return run_batched(backend, jobs, 1)
-
-
-def _exit_with_parent() -> None:
-    """Pool initialiser: on Linux, have the kernel stop this process when its parent dies.
-
-    Without it, killing a calibration or a benchmark leaves its spawned children running
-    a model until their current task ends.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def spawn_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of freshly spawned processes (no forked torch state) that die with this one."""
-    return ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_exit_with_parent
-    )
 
 
 def run_in_subprocess(

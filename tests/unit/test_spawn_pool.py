@@ -12,7 +12,7 @@ import pytest
 
 PARENT = """
 import os, time
-from swarmgen.calibration import spawn_pool
+from swarmgen.processes import spawn_pool
 
 if __name__ == "__main__":
     with spawn_pool(1) as pool:
