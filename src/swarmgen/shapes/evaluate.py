@@ -60,11 +60,17 @@ class Report:
     guidance_scale: float
     guidance_rescale: float
     threads: int
+    color_by_shapes: dict[int, tuple[int, int]]
+    """Main-shape colour by the caption's number of shapes: (right, prompts)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "prompts": self.prompts,
             "color_accuracy": round(self.color_accuracy, 4),
+            "color_by_shapes": {
+                str(count): f"{right}/{total}"
+                for count, (right, total) in sorted(self.color_by_shapes.items())
+            },
             "background_accuracy": round(self.background_accuracy, 4),
             "count_accuracy": round(self.count_accuracy, 4),
             "seconds_per_image": round(self.seconds_per_image, 4),
@@ -112,6 +118,7 @@ def evaluate(
 
     torch.set_num_threads(threads)
     samples: list[Sample] = []
+    by_shapes: dict[int, tuple[int, int]] = {}
     generating = 0.0
     for index, prompt in enumerate(prompts):
         expected = parse_caption(prompt)
@@ -120,6 +127,8 @@ def evaluate(
         generating += time.perf_counter() - started
         sample = Sample(prompt, index, image, judge(image, expected))
         samples.append(sample)
+        right, total = by_shapes.get(len(expected.shapes), (0, 0))
+        by_shapes[len(expected.shapes)] = (right + sample.verdict.color, total + 1)
         if on_sample is not None:
             on_sample(sample)
     total = max(1, len(samples))
@@ -133,6 +142,7 @@ def evaluate(
         guidance_scale=GUIDANCE,
         guidance_rescale=guidance_rescale(),
         threads=threads,
+        color_by_shapes=by_shapes,
     )
     return report, samples
 
