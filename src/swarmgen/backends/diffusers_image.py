@@ -99,6 +99,7 @@ class DiffusersImageBackend:
         from diffusers import StableDiffusionPipeline
         from diffusers.utils import logging as diffusers_logging
 
+        import swarmgen.shapes.unet  # noqa: F401  (shapes-64's model_index.json names its UNet)
         from swarmgen.backends.sources import resolve_source
 
         pin_threads(self.threads)

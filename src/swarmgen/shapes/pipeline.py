@@ -1,10 +1,12 @@
 """The shapes-64 architecture: a standard ``StableDiffusionPipeline`` at toy scale.
 
 A small norm-free ``AutoencoderTiny`` (4x downscale, 4 latent channels) turns 64x64 images into
-16x16 latents; a small ``UNet2DConditionModel`` denoises them, conditioned by a
-two-layer ``CLIPTextModel`` over the locally built vocabulary. The scheduler is DDIM
-with zero terminal SNR and v-prediction, so sampling from pure noise matches training
-(flat background colours come out right) and 20 steps suffice.
+16x16 latents; a small ``UNet2DConditionModel`` (``ShapesUNet``: the stock class with pixel
+coordinates fed to its first convolution) denoises them, conditioned by a two-layer text
+encoder over the locally built vocabulary: ``BertModel`` (bidirectional, so the
+first-named colour can see the relation word after it) or ``CLIPTextModel`` (causal).
+The scheduler is DDIM with zero terminal SNR and v-prediction, so sampling from pure
+noise matches training (flat background colours come out right) and 20 steps suffice.
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ UNET_CONFIG: dict[str, Any] = {
     "cross_attention_dim": TEXT_WIDTH,
     "attention_head_dim": 8,
     "norm_num_groups": 8,
+    # The whole prompt, pooled by attention, also joins the timestep embedding, and that
+    # embedding scales and shifts every ResNet block: with the coordinates the first
+    # convolution sees (``ShapesUNet``), a block at any level can turn "red above blue"
+    # into red where the rows are low, where cross-attention at 8x8 alone kept binding
+    # colours to sides at chance (0003).
+    "addition_embed_type": "text",
+    "addition_embed_type_num_heads": 4,
+    "resnet_time_scale_shift": "scale_shift",
 }
 
 SCHEDULER_CONFIG: dict[str, Any] = {
@@ -62,6 +72,9 @@ SCHEDULER_CONFIG: dict[str, Any] = {
 SCHEDULER_NAME = "DDIMScheduler"
 
 
+TEXT_ENCODERS = ("bert", "clip")
+
+
 def text_config(vocab_size: int, bos_id: int, eos_id: int) -> dict[str, Any]:
     """Config of the small CLIP text encoder."""
     return {
@@ -77,27 +90,49 @@ def text_config(vocab_size: int, bos_id: int, eos_id: int) -> dict[str, Any]:
     }
 
 
-def build_pipeline(seed: int) -> Any:
+def bert_config(vocab_size: int, pad_id: int) -> dict[str, Any]:
+    """Config of the small BERT text encoder: CLIP's sizes, bidirectional attention."""
+    return {
+        "vocab_size": vocab_size,
+        "hidden_size": TEXT_WIDTH,
+        "intermediate_size": 4 * TEXT_WIDTH,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": MAX_LENGTH,
+        "type_vocab_size": 1,
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "pad_token_id": pad_id,
+    }
+
+
+def _text_encoder(kind: str, tokenizer: Any) -> Any:
+    from transformers import BertConfig, BertModel, CLIPTextConfig, CLIPTextModel
+
+    bos, eos = tokenizer.convert_tokens_to_ids([BOS, EOS])
+    if kind == "bert":
+        return BertModel(BertConfig(**bert_config(len(tokenizer), eos)))
+    if kind == "clip":
+        return CLIPTextModel(CLIPTextConfig(**text_config(len(tokenizer), bos, eos)))
+    raise ValueError(f"text encoder must be one of {TEXT_ENCODERS}, not {kind!r}")
+
+
+def build_pipeline(seed: int, text_encoder: str = "bert") -> Any:
     """A freshly initialised (untrained) shapes-64 ``StableDiffusionPipeline``."""
     import torch
-    from diffusers import (
-        AutoencoderTiny,
-        DDIMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from diffusers import AutoencoderTiny, DDIMScheduler, StableDiffusionPipeline
+
+    from swarmgen.shapes.unet import ShapesUNet
 
     torch.manual_seed(seed)
     tokenizer: Any = build_tokenizer()
-    bos, eos = tokenizer.convert_tokens_to_ids([BOS, EOS])
-    text_encoder = CLIPTextModel(CLIPTextConfig(**text_config(len(tokenizer), bos, eos)))
+    encoder = _text_encoder(text_encoder, tokenizer)
     vae = AutoencoderTiny(**VAE_CONFIG)
-    unet = UNet2DConditionModel(**UNET_CONFIG)
+    unet = ShapesUNet(**UNET_CONFIG)
     scheduler = DDIMScheduler(**SCHEDULER_CONFIG)
     return StableDiffusionPipeline(
         vae=vae,
-        text_encoder=text_encoder,
+        text_encoder=encoder,
         tokenizer=tokenizer,
         unet=unet,
         scheduler=scheduler,
@@ -119,6 +154,8 @@ def load_pipeline(folder: Path) -> Any:
     """Load a saved pipeline the way the image backend does (fp32, CPU, offline)."""
     import torch
     from diffusers import StableDiffusionPipeline
+
+    import swarmgen.shapes.unet  # noqa: F401  (model_index.json names its ShapesUNet)
 
     pipe = StableDiffusionPipeline.from_pretrained(
         str(folder), torch_dtype=torch.float32, local_files_only=True
