@@ -138,14 +138,25 @@ def _overlaps(a: Shape, b: Shape) -> bool:
     return abs(a.x - b.x) < reach and abs(a.y - b.y) < reach
 
 
+_MIDDLE = (SIZE - 1) / 2
+
+
 def _satisfies(relation: str, a: Shape, b: Shape) -> bool:
+    """``a`` lies wholly on the named side of ``b``, and the two centres lie in opposite
+    halves of the canvas, ``a``'s in the named one.
+
+    The halves make a relation say where each colour goes, not only how the two shapes
+    sit: a model that has not learnt to bind a colour to its place relative to another
+    shape (0003: two-shape scenes at chance in every run without this) can still learn
+    "red in the top half".
+    """
     if relation == "above":
-        return a.y + a.radius < b.y - b.radius
+        return a.y + a.radius < b.y - b.radius and a.y < _MIDDLE < b.y
     if relation == "below":
-        return a.y - a.radius > b.y + b.radius
+        return a.y - a.radius > b.y + b.radius and a.y > _MIDDLE > b.y
     if relation == "left of":
-        return a.x + a.radius < b.x - b.radius
-    return a.x - a.radius > b.x + b.radius
+        return a.x + a.radius < b.x - b.radius and a.x < _MIDDLE < b.x
+    return a.x - a.radius > b.x + b.radius and a.x > _MIDDLE > b.x
 
 
 def _place(rng: random.Random, shape: Shape) -> Shape:

@@ -11,6 +11,7 @@ from swarmgen.shapes.scenes import (
     COLORS,
     SIZE,
     CaptionError,
+    Shape,
     is_held_out,
     parse_caption,
     scene_at,
@@ -52,6 +53,20 @@ def test_scene_respects_its_invariants(seed: int, index: int) -> None:
         assert shape.radius <= shape.y < SIZE - shape.radius
     if len(scene.shapes) == 3:
         assert [s.size for s in scene.shapes] == ["large", "small", "small"]
+    if scene.relation is not None:
+        _assert_laid_out_as_named(scene.relation, *scene.shapes)
+
+
+def _assert_laid_out_as_named(relation: str, first: Shape, second: Shape) -> None:
+    """The first shape lies wholly on the named side of the second, its centre in the
+    named half of the canvas and the second's in the other."""
+    middle = (SIZE - 1) / 2
+    vertical = relation in ("above", "below")
+    a, b = (first.y, second.y) if vertical else (first.x, second.x)
+    if relation in ("below", "right of"):
+        a, b, middle = -a, -b, -middle
+    assert a + first.radius < b - second.radius
+    assert a < middle < b
 
 
 def test_render_paints_the_named_colours() -> None:
