@@ -42,8 +42,12 @@ def train_shapes(
     seed: Annotated[
         int, typer.Option(help="Seed of data, initial weights and noise.")
     ] = _TRAIN.seed,
+    processes: Annotated[
+        int,
+        typer.Option(min=1, help="Data-parallel training processes; fix it to reproduce a run."),
+    ] = _TRAIN.processes,
     threads: Annotated[
-        int, typer.Option(help="torch threads; fix it to reproduce a run.")
+        int, typer.Option(min=1, help="torch threads per process; fix it to reproduce a run.")
     ] = _TRAIN.threads,
     images: Annotated[int, typer.Option(help="Training scenes rendered.")] = _TRAIN.images,
     vae_steps: Annotated[int, typer.Option(help="Autoencoder optimiser steps.")] = _TRAIN.vae_steps,
@@ -58,9 +62,17 @@ def train_shapes(
     from swarmgen.shapes import model_dir
     from swarmgen.shapes.train import train
 
-    config = TrainConfig(
-        seed=seed, threads=threads, images=images, vae_steps=vae_steps, unet_steps=unet_steps
-    )
+    try:
+        config = TrainConfig(
+            seed=seed,
+            processes=processes,
+            threads=threads,
+            images=images,
+            vae_steps=vae_steps,
+            unet_steps=unet_steps,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     out_dir = out or _default_out()
     with _progress() as progress:
         tasks = {

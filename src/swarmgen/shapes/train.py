@@ -5,7 +5,13 @@ autoencoder frozen and every training image encoded once, the UNet and the text
 encoder learn v-prediction jointly, with caption dropout so the empty prompt gives
 the unconditional embedding classifier-free guidance needs. Data, initial weights,
 batch order and noise all come from ``seed``; results are bit-identical at a fixed
-thread count.
+process and thread count.
+
+A run is data-parallel over ``processes`` replicas: every replica starts from the same
+weights, draws the same global batch and computes the gradient of its own equal share;
+the gradients are averaged (gloo, over loopback) before each identical optimiser step.
+The small convolutions here scale poorly across threads: on a 2-core machine two
+1-thread replicas train about 1.6 times faster than one 2-thread process.
 """
 
 from __future__ import annotations
@@ -13,9 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +42,16 @@ class TrainConfig:
     """Everything a training run depends on; the run is a function of this alone."""
 
     seed: int = 0
-    threads: int = 2
+    processes: int = 2
+    """Data-parallel replicas; each computes an equal share of every batch."""
+    threads: int = 1
+    """torch threads per replica."""
     images: int = 8000
+    text_encoder: str = "bert"
     vae_steps: int = 1200
     vae_batch: int = 8
     vae_lr: float = 3e-3
-    unet_steps: int = 2800
+    unet_steps: int = 4400
     unet_batch: int = 32
     unet_lr: float = 1e-3
     warmup: int = 100
@@ -46,6 +59,13 @@ class TrainConfig:
     ema_decay: float = 0.999
     """The shipped UNet and text encoder are an exponential moving average of the trained
     weights (measured at 1800 steps: main-shape colour 62 % against 53 % without)."""
+
+    def __post_init__(self) -> None:
+        if self.processes < 1 or self.threads < 1:
+            raise ValueError("processes and threads must be at least 1")
+        for name in ("vae_batch", "unet_batch"):
+            if getattr(self, name) % self.processes:
+                raise ValueError(f"{name} must be a multiple of processes ({self.processes})")
 
 
 @dataclass(frozen=True)
@@ -107,25 +127,82 @@ class _LossLog:
         self._file.close()
 
 
-def _train_vae(pipe: Any, images: Any, config: TrainConfig, gen: Any, out: _LossLog) -> float:
+class _Silent:
+    """The loss log of a replica other than the first: the first one writes for all."""
+
+    mean = 0.0
+
+    def record(self, phase: str, step: int, total: int, loss: float, lr: float) -> None:
+        self.mean = loss if step == 0 else 0.98 * self.mean + 0.02 * loss
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class _Group:
+    """This process's place among the data-parallel replicas of one run."""
+
+    rank: int = 0
+    size: int = 1
+
+    def share(self, batch: Any) -> Any:
+        """This replica's equal slice of a global batch (rows)."""
+        per = len(batch) // self.size
+        return batch[self.rank * per : (self.rank + 1) * per]
+
+    def average(self, params: list[Any], loss: Any) -> float:
+        """Average the gradients of ``params`` and ``loss`` over the replicas, in place.
+
+        One collective per step: the gradients and the loss travel in a single flat
+        buffer. Every replica gets the same sum, so all take the same optimiser step.
+        """
+        if self.size == 1:
+            return float(loss.item())
+        import torch
+        import torch.distributed as dist
+
+        grads = [p.grad for p in params if p.grad is not None]
+        flat = torch.cat([*(g.reshape(-1) for g in grads), loss.detach().reshape(1)])
+        dist.all_reduce(flat)
+        flat /= self.size
+        offset = 0
+        for grad in grads:
+            grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+            offset += grad.numel()
+        return float(flat[-1].item())
+
+
+def _train_vae(
+    pipe: Any,
+    images: Any,
+    *,
+    config: TrainConfig,
+    gen: Any,
+    group: _Group,
+    out: _LossLog | _Silent,
+) -> float:
     """Fit the autoencoder on latent means (the UNet only ever sees means)."""
     import torch
 
     vae = pipe.vae.train()
-    opt = torch.optim.AdamW(vae.parameters(), lr=config.vae_lr, weight_decay=0.0)
+    params = list(vae.parameters())
+    opt = torch.optim.AdamW(params, lr=config.vae_lr, weight_decay=0.0)
     for step in range(config.vae_steps):
         lr = config.vae_lr * _lr_factor(step, config.vae_steps, config.warmup)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        batch = images[torch.randint(len(images), (config.vae_batch,), generator=gen)]
+        for param_group in opt.param_groups:
+            param_group["lr"] = lr
+        pick = torch.randint(len(images), (config.vae_batch,), generator=gen)
+        batch = images[group.share(pick)]
         latents = vae.encode(batch).latents
         recon = vae.decode(latents).sample
         error = recon - batch
         loss = error.abs().mean() + error.pow(2).mean() + 1e-4 * latents.pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        mean_loss = group.average(params, loss)
         opt.step()
-        out.record("vae", step, config.vae_steps, loss.item(), lr)
+        out.record("vae", step, config.vae_steps, mean_loss, lr)
     vae.eval().requires_grad_(False)
     return out.mean
 
@@ -142,52 +219,63 @@ def _encode_all(pipe: Any, images: Any) -> Any:
     return (latents * scale).clone()
 
 
+def _token_ids(tokenizer: Any, captions: list[str]) -> Any:
+    return tokenizer(
+        captions,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    ).input_ids
+
+
 def _train_unet(
-    pipe: Any, latents: Any, captions: list[str], *, config: TrainConfig, gen: Any, out: _LossLog
+    pipe: Any,
+    latents: Any,
+    captions: list[str],
+    *,
+    config: TrainConfig,
+    gen: Any,
+    group: _Group,
+    out: _LossLog | _Silent,
 ) -> float:
     import torch
     from diffusers import DDPMScheduler
 
     noise_schedule = DDPMScheduler.from_config(pipe.scheduler.config)
-    ids = pipe.tokenizer(
-        captions,
-        padding="max_length",
-        max_length=pipe.tokenizer.model_max_length,
-        truncation=True,
-        return_tensors="pt",
-    ).input_ids
-    empty = pipe.tokenizer(
-        [""],
-        padding="max_length",
-        max_length=pipe.tokenizer.model_max_length,
-        return_tensors="pt",
-    ).input_ids
+    ids, empty = _token_ids(pipe.tokenizer, captions), _token_ids(pipe.tokenizer, [""])
     unet, text = pipe.unet.train(), pipe.text_encoder.train()
     params = [*unet.parameters(), *text.parameters()]
     opt = torch.optim.AdamW(params, lr=config.unet_lr, weight_decay=0.01)
-    average = _Average(params, config.ema_decay)
+    average = _Average(params, config.ema_decay) if group.rank == 0 else None
     steps = noise_schedule.config.num_train_timesteps
     for step in range(config.unet_steps):
         lr = config.unet_lr * _lr_factor(step, config.unet_steps, config.warmup)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        for param_group in opt.param_groups:
+            param_group["lr"] = lr
+        # The global batch is drawn whole on every replica, then each takes its share,
+        # so the data a run sees does not depend on how many replicas share it.
         pick = torch.randint(len(latents), (config.unet_batch,), generator=gen)
         drop = torch.rand(config.unet_batch, generator=gen) < config.caption_dropout
+        noise = torch.randn((config.unet_batch, *latents.shape[1:]), generator=gen)
+        t = torch.randint(steps, (config.unet_batch,), generator=gen)
+        pick, drop, noise, t = (group.share(x) for x in (pick, drop, noise, t))
         tokens = torch.where(drop[:, None], empty, ids[pick])
         x0 = latents[pick]
-        noise = torch.randn(x0.shape, generator=gen)
-        t = torch.randint(steps, (config.unet_batch,), generator=gen)
         noisy = noise_schedule.add_noise(x0, noise, t)
         target = noise_schedule.get_velocity(x0, noise, t)
         cond = text(tokens)[0]
         loss = (unet(noisy, t, cond).sample - target).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        mean_loss = group.average(params, loss)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        average.update(step)
-        out.record("unet", step, config.unet_steps, loss.item(), lr)
-    average.copy_to_model()
+        if average is not None:
+            average.update(step)
+        out.record("unet", step, config.unet_steps, mean_loss, lr)
+    if average is not None:
+        average.copy_to_model()
     unet.eval()
     text.eval()
     return out.mean
@@ -206,8 +294,7 @@ class _Average:
 
         decay = min(self.decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            for shadow, param in zip(self.shadow, self.params, strict=True):
-                shadow.lerp_(param, 1.0 - decay)
+            torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - decay)
 
     def copy_to_model(self) -> None:
         import torch
@@ -217,8 +304,10 @@ class _Average:
                 param.copy_(shadow)
 
 
-def train(config: TrainConfig, out_dir: Path, on_step: StepCallback | None = None) -> TrainResult:
-    """Train shapes-64 and save the pipeline to ``out_dir/shapes-64``."""
+def _fit(
+    config: TrainConfig, group: _Group, out_dir: Path, on_step: StepCallback | None
+) -> TrainResult | None:
+    """One replica's share of a run; the first replica saves and returns the result."""
     import torch
 
     from swarmgen.shapes.pipeline import build_pipeline, save_pipeline
@@ -229,18 +318,99 @@ def train(config: TrainConfig, out_dir: Path, on_step: StepCallback | None = Non
     gen = torch.Generator("cpu").manual_seed(config.seed)
     pixels, captions = render_dataset(config.seed, config.images)
     images = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    pipe = build_pipeline(config.seed)
-    loss_log = _LossLog(out_dir / "loss.jsonl", on_step)
+    pipe = build_pipeline(config.seed, config.text_encoder)
+    first = group.rank == 0
+    loss_log = _LossLog(out_dir / "loss.jsonl", on_step) if first else _Silent()
     try:
-        vae_loss = _train_vae(pipe, images, config, gen, loss_log)
+        vae_loss = _train_vae(pipe, images, config=config, gen=gen, group=group, out=loss_log)
         latents = _encode_all(pipe, images)
-        unet_loss = _train_unet(pipe, latents, captions, config=config, gen=gen, out=loss_log)
+        unet_loss = _train_unet(
+            pipe, latents, captions, config=config, gen=gen, group=group, out=loss_log
+        )
     finally:
         loss_log.close()
+    if not first:
+        return None
     folder = out_dir / "shapes-64"
     save_pipeline(pipe, folder)
     seconds = time.perf_counter() - started
     summary = {**asdict(config), "seconds": round(seconds, 1)}
     (out_dir / "train.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     log.info("trained shapes-64 in %.0f s", seconds)
-    return TrainResult(folder, loss_log.path, seconds, vae_loss, unet_loss)
+    return TrainResult(folder, out_dir / "loss.jsonl", seconds, vae_loss, unet_loss)
+
+
+_COLLECTIVE_TIMEOUT = timedelta(minutes=5)
+"""How long a replica waits for its peers in one collective before the run fails."""
+
+
+def _join(rank: int, size: int, rendezvous: Path) -> _Group:
+    import torch.distributed as dist
+
+    # Replicas talk over loopback only, whatever the host name resolves to.
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    dist.init_process_group(
+        "gloo",
+        init_method=rendezvous.as_uri(),
+        rank=rank,
+        world_size=size,
+        timeout=_COLLECTIVE_TIMEOUT,
+    )
+    return _Group(rank, size)
+
+
+def _replica(rank: int, config: TrainConfig, out_dir: Path, rendezvous: Path) -> None:
+    """Entry point of a spawned replica (ranks 1 and up)."""
+    import torch.distributed as dist
+
+    from swarmgen.processes import exit_with_parent
+
+    exit_with_parent()
+    group = _join(rank, config.processes, rendezvous)
+    try:
+        _fit(config, group, out_dir, None)
+    finally:
+        dist.destroy_process_group()
+
+
+def train(config: TrainConfig, out_dir: Path, on_step: StepCallback | None = None) -> TrainResult:
+    """Train shapes-64 and save the pipeline to ``out_dir/shapes-64``.
+
+    This process is the first replica; the others are spawned for the run and joined
+    before it returns. A replica that fails fails the run.
+    """
+    if config.processes == 1:
+        result = _fit(config, _Group(), out_dir, on_step)
+        assert result is not None
+        return result
+    import multiprocessing
+
+    import torch.distributed as dist
+
+    with tempfile.TemporaryDirectory(prefix="shapes-train-") as scratch:
+        rendezvous = Path(scratch) / "rendezvous"
+        context = multiprocessing.get_context("spawn")
+        others = [
+            context.Process(target=_replica, args=(rank, config, out_dir, rendezvous), daemon=True)
+            for rank in range(1, config.processes)
+        ]
+        for process in others:
+            process.start()
+        try:
+            group = _join(0, config.processes, rendezvous)
+            try:
+                result = _fit(config, group, out_dir, on_step)
+            finally:
+                dist.destroy_process_group()
+        except BaseException:
+            for process in others:
+                process.terminate()
+            raise
+        finally:
+            for process in others:
+                process.join()
+    failed = [p.exitcode for p in others if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"a training replica exited with code {failed[0]}")
+    assert result is not None
+    return result
