@@ -44,9 +44,14 @@ def _png(image: Any) -> bytes:
 
 def test_loads_offline_as_a_standard_pipeline(pipe: Any) -> None:
     from diffusers import DDIMScheduler, StableDiffusionPipeline
+    from transformers import BertModel
+
+    from swarmgen.shapes.unet import ShapesUNet
 
     assert isinstance(pipe, StableDiffusionPipeline)
     assert isinstance(pipe.scheduler, DDIMScheduler)
+    assert isinstance(pipe.unet, ShapesUNet)
+    assert isinstance(pipe.text_encoder, BertModel)
     assert pipe.safety_checker is None
     image = generate(pipe, held_out_prompts(1)[0], seed=0)
     assert image.size == (64, 64)
@@ -67,17 +72,26 @@ def test_prompt_changes_the_image(pipe: Any) -> None:
 
 
 def test_accuracy_on_a_held_out_sample(pipe: Any) -> None:
-    """A regression guard at the shipped weights' level (0003 has the 240-prompt figures:
-    background 100 %, main colour 68 %); the 80 % colour target is not met yet."""
+    """A regression guard on what the shipped weights do well (0003, 240 prompts: background
+    100 %, main colour 128 of 131 one- and three-shape scenes). Two-shape scenes, whose main
+    shape is found by the relation, are at chance level and not guarded; the 80 % colour
+    target over all scenes is not met yet."""
     report, samples = evaluate(pipe, held_out_prompts(16), threads=THREADS)
     assert len(samples) == 16
     assert report.background_accuracy >= 0.9, report
-    assert report.color_accuracy >= 0.5, report
+    assert report.count_accuracy >= 0.5, report
+    right, total = (
+        sum(report.color_by_shapes[count][i] for count in (1, 3) if count in report.color_by_shapes)
+        for i in (0, 1)
+    )
+    assert total >= 5, report
+    assert right >= 0.8 * total, report
 
 
 def test_a_lone_shape_on_black_is_drawn_at_the_default_guidance(pipe: Any) -> None:
-    """Without the registry's guidance rescale this prompt and seed give a flat black canvas
-    at guidance 7.5 (the jobs' default), so every seed looks the same (0003, 0006)."""
+    """On earlier weights, without the registry's guidance rescale, this prompt and seed gave
+    a flat black canvas at guidance 7.5 (the jobs' default), so every seed looked the same
+    (0003, 0006); the shipped weights and sampling must draw it."""
     import numpy as np
     import torch
 
@@ -97,5 +111,4 @@ def test_a_lone_shape_on_black_is_drawn_at_the_default_guidance(pipe: Any) -> No
         return float((np.asarray(result.images[0]) * 255).std(axis=(0, 1)).max())
 
     assert guidance_rescale() == 1.0
-    assert drawn(0.0) < 2.0
     assert drawn(guidance_rescale()) > 10.0
