@@ -75,15 +75,21 @@ SCHEDULER_NAME = "DDIMScheduler"
 TEXT_ENCODERS = ("bert", "clip")
 
 
+_TEXT_SIZES: dict[str, Any] = {
+    "hidden_size": TEXT_WIDTH,
+    "intermediate_size": 4 * TEXT_WIDTH,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "max_position_embeddings": MAX_LENGTH,
+}
+"""Sizes both text encoders share, so that swapping one for the other changes only attention."""
+
+
 def text_config(vocab_size: int, bos_id: int, eos_id: int) -> dict[str, Any]:
     """Config of the small CLIP text encoder."""
     return {
         "vocab_size": vocab_size,
-        "hidden_size": TEXT_WIDTH,
-        "intermediate_size": 4 * TEXT_WIDTH,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "max_position_embeddings": MAX_LENGTH,
+        **_TEXT_SIZES,
         "bos_token_id": bos_id,
         "eos_token_id": eos_id,
         "pad_token_id": eos_id,
@@ -94,11 +100,7 @@ def bert_config(vocab_size: int, pad_id: int) -> dict[str, Any]:
     """Config of the small BERT text encoder: CLIP's sizes, bidirectional attention."""
     return {
         "vocab_size": vocab_size,
-        "hidden_size": TEXT_WIDTH,
-        "intermediate_size": 4 * TEXT_WIDTH,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "max_position_embeddings": MAX_LENGTH,
+        **_TEXT_SIZES,
         "type_vocab_size": 1,
         "hidden_dropout_prob": 0.0,
         "attention_probs_dropout_prob": 0.0,

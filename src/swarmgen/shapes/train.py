@@ -128,12 +128,13 @@ class _LossLog:
 
 
 class _Silent:
-    """The loss log of a replica other than the first: the first one writes for all."""
+    """The loss log of a replica other than the first: the first one writes and reports
+    for all (every replica sees the same averaged loss)."""
 
     mean = 0.0
 
     def record(self, phase: str, step: int, total: int, loss: float, lr: float) -> None:
-        self.mean = loss if step == 0 else 0.98 * self.mean + 0.02 * loss
+        pass
 
     def close(self) -> None:
         pass

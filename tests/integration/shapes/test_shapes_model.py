@@ -80,10 +80,8 @@ def test_accuracy_on_a_held_out_sample(pipe: Any) -> None:
     assert len(samples) == 16
     assert report.background_accuracy >= 0.9, report
     assert report.count_accuracy >= 0.5, report
-    right, total = (
-        sum(report.color_by_shapes[count][i] for count in (1, 3) if count in report.color_by_shapes)
-        for i in (0, 1)
-    )
+    guarded = [report.color_by_shapes.get(count, (0, 0)) for count in (1, 3)]
+    right, total = (sum(column) for column in zip(*guarded, strict=True))
     assert total >= 5, report
     assert right >= 0.8 * total, report
 
