@@ -54,6 +54,14 @@ def train_shapes(
     unet_steps: Annotated[
         int, typer.Option(help="UNet + text encoder optimiser steps.")
     ] = _TRAIN.unet_steps,
+    shape_weight: Annotated[
+        float,
+        typer.Option(help="Extra diffusion-loss weight where a shape lies (0: uniform)."),
+    ] = _TRAIN.shape_weight,
+    place_weight: Annotated[
+        float,
+        typer.Option(help="Weight of the text encoder's shape-placement loss (0 turns it off)."),
+    ] = _TRAIN.place_weight,
     install: Annotated[
         bool, typer.Option(help="Copy the trained model into the package's shipped folder.")
     ] = False,
@@ -70,6 +78,8 @@ def train_shapes(
             images=images,
             vae_steps=vae_steps,
             unet_steps=unet_steps,
+            shape_weight=shape_weight,
+            place_weight=place_weight,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -52,3 +52,60 @@ def test_batches_must_split_evenly_over_the_replicas() -> None:
         replace(TINY, processes=3, vae_batch=3)
     with pytest.raises(ValueError, match="at least 1"):
         replace(TINY, processes=0)
+
+
+def test_a_config_names_a_known_encoder_and_a_usable_weight() -> None:
+    with pytest.raises(ValueError, match="text_encoder"):
+        replace(TINY, text_encoder="t5")
+    with pytest.raises(ValueError, match="place_weight"):
+        replace(TINY, place_weight=-0.5)
+
+
+def test_placement_asks_each_colour_word_where_its_shape_lies() -> None:
+    import torch
+
+    from swarmgen.shapes.scenes import Scene, Shape
+    from swarmgen.shapes.tokenizer import build_tokenizer
+    from swarmgen.shapes.train import _Placement, _token_ids
+
+    scene = Scene(
+        (Shape("circle", "red", "small", 0, 63), Shape("square", "blue", "small", 63, 31)),
+        "white",
+        "left of",
+    )
+    tokenizer = build_tokenizer()
+    ids = _token_ids(tokenizer, [scene.caption])
+    placement = _Placement(8, tokenizer, ids, [scene])
+
+    words = tokenizer.convert_ids_to_tokens(ids[0][placement.named[0]].tolist())
+    assert words == ["red</w>", "blue</w>"]  # and not the background's "white"
+    centres = placement.centres[0][placement.named[0]].flatten().tolist()
+    assert centres == pytest.approx([-1.0, 1.0, 1.0, -1 / 63])
+
+    hidden = torch.zeros(1, ids.shape[1], 8)
+    pick = torch.tensor([0])
+    with torch.no_grad():
+        placement.head.weight.zero_()
+        placement.head.bias.zero_()
+    # A head that always guesses the middle misses red by (1, 1) and blue by (1, 1/63).
+    expected = 2.0 + 1.0 + (1 / 63) ** 2
+    assert placement.loss(hidden, pick, torch.tensor([True])).item() == pytest.approx(expected)
+    assert placement.loss(hidden, pick, torch.tensor([False])).item() == 0.0
+
+
+def test_shape_cells_mark_where_a_shape_lies_in_latent_cells() -> None:
+    import numpy as np
+
+    from swarmgen.shapes.scenes import Scene, Shape
+    from swarmgen.shapes.train import _shape_cells
+
+    scene = Scene((Shape("square", "red", "small", 10, 50),), "white", None)
+    pixels = np.asarray(scene.render(), dtype=np.uint8)[None]
+    cells = _shape_cells(pixels, [scene], 16)[0, 0]
+
+    assert cells.shape == (16, 16)
+    assert set(cells.flatten().tolist()) == {0.0, 1.0}
+    rows, cols = cells.nonzero(as_tuple=True)
+    # The square spans pixels 4-16 across and 44-56 down: latent cells 1-4 and 11-14.
+    assert (cols.min().item(), cols.max().item()) == (1, 4)
+    assert (rows.min().item(), rows.max().item()) == (11, 14)
