@@ -4,7 +4,7 @@ Two phases: the autoencoder learns to reconstruct rendered scenes; then, with th
 autoencoder frozen and every training image encoded once, the UNet and the text
 encoder learn v-prediction jointly, with caption dropout so the empty prompt gives
 the unconditional embedding classifier-free guidance needs, while a training-only head
-asks the text encoder where each named shape lies (``_Placement``). Data, initial weights,
+asks the text encoder where each named shape lies (``objectives.Placement``). Data, initial weights,
 batch order and noise all come from ``seed``; results are bit-identical at a fixed
 process and thread count.
 
@@ -28,6 +28,9 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from swarmgen.shapes.objectives import Placement, shape_cells
+from swarmgen.shapes.pipeline import TEXT_ENCODERS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,7 +68,7 @@ class TrainConfig:
     that is right everywhere else."""
     place_weight: float = 0.15
     """Weight of the auxiliary loss that asks each shape's colour word where its shape
-    lies (``_Placement``); the diffusion loss alone never taught the text encoder which
+    lies (``objectives.Placement``); the diffusion loss alone never taught the text encoder which
     colour a relation puts on which side (0003)."""
     ema_decay: float = 0.999
     """The shipped UNet and text encoder are an exponential moving average of the trained
@@ -79,8 +82,6 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a multiple of processes ({self.processes})")
         if self.place_weight < 0 or self.shape_weight < 0:
             raise ValueError("place_weight and shape_weight must not be negative")
-        from swarmgen.shapes.pipeline import TEXT_ENCODERS
-
         if self.text_encoder not in TEXT_ENCODERS:
             raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}")
 
@@ -235,20 +236,6 @@ def _train_vae(
     return out.mean
 
 
-def _shape_cells(pixels: np.ndarray, items: list[Scene], latent_size: int) -> Any:
-    """``(N, 1, latent_size, latent_size)``: 1.0 where a latent cell covers any pixel of
-    a shape (not the background's colour), else 0.0."""
-    import numpy as np
-    import torch
-
-    from swarmgen.shapes.scenes import COLORS
-
-    backgrounds = np.array([COLORS[scene.background] for scene in items], dtype=np.uint8)
-    shapes = (pixels != backgrounds[:, None, None, :]).any(axis=-1)
-    cells = torch.from_numpy(shapes).float()[:, None]
-    return torch.nn.functional.adaptive_max_pool2d(cells, latent_size)
-
-
 def _encode_all(pipe: Any, images: Any) -> Any:
     """Latent means of every image, scaled to unit variance (sets ``scaling_factor``)."""
     import torch
@@ -271,44 +258,6 @@ def _token_ids(tokenizer: Any, captions: list[str]) -> Any:
     ).input_ids
 
 
-class _Placement:
-    """Where each shape of a caption lies, read off the text encoder's colour words.
-
-    The diffusion loss reaches the text encoder only through what the UNet makes of it,
-    and that signal never taught the encoder which colour "above" puts on top: two-shape
-    scenes stayed at chance in every run (0003). Here a linear head, used in training
-    only, regresses each shape's centre in [-1, 1] from the output at its colour word.
-    Where a caption fixes the side (two shapes and a relation) the word must learn it;
-    elsewhere the centre is random and the best guess is the middle, which costs nothing.
-    """
-
-    def __init__(self, width: int, tokenizer: Any, ids: Any, items: list[Scene]) -> None:
-        import torch
-
-        from swarmgen.shapes.scenes import SIZE
-
-        self.head = torch.nn.Linear(width, 2)
-        self.centres = torch.zeros(*ids.shape, 2)
-        self.named = torch.zeros(ids.shape, dtype=torch.bool)
-        for row, scene in enumerate(items):
-            for shape in scene.shapes:
-                # Colours within a scene are distinct and never the background's, so the
-                # first occurrence of a shape's colour word is that shape's.
-                word = tokenizer.convert_tokens_to_ids(f"{shape.color}</w>")
-                at = int((ids[row] == word).nonzero()[0, 0])
-                self.centres[row, at] = torch.tensor([shape.x, shape.y]) / (SIZE - 1) * 2 - 1
-                self.named[row, at] = True
-
-    def loss(self, hidden: Any, pick: Any, kept: Any) -> Any:
-        """Squared error of the predicted centres, summed over the named shapes of each
-        caption in ``pick`` that was ``kept`` (not dropped for guidance), averaged over
-        captions. Averaged per caption, not per shape, so that replicas holding equal
-        shares of a batch average to the loss of the whole batch (0009)."""
-        named = self.named[pick] & kept[:, None]
-        error = (self.head(hidden) - self.centres[pick]).pow(2).sum(-1)
-        return (error * named).sum() / len(pick)
-
-
 def _train_unet(
     pipe: Any,
     latents: Any,
@@ -327,7 +276,7 @@ def _train_unet(
     ids = _token_ids(pipe.tokenizer, [scene.caption for scene in items])
     empty = _token_ids(pipe.tokenizer, [""])
     unet, text = pipe.unet.train(), pipe.text_encoder.train()
-    placement = _Placement(text.config.hidden_size, pipe.tokenizer, ids, items)
+    placement = Placement(text.config.hidden_size, pipe.tokenizer, ids, items)
     params = [*unet.parameters(), *text.parameters(), *placement.head.parameters()]
     opt = torch.optim.AdamW(params, lr=config.unet_lr, weight_decay=0.01)
     average = _Average(params, config.ema_decay) if group.rank == 0 else None
@@ -409,7 +358,7 @@ def _fit(
     try:
         vae_loss = _train_vae(pipe, images, config=config, gen=gen, group=group, out=loss_log)
         latents = _encode_all(pipe, images)
-        cells = _shape_cells(pixels, items, latents.shape[-1])
+        cells = shape_cells(pixels, items, latents.shape[-1])
         unet_loss = _train_unet(
             pipe, latents, items, cells, config=config, gen=gen, group=group, out=loss_log
         )

@@ -64,9 +64,10 @@ def test_a_config_names_a_known_encoder_and_a_usable_weight() -> None:
 def test_placement_asks_each_colour_word_where_its_shape_lies() -> None:
     import torch
 
+    from swarmgen.shapes.objectives import Placement
     from swarmgen.shapes.scenes import Scene, Shape
     from swarmgen.shapes.tokenizer import build_tokenizer
-    from swarmgen.shapes.train import _Placement, _token_ids
+    from swarmgen.shapes.train import _token_ids
 
     scene = Scene(
         (Shape("circle", "red", "small", 0, 63), Shape("square", "blue", "small", 63, 31)),
@@ -75,7 +76,7 @@ def test_placement_asks_each_colour_word_where_its_shape_lies() -> None:
     )
     tokenizer = build_tokenizer()
     ids = _token_ids(tokenizer, [scene.caption])
-    placement = _Placement(8, tokenizer, ids, [scene])
+    placement = Placement(8, tokenizer, ids, [scene])
 
     words = tokenizer.convert_ids_to_tokens(ids[0][placement.named[0]].tolist())
     assert words == ["red</w>", "blue</w>"]  # and not the background's "white"
@@ -96,12 +97,12 @@ def test_placement_asks_each_colour_word_where_its_shape_lies() -> None:
 def test_shape_cells_mark_where_a_shape_lies_in_latent_cells() -> None:
     import numpy as np
 
+    from swarmgen.shapes.objectives import shape_cells
     from swarmgen.shapes.scenes import Scene, Shape
-    from swarmgen.shapes.train import _shape_cells
 
     scene = Scene((Shape("square", "red", "small", 10, 50),), "white", None)
     pixels = np.asarray(scene.render(), dtype=np.uint8)[None]
-    cells = _shape_cells(pixels, [scene], 16)[0, 0]
+    cells = shape_cells(pixels, [scene], 16)[0, 0]
 
     assert cells.shape == (16, 16)
     assert set(cells.flatten().tolist()) == {0.0, 1.0}
