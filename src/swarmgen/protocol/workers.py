@@ -1,0 +1,133 @@
+"""Worker messages: registration, pop and its assignments, results, heartbeats, release.
+
+Every worker request is signed over its exact body bytes, so the worker serialises
+these models once (``model_dump_json``) and signs what it sends.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from swarmgen.core.jobs import LIMITS
+from swarmgen.protocol.bounds import INT64_MAX, STRICT, Millis
+
+MAX_JOBS = 64
+"""Most jobs one pop, submit, heartbeat or release names."""
+
+JobId = Annotated[str, Field(min_length=1, max_length=64)]
+Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Timing = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
+
+class CapabilitiesIn(BaseModel):
+    model_config = STRICT
+
+    models: list[str] = Field(min_length=1, max_length=32, description="name@precision each.")
+    max_pixels: int = Field(512 * 512, ge=1, le=LIMITS.max_side * LIMITS.max_side)
+    max_batch: int = Field(1, ge=1, le=MAX_JOBS)
+
+
+class RegisterIn(BaseModel):
+    model_config = STRICT
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    capabilities: CapabilitiesIn
+
+
+class RegisterOut(BaseModel):
+    worker_id: str
+    owner_id: str | None
+    models: list[str]
+
+
+class PopIn(BaseModel):
+    model_config = STRICT
+
+    wait_s: float = Field(0.0, ge=0.0, le=60.0, allow_inf_nan=False)
+    max_jobs: int | None = Field(None, ge=1, le=MAX_JOBS)
+
+
+class Assignment(BaseModel):
+    """One leased job; a validation seat looks exactly the same."""
+
+    job_id: str
+    model: str
+    spec: dict[str, Any]
+    input_digest: str
+    lease_expires_ms: Millis
+    sampling_id: str | None = Field(
+        None, description="Text: seeds the sampler with the job's seed (text_sampling_seed)"
+    )
+
+
+class PopOut(BaseModel):
+    jobs: list[Assignment]
+
+
+class ReceiptIn(BaseModel):
+    """A worker's signed statement of what it ran and produced."""
+
+    model_config = STRICT
+
+    job_id: str = Field(max_length=64)
+    worker_id: str = Field(max_length=64)
+    input_digest: Digest
+    output_digest: Digest
+    artifact_digest: Digest
+    timings: dict[str, Timing] = Field(max_length=16)
+    nonce: str = Field(min_length=8, max_length=64)
+    signature: str = Field(max_length=128)
+
+
+class ResultIn(BaseModel):
+    model_config = STRICT
+
+    job_id: str = Field(max_length=64)
+    images: list[str] | None = Field(None, max_length=LIMITS.max_images, description="base64 PNG")
+    text: dict[str, Any] | None = Field(None, description="canonical TextOutput")
+    receipt: ReceiptIn
+
+
+class SubmitIn(BaseModel):
+    model_config = STRICT
+
+    results: list[ResultIn] = Field(min_length=1, max_length=MAX_JOBS)
+
+
+class Rejected(BaseModel):
+    job_id: str
+    code: str
+    message: str
+
+
+class SubmitOut(BaseModel):
+    accepted: list[str]
+    rejected: list[Rejected]
+
+
+class HeartbeatIn(BaseModel):
+    model_config = STRICT
+
+    job_ids: list[str] = Field(default_factory=list, max_length=MAX_JOBS)
+
+
+class ReleaseIn(BaseModel):
+    model_config = STRICT
+
+    job_ids: list[str] = Field(min_length=1, max_length=MAX_JOBS)
+    error: str | None = Field(
+        None, max_length=500, description="Why the worker could not run them (counts a try)."
+    )
+
+
+class Ack(BaseModel):
+    ok: bool = True
+    count: int = 0
+
+
+class EmptyIn(BaseModel):
+    """A signed request that carries nothing but its signature (stake status, withdraw)."""
+
+    model_config = STRICT
