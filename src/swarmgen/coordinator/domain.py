@@ -7,7 +7,6 @@ a dashboard) call the same services and each renders the answers its own way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +111,7 @@ class Submission:
     receipt: Receipt
     images: tuple[str, ...] | None = None
     """Base64 PNGs (image jobs)."""
-    text: Mapping[str, Any] | None = None
+    text: dict[str, Any] | None = None
     """A canonical :class:`~swarmgen.core.outputs.TextOutput` (text jobs)."""
 
 
