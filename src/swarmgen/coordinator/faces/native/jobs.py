@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
 from swarmgen.coordinator.faces.native.openapi import REQUESTER, errors, media
-from swarmgen.core.jobs import LIMITS, JobState
+from swarmgen.core.jobs import JobState
 from swarmgen.protocol import (
     INT64_MAX,
     JobAccepted,
@@ -99,7 +99,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     def job_result(
         job_id: JobId,
         user: User,
-        index: Annotated[int, Query(ge=0, lt=LIMITS.max_images)] = 0,
+        index: Annotated[int, Query(ge=0, lt=16)] = 0,
         format: Literal["raw", "json"] = "raw",
     ) -> Response:
         """PNG bytes of image ``index``, or the text (``format=json``: tokens and logprobs)."""
