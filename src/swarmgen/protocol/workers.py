@@ -6,9 +6,11 @@ these models once (``model_dump_json``) and signs what it sends.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from swarmgen.core.jobs import LIMITS
 from swarmgen.protocol.bounds import INT64_MAX, STRICT, Millis
@@ -81,6 +83,19 @@ class ReceiptIn(BaseModel):
     signature: str = Field(max_length=128)
 
 
+def _bounded(value: Any) -> bool:
+    """Whether every number in a JSON value is finite and fits a signed 64-bit column."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        return math.isfinite(value) and -INT64_MAX <= value <= INT64_MAX
+    if isinstance(value, dict):
+        return all(_bounded(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_bounded(v) for v in value)
+    return True
+
+
 class ResultIn(BaseModel):
     model_config = STRICT
 
@@ -88,6 +103,17 @@ class ResultIn(BaseModel):
     images: list[str] | None = Field(None, max_length=LIMITS.max_images, description="base64 PNG")
     text: dict[str, Any] | None = Field(None, description="canonical TextOutput")
     receipt: ReceiptIn
+
+    @field_validator("text")
+    @classmethod
+    def _text_integers(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The text output's shape is the service's to check; its integers are bounded
+        here, as every integer a client sends is (token ids, scaled logprobs, counts)."""
+        if value is not None and not _bounded(value):
+            raise PydanticCustomError(
+                "number_bound", "numbers must be finite, within -{le} and {le}", {"le": INT64_MAX}
+            )
+        return value
 
 
 class SubmitIn(BaseModel):

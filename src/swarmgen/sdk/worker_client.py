@@ -18,6 +18,7 @@ from swarmgen.core.signing import KeyPair, sign_request
 from swarmgen.protocol import (
     Ack,
     CapabilitiesIn,
+    EmptyIn,
     HeartbeatIn,
     PopIn,
     PopOut,
@@ -25,6 +26,8 @@ from swarmgen.protocol import (
     RegisterOut,
     ReleaseIn,
     ResultIn,
+    StakeIn,
+    StakeOut,
     SubmitOut,
     paths,
 )
@@ -105,3 +108,19 @@ class WorkerClient:
         if error is not None:
             body = ReleaseIn.model_construct(job_ids=job_ids, error=error[:ERROR_CHARS])
         return self.call(f"{paths.WORKERS}/release", body, Ack)
+
+    def stake(self) -> Any:
+        """This worker's locked and unbonding stake."""
+        return self.call(paths.STAKE, EmptyIn(), StakeOut)
+
+    def lock_stake(self, amount: int) -> Any:
+        """Lock ``amount`` of the owner's micro-credits behind this worker."""
+        return self.call(f"{paths.STAKE}/lock", StakeIn.model_construct(amount=amount), StakeOut)
+
+    def unlock_stake(self, amount: int) -> Any:
+        """Start unbonding ``amount``; it may be withdrawn after the unlock delay."""
+        return self.call(f"{paths.STAKE}/unlock", StakeIn.model_construct(amount=amount), StakeOut)
+
+    def withdraw_stake(self) -> Any:
+        """Return unbonded stake whose delay has passed to the owner."""
+        return self.call(f"{paths.STAKE}/withdraw", EmptyIn(), StakeOut)

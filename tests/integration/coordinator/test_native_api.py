@@ -10,6 +10,7 @@ from tests.integration.coordinator.conftest import ALICE_CREDITS, Env
 from swarmgen.coordinator.admin import create_key
 from swarmgen.coordinator.credits import MAX_SUPPLY
 from swarmgen.protocol import INT64_MAX
+from swarmgen.sdk.client import SwarmgenAPIError
 
 ANON = {"Authorization": "Bearer 0000000000"}
 TOO_BIG = INT64_MAX + 1
@@ -137,3 +138,15 @@ def test_openapi_lists_every_error_status_with_the_error_schema(env: Env) -> Non
     assert {"image/png", "text/plain", "application/json"} <= set(result)
     bounds = {p["name"]: p["schema"] for p in jobs["get"]["parameters"]}
     assert bounds["updated_since"]["anyOf"][0]["maximum"] == INT64_MAX
+
+
+def test_the_worker_client_speaks_stake_through_the_protocol(env: Env) -> None:
+    worker = env.worker()
+    worker.owner_key = env.key
+    worker.register("w1", ["echo-image@fp32"], 4096, 1)
+    assert worker.lock_stake(600)["locked"] == 600
+    assert worker.unlock_stake(250)["unbonding"] == 250
+    assert worker.stake()["locked"] == 350
+    with pytest.raises(SwarmgenAPIError) as early:
+        worker.withdraw_stake()  # the unlock delay has not passed
+    assert early.value.status == 409

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from swarmgen import protocol
-from swarmgen.protocol import INT64_MAX, GrantIn, ReceiptIn, TransferIn
+from swarmgen.protocol import INT64_MAX, GrantIn, ReceiptIn, ResultIn, TransferIn
 
 REQUESTS = [
     model
@@ -71,3 +71,26 @@ def test_receipt_timings_are_bounded() -> None:
         ReceiptIn.model_validate(receipt)
     receipt["timings"] = {"run_ms": 5}
     assert ReceiptIn.model_validate(receipt).timings == {"run_ms": 5}
+
+
+def test_text_output_integers_are_bounded() -> None:
+    receipt = {
+        "job_id": "j",
+        "worker_id": "w",
+        "input_digest": "0" * 64,
+        "output_digest": "0" * 64,
+        "artifact_digest": "0" * 64,
+        "timings": {},
+        "nonce": "n" * 8,
+        "signature": "s",
+    }
+    text = {"text": "x", "token_ids": [1], "top_logprobs": [[[1, -(2**400)]]], "prompt_tokens": 1}
+    with pytest.raises(ValidationError) as refused:
+        ResultIn.model_validate({"job_id": "j", "text": text, "receipt": receipt})
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("text",) and error["ctx"] == {"le": INT64_MAX}
+    text["top_logprobs"] = [[[1, float("inf")]]]
+    with pytest.raises(ValidationError):
+        ResultIn.model_validate({"job_id": "j", "text": text, "receipt": receipt})
+    text["top_logprobs"] = [[[1, -5]]]
+    assert ResultIn.model_validate({"job_id": "j", "text": text, "receipt": receipt}).text == text
