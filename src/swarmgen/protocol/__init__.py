@@ -6,7 +6,7 @@ from :data:`swarmgen.core.jobs.LIMITS` and :mod:`swarmgen.protocol.bounds`, so e
 limit is written once and a violation becomes a 422 naming the field, reason and limit.
 """
 
-from swarmgen.protocol.bounds import INT64_MAX, Count, LedgerSeq, MicroCredits, Millis
+from swarmgen.protocol.bounds import INT64_MAX, LedgerSeq, MicroCredits, Millis
 from swarmgen.protocol.credits import (
     BalanceOut,
     CoordinatorKeyOut,
@@ -55,7 +55,6 @@ __all__ = [
     "BalanceOut",
     "CapabilitiesIn",
     "CoordinatorKeyOut",
-    "Count",
     "EmptyIn",
     "EntriesOut",
     "EntryOut",

@@ -18,10 +18,12 @@ INT64_MAX = 2**63 - 1
 MAX_AMOUNT = 2**62
 """The largest amount of micro-credits one request may move (half the column's range)."""
 
+PLAIN = r"^[^\x00]*$"
+"""Text without NUL characters, which PostgreSQL's text and JSON columns cannot hold."""
+
 STRICT = ConfigDict(extra="forbid")
 """Requests refuse unknown fields, so a misspelt option is an error, not a silent default."""
 
 Millis = Annotated[int, Field(ge=0, le=INT64_MAX, description="Milliseconds since the epoch.")]
 LedgerSeq = Annotated[int, Field(ge=0, le=INT64_MAX, description="A ledger sequence number.")]
-Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 MicroCredits = Annotated[int, Field(gt=0, le=MAX_AMOUNT, description="Micro-credits.")]

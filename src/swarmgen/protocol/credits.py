@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from swarmgen.protocol.bounds import STRICT, MicroCredits
+from swarmgen.protocol.bounds import PLAIN, STRICT, MicroCredits
 
 
 class BalanceOut(BaseModel):
@@ -43,16 +43,16 @@ class EntriesOut(BaseModel):
 class TransferIn(BaseModel):
     model_config = STRICT
 
-    to: str = Field(min_length=1, max_length=64, description="Recipient user name.")
+    to: str = Field(min_length=1, max_length=64, pattern=PLAIN, description="Recipient user name.")
     amount: MicroCredits
 
 
 class GrantIn(BaseModel):
     model_config = STRICT
 
-    user: str = Field(min_length=1, max_length=64, description="User name.")
+    user: str = Field(min_length=1, max_length=64, pattern=PLAIN, description="User name.")
     amount: MicroCredits = Field(description="Micro-credits to mint.")
-    reason: str = Field("grant", min_length=1, max_length=64)
+    reason: str = Field("grant", min_length=1, max_length=64, pattern=PLAIN)
 
 
 class StakeIn(BaseModel):

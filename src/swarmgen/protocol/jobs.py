@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from swarmgen.core.jobs import LIMITS, SEED_MAX
-from swarmgen.protocol.bounds import STRICT
+from swarmgen.protocol.bounds import PLAIN, STRICT
 
-Prompt = Annotated[str, Field(min_length=1, max_length=LIMITS.prompt_chars)]
+Prompt = Annotated[str, Field(min_length=1, max_length=LIMITS.prompt_chars, pattern=PLAIN)]
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 Side = Annotated[int, Field(ge=LIMITS.min_side, le=LIMITS.max_side)]
-Model = Annotated[str, Field(description="Model offering, name@precision.", max_length=80)]
+Model = Annotated[
+    str, Field(description="Model offering, name@precision.", max_length=80, pattern=PLAIN)
+]
 
 MAX_BATCH = 64
 """Most jobs in one batch submit."""
@@ -29,7 +31,7 @@ class ImageJobIn(BaseModel):
     kind: Literal["image"] = "image"
     model: Model
     prompt: Prompt
-    negative_prompt: str = Field("", max_length=LIMITS.prompt_chars)
+    negative_prompt: str = Field("", max_length=LIMITS.prompt_chars, pattern=PLAIN)
     width: Side = 64
     height: Side = 64
     steps: int = Field(20, ge=1, le=LIMITS.max_steps)
@@ -49,7 +51,7 @@ class MessageIn(BaseModel):
     model_config = STRICT
 
     role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=LIMITS.prompt_chars)
+    content: str = Field(max_length=LIMITS.prompt_chars, pattern=PLAIN)
 
 
 class TextJobIn(BaseModel):
@@ -60,7 +62,7 @@ class TextJobIn(BaseModel):
     kind: Literal["text"] = "text"
     model: Model
     messages: list[MessageIn] | None = Field(None, min_length=1, max_length=LIMITS.max_messages)
-    prompt: str | None = Field(None, min_length=1, max_length=LIMITS.prompt_chars)
+    prompt: Prompt | None = None
     max_tokens: int = Field(64, ge=1, le=LIMITS.max_tokens)
     temperature: float = Field(0.0, ge=0.0, le=LIMITS.max_temperature, allow_inf_nan=False)
     top_p: float = Field(1.0, gt=0.0, le=1.0, allow_inf_nan=False)

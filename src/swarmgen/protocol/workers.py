@@ -13,12 +13,12 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from swarmgen.core.jobs import LIMITS
-from swarmgen.protocol.bounds import INT64_MAX, STRICT, Millis
+from swarmgen.protocol.bounds import INT64_MAX, PLAIN, STRICT, Millis
 
 MAX_JOBS = 64
 """Most jobs one pop, submit, heartbeat or release names."""
 
-JobId = Annotated[str, Field(min_length=1, max_length=64)]
+Short = Annotated[str, Field(max_length=64, pattern=PLAIN)]
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Timing = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
@@ -26,7 +26,9 @@ Timing = Annotated[int, Field(ge=0, le=INT64_MAX)]
 class CapabilitiesIn(BaseModel):
     model_config = STRICT
 
-    models: list[str] = Field(min_length=1, max_length=32, description="name@precision each.")
+    models: list[Annotated[str, Field(max_length=80, pattern=PLAIN)]] = Field(
+        min_length=1, max_length=32, description="name@precision each."
+    )
     max_pixels: int = Field(512 * 512, ge=1, le=LIMITS.max_side * LIMITS.max_side)
     max_batch: int = Field(1, ge=1, le=MAX_JOBS)
 
@@ -73,14 +75,14 @@ class ReceiptIn(BaseModel):
 
     model_config = STRICT
 
-    job_id: str = Field(max_length=64)
-    worker_id: str = Field(max_length=64)
+    job_id: Short
+    worker_id: Short
     input_digest: Digest
     output_digest: Digest
     artifact_digest: Digest
     timings: dict[str, Timing] = Field(max_length=16)
-    nonce: str = Field(min_length=8, max_length=64)
-    signature: str = Field(max_length=128)
+    nonce: str = Field(min_length=8, max_length=64, pattern=PLAIN)
+    signature: str = Field(max_length=128, pattern=PLAIN)
 
 
 def _bounded(value: Any) -> bool:
@@ -99,7 +101,7 @@ def _bounded(value: Any) -> bool:
 class ResultIn(BaseModel):
     model_config = STRICT
 
-    job_id: str = Field(max_length=64)
+    job_id: Short
     images: list[str] | None = Field(None, max_length=LIMITS.max_images, description="base64 PNG")
     text: dict[str, Any] | None = Field(None, description="canonical TextOutput")
     receipt: ReceiptIn
@@ -136,15 +138,18 @@ class SubmitOut(BaseModel):
 class HeartbeatIn(BaseModel):
     model_config = STRICT
 
-    job_ids: list[str] = Field(default_factory=list, max_length=MAX_JOBS)
+    job_ids: list[Short] = Field(default_factory=list, max_length=MAX_JOBS)
 
 
 class ReleaseIn(BaseModel):
     model_config = STRICT
 
-    job_ids: list[str] = Field(min_length=1, max_length=MAX_JOBS)
+    job_ids: list[Short] = Field(min_length=1, max_length=MAX_JOBS)
     error: str | None = Field(
-        None, max_length=500, description="Why the worker could not run them (counts a try)."
+        None,
+        max_length=500,
+        pattern=PLAIN,
+        description="Why the worker could not run them (counts a try).",
     )
 
 

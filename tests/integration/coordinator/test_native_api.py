@@ -150,3 +150,20 @@ def test_the_worker_client_speaks_stake_through_the_protocol(env: Env) -> None:
     with pytest.raises(SwarmgenAPIError) as early:
         worker.withdraw_stake()  # the unlock delay has not passed
     assert early.value.status == 409
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/v1/jobs", {"kind": "image", "model": "echo-image@fp32", "prompt": "a\x00b"}),
+        ("post", "/api/v1/credits/transfer", {"to": "b\x00b", "amount": 1}),
+        ("get", "/api/v1/jobs/a%00b", None),
+        ("get", "/api/v1/ledger/proofs/a%00b", None),
+    ],
+)
+def test_nul_characters_are_refused_before_the_database(
+    env: Env, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """PostgreSQL text cannot hold NUL: such input is a 422, never a 500."""
+    response = env.http.request(method, path, json=body, headers=env.auth)
+    assert error_of(response, 422)["code"] == "invalid_request"

@@ -14,10 +14,9 @@ from swarmgen.coordinator.faces.native import credits, jobs, ledger, stake, work
 from swarmgen.coordinator.faces.native.callers import Callers, NativeServices
 from swarmgen.coordinator.faces.native.routing import native_route
 from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.protocol import paths
 
-PREFIX = "/api/v1"
-
-__all__ = ["PREFIX", "NativeServices", "mount"]
+__all__ = ["NativeServices", "mount"]
 
 
 def mount(app: FastAPI, services: NativeServices, settings: CoordinatorSettings) -> None:
@@ -26,8 +25,8 @@ def mount(app: FastAPI, services: NativeServices, settings: CoordinatorSettings)
     callers = Callers(services, settings)
     requester = native_route(lambda: settings.max_body_bytes)
     worker = native_route(lambda: settings.max_worker_body_bytes)
-    app.include_router(jobs.router(callers, f"{PREFIX}/jobs", requester))
-    app.include_router(stake.router(callers, f"{PREFIX}/workers/stake", worker))
-    app.include_router(workers.router(callers, f"{PREFIX}/workers", worker))
-    app.include_router(credits.router(callers, f"{PREFIX}/credits", requester))
-    app.include_router(ledger.router(callers, f"{PREFIX}/ledger", requester))
+    app.include_router(jobs.router(callers, paths.JOBS, requester))
+    app.include_router(stake.router(callers, paths.STAKE, worker))
+    app.include_router(workers.router(callers, paths.WORKERS, worker))
+    app.include_router(credits.router(callers, paths.CREDITS, requester))
+    app.include_router(ledger.router(callers, paths.LEDGER, requester))

@@ -21,10 +21,13 @@ from swarmgen.protocol import (
     JobView,
     QuoteOut,
 )
+from swarmgen.protocol.bounds import PLAIN
 from swarmgen.protocol.jobs import MAX_LIST
 from swarmgen.store.records import UserRecord
 
-JobId = Annotated[str, Path(max_length=64, description="The job's id.")]
+JobId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=PLAIN, description="The job's id.")
+]
 
 
 def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:

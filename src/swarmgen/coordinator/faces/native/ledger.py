@@ -12,6 +12,7 @@ from swarmgen.coordinator import auditing
 from swarmgen.coordinator.faces.native.callers import Callers
 from swarmgen.coordinator.faces.native.openapi import ALWAYS, errors
 from swarmgen.protocol import CoordinatorKeyOut
+from swarmgen.protocol.bounds import PLAIN
 
 EXPORT_MEDIA = "application/x-ndjson"
 
@@ -46,7 +47,9 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         return StreamingResponse(lines(), media_type=EXPORT_MEDIA)
 
     @api.get("/proofs/{job_id}", responses=errors(404))
-    def proof(job_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+    def proof(
+        job_id: Annotated[str, Path(min_length=1, max_length=64, pattern=PLAIN)],
+    ) -> dict[str, Any]:
         """Inclusion proofs of a job's sealed entries, checkable offline against the key."""
         return auditing.prove(epochs.ledger, job_id).to_dict()
 
