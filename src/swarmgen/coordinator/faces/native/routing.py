@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.types import Message
 
 from swarmgen.coordinator.faces.native.errors import (
@@ -21,7 +22,7 @@ from swarmgen.coordinator.faces.native.errors import (
     internal_response,
     invalid_from,
 )
-from swarmgen.errors import FieldProblem, PayloadTooLarge, SwarmgenError
+from swarmgen.errors import FieldProblem, InvalidRequest, PayloadTooLarge, SwarmgenError
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,11 @@ def native_route(body_limit: int | Callable[[], int]) -> type[APIRoute]:
                     return error_response(exc)
                 except RequestValidationError as exc:
                     return error_response(invalid_from(exc))
+                except HTTPException as exc:
+                    if exc.status_code != 400:  # routing errors: the fallback shapes them
+                        raise
+                    # FastAPI's answer to a body that is not even text (bad UTF-8).
+                    return error_response(InvalidRequest(FieldProblem("body", "malformed JSON")))
                 except Exception:
                     log.exception("unhandled error on %s %s", request.method, request.url.path)
                     return internal_response()

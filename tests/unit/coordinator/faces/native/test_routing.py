@@ -87,3 +87,11 @@ def test_bodies_past_the_limit_are_refused_declared_or_chunked() -> None:
         yield b"}"
 
     assert http.post("/native/echo", content=chunks(), headers=headers).status_code == 413
+
+
+def test_a_body_that_is_not_text_is_malformed_json() -> None:
+    http = TestClient(make_app())
+    headers = {"Content-Type": "application/json"}
+    response = http.post("/native/echo", content=b"\xf6\x03C", headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"] == [{"field": "body", "reason": "malformed JSON"}]
