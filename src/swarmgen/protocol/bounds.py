@@ -15,6 +15,9 @@ from pydantic import ConfigDict, Field
 INT64_MAX = 2**63 - 1
 """The largest integer a 64-bit signed column holds."""
 
+SAFE_INT = 2**53 - 1
+"""The largest integer every JSON reader (and a float-typed schema field) holds exactly."""
+
 MAX_AMOUNT = 2**62
 """The largest amount of micro-credits one request may move (half the column's range)."""
 

@@ -13,14 +13,14 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from swarmgen.core.jobs import LIMITS
-from swarmgen.protocol.bounds import INT64_MAX, PLAIN, STRICT, Millis
+from swarmgen.protocol.bounds import INT64_MAX, PLAIN, SAFE_INT, STRICT, Millis
 
 MAX_JOBS = 64
 """Most jobs one pop, submit, heartbeat or release names."""
 
 Short = Annotated[str, Field(max_length=64, pattern=PLAIN)]
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-Timing = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Timing = Annotated[int, Field(ge=0, le=SAFE_INT)]
 
 
 class CapabilitiesIn(BaseModel):

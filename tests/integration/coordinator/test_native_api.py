@@ -10,6 +10,7 @@ from tests.integration.coordinator.conftest import ALICE_CREDITS, Env
 from swarmgen.coordinator.admin import create_key
 from swarmgen.coordinator.credits import MAX_SUPPLY
 from swarmgen.protocol import INT64_MAX
+from swarmgen.protocol.bounds import SAFE_INT
 from swarmgen.sdk.client import SwarmgenAPIError
 
 ANON = {"Authorization": "Bearer 0000000000"}
@@ -167,3 +168,13 @@ def test_nul_characters_are_refused_before_the_database(
     """PostgreSQL text cannot hold NUL: such input is a 422, never a 500."""
     response = env.http.request(method, path, json=body, headers=env.auth)
     assert error_of(response, 422)["code"] == "invalid_request"
+
+
+def test_openapi_documents_the_signed_bodies_inline(env: Env) -> None:
+    paths = env.http.get("/openapi.json").json()["paths"]
+    body = paths["/api/v1/workers/submit"]["post"]["requestBody"]["content"]["application/json"]
+    schema = body["schema"]
+    assert "$ref" not in str(schema)  # nested models are inlined: nothing dangles
+    receipt = schema["properties"]["results"]["items"]["properties"]["receipt"]
+    assert receipt["properties"]["timings"]["additionalProperties"]["maximum"] == SAFE_INT
+    assert "requestBody" in paths["/api/v1/workers/stake/lock"]["post"]

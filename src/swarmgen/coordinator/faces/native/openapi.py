@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from swarmgen.protocol import ErrorOut
 
 WHY = {
@@ -45,3 +47,25 @@ def media(description: str, *types: str) -> Responses:
     """A 200 whose body is not JSON: bytes of the given media types."""
     content = {t: {"schema": {"type": "string", "format": "binary"}} for t in types}
     return {200: {"description": description, "content": content}}
+
+
+def _inline(schema: Any, defs: dict[str, Any]) -> Any:
+    """``schema`` with every ``#/$defs/...`` reference replaced by its definition."""
+    if isinstance(schema, list):
+        return [_inline(item, defs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return _inline(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    return {key: _inline(value, defs) for key, value in schema.items() if key != "$defs"}
+
+
+def signed_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a signed route's JSON body as ``model``.
+
+    Signed routes read the raw bytes (the signature covers them) and parse them after
+    the signature checks, so FastAPI cannot see the body; this tells the document.
+    """
+    schema = model.model_json_schema()
+    body = _inline(schema, schema.get("$defs", {}))
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}
