@@ -13,11 +13,10 @@ from fastapi import FastAPI
 import swarmgen
 from swarmgen.blobs import BlobStore, FileBlobStore
 from swarmgen.clock import Clock, SystemClock
-from swarmgen.coordinator import api, errors, ledger_api
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService, load_coordinator_key
+from swarmgen.coordinator.faces import fallback, native
 from swarmgen.coordinator.jobs import JobService
-from swarmgen.coordinator.limits import BodyLimit
 from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.verification import Verifier
@@ -106,24 +105,15 @@ def create_app(
     app.state.credits = credits
     app.state.ledger = ledger
     app.state.epochs = epochs
-    errors.install(app)
-    app.include_router(api.requesters)
-    app.include_router(api.workers)
-    app.include_router(ledger_api.credits)
-    app.include_router(ledger_api.ledger)
-    app.include_router(ledger_api.stake)
+    fallback.install(app)
+    face = native.NativeServices(app.state.jobs, workers, credits, epochs, store, clock)
+    native.mount(app, face, settings)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:
         """Liveness probe."""
         return {"status": "ok", "version": swarmgen.__version__}
 
-    app.add_middleware(
-        BodyLimit,
-        default=settings.max_body_bytes,
-        worker=settings.max_worker_body_bytes,
-        worker_prefix="/api/v1/workers",
-    )
     return app
 
 
