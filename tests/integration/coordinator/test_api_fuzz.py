@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +25,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, Verbosity
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.core import NotSet
 from schemathesis.core.failures import Failure, FailureGroup
-from schemathesis.openapi.checks import UndefinedContentType, UndefinedStatusCode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -57,12 +54,6 @@ CHECKS = [
 WORKER_PREFIX = "/api/v1/workers/"
 """Operations under this path authenticate by a request signature, not a bearer key."""
 
-INT64_MAX = 2**63 - 1
-
-KNOWN_DEFECTS_TOLERATED = os.environ.get("SWARMGEN_FUZZ_KNOWN_DEFECTS", "tolerate") == "tolerate"
-"""The API package fixes the defects ``known_defect`` names; until it lands they are reported,
-not failed on. ``SWARMGEN_FUZZ_KNOWN_DEFECTS=fail`` fails on them already."""
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -72,46 +63,9 @@ class Finding:
     title: str
     status: int
     example: str
-    known: str | None
 
     def line(self) -> str:
-        tag = f"known: {self.known}" if self.known else "NEW"
-        return f"[{tag}] {self.operation}: {self.title} (HTTP {self.status})\n    {self.example}"
-
-
-def _ints(value: object) -> Iterator[int]:
-    """Every integer in a request's query, path or body, spelled as a number or as digits."""
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int):
-        yield value
-    elif isinstance(value, str):
-        if len(value) < 40 and value.lstrip("-").isdigit():
-            yield int(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _ints(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _ints(item)
-
-
-def known_defect(case: Any, status: int, body: bytes, failure: Failure) -> str | None:
-    """Which of the defects the API package is fixing this failure is, if any (issue 18, item 7)."""
-    sent = [case.query, case.path_parameters, None if _no_body(case) else case.body]
-    if status >= 500 and any(abs(n) > INT64_MAX for n in _ints(sent)):
-        return "an integer past 2^63 answers 500"
-    if body.startswith(b'{"detail":"Not Found"}'):
-        return 'an unknown route answers {"detail": "Not Found"}'
-    if isinstance(failure, UndefinedStatusCode) and 400 <= status < 500:
-        return "the document omits a status code the operation returns"
-    if case.operation.path.endswith("/ledger/export") and isinstance(failure, UndefinedContentType):
-        return "the document omits /ledger/export's media type"
-    return None
-
-
-def _no_body(case: Any) -> bool:
-    return isinstance(case.body, NotSet)
+        return f"{self.operation}: {self.title} (HTTP {self.status})\n    {self.example}"
 
 
 class Fuzzer:
@@ -153,8 +107,7 @@ class Fuzzer:
         query = f"?{case.query}" if case.query else ""
         shown = f" body={sent[:200]!r}" if sent else ""
         example = f"{case.method.upper()} {case.formatted_path}{query}{shown} -> {body[:200]!r}"
-        known = known_defect(case, status, body, failure)
-        self.findings[key] = Finding(operation, failure.title, status, example, known)
+        self.findings[key] = Finding(operation, failure.title, status, example)
 
 
 def _content(kwargs: dict[str, Any]) -> bytes:
@@ -232,5 +185,4 @@ def test_whole_openapi_document_survives_generated_requests(env: Env) -> None:
     report = "\n".join(f.line() for f in sorted(fuzzer.findings.values(), key=_order))
     print(f"{fuzzer.cases} cases over {len(operations)} operations\n{report}")
     assert fuzzer.cases >= MIN_CASES, f"only {fuzzer.cases} cases in {WALL_S} s"
-    failing = [f for f in fuzzer.findings.values() if not (KNOWN_DEFECTS_TOLERATED and f.known)]
-    assert not failing, "\n".join(f.line() for f in failing)
+    assert not fuzzer.findings, report
