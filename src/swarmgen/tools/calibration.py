@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from swarmgen.backends.base import Backend
-from swarmgen.cheats import Cheat, cheats_for
-from swarmgen.cheats.build import make_cheater
 from swarmgen.core.jobs import ImageSpec, Job, Message, TextSpec
 from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.outputs import MAX_CHOICE_MARGIN, ImageOutput, Output, TextOutput
@@ -51,6 +49,8 @@ from swarmgen.core.verification import (
 from swarmgen.errors import SwarmgenError
 from swarmgen.processes import spawn_pool
 from swarmgen.registry import Registry, load_registry
+from swarmgen.tools.cheats import Cheat, cheats_for
+from swarmgen.tools.cheats.build import make_cheater
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class CalibrationError(SwarmgenError):
 def image_prompts(model: str, count: int, seed: int) -> list[str]:
     """``count`` prompts: shapes captions for the shapes model, else a fixed list."""
     if model.startswith("shapes"):
-        from swarmgen.shapes.scenes import scene_at
+        from swarmgen.tools.shapes.scenes import scene_at
 
         return [scene_at(seed, index).caption for index in range(count)]
     return [f"{IMAGE_PROMPTS[i % len(IMAGE_PROMPTS)]}, study {i}" for i in range(count)]
