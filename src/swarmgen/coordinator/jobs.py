@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -16,7 +15,8 @@ from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.schemas import ImageJobIn, JobAccepted, JobView, QuoteOut, TextJobIn
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core import accounts, credits
-from swarmgen.core.jobs import SEED_MAX, ImageSpec, Job, JobState, Message, Spec, TextSpec
+from swarmgen.core.jobs import SEED_MAX, Job, JobState, Spec
+from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.priority import admit, priority
 from swarmgen.core.scheduling import lease_ttl_s
@@ -28,26 +28,7 @@ from swarmgen.store.sql import SqlStore
 
 
 def build_spec(job_in: ImageJobIn | TextJobIn, seed: int) -> Spec:
-    if isinstance(job_in, ImageJobIn):
-        return ImageSpec(
-            prompt=job_in.prompt,
-            negative_prompt=job_in.negative_prompt,
-            width=job_in.width,
-            height=job_in.height,
-            steps=job_in.steps,
-            guidance=job_in.guidance,
-            seed=seed,
-            n=job_in.n,
-        )
-    messages = tuple(Message(m.role, m.content) for m in job_in.messages or ())
-    return TextSpec(
-        messages=messages,
-        prompt=job_in.prompt,
-        max_tokens=job_in.max_tokens,
-        temperature=job_in.temperature,
-        top_p=job_in.top_p,
-        seed=seed,
-    )
+    return modality(job_in.kind).spec_from_wire(job_in.model_dump(), seed)
 
 
 def resolve_offering(registry: Registry, job_in: ImageJobIn | TextJobIn) -> Offering:
@@ -64,12 +45,11 @@ def resolve_offering(registry: Registry, job_in: ImageJobIn | TextJobIn) -> Offe
         raise InvalidRequest(
             FieldProblem("kind", f"{offering} is a {entry.kind.value} model", entry.kind.value)
         )
-    if isinstance(job_in, ImageJobIn) and job_in.width * job_in.height > entry.max_pixels:
-        raise InvalidRequest(
-            FieldProblem(
-                "width", f"width x height exceeds what {offering} allows", entry.max_pixels
-            )
-        )
+    problem = modality(entry.kind).model_problem(
+        build_spec(job_in, 0), str(offering), entry.max_pixels
+    )
+    if problem is not None:
+        raise InvalidRequest(problem)
     return offering
 
 
@@ -112,6 +92,7 @@ class JobService:
         seed = job_in.seed if job_in.seed is not None else secrets.randbelow(SEED_MAX + 1)
         spec = build_spec(job_in, seed)
         job = Job(id=uuid.uuid4().hex, offering=offering, spec=spec)
+        rules = modality_of(spec)
         return JobRecord(
             id=job.id,
             user_id=user.id,
@@ -119,7 +100,7 @@ class JobService:
             offering=str(offering),
             spec=spec.canonical(),
             input_digest=job.input_digest(),
-            pixels=spec.pixels if isinstance(spec, ImageSpec) else 0,
+            pixels=rules.pixels(spec),
             priority=0,
             price=self.credits.quote(offering, spec).price,
             lease_ttl_s=lease_ttl_s(spec, min_s=self.settings.lease_min_s),
@@ -127,7 +108,7 @@ class JobService:
             created_ms=now,
             updated_ms=now,
             payment=Payment.RESERVED,
-            sampling_id=uuid.uuid4().hex if isinstance(spec, TextSpec) else None,
+            sampling_id=uuid.uuid4().hex if rules.needs_sampling_id(spec) else None,
         )
 
     def submit_many(
@@ -205,7 +186,7 @@ class JobService:
             queue_position=self._position(record) if record.state is JobState.QUEUED else None,
             worker_id=record.worker_id,
             seconds=(record.updated_ms - record.created_ms) / 1000 if completed else None,
-            outputs=len(record.outputs or []) if record.kind == "image" else int(completed),
+            outputs=modality(record.kind).output_count(len(record.outputs or []), completed),
             result_url=f"/api/v1/jobs/{record.id}/result" if completed else None,
             error=record.error,
         )
@@ -227,16 +208,10 @@ class JobService:
         record = self._own(user, job_id)
         if record.state is not JobState.COMPLETED or not record.outputs:
             raise Conflict(f"job {job_id} is {record.state.value}, not completed", job_id=job_id)
-        if record.kind == Kind.IMAGE.value:
-            if not 0 <= index < len(record.outputs):
-                raise InvalidRequest(
-                    FieldProblem("index", "no image at this index", len(record.outputs) - 1)
-                )
-            return self.blobs.get(record.outputs[index]), "image/png"
-        data = self.blobs.get(record.outputs[0])
-        if fmt == "json":
-            return data, "application/json"
-        return json.loads(data)["text"].encode("utf-8"), "text/plain; charset=utf-8"
+        keys = record.outputs
+        return modality(record.kind).result(
+            lambda i: self.blobs.get(keys[i]), len(keys), index, fmt
+        )
 
     def cancel(self, user: UserRecord, job_id: str) -> JobView:
         record = self._own(user, job_id)

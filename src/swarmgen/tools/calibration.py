@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from swarmgen.backends.base import Backend
+from swarmgen.backends.plugins import load_object
 from swarmgen.core.jobs import ImageSpec, Job, Message, TextSpec
+from swarmgen.core.modalities import modality
 from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.outputs import MAX_CHOICE_MARGIN, ImageOutput, Output, TextOutput
 from swarmgen.core.verification import (
@@ -370,8 +372,10 @@ def calibrate(
     registry = load_registry(registry_path)
     if offering not in registry:
         raise CalibrationError(f"{offering} is not in the registry")
-    kind = registry.entry(offering).kind
-    run = calibrate_image if kind is Kind.IMAGE else calibrate_text
+    # the offering's modality names its calibration routine (one of those above)
+    run: Callable[..., Calibration] = load_object(
+        modality(registry.entry(offering).kind).calibration
+    )
     return run(
         registry, offering, count=count, cache_dir=cache_dir, max_fp=max_fp, progress=progress
     )

@@ -11,7 +11,6 @@ A text assignment's ``sampling_id`` seeds the sampler together with the job's se
 
 from __future__ import annotations
 
-import base64
 import logging
 import random
 import signal
@@ -26,8 +25,9 @@ import httpx
 
 from swarmgen.backends.base import Backend
 from swarmgen.core.jobs import Job, spec_from_canonical
+from swarmgen.core.modalities import modality
 from swarmgen.core.offerings import Offering
-from swarmgen.core.outputs import ImageOutput, Output
+from swarmgen.core.outputs import Output
 from swarmgen.core.receipts import Receipt
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
@@ -61,11 +61,7 @@ def _retryable(exc: Exception) -> bool:
 
 def result_payload(job: Job, output: Output, receipt: Receipt) -> dict[str, Any]:
     payload: dict[str, Any] = {"job_id": job.id, "receipt": receipt.to_dict()}
-    if isinstance(output, ImageOutput):
-        payload["images"] = [base64.b64encode(png).decode("ascii") for png in output.images]
-    else:
-        payload["text"] = output.canonical()
-    return payload
+    return payload | modality(job.kind).encode_output(output)
 
 
 @dataclass
