@@ -51,3 +51,12 @@ def test_a_worker_building_its_backends_imports_no_tools_and_no_torch(tmp_path: 
         f"models=['echo-image@fp32', 'echo-text@fp32'], data={str(tmp_path)!r}))"
     )
     assert loaded_after(code, TOOLS + HEAVY) == []
+
+
+def test_a_worker_loading_the_modalities_loads_no_comparison() -> None:
+    code = (
+        "import swarmgen.worker.daemon\n"
+        "from swarmgen.core.modalities import modality\n"
+        "modality('image'), modality('text')"
+    )
+    assert loaded_after(code, ("imagehash", "swarmgen.core.verification")) == []

@@ -22,11 +22,11 @@ from swarmgen.core.jobs import ImageSpec, Spec
 from swarmgen.core.offerings import Kind
 from swarmgen.core.outputs import ImageOutput, Output
 from swarmgen.core.pricing import Quote, Rates, price_image
-from swarmgen.core.verification.failures import Comparison, Failure
 from swarmgen.errors import FieldProblem, InvalidRequest
 
 if TYPE_CHECKING:
     from swarmgen.core.modalities.base import Blobs, Thresholds
+    from swarmgen.core.verification.failures import Comparison
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 WORK_PER_S = 64 * 64 * 20
@@ -138,7 +138,8 @@ class ImageModality:
     def compare(
         self, spec: Spec, claimed: Blobs, reference: Blobs, thresholds: Thresholds
     ) -> Comparison:
-        # imported here: perceptual hashing is the coordinator's work, not a worker's
+        # imported here: comparing is the coordinator's work; a worker never loads it
+        from swarmgen.core.verification.failures import Failure
         from swarmgen.core.verification.imagecheck import (
             ImageThresholds,
             compare_image_sets,

@@ -18,12 +18,11 @@ from swarmgen.core.jobs import Message, Spec, TextSpec
 from swarmgen.core.offerings import Kind
 from swarmgen.core.outputs import Output, TextOutput
 from swarmgen.core.pricing import Quote, Rates, estimate_prompt_tokens, price_text
-from swarmgen.core.verification.failures import Comparison, Failure, FailureKind
-from swarmgen.core.verification.textcheck import TextThresholds, check_text
 from swarmgen.errors import FieldProblem, InvalidRequest
 
 if TYPE_CHECKING:
     from swarmgen.core.modalities.base import Blobs, Thresholds
+    from swarmgen.core.verification.failures import Comparison, Failure
 
 TOKENS_PER_S = 10
 """Pessimistic CPU throughput in tokens per second used to size text leases."""
@@ -66,6 +65,9 @@ def check_output(output: TextOutput, spec: TextSpec) -> None:
 
 def stored_output(blobs: Blobs) -> TextOutput | Failure:
     """The text output a job's stored blobs hold; a :class:`Failure` when they do not."""
+    # imported here: comparing is the coordinator's work; a worker never loads it
+    from swarmgen.core.verification.failures import Failure, FailureKind
+
     if isinstance(blobs, Failure):
         return blobs
     if len(blobs) != 1:
@@ -150,11 +152,15 @@ class TextModality:
         return json.loads(data)["text"].encode("utf-8"), "text/plain; charset=utf-8"
 
     def thresholds(self, stored: Mapping[str, Any]) -> Thresholds:
+        from swarmgen.core.verification.textcheck import TextThresholds
+
         return TextThresholds.from_mapping(stored)
 
     def compare(
         self, spec: Spec, claimed: Blobs, reference: Blobs, thresholds: Thresholds
     ) -> Comparison:
+        from swarmgen.core.verification.textcheck import TextThresholds, check_text
+
         assert isinstance(thresholds, TextThresholds)
         return check_text(
             stored_output(claimed), stored_output(reference), _text(spec).sampled, thresholds
