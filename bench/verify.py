@@ -7,7 +7,7 @@ work, with the offering's calibrated thresholds from the registry:
 - images: the validator re-executes the job (2 torch threads, batches of 4) and the
   coordinator compares artifacts it computes from both PNGs (``compare_image_sets``);
   claims come from 1 thread, one job per batch, honest or through a
-  :class:`~swarmgen.cheats.CheatingBackend` with rate 1;
+  :class:`~swarmgen.tools.cheats.CheatingBackend` with rate 1;
 - text: claims are generated with 1 thread; the validator runs the same jobs blinded
   (2 threads, the same sampling ids, so the same RNG draws) and ``check_text`` compares
   the two runs. Half the jobs are greedy, half sampled (T=0.8, top-p 0.95).
@@ -180,12 +180,17 @@ def run_image(
     offering_text: str, checks: int, cache: Path, registry: Path | None, only: set[str]
 ) -> PartResult:
     """Image checks: honest and every image cheat against a 2-thread validator."""
-    from swarmgen.calibration import compare_image_outputs, image_distances, image_jobs, run_batched
-    from swarmgen.cheats import Cheat, cheats_for
-    from swarmgen.cheats.build import make_cheater
     from swarmgen.core.offerings import Kind
     from swarmgen.core.verification import ImageThresholds
     from swarmgen.core.verification.verdicts import upper_confidence_bound
+    from swarmgen.tools.calibration import (
+        compare_image_outputs,
+        image_distances,
+        image_jobs,
+        run_batched,
+    )
+    from swarmgen.tools.cheats import Cheat, cheats_for
+    from swarmgen.tools.cheats.build import make_cheater
 
     reg, offering, _, table, claimant, validator = _setup(offering_text, cache, registry)
     thresholds = ImageThresholds.from_mapping(table)
@@ -251,12 +256,12 @@ def run_text(
 ) -> PartResult:
     """Text checks: honest and every text cheat against a 2-thread validator's blinded run."""
     from swarmgen.backends.factory import make_backend
-    from swarmgen.calibration import check_text_claim, run_batched, text_jobs
-    from swarmgen.cheats import Cheat, cheats_for
-    from swarmgen.cheats.build import accomplice_for, make_cheater
     from swarmgen.core.offerings import Kind
     from swarmgen.core.verification import TextThresholds
     from swarmgen.core.verification.verdicts import upper_confidence_bound
+    from swarmgen.tools.calibration import check_text_claim, run_batched, text_jobs
+    from swarmgen.tools.cheats import Cheat, cheats_for
+    from swarmgen.tools.cheats.build import accomplice_for, make_cheater
 
     reg, offering, entry, table, claimant, validator = _setup(offering_text, cache, registry)
     thresholds = TextThresholds.from_mapping(table)

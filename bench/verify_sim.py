@@ -88,8 +88,8 @@ def validator_pool(wrong_seed_passes: Sequence[bool], bad_share: float, seed: in
     Each check draws its panel from a pool of honest and colluding validators; honest
     ones vote with the measured comparison, colluding ones always agree.
     """
-    from swarmgen.cheats import ColludingValidator, HonestValidator, run_panel
     from swarmgen.core.verification import Comparison, Outcome, Status
+    from swarmgen.tools.cheats import ColludingValidator, HonestValidator, run_panel
 
     rng = np.random.default_rng(seed)
     caught = 0

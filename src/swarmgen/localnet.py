@@ -42,12 +42,18 @@ class LocalNetwork:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+    def _spawn(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        module: str = "swarmgen.cli.main",
+    ) -> None:
         logs = self.data / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log = (logs / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "swarmgen.cli.main", *args],
+            [sys.executable, "-m", module, *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -93,14 +99,28 @@ class LocalNetwork:
         raise TimeoutError("coordinator did not answer /healthz")
 
     def start_worker(
-        self, name: str, models: list[str], *extra: str, env: dict[str, str] | None = None
+        self,
+        name: str,
+        models: list[str],
+        *extra: str,
+        env: dict[str, str] | None = None,
+        cheat: str | None = None,
+        cheat_rate: float = 1.0,
     ) -> str:
-        """Start a worker process; returns its id (public key)."""
+        """Start a worker process; returns its id (public key).
+
+        With ``cheat`` it is the tools' cheating worker (tests and benchmarks), which
+        applies that cheat to ``cheat_rate`` of its jobs.
+        """
         keys = load_or_create(self.data / f"worker-{name}.key")
-        args = ["worker", "--coordinator", self.url, "--data", str(self.data), "--name", name]
+        args = ["--coordinator", self.url, "--data", str(self.data), "--name", name]
         for model in models:
             args += ["--model", model]
-        self._spawn(name, [*args, *extra], env)
+        if cheat is None:
+            self._spawn(name, ["worker", *args, *extra], env)
+        else:
+            cheating = ["--cheat", cheat, "--cheat-rate", str(cheat_rate)]
+            self._spawn(name, [*cheating, *args, *extra], env, "swarmgen.tools.cheat_worker")
         return keys.public_key
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:

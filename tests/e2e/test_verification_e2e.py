@@ -108,9 +108,11 @@ def run_swarm(data: Path, db: str) -> Run:
         net.start_coordinator()
         ids = {}
         for name, key in owners.items():
-            cheat = ["--cheat", "noise", "--cheat-rate", "1.0"] if name == "mal" else []
-            extra = ["--max-batch", "2", "--pop-wait-s", "1", *cheat]
-            ids[name] = net.start_worker(name, [IMAGE], *extra, env={"SWARMGEN_API_KEY": key})
+            extra = ["--max-batch", "2", "--pop-wait-s", "1"]
+            cheat = "noise" if name == "mal" else None
+            ids[name] = net.start_worker(
+                name, [IMAGE], *extra, env={"SWARMGEN_API_KEY": key}, cheat=cheat
+            )
         with Client(net.url, requester) as client:
             wait_for_epoch(client, 1)  # the workers' whole first epoch lies ahead
             jobs = [

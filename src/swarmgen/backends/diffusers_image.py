@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swarmgen.backends.base import BackendError, check_jobs, seed_of
-from swarmgen.backends.precision import load_dtype, pin_threads, quantize_int8
+from swarmgen.backends.precision import apply_precision, load_dtype, pin_threads
 from swarmgen.core.jobs import ImageSpec, Job, guidance_text
 from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.outputs import ImageOutput, Output
@@ -33,6 +33,8 @@ from swarmgen.core.outputs import ImageOutput, Output
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+    from swarmgen.backends.plugins import BackendRequest
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +101,6 @@ class DiffusersImageBackend:
         from diffusers import StableDiffusionPipeline
         from diffusers.utils import logging as diffusers_logging
 
-        import swarmgen.shapes.unet  # noqa: F401  (shapes-64's model_index.json names its UNet)
         from swarmgen.backends.sources import resolve_source
 
         pin_threads(self.threads)
@@ -110,9 +111,8 @@ class DiffusersImageBackend:
             path, dtype=dtype, safety_checker=None, requires_safety_checker=False
         )
         pipe.set_progress_bar_config(disable=True)
-        if self.precision is Precision.INT8:
-            pipe.unet = quantize_int8(pipe.unet)
-            pipe.text_encoder = quantize_int8(pipe.text_encoder)
+        pipe.unet = apply_precision(self.precision, pipe.unet)
+        pipe.text_encoder = apply_precision(self.precision, pipe.text_encoder)
         self._pipe = pipe
         logger.info("loaded %s from %s at %s", self.offering, path, self.precision)
 
@@ -169,3 +169,16 @@ class DiffusersImageBackend:
             outputs.append(ImageOutput(tuple(encode_png(p) for p in pixels[start : start + count])))
             start += count
         return outputs
+
+
+def build(request: BackendRequest) -> DiffusersImageBackend:
+    """The diffusers backend for a registry entry (``backend = "diffusers"``)."""
+    return DiffusersImageBackend(
+        request.offering,
+        request.entry.source,
+        request.threads,
+        max_batch=int(request.option("max_batch", 4)),
+        precision=request.run_precision,
+        cache_dir=request.cache_dir,
+        guidance_rescale=float(request.option("guidance_rescale", 0.0)),
+    )

@@ -18,11 +18,15 @@ import struct
 import time
 import zlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from swarmgen.backends.base import TopLogprobs, check_jobs
 from swarmgen.core.jobs import ImageSpec, Job, TextSpec
 from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.outputs import ImageOutput, Output, TextOutput
+
+if TYPE_CHECKING:
+    from swarmgen.backends.plugins import BackendRequest
 
 SIDE = 8
 """Default side of :func:`solid_png`, in pixels (echo jobs get their requested size)."""
@@ -168,3 +172,13 @@ class EchoBackend:
         """The echo distribution at each given position."""
         key = job.input_digest()
         return tuple(_distribution(key, i) for i in range(len(token_ids)))
+
+
+def build(request: BackendRequest) -> EchoBackend:
+    """The echo backend for a registry entry (``backend = "echo"``)."""
+    return EchoBackend(
+        request.offering,
+        request.entry.kind,
+        max_batch=int(request.option("max_batch", 32)),
+        delay_s=float(request.option("delay_s", 0.0)),
+    )

@@ -1,18 +1,23 @@
-"""How a backend realises an offering's precision with torch on this machine.
+"""How the torch backends realise a precision: a load dtype and an optional quantizer.
 
-``fp32``, ``bf16`` and ``fp16`` load the weights in that dtype. ``int8`` loads fp32 and
-then swaps every ``Linear`` layer for a dynamically quantized one (int8 weights, fp32
-activations quantized per batch), which runs on any CPU. ``int4`` has no portable CPU
-path and is refused.
+Each precision name (registered in :mod:`swarmgen.core.offerings`) gets a
+:class:`PrecisionMethod` here by one :func:`register_method` line. ``fp32``, ``bf16`` and
+``fp16`` load the weights in that dtype. ``int8`` loads fp32 and then swaps every
+``Linear`` layer for a dynamically quantized one (int8 weights, fp32 activations
+quantized per batch), which runs on any CPU. ``int4`` has no portable CPU path and no
+method, so it is refused. A new quantization method is a module with a
+``quantize(module) -> module`` function plus a registration line naming it.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from swarmgen.backends.base import BackendError
+from swarmgen.backends.plugins import load_object
 from swarmgen.core.offerings import Precision
 
 if TYPE_CHECKING:
@@ -21,19 +26,47 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PrecisionMethod:
+    """How weights are loaded and then transformed for one precision."""
+
+    dtype: str
+    """Name of the ``torch`` dtype the weights load in, e.g. ``"float32"``."""
+    quantize: str | None = None
+    """``"module:function"`` applied to each loaded network, imported on first use."""
+
+
+_METHODS: dict[str, PrecisionMethod] = {}
+
+
+def register_method(precision: Precision, dtype: str, quantize: str | None = None) -> None:
+    """Teach the torch backends to run ``precision``; the last registration wins."""
+    _METHODS[precision.value] = PrecisionMethod(dtype, quantize)
+
+
+def method_of(precision: Precision) -> PrecisionMethod:
+    """The registered method of ``precision``; ``BackendError`` when it has none."""
+    method = _METHODS.get(precision.value)
+    if method is None:
+        raise BackendError(f"precision {precision} is not supported by the torch backends")
+    return method
+
+
 def load_dtype(precision: Precision) -> torch.dtype:
     """The dtype to load weights in for ``precision``."""
     import torch
 
-    dtypes = {
-        Precision.FP32: torch.float32,
-        Precision.BF16: torch.bfloat16,
-        Precision.FP16: torch.float16,
-        Precision.INT8: torch.float32,
-    }
-    if precision not in dtypes:
-        raise BackendError(f"precision {precision} is not supported by the torch backends")
-    return dtypes[precision]
+    dtype: torch.dtype = getattr(torch, method_of(precision).dtype)
+    return dtype
+
+
+def apply_precision(precision: Precision, module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` after ``precision``'s quantizer (itself when the method has none)."""
+    quantize = method_of(precision).quantize
+    if quantize is None:
+        return module
+    transformed: torch.nn.Module = load_object(quantize)(module)
+    return transformed
 
 
 def quantize_int8(module: torch.nn.Module) -> torch.nn.Module:
@@ -61,3 +94,9 @@ def pin_threads(threads: int) -> None:
         raise BackendError(f"threads must be at least 1, got {threads}")
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+register_method(Precision.FP32, "float32")
+register_method(Precision.BF16, "bfloat16")
+register_method(Precision.FP16, "float16")
+register_method(Precision.INT8, "float32", "swarmgen.backends.precision:quantize_int8")

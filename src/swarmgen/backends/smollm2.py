@@ -93,3 +93,9 @@ def convert_smollm2(cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def source(cache_dir: Path | None) -> str:
+    """The ``builtin:smollm2-135m`` source hook: the converted model under ``cache_dir``."""
+    assert cache_dir is not None  # registered with needs_cache
+    return str(convert_smollm2(cache_dir))

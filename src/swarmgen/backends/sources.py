@@ -1,33 +1,59 @@
 """Where a registry ``source`` points: a builtin model, a local folder or a hub id.
 
-``builtin:NAME`` models are built or converted on first use under the worker's cache
-directory (``tiny-sd``, ``smollm2-135m``) or trained and shipped by ``swarmgen.shapes``
-(``shapes-64``). A path must exist; anything else is passed on as a hub id, which needs
-network access on the worker.
+``builtin:NAME`` models are resolved by a hook registered by name
+(:func:`register_builtin`), imported only when a worker loads that model: ``tiny-sd``
+and ``smollm2-135m`` are built or converted on first use under the worker's cache
+directory; ``shapes-64`` ships inside :mod:`swarmgen.shapes`, whose hook also makes its
+custom UNet class importable for diffusers. A path must exist; anything else is passed
+on as a hub id, which needs network access on the worker.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from swarmgen.backends.base import BackendError, ModelUnavailable
+from swarmgen.backends.plugins import load_object
 
 BUILTIN = "builtin:"
 _PATH_PREFIXES = ("/", "./", "../", "~")
 
+SourceHook = Callable[[Path | None], str]
+"""Given the worker's cache directory, a folder or hub id ``from_pretrained`` can load."""
 
-def _shapes_dir() -> Path:
+
+@dataclass(frozen=True)
+class Builtin:
+    """A registered builtin model source."""
+
+    hook: str
+    """``"module:function"`` of a :data:`SourceHook`, imported on first use."""
+    needs_cache: bool
+    """Whether the hook builds into the cache directory (so it must be given)."""
+
+
+_BUILTINS: dict[str, Builtin] = {}
+
+
+def register_builtin(name: str, hook: str, *, needs_cache: bool = True) -> None:
+    """Make ``builtin:NAME`` a source registry entries may name; the last one wins."""
+    _BUILTINS[name] = Builtin(hook, needs_cache)
+
+
+def _resolve_builtin(source: str, cache_dir: Path | None) -> str:
+    name = source.removeprefix(BUILTIN)
+    builtin = _BUILTINS.get(name)
+    if builtin is None:
+        raise ModelUnavailable(f"unknown builtin model {source!r}")
+    if builtin.needs_cache and cache_dir is None:
+        raise BackendError(f"{source} needs a cache directory to be built in")
     try:
-        model_dir = importlib.import_module("swarmgen.shapes").model_dir
-    except (ImportError, AttributeError) as exc:
-        raise ModelUnavailable(
-            "builtin:shapes-64 needs swarmgen.shapes.model_dir(), which this install lacks"
-        ) from exc
-    folder = Path(model_dir())
-    if not (folder / "model_index.json").is_file():
-        raise ModelUnavailable(f"shapes-64 weights are missing at {folder}")
-    return folder
+        hook: SourceHook = load_object(builtin.hook)
+    except BackendError as exc:
+        raise ModelUnavailable(f"{source} needs {builtin.hook}, which this install lacks") from exc
+    return hook(cache_dir)
 
 
 def resolve_source(source: str, cache_dir: Path | None) -> str:
@@ -36,22 +62,7 @@ def resolve_source(source: str, cache_dir: Path | None) -> str:
     ``cache_dir`` is where builtin models are built; only they need it.
     """
     if source.startswith(BUILTIN):
-        name = source.removeprefix(BUILTIN)
-        if cache_dir is None and name != "shapes-64":
-            raise BackendError(f"{source} needs a cache directory to be built in")
-        if name == "tiny-sd":
-            from swarmgen.backends.tiny_sd import build_tiny_sd
-
-            assert cache_dir is not None
-            return str(build_tiny_sd(cache_dir / "tiny-sd"))
-        if name == "shapes-64":
-            return str(_shapes_dir())
-        if name == "smollm2-135m":
-            from swarmgen.backends.smollm2 import convert_smollm2
-
-            assert cache_dir is not None
-            return str(convert_smollm2(cache_dir))
-        raise ModelUnavailable(f"unknown builtin model {source!r}")
+        return _resolve_builtin(source, cache_dir)
     if source.startswith(_PATH_PREFIXES):
         folder = Path(source).expanduser()
         if not folder.is_dir():
@@ -60,3 +71,8 @@ def resolve_source(source: str, cache_dir: Path | None) -> str:
     if not source:
         raise ModelUnavailable("the registry entry has no source")
     return source  # a relative folder, or a hub id for from_pretrained to fetch
+
+
+register_builtin("tiny-sd", "swarmgen.backends.tiny_sd:source")
+register_builtin("smollm2-135m", "swarmgen.backends.smollm2:source")
+register_builtin("shapes-64", "swarmgen.shapes:source", needs_cache=False)

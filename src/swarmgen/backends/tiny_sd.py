@@ -153,3 +153,9 @@ def build_tiny_sd(folder: Path, seed: int = 0) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def source(cache_dir: Path | None) -> str:
+    """The ``builtin:tiny-sd`` source hook: the pipeline built under ``cache_dir``."""
+    assert cache_dir is not None  # registered with needs_cache
+    return str(build_tiny_sd(cache_dir / "tiny-sd"))

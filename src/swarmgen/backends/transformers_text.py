@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swarmgen.backends.base import BackendError, TopLogprobs, check_jobs, seed_of
-from swarmgen.backends.precision import load_dtype, pin_threads, quantize_int8
+from swarmgen.backends.precision import apply_precision, load_dtype, pin_threads
 from swarmgen.core.jobs import Job, TextSpec, text_sampling_seed
 from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.outputs import Output, TextOutput
 
 if TYPE_CHECKING:
     import torch
+
+    from swarmgen.backends.plugins import BackendRequest
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +129,7 @@ class TransformersTextBackend:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
         model.eval()
-        if self.precision is Precision.INT8:
-            model = quantize_int8(model)
+        model = apply_precision(self.precision, model)
         eos: set[int] = set()
         for value in (model.config.eos_token_id, tokenizer.eos_token_id):
             eos.update(value if isinstance(value, list) else [] if value is None else [value])
@@ -231,3 +232,15 @@ class TransformersTextBackend:
         """Top-k ``(token_id, logprob)`` at each given position, from one teacher-forced pass."""
         logits = self._teacher_forced(job, token_ids)
         return tuple(self._top(row) for row in logits)
+
+
+def build(request: BackendRequest) -> TransformersTextBackend:
+    """The transformers backend for a registry entry (``backend = "transformers"``)."""
+    return TransformersTextBackend(
+        request.offering,
+        request.entry.source,
+        request.cache_dir,
+        request.threads,
+        top_k=int(request.option("top_k", 5)),
+        precision=request.run_precision,
+    )

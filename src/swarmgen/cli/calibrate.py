@@ -39,9 +39,9 @@ def calibrate(
     import json
     import os
 
-    from swarmgen.calibration import calibrate as run
     from swarmgen.core.offerings import Offering
     from swarmgen.registry_edit import set_thresholds
+    from swarmgen.tools.calibration import calibrate as run
 
     setup_logging(verbose)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

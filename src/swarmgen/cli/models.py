@@ -11,11 +11,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from swarmgen.shapes.train import TrainConfig
+from swarmgen.cli.common import given
 
 models_app = typer.Typer(help="Train and evaluate the built-in models.", no_args_is_help=True)
 _console = Console(stderr=True)
-_TRAIN = TrainConfig()
 
 
 def _default_out() -> Path:
@@ -40,46 +39,61 @@ def train_shapes(
         typer.Option(help="Output folder (default ~/.cache/swarmgen/shapes-64-train)."),
     ] = None,
     seed: Annotated[
-        int, typer.Option(help="Seed of data, initial weights and noise.")
-    ] = _TRAIN.seed,
+        int | None, typer.Option(help="Seed of data, initial weights and noise. Default 0.")
+    ] = None,
     processes: Annotated[
-        int,
-        typer.Option(min=1, help="Data-parallel training processes; fix it to reproduce a run."),
-    ] = _TRAIN.processes,
+        int | None,
+        typer.Option(
+            min=1, help="Data-parallel training processes; fix it to reproduce a run. Default 2."
+        ),
+    ] = None,
     threads: Annotated[
-        int, typer.Option(min=1, help="torch threads per process; fix it to reproduce a run.")
-    ] = _TRAIN.threads,
-    images: Annotated[int, typer.Option(help="Training scenes rendered.")] = _TRAIN.images,
-    vae_steps: Annotated[int, typer.Option(help="Autoencoder optimiser steps.")] = _TRAIN.vae_steps,
+        int | None,
+        typer.Option(
+            min=1, help="torch threads per process; fix it to reproduce a run. Default 1."
+        ),
+    ] = None,
+    images: Annotated[
+        int | None, typer.Option(help="Training scenes rendered. Default 8000.")
+    ] = None,
+    vae_steps: Annotated[
+        int | None, typer.Option(help="Autoencoder optimiser steps. Default 1200.")
+    ] = None,
     unet_steps: Annotated[
-        int, typer.Option(help="UNet + text encoder optimiser steps.")
-    ] = _TRAIN.unet_steps,
+        int | None, typer.Option(help="UNet + text encoder optimiser steps. Default 4400.")
+    ] = None,
     shape_weight: Annotated[
-        float,
-        typer.Option(help="Extra diffusion-loss weight where a shape lies (0: uniform)."),
-    ] = _TRAIN.shape_weight,
+        float | None,
+        typer.Option(
+            help="Extra diffusion-loss weight where a shape lies (0: uniform). Default 3."
+        ),
+    ] = None,
     place_weight: Annotated[
-        float,
-        typer.Option(help="Weight of the text encoder's shape-placement loss (0 turns it off)."),
-    ] = _TRAIN.place_weight,
+        float | None,
+        typer.Option(
+            help="Weight of the text encoder's shape-placement loss (0 turns it off). Default 0.15."
+        ),
+    ] = None,
     install: Annotated[
         bool, typer.Option(help="Copy the trained model into the package's shipped folder.")
     ] = False,
 ) -> None:
     """Train shapes-64 from scratch on CPU; writes the pipeline, loss.jsonl and train.json."""
     from swarmgen.shapes import model_dir
-    from swarmgen.shapes.train import train
+    from swarmgen.tools.shapes.train import TrainConfig, train
 
     try:
         config = TrainConfig(
-            seed=seed,
-            processes=processes,
-            threads=threads,
-            images=images,
-            vae_steps=vae_steps,
-            unet_steps=unet_steps,
-            shape_weight=shape_weight,
-            place_weight=place_weight,
+            **given(
+                seed=seed,
+                processes=processes,
+                threads=threads,
+                images=images,
+                vae_steps=vae_steps,
+                unet_steps=unet_steps,
+                shape_weight=shape_weight,
+                place_weight=place_weight,
+            )
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -119,8 +133,8 @@ def eval_shapes(
 ) -> None:
     """Generate held-out prompts, read the images back; last line is a JSON report."""
     from swarmgen.shapes import model_dir
-    from swarmgen.shapes.evaluate import evaluate, held_out_prompts, save_grid
-    from swarmgen.shapes.pipeline import load_pipeline
+    from swarmgen.tools.shapes.evaluate import evaluate, held_out_prompts, save_grid
+    from swarmgen.tools.shapes.pipeline import load_pipeline
 
     pipe = load_pipeline(model or model_dir())
     with _progress() as progress:

@@ -102,12 +102,6 @@ def worker(
         float | None, typer.Option(help="Long-poll length of a pop in seconds. Default 5.")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
-    cheat: Annotated[
-        str | None, typer.Option(hidden=True, help="Cheat on purpose (tests, benchmarks).")
-    ] = None,
-    cheat_rate: Annotated[
-        float | None, typer.Option(hidden=True, help="Share of jobs cheated on.")
-    ] = None,
 ) -> None:
     """Run a worker: serve jobs for MODEL until SIGTERM/SIGINT, then hand back held jobs."""
     from swarmgen.worker.factory import build_worker
@@ -125,8 +119,6 @@ def worker(
             max_batch=max_batch,
             max_pixels=max_pixels,
             pop_wait_s=pop_wait_s,
-            cheat=cheat,
-            cheat_rate=cheat_rate,
         )
     )
     daemon = build_worker(settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -16,8 +15,9 @@ from swarmgen.coordinator.domain import Accepted, JobRequest, JobStatus, Quote
 from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core import accounts, credits
-from swarmgen.core.jobs import SEED_MAX, ImageSpec, Job, JobState, TextSpec
-from swarmgen.core.offerings import Kind, Offering
+from swarmgen.core.jobs import SEED_MAX, Job, JobState
+from swarmgen.core.modalities import modality, modality_of
+from swarmgen.core.offerings import Offering
 from swarmgen.core.priority import admit, priority
 from swarmgen.core.scheduling import lease_ttl_s
 from swarmgen.errors import (
@@ -49,12 +49,9 @@ def resolve_offering(registry: Registry, job_in: JobRequest) -> Offering:
         raise InvalidRequest(
             FieldProblem("kind", f"{offering} is a {entry.kind.value} model", entry.kind.value)
         )
-    if isinstance(spec, ImageSpec) and spec.width * spec.height > entry.max_pixels:
-        raise InvalidRequest(
-            FieldProblem(
-                "width", f"width x height exceeds what {offering} allows", entry.max_pixels
-            )
-        )
+    problem = modality(entry.kind).model_problem(spec, str(offering), entry.max_pixels)
+    if problem is not None:
+        raise InvalidRequest(problem)
     return offering
 
 
@@ -103,6 +100,7 @@ class JobService:
         seed = job_in.spec.seed
         spec = replace(job_in.spec, seed=secrets.randbelow(SEED_MAX + 1) if seed is None else seed)
         job = Job(id=uuid.uuid4().hex, offering=offering, spec=spec)
+        rules = modality_of(spec)
         return JobRecord(
             id=job.id,
             user_id=user.id,
@@ -110,7 +108,7 @@ class JobService:
             offering=str(offering),
             spec=spec.canonical(),
             input_digest=job.input_digest(),
-            pixels=spec.pixels if isinstance(spec, ImageSpec) else 0,
+            pixels=rules.pixels(spec),
             priority=0,
             price=self.credits.quote(offering, spec).price,
             lease_ttl_s=lease_ttl_s(spec, min_s=self.settings.lease_min_s),
@@ -118,7 +116,7 @@ class JobService:
             created_ms=now,
             updated_ms=now,
             payment=Payment.RESERVED,
-            sampling_id=uuid.uuid4().hex if isinstance(spec, TextSpec) else None,
+            sampling_id=uuid.uuid4().hex if rules.needs_sampling_id(spec) else None,
         )
 
     def submit_many(self, user: UserRecord, jobs_in: Sequence[JobRequest]) -> list[Accepted]:
@@ -194,7 +192,7 @@ class JobService:
             queue_position=self._position(record) if record.state is JobState.QUEUED else None,
             worker_id=record.worker_id,
             seconds=(record.updated_ms - record.created_ms) / 1000 if completed else None,
-            outputs=len(record.outputs or []) if record.kind == "image" else int(completed),
+            outputs=modality(record.kind).output_count(len(record.outputs or []), completed),
             has_result=completed,
             error=record.error,
         )
@@ -216,16 +214,10 @@ class JobService:
         record = self._own(user, job_id)
         if record.state is not JobState.COMPLETED or not record.outputs:
             raise Conflict(f"job {job_id} is {record.state.value}, not completed", job_id=job_id)
-        if record.kind == Kind.IMAGE.value:
-            if not 0 <= index < len(record.outputs):
-                raise InvalidRequest(
-                    FieldProblem("index", "no image at this index", len(record.outputs) - 1)
-                )
-            return self.blobs.get(record.outputs[index]), "image/png"
-        data = self.blobs.get(record.outputs[0])
-        if fmt == "json":
-            return data, "application/json"
-        return json.loads(data)["text"].encode("utf-8"), "text/plain; charset=utf-8"
+        keys = record.outputs
+        return modality(record.kind).result(
+            lambda i: self.blobs.get(keys[i]), len(keys), index, fmt
+        )
 
     def cancel(self, user: UserRecord, job_id: str) -> JobStatus:
         """Withdraw a job that has not completed and refund its escrow.

@@ -18,7 +18,6 @@ Everything happens inside the caller's ledger transaction.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -28,27 +27,21 @@ from sqlalchemy import and_, select
 
 from swarmgen.blobs import BlobStore
 from swarmgen.coordinator.sampling import ensure_seed
-from swarmgen.core.jobs import ImageSpec, JobState, TextSpec
-from swarmgen.core.offerings import Kind, Offering
-from swarmgen.core.outputs import TextOutput
+from swarmgen.core.jobs import JobState
+from swarmgen.core.modalities import Thresholds, modality, modality_of
+from swarmgen.core.offerings import Offering
 from swarmgen.core.verification import (
     Ballot,
     Comparison,
     EscalationPolicy,
     Failure,
     FailureKind,
-    ImageArtifacts,
-    ImageThresholds,
     Outcome,
     SamplingPolicy,
     Status,
-    TextThresholds,
     Vote,
     ballot_of,
-    check_text,
-    compare_image_sets,
     decide,
-    image_artifacts,
     must_check,
     sampling_rate,
 )
@@ -62,13 +55,11 @@ from swarmgen.store.validations import BallotRow, CheckStatus
 log = logging.getLogger(__name__)
 
 
-def thresholds_of(registry: Registry, offering: str) -> ImageThresholds | TextThresholds:
+def thresholds_of(registry: Registry, offering: str) -> Thresholds:
     """The offering's calibrated thresholds, or the core's defaults where none are stored."""
     parsed = Offering.parse(offering)
     stored = registry.offering(parsed).thresholds
-    if registry.entry(parsed).kind is Kind.IMAGE:
-        return ImageThresholds.from_mapping(stored)
-    return TextThresholds.from_mapping(stored)
+    return modality(registry.entry(parsed).kind).thresholds(stored)
 
 
 def ballots_of(rows: Sequence[BallotRow]) -> list[Ballot]:
@@ -253,18 +244,14 @@ class Verifier:
     def compare(self, original: JobRecord, validation: JobRecord) -> Comparison:
         """Compare the claim with the validator's output, failing closed on either side."""
         spec = original.parsed_spec()
+        rules = modality_of(spec)
+        identical = bool(original.outputs) and original.outputs == validation.outputs
+        if rules.identical_outputs_agree and identical:
+            # blob keys are SHA-256 of the bytes, which were checked on submit: identical
+            # outputs agree without deriving their artifacts again
+            return Comparison(Outcome.AGREE, "identical", "", 0.0)
         thresholds = thresholds_of(self.registry, original.offering)
-        if isinstance(spec, ImageSpec):
-            assert isinstance(thresholds, ImageThresholds)
-            if original.outputs and original.outputs == validation.outputs:
-                # blob keys are SHA-256 of the bytes, which decoded at the right size on
-                # submit: byte-identical images agree without hashing them again
-                return Comparison(Outcome.AGREE, "identical", "", 0.0)
-            claimed = self._images(original, spec)
-            reference = self._images(validation, spec)
-            return compare_image_sets(claimed, reference, spec.n, thresholds)
-        assert isinstance(spec, TextSpec) and isinstance(thresholds, TextThresholds)
-        return check_text(self._text(original), self._text(validation), spec.sampled, thresholds)
+        return rules.compare(spec, self._blobs(original), self._blobs(validation), thresholds)
 
     def _blobs(self, job: JobRecord) -> list[bytes] | Failure:
         if not job.outputs:
@@ -273,26 +260,6 @@ class Verifier:
             return [self.blobs.get(key) for key in job.outputs]
         except (KeyError, OSError) as exc:
             return Failure(FailureKind.MISSING, f"output of {job.id} is gone: {exc}")
-
-    def _images(
-        self, job: JobRecord, spec: ImageSpec
-    ) -> tuple[ImageArtifacts | Failure, ...] | Failure:
-        blobs = self._blobs(job)
-        if isinstance(blobs, Failure):
-            return blobs
-        size = (spec.width, spec.height)
-        return tuple(image_artifacts(png, size) for png in blobs)
-
-    def _text(self, job: JobRecord) -> TextOutput | Failure:
-        blobs = self._blobs(job)
-        if isinstance(blobs, Failure):
-            return blobs
-        if len(blobs) != 1:
-            return Failure(FailureKind.MALFORMED, f"{len(blobs)} text blobs")
-        try:
-            return TextOutput.from_canonical(json.loads(blobs[0]))
-        except (KeyError, TypeError, ValueError) as exc:
-            return Failure(FailureKind.MALFORMED, f"unreadable text output: {exc}")
 
 
 def _jobs(book: Book, ids: Sequence[str]) -> list[JobRecord]:

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import io
-import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
-
-from PIL import Image, UnidentifiedImageError
 
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
@@ -23,9 +17,10 @@ from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
-from swarmgen.core.jobs import ImageSpec, JobState, TextSpec
+from swarmgen.core.jobs import JobState
+from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Offering
-from swarmgen.core.outputs import ImageOutput, Output, TextOutput
+from swarmgen.core.outputs import Output
 from swarmgen.core.receipts import Receipt
 from swarmgen.errors import (
     BadSignature,
@@ -44,71 +39,15 @@ from swarmgen.store.sql import Completion, SqlStore
 
 log = logging.getLogger(__name__)
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _decode_png(text: str, spec: ImageSpec, index: int) -> bytes:
-    field = f"results.images[{index}]"
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(FieldProblem(field, "not base64")) from None
-    if not data.startswith(PNG_MAGIC):
-        raise InvalidRequest(FieldProblem(field, "not a PNG"))
-    try:
-        size = Image.open(io.BytesIO(data)).size
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise InvalidRequest(FieldProblem(field, "PNG does not decode")) from None
-    if size != (spec.width, spec.height):
-        raise InvalidRequest(
-            FieldProblem(field, "image size differs from the job's", [spec.width, spec.height])
-        )
-    return data
-
 
 def parse_output(result: Submission, job: JobRecord) -> Output:
     """The submitted output, checked against the job's spec (422 on any mismatch)."""
     spec = job.parsed_spec()
-    if isinstance(spec, ImageSpec):
-        if result.images is None or len(result.images) != spec.n:
-            raise InvalidRequest(FieldProblem("results.images", "must hold n images", spec.n))
-        return ImageOutput(tuple(_decode_png(t, spec, i) for i, t in enumerate(result.images)))
-    assert isinstance(spec, TextSpec)
-    if result.text is None:
-        raise InvalidRequest(FieldProblem("results.text", "a text job needs a text output"))
-    try:
-        output = TextOutput.from_canonical(result.text)
-    except (KeyError, TypeError, ValueError):
-        raise InvalidRequest(FieldProblem("results.text", "malformed text output")) from None
-    if len(output.token_ids) > spec.max_tokens:
-        raise InvalidRequest(
-            FieldProblem("results.text.token_ids", "more tokens than asked", spec.max_tokens)
-        )
-    if len(output.top_logprobs) != len(output.token_ids):
-        raise InvalidRequest(
-            FieldProblem("results.text.top_logprobs", "need one entry per generated token")
-        )
-    margins = output.margins_problem(spec.sampled)
-    if margins is not None:
-        raise InvalidRequest(margins)
-    if output.finish_reason not in ("stop", "length"):
-        raise InvalidRequest(
-            FieldProblem("results.text.finish_reason", "must be stop or length", ["stop", "length"])
-        )
-    if output.finish_reason == "length" and len(output.token_ids) != spec.max_tokens:
-        # Stopping early is only honest at an end token, which a validator then checks.
-        raise InvalidRequest(
-            FieldProblem(
-                "results.text.token_ids", "ended before max_tokens without a stop", spec.max_tokens
-            )
-        )
-    return output
+    return modality_of(spec).decode_output(spec, result.images, result.text)
 
 
 def output_blobs(output: Output) -> list[bytes]:
-    if isinstance(output, ImageOutput):
-        return list(output.images)
-    return [json.dumps(output.canonical(), sort_keys=True).encode("utf-8")]
+    return modality(output.kind).output_blobs(output)
 
 
 @dataclass

@@ -5,21 +5,71 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 
-class Precision(StrEnum):
-    """Numeric precision a worker runs a model at; each is a distinct offering."""
+class Precision(str):
+    """A numeric precision or quantization method a model runs at; each is its own offering.
 
-    FP32 = "fp32"
-    """32-bit floats: the reference."""
-    BF16 = "bf16"
-    """bfloat16 weights and activations."""
-    FP16 = "fp16"
-    """IEEE half precision."""
-    INT8 = "int8"
-    """8-bit quantized weights."""
-    INT4 = "int4"
-    """4-bit quantized weights."""
+    The set is open: a name exists once :func:`register_precision` has registered it, and
+    ``Precision(name)`` refuses any other (``ValueError``). Instances are interned, so
+    ``is`` compares them. How a backend realises a precision (a torch dtype, a
+    quantization pass) is registered on the backend side (``swarmgen.backends.precision``),
+    never here: the coordinator knows the names without any numeric library.
+    """
+
+    __slots__ = ()
+
+    FP32: ClassVar[Precision]
+    BF16: ClassVar[Precision]
+    FP16: ClassVar[Precision]
+    INT8: ClassVar[Precision]
+    INT4: ClassVar[Precision]
+
+    def __new__(cls, name: str) -> Precision:
+        known = _PRECISIONS.get(name)
+        if known is None:
+            raise ValueError(f"unknown precision {name!r} (registered: {', '.join(_PRECISIONS)})")
+        return known
+
+    @property
+    def value(self) -> str:
+        """The name as a plain string (as ``StrEnum`` members spell it)."""
+        return str.__str__(self)
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTIONS[self.value]
+
+    def __repr__(self) -> str:
+        return f"Precision({self.value!r})"
+
+
+_PRECISIONS: dict[str, Precision] = {}
+_DESCRIPTIONS: dict[str, str] = {}
+_PRECISION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def register_precision(name: str, description: str) -> Precision:
+    """Make ``name`` a precision offerings may use; idempotent for the same name."""
+    if not _PRECISION_NAME.match(name):
+        raise ValueError(f"precision name {name!r} must be 1-32 of a-z, 0-9, '_', '-'")
+    if name not in _PRECISIONS:
+        _PRECISIONS[name] = str.__new__(Precision, name)
+        _DESCRIPTIONS[name] = description
+    return _PRECISIONS[name]
+
+
+def precisions() -> tuple[Precision, ...]:
+    """Every registered precision, in registration order."""
+    return tuple(_PRECISIONS.values())
+
+
+Precision.FP32 = register_precision("fp32", "32-bit floats: the reference.")
+Precision.BF16 = register_precision("bf16", "bfloat16 weights and activations.")
+Precision.FP16 = register_precision("fp16", "IEEE half precision.")
+Precision.INT8 = register_precision("int8", "8-bit quantized weights.")
+Precision.INT4 = register_precision("int4", "4-bit quantized weights.")
 
 
 class Kind(StrEnum):
@@ -52,7 +102,7 @@ class Offering:
         try:
             return cls(name, Precision(precision))
         except ValueError:
-            choices = ", ".join(p.value for p in Precision)
+            choices = ", ".join(p.value for p in precisions())
             raise ValueError(f"precision must be one of {choices}") from None
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from swarmgen.core.canonical import digest, sha256_hex
+from swarmgen.core.offerings import Kind
 from swarmgen.errors import FieldProblem
 
 LOGPROB_SCALE = 1_000_000
@@ -19,6 +20,8 @@ class ImageOutput:
     """PNG bytes, one per requested image."""
 
     images: tuple[bytes, ...]
+
+    kind = Kind.IMAGE
 
     def canonical(self) -> dict[str, Any]:
         return {"kind": "image", "images": [sha256_hex(png) for png in self.images]}
@@ -46,6 +49,8 @@ class TextOutput:
     prompt_tokens: int
     finish_reason: str = "length"
     choice_margins: tuple[float, ...] = ()
+
+    kind = Kind.TEXT
 
     def canonical(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from swarmgen.core.credits import require_funds
-from swarmgen.core.jobs import ImageSpec, Spec, TextSpec
+from swarmgen.core.jobs import Spec, TextSpec
+from swarmgen.core.modalities.base import modality_of
 
 PIXEL_STEPS_PER_RATE = 1_000_000
 """Image rates are per million pixel-steps (a 1024x1024 image at one step is ~1.05 of them)."""
@@ -82,19 +83,12 @@ def estimate_prompt_tokens(spec: TextSpec) -> int:
 
 
 def quote(spec: Spec, multiplier: int, rates: Rates, prompt_tokens: int | None = None) -> Quote:
-    """The price of ``spec`` on an offering with ``multiplier``.
+    """The price of ``spec`` on an offering with ``multiplier``, by its modality's formula.
 
     ``prompt_tokens`` is the tokenizer's count when the caller has one; otherwise it is
     estimated from the prompt's length.
     """
-    if isinstance(spec, ImageSpec):
-        price = price_image(
-            spec.width, spec.height, spec.steps, spec.n, multiplier=multiplier, rates=rates
-        )
-        return Quote(price, spec.work_units(), multiplier)
-    tokens = estimate_prompt_tokens(spec) if prompt_tokens is None else prompt_tokens
-    price = price_text(tokens, spec.max_tokens, multiplier, rates)
-    return Quote(price, tokens + spec.max_tokens, multiplier)
+    return modality_of(spec).quote(spec, multiplier, rates, prompt_tokens)
 
 
 def check_affordable(balance: int, offer: Quote) -> None:

@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from swarmgen.core.jobs import ImageSpec, Spec
+from swarmgen.core.jobs import Spec
+from swarmgen.core.modalities.base import modality_of
 from swarmgen.core.offerings import Offering
 
 LEASE_MIN_S = 15
 """Shortest lease, whatever the job size: covers a round trip and a slow start."""
 LEASE_MAX_S = 900
 """Longest lease: a job that needs more is too big for one worker call."""
-IMAGE_WORK_PER_S = 64 * 64 * 20
-"""Pessimistic CPU throughput in pixel-steps per second used to size image leases."""
-TEXT_TOKENS_PER_S = 10
-"""Pessimistic CPU throughput in tokens per second used to size text leases."""
 MAX_ATTEMPTS = 5
 """Lease expiries after which a job fails instead of going back to the queue."""
 
@@ -62,9 +59,6 @@ def choose(queue: Iterable[QueuedJob], caps: Capabilities, limit: int | None = N
 
 
 def lease_ttl_s(spec: Spec, min_s: int = LEASE_MIN_S, max_s: int = LEASE_MAX_S) -> int:
-    """Lease length from job size: a pessimistic run time, doubled, within bounds."""
-    if isinstance(spec, ImageSpec):
-        expected = spec.work_units() / IMAGE_WORK_PER_S
-    else:
-        expected = spec.work_units() / TEXT_TOKENS_PER_S
+    """Lease length from job size: the modality's pessimistic run time, doubled, bounded."""
+    expected = modality_of(spec).expected_run_s(spec)
     return int(min(max_s, max(min_s, 2 * expected + 5)))

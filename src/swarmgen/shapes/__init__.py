@@ -33,3 +33,20 @@ def weights_digest(folder: Path) -> str:
         digest.update(len(name).to_bytes(8, "big") + name)
         digest.update(len(data).to_bytes(8, "big") + data)
     return digest.hexdigest()
+
+
+def source(cache_dir: Path | None) -> str:
+    """The ``builtin:shapes-64`` source hook: the shipped folder, its UNet class importable.
+
+    ``model_index.json`` names ``swarmgen.shapes.unet.ShapesUNet``; importing it here is
+    how this model registers its custom class, so the generic diffusers backend needs
+    no knowledge of it.
+    """
+    from swarmgen.backends.base import ModelUnavailable
+
+    folder = Path(model_dir())
+    if not (folder / "model_index.json").is_file():
+        raise ModelUnavailable(f"shapes-64 weights are missing at {folder}")
+    import swarmgen.shapes.unet  # noqa: F401  (registers ShapesUNet for diffusers)
+
+    return str(folder)

@@ -11,7 +11,6 @@ A text assignment's ``sampling_id`` seeds the sampler together with the job's se
 
 from __future__ import annotations
 
-import base64
 import logging
 import random
 import signal
@@ -26,8 +25,9 @@ import httpx
 
 from swarmgen.backends.base import Backend
 from swarmgen.core.jobs import Job, spec_from_canonical
+from swarmgen.core.modalities import modality
 from swarmgen.core.offerings import Offering
-from swarmgen.core.outputs import ImageOutput, Output
+from swarmgen.core.outputs import Output
 from swarmgen.core.receipts import Receipt
 from swarmgen.protocol import Assignment, ReceiptIn, ResultIn, SubmitOut
 from swarmgen.sdk.client import SwarmgenAPIError
@@ -63,10 +63,8 @@ def _retryable(exc: Exception) -> bool:
 def result_in(job: Job, output: Output, receipt: Receipt) -> ResultIn:
     """The wire form of one result: outputs encoded, the signed receipt beside them."""
     signed = ReceiptIn.model_validate(receipt.to_dict())
-    if isinstance(output, ImageOutput):
-        images = [base64.b64encode(png).decode("ascii") for png in output.images]
-        return ResultIn(job_id=job.id, images=images, receipt=signed)
-    return ResultIn(job_id=job.id, text=output.canonical(), receipt=signed)
+    encoded = modality(job.kind).encode_output(output)
+    return ResultIn(job_id=job.id, receipt=signed, **encoded)
 
 
 def result_payload(job: Job, output: Output, receipt: Receipt) -> dict[str, Any]:

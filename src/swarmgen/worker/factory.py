@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import zlib
+from collections.abc import Callable
 
 from swarmgen.backends.base import Backend
-from swarmgen.cheats.backend import Cheat
 from swarmgen.core.offerings import Offering
 from swarmgen.registry import Registry, load_registry
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.worker.daemon import Worker
 from swarmgen.worker.keys import load_or_create
 from swarmgen.worker.settings import WorkerSettings
+
+BackendWrapper = Callable[[dict[Offering, Backend], Registry], dict[Offering, Backend]]
+"""Rewrites the built backends before the worker starts (tools wrap them to cheat on purpose)."""
 
 
 def build_backends(settings: WorkerSettings) -> dict[Offering, Backend]:
@@ -25,39 +27,23 @@ def build_backends(settings: WorkerSettings) -> dict[Offering, Backend]:
         backends[offering] = make_backend(
             entry, offering, cache_dir=settings.cache_dir, threads=settings.threads
         )
-    if settings.cheat is not None:
-        backends = _cheating(backends, settings.cheat, settings, registry)
     return backends
 
 
-def _cheating(
-    backends: dict[Offering, Backend], cheat: Cheat, settings: WorkerSettings, registry: Registry
-) -> dict[Offering, Backend]:
-    """Wrap the backends whose kind the configured cheat applies to (tests and benchmarks)."""
-    from swarmgen.cheats.build import make_cheater
+def build_worker(settings: WorkerSettings, wrap: BackendWrapper | None = None) -> Worker:
+    """The worker ``settings`` describe; ``wrap``, when given, replaces its backends.
 
-    wrapped = dict(backends)
-    for offering, backend in backends.items():
-        if registry.entry(offering).kind in cheat.kinds:
-            wrapped[offering] = make_cheater(
-                registry,
-                offering,
-                cheat,
-                rate=settings.cheat_rate,
-                seed=zlib.crc32(settings.name.encode()),
-                cache_dir=settings.cache_dir,
-                threads=settings.threads,
-                inner=backend,
-            )
-    return wrapped
-
-
-def build_worker(settings: WorkerSettings) -> Worker:
+    Production passes no ``wrap``: the hook exists so test and benchmark tools can build
+    a misbehaving worker without the runtime knowing how it misbehaves.
+    """
     keys = load_or_create(settings.key_path)
     client = WorkerClient(settings.coordinator_url, keys, owner_key=settings.owner_key)
+    backends = build_backends(settings)
+    if wrap is not None:
+        backends = wrap(backends, load_registry(settings.registry))
     return Worker(
         client=client,
-        backends=build_backends(settings),
+        backends=backends,
         name=settings.name,
         max_pixels=settings.max_pixels,
         max_batch=settings.max_batch,

@@ -7,8 +7,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from swarmgen.cheats.backend import Cheat
-
 
 class WorkerSettings(BaseSettings):
     """Every knob of a worker; each field can be set as ``SWARMGEN_<NAME>``."""
@@ -27,8 +25,6 @@ class WorkerSettings(BaseSettings):
     heartbeat_s: float = Field(5.0, gt=0, description="Seconds between heartbeats.")
     registry: Path | None = Field(None, description="Model registry TOML (default: shipped).")
     cache: Path | None = Field(None, description="Converted-model cache (default: DATA/cache).")
-    cheat: Cheat | None = Field(None, description="Tests and benchmarks only: cheat on purpose.")
-    cheat_rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of jobs cheated on.")
 
     @property
     def key_path(self) -> Path:

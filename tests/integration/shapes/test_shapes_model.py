@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from swarmgen.shapes import model_dir
-from swarmgen.shapes.evaluate import evaluate, generate, held_out_prompts
+from swarmgen.tools.shapes.evaluate import evaluate, generate, held_out_prompts
 
 pytestmark = pytest.mark.models
 
@@ -20,7 +20,7 @@ THREADS = 2
 @pytest.fixture(scope="module")
 def pipe() -> Iterator[Any]:
     torch = pytest.importorskip("torch")
-    from swarmgen.shapes.pipeline import load_pipeline
+    from swarmgen.tools.shapes.pipeline import load_pipeline
 
     previous = torch.get_num_threads()
     torch.set_num_threads(THREADS)
@@ -93,7 +93,7 @@ def test_a_lone_shape_on_black_is_drawn_at_the_default_guidance(pipe: Any) -> No
     import numpy as np
     import torch
 
-    from swarmgen.shapes.evaluate import guidance_rescale
+    from swarmgen.tools.shapes.evaluate import guidance_rescale
 
     def drawn(rescale: float) -> float:
         result = pipe(

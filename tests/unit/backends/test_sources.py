@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from swarmgen.backends import sources
 from swarmgen.backends.base import BackendError, ModelUnavailable
 from swarmgen.backends.sources import resolve_source
 
@@ -37,25 +38,39 @@ def test_built_models_need_a_cache_dir(source: str) -> None:
         resolve_source(source, None)
 
 
-def test_shapes_without_model_dir_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_builtin_whose_hook_is_missing_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "swarmgen.shapes", types.ModuleType("swarmgen.shapes"))
-    with pytest.raises(ModelUnavailable, match="model_dir"):
+    with pytest.raises(ModelUnavailable, match=r"swarmgen\.shapes:source"):
         resolve_source("builtin:shapes-64", None)
 
 
 def test_shapes_resolves_to_its_model_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import swarmgen.shapes
+
     (tmp_path / "model_index.json").write_text("{}")
-    fake = types.ModuleType("swarmgen.shapes")
-    fake.model_dir = lambda: tmp_path  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "swarmgen.shapes", fake)
+    monkeypatch.setattr(swarmgen.shapes, "model_dir", lambda: tmp_path)
+    monkeypatch.setitem(sys.modules, "swarmgen.shapes.unet", types.ModuleType("unet"))
     assert resolve_source("builtin:shapes-64", None) == str(tmp_path)
 
 
 def test_shapes_with_missing_weights_is_unavailable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fake = types.ModuleType("swarmgen.shapes")
-    fake.model_dir = lambda: tmp_path  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "swarmgen.shapes", fake)
+    import swarmgen.shapes
+
+    monkeypatch.setattr(swarmgen.shapes, "model_dir", lambda: tmp_path)
     with pytest.raises(ModelUnavailable, match="missing"):
         resolve_source("builtin:shapes-64", None)
+
+
+def test_a_registered_builtin_resolves_through_its_hook(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    hooks = types.ModuleType("swarmgen_test_hooks")
+    hooks.where = lambda cache: str(cache / "built")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "swarmgen_test_hooks", hooks)
+    monkeypatch.setattr(sources, "_BUILTINS", dict(sources._BUILTINS))
+    sources.register_builtin("test-model", "swarmgen_test_hooks:where")
+    assert resolve_source("builtin:test-model", tmp_path) == str(tmp_path / "built")
+    with pytest.raises(BackendError, match="cache directory"):
+        resolve_source("builtin:test-model", None)

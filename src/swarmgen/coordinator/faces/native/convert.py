@@ -14,7 +14,8 @@ from swarmgen.coordinator.domain import (
     Submission,
     SubmitOutcome,
 )
-from swarmgen.core.jobs import ImageSpec, Message, Spec, TextSpec
+from swarmgen.core.jobs import Spec
+from swarmgen.core.modalities import modality
 from swarmgen.core.receipts import Receipt
 from swarmgen.protocol import (
     Assignment,
@@ -34,26 +35,7 @@ from swarmgen.store.records import JobRecord
 
 def spec(job_in: ImageJobIn | TextJobIn) -> Spec:
     """The core spec a wire job describes; its seed stays unset when none was given."""
-    if isinstance(job_in, ImageJobIn):
-        return ImageSpec(
-            prompt=job_in.prompt,
-            negative_prompt=job_in.negative_prompt,
-            width=job_in.width,
-            height=job_in.height,
-            steps=job_in.steps,
-            guidance=job_in.guidance,
-            seed=job_in.seed,
-            n=job_in.n,
-        )
-    messages = tuple(Message(m.role, m.content) for m in job_in.messages or ())
-    return TextSpec(
-        messages=messages,
-        prompt=job_in.prompt,
-        max_tokens=job_in.max_tokens,
-        temperature=job_in.temperature,
-        top_p=job_in.top_p,
-        seed=job_in.seed,
-    )
+    return modality(job_in.kind).spec_from_wire(job_in.model_dump(), job_in.seed)
 
 
 def job_request(job_in: ImageJobIn | TextJobIn) -> JobRequest:

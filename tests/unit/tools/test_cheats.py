@@ -11,7 +11,12 @@ from PIL import Image
 
 from swarmgen.backends.base import BackendError
 from swarmgen.backends.echo import EOS, VOCAB, EchoBackend
-from swarmgen.cheats import (
+from swarmgen.core.jobs import ImageSpec, Job, Message, TextSpec
+from swarmgen.core.offerings import Kind, Offering
+from swarmgen.core.outputs import ImageOutput, TextOutput
+from swarmgen.core.verification import Comparison, Outcome, Status, TextThresholds, check_text
+from swarmgen.registry import load_registry
+from swarmgen.tools.cheats import (
     Cheat,
     CheatingBackend,
     ColludingValidator,
@@ -21,12 +26,7 @@ from swarmgen.cheats import (
     cheats_for,
     run_panel,
 )
-from swarmgen.cheats.build import make_cheater
-from swarmgen.core.jobs import ImageSpec, Job, Message, TextSpec
-from swarmgen.core.offerings import Kind, Offering
-from swarmgen.core.outputs import ImageOutput, TextOutput
-from swarmgen.core.verification import Comparison, Outcome, Status, TextThresholds, check_text
-from swarmgen.registry import load_registry
+from swarmgen.tools.cheats.build import make_cheater
 
 IMAGE = Offering.parse("echo-image@fp32")
 TEXT = Offering.parse("echo-text@fp32")
@@ -235,20 +235,7 @@ def test_honest_panel_rejects_a_cheat_and_a_colluder_first_upholds_it() -> None:
     assert decision.status is Status.REJECTED and "l" in decision.penalised
 
 
-def test_worker_settings_wrap_only_backends_the_cheat_applies_to(tmp_path: Path) -> None:
-    from swarmgen.worker.factory import build_backends
-    from swarmgen.worker.settings import WorkerSettings
-
-    settings = WorkerSettings(
-        data=tmp_path, models=[str(IMAGE), str(TEXT)], cheat=Cheat.NOISE, cheat_rate=0.5
-    )
-    backends = build_backends(settings)
-    image = backends[IMAGE]
-    assert isinstance(image, CheatingBackend) and image.rate == 0.5
-    assert isinstance(backends[TEXT], EchoBackend)
-
-
-def test_cheat_options_are_hidden_from_worker_help() -> None:
+def test_the_production_worker_has_no_cheat_option() -> None:
     from typer.testing import CliRunner
 
     from swarmgen.cli.main import app
@@ -256,3 +243,6 @@ def test_cheat_options_are_hidden_from_worker_help() -> None:
     shown = CliRunner().invoke(app, ["worker", "--help"])
     assert shown.exit_code == 0 and "--max-batch" in shown.output
     assert "--cheat" not in shown.output
+    from swarmgen.worker.settings import WorkerSettings
+
+    assert not {"cheat", "cheat_rate"} & set(WorkerSettings.model_fields)

@@ -7,8 +7,8 @@
 - :mod:`.validators` — honest, lazy and colluding validators and :func:`run_panel`.
 """
 
-from swarmgen.cheats.backend import Cheat, CheatingBackend, alter_prompt, cheats_for
-from swarmgen.cheats.validators import (
+from swarmgen.tools.cheats.backend import Cheat, CheatingBackend, alter_prompt, cheats_for
+from swarmgen.tools.cheats.validators import (
     ColludingValidator,
     HonestValidator,
     LazyValidator,

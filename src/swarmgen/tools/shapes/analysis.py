@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from swarmgen.shapes.scenes import COLORS, Scene
+from swarmgen.tools.shapes.scenes import COLORS, Scene
 
 MIN_AREA = 12
 """Components smaller than this many pixels are noise, not shapes."""

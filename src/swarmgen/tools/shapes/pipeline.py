@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from swarmgen.shapes.tokenizer import BOS, EOS, MAX_LENGTH, build_tokenizer, save_tokenizer
+from swarmgen.tools.shapes.tokenizer import BOS, EOS, MAX_LENGTH, build_tokenizer, save_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +129,10 @@ def build_pipeline(seed: int, text_encoder: str = "bert") -> Any:
     torch.manual_seed(seed)
     tokenizer: Any = build_tokenizer()
     encoder = _text_encoder(text_encoder, tokenizer)
-    vae = AutoencoderTiny(**VAE_CONFIG)
+    vae = AutoencoderTiny(**VAE_CONFIG)  # type: ignore[no-untyped-call]
     unet = ShapesUNet(**UNET_CONFIG)
-    scheduler = DDIMScheduler(**SCHEDULER_CONFIG)
-    return StableDiffusionPipeline(
+    scheduler = DDIMScheduler(**SCHEDULER_CONFIG)  # type: ignore[no-untyped-call]
+    return StableDiffusionPipeline(  # type: ignore[no-untyped-call]
         vae=vae,
         text_encoder=encoder,
         tokenizer=tokenizer,
@@ -159,7 +159,7 @@ def load_pipeline(folder: Path) -> Any:
 
     import swarmgen.shapes.unet  # noqa: F401  (model_index.json names its ShapesUNet)
 
-    pipe = StableDiffusionPipeline.from_pretrained(
+    pipe = StableDiffusionPipeline.from_pretrained(  # type: ignore[no-untyped-call]
         str(folder), torch_dtype=torch.float32, local_files_only=True
     )
     pipe.set_progress_bar_config(disable=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swarmgen.shapes.tokenizer import (
+from swarmgen.tools.shapes.tokenizer import (
     BOS,
     EOS,
     build_tokenizer,

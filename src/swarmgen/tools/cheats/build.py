@@ -26,9 +26,9 @@ from pathlib import Path
 from swarmgen.backends.base import Backend, BackendError
 from swarmgen.backends.echo import EOS, VOCAB, EchoBackend
 from swarmgen.backends.factory import make_backend
-from swarmgen.cheats.backend import Cheat, CheatingBackend
 from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.registry import ModelEntry, Registry
+from swarmgen.tools.cheats.backend import Cheat, CheatingBackend
 
 logger = logging.getLogger(__name__)
 

@@ -9,13 +9,18 @@ from pathlib import Path
 import pytest
 
 from swarmgen.backends.factory import make_backend
-from swarmgen.calibration import calibrate_image, compare_image_outputs, image_jobs, run_batched
-from swarmgen.cheats import Cheat, cheats_for
-from swarmgen.cheats.build import make_cheater
 from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.verification import ImageThresholds
 from swarmgen.registry import load_registry
 from swarmgen.registry_edit import set_thresholds
+from swarmgen.tools.calibration import (
+    calibrate_image,
+    compare_image_outputs,
+    image_jobs,
+    run_batched,
+)
+from swarmgen.tools.cheats import Cheat, cheats_for
+from swarmgen.tools.cheats.build import make_cheater
 
 pytestmark = pytest.mark.models
 

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from swarmgen.shapes.scenes import COLORS, RELATIONS, SHAPES, SIZES
+from swarmgen.tools.shapes.scenes import COLORS, RELATIONS, SHAPES, SIZES
 
 BOS = "<|startoftext|>"
 EOS = "<|endoftext|>"

@@ -29,13 +29,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swarmgen.shapes.objectives import Placement, shape_cells
-from swarmgen.shapes.pipeline import TEXT_ENCODERS
+from swarmgen.tools.shapes.objectives import Placement, shape_cells
+from swarmgen.tools.shapes.pipeline import TEXT_ENCODERS
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from swarmgen.shapes.scenes import Scene
+    from swarmgen.tools.shapes.scenes import Scene
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def render_dataset(seed: int, count: int) -> tuple[np.ndarray, list[Scene]]:
     """``count`` training scenes and their images as uint8 ``(N, 64, 64, 3)``."""
     import numpy as np
 
-    from swarmgen.shapes.scenes import scenes
+    from swarmgen.tools.shapes.scenes import scenes
 
     items = list(scenes(seed, count, held_out=False))
     pixels = np.stack([np.asarray(s.render(), dtype=np.uint8) for s in items])
@@ -272,7 +272,7 @@ def _train_unet(
     import torch
     from diffusers import DDPMScheduler
 
-    noise_schedule = DDPMScheduler.from_config(pipe.scheduler.config)
+    noise_schedule = DDPMScheduler.from_config(pipe.scheduler.config)  # type: ignore[no-untyped-call]
     ids = _token_ids(pipe.tokenizer, [scene.caption for scene in items])
     empty = _token_ids(pipe.tokenizer, [""])
     unet, text = pipe.unet.train(), pipe.text_encoder.train()
@@ -344,7 +344,7 @@ def _fit(
     """One replica's share of a run; the first replica saves and returns the result."""
     import torch
 
-    from swarmgen.shapes.pipeline import build_pipeline, save_pipeline
+    from swarmgen.tools.shapes.pipeline import build_pipeline, save_pipeline
 
     started = time.perf_counter()
     torch.set_num_threads(config.threads)

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from swarmgen.backends.base import Backend
-from swarmgen.cheats import Cheat, cheats_for
-from swarmgen.cheats.build import make_cheater
+from swarmgen.backends.plugins import load_object
 from swarmgen.core.jobs import ImageSpec, Job, Message, TextSpec
+from swarmgen.core.modalities import modality
 from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.outputs import MAX_CHOICE_MARGIN, ImageOutput, Output, TextOutput
 from swarmgen.core.verification import (
@@ -51,6 +51,8 @@ from swarmgen.core.verification import (
 from swarmgen.errors import SwarmgenError
 from swarmgen.processes import spawn_pool
 from swarmgen.registry import Registry, load_registry
+from swarmgen.tools.cheats import Cheat, cheats_for
+from swarmgen.tools.cheats.build import make_cheater
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ class CalibrationError(SwarmgenError):
 def image_prompts(model: str, count: int, seed: int) -> list[str]:
     """``count`` prompts: shapes captions for the shapes model, else a fixed list."""
     if model.startswith("shapes"):
-        from swarmgen.shapes.scenes import scene_at
+        from swarmgen.tools.shapes.scenes import scene_at
 
         return [scene_at(seed, index).caption for index in range(count)]
     return [f"{IMAGE_PROMPTS[i % len(IMAGE_PROMPTS)]}, study {i}" for i in range(count)]
@@ -370,8 +372,10 @@ def calibrate(
     registry = load_registry(registry_path)
     if offering not in registry:
         raise CalibrationError(f"{offering} is not in the registry")
-    kind = registry.entry(offering).kind
-    run = calibrate_image if kind is Kind.IMAGE else calibrate_text
+    # the offering's modality names its calibration routine (one of those above)
+    run: Callable[..., Calibration] = load_object(
+        modality(registry.entry(offering).kind).calibration
+    )
     return run(
         registry, offering, count=count, cache_dir=cache_dir, max_fp=max_fp, progress=progress
     )

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swarmgen.shapes.scenes import (
+from swarmgen.tools.shapes.scenes import (
     COLORS,
     SIZE,
     CaptionError,

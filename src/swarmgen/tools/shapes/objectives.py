@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from swarmgen.shapes.scenes import COLORS, SIZE, Scene
+from swarmgen.tools.shapes.scenes import COLORS, SIZE, Scene
 
 
 def shape_cells(pixels: np.ndarray, items: list[Scene], latent_size: int) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from swarmgen.shapes.analysis import judge, label_colors, read_image
-from swarmgen.shapes.scenes import COLORS, Scene, Shape, parse_caption, scenes
+from swarmgen.tools.shapes.analysis import judge, label_colors, read_image
+from swarmgen.tools.shapes.scenes import COLORS, Scene, Shape, parse_caption, scenes
 
 
 def test_ground_truth_renders_are_judged_correct() -> None:

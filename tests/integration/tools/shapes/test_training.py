@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmgen.shapes.train import TrainConfig, train
+from swarmgen.tools.shapes.train import TrainConfig, train
 
 pytestmark = pytest.mark.models
 
@@ -22,7 +22,7 @@ def _losses(folder: Path) -> list[float]:
 
 def test_same_seed_same_run_and_loadable_result(tmp_path: Path) -> None:
     from swarmgen.shapes import weights_digest
-    from swarmgen.shapes.pipeline import load_pipeline
+    from swarmgen.tools.shapes.pipeline import load_pipeline
 
     phases: list[str] = []
     first = train(TINY, tmp_path / "a", lambda phase, *_: phases.append(phase))
@@ -64,10 +64,10 @@ def test_a_config_names_a_known_encoder_and_a_usable_weight() -> None:
 def test_placement_asks_each_colour_word_where_its_shape_lies() -> None:
     import torch
 
-    from swarmgen.shapes.objectives import Placement
-    from swarmgen.shapes.scenes import Scene, Shape
-    from swarmgen.shapes.tokenizer import build_tokenizer
-    from swarmgen.shapes.train import _token_ids
+    from swarmgen.tools.shapes.objectives import Placement
+    from swarmgen.tools.shapes.scenes import Scene, Shape
+    from swarmgen.tools.shapes.tokenizer import build_tokenizer
+    from swarmgen.tools.shapes.train import _token_ids
 
     scene = Scene(
         (Shape("circle", "red", "small", 0, 63), Shape("square", "blue", "small", 63, 31)),
@@ -97,8 +97,8 @@ def test_placement_asks_each_colour_word_where_its_shape_lies() -> None:
 def test_shape_cells_mark_where_a_shape_lies_in_latent_cells() -> None:
     import numpy as np
 
-    from swarmgen.shapes.objectives import shape_cells
-    from swarmgen.shapes.scenes import Scene, Shape
+    from swarmgen.tools.shapes.objectives import shape_cells
+    from swarmgen.tools.shapes.scenes import Scene, Shape
 
     scene = Scene((Shape("square", "red", "small", 10, 50),), "white", None)
     pixels = np.asarray(scene.render(), dtype=np.uint8)[None]

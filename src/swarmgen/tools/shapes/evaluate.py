@@ -3,7 +3,7 @@
 Prompts come from the held-out split (captions never seen in training), drawn from
 their own seed. Each is generated exactly as the image backend does (20 steps,
 classifier-free guidance, one CPU generator per image) and judged by
-:mod:`swarmgen.shapes.analysis`.
+:mod:`swarmgen.tools.shapes.analysis`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 from PIL import Image
 
-from swarmgen.shapes.analysis import Verdict, judge
-from swarmgen.shapes.scenes import parse_caption, scenes
+from swarmgen.tools.shapes.analysis import Verdict, judge
+from swarmgen.tools.shapes.scenes import parse_caption, scenes
 
 log = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from swarmgen.backends.factory import make_backend
-from swarmgen.calibration import check_text_claim, image_jobs, run_batched, text_jobs
-from swarmgen.cheats import Cheat, cheats_for
-from swarmgen.cheats.build import make_cheater
 from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.outputs import ImageOutput, TextOutput
 from swarmgen.core.verification import TextThresholds
 from swarmgen.registry import Registry, load_registry
+from swarmgen.tools.calibration import check_text_claim, image_jobs, run_batched, text_jobs
+from swarmgen.tools.cheats import Cheat, cheats_for
+from swarmgen.tools.cheats.build import make_cheater
 
 pytestmark = pytest.mark.models
 

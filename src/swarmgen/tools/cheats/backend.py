@@ -5,7 +5,7 @@ real cheater could. :class:`CheatingBackend` wraps an honest backend and applies
 cheat to the jobs a keyed draw picks at ``rate``; the other jobs run honestly, so a
 partial cheater looks like a worker with a bad day. Cheats that need a second model
 (another model, a lower precision, the cheap writer of a pre-fill) take it as the
-``accomplice`` backend; :mod:`swarmgen.cheats.build` assembles them from a registry.
+``accomplice`` backend; :mod:`swarmgen.tools.cheats.build` assembles them from a registry.
 
 This is for tests, benchmarks and calibration only: a worker that uses it is a cheater.
 """
