@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from swarmgen.clock import Clock
-from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.settings import CreditSettings
 from swarmgen.core import accounts, credits, pricing
 from swarmgen.core.jobs import Spec
 from swarmgen.core.ledger import Entry
@@ -56,7 +56,7 @@ def entry_view(entry: Entry) -> dict[str, Any]:
 
 @dataclass
 class CreditService:
-    settings: CoordinatorSettings
+    settings: CreditSettings
     store: SqlStore
     ledger: LedgerStore
     registry: Registry

@@ -14,7 +14,7 @@ from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import ANONYMOUS, CreditService, Payment
 from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.schemas import ImageJobIn, JobAccepted, JobView, QuoteOut, TextJobIn
-from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.settings import JobSettings
 from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import SEED_MAX, ImageSpec, Job, JobState, Message, Spec, TextSpec
 from swarmgen.core.offerings import Kind, Offering
@@ -75,7 +75,7 @@ def resolve_offering(registry: Registry, job_in: ImageJobIn | TextJobIn) -> Offe
 
 @dataclass
 class JobService:
-    settings: CoordinatorSettings
+    settings: JobSettings
     store: SqlStore
     blobs: BlobStore
     registry: Registry

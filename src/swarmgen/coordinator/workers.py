@@ -31,7 +31,7 @@ from swarmgen.coordinator.schemas import (
     SubmitIn,
     SubmitOut,
 )
-from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import ImageSpec, JobState, TextSpec
@@ -124,7 +124,7 @@ def output_blobs(output: Output) -> list[bytes]:
 
 @dataclass
 class WorkerService:
-    settings: CoordinatorSettings
+    settings: DispatchSettings
     store: SqlStore
     blobs: BlobStore
     registry: Registry
