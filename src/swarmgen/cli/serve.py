@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from swarmgen.cli.common import DataOption, given, setup_logging
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from swarmgen.coordinator.settings import CoordinatorSettings
 
 
 def coordinator(
@@ -42,7 +48,7 @@ def coordinator(
     """
     import uvicorn
 
-    from swarmgen.coordinator.app import AppFactory, create_app
+    from swarmgen.coordinator.app import create_app
     from swarmgen.coordinator.bootstrap import prepare
     from swarmgen.coordinator.settings import CoordinatorSettings
 
@@ -63,7 +69,27 @@ def coordinator(
         )
         return
     prepare(settings)  # migrate and make the coordinator key once, before the processes race
-    serve_processes(AppFactory(settings), settings.host, settings.port, processes)
+    serve_processes(ServerProcess(settings, verbose), settings.host, settings.port, processes)
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    """Builds the app inside each server process of ``--processes N``.
+
+    The server's supervisor starts its processes with ``spawn`` and pickles this factory
+    into each, settings included, so every process builds its app from the very settings
+    the command line was given, with nothing passed through environment variables, and
+    logs as the parent does.
+    """
+
+    settings: CoordinatorSettings
+    verbose: bool = False
+
+    def __call__(self) -> FastAPI:
+        from swarmgen.coordinator.app import create_app
+
+        setup_logging(self.verbose)
+        return create_app(self.settings)
 
 
 def serve_processes(factory: Callable[[], Any], host: str, port: int, processes: int) -> None:

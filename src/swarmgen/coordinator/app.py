@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from fastapi import FastAPI
 
@@ -85,18 +84,3 @@ def create_app(
         worker_prefix="/api/v1/workers",
     )
     return app
-
-
-@dataclass(frozen=True)
-class AppFactory:
-    """Builds the app inside each server process of ``--processes N``.
-
-    The server's supervisor starts its processes with ``spawn`` and pickles this factory
-    into each, settings included, so every process builds its app from the very settings
-    the command line was given, with nothing passed through environment variables.
-    """
-
-    settings: CoordinatorSettings
-
-    def __call__(self) -> FastAPI:
-        return create_app(self.settings)
