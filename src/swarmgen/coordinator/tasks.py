@@ -41,7 +41,7 @@ class PeriodicTask:
     """Run in one process per deployment (the leader), not in every server process."""
 
 
-class Leading:
+class SoleLeader:
     """The leadership of a lone process: it always leads (an in-memory store, tests)."""
 
     is_leader = True
@@ -91,7 +91,7 @@ class TaskRunner:
         stop_grace_s: float = 5.0,
     ) -> None:
         self.tasks = list(tasks)
-        self.leadership: Leadership = leadership or Leading()
+        self.leadership: Leadership = leadership or SoleLeader()
         self.leader_check_s = leader_check_s
         self.stop_grace_s = stop_grace_s
         self.passes: dict[str, int] = {task.name: 0 for task in self.tasks}
