@@ -20,7 +20,8 @@ which doubles the jobs dispatched and adds the comparisons.
 
 Prints a table, then one JSON line: {"jobs_per_s", "p50_ms", "p99_ms", ...}, with the
 coordinator's CPU time over the measured jobs (``server_cpu_s``: user + system seconds of the
-coordinator process and its server processes, from ``/proc``) and per job (``cpu_ms_per_job``).
+coordinator process and its server processes, from ``/proc``; a PostgreSQL server's own CPU is
+not included) and per job (``cpu_ms_per_job``).
 """
 
 from __future__ import annotations
