@@ -17,7 +17,6 @@ Both are blocking calls: the coordinator calls :meth:`refresh` off the event loo
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
@@ -121,6 +120,8 @@ class FileLock:
         return self._fd is not None
 
     def refresh(self) -> bool:
+        import fcntl  # POSIX only; imported where used so the store imports anywhere
+
         with self._mutex:
             if self._fd is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +136,8 @@ class FileLock:
             return True
 
     def release(self) -> None:
+        import fcntl
+
         with self._mutex:
             fd, self._fd = self._fd, None
             if fd is not None:
