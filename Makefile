@@ -26,7 +26,10 @@ demo: install
 test: install
 	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest
 
+# The static gates, in the order CI runs them; the first failure stops the run.
+# Import contracts live in pyproject.toml ([tool.importlinter]).
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports

@@ -87,6 +87,17 @@ class Forbidden(SwarmgenError):
     status = 403
 
 
+class AnonymousRefused(Forbidden):
+    """The shared anonymous key asked for what would read or move the shared account.
+
+    Anonymous callers share one user: they may submit, quote and follow a job by its
+    id, but not list or cancel jobs, read the account's entries or move its credits,
+    which would show or touch other anonymous callers' jobs and credits.
+    """
+
+    code = "anonymous_forbidden"
+
+
 class NotFound(SwarmgenError):
     """No such object visible to the caller."""
 

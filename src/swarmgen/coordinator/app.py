@@ -11,9 +11,8 @@ from fastapi import FastAPI
 import swarmgen
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
-from swarmgen.coordinator import api, errors, ledger_api
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
-from swarmgen.coordinator.limits import BodyLimit
+from swarmgen.coordinator.faces import fallback, native
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.tasks import TaskRunner
 from swarmgen.store import SqlStore
@@ -57,7 +56,7 @@ def create_app(
     app.state.settings = settings
     app.state.services = services
     app.state.tasks = runner
-    # What the routes read (``request.app.state.X``), all from the one container.
+    # What tests and tools read (``app.state.X``), all from the one container.
     app.state.store = services.store
     app.state.clock = services.clock
     app.state.jobs = services.jobs
@@ -65,22 +64,20 @@ def create_app(
     app.state.credits = services.credits
     app.state.ledger = services.ledger
     app.state.epochs = services.epochs
-    errors.install(app)
-    app.include_router(api.requesters)
-    app.include_router(api.workers)
-    app.include_router(ledger_api.credits)
-    app.include_router(ledger_api.ledger)
-    app.include_router(ledger_api.stake)
+    fallback.install(app)
+    face = native.NativeServices(
+        services.jobs,
+        services.workers,
+        services.credits,
+        services.epochs,
+        services.store,
+        services.clock,
+    )
+    native.mount(app, face, settings)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:
         """Liveness probe."""
         return {"status": "ok", "version": swarmgen.__version__}
 
-    app.add_middleware(
-        BodyLimit,
-        default=settings.max_body_bytes,
-        worker=settings.max_worker_body_bytes,
-        worker_prefix="/api/v1/workers",
-    )
     return app

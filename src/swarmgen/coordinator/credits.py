@@ -16,13 +16,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from swarmgen.clock import Clock
+from swarmgen.coordinator.domain import Account
 from swarmgen.coordinator.settings import CreditSettings
 from swarmgen.core import accounts, credits, pricing
 from swarmgen.core.jobs import Spec
 from swarmgen.core.ledger import Entry
 from swarmgen.core.offerings import Offering
 from swarmgen.core.priority import PriorityPolicy
-from swarmgen.errors import FieldProblem, InvalidRequest, NotFound
+from swarmgen.errors import AnonymousRefused, FieldProblem, InvalidRequest, NotFound
 from swarmgen.registry import Registry
 from swarmgen.store.ledger import LedgerStore
 from swarmgen.store.records import UserRecord
@@ -47,6 +48,10 @@ class Payment:
     """Failed, cancelled or expired: the escrow went back to the requester."""
     FORFEITED = "forfeited"
     """The worker was found invalid: its earnings went back to the requester."""
+
+
+MAX_SUPPLY = 2**63 - 1
+"""Most micro-credits ever minted: bounds every balance to a 64-bit column."""
 
 
 def entry_view(entry: Entry) -> dict[str, Any]:
@@ -80,8 +85,21 @@ class CreditService:
     def balance(self, user: UserRecord) -> int:
         return self.ledger.balance(accounts.user(user.id))
 
+    def account(self, user: UserRecord) -> Account:
+        """Spendable and reserved credits, and the open epoch."""
+        open_epoch = self.ledger.open_epoch()
+        return Account(
+            user_id=user.id,
+            account=accounts.user(user.id),
+            balance=self.balance(user),
+            reserved=self.store.reserved_total(user.id),
+            epoch=open_epoch.epoch if open_epoch else 0,
+        )
+
     def entries(self, user: UserRecord, limit: int, before_seq: int | None = None) -> list[Entry]:
-        """The user's entries, newest first."""
+        """The user's entries, newest first (not the anonymous account's: they name jobs)."""
+        if user.role == ANONYMOUS:
+            raise AnonymousRefused("the anonymous key cannot read the shared account's entries")
         return self.ledger.account_entries(accounts.user(user.id), limit, before_seq)
 
     def _user(self, name: str) -> UserRecord:
@@ -96,12 +114,19 @@ class CreditService:
         """Mint ``amount`` micro-credits to user ``name``."""
         user = self._user(name)
         with self.ledger.book(self.clock.now_ms()) as book:
+            minted = -book.balance(accounts.MINT)
+            if minted + amount > MAX_SUPPLY:  # every balance stays a 64-bit integer
+                problem = FieldProblem("amount", "would mint past the supply bound", MAX_SUPPLY)
+                raise InvalidRequest(problem)
             (entry,) = book.post([credits.grant(user.id, amount, reason)])
         log.info("granted %d to %s (%s)", amount, name, reason)
         return entry
 
     def transfer(self, sender: UserRecord, recipient: str, amount: int) -> Entry:
-        """Move ``amount`` from ``sender`` to user ``recipient``."""
+        """Move ``amount`` from ``sender`` to user ``recipient`` (never from the anonymous
+        account, which every anonymous caller shares)."""
+        if sender.role == ANONYMOUS:
+            raise AnonymousRefused("the anonymous key cannot move the shared account's credits")
         target = self.store.user_by_name(recipient)
         if target is None:
             raise InvalidRequest(FieldProblem("to", f"no user {recipient}"))

@@ -12,45 +12,29 @@ from dataclasses import dataclass, replace
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import ANONYMOUS, CreditService, Payment
+from swarmgen.coordinator.domain import Accepted, JobRequest, JobStatus, Quote
 from swarmgen.coordinator.notify import Notifier
-from swarmgen.coordinator.schemas import ImageJobIn, JobAccepted, JobView, QuoteOut, TextJobIn
 from swarmgen.coordinator.settings import JobSettings
 from swarmgen.core import accounts, credits
-from swarmgen.core.jobs import SEED_MAX, ImageSpec, Job, JobState, Message, Spec, TextSpec
+from swarmgen.core.jobs import SEED_MAX, ImageSpec, Job, JobState, TextSpec
 from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.priority import admit, priority
 from swarmgen.core.scheduling import lease_ttl_s
-from swarmgen.errors import Conflict, FieldProblem, InvalidRequest, NotFound, UnknownModel
+from swarmgen.errors import (
+    AnonymousRefused,
+    Conflict,
+    FieldProblem,
+    InvalidRequest,
+    NotFound,
+    UnknownModel,
+)
 from swarmgen.registry import Registry
 from swarmgen.store.ledger import LedgerStore
 from swarmgen.store.records import JobRecord, UserRecord
 from swarmgen.store.sql import SqlStore
 
 
-def build_spec(job_in: ImageJobIn | TextJobIn, seed: int) -> Spec:
-    if isinstance(job_in, ImageJobIn):
-        return ImageSpec(
-            prompt=job_in.prompt,
-            negative_prompt=job_in.negative_prompt,
-            width=job_in.width,
-            height=job_in.height,
-            steps=job_in.steps,
-            guidance=job_in.guidance,
-            seed=seed,
-            n=job_in.n,
-        )
-    messages = tuple(Message(m.role, m.content) for m in job_in.messages or ())
-    return TextSpec(
-        messages=messages,
-        prompt=job_in.prompt,
-        max_tokens=job_in.max_tokens,
-        temperature=job_in.temperature,
-        top_p=job_in.top_p,
-        seed=seed,
-    )
-
-
-def resolve_offering(registry: Registry, job_in: ImageJobIn | TextJobIn) -> Offering:
+def resolve_offering(registry: Registry, job_in: JobRequest) -> Offering:
     """The registry offering a job asks for, checked against the job's kind and size."""
     try:
         offering = Offering.parse(job_in.model)
@@ -60,17 +44,24 @@ def resolve_offering(registry: Registry, job_in: ImageJobIn | TextJobIn) -> Offe
         known = sorted(str(o) for o in registry.all_offerings())
         raise UnknownModel(FieldProblem("model", f"unknown model offering {offering}", known))
     entry = registry.entry(offering)
-    if entry.kind != Kind(job_in.kind):
+    spec = job_in.spec
+    if entry.kind != spec.kind:
         raise InvalidRequest(
             FieldProblem("kind", f"{offering} is a {entry.kind.value} model", entry.kind.value)
         )
-    if isinstance(job_in, ImageJobIn) and job_in.width * job_in.height > entry.max_pixels:
+    if isinstance(spec, ImageSpec) and spec.width * spec.height > entry.max_pixels:
         raise InvalidRequest(
             FieldProblem(
                 "width", f"width x height exceeds what {offering} allows", entry.max_pixels
             )
         )
     return offering
+
+
+def _not_anonymous(user: UserRecord, what: str) -> None:
+    """Anonymous jobs are reachable by id only: the shared user lists and cancels nothing."""
+    if user.role == ANONYMOUS:
+        raise AnonymousRefused(f"the anonymous key cannot {what}; use an API key of your own")
 
 
 @dataclass
@@ -84,13 +75,13 @@ class JobService:
     ledger: LedgerStore
     credits: CreditService
 
-    def quote(self, user: UserRecord, job_in: ImageJobIn | TextJobIn) -> QuoteOut:
+    def quote(self, user: UserRecord, job_in: JobRequest) -> Quote:
         """What ``job_in`` would cost, and whether the balance covers it (nothing is queued)."""
         offering = resolve_offering(self.registry, job_in)
-        spec = build_spec(job_in, job_in.seed or 0)
+        spec = replace(job_in.spec, seed=job_in.spec.seed or 0)
         offer = self.credits.quote(offering, spec)
         balance = self.credits.balance(user)
-        return QuoteOut(
+        return Quote(
             model=str(offering),
             price=offer.price,
             work_units=offer.work_units,
@@ -99,7 +90,7 @@ class JobService:
             shortfall=max(0, offer.price - balance),
         )
 
-    def submit(self, user: UserRecord, job_in: ImageJobIn | TextJobIn) -> JobAccepted:
+    def submit(self, user: UserRecord, job_in: JobRequest) -> Accepted:
         """Price the job, reserve its price and queue it, in one ledger transaction.
 
         Refused with 429 when the user already has their limit of active jobs, and with
@@ -107,10 +98,10 @@ class JobService:
         """
         return self.submit_many(user, [job_in])[0]
 
-    def _record(self, user: UserRecord, job_in: ImageJobIn | TextJobIn, now: int) -> JobRecord:
+    def _record(self, user: UserRecord, job_in: JobRequest, now: int) -> JobRecord:
         offering = resolve_offering(self.registry, job_in)
-        seed = job_in.seed if job_in.seed is not None else secrets.randbelow(SEED_MAX + 1)
-        spec = build_spec(job_in, seed)
+        seed = job_in.spec.seed
+        spec = replace(job_in.spec, seed=secrets.randbelow(SEED_MAX + 1) if seed is None else seed)
         job = Job(id=uuid.uuid4().hex, offering=offering, spec=spec)
         return JobRecord(
             id=job.id,
@@ -130,9 +121,7 @@ class JobService:
             sampling_id=uuid.uuid4().hex if isinstance(spec, TextSpec) else None,
         )
 
-    def submit_many(
-        self, user: UserRecord, jobs_in: Sequence[ImageJobIn | TextJobIn]
-    ) -> list[JobAccepted]:
+    def submit_many(self, user: UserRecord, jobs_in: Sequence[JobRequest]) -> list[Accepted]:
         """Queue several jobs all or none: one ledger transaction reserves every price."""
         now = self.clock.now_ms()
         records = []
@@ -166,7 +155,7 @@ class JobService:
         in_queue = sorted(record.id for record in records)
         first = self._position(min(records, key=lambda record: record.id))
         return [
-            JobAccepted(
+            Accepted(
                 id=record.id,
                 state=record.state.value,
                 queue_position=first + in_queue.index(record.id),
@@ -190,9 +179,9 @@ class JobService:
             raise NotFound(f"no job {job_id}", job_id=job_id)  # never reveal others' jobs
         return job
 
-    def view(self, record: JobRecord) -> JobView:
+    def view(self, record: JobRecord) -> JobStatus:
         completed = record.state is JobState.COMPLETED
-        return JobView(
+        return JobStatus(
             id=record.id,
             kind=record.kind,
             model=record.offering,
@@ -206,11 +195,11 @@ class JobService:
             worker_id=record.worker_id,
             seconds=(record.updated_ms - record.created_ms) / 1000 if completed else None,
             outputs=len(record.outputs or []) if record.kind == "image" else int(completed),
-            result_url=f"/api/v1/jobs/{record.id}/result" if completed else None,
+            has_result=completed,
             error=record.error,
         )
 
-    async def status(self, user: UserRecord, job_id: str, wait_s: float) -> JobView:
+    async def status(self, user: UserRecord, job_id: str, wait_s: float) -> JobStatus:
         """The job's view; with ``wait_s`` > 0, waits up to that long for a final state."""
         record = self._own(user, job_id)
         deadline = asyncio.get_running_loop().time() + min(wait_s, self.settings.result_wait_max_s)
@@ -238,7 +227,13 @@ class JobService:
             return data, "application/json"
         return json.loads(data)["text"].encode("utf-8"), "text/plain; charset=utf-8"
 
-    def cancel(self, user: UserRecord, job_id: str) -> JobView:
+    def cancel(self, user: UserRecord, job_id: str) -> JobStatus:
+        """Withdraw a job that has not completed and refund its escrow.
+
+        The anonymous key may not: anonymous jobs share one user, and their ids are
+        public in the ledger, so cancelling by id would touch other callers' jobs.
+        """
+        _not_anonymous(user, "cancel jobs")
         record = self._own(user, job_id)
         with self.ledger.book(self.clock.now_ms()) as book:
             cancelled = self.store.cancel_job(job_id, book.now_ms, book.conn)
@@ -259,6 +254,8 @@ class JobService:
         state: JobState | None,
         limit: int,
         updated_since: int | None = None,
-    ) -> list[JobView]:
+    ) -> list[JobStatus]:
+        """The user's jobs, newest first (refused to the anonymous key, see :meth:`cancel`)."""
+        _not_anonymous(user, "list jobs")
         records = self.store.list_jobs(user.id, limit, state, updated_since)
         return [self.view(r) for r in records]

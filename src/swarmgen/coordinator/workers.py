@@ -8,8 +8,9 @@ import binascii
 import io
 import json
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
 
 from PIL import Image, UnidentifiedImageError
@@ -17,20 +18,8 @@ from PIL import Image, UnidentifiedImageError
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment
+from swarmgen.coordinator.domain import Capabilities, Registration, Submission, SubmitOutcome
 from swarmgen.coordinator.notify import Notifier
-from swarmgen.coordinator.schemas import (
-    Assignment,
-    HeartbeatIn,
-    PopIn,
-    PopOut,
-    RegisterIn,
-    RegisterOut,
-    Rejected,
-    ReleaseIn,
-    ResultIn,
-    SubmitIn,
-    SubmitOut,
-)
 from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
@@ -77,7 +66,7 @@ def _decode_png(text: str, spec: ImageSpec, index: int) -> bytes:
     return data
 
 
-def parse_output(result: ResultIn, job: JobRecord) -> Output:
+def parse_output(result: Submission, job: JobRecord) -> Output:
     """The submitted output, checked against the job's spec (422 on any mismatch)."""
     spec = job.parsed_spec()
     if isinstance(spec, ImageSpec):
@@ -137,9 +126,11 @@ class WorkerService:
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="blobs"), repr=False
     )
 
-    def register(self, worker_id: str, owner: UserRecord | None, body: RegisterIn) -> RegisterOut:
+    def register(
+        self, worker_id: str, owner: UserRecord | None, name: str, capabilities: Capabilities
+    ) -> Registration:
         models: list[str] = []
-        for i, text in enumerate(body.capabilities.models):
+        for i, text in enumerate(capabilities.models):
             field = f"capabilities.models[{i}]"
             try:
                 offering = Offering.parse(text)
@@ -153,13 +144,12 @@ class WorkerService:
         if previous and previous.owner_id and owner and previous.owner_id != owner.id:
             raise Forbidden("this worker key is registered to another owner")
         now = self.clock.now_ms()
-        caps = body.capabilities.model_dump()
-        caps["models"] = models
+        caps = {**asdict(capabilities), "models": models}
         self.store.register_worker(
             WorkerRecord(
                 id=worker_id,
                 owner_id=owner.id if owner else (previous.owner_id if previous else None),
-                name=body.name,
+                name=name,
                 capabilities=caps,
                 registered_ms=previous.registered_ms if previous else now,
                 last_seen_ms=now,
@@ -167,7 +157,7 @@ class WorkerService:
         )
         worker = self.store.get_worker(worker_id)
         assert worker is not None
-        return RegisterOut(worker_id=worker_id, owner_id=worker.owner_id, models=models)
+        return Registration(worker_id=worker_id, owner_id=worker.owner_id, models=tuple(models))
 
     def _worker(self, worker_id: str) -> WorkerRecord:
         worker = self.store.get_worker(worker_id)
@@ -175,13 +165,15 @@ class WorkerService:
             raise Forbidden("register this worker key first")
         return worker
 
-    async def pop(self, worker_id: str, body: PopIn) -> PopOut:
+    async def pop(
+        self, worker_id: str, wait_s: float, max_jobs: int | None = None
+    ) -> list[JobRecord]:
         """Lease the best fitting jobs; waits up to ``wait_s`` for one to arrive."""
         worker = self._worker(worker_id)
         caps = worker.capabilities
-        limit = min(body.max_jobs or caps["max_batch"], caps["max_batch"])
+        limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + min(body.wait_s, self.settings.pop_wait_max_s)
+        deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
         while True:
             now = self.clock.now_ms()
             leased = self.store.lease_jobs(
@@ -199,29 +191,17 @@ class WorkerService:
             await self.notifier.queue.wait(min(remaining, 1.0))
         for job in leased:
             self.notifier.job_changed(job.id)
-        return PopOut(
-            jobs=[
-                Assignment(
-                    job_id=job.id,
-                    model=job.offering,
-                    spec=job.spec,
-                    input_digest=job.input_digest,
-                    lease_expires_ms=job.lease_expires_ms or 0,
-                    sampling_id=job.sampling_id,
-                )
-                for job in leased
-            ]
-        )
+        return leased
 
     def _check(
-        self, worker_id: str, result: ResultIn, job: JobRecord | None
+        self, worker_id: str, result: Submission, job: JobRecord | None
     ) -> tuple[Receipt, Output]:
         """Everything about one result that can be checked before the transaction."""
         if job is None:
             raise NotFound(f"no job {result.job_id}", job_id=result.job_id)
         if job.worker_id != worker_id or job.state is not JobState.LEASED:
             raise NotLeased(f"job {result.job_id} is not leased to this worker")
-        receipt = Receipt(**result.receipt.model_dump())
+        receipt = result.receipt
         if receipt.worker_id != worker_id or receipt.job_id != result.job_id:
             raise BadSignature("receipt names another worker or job")
         if not receipt.verify():
@@ -273,7 +253,7 @@ class WorkerService:
             self.notifier.job_changed(job.id)
         return [job.id for job in done]
 
-    async def submit(self, worker_id: str, body: SubmitIn) -> SubmitOut:
+    async def submit(self, worker_id: str, results: Sequence[Submission]) -> SubmitOutcome:
         """Accept each result on its own merits, all in one transaction.
 
         The answer lists what was accepted and what was rejected, with a stable code for
@@ -281,10 +261,10 @@ class WorkerService:
         blobs are written off the event loop, which serves other requests meanwhile.
         """
         self._worker(worker_id)
-        jobs = {job.id: job for job in self.store.get_jobs([r.job_id for r in body.results])}
+        jobs = {job.id: job for job in self.store.get_jobs([r.job_id for r in results])}
         checked: list[tuple[Receipt, Output]] = []
         rejected: list[tuple[str, SwarmgenError]] = []
-        for result in body.results:
+        for result in results:
             try:
                 checked.append(self._check(worker_id, result, jobs.get(result.job_id)))
             except SwarmgenError as exc:
@@ -298,26 +278,23 @@ class WorkerService:
                 rejected.append((completion.job_id, lost))
         if rejected and not accepted:
             raise rejected[0][1]
-        return SubmitOut(
-            accepted=accepted,
-            rejected=[Rejected(job_id=j, code=e.code, message=e.message) for j, e in rejected],
-        )
+        return SubmitOutcome(accepted=tuple(accepted), rejected=tuple(rejected))
 
-    def heartbeat(self, worker_id: str, body: HeartbeatIn) -> int:
+    def heartbeat(self, worker_id: str, job_ids: Sequence[str]) -> int:
         self._worker(worker_id)
         now = self.clock.now_ms()
         self.store.touch_worker(worker_id, now)
-        return self.store.extend_leases(worker_id, body.job_ids, now) if body.job_ids else 0
+        return self.store.extend_leases(worker_id, list(job_ids), now) if job_ids else 0
 
-    def release(self, worker_id: str, body: ReleaseIn) -> int:
+    def release(self, worker_id: str, job_ids: Sequence[str], error: str | None = None) -> int:
         """Queue handed-back jobs again; with an error, fail (and refund) those out of tries."""
         self._worker(worker_id)
         with self.ledger.book(self.clock.now_ms()) as book:
             released, failed = self.store.release_jobs(
                 worker_id,
-                body.job_ids,
+                list(job_ids),
                 book.now_ms,
-                error=body.error,
+                error=error,
                 max_attempts=self.settings.max_attempts,
                 conn=book.conn,
             )

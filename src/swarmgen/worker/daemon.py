@@ -17,7 +17,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +29,7 @@ from swarmgen.core.jobs import Job, spec_from_canonical
 from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import ImageOutput, Output
 from swarmgen.core.receipts import Receipt
+from swarmgen.protocol import Assignment, ReceiptIn, ResultIn, SubmitOut
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
 
@@ -59,13 +60,29 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, SwarmgenAPIError) and exc.status >= 500
 
 
-def result_payload(job: Job, output: Output, receipt: Receipt) -> dict[str, Any]:
-    payload: dict[str, Any] = {"job_id": job.id, "receipt": receipt.to_dict()}
+def result_in(job: Job, output: Output, receipt: Receipt) -> ResultIn:
+    """The wire form of one result: outputs encoded, the signed receipt beside them."""
+    signed = ReceiptIn.model_validate(receipt.to_dict())
     if isinstance(output, ImageOutput):
-        payload["images"] = [base64.b64encode(png).decode("ascii") for png in output.images]
-    else:
-        payload["text"] = output.canonical()
+        images = [base64.b64encode(png).decode("ascii") for png in output.images]
+        return ResultIn(job_id=job.id, images=images, receipt=signed)
+    return ResultIn(job_id=job.id, text=output.canonical(), receipt=signed)
+
+
+def result_payload(job: Job, output: Output, receipt: Receipt) -> dict[str, Any]:
+    """:func:`result_in` as a JSON object (for callers that edit it, e.g. tests)."""
+    payload: dict[str, Any] = result_in(job, output, receipt).model_dump(exclude_unset=True)
     return payload
+
+
+def job_of(assignment: Assignment) -> Job:
+    """The core job an assignment describes (a validation seat reads the same)."""
+    return Job(
+        assignment.job_id,
+        Offering.parse(assignment.model),
+        spec_from_canonical(assignment.spec),
+        sampling_id=assignment.sampling_id,
+    )
 
 
 @dataclass
@@ -174,16 +191,8 @@ class Worker:
             batches += [same[i : i + size] for i in range(0, len(same), size)]
         return batches
 
-    def serve(self, assignments: Sequence[dict[str, Any]]) -> None:
-        jobs = [
-            Job(
-                a["job_id"],
-                Offering.parse(a["model"]),
-                spec_from_canonical(a["spec"]),
-                sampling_id=a.get("sampling_id"),
-            )
-            for a in assignments
-        ]
+    def serve(self, assignments: Sequence[Mapping[str, Any]]) -> None:
+        jobs = [job_of(Assignment.model_validate(a)) for a in assignments]
         with self._lock:
             self.held.update(job.id for job in jobs)
         for batch in self._batches(jobs):
@@ -194,14 +203,15 @@ class Worker:
             self._in_flight.acquire()  # at most two uploads behind, then wait for them
             self._uploads.submit(self._upload, [job.id for job in batch], results)
 
-    def _upload(self, job_ids: list[str], results: list[dict[str, Any]]) -> None:
+    def _upload(self, job_ids: list[str], results: list[ResultIn]) -> None:
         settled = not results  # nothing to send is as settled as an answer
         try:
             if results:
                 answer = self._retry("submit", lambda: self.client.submit(results))
                 settled = answer is not None  # None: stopped before the coordinator answered
-                for refused in (answer or {}).get("rejected", []):
-                    log.warning("result for %s refused: %s", refused["job_id"], refused["code"])
+                rejected = SubmitOut.model_validate(answer).rejected if settled else []
+                for refused in rejected:
+                    log.warning("result for %s refused: %s", refused.job_id, refused.code)
         except SwarmgenAPIError as exc:  # refused as a whole: the jobs are no longer ours
             settled = True
             log.warning("results for %s refused: %s", job_ids, exc)
@@ -213,7 +223,7 @@ class Worker:
             self.held.difference_update(job_ids)
         self.completed += len(job_ids)
 
-    def _execute(self, batch: list[Job]) -> list[dict[str, Any]] | None:
+    def _execute(self, batch: list[Job]) -> list[ResultIn] | None:
         """Run ``batch`` on its backend in a helper thread so a stop signal is seen at once."""
         box: dict[str, Any] = {}
 
@@ -248,5 +258,5 @@ class Worker:
                 artifact_digest=output.digest(),
                 timings={"run_ms": per_job_ms, "batch": len(batch)},
             )
-            results.append(result_payload(job, output, receipt))
+            results.append(result_in(job, output, receipt))
         return results

@@ -5,20 +5,22 @@ Every figure is computed from the registry, the settings and the core rules, nev
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from tests.integration.coordinator.conftest import ALICE_CREDITS, Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 
-from swarmgen.coordinator.jobs import build_spec, resolve_offering
-from swarmgen.coordinator.schemas import ImageJobIn, TextJobIn
+from swarmgen.coordinator.faces.native.convert import job_request
+from swarmgen.coordinator.jobs import resolve_offering
 from swarmgen.core import accounts
 from swarmgen.core.credits import validator_fee
 from swarmgen.core.jobs import LIMITS
 from swarmgen.core.pricing import quote as core_quote
 from swarmgen.core.priority import PriorityPolicy
 from swarmgen.core.rewards import split
+from swarmgen.protocol import ImageJobIn, TextJobIn
 
 ANON = {"Authorization": "Bearer 0000000000"}
 
@@ -26,10 +28,13 @@ ANON = {"Authorization": "Bearer 0000000000"}
 def price_of(env: Env, body: dict[str, Any]) -> int:
     """The price by the core formula with the registry's rates and multiplier."""
     state = env.http.app.state
-    job_in = (ImageJobIn if body["kind"] == "image" else TextJobIn).model_validate(body)
+    job_in = job_request(
+        (ImageJobIn if body["kind"] == "image" else TextJobIn).model_validate(body)
+    )
     offering = resolve_offering(state.jobs.registry, job_in)
     multiplier = state.jobs.registry.offering(offering).price_multiplier
-    return core_quote(build_spec(job_in, 0), multiplier, state.jobs.registry.rates).price
+    spec = replace(job_in.spec, seed=0)
+    return core_quote(spec, multiplier, state.jobs.registry.rates).price
 
 
 def balance(env: Env, key: str | None = None) -> dict[str, Any]:

@@ -11,13 +11,14 @@ from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 
 from swarmgen.coordinator.auditing import verify_live
-from swarmgen.coordinator.schemas import ImageJobIn
+from swarmgen.coordinator.faces.native.convert import job_request
 from swarmgen.core import accounts
 from swarmgen.core.audit import verify_export_bytes
 from swarmgen.core.credits import PPM
 from swarmgen.core.ledger import EntryKind
 from swarmgen.core.proofs import JobProof
 from swarmgen.errors import InsufficientCredits, SwarmgenError
+from swarmgen.protocol import ImageJobIn
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
 
@@ -28,7 +29,7 @@ AFFORDABLE = 10
 def test_racing_submits_never_overspend(env: Env) -> None:
     """50 submits at once against a balance that covers 10: exactly 10 are accepted."""
     state = env.http.app.state
-    body = ImageJobIn.model_validate(env.image())
+    body = job_request(ImageJobIn.model_validate(env.image()))
     env.new_key("racer")
     racer = state.store.user_by_name("racer")
     price = state.jobs.quote(racer, body).price

@@ -1,21 +1,19 @@
-"""The one place errors become HTTP responses.
+"""The native face's error mapping: :class:`SwarmgenError` to ``{"error": {...}}``.
 
-Body: ``{"error": {"code": ..., "message": ..., "fields": [{"field", "reason", "limit"}]}}``.
+Body: ``{"error": {"code": ..., "message": ..., "fields": [{"field", "reason", "limit"}]}}``
+(:class:`swarmgen.protocol.ErrorOut`). Only the native face's routes answer in this
+shape (see :mod:`.routing`); another face maps the same errors to its own.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from swarmgen.errors import FieldProblem, InvalidRequest, RateLimited, SwarmgenError
-
-log = logging.getLogger(__name__)
 
 _LIMIT_KEYS = ("le", "lt", "ge", "gt", "max_length", "min_length", "expected", "pattern")
 
@@ -53,17 +51,6 @@ def error_response(exc: SwarmgenError) -> JSONResponse:
     return JSONResponse({"error": exc.as_dict()}, status_code=exc.status, headers=headers)
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(SwarmgenError)
-    async def _swarmgen(_request: Request, exc: SwarmgenError) -> JSONResponse:
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(invalid_from(exc))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = {"error": {"code": "internal", "message": "internal error"}}
-        return JSONResponse(body, status_code=500)
+def internal_response() -> JSONResponse:
+    """What a bug looks like from outside: a stable code, no traceback."""
+    return JSONResponse({"error": {"code": "internal", "message": "internal error"}}, 500)

@@ -1,0 +1,117 @@
+"""Requester routes: submit, quote, list, follow, fetch and cancel jobs."""
+
+# No ``from __future__ import annotations``: FastAPI must see the route-local ``User``
+# dependency type itself, not a string it cannot resolve from module globals.
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from swarmgen.coordinator.faces.native import convert
+from swarmgen.coordinator.faces.native.callers import Callers
+from swarmgen.coordinator.faces.native.openapi import REQUESTER, errors, media
+from swarmgen.core.jobs import JobState
+from swarmgen.protocol import (
+    INT64_MAX,
+    JobAccepted,
+    JobBatchAccepted,
+    JobBatchIn,
+    JobIn,
+    JobList,
+    JobView,
+    QuoteOut,
+)
+from swarmgen.protocol.bounds import PLAIN
+from swarmgen.protocol.jobs import MAX_LIST
+from swarmgen.store.records import UserRecord
+
+JobId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=PLAIN, description="The job's id.")
+]
+
+
+def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
+    """Routes under ``prefix`` (e.g. ``/api/v1/jobs``) on ``callers``' job service."""
+    jobs = callers.services.jobs
+    api = APIRouter(prefix=prefix, tags=["jobs"], route_class=route_class, responses=REQUESTER)
+    User = Annotated[UserRecord, Depends(callers.requester)]
+
+    @api.post("", status_code=202, response_model=JobAccepted, responses=errors(402, 429))
+    def submit_job(job: JobIn, user: User) -> JobAccepted:
+        """Queue an image or text job; its price is reserved and its seed fixed."""
+        return convert.accepted(jobs.submit(user, convert.job_request(job)))
+
+    @api.post("/quote", response_model=QuoteOut)
+    def quote_job(job: JobIn, user: User) -> QuoteOut:
+        """What a job would cost and whether your balance covers it; nothing is queued."""
+        return convert.quote(jobs.quote(user, convert.job_request(job)))
+
+    @api.get("", response_model=JobList, responses=errors(403))
+    def list_jobs(
+        user: User,
+        state: JobState | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 50,
+        updated_since: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=INT64_MAX,
+                description="Only jobs changed at or after this time (ms), oldest first.",
+            ),
+        ] = None,
+    ) -> JobList:
+        """Your jobs, newest first; or, with ``updated_since``, a feed of what changed.
+
+        Refused (403) to the anonymous key: anonymous jobs are reachable by id only.
+        """
+        found = jobs.list(user, state, limit, updated_since)
+        return JobList(jobs=[convert.job_view(j, prefix) for j in found])
+
+    @api.post(
+        "/batch", status_code=202, response_model=JobBatchAccepted, responses=errors(402, 429)
+    )
+    def submit_jobs(batch: JobBatchIn, user: User) -> JobBatchAccepted:
+        """Queue up to 64 jobs at once, all or none (one reservation of their total price)."""
+        requests = [convert.job_request(job) for job in batch.jobs]
+        return JobBatchAccepted(
+            jobs=[convert.accepted(a) for a in jobs.submit_many(user, requests)]
+        )
+
+    @api.get("/{job_id}", response_model=JobView, responses=errors(404))
+    async def job_status(
+        job_id: JobId,
+        user: User,
+        wait: Annotated[float, Query(ge=0, le=60, description="Seconds to wait for a result.")] = 0,
+    ) -> JobView:
+        """A job's state; with ``wait``, a long poll that returns as soon as it is final."""
+        return convert.job_view(await jobs.status(user, job_id, wait), prefix)
+
+    @api.get(
+        "/{job_id}/result",
+        response_class=Response,
+        responses={
+            **media(
+                "PNG bytes, plain text, or (format=json) tokens and logprobs.",
+                "image/png",
+                "text/plain",
+                "application/json",
+            ),
+            **errors(404, 409),
+        },
+    )
+    def job_result(
+        job_id: JobId,
+        user: User,
+        index: Annotated[int, Query(ge=0, lt=16)] = 0,
+        format: Literal["raw", "json"] = "raw",
+    ) -> Response:
+        """PNG bytes of image ``index``, or the text (``format=json``: tokens and logprobs)."""
+        data, media_type = jobs.result(user, job_id, index, format)
+        return Response(content=data, media_type=media_type)
+
+    @api.post("/{job_id}/cancel", response_model=JobView, responses=errors(403, 404, 409))
+    def cancel_job(job_id: JobId, user: User) -> JobView:
+        """Withdraw a job that has not completed (not with the anonymous key)."""
+        return convert.job_view(jobs.cancel(user, job_id), prefix)
+
+    return api

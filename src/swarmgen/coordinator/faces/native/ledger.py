@@ -1,0 +1,56 @@
+"""The public ledger: the coordinator's key, the export and per-job inclusion proofs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import StreamingResponse
+
+from swarmgen.coordinator import auditing
+from swarmgen.coordinator.faces.native.callers import Callers
+from swarmgen.coordinator.faces.native.openapi import ALWAYS, errors
+from swarmgen.protocol import CoordinatorKeyOut
+from swarmgen.protocol.bounds import PLAIN
+
+EXPORT_MEDIA = "application/x-ndjson"
+
+
+def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
+    """Routes under ``prefix`` (e.g. ``/api/v1/ledger``); no credentials needed."""
+    epochs = callers.services.epochs
+    api = APIRouter(prefix=prefix, tags=["ledger"], route_class=route_class, responses=ALWAYS)
+
+    @api.get("/key", response_model=CoordinatorKeyOut)
+    def coordinator_key() -> CoordinatorKeyOut:
+        """The coordinator's public key, which signs every epoch seal."""
+        return CoordinatorKeyOut(coordinator=epochs.keys.public_key)
+
+    @api.get(
+        "/export",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "JSON lines: a header, then entries and seals in chain order.",
+                "content": {EXPORT_MEDIA: {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    def export() -> StreamingResponse:
+        """The whole ledger as JSON lines (see ``swarmgen ledger verify``)."""
+
+        def lines() -> Iterator[bytes]:
+            for line in auditing.export(epochs.ledger, epochs.keys.public_key):
+                yield line.encode("utf-8")
+
+        return StreamingResponse(lines(), media_type=EXPORT_MEDIA)
+
+    @api.get("/proofs/{job_id}", responses=errors(404))
+    def proof(
+        job_id: Annotated[str, Path(min_length=1, max_length=64, pattern=PLAIN)],
+    ) -> dict[str, Any]:
+        """Inclusion proofs of a job's sealed entries, checkable offline against the key."""
+        return auditing.prove(epochs.ledger, job_id).to_dict()
+
+    return api

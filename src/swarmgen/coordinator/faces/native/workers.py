@@ -1,0 +1,67 @@
+"""Worker routes: register, pop, submit, heartbeat, release; every request signed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from swarmgen.coordinator.faces.native import convert
+from swarmgen.coordinator.faces.native.callers import Callers
+from swarmgen.coordinator.faces.native.openapi import WORKER, errors, signed_body
+from swarmgen.protocol import (
+    Ack,
+    HeartbeatIn,
+    PopIn,
+    PopOut,
+    RegisterIn,
+    RegisterOut,
+    ReleaseIn,
+    SubmitIn,
+    SubmitOut,
+)
+
+
+def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
+    """Routes under ``prefix`` (e.g. ``/api/v1/workers``) on the worker service."""
+    service = callers.services.workers
+    api = APIRouter(prefix=prefix, tags=["workers"], route_class=route_class, responses=WORKER)
+
+    @api.post("/register", response_model=RegisterOut, openapi_extra=signed_body(RegisterIn))
+    async def register(request: Request) -> RegisterOut:
+        """Register a worker key with its capabilities; an owner's API key binds it to them."""
+        worker_id, body = await callers.worker(request, RegisterIn)
+        owner = callers.owner(request)
+        caps = convert.capabilities(body.capabilities)
+        return convert.registration(service.register(worker_id, owner, body.name, caps))
+
+    @api.post("/pop", response_model=PopOut, openapi_extra=signed_body(PopIn))
+    async def pop(request: Request) -> PopOut:
+        """Lease jobs that fit this worker; long-polls up to ``wait_s``."""
+        worker_id, body = await callers.worker(request, PopIn)
+        leased = await service.pop(worker_id, body.wait_s, body.max_jobs)
+        return PopOut(jobs=[convert.assignment(job) for job in leased])
+
+    @api.post(
+        "/submit",
+        response_model=SubmitOut,
+        responses=errors(404),
+        openapi_extra=signed_body(SubmitIn),
+    )
+    async def submit_results(request: Request) -> SubmitOut:
+        """Results with signed receipts for jobs leased to this worker."""
+        worker_id, body = await callers.worker(request, SubmitIn)
+        results = [convert.submission(result) for result in body.results]
+        return convert.submit_out(await service.submit(worker_id, results))
+
+    @api.post("/heartbeat", response_model=Ack, openapi_extra=signed_body(HeartbeatIn))
+    async def heartbeat(request: Request) -> Ack:
+        """Liveness; extends the leases of the jobs the worker is still running."""
+        worker_id, body = await callers.worker(request, HeartbeatIn)
+        return Ack(count=service.heartbeat(worker_id, body.job_ids))
+
+    @api.post("/release", response_model=Ack, openapi_extra=signed_body(ReleaseIn))
+    async def release(request: Request) -> Ack:
+        """Hand leased jobs back (e.g. on shutdown); they are queued again at once."""
+        worker_id, body = await callers.worker(request, ReleaseIn)
+        return Ack(count=service.release(worker_id, body.job_ids, body.error))
+
+    return api
