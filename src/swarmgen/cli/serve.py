@@ -109,7 +109,7 @@ def serve_processes(factory: Callable[[], Any], host: str, port: int, processes:
         factory, factory=True, workers=processes, host=host, port=port, log_level="warning"
     )
     sock = config.bind_socket()
-    if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn before 0.36
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn takes the target
         server = uvicorn.Server(config)
         Multiprocess(config, target=server.run, sockets=[sock]).run()  # type: ignore[call-arg]
     else:
