@@ -18,7 +18,10 @@ By default the coordinator runs with ``SWARMGEN_VERIFY=false`` so the figure is 
 alone; with ``--verify`` every job of these new workers is re-executed by another one,
 which doubles the jobs dispatched and adds the comparisons.
 
-Prints a table, then one JSON line: {"jobs_per_s", "p50_ms", "p99_ms", ...}.
+Prints a table, then one JSON line: {"jobs_per_s", "p50_ms", "p99_ms", ...}, with the
+coordinator's CPU time over the measured jobs (``server_cpu_s``: user + system seconds of the
+coordinator process and its server processes, from ``/proc``; a PostgreSQL server's own CPU is
+not included) and per job (``cpu_ms_per_job``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -117,6 +121,28 @@ async def load(url: str, key: str, jobs: int, concurrency: int) -> tuple[float, 
         return time.perf_counter() - started, latencies
 
 
+def tree_cpu_s(pid: int, proc: Path = Path("/proc")) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants (Linux)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        ticks[child] = int(fields[11]) + int(fields[12])  # utime + stime
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [child for child, ppid in parents.items() if ppid == parent and child not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    return sum(ticks.get(member, 0) for member in tree) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
 
@@ -156,7 +182,10 @@ def main() -> None:
             net.start_worker(f"echo-{i}", MODELS, "--max-batch", str(args.batch), "--threads", "1")
         run = load_batched if args.mode == "batch" else load
         asyncio.run(run(url, key, args.warmup, min(args.concurrency, args.warmup)))
+        server = net.procs["coordinator"].pid
+        cpu_before = tree_cpu_s(server)
         seconds, latencies = asyncio.run(run(url, key, args.jobs, args.concurrency))
+        server_cpu_s = tree_cpu_s(server) - cpu_before
 
     figures = {
         "mode": args.mode,
@@ -171,6 +200,8 @@ def main() -> None:
         "jobs_per_s": round(args.jobs / seconds, 1),
         "p50_ms": round(statistics.median(latencies), 1),
         "p99_ms": round(percentile(latencies, 99), 1),
+        "server_cpu_s": round(server_cpu_s, 2),
+        "cpu_ms_per_job": round(server_cpu_s * 1000 / args.jobs, 3),
     }
     how = "batch submit + change feed" if args.mode == "batch" else "submit + status long-poll"
     print(f"dispatch over HTTP on loopback ({how}), echo workers, requester-side latency")

@@ -33,3 +33,6 @@ def test_two_server_processes_share_the_queue_and_the_ledger(tmp_path: Path) -> 
             [*verify, str(net.data)], check=False, capture_output=True, text=True
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
+    # the periodic tasks ran in one process only: one leader, which took the SQLite lock
+    log = (net.data / "logs" / "coordinator.log").read_text()
+    assert log.count("leading the periodic tasks") == 1, log

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from swarmgen.cli.common import DataOption, given, setup_logging
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from swarmgen.coordinator.settings import CoordinatorSettings
 
 
 def coordinator(
@@ -37,11 +43,13 @@ def coordinator(
 ) -> None:
     """Run the coordinator HTTP server (migrates the database first).
 
-    Every other setting is read from its SWARMGEN_* environment variable (see the README).
+    Every other setting is read from its SWARMGEN_* environment variable (see the README);
+    with --processes N, each server process gets the settings built here.
     """
     import uvicorn
 
     from swarmgen.coordinator.app import create_app
+    from swarmgen.coordinator.bootstrap import prepare
     from swarmgen.coordinator.settings import CoordinatorSettings
 
     setup_logging(verbose)
@@ -55,21 +63,57 @@ def coordinator(
             lease_min_s=lease_min_s,
         )
     )
-    app = create_app(settings)  # migrates the database and makes the coordinator key once
     if processes == 1:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        )
         return
-    # Each server process builds its own app from the same settings, passed as env vars.
-    for name, value in settings.model_dump(exclude_unset=True).items():
-        os.environ[f"SWARMGEN_{name.upper()}"] = str(value)
-    uvicorn.run(
-        "swarmgen.coordinator.app:app_from_env",
-        factory=True,
-        workers=processes,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
+    prepare(settings)  # migrate and make the coordinator key once, before the processes race
+    serve_processes(ServerProcess(settings, verbose), settings.host, settings.port, processes)
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    """Builds the app inside each server process of ``--processes N``.
+
+    The server's supervisor starts its processes with ``spawn`` and pickles this factory
+    into each, settings included, so every process builds its app from the very settings
+    the command line was given, with nothing passed through environment variables, and
+    logs as the parent does.
+    """
+
+    settings: CoordinatorSettings
+    verbose: bool = False
+
+    def __call__(self) -> FastAPI:
+        from swarmgen.coordinator.app import create_app
+
+        setup_logging(self.verbose)
+        return create_app(self.settings)
+
+
+def serve_processes(factory: Callable[[], Any], host: str, port: int, processes: int) -> None:
+    """Serve the app ``factory`` builds from ``processes`` spawned processes on one socket.
+
+    ``uvicorn.run`` takes only an import string for several processes, which leaves the
+    environment as the one way to hand them settings. Its supervisor takes any picklable
+    factory, so this drives it directly: each process unpickles the factory and builds its
+    own app from the settings inside it.
+    """
+    import inspect
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        factory, factory=True, workers=processes, host=host, port=port, log_level="warning"
     )
+    sock = config.bind_socket()
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn takes the target
+        server = uvicorn.Server(config)
+        Multiprocess(config, target=server.run, sockets=[sock]).run()  # type: ignore[call-arg]
+    else:
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def worker(

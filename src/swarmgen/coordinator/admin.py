@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from swarmgen.clock import Clock, SystemClock
 from swarmgen.coordinator.auth import NewKey, new_api_key
 from swarmgen.coordinator.credits import CreditService
-from swarmgen.coordinator.epochs import EpochService, load_coordinator_key
-from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.epochs import EpochService
+from swarmgen.coordinator.settings import CoordinatorSettings, CreditSettings, EpochSettings
 from swarmgen.core import credits
 from swarmgen.errors import FieldProblem, InvalidRequest, NotFound
+from swarmgen.keyfile import load_or_create
 from swarmgen.registry import load_registry
 from swarmgen.store import SqlStore, make_engine, migrate
 from swarmgen.store.ledger import LedgerStore
@@ -80,14 +81,16 @@ class Admin:
     def credits(self) -> CreditService:
         ledger = LedgerStore(self.store.engine)
         registry = load_registry(self.settings.registry)
-        return CreditService(self.settings, self.store, ledger, registry, self.clock)
+        settings = CreditSettings.of(self.settings)
+        return CreditService(settings, self.store, ledger, registry, self.clock)
 
     @property
     def epochs(self) -> EpochService:
         ledger = LedgerStore(self.store.engine)
         registry = load_registry(self.settings.registry)
-        keys = load_coordinator_key(self.settings)
-        return EpochService(self.settings, self.store, ledger, registry, self.clock, keys)
+        keys = load_or_create(self.settings.key_path)
+        settings = EpochSettings.of(self.settings)
+        return EpochService(settings, self.store, ledger, registry, self.clock, keys)
 
     def user(self, name: str) -> UserRecord:
         user = self.store.user_by_name(name)

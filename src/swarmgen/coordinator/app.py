@@ -1,49 +1,23 @@
-"""Build the coordinator app from settings: store, blobs, registry, services, reaper."""
+"""The coordinator as an ASGI app: services from the bootstrap, HTTP faces, periodic tasks."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI
 
 import swarmgen
-from swarmgen.blobs import BlobStore, FileBlobStore
-from swarmgen.clock import Clock, SystemClock
-from swarmgen.coordinator.credits import CreditService
-from swarmgen.coordinator.epochs import EpochService, load_coordinator_key
+from swarmgen.blobs import BlobStore
+from swarmgen.clock import Clock
+from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
 from swarmgen.coordinator.faces import fallback, native
-from swarmgen.coordinator.jobs import JobService
-from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.settings import CoordinatorSettings
-from swarmgen.coordinator.verification import Verifier
-from swarmgen.coordinator.workers import WorkerService
-from swarmgen.registry import load_registry
-from swarmgen.store import SqlStore, make_engine, migrate
-from swarmgen.store.ledger import LedgerStore
+from swarmgen.coordinator.tasks import TaskRunner
+from swarmgen.store import SqlStore
 
 log = logging.getLogger(__name__)
-
-
-async def _reaper(workers: WorkerService, interval_s: float) -> None:
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            workers.reap()
-        except Exception:  # keep reaping whatever one pass hit
-            log.exception("lease reaper pass failed")
-
-
-async def _epoch_closer(epochs: EpochService, interval_s: float) -> None:
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            epochs.close_due()
-        except Exception:  # an epoch that fails to close is retried on the next pass
-            log.exception("epoch close failed")
 
 
 def create_app(
@@ -53,43 +27,25 @@ def create_app(
     blobs: BlobStore | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
-    """The coordinator as an ASGI app; the database is migrated here, before serving."""
-    settings.data.mkdir(parents=True, exist_ok=True)
-    if store is None:
-        engine = make_engine(settings.db_url())
-        migrate(engine)
-        store = SqlStore(engine)
-    blobs = blobs or FileBlobStore(settings.blob_dir)
-    clock = clock or SystemClock()
-    registry = load_registry(settings.registry)
-    notifier = Notifier()
-    ledger = LedgerStore(store.engine)
-    credits = CreditService(settings, store, ledger, registry, clock)
-    epochs = EpochService(settings, store, ledger, registry, clock, load_coordinator_key(settings))
-    parts: dict[str, Any] = dict(
-        settings=settings,
-        store=store,
-        blobs=blobs,
-        registry=registry,
-        clock=clock,
-        notifier=notifier,
-        ledger=ledger,
+    """The coordinator as an ASGI app; the database is migrated here, before serving.
+
+    The periodic tasks start with the app's lifespan (not here), so an app that is built
+    but never served, like the one a multi-process parent builds, never takes leadership.
+    """
+    services = build_services(settings, store=store, blobs=blobs, clock=clock)
+    runner = TaskRunner(
+        periodic_tasks(services, settings),
+        leadership(services, settings),
+        leader_check_s=settings.leader_check_s,
     )
-    verifier = Verifier(registry, blobs) if settings.verify else None
-    workers = WorkerService(**parts, verifier=verifier)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(_reaper(workers, settings.reap_interval_s)),
-            asyncio.create_task(_epoch_closer(epochs, settings.epoch_check_s)),
-        ]
-        yield
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
 
     app = FastAPI(
         title="swarmgen coordinator",
@@ -98,15 +54,25 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = store
-    app.state.clock = clock
-    app.state.jobs = JobService(**parts, credits=credits)
-    app.state.workers = workers
-    app.state.credits = credits
-    app.state.ledger = ledger
-    app.state.epochs = epochs
+    app.state.services = services
+    app.state.tasks = runner
+    # What tests and tools read (``app.state.X``), all from the one container.
+    app.state.store = services.store
+    app.state.clock = services.clock
+    app.state.jobs = services.jobs
+    app.state.workers = services.workers
+    app.state.credits = services.credits
+    app.state.ledger = services.ledger
+    app.state.epochs = services.epochs
     fallback.install(app)
-    face = native.NativeServices(app.state.jobs, workers, credits, epochs, store, clock)
+    face = native.NativeServices(
+        services.jobs,
+        services.workers,
+        services.credits,
+        services.epochs,
+        services.store,
+        services.clock,
+    )
     native.mount(app, face, settings)
 
     @app.get("/healthz", tags=["meta"])
@@ -115,8 +81,3 @@ def create_app(
         return {"status": "ok", "version": swarmgen.__version__}
 
     return app
-
-
-def app_from_env() -> FastAPI:
-    """The app from ``SWARMGEN_*`` environment variables: one per server process."""
-    return create_app(CoordinatorSettings())

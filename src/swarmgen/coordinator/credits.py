@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from swarmgen.clock import Clock
 from swarmgen.coordinator.domain import Account
-from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.settings import CreditSettings
 from swarmgen.core import accounts, credits, pricing
 from swarmgen.core.jobs import Spec
 from swarmgen.core.ledger import Entry
@@ -61,7 +61,7 @@ def entry_view(entry: Entry) -> dict[str, Any]:
 
 @dataclass
 class CreditService:
-    settings: CoordinatorSettings
+    settings: CreditSettings
     store: SqlStore
     ledger: LedgerStore
     registry: Registry

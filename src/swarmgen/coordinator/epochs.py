@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment
 from swarmgen.coordinator.sampling import ensure_seed
-from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.settings import EpochSettings
 from swarmgen.coordinator.verdicts import EpochJudge
 from swarmgen.core import accounts, stake
 from swarmgen.core.accounts import AccountKind
@@ -39,13 +39,6 @@ from swarmgen.store.sql import SqlStore
 log = logging.getLogger(__name__)
 
 NO_OWNER = "no owner to pay"
-
-
-def load_coordinator_key(settings: CoordinatorSettings) -> KeyPair:
-    """The coordinator's signing key (made on first use, mode 0600)."""
-    from swarmgen.worker.keys import load_or_create
-
-    return load_or_create(settings.key_path)
 
 
 @dataclass(frozen=True)
@@ -92,7 +85,7 @@ def _owners(conn: Connection, worker_ids: Sequence[str]) -> dict[str, str]:
 
 @dataclass
 class EpochService:
-    settings: CoordinatorSettings
+    settings: EpochSettings
     store: SqlStore
     ledger: LedgerStore
     registry: Registry

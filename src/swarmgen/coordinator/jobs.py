@@ -13,7 +13,7 @@ from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import ANONYMOUS, CreditService, Payment
 from swarmgen.coordinator.domain import Accepted, JobRequest, JobStatus, Quote
 from swarmgen.coordinator.notify import Notifier
-from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.settings import JobSettings
 from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import SEED_MAX, Job, JobState
 from swarmgen.core.modalities import modality, modality_of
@@ -63,7 +63,7 @@ def _not_anonymous(user: UserRecord, what: str) -> None:
 
 @dataclass
 class JobService:
-    settings: CoordinatorSettings
+    settings: JobSettings
     store: SqlStore
     blobs: BlobStore
     registry: Registry

@@ -11,18 +11,36 @@ import contextlib
 
 
 class Signal:
-    """A broadcast: every ``wait`` pending when ``fire`` is called returns."""
+    """A broadcast: every ``wait`` pending when ``fire`` is called returns.
+
+    ``fire`` may come from any thread (sync endpoints and periodic tasks run in threads);
+    the waiters' event is set on their own loop, so they wake at once.
+    """
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def fire(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
+        event, self._event = self._event, asyncio.Event()
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            event.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(event.set)
 
     async def wait(self, timeout: float) -> None:
+        self._loop = asyncio.get_running_loop()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class Notifier:

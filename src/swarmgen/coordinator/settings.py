@@ -1,7 +1,14 @@
-"""Coordinator settings, built once in the entry point (env prefix ``SWARMGEN_``)."""
+"""Coordinator settings, built once in the entry point (env prefix ``SWARMGEN_``).
+
+:class:`CoordinatorSettings` holds every knob; each service gets a small frozen slice of it
+(:class:`JobSettings`, :class:`DispatchSettings`, :class:`CreditSettings`,
+:class:`EpochSettings`), cut in the bootstrap, so what a service depends on is written in
+its type and a test can build one without the rest.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
@@ -25,6 +32,9 @@ class CoordinatorSettings(BaseSettings):
     lease_min_s: int = Field(15, ge=1, description="Shortest lease a job gets, in seconds.")
     max_attempts: int = Field(5, ge=1, description="Lease expiries before a job fails.")
     reap_interval_s: float = Field(1.0, gt=0, description="How often expired leases are reaped.")
+    reap_timeout_s: float = Field(
+        30.0, gt=0, description="Longest reaper pass; a longer one is skipped and retried."
+    )
     pop_wait_max_s: float = Field(30.0, ge=0, description="Longest long-poll of a worker pop.")
     result_wait_max_s: float = Field(60.0, ge=0, description="Longest long-poll of a status.")
     max_body_bytes: int = Field(64 * 1024, description="Largest requester request body.")
@@ -35,6 +45,15 @@ class CoordinatorSettings(BaseSettings):
     epoch_length_s: int = Field(3600, ge=1, description="Length of an epoch in seconds.")
     epoch_check_s: float = Field(
         1.0, gt=0, description="How often the epoch closer looks for an epoch to close."
+    )
+    epoch_close_timeout_s: float = Field(
+        300.0, gt=0, description="Longest epoch-closer pass; a longer one is skipped and retried."
+    )
+    leader_check_s: float = Field(
+        1.0,
+        gt=0,
+        description="How often a server process checks, or tries to take, the leadership that "
+        "runs once-per-deployment tasks (reaper, epoch closer).",
     )
     epoch_emission: int = Field(
         10_000_000, ge=0, description="Micro-credits minted to workers at each epoch close."
@@ -82,3 +101,75 @@ class CoordinatorSettings(BaseSettings):
     @property
     def key_path(self) -> Path:
         return self.coordinator_key or self.data / "coordinator.key"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What the job service (submit, view, wait) reads."""
+
+    lease_min_s: int
+    aging_points_per_s: int
+    result_wait_max_s: float
+
+    @classmethod
+    def of(cls, settings: CoordinatorSettings) -> JobSettings:
+        return cls(settings.lease_min_s, settings.aging_points_per_s, settings.result_wait_max_s)
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    """What the worker service (pop, submit, reap) reads."""
+
+    pop_wait_max_s: float
+    aging_points_per_s: int
+    validator_fee_ppm: int
+    max_attempts: int
+    clock_skew_s: int
+
+    @classmethod
+    def of(cls, settings: CoordinatorSettings) -> DispatchSettings:
+        return cls(
+            pop_wait_max_s=settings.pop_wait_max_s,
+            aging_points_per_s=settings.aging_points_per_s,
+            validator_fee_ppm=settings.validator_fee_ppm,
+            max_attempts=settings.max_attempts,
+            clock_skew_s=settings.clock_skew_s,
+        )
+
+
+@dataclass(frozen=True)
+class CreditSettings:
+    """What the credit service (priority, active-job caps) reads."""
+
+    aging_points_per_s: int
+    max_active_jobs: int
+    anonymous_max_active_jobs: int
+
+    @classmethod
+    def of(cls, settings: CoordinatorSettings) -> CreditSettings:
+        return cls(
+            aging_points_per_s=settings.aging_points_per_s,
+            max_active_jobs=settings.max_active_jobs,
+            anonymous_max_active_jobs=settings.anonymous_max_active_jobs,
+        )
+
+
+@dataclass(frozen=True)
+class EpochSettings:
+    """What the epoch service (closing, settlement, stake) reads."""
+
+    epoch_length_s: int
+    epoch_emission: int
+    validator_fee_ppm: int
+    stake_unlock_epochs: int
+    slash_ppm: int
+
+    @classmethod
+    def of(cls, settings: CoordinatorSettings) -> EpochSettings:
+        return cls(
+            epoch_length_s=settings.epoch_length_s,
+            epoch_emission=settings.epoch_emission,
+            validator_fee_ppm=settings.validator_fee_ppm,
+            stake_unlock_epochs=settings.stake_unlock_epochs,
+            slash_ppm=settings.slash_ppm,
+        )

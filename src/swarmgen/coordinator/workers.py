@@ -14,7 +14,7 @@ from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment
 from swarmgen.coordinator.domain import Capabilities, Registration, Submission, SubmitOutcome
 from swarmgen.coordinator.notify import Notifier
-from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import JobState
@@ -52,7 +52,7 @@ def output_blobs(output: Output) -> list[bytes]:
 
 @dataclass
 class WorkerService:
-    settings: CoordinatorSettings
+    settings: DispatchSettings
     store: SqlStore
     blobs: BlobStore
     registry: Registry

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -63,13 +64,26 @@ class Env:
 
 
 @pytest.fixture
-def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
+def settings_overrides() -> dict[str, object]:
+    """Coordinator settings a test changes: services read their settings once, at start.
+
+    Override with ``@pytest.mark.parametrize("settings_overrides", [{...}])``.
+    """
+    return {}
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Iterator[Env]:
     engine = make_engine(database_url)
     migrate(engine)
     store = SqlStore(engine)
     clock = Clock()
     settings = CoordinatorSettings(
-        data=tmp_path, database_url=database_url, lease_min_s=5, max_attempts=2
+        data=tmp_path,
+        database_url=database_url,
+        lease_min_s=5,
+        max_attempts=2,
+        **settings_overrides,
     )
     app = create_app(settings, store=store, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as http:

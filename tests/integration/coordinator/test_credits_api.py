@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from tests.integration.coordinator.conftest import ALICE_CREDITS, Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 
@@ -146,8 +147,8 @@ def test_completion_pays_the_owner_at_the_epoch_close(env: Env) -> None:
     assert balance(env)["epoch"] == 1
 
 
+@pytest.mark.parametrize("settings_overrides", [{"max_active_jobs": 2}])
 def test_active_job_cap_answers_429_with_retry_after(env: Env) -> None:
-    env.http.app.state.settings.max_active_jobs = 2
     env.submit(env.image())
     env.submit(env.image())
     response = env.http.post("/api/v1/jobs", json=env.image(), headers=env.auth)
@@ -168,9 +169,10 @@ def test_anonymous_key_has_tight_limits(env: Env) -> None:
     assert env.http.post("/api/v1/jobs", json=env.image(), headers=ANON).status_code == 401
 
 
+# an aging rate whose starvation bound is well under a minute (signatures stay fresh)
+@pytest.mark.parametrize("settings_overrides", [{"aging_points_per_s": 100_000}])
 def test_aging_lets_an_old_anonymous_job_overtake_richer_newcomers(env: Env) -> None:
     state = env.http.app.state
-    state.settings.aging_points_per_s = 100_000  # a bound of well under a minute (signatures)
     state.credits.grant("anonymous", ALICE_CREDITS)
     worker = env.worker()
     worker.register("w", MODELS, 1024 * 1024, 4)

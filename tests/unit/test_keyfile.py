@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmgen.worker.keys import load_or_create
+from swarmgen.keyfile import load_or_create
 
 
 def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:

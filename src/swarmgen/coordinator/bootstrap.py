@@ -1,0 +1,152 @@
+"""The coordinator's bootstrap: settings in, a typed container of services out, built once.
+
+:func:`build_services` is the one place that knows how the parts fit: it opens the store
+(migrating it), loads the registry and the coordinator's key, and hands each service only
+the slice of the settings it reads. :func:`periodic_tasks` names the background work over
+those services. The HTTP faces and the task runner take a :class:`Services` and nothing
+else, so a new face or a new task needs no change here beyond its own line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from swarmgen.blobs import BlobStore, FileBlobStore
+from swarmgen.clock import Clock, SystemClock
+from swarmgen.coordinator.admin import open_store
+from swarmgen.coordinator.credits import CreditService
+from swarmgen.coordinator.epochs import EpochService
+from swarmgen.coordinator.jobs import JobService
+from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.settings import (
+    CoordinatorSettings,
+    CreditSettings,
+    DispatchSettings,
+    EpochSettings,
+    JobSettings,
+)
+from swarmgen.coordinator.tasks import PeriodicTask
+from swarmgen.coordinator.verification import Verifier
+from swarmgen.coordinator.workers import WorkerService
+from swarmgen.keyfile import load_or_create
+from swarmgen.registry import Registry, load_registry
+from swarmgen.store import SqlStore
+from swarmgen.store.leader import Leadership, leadership_for
+from swarmgen.store.ledger import LedgerStore
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a coordinator process runs on, built once per process."""
+
+    store: SqlStore
+    ledger: LedgerStore
+    blobs: BlobStore
+    registry: Registry
+    clock: Clock
+    notifier: Notifier
+    """Wakes long-polls in this process when a job changes."""
+    credits: CreditService
+    jobs: JobService
+    workers: WorkerService
+    epochs: EpochService
+    verifier: Verifier | None
+    """None when re-execution checks are off (``verify=false``)."""
+
+
+def prepare(settings: CoordinatorSettings) -> None:
+    """What must happen once before any server process starts: migrate, make the key.
+
+    Server processes started side by side would otherwise race to create both.
+    """
+    open_store(settings).engine.dispose()
+    load_or_create(settings.key_path)
+
+
+def build_services(
+    settings: CoordinatorSettings,
+    *,
+    store: SqlStore | None = None,
+    blobs: BlobStore | None = None,
+    clock: Clock | None = None,
+) -> Services:
+    """Wire the services; ``store``, ``blobs`` and ``clock`` replace the real ones (tests)."""
+    settings.data.mkdir(parents=True, exist_ok=True)
+    store = store or open_store(settings)
+    blobs = blobs or FileBlobStore(settings.blob_dir)
+    clock = clock or SystemClock()
+    registry = load_registry(settings.registry)
+    notifier = Notifier()
+    ledger = LedgerStore(store.engine)
+    verifier = Verifier(registry, blobs) if settings.verify else None
+    credits = CreditService(
+        settings=CreditSettings.of(settings),
+        store=store,
+        ledger=ledger,
+        registry=registry,
+        clock=clock,
+    )
+    keys = load_or_create(settings.key_path)
+    return Services(
+        store=store,
+        ledger=ledger,
+        blobs=blobs,
+        registry=registry,
+        clock=clock,
+        notifier=notifier,
+        credits=credits,
+        jobs=JobService(
+            settings=JobSettings.of(settings),
+            store=store,
+            blobs=blobs,
+            registry=registry,
+            clock=clock,
+            notifier=notifier,
+            ledger=ledger,
+            credits=credits,
+        ),
+        workers=WorkerService(
+            settings=DispatchSettings.of(settings),
+            store=store,
+            blobs=blobs,
+            registry=registry,
+            clock=clock,
+            notifier=notifier,
+            ledger=ledger,
+            verifier=verifier,
+        ),
+        epochs=EpochService(
+            settings=EpochSettings.of(settings),
+            store=store,
+            ledger=ledger,
+            registry=registry,
+            clock=clock,
+            keys=keys,
+        ),
+        verifier=verifier,
+    )
+
+
+def leadership(services: Services, settings: CoordinatorSettings) -> Leadership:
+    """The lock that elects this deployment's leader (taken only once the app starts)."""
+    return leadership_for(services.store.engine, settings.data)
+
+
+def periodic_tasks(services: Services, settings: CoordinatorSettings) -> list[PeriodicTask]:
+    """The coordinator's background work; both run once per deployment, in the leader."""
+    return [
+        PeriodicTask(
+            "lease-reaper",
+            settings.reap_interval_s,
+            settings.reap_timeout_s,
+            services.workers.reap,
+            leader_only=True,
+        ),
+        PeriodicTask(
+            "epoch-closer",
+            settings.epoch_check_s,
+            settings.epoch_close_timeout_s,
+            services.epochs.close_due,
+            leader_only=True,
+        ),
+    ]

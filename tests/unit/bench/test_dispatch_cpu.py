@@ -1,0 +1,42 @@
+"""The dispatch bench's count of server CPU: a process and all its descendants."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).parents[3] / "bench"
+
+
+@pytest.fixture(scope="module")
+def dispatch() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_dispatch", BENCH / "dispatch.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def stat(proc: Path, pid: int, ppid: int, utime: int, stime: int, comm: str = "py") -> None:
+    (proc / str(pid)).mkdir()
+    rest = ["S", str(ppid), *["0"] * 9, str(utime), str(stime), *["0"] * 5]
+    (proc / str(pid) / "stat").write_text(f"{pid} ({comm}) {' '.join(rest)}\n")
+
+
+def test_cpu_is_summed_over_the_process_tree_only(dispatch: ModuleType, tmp_path: Path) -> None:
+    hz = os.sysconf("SC_CLK_TCK")
+    stat(tmp_path, 10, 1, hz, hz)  # the coordinator: 2 s
+    stat(tmp_path, 11, 10, hz, 0, comm="a (odd) name")  # a server process: 1 s
+    stat(tmp_path, 12, 11, 0, hz)  # its child: 1 s
+    stat(tmp_path, 20, 1, 5 * hz, 0)  # a worker, not the server's: not counted
+    assert dispatch.tree_cpu_s(10, tmp_path) == pytest.approx(4.0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_this_process_has_used_some_cpu(dispatch: ModuleType) -> None:
+    assert dispatch.tree_cpu_s(os.getpid()) > 0
