@@ -23,8 +23,7 @@ from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.coordinator.workers import WorkerService
 from swarmgen.registry import load_registry
-from swarmgen.store import SqlStore, make_engine, migrate
-from swarmgen.store.ledger import LedgerStore
+from swarmgen.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +49,20 @@ async def _epoch_closer(epochs: EpochService, interval_s: float) -> None:
 def create_app(
     settings: CoordinatorSettings,
     *,
-    store: SqlStore | None = None,
+    store: Store | None = None,
     blobs: BlobStore | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
     """The coordinator as an ASGI app; the database is migrated here, before serving."""
     settings.data.mkdir(parents=True, exist_ok=True)
     if store is None:
-        engine = make_engine(settings.db_url())
-        migrate(engine)
-        store = SqlStore(engine)
+        store = open_store(settings.db_url())
     blobs = blobs or FileBlobStore(settings.blob_dir)
     clock = clock or SystemClock()
     registry = load_registry(settings.registry)
     notifier = Notifier()
-    ledger = LedgerStore(store.engine)
-    credits = CreditService(settings, store, ledger, registry, clock)
-    epochs = EpochService(settings, store, ledger, registry, clock, load_coordinator_key(settings))
+    credits = CreditService(settings, store, registry, clock)
+    epochs = EpochService(settings, store, registry, clock, load_coordinator_key(settings))
     parts: dict[str, Any] = dict(
         settings=settings,
         store=store,
@@ -74,7 +70,6 @@ def create_app(
         registry=registry,
         clock=clock,
         notifier=notifier,
-        ledger=ledger,
     )
     verifier = Verifier(registry, blobs) if settings.verify else None
     workers = WorkerService(**parts, verifier=verifier)
@@ -104,7 +99,6 @@ def create_app(
     app.state.jobs = JobService(**parts, credits=credits)
     app.state.workers = workers
     app.state.credits = credits
-    app.state.ledger = ledger
     app.state.epochs = epochs
     errors.install(app)
     app.include_router(api.requesters)

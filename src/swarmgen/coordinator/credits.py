@@ -1,19 +1,18 @@
 """Credit services: prices and quotes, balances, entries, grants and transfers.
 
 The rules are the core's (:mod:`swarmgen.core.credits`, :mod:`swarmgen.core.pricing`);
-this module reads what they need from the store and records what they decide through a
-ledger :class:`~swarmgen.store.ledger.Book`, in one transaction each.
+this module reads what they need from the store and records what they decide through the
+ledger book of one store transaction each. :func:`refund` is the one path by which a
+job's escrow goes back to its requester (failed, expired or cancelled).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy.exc import IntegrityError
 
 from swarmgen.clock import Clock
 from swarmgen.coordinator.settings import CoordinatorSettings
@@ -24,9 +23,8 @@ from swarmgen.core.offerings import Offering
 from swarmgen.core.priority import PriorityPolicy
 from swarmgen.errors import FieldProblem, InvalidRequest, NotFound
 from swarmgen.registry import Registry
-from swarmgen.store.ledger import LedgerStore
-from swarmgen.store.records import UserRecord
-from swarmgen.store.sql import SqlStore
+from swarmgen.store.port import Store, Transaction
+from swarmgen.store.records import JobRecord, UserRecord
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +52,27 @@ def entry_view(entry: Entry) -> dict[str, Any]:
     return entry.to_dict()
 
 
+def refund(tx: Transaction, jobs: Sequence[JobRecord], reason: credits.RefundReason) -> list[str]:
+    """Give the escrow of ``jobs`` that still hold it back to their requesters.
+
+    Jobs whose credits already moved on (pending, paid, refunded, forfeited) or that
+    never reserved any (validation jobs) are left alone. Marks the refunded jobs and
+    returns their ids; runs in the caller's ledger transaction.
+    """
+    refunded = []
+    for job in jobs:
+        if job.payment == Payment.RESERVED:
+            balances = tx.book.balances(accounts.escrow(job.id))
+            tx.book.post([credits.refund(balances, job.id, job.user_id, reason)])
+            refunded.append(job.id)
+    tx.jobs.set_payment(refunded, Payment.REFUNDED)
+    return refunded
+
+
 @dataclass
 class CreditService:
     settings: CoordinatorSettings
-    store: SqlStore
-    ledger: LedgerStore
+    store: Store
     registry: Registry
     clock: Clock
     _anonymous: UserRecord | None = field(default=None, init=False, repr=False)
@@ -78,16 +92,33 @@ class CreditService:
         return self.settings.max_active_jobs
 
     def balance(self, user: UserRecord) -> int:
-        return self.ledger.balance(accounts.user(user.id))
+        with self.store.transaction() as tx:
+            return tx.ledger.balance(accounts.user(user.id))
+
+    def reserved(self, user: UserRecord) -> int:
+        """Micro-credits held in escrow for the user's jobs."""
+        with self.store.transaction() as tx:
+            return tx.jobs.reserved_total(user.id)
+
+    def current_epoch(self) -> int:
+        """The open epoch (0 before the ledger's first transaction)."""
+        with self.store.transaction() as tx:
+            open_epoch = tx.ledger.open_epoch()
+        return open_epoch.epoch if open_epoch else 0
 
     def entries(self, user: UserRecord, limit: int, before_seq: int | None = None) -> list[Entry]:
         """The user's entries, newest first."""
-        return self.ledger.account_entries(accounts.user(user.id), limit, before_seq)
+        with self.store.transaction() as tx:
+            return tx.ledger.account_entries(accounts.user(user.id), limit, before_seq)
+
+    def user(self, name: str) -> UserRecord | None:
+        with self.store.transaction() as tx:
+            return tx.users.by_name(name)
 
     def _user(self, name: str) -> UserRecord:
         if name == ANONYMOUS:
             return self.anonymous()
-        user = self.store.user_by_name(name)
+        user = self.user(name)
         if user is None:
             raise NotFound(f"no user {name}", user=name)
         return user
@@ -95,31 +126,26 @@ class CreditService:
     def grant(self, name: str, amount: int, reason: str = "grant") -> Entry:
         """Mint ``amount`` micro-credits to user ``name``."""
         user = self._user(name)
-        with self.ledger.book(self.clock.now_ms()) as book:
-            (entry,) = book.post([credits.grant(user.id, amount, reason)])
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            (entry,) = tx.book.post([credits.grant(user.id, amount, reason)])
         log.info("granted %d to %s (%s)", amount, name, reason)
         return entry
 
     def transfer(self, sender: UserRecord, recipient: str, amount: int) -> Entry:
         """Move ``amount`` from ``sender`` to user ``recipient``."""
-        target = self.store.user_by_name(recipient)
+        target = self.user(recipient)
         if target is None:
             raise InvalidRequest(FieldProblem("to", f"no user {recipient}"))
-        with self.ledger.book(self.clock.now_ms()) as book:
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
             source, sink = accounts.user(sender.id), accounts.user(target.id)
-            balances = book.balances(source, sink)
-            (entry,) = book.post([credits.transfer(balances, sender.id, target.id, amount)])
+            balances = tx.book.balances(source, sink)
+            (entry,) = tx.book.post([credits.transfer(balances, sender.id, target.id, amount)])
         return entry
 
     def anonymous(self) -> UserRecord:
         """The shared anonymous user, created on first use."""
         if self._anonymous is None:
-            user = self.store.user_by_name(ANONYMOUS)
-            if user is None:
-                record = UserRecord(uuid.uuid4().hex, ANONYMOUS, ANONYMOUS, self.clock.now_ms())
-                with contextlib.suppress(IntegrityError):  # another request made it first
-                    self.store.create_user(record)
-                user = self.store.user_by_name(ANONYMOUS)
-                assert user is not None
-            self._anonymous = user
+            record = UserRecord(uuid.uuid4().hex, ANONYMOUS, ANONYMOUS, self.clock.now_ms())
+            with self.store.transaction() as tx:  # another request may make it first
+                self._anonymous = tx.users.by_name(ANONYMOUS) or tx.users.create_if_missing(record)
         return self._anonymous

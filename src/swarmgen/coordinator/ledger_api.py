@@ -53,13 +53,12 @@ def _entry(entry: Entry) -> EntryOut:
 @credits.get("/balance", response_model=BalanceOut)
 def balance(user: User, service: Credits) -> BalanceOut:
     """Your spendable balance and what is held in escrow for your active jobs."""
-    open_epoch = service.ledger.open_epoch()
     return BalanceOut(
         user_id=user.id,
         account=accounts.user(user.id),
         balance=service.balance(user),
-        reserved=service.store.reserved_total(user.id),
-        epoch=open_epoch.epoch if open_epoch else 0,
+        reserved=service.reserved(user),
+        epoch=service.current_epoch(),
     )
 
 
@@ -106,7 +105,7 @@ def export(epochs: Epochs) -> StreamingResponse:
     """The whole ledger as JSON lines (see ``swarmgen ledger verify``)."""
 
     def lines() -> Iterator[bytes]:
-        for line in auditing.export(epochs.ledger, epochs.keys.public_key):
+        for line in auditing.export(epochs.store, epochs.keys.public_key):
             yield line.encode("utf-8")
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
@@ -115,7 +114,7 @@ def export(epochs: Epochs) -> StreamingResponse:
 @ledger.get("/proofs/{job_id}")
 def proof(job_id: str, epochs: Epochs) -> dict[str, Any]:
     """Inclusion proofs of a job's sealed entries, checkable offline against the key."""
-    return auditing.prove(epochs.ledger, job_id).to_dict()
+    return auditing.prove(epochs.store, job_id).to_dict()
 
 
 # worker stake ---------------------------------------------------------------------------
