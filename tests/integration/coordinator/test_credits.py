@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.integration.store.conftest import job
+from tests.integration.store.rows import job
 
 from swarmgen.coordinator.credits import Payment, refund
 from swarmgen.core import accounts, credits

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from swarmgen.core.jobs import JobState
 from swarmgen.store import SqlStore, open_store
-from swarmgen.store.records import SYSTEM_USER, JobRecord
 
 
 @pytest.fixture
@@ -17,24 +14,3 @@ def store(database_url: str) -> Iterator[SqlStore]:
     opened = open_store(database_url)
     yield opened
     opened.dispose()
-
-
-def job(job_id: str, **fields: Any) -> JobRecord:
-    """A queued echo-image job owned by the system user, with ``fields`` changed."""
-    values: dict[str, Any] = dict(
-        id=job_id,
-        user_id=SYSTEM_USER,
-        kind="image",
-        offering="echo-image@fp32",
-        spec={"prompt": "x"},
-        input_digest="0" * 64,
-        pixels=64 * 64,
-        priority=0,
-        price=0,
-        lease_ttl_s=30,
-        state=JobState.QUEUED,
-        created_ms=0,
-        updated_ms=0,
-    )
-    values.update(fields)
-    return JobRecord(**values)

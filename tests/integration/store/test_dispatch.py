@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from tests.integration.store.conftest import job
+from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.verification.escalation import Participant, can_validate

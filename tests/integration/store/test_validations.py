@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.store.conftest import job
+from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
 from swarmgen.store import SqlStore
