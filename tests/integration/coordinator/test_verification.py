@@ -324,3 +324,21 @@ def test_a_trusted_swarm_can_switch_verification_off(env: Env) -> None:
         job_id = complete(trusted, claimant)
         assert trusted.reads.jobs.get(job_id).sample_rate is None  # no draw at all
         assert other.pop(0) == []  # and so no validation job
+
+
+def test_a_clean_verification_verdict_never_clears_an_operators_conviction(env: Env) -> None:
+    state = env.http.app.state
+    claimant, validator = owned(env, "ann"), owned(env, "bob")
+    job_id = complete(env, claimant)
+    validator.submit([run_echo(validator, pop_one(validator))])
+    assert check(env, job_id).status == "upheld"
+    epoch = env.reads.ledger.open_epoch().epoch
+    state.epochs.record_verdict(claimant.keys.public_key, epoch, True, {"by": "operator"})
+    state.epochs.record_verdict(claimant.keys.public_key, epoch, False, {"by": "appeal"})
+    state.epochs.close_due(force=True)
+    assert verdict_entries(env)[claimant.keys.public_key]["invalid"] == 0  # checks were clean
+    invalid, evidence = env.reads.verdicts.get(epoch, claimant.keys.public_key)
+    assert invalid  # and yet the conviction stands, with every verdict kept as evidence
+    assert evidence["earlier"] == {"by": "appeal", "earlier": {"by": "operator"}}
+    view = env.http.get(f"/api/v1/jobs/{job_id}", headers=env.auth).json()
+    assert view["payment"] == "forfeited"
