@@ -51,6 +51,18 @@ def may_run(worker_id: str, owner_id: str | None) -> Any:
     return or_(c.validates.is_(None), and_(*allowed))
 
 
+def _one_seat_per_panel(rows: Iterable[Any]) -> list[str]:
+    """The candidates' ids in order, keeping only the first seat of each claim's panel."""
+    ids, panels = [], set()
+    for row in rows:
+        if row.validates is not None:
+            if row.validates in panels:
+                continue
+            panels.add(row.validates)
+        ids.append(row.id)
+    return ids
+
+
 class DispatchRepository(Repository):
     def lease(  # noqa: PLR0917
         self,
@@ -81,13 +93,7 @@ class DispatchRepository(Repository):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        ids, panels = [], set()
-        for row in self.conn.execute(candidates):
-            if row.validates is not None:
-                if row.validates in panels:
-                    continue
-                panels.add(row.validates)
-            ids.append(row.id)
+        ids = _one_seat_per_panel(self.conn.execute(candidates))
         if not ids:
             return []
         self.conn.execute(

@@ -102,12 +102,12 @@ class JobRepository(Repository):
         """
         c = t.jobs.c
         wanted = {result.job_id: result for result in results}
-        held = [
-            job
+        done = [
+            _completed(job, wanted[job.id], now)
             for job in self.get_many(wanted)
             if job.worker_id == worker_id and job.state is JobState.LEASED
         ]
-        if not held:
+        if not done:
             return []
         self.conn.execute(
             update(t.jobs)
@@ -124,27 +124,15 @@ class JobRepository(Repository):
             [
                 {
                     "job_id": job.id,
-                    "new_outputs": wanted[job.id].outputs,
-                    "new_output_digest": wanted[job.id].output_digest,
-                    "new_receipt": wanted[job.id].receipt,
-                    "new_timings": wanted[job.id].timings,
+                    "new_outputs": job.outputs,
+                    "new_output_digest": job.output_digest,
+                    "new_receipt": job.receipt,
+                    "new_timings": job.timings,
                 }
-                for job in held
+                for job in done
             ],
         )
-        return [
-            replace(
-                job,
-                state=JobState.COMPLETED,
-                updated_ms=now,
-                lease_expires_ms=None,
-                outputs=wanted[job.id].outputs,
-                output_digest=wanted[job.id].output_digest,
-                receipt=wanted[job.id].receipt,
-                timings=wanted[job.id].timings,
-            )
-            for job in held
-        ]
+        return done
 
     # sampling draws ---------------------------------------------------------------
 
@@ -178,3 +166,16 @@ class JobRepository(Repository):
             rows = self.conn.execute(select(c.id, c.offering, c.spec).where(c.id.in_(chunk)))
             found.update({row.id: (row.offering, row.spec) for row in rows})
         return found
+
+
+def _completed(job: JobRecord, result: Completion, now: int) -> JobRecord:
+    return replace(
+        job,
+        state=JobState.COMPLETED,
+        updated_ms=now,
+        lease_expires_ms=None,
+        outputs=result.outputs,
+        output_digest=result.output_digest,
+        receipt=result.receipt,
+        timings=result.timings,
+    )
