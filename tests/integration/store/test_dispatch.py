@@ -8,14 +8,14 @@ from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.verification.escalation import Participant, can_validate
-from swarmgen.store import SqlStore
+from swarmgen.store import Store
 
 WORKERS = [f"w{i}" for i in range(6)]
 OWNERS = [None, "o1", "o2", "o3"]
 CASES = 150
 
 
-def test_the_dispatch_query_agrees_with_can_validate_on_generated_cases(store: SqlStore) -> None:
+def test_the_dispatch_query_agrees_with_can_validate_on_generated_cases(store: Store) -> None:
     rng = random.Random(18)
     cases = []
     with store.transaction() as tx:
@@ -65,14 +65,14 @@ def test_the_dispatch_query_agrees_with_can_validate_on_generated_cases(store: S
     assert 0 < sum(found) < len(found)  # the cases reach both answers
 
 
-def test_an_ordinary_job_goes_to_anyone(store: SqlStore) -> None:
+def test_an_ordinary_job_goes_to_anyone(store: Store) -> None:
     with store.transaction() as tx:
         tx.jobs.insert([job("plain")])
         assert tx.dispatch.may_validate("w0", None, "plain")
         assert tx.dispatch.may_validate("w0", "o1", "plain")
 
 
-def test_lease_skips_what_the_rule_forbids_and_one_seat_per_panel(store: SqlStore) -> None:
+def test_lease_skips_what_the_rule_forbids_and_one_seat_per_panel(store: Store) -> None:
     with store.transaction() as tx:
         tx.jobs.insert(
             [

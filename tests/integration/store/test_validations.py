@@ -5,11 +5,11 @@ from __future__ import annotations
 from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
-from swarmgen.store import SqlStore
+from swarmgen.store import Store
 from swarmgen.store.records import CheckStatus
 
 
-def test_settle_records_the_status_penalises_and_withdraws_open_seats(store: SqlStore) -> None:
+def test_settle_records_the_status_penalises_and_withdraws_open_seats(store: Store) -> None:
     with store.transaction() as tx:
         tx.validations.open_check("c1", "claimant", "echo-image@fp32", epoch=0, now=0)
         tx.jobs.insert(
@@ -47,7 +47,7 @@ def test_settle_records_the_status_penalises_and_withdraws_open_seats(store: Sql
         assert [c.job_id for c in tx.validations.decided_in(1)] == ["c1"]
 
 
-def test_a_validator_votes_once_per_claim(store: SqlStore) -> None:
+def test_a_validator_votes_once_per_claim(store: Store) -> None:
     with store.transaction() as tx:
         ballot = dict(vote="agree", reason="r", detail="", distance=float("nan"), epoch=0, now=0)
         assert tx.validations.add_ballot("c1", "v1", "s1", **ballot)  # type: ignore[arg-type]

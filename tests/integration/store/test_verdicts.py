@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from swarmgen.store import SqlStore
+from swarmgen.store import Store
 
 
-def test_an_earlier_invalid_verdict_stands_and_its_evidence_is_kept(store: SqlStore) -> None:
+def test_an_earlier_invalid_verdict_stands_and_its_evidence_is_kept(store: Store) -> None:
     with store.transaction() as tx:
         assert tx.verdicts.record(3, "w1", invalid=True, evidence={"by": "operator"}, now=1)
         kept = tx.verdicts.record(3, "w1", invalid=False, evidence={"by": "checks"}, now=2)
@@ -14,7 +14,7 @@ def test_an_earlier_invalid_verdict_stands_and_its_evidence_is_kept(store: SqlSt
         assert tx.verdicts.get(3, "w1") == (True, {"by": "checks", "earlier": {"by": "operator"}})
 
 
-def test_a_later_invalid_verdict_replaces_a_clean_one(store: SqlStore) -> None:
+def test_a_later_invalid_verdict_replaces_a_clean_one(store: Store) -> None:
     with store.transaction() as tx:
         assert not tx.verdicts.record(3, "w1", invalid=False, evidence={}, now=1)
         assert tx.verdicts.record(3, "w1", invalid=True, evidence={}, now=2)

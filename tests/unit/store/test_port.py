@@ -1,5 +1,6 @@
-"""The store is a port: nothing outside ``swarmgen.store`` reaches behind it, and the
-SQLAlchemy adapter offers every member the port names, with the same parameters."""
+"""The store is a port: nothing outside ``swarmgen.store`` reaches behind it, and both
+adapters (SQLAlchemy, in memory) offer every member the port names, with the same
+parameters."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ import pytest
 import swarmgen
 from swarmgen.store import port
 from swarmgen.store.ledger import Book
+from swarmgen.store.memory import MemoryStore, MemoryTransaction
+from swarmgen.store.memory.ledger import MemoryBook
+from swarmgen.store.memory.tables import Tables
+from swarmgen.store.records import OpenEpoch
 from swarmgen.store.sql import SqlStore, SqlTransaction
 
 ROOT = Path(swarmgen.__file__).parent
 BEHIND_THE_PORT = ("sqlalchemy", "alembic", "swarmgen.store.schema", "swarmgen.store.sql")
-# the adapter's modules, one per repository (the port and the records are public)
+# the SQL adapter's modules, one per repository (the port, the records and the
+# in-memory fake are public)
 ADAPTER = {"base", "dispatch", "engine", "jobs", "ledger", "nonces", "users", "validations",
            "verdicts", "workers"}  # fmt: skip
 
@@ -53,37 +59,42 @@ def _members(protocol: type) -> dict[str, Any]:
     }
 
 
-def _parameters(function: Any) -> list[str]:
-    return list(inspect.signature(function).parameters)
+def _parameters(function: Any, bound: bool = False) -> list[str]:
+    names = list(inspect.signature(function).parameters)
+    return names if bound else names[1:]  # a Protocol's methods name ``self``
 
 
-def _repositories() -> list[tuple[str, type, type]]:
-    """``(name, protocol, adapter class)`` for every repository the transaction hands out."""
+def _transactions() -> list[tuple[str, Any]]:
+    sql_book = Book(conn=None, epoch=OpenEpoch(0, 0), next_seq=0, head="", now_ms=0)  # type: ignore[arg-type]
+    memory = Tables()
+    return [
+        ("sql", SqlTransaction(None, sql_book)),  # type: ignore[arg-type]
+        ("memory", MemoryTransaction(memory, MemoryBook(memory, 0))),
+    ]
+
+
+def _repositories() -> list[Any]:
+    """``(adapter, repository name, protocol, the adapter's repository)`` for every one."""
     out = []
-    for name, member in _members(port.Transaction).items():
-        protocol = get_type_hints(member.fget, vars(port))["return"]
-        if name == "book":
-            out.append((name, protocol, Book))
-        elif getattr(protocol, "_is_protocol", False):
-            adapter = get_type_hints(getattr(SqlTransaction, name).func)["return"]
-            out.append((name, protocol, adapter))
+    for adapter, tx in _transactions():
+        for name, member in _members(port.Transaction).items():
+            protocol = get_type_hints(member.fget, vars(port))["return"]
+            if getattr(protocol, "_is_protocol", False):
+                out.append(pytest.param(protocol, getattr(tx, name), id=f"{adapter}-{name}"))
     return out
 
 
-@pytest.mark.parametrize(("name", "protocol", "adapter"), _repositories())
-def test_each_repository_offers_what_its_protocol_names(
-    name: str, protocol: type, adapter: type
-) -> None:
+@pytest.mark.parametrize(("protocol", "repository"), _repositories())
+def test_each_repository_offers_what_its_protocol_names(protocol: type, repository: Any) -> None:
     for member, declared in _members(protocol).items():
-        found = inspect.getattr_static(adapter, member, None)
-        if found is None and member in getattr(adapter, "__dataclass_fields__", {}):
-            continue  # a dataclass field serves a read-only property
-        assert found is not None, f"{adapter.__name__} lacks {member}"
-        if callable(declared) and not isinstance(declared, property):
-            assert _parameters(found) == _parameters(declared), f"{name}.{member}"
+        assert hasattr(repository, member), f"{type(repository).__name__} lacks {member}"
+        if not isinstance(declared, property):
+            found = getattr(repository, member)
+            assert _parameters(found, bound=True) == _parameters(declared), member
 
 
-def test_the_store_offers_what_the_port_names() -> None:
+@pytest.mark.parametrize("store", [SqlStore, MemoryStore])
+def test_each_store_offers_what_the_port_names(store: type) -> None:
     for member in _members(port.Store):
-        assert inspect.getattr_static(SqlStore, member, None) is not None, member
-    assert _parameters(SqlStore.transaction) == _parameters(port.Store.transaction)
+        assert inspect.getattr_static(store, member, None) is not None, member
+    assert _parameters(store.transaction) == _parameters(port.Store.transaction)
