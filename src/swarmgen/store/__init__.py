@@ -2,8 +2,9 @@
 
 Services depend on :class:`Store` and :class:`Transaction` (:mod:`swarmgen.store.port`)
 and the records of :mod:`swarmgen.store.records`; :class:`SqlStore` is the adapter on
-SQLAlchemy 2, over SQLite (WAL, the embedded default) or PostgreSQL. Nothing outside
-this package imports SQLAlchemy or the schema.
+SQLAlchemy 2, over SQLite (WAL, the embedded default) or PostgreSQL, and
+:class:`swarmgen.store.memory.MemoryStore` the in-memory fake that answers the same
+contract tests. Nothing outside this package imports SQLAlchemy or the schema.
 """
 
 from swarmgen.store.engine import make_engine, migrate
