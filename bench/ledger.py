@@ -93,16 +93,13 @@ class StoreAppender:
     call (lock, head, balances, entries, projection), as the coordinator appends."""
 
     def __init__(self, url: str) -> None:
-        from swarmgen.store import make_engine, migrate
-        from swarmgen.store.ledger import LedgerStore
+        from swarmgen.store import open_store
 
-        engine = make_engine(url)
-        migrate(engine)
-        self.store = LedgerStore(engine)
+        self.store = open_store(url)
 
     def append(self, postings: Sequence[Posting], epoch: int) -> Sequence[Entry]:
-        with self.store.book(time.time_ns() // 1_000_000) as book:
-            return book.post(postings)
+        with self.store.transaction(time.time_ns() // 1_000_000, ledger=True) as tx:
+            return tx.book.post(postings)
 
 
 def bench_store(url: str, batches: Sequence[Sequence[Posting]], grants: list[Posting]) -> dict:
@@ -112,7 +109,8 @@ def bench_store(url: str, batches: Sequence[Sequence[Posting]], grants: list[Pos
     target = StoreAppender(url)
     target.append(grants, 0)
     append_per_s = bench_append(target, batches)
-    entries = target.store.count()
+    with target.store.transaction() as tx:
+        entries = tx.ledger.count()
     verify_s, report = _timed(lambda: verify_live(target.store, KeyPair.generate().public_key))
     if not report.ok:
         raise SystemExit(f"the database ledger does not verify: {report.error}")

@@ -26,11 +26,11 @@ def sampling(
     commitment or a drawn job went unchecked (2 when the epoch has no revealed seed)."""
     from swarmgen.coordinator.sampling import audit_epoch
 
-    engine = admin_for(data, database_url).store.engine
+    store = admin_for(data, database_url).store
     try:
-        found = audit_epoch(engine, epoch)
+        found = audit_epoch(store, epoch)
     finally:
-        engine.dispose()
+        store.dispose()
     typer.echo(json.dumps(found.summary(), sort_keys=True))
     if not found.ok:
         raise typer.Exit(1)

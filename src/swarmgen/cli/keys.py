@@ -41,7 +41,7 @@ def list_users(data: DataOption = None, database_url: DatabaseOption = None) -> 
     admin = admin_for(data, database_url)
     table = Table("name", "id", "role", "balance (micro-credits)", "created")
     service = admin.credits
-    for user in admin.users.users():
+    for user in admin.all_users():
         table.add_row(
             user.name, user.id, user.role, str(service.balance(user)), _when(user.created_ms)
         )

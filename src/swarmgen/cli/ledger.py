@@ -51,7 +51,7 @@ def export(
     epochs = admin_for(data, database_url).epochs
     count = 0
     with file.open("w", encoding="utf-8", newline="") as out:
-        for line in export_ledger(epochs.ledger, epochs.keys.public_key):
+        for line in export_ledger(epochs.store, epochs.keys.public_key):
             out.write(line)
             count += 1
     typer.echo(f"wrote {count} lines to {file}", err=True)
@@ -80,7 +80,7 @@ def verify(
     from swarmgen.coordinator.auditing import verify_live
 
     epochs = admin_for(data, database_url).epochs
-    live = verify_live(epochs.ledger, coordinator_key or epochs.keys.public_key)
+    live = verify_live(epochs.store, coordinator_key or epochs.keys.public_key)
     _report(live, live.ok)
 
 
@@ -98,7 +98,7 @@ def prove(
     from swarmgen.coordinator.auditing import prove as prove_job
 
     epochs = admin_for(data, database_url).epochs
-    text = json.dumps(prove_job(epochs.ledger, job_id).to_dict(), sort_keys=True)
+    text = json.dumps(prove_job(epochs.store, job_id).to_dict(), sort_keys=True)
     if out is None:
         print(text)
     else:

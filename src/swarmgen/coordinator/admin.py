@@ -14,10 +14,10 @@ from swarmgen.core import credits
 from swarmgen.errors import FieldProblem, InvalidRequest, NotFound
 from swarmgen.keyfile import load_or_create
 from swarmgen.registry import load_registry
-from swarmgen.store import SqlStore, make_engine, migrate
-from swarmgen.store.ledger import LedgerStore
-from swarmgen.store.records import UserRecord
-from swarmgen.store.users import KeyRecord, UserStore
+from swarmgen.store import SqlStore
+from swarmgen.store import open_store as open_database
+from swarmgen.store.port import Store
+from swarmgen.store.records import KeyRecord, UserRecord
 
 ROLES = ("admin", "user", "anonymous")
 
@@ -25,9 +25,7 @@ ROLES = ("admin", "user", "anonymous")
 def open_store(settings: CoordinatorSettings) -> SqlStore:
     """The coordinator's store, migrated to the current schema."""
     settings.data.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.db_url())
-    migrate(engine)
-    return SqlStore(engine)
+    return open_database(settings.db_url())
 
 
 def _check_role(role: str) -> None:
@@ -36,28 +34,31 @@ def _check_role(role: str) -> None:
 
 
 def ensure_user(
-    store: SqlStore, clock: Clock, name: str, role: str = "user", welcome: int = 0
+    store: Store, clock: Clock, name: str, role: str = "user", welcome: int = 0
 ) -> UserRecord:
     """User ``name``, created with ``role`` (and ``welcome`` micro-credits) when missing."""
     _check_role(role)
-    user = store.user_by_name(name)
-    if user is None:
-        user = store.create_user(
+    with store.transaction() as tx:
+        user = tx.users.by_name(name)
+        if user is not None:
+            return user
+        user = tx.users.create(
             UserRecord(id=uuid.uuid4().hex, name=name, role=role, created_ms=clock.now_ms())
         )
-        if welcome > 0:
-            with LedgerStore(store.engine).book(clock.now_ms()) as book:
-                book.post([credits.grant(user.id, welcome, "welcome")])
+    if welcome > 0:
+        with store.transaction(clock.now_ms(), ledger=True) as tx:
+            tx.book.post([credits.grant(user.id, welcome, "welcome")])
     return user
 
 
 def create_key(
-    store: SqlStore, clock: Clock, name: str, role: str = "user", welcome: int = 0
+    store: Store, clock: Clock, name: str, role: str = "user", welcome: int = 0
 ) -> NewKey:
     """A new API key for user ``name`` (created if missing); the key is returned once."""
     user = ensure_user(store, clock, name, role, welcome)
     key = new_api_key()
-    store.add_api_key(key.id, user.id, key.key_hash, key.prefix, clock.now_ms())
+    with store.transaction() as tx:
+        tx.users.add_key(key.id, user.id, key.key_hash, key.prefix, clock.now_ms())
     return key
 
 
@@ -66,7 +67,7 @@ class Admin:
     """What an operator does on the coordinator's database: users, keys and credits."""
 
     settings: CoordinatorSettings
-    store: SqlStore
+    store: Store
     clock: Clock
 
     @classmethod
@@ -74,40 +75,43 @@ class Admin:
         return cls(settings, open_store(settings), SystemClock())
 
     @property
-    def users(self) -> UserStore:
-        return UserStore(self.store.engine)
-
-    @property
     def credits(self) -> CreditService:
-        ledger = LedgerStore(self.store.engine)
         registry = load_registry(self.settings.registry)
         settings = CreditSettings.of(self.settings)
-        return CreditService(settings, self.store, ledger, registry, self.clock)
+        return CreditService(settings, self.store, registry, self.clock)
 
     @property
     def epochs(self) -> EpochService:
-        ledger = LedgerStore(self.store.engine)
         registry = load_registry(self.settings.registry)
         keys = load_or_create(self.settings.key_path)
         settings = EpochSettings.of(self.settings)
-        return EpochService(settings, self.store, ledger, registry, self.clock, keys)
+        return EpochService(settings, self.store, registry, self.clock, keys)
 
     def user(self, name: str) -> UserRecord:
-        user = self.store.user_by_name(name)
+        with self.store.transaction() as tx:
+            user = tx.users.by_name(name)
         if user is None:
             raise NotFound(f"no user {name}", user=name)
         return user
 
+    def all_users(self) -> list[UserRecord]:
+        """Every user, by name."""
+        with self.store.transaction() as tx:
+            return tx.users.all()
+
     def create_user(self, name: str, role: str = "user") -> UserRecord:
         """A new user with the configured welcome credits; refuses an existing name."""
-        if self.store.user_by_name(name) is not None:
+        with self.store.transaction() as tx:
+            taken = tx.users.by_name(name) is not None
+        if taken:
             raise InvalidRequest(FieldProblem("name", f"user {name} already exists"))
         return ensure_user(self.store, self.clock, name, role, self.settings.welcome_credits)
 
     def set_role(self, name: str, role: str) -> UserRecord:
         _check_role(role)
         user = self.user(name)
-        self.users.set_role(user.id, role)
+        with self.store.transaction() as tx:
+            tx.users.set_role(user.id, role)
         return self.user(name)
 
     def create_key(self, name: str, role: str = "user") -> NewKey:
@@ -116,13 +120,18 @@ class Admin:
     def rotate_key(self, name: str) -> NewKey:
         """Revoke every key of ``name`` and make a new one."""
         user = self.user(name)
-        self.users.revoke(user.id, self.clock.now_ms())
+        with self.store.transaction() as tx:
+            tx.users.revoke(user.id, self.clock.now_ms())
         return create_key(self.store, self.clock, name, user.role)
 
     def revoke_key(self, name: str, key_id: str) -> None:
         user = self.user(name)
-        if not self.users.revoke(user.id, self.clock.now_ms(), key_id):
+        with self.store.transaction() as tx:
+            revoked = tx.users.revoke(user.id, self.clock.now_ms(), key_id)
+        if not revoked:
             raise NotFound(f"{name} has no live key {key_id}", key_id=key_id)
 
     def keys(self, name: str) -> list[KeyRecord]:
-        return self.users.keys(self.user(name).id)
+        user = self.user(name)
+        with self.store.transaction() as tx:
+            return tx.users.keys(user.id)

@@ -15,7 +15,7 @@ from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_
 from swarmgen.coordinator.faces import fallback, native
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.tasks import TaskRunner
-from swarmgen.store import SqlStore
+from swarmgen.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def create_app(
     settings: CoordinatorSettings,
     *,
-    store: SqlStore | None = None,
+    store: Store | None = None,
     blobs: BlobStore | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
@@ -62,7 +62,6 @@ def create_app(
     app.state.jobs = services.jobs
     app.state.workers = services.workers
     app.state.credits = services.credits
-    app.state.ledger = services.ledger
     app.state.epochs = services.epochs
     fallback.install(app)
     face = native.NativeServices(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from swarmgen.clock import Clock
 from swarmgen.core import signing
 from swarmgen.errors import BadSignature, ReplayedNonce, StaleRequest, Unauthorized
+from swarmgen.store.port import Store
 from swarmgen.store.records import UserRecord
-from swarmgen.store.sql import SqlStore
 
 KEY_PREFIX = "sg_"
 
@@ -44,18 +44,19 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def authenticate_requester(store: SqlStore, authorization: str | None) -> UserRecord:
+def authenticate_requester(store: Store, authorization: str | None) -> UserRecord:
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    user = store.user_by_key_hash(hash_key(token))
+    with store.transaction() as tx:
+        user = tx.users.by_key_hash(hash_key(token))
     if user is None:
         raise Unauthorized("unknown or revoked API key")
     return user
 
 
 def authenticate_worker(
-    store: SqlStore,
+    store: Store,
     clock: Clock,
     *,
     headers: Mapping[str, str],
@@ -85,6 +86,8 @@ def authenticate_worker(
     message = signing.request_message(method, path, body, timestamp, nonce)
     if not signing.verify(key, message, signature):
         raise BadSignature("signature does not verify for this key and request")
-    if not store.remember_nonce(key, nonce, now_ms):
+    with store.transaction() as tx:
+        fresh_nonce = tx.nonces.remember(key, nonce, now_ms)
+    if not fresh_nonce:
         raise ReplayedNonce("this nonce was already used")
     return key

@@ -30,17 +30,15 @@ from swarmgen.coordinator.verification import Verifier
 from swarmgen.coordinator.workers import WorkerService
 from swarmgen.keyfile import load_or_create
 from swarmgen.registry import Registry, load_registry
-from swarmgen.store import SqlStore
+from swarmgen.store import Store
 from swarmgen.store.leader import Leadership, leadership_for
-from swarmgen.store.ledger import LedgerStore
 
 
 @dataclass(frozen=True)
 class Services:
     """Everything a coordinator process runs on, built once per process."""
 
-    store: SqlStore
-    ledger: LedgerStore
+    store: Store
     blobs: BlobStore
     registry: Registry
     clock: Clock
@@ -59,14 +57,14 @@ def prepare(settings: CoordinatorSettings) -> None:
 
     Server processes started side by side would otherwise race to create both.
     """
-    open_store(settings).engine.dispose()
+    open_store(settings).dispose()
     load_or_create(settings.key_path)
 
 
 def build_services(
     settings: CoordinatorSettings,
     *,
-    store: SqlStore | None = None,
+    store: Store | None = None,
     blobs: BlobStore | None = None,
     clock: Clock | None = None,
 ) -> Services:
@@ -77,19 +75,16 @@ def build_services(
     clock = clock or SystemClock()
     registry = load_registry(settings.registry)
     notifier = Notifier()
-    ledger = LedgerStore(store.engine)
     verifier = Verifier(registry, blobs) if settings.verify else None
     credits = CreditService(
         settings=CreditSettings.of(settings),
         store=store,
-        ledger=ledger,
         registry=registry,
         clock=clock,
     )
     keys = load_or_create(settings.key_path)
     return Services(
         store=store,
-        ledger=ledger,
         blobs=blobs,
         registry=registry,
         clock=clock,
@@ -102,7 +97,6 @@ def build_services(
             registry=registry,
             clock=clock,
             notifier=notifier,
-            ledger=ledger,
             credits=credits,
         ),
         workers=WorkerService(
@@ -112,13 +106,11 @@ def build_services(
             registry=registry,
             clock=clock,
             notifier=notifier,
-            ledger=ledger,
             verifier=verifier,
         ),
         epochs=EpochService(
             settings=EpochSettings.of(settings),
             store=store,
-            ledger=ledger,
             registry=registry,
             clock=clock,
             keys=keys,
@@ -129,7 +121,7 @@ def build_services(
 
 def leadership(services: Services, settings: CoordinatorSettings) -> Leadership:
     """The lock that elects this deployment's leader (taken only once the app starts)."""
-    return leadership_for(services.store.engine, settings.data)
+    return leadership_for(services.store, settings.data)
 
 
 def periodic_tasks(services: Services, settings: CoordinatorSettings) -> list[PeriodicTask]:

@@ -1,19 +1,18 @@
 """Credit services: prices and quotes, balances, entries, grants and transfers.
 
 The rules are the core's (:mod:`swarmgen.core.credits`, :mod:`swarmgen.core.pricing`);
-this module reads what they need from the store and records what they decide through a
-ledger :class:`~swarmgen.store.ledger.Book`, in one transaction each.
+this module reads what they need from the store and records what they decide through the
+ledger book of one store transaction each. :func:`refund` is the one path by which a
+job's escrow goes back to its requester (failed, expired or cancelled).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy.exc import IntegrityError
 
 from swarmgen.clock import Clock
 from swarmgen.coordinator.domain import Account
@@ -25,9 +24,8 @@ from swarmgen.core.offerings import Offering
 from swarmgen.core.priority import PriorityPolicy
 from swarmgen.errors import AnonymousRefused, FieldProblem, InvalidRequest, NotFound
 from swarmgen.registry import Registry
-from swarmgen.store.ledger import LedgerStore
-from swarmgen.store.records import UserRecord
-from swarmgen.store.sql import SqlStore
+from swarmgen.store.port import Store, Transaction
+from swarmgen.store.records import JobRecord, UserRecord
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +57,27 @@ def entry_view(entry: Entry) -> dict[str, Any]:
     return entry.to_dict()
 
 
+def refund(tx: Transaction, jobs: Sequence[JobRecord], reason: credits.RefundReason) -> list[str]:
+    """Give the escrow of ``jobs`` that still hold it back to their requesters.
+
+    Jobs whose credits already moved on (pending, paid, refunded, forfeited) or that
+    never reserved any (validation jobs) are left alone. Marks the refunded jobs and
+    returns their ids; runs in the caller's ledger transaction.
+    """
+    refunded = []
+    for job in jobs:
+        if job.payment == Payment.RESERVED:
+            balances = tx.book.balances(accounts.escrow(job.id))
+            tx.book.post([credits.refund(balances, job.id, job.user_id, reason)])
+            refunded.append(job.id)
+    tx.jobs.set_payment(refunded, Payment.REFUNDED)
+    return refunded
+
+
 @dataclass
 class CreditService:
     settings: CreditSettings
-    store: SqlStore
-    ledger: LedgerStore
+    store: Store
     registry: Registry
     clock: Clock
     _anonymous: UserRecord | None = field(default=None, init=False, repr=False)
@@ -83,29 +97,47 @@ class CreditService:
         return self.settings.max_active_jobs
 
     def balance(self, user: UserRecord) -> int:
-        return self.ledger.balance(accounts.user(user.id))
+        with self.store.transaction() as tx:
+            return tx.ledger.balance(accounts.user(user.id))
+
+    def reserved(self, user: UserRecord) -> int:
+        """Micro-credits held in escrow for the user's jobs."""
+        with self.store.transaction() as tx:
+            return tx.jobs.reserved_total(user.id)
+
+    def current_epoch(self) -> int:
+        """The open epoch (0 before the ledger's first transaction)."""
+        with self.store.transaction() as tx:
+            open_epoch = tx.ledger.open_epoch()
+        return open_epoch.epoch if open_epoch else 0
 
     def account(self, user: UserRecord) -> Account:
         """Spendable and reserved credits, and the open epoch."""
-        open_epoch = self.ledger.open_epoch()
-        return Account(
-            user_id=user.id,
-            account=accounts.user(user.id),
-            balance=self.balance(user),
-            reserved=self.store.reserved_total(user.id),
-            epoch=open_epoch.epoch if open_epoch else 0,
-        )
+        with self.store.transaction() as tx:
+            open_epoch = tx.ledger.open_epoch()
+            return Account(
+                user_id=user.id,
+                account=accounts.user(user.id),
+                balance=tx.ledger.balance(accounts.user(user.id)),
+                reserved=tx.jobs.reserved_total(user.id),
+                epoch=open_epoch.epoch if open_epoch else 0,
+            )
 
     def entries(self, user: UserRecord, limit: int, before_seq: int | None = None) -> list[Entry]:
         """The user's entries, newest first (not the anonymous account's: they name jobs)."""
         if user.role == ANONYMOUS:
             raise AnonymousRefused("the anonymous key cannot read the shared account's entries")
-        return self.ledger.account_entries(accounts.user(user.id), limit, before_seq)
+        with self.store.transaction() as tx:
+            return tx.ledger.account_entries(accounts.user(user.id), limit, before_seq)
+
+    def user(self, name: str) -> UserRecord | None:
+        with self.store.transaction() as tx:
+            return tx.users.by_name(name)
 
     def _user(self, name: str) -> UserRecord:
         if name == ANONYMOUS:
             return self.anonymous()
-        user = self.store.user_by_name(name)
+        user = self.user(name)
         if user is None:
             raise NotFound(f"no user {name}", user=name)
         return user
@@ -113,12 +145,12 @@ class CreditService:
     def grant(self, name: str, amount: int, reason: str = "grant") -> Entry:
         """Mint ``amount`` micro-credits to user ``name``."""
         user = self._user(name)
-        with self.ledger.book(self.clock.now_ms()) as book:
-            minted = -book.balance(accounts.MINT)
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            minted = -tx.book.balance(accounts.MINT)
             if minted + amount > MAX_SUPPLY:  # every balance stays a 64-bit integer
                 problem = FieldProblem("amount", "would mint past the supply bound", MAX_SUPPLY)
                 raise InvalidRequest(problem)
-            (entry,) = book.post([credits.grant(user.id, amount, reason)])
+            (entry,) = tx.book.post([credits.grant(user.id, amount, reason)])
         log.info("granted %d to %s (%s)", amount, name, reason)
         return entry
 
@@ -127,24 +159,19 @@ class CreditService:
         account, which every anonymous caller shares)."""
         if sender.role == ANONYMOUS:
             raise AnonymousRefused("the anonymous key cannot move the shared account's credits")
-        target = self.store.user_by_name(recipient)
+        target = self.user(recipient)
         if target is None:
             raise InvalidRequest(FieldProblem("to", f"no user {recipient}"))
-        with self.ledger.book(self.clock.now_ms()) as book:
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
             source, sink = accounts.user(sender.id), accounts.user(target.id)
-            balances = book.balances(source, sink)
-            (entry,) = book.post([credits.transfer(balances, sender.id, target.id, amount)])
+            balances = tx.book.balances(source, sink)
+            (entry,) = tx.book.post([credits.transfer(balances, sender.id, target.id, amount)])
         return entry
 
     def anonymous(self) -> UserRecord:
         """The shared anonymous user, created on first use."""
         if self._anonymous is None:
-            user = self.store.user_by_name(ANONYMOUS)
-            if user is None:
-                record = UserRecord(uuid.uuid4().hex, ANONYMOUS, ANONYMOUS, self.clock.now_ms())
-                with contextlib.suppress(IntegrityError):  # another request made it first
-                    self.store.create_user(record)
-                user = self.store.user_by_name(ANONYMOUS)
-                assert user is not None
-            self._anonymous = user
+            record = UserRecord(uuid.uuid4().hex, ANONYMOUS, ANONYMOUS, self.clock.now_ms())
+            with self.store.transaction() as tx:  # another request may make it first
+                self._anonymous = tx.users.by_name(ANONYMOUS) or tx.users.create_if_missing(record)
         return self._anonymous

@@ -15,8 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment
 from swarmgen.coordinator.sampling import ensure_seed
@@ -32,9 +30,7 @@ from swarmgen.core.settlement import EpochConfig, Sanction, Settlement, settle_e
 from swarmgen.core.signing import KeyPair
 from swarmgen.errors import Conflict, Forbidden
 from swarmgen.registry import Registry
-from swarmgen.store import schema as t
-from swarmgen.store.ledger import Book, LedgerStore
-from swarmgen.store.sql import SqlStore
+from swarmgen.store.port import Jobs, Store, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +46,19 @@ class StakeView:
     epoch: int
 
 
-def _work(conn: Connection, releases: Sequence[Entry]) -> list[WorkerWork]:
+def _work(jobs: Jobs, releases: Sequence[Entry]) -> list[WorkerWork]:
     """Verified work per (worker, offering) from the epoch's releases."""
-    ids = [e.job_id for e in releases if e.job_id]
-    rows = conn.execute(
-        select(t.jobs.c.id, t.jobs.c.offering, t.jobs.c.spec).where(t.jobs.c.id.in_(ids))
-    ).all()
-    jobs = {row.id: row for row in rows}
+    found = jobs.offerings_and_specs([e.job_id for e in releases if e.job_id])
     units: dict[tuple[str, str], int] = {}
     speeds: dict[tuple[str, str], list[int]] = {}
     for entry in releases:
-        row = jobs.get(entry.job_id or "")
+        row = found.get(entry.job_id or "")
         receipt = entry.posting.receipt
         if row is None or receipt is None:
             continue
-        key = (receipt.worker_id, row.offering)
-        work = spec_from_canonical(row.spec).work_units()
+        offering, spec = row
+        key = (receipt.worker_id, offering)
+        work = spec_from_canonical(spec).work_units()
         units[key] = units.get(key, 0) + work
         if work and receipt.run_ms():
             speeds.setdefault(key, []).append(receipt.run_ms() * 1_000_000 // work)
@@ -76,18 +69,10 @@ def _work(conn: Connection, releases: Sequence[Entry]) -> list[WorkerWork]:
     ]
 
 
-def _owners(conn: Connection, worker_ids: Sequence[str]) -> dict[str, str]:
-    rows = conn.execute(
-        select(t.workers.c.id, t.workers.c.owner_id).where(t.workers.c.id.in_(list(worker_ids)))
-    ).all()
-    return {row.id: row.owner_id for row in rows if row.owner_id}
-
-
 @dataclass
 class EpochService:
     settings: EpochSettings
-    store: SqlStore
-    ledger: LedgerStore
+    store: Store
     registry: Registry
     clock: Clock
     keys: KeyPair
@@ -105,29 +90,30 @@ class EpochService:
     def close_due(self, force: bool = False) -> EpochSeal | None:
         """Close and seal the open epoch if it has lasted its length (or ``force``)."""
         now = self.clock.now_ms()
-        with self.ledger.book(now) as book:
-            if not force and now - book.epoch.opened_ms < self.settings.epoch_length_s * 1000:
+        with self.store.transaction(now, ledger=True) as tx:
+            if not force and now - tx.book.epoch.opened_ms < self.settings.epoch_length_s * 1000:
                 return None
-            seal = self._close(book)
+            seal = self._close(tx)
         log.info("sealed epoch %d: %d entries, root %s", seal.epoch, seal.count, seal.root)
         return seal
 
-    def _close(self, book: Book) -> EpochSeal:
+    def _close(self, tx: Transaction) -> EpochSeal:
+        book = tx.book
         epoch = book.epoch.epoch
-        entries = book.epoch_entries(epoch)
+        entries = tx.ledger.epoch_entries(epoch)
         balances = book.all_balances()
         pending = sorted(
             accounts.account_id(name)
             for name, amount in balances.items()
             if amount > 0 and accounts.account_kind(name) is AccountKind.WORKER
         )
-        validated = EpochJudge(self.registry).judge(book, entries)
-        owners = _owners(book.conn, sorted(set(pending) | set(validated)))
+        validated = EpochJudge(self.registry).judge(tx, entries)
+        owners = tx.workers.owners(set(pending) | set(validated))
         verdicts: dict[str, Sanction] = {
             w: Sanction(reason=NO_OWNER) for w in pending if w not in owners
         }
         checks = {w: n for w, n in validated.items() if w in owners}
-        for worker_id in LedgerStore.invalid_workers(book.conn, epoch):
+        for worker_id in tx.verdicts.invalid_workers(epoch):
             verdicts[worker_id] = Sanction(reason="verdict")
         releases = [e for e in entries if e.kind is EntryKind.RELEASE]
         settlement = settle_epoch(
@@ -135,13 +121,13 @@ class EpochService:
             balances,
             self.config,
             verdicts=verdicts,
-            work=_work(book.conn, releases),
+            work=_work(tx.jobs, releases),
             checks=checks,
             owners=owners,
         )
         book.post(settlement.postings)
-        self._mark_jobs(book, releases, settlement)
-        sealed = book.epoch_entries(epoch)
+        _mark_jobs(tx, releases, settlement)
+        sealed = tx.ledger.epoch_entries(epoch)
         seal = seal_epoch(
             epoch,
             sealed,
@@ -151,43 +137,42 @@ class EpochService:
             keys=self.keys,
         )
         book.seal(seal)
-        ensure_seed(book)  # the next epoch's draw is committed as it opens
+        ensure_seed(tx)  # the next epoch's draw is committed as it opens
         return seal
-
-    def _mark_jobs(self, book: Book, releases: Sequence[Entry], settled: Settlement) -> None:
-        forfeited = {e.job_id for e in settled.postings if e.kind is EntryKind.FORFEIT}
-        paid = [e.job_id for e in releases if e.job_id and e.job_id not in forfeited]
-        if paid:
-            self.store.set_payment(paid, Payment.PAID, book.conn)
-        if forfeited:
-            self.store.set_payment(sorted(j for j in forfeited if j), Payment.FORFEITED, book.conn)
 
     def record_verdict(
         self, worker_id: str, epoch: int, invalid: bool, evidence: Mapping[str, Any]
     ) -> None:
-        """The verification outcome for ``worker_id`` in ``epoch``, applied when it closes.
+        """An operator's verdict on ``worker_id`` in ``epoch``, applied when it closes.
 
-        A later verdict for the same worker and epoch replaces the earlier one.
+        It goes through the one verdict write path
+        (:meth:`swarmgen.store.verdicts.VerdictRepository.record`), so an earlier invalid
+        verdict for the same worker and epoch stands.
         """
-        open_epoch = self.ledger.open_epoch()
-        current = open_epoch.epoch if open_epoch else 0
-        if epoch < current:
-            raise Conflict(f"epoch {epoch} is already sealed", epoch=epoch)
-        self.ledger.record_verdict(epoch, worker_id, invalid, evidence, self.clock.now_ms())
+        now = self.clock.now_ms()
+        with self.store.transaction() as tx:
+            open_epoch = tx.ledger.open_epoch()
+            current = open_epoch.epoch if open_epoch else 0
+            if epoch < current:
+                raise Conflict(f"epoch {epoch} is already sealed", epoch=epoch)
+            tx.verdicts.record(epoch, worker_id, invalid=invalid, evidence=evidence, now=now)
 
     # stake ------------------------------------------------------------------------
 
     def _owner(self, worker_id: str) -> str:
-        worker = self.store.get_worker(worker_id)
+        with self.store.transaction() as tx:
+            worker = tx.workers.get(worker_id)
         if worker is None or worker.owner_id is None:
             raise Forbidden("register this worker with its owner's API key to stake")
         return worker.owner_id
 
     def stake_view(self, worker_id: str) -> StakeView:
-        balances = self.ledger.balances()
-        unbonds = self.ledger.kind_entries(EntryKind.STAKE_UNBOND, accounts.unbonding(worker_id))
+        with self.store.transaction() as tx:
+            balances = tx.ledger.balances()
+            unbonding_account = accounts.unbonding(worker_id)
+            unbonds = tx.ledger.kind_entries(EntryKind.STAKE_UNBOND, unbonding_account)
+            open_epoch = tx.ledger.open_epoch()
         unbonding = balances.get(accounts.unbonding(worker_id), 0)
-        open_epoch = self.ledger.open_epoch()
         return StakeView(
             worker_id=worker_id,
             locked=balances.get(accounts.stake(worker_id), 0),
@@ -199,27 +184,36 @@ class EpochService:
     def lock_stake(self, worker_id: str, amount: int) -> StakeView:
         """The worker's owner locks ``amount`` behind the worker."""
         owner = self._owner(worker_id)
-        with self.ledger.book(self.clock.now_ms()) as book:
-            balances = book.balances(accounts.user(owner))
-            book.post([stake.lock(balances, owner, worker_id, amount)])
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            balances = tx.book.balances(accounts.user(owner))
+            tx.book.post([stake.lock(balances, owner, worker_id, amount)])
         return self.stake_view(worker_id)
 
     def unbond_stake(self, worker_id: str, amount: int) -> StakeView:
         """Start the unlock delay for ``amount`` of the worker's locked stake."""
         self._owner(worker_id)
-        with self.ledger.book(self.clock.now_ms()) as book:
-            balances = book.balances(accounts.stake(worker_id))
-            policy = self.config.stake
-            book.post([stake.request_unlock(balances, worker_id, amount, book.epoch.epoch, policy)])
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            balances = tx.book.balances(accounts.stake(worker_id))
+            policy, epoch = self.config.stake, tx.book.epoch.epoch
+            tx.book.post([stake.request_unlock(balances, worker_id, amount, epoch, policy)])
         return self.stake_view(worker_id)
 
     def withdraw_stake(self, worker_id: str) -> StakeView:
         """Return unbonded stake whose delay has passed to the owner."""
         owner = self._owner(worker_id)
         unbonding = accounts.unbonding(worker_id)
-        with self.ledger.book(self.clock.now_ms()) as book:
-            unbonds = book.kind_entries(EntryKind.STAKE_UNBOND, unbonding)
-            balances = book.balances(unbonding)
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            unbonds = tx.ledger.kind_entries(EntryKind.STAKE_UNBOND, unbonding)
+            balances = tx.book.balances(unbonding)
             unlocks_at = stake.unlock_epoch(unbonds, worker_id)
-            book.post([stake.unlock(balances, owner, worker_id, book.epoch.epoch, unlocks_at)])
+            epoch = tx.book.epoch.epoch
+            tx.book.post([stake.unlock(balances, owner, worker_id, epoch, unlocks_at)])
         return self.stake_view(worker_id)
+
+
+def _mark_jobs(tx: Transaction, releases: Sequence[Entry], settled: Settlement) -> None:
+    """Released jobs are paid, except those whose earnings were forfeited."""
+    forfeited = {e.job_id for e in settled.postings if e.kind is EntryKind.FORFEIT}
+    paid = [e.job_id for e in releases if e.job_id and e.job_id not in forfeited]
+    tx.jobs.set_payment(paid, Payment.PAID)
+    tx.jobs.set_payment(sorted(j for j in forfeited if j), Payment.FORFEITED)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
-from swarmgen.coordinator.credits import ANONYMOUS, CreditService, Payment
+from swarmgen.coordinator.credits import ANONYMOUS, CreditService, Payment, refund
 from swarmgen.coordinator.domain import Accepted, JobRequest, JobStatus, Quote
 from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.settings import JobSettings
@@ -29,9 +29,8 @@ from swarmgen.errors import (
     UnknownModel,
 )
 from swarmgen.registry import Registry
-from swarmgen.store.ledger import LedgerStore
+from swarmgen.store.port import Store
 from swarmgen.store.records import JobRecord, UserRecord
-from swarmgen.store.sql import SqlStore
 
 
 def resolve_offering(registry: Registry, job_in: JobRequest) -> Offering:
@@ -64,12 +63,11 @@ def _not_anonymous(user: UserRecord, what: str) -> None:
 @dataclass
 class JobService:
     settings: JobSettings
-    store: SqlStore
+    store: Store
     blobs: BlobStore
     registry: Registry
     clock: Clock
     notifier: Notifier
-    ledger: LedgerStore
     credits: CreditService
 
     def quote(self, user: UserRecord, job_in: JobRequest) -> Quote:
@@ -132,11 +130,11 @@ class JobService:
                 raise InvalidRequest(
                     [replace(p, field=f"jobs[{index}].{p.field}") for p in exc.problems]
                 ) from None
-        with self.ledger.book(now) as book:
-            active = self.store.count_active(user.id, book.conn)
+        with self.store.transaction(now, ledger=True) as tx:
+            active = tx.jobs.count_active(user.id)
             admit(active + len(records) - 1, self.credits.active_limit(user), self._retry_s())
             account = accounts.user(user.id)
-            balances = book.balances(account, *(accounts.escrow(r.id) for r in records))
+            balances = tx.book.balances(account, *(accounts.escrow(r.id) for r in records))
             credits.require_funds(balances[account], sum(r.price for r in records))
             rank = priority(
                 balances[account], 0, self.credits.policy, anonymous=user.role == ANONYMOUS
@@ -146,8 +144,8 @@ class JobService:
                 reserves.append(credits.reserve(balances, user.id, record.id, record.price))
                 balances[account] -= record.price
             records = [replace(r, priority=rank) for r in records]
-            self.store.insert_jobs(records, book.conn)
-            book.post(reserves)
+            tx.jobs.insert(records)
+            tx.book.post(reserves)
         self.notifier.queue.fire()
         # Jobs of one batch share priority and time, so the queue orders them by id.
         in_queue = sorted(record.id for record in records)
@@ -169,10 +167,15 @@ class JobService:
         return self.settings.lease_min_s
 
     def _position(self, record: JobRecord) -> int:
-        return self.store.queue_position(record, self.settings.aging_points_per_s)
+        with self.store.transaction() as tx:
+            return tx.dispatch.queue_position(record, self.settings.aging_points_per_s)
+
+    def _job(self, job_id: str) -> JobRecord:
+        with self.store.transaction() as tx:
+            return tx.jobs.get(job_id)
 
     def _own(self, user: UserRecord, job_id: str) -> JobRecord:
-        job = self.store.get_job(job_id)
+        job = self._job(job_id)
         if job.user_id != user.id:
             raise NotFound(f"no job {job_id}", job_id=job_id)  # never reveal others' jobs
         return job
@@ -206,7 +209,7 @@ class JobService:
             if remaining <= 0:
                 break
             await self.notifier.wait_job(job_id, min(remaining, 1.0))
-            record = self.store.get_job(job_id)
+            record = self._job(job_id)
         return self.view(record)
 
     def result(self, user: UserRecord, job_id: str, index: int, fmt: str) -> tuple[bytes, str]:
@@ -227,15 +230,11 @@ class JobService:
         """
         _not_anonymous(user, "cancel jobs")
         record = self._own(user, job_id)
-        with self.ledger.book(self.clock.now_ms()) as book:
-            cancelled = self.store.cancel_job(job_id, book.now_ms, book.conn)
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            cancelled = tx.jobs.cancel(job_id, tx.now_ms)
             if cancelled is None:
                 raise Conflict(f"job {job_id} is already {record.state.value}", job_id=job_id)
-            if cancelled.payment == Payment.RESERVED:
-                balances = book.balances(accounts.escrow(job_id))
-                reason = credits.RefundReason.CANCELLED
-                book.post([credits.refund(balances, job_id, cancelled.user_id, reason)])
-                self.store.set_payment([job_id], Payment.REFUNDED, book.conn)
+            if refund(tx, [cancelled], credits.RefundReason.CANCELLED):
                 cancelled = replace(cancelled, payment=Payment.REFUNDED)
         self.notifier.job_changed(job_id)
         return self.view(cancelled)
@@ -249,5 +248,6 @@ class JobService:
     ) -> list[JobStatus]:
         """The user's jobs, newest first (refused to the anonymous key, see :meth:`cancel`)."""
         _not_anonymous(user, "list jobs")
-        records = self.store.list_jobs(user.id, limit, state, updated_since)
+        with self.store.transaction() as tx:
+            records = tx.jobs.of_user(user.id, limit, state, updated_since)
         return [self.view(r) for r in records]

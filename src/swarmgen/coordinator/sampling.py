@@ -18,15 +18,11 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, select
-
 from swarmgen.core import accounts
 from swarmgen.core.ledger import EntryKind, Posting
 from swarmgen.core.verification.sampling import SEED_BYTES, AuditReport, audit_sampling, commitment
 from swarmgen.errors import NotFound
-from swarmgen.store import schema as t
-from swarmgen.store import validations
-from swarmgen.store.ledger import Book
+from swarmgen.store.port import Ledger, Store, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -34,39 +30,38 @@ EPOCH = "epoch"
 """Memo key: the epoch a sampling record is about."""
 
 
-def ensure_seed(book: Book) -> bytes:
+def ensure_seed(tx: Transaction) -> bytes:
     """The open epoch's seed; drawn and committed to the ledger on first use."""
-    epoch = book.epoch.epoch
-    seed = validations.seed_of(book.conn, epoch)
+    epoch = tx.book.epoch.epoch
+    seed = tx.validations.seed_of(epoch)
     if seed is not None:
         return seed
     seed = secrets.token_bytes(SEED_BYTES)
     committed = commitment(seed)
-    validations.insert_seed(book.conn, epoch, seed, committed, book.now_ms)
+    tx.validations.insert_seed(epoch, seed, committed, tx.now_ms)
     pool = accounts.VALIDATOR_POOL
     memo: dict[str, str | int] = {EPOCH: epoch, "commitment": committed}
-    book.post([Posting(EntryKind.SAMPLING_COMMIT, pool, pool, 0, memo=memo)])
+    tx.book.post([Posting(EntryKind.SAMPLING_COMMIT, pool, pool, 0, memo=memo)])
     log.info("epoch %d: sampling seed committed as %s", epoch, committed)
     return seed
 
 
-def reveal_seed(book: Book) -> None:
+def reveal_seed(tx: Transaction) -> None:
     """Publish the closing epoch's seed (if it drew one) before the epoch is sealed."""
-    epoch = book.epoch.epoch
-    seed = validations.seed_of(book.conn, epoch)
+    epoch = tx.book.epoch.epoch
+    seed = tx.validations.seed_of(epoch)
     if seed is None:
         return
     pool = accounts.VALIDATOR_POOL
     memo: dict[str, str | int] = {EPOCH: epoch, "seed": seed.hex()}
-    book.post([Posting(EntryKind.SAMPLING_REVEAL, pool, pool, 0, memo=memo)])
+    tx.book.post([Posting(EntryKind.SAMPLING_REVEAL, pool, pool, 0, memo=memo)])
 
 
-def _published(conn: Connection, kind: EntryKind, epoch: int, key: str) -> str | None:
-    c = t.ledger_entries.c
-    rows = conn.execute(select(c.memo).where(c.kind == kind.value).order_by(c.seq)).all()
-    for row in rows:
-        if row.memo.get(EPOCH) == epoch and isinstance(row.memo.get(key), str):
-            return str(row.memo[key])
+def _published(ledger: Ledger, kind: EntryKind, epoch: int, key: str) -> str | None:
+    for entry in ledger.kind_entries(kind):
+        memo = entry.posting.memo
+        if memo.get(EPOCH) == epoch and isinstance(memo.get(key), str):
+            return str(memo[key])
     return None
 
 
@@ -97,16 +92,16 @@ class SamplingAudit:
         }
 
 
-def audit_epoch(engine: Engine, epoch: int) -> SamplingAudit:
+def audit_epoch(store: Store, epoch: int) -> SamplingAudit:
     """Recompute ``epoch``'s draw; :class:`NotFound` until its seed is committed and revealed."""
-    with engine.connect() as conn:
-        committed = _published(conn, EntryKind.SAMPLING_COMMIT, epoch, "commitment")
-        revealed = _published(conn, EntryKind.SAMPLING_REVEAL, epoch, "seed")
+    with store.transaction() as tx:
+        committed = _published(tx.ledger, EntryKind.SAMPLING_COMMIT, epoch, "commitment")
+        revealed = _published(tx.ledger, EntryKind.SAMPLING_REVEAL, epoch, "seed")
         if committed is None or revealed is None:
             state = "committed" if committed is None else "revealed"
             raise NotFound(f"epoch {epoch} has no sampling seed {state} yet", epoch=epoch)
-        jobs = validations.drawn(conn, epoch)
-        checked = validations.checked(conn, [job_id for job_id, _ in jobs])
+        jobs = tx.jobs.drawn(epoch)
+        checked = tx.validations.checked([job_id for job_id, _ in jobs])
     try:
         seed = bytes.fromhex(revealed)
     except ValueError:

@@ -40,9 +40,8 @@ from swarmgen.core.verification import (
     settle_stalled,
 )
 from swarmgen.registry import Registry
-from swarmgen.store import validations
-from swarmgen.store.ledger import Book
-from swarmgen.store.validations import CheckRow, CheckStatus
+from swarmgen.store.port import Transaction
+from swarmgen.store.records import CheckRow, CheckStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,35 +71,35 @@ def honest_fp(registry: Registry, offering: str) -> float:
     return bound if bound is not None and 0.0 < bound < 1.0 else DEFAULT_HONEST_FP
 
 
-def _settle_stalled(book: Book, escalation: EscalationPolicy) -> None:
-    epoch = book.epoch.epoch
-    for check in validations.pending_checks(book.conn):
-        ballots = ballots_of(validations.ballots(book.conn, check.job_id))
+def _settle_stalled(tx: Transaction, escalation: EscalationPolicy) -> None:
+    epoch = tx.book.epoch.epoch
+    for check in tx.validations.pending_checks():
+        ballots = ballots_of(tx.validations.ballots(check.job_id))
         decision = settle_stalled(ballots, escalation)
         if decision.status is Status.PENDING:
             if check.epoch < epoch:
-                validations.settle_check(
-                    book.conn,
+                tx.validations.settle(
                     check.job_id,
                     CheckStatus.ABANDONED,
                     epoch=epoch,
                     reason="no panel",
-                    now=book.now_ms,
+                    now=tx.now_ms,
                 )
-                validations.cancel_outstanding(book.conn, check.job_id, book.now_ms)
             continue
         status = CheckStatus.UPHELD if decision.status is Status.UPHELD else CheckStatus.REJECTED
-        reason = f"settled at close on {len(ballots)} ballots"
-        validations.settle_check(
-            book.conn, check.job_id, status, epoch=epoch, reason=reason, now=book.now_ms
+        tx.validations.settle(
+            check.job_id,
+            status,
+            epoch=epoch,
+            reason=f"settled at close on {len(ballots)} ballots",
+            now=tx.now_ms,
+            penalised=decision.penalised,
         )
-        validations.penalise(book.conn, check.job_id, decision.penalised)
-        validations.cancel_outstanding(book.conn, check.job_id, book.now_ms)
 
 
-def tally(book: Book, registry: Registry) -> dict[str, Tally]:
+def tally(tx: Transaction, registry: Registry) -> dict[str, Tally]:
     """Every worker's checks and failures over the panels settled in the open epoch."""
-    decided = validations.decided_in(book.conn, book.epoch.epoch)
+    decided = tx.validations.decided_in(tx.book.epoch.epoch)
     by_job: dict[str, CheckRow] = {check.job_id: check for check in decided}
     tallies: dict[str, Tally] = {}
 
@@ -115,7 +114,7 @@ def tally(book: Book, registry: Registry) -> dict[str, Tally]:
         if check.status is CheckStatus.REJECTED:
             mine.failures += 1
             mine.rejected.append(check.job_id)
-    for ballot in validations.ballots_of_checks(book.conn, sorted(by_job)):
+    for ballot in tx.validations.ballots_of_checks(sorted(by_job)):
         theirs = of(ballot.validator_id, by_job[ballot.job_id].offering)
         theirs.checks += 1
         if ballot.penalised:
@@ -165,11 +164,11 @@ class EpochJudge:
     sampling: SamplingPolicy = field(default_factory=SamplingPolicy)
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
 
-    def judge(self, book: Book, entries: Sequence[Entry]) -> Mapping[str, int]:
+    def judge(self, tx: Transaction, entries: Sequence[Entry]) -> Mapping[str, int]:
         """Record the epoch's verdicts; returns each validator's paid checks."""
-        epoch = book.epoch.epoch
-        _settle_stalled(book, self.escalation)
-        tallies = tally(book, self.registry)
+        epoch = tx.book.epoch.epoch
+        _settle_stalled(tx, self.escalation)
+        tallies = tally(tx, self.registry)
         invalid: set[str] = set()
         postings = []
         for worker_id, tallied in sorted(tallies.items()):
@@ -177,29 +176,28 @@ class EpochJudge:
             if verdict.invalid:
                 invalid.add(worker_id)
                 log.warning("epoch %d: worker %s is invalid (%s)", epoch, worker_id, verdict)
-            validations.record_verdict(
-                book.conn,
+            tx.verdicts.record(
                 epoch,
                 worker_id,
                 invalid=verdict.invalid,
                 evidence=_evidence(tallied, verdict),
-                now=book.now_ms,
+                now=tx.now_ms,
             )
             account = accounts.worker(worker_id)
             memo = _memo(epoch, tallied, verdict)
             postings.append(Posting(EntryKind.VERDICT, account, account, 0, memo=memo))
-        book.post(postings)
-        self._reputations(book, tallies, invalid, _workers_with_work(entries))
-        reveal_seed(book)
+        tx.book.post(postings)
+        self._reputations(tx, tallies, invalid, _workers_with_work(entries))
+        reveal_seed(tx)
         return {w: t.validated for w, t in tallies.items() if t.validated and w not in invalid}
 
     def _reputations(
-        self, book: Book, tallies: Mapping[str, Tally], invalid: set[str], worked: set[str]
+        self, tx: Transaction, tallies: Mapping[str, Tally], invalid: set[str], worked: set[str]
     ) -> None:
         active = sorted(worked | set(tallies))
-        previous = validations.reputations(book.conn, active)
+        previous = tx.validations.reputations(active)
         for worker_id in active:
             tallied = tallies.get(worker_id)
             clean = worker_id not in invalid and (tallied is None or tallied.failures == 0)
             after = reputation_after(previous.get(worker_id, 0.0), clean, self.sampling)
-            validations.set_reputation(book.conn, worker_id, after, clean, book.epoch.epoch)
+            tx.validations.set_reputation(worker_id, after, clean, tx.book.epoch.epoch)

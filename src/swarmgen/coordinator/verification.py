@@ -13,7 +13,8 @@ offering's calibrated thresholds (the core's defaults when uncalibrated). The ou
 is a ballot; :func:`~swarmgen.core.verification.escalation.decide` turns the ballots
 into a decision, asking for more validators (1 → 3 → 5) while it is pending. A
 validation lease that expires is an absent ballot, a failure of that validator.
-Everything happens inside the caller's ledger transaction.
+Everything happens inside the caller's ledger transaction (a store
+:class:`~swarmgen.store.port.Transaction` opened with ``ledger=True``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-
-from sqlalchemy import and_, select
 
 from swarmgen.blobs import BlobStore
 from swarmgen.coordinator.sampling import ensure_seed
@@ -46,11 +45,8 @@ from swarmgen.core.verification import (
     sampling_rate,
 )
 from swarmgen.registry import Registry
-from swarmgen.store import schema as t
-from swarmgen.store import validations
-from swarmgen.store.ledger import Book
-from swarmgen.store.records import JobRecord
-from swarmgen.store.validations import BallotRow, CheckStatus
+from swarmgen.store.port import Transaction
+from swarmgen.store.records import SYSTEM_USER, BallotRow, CheckStatus, ExpiredSeat, JobRecord
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +71,7 @@ class Verifier:
     sampling: SamplingPolicy = field(default_factory=SamplingPolicy)
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
 
-    def after_complete(self, book: Book, done: Sequence[JobRecord]) -> int:
+    def after_complete(self, tx: Transaction, done: Sequence[JobRecord]) -> int:
         """Draw the completed originals and count the completed validation jobs.
 
         Returns how many validation jobs were queued (so the caller can wake workers).
@@ -83,44 +79,40 @@ class Verifier:
         queued = 0
         originals = [job for job in done if job.validates is None]
         if originals:
-            queued += self._draw(book, originals)
+            queued += self._draw(tx, originals)
         for job in done:
             if job.validates is not None:
-                queued += self._count(book, job)
+                queued += self._count(tx, job)
         return queued
 
     # drawing ----------------------------------------------------------------------
 
-    def _draw(self, book: Book, jobs: Sequence[JobRecord]) -> int:
-        seed = ensure_seed(book)
-        epoch = book.epoch.epoch
+    def _draw(self, tx: Transaction, jobs: Sequence[JobRecord]) -> int:
+        seed = ensure_seed(tx)
+        epoch = tx.book.epoch.epoch
         workers = {job.worker_id for job in jobs if job.worker_id}
-        reputation = validations.reputations(book.conn, workers)
-        owners = _owners(book, workers)
+        reputation = tx.validations.reputations(workers)
+        owners = tx.workers.owners(workers)
         traffic: dict[str, int] = {}
         queued = 0
         for job in jobs:
             if job.worker_id is None:
                 continue
             if job.offering not in traffic:
-                traffic[job.offering] = validations.traffic(book.conn, job.offering, epoch - 1)
+                traffic[job.offering] = tx.jobs.traffic(job.offering, epoch - 1)
             rate = sampling_rate(
                 reputation.get(job.worker_id, 0.0), traffic[job.offering], self.sampling
             )
-            book.conn.execute(
-                t.jobs.update()
-                .where(t.jobs.c.id == job.id)
-                .values(sample_rate=rate, sample_epoch=epoch)
-            )
+            tx.jobs.set_draw(job.id, rate, epoch)
             if must_check(seed, job.id, rate):
-                validations.open_check(
-                    book.conn, job.id, job.worker_id, job.offering, epoch=epoch, now=book.now_ms
+                tx.validations.open_check(
+                    job.id, job.worker_id, job.offering, epoch=epoch, now=tx.now_ms
                 )
-                self._queue(book, job, owners.get(job.worker_id), 1)
+                self._queue(tx, job, owners.get(job.worker_id), 1)
                 queued += 1
         return queued
 
-    def _queue(self, book: Book, original: JobRecord, owner: str | None, count: int) -> None:
+    def _queue(self, tx: Transaction, original: JobRecord, owner: str | None, count: int) -> None:
         """Queue ``count`` validation jobs re-executing ``original``.
 
         They keep the original's priority and creation time, so they queue with the age
@@ -131,10 +123,10 @@ class Verifier:
             replace(
                 original,
                 id=uuid.uuid4().hex,
-                user_id=t.SYSTEM_USER,
+                user_id=SYSTEM_USER,
                 price=0,
                 state=JobState.QUEUED,
-                updated_ms=book.now_ms,
+                updated_ms=tx.now_ms,
                 worker_id=None,
                 lease_expires_ms=None,
                 attempts=0,
@@ -149,23 +141,22 @@ class Verifier:
                 exclude_owner=owner,
                 sample_rate=None,
                 sample_epoch=None,
-            ).as_row()
+            )
             for _ in range(count)
         ]
-        book.conn.execute(t.jobs.insert(), rows)
+        tx.jobs.insert(rows)
 
     # counting ---------------------------------------------------------------------
 
-    def _count(self, book: Book, validation: JobRecord) -> int:
+    def _count(self, tx: Transaction, validation: JobRecord) -> int:
         assert validation.validates is not None and validation.worker_id is not None
-        check = validations.get_check(book.conn, validation.validates)
+        check = tx.validations.get_check(validation.validates)
         if check is None or check.status is not CheckStatus.PENDING:
             return 0  # the panel was settled meanwhile; this result is not needed
-        (original,) = _jobs(book, [validation.validates])
+        original = tx.jobs.get(validation.validates)
         comparison = self.compare(original, validation)
         ballot = ballot_of(validation.worker_id, comparison)
-        validations.add_ballot(
-            book.conn,
+        tx.validations.add_ballot(
             original.id,
             validation.worker_id,
             validation.id,
@@ -173,70 +164,61 @@ class Verifier:
             reason=comparison.reason,
             detail=comparison.detail,
             distance=comparison.distance,
-            epoch=book.epoch.epoch,
-            now=book.now_ms,
+            epoch=tx.book.epoch.epoch,
+            now=tx.now_ms,
         )
         log.info("check of %s: %s by %s", original.id, ballot.vote.value, validation.worker_id)
-        return self.advance(book, original)
+        return self.advance(tx, original)
 
-    def advance(self, book: Book, original: JobRecord) -> int:
+    def advance(self, tx: Transaction, original: JobRecord) -> int:
         """Decide ``original``'s panel from its ballots, or queue the validators it needs."""
-        ballots = ballots_of(validations.ballots(book.conn, original.id))
-        decision = decide(ballots, self.escalation)
+        rows = tx.validations.ballots(original.id)
+        decision = decide(ballots_of(rows), self.escalation)
         if decision.status is Status.PENDING:
-            missing = decision.needed - validations.outstanding(book.conn, original.id)
+            missing = decision.needed - tx.validations.outstanding(original.id)
             if missing > 0:
-                owner = _owners(book, {original.worker_id or ""}).get(original.worker_id or "")
-                self._queue(book, original, owner, missing)
+                claimant = original.worker_id or ""
+                owner = tx.workers.owners([claimant]).get(claimant)
+                self._queue(tx, original, owner, missing)
             return max(missing, 0)
         status = CheckStatus.UPHELD if decision.status is Status.UPHELD else CheckStatus.REJECTED
-        reason = _reason(book, original.id, status)
-        validations.settle_check(
-            book.conn, original.id, status, epoch=book.epoch.epoch, reason=reason, now=book.now_ms
+        tx.validations.settle(
+            original.id,
+            status,
+            epoch=tx.book.epoch.epoch,
+            reason=_reason(rows, status),
+            now=tx.now_ms,
+            penalised=decision.penalised,
         )
-        validations.penalise(book.conn, original.id, decision.penalised)
-        validations.cancel_outstanding(book.conn, original.id, book.now_ms)
         return 0
 
-    def expired(self, book: Book) -> list[tuple[str, str, str]]:
-        """Validation jobs whose lease has run out: ``(job_id, validates, worker_id)``.
+    def expired(self, tx: Transaction) -> list[ExpiredSeat]:
+        """Validation seats whose lease has run out, with their holders.
 
         Call before the reaper requeues them (which forgets the worker).
         """
-        c = t.jobs.c
-        rows = book.conn.execute(
-            select(c.id, c.validates, c.worker_id).where(
-                and_(
-                    c.state == JobState.LEASED.value,
-                    c.lease_expires_ms < book.now_ms,
-                    c.validates.is_not(None),
-                )
-            )
-        ).all()
-        return [(row.id, row.validates, row.worker_id) for row in rows]
+        return tx.dispatch.expired_seats(tx.now_ms)
 
-    def absent(self, book: Book, expired: Sequence[tuple[str, str, str]]) -> int:
+    def absent(self, tx: Transaction, expired: Sequence[ExpiredSeat]) -> int:
         """Fail closed: each expired validation lease is an absent ballot of its holder."""
         queued = 0
-        for job_id, validates, worker_id in expired:
-            check = validations.get_check(book.conn, validates)
+        for seat in expired:
+            check = tx.validations.get_check(seat.validates)
             if check is None or check.status is not CheckStatus.PENDING:
                 continue
             failure = Failure(FailureKind.TIMEOUT, "validation lease expired")
-            validations.add_ballot(
-                book.conn,
-                validates,
-                worker_id,
-                job_id,
+            tx.validations.add_ballot(
+                seat.validates,
+                seat.worker_id,
+                seat.job_id,
                 vote=Vote.ABSENT.value,
                 reason=failure.kind.value,
                 detail=str(failure),
                 distance=None,
-                epoch=book.epoch.epoch,
-                now=book.now_ms,
+                epoch=tx.book.epoch.epoch,
+                now=tx.now_ms,
             )
-            (original,) = _jobs(book, [validates])
-            queued += self.advance(book, original)
+            queued += self.advance(tx, tx.jobs.get(seat.validates))
         return queued
 
     # comparing --------------------------------------------------------------------
@@ -262,18 +244,7 @@ class Verifier:
             return Failure(FailureKind.MISSING, f"output of {job.id} is gone: {exc}")
 
 
-def _jobs(book: Book, ids: Sequence[str]) -> list[JobRecord]:
-    rows = book.conn.execute(select(t.jobs).where(t.jobs.c.id.in_(list(ids)))).all()
-    return [JobRecord.from_row(row) for row in rows]
-
-
-def _owners(book: Book, worker_ids: set[str]) -> dict[str, str]:
-    c = t.workers.c
-    rows = book.conn.execute(select(c.id, c.owner_id).where(c.id.in_(sorted(worker_ids)))).all()
-    return {row.id: row.owner_id for row in rows if row.owner_id}
-
-
-def _reason(book: Book, job_id: str, status: CheckStatus) -> str:
+def _reason(rows: Sequence[BallotRow], status: CheckStatus) -> str:
     """The first ballot on the deciding side, as the check's short reason."""
     wanted = (
         {Vote.AGREE.value}
@@ -283,7 +254,7 @@ def _reason(book: Book, job_id: str, status: CheckStatus) -> str:
             Vote.CLAIM_INVALID.value,
         }
     )
-    for row in validations.ballots(book.conn, job_id):
+    for row in rows:
         if row.vote in wanted:
             return row.reason
     return status.value

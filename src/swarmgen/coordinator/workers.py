@@ -11,7 +11,7 @@ from dataclasses import field as dataclass_field
 
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
-from swarmgen.coordinator.credits import Payment
+from swarmgen.coordinator.credits import Payment, refund
 from swarmgen.coordinator.domain import Capabilities, Registration, Submission, SubmitOutcome
 from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.settings import DispatchSettings
@@ -33,9 +33,8 @@ from swarmgen.errors import (
     UnknownModel,
 )
 from swarmgen.registry import Registry
-from swarmgen.store.ledger import Book, LedgerStore
-from swarmgen.store.records import JobRecord, UserRecord, WorkerRecord
-from swarmgen.store.sql import Completion, SqlStore
+from swarmgen.store.port import Store
+from swarmgen.store.records import Completion, JobRecord, UserRecord, WorkerRecord
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +52,11 @@ def output_blobs(output: Output) -> list[bytes]:
 @dataclass
 class WorkerService:
     settings: DispatchSettings
-    store: SqlStore
+    store: Store
     blobs: BlobStore
     registry: Registry
     clock: Clock
     notifier: Notifier
-    ledger: LedgerStore
     verifier: Verifier | None = None
     """Draws completed jobs for checks and counts validation results (None: no checks)."""
     _io: ThreadPoolExecutor = dataclass_field(
@@ -79,27 +77,30 @@ class WorkerService:
                 known = sorted(str(o) for o in self.registry.all_offerings())
                 raise UnknownModel(FieldProblem(field, f"unknown model offering {offering}", known))
             models.append(str(offering))
-        previous = self.store.get_worker(worker_id)
+        with self.store.transaction() as tx:
+            previous = tx.workers.get(worker_id)
         if previous and previous.owner_id and owner and previous.owner_id != owner.id:
             raise Forbidden("this worker key is registered to another owner")
         now = self.clock.now_ms()
         caps = {**asdict(capabilities), "models": models}
-        self.store.register_worker(
-            WorkerRecord(
-                id=worker_id,
-                owner_id=owner.id if owner else (previous.owner_id if previous else None),
-                name=name,
-                capabilities=caps,
-                registered_ms=previous.registered_ms if previous else now,
-                last_seen_ms=now,
+        with self.store.transaction() as tx:
+            tx.workers.register(
+                WorkerRecord(
+                    id=worker_id,
+                    owner_id=owner.id if owner else (previous.owner_id if previous else None),
+                    name=name,
+                    capabilities=caps,
+                    registered_ms=previous.registered_ms if previous else now,
+                    last_seen_ms=now,
+                )
             )
-        )
-        worker = self.store.get_worker(worker_id)
+            worker = tx.workers.get(worker_id)
         assert worker is not None
         return Registration(worker_id=worker_id, owner_id=worker.owner_id, models=tuple(models))
 
     def _worker(self, worker_id: str) -> WorkerRecord:
-        worker = self.store.get_worker(worker_id)
+        with self.store.transaction() as tx:
+            worker = tx.workers.get(worker_id)
         if worker is None:
             raise Forbidden("register this worker key first")
         return worker
@@ -115,15 +116,16 @@ class WorkerService:
         deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
         while True:
             now = self.clock.now_ms()
-            leased = self.store.lease_jobs(
-                worker_id,
-                caps["models"],
-                caps["max_pixels"],
-                limit,
-                now,
-                aging_per_s=self.settings.aging_points_per_s,
-                owner_id=worker.owner_id,
-            )
+            with self.store.transaction() as tx:
+                leased = tx.dispatch.lease(
+                    worker_id,
+                    caps["models"],
+                    caps["max_pixels"],
+                    limit,
+                    now,
+                    aging_per_s=self.settings.aging_points_per_s,
+                    owner_id=worker.owner_id,
+                )
             remaining = deadline - loop.time()
             if leased or remaining <= 0:
                 break
@@ -173,19 +175,19 @@ class WorkerService:
 
     def _complete(self, worker_id: str, checked: list[Completion]) -> list[str]:
         """Complete the checked results and release their escrow, in one ledger transaction."""
-        with self.ledger.book(self.clock.now_ms()) as book:
-            done = self.store.complete_jobs(worker_id, book.now_ms, checked, book.conn)
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            done = tx.jobs.complete(worker_id, tx.now_ms, checked)
             paid = [job for job in done if job.payment == Payment.RESERVED]
-            held = book.balances(*(accounts.escrow(job.id) for job in paid))
+            held = tx.book.balances(*(accounts.escrow(job.id) for job in paid))
             receipts = {c.job_id: Receipt.from_dict(c.receipt) for c in checked}
             fee = self.settings.validator_fee_ppm
-            book.post(
+            tx.book.post(
                 posting
                 for job in paid
                 for posting in credits.complete(held, job.id, job.user_id, receipts[job.id], fee)
             )
-            self.store.set_payment([job.id for job in paid], Payment.PENDING, book.conn)
-            queued = self.verifier.after_complete(book, done) if self.verifier else 0
+            tx.jobs.set_payment([job.id for job in paid], Payment.PENDING)
+            queued = self.verifier.after_complete(tx, done) if self.verifier else 0
         if queued:
             self.notifier.queue.fire()
         for job in done:
@@ -200,7 +202,9 @@ class WorkerService:
         blobs are written off the event loop, which serves other requests meanwhile.
         """
         self._worker(worker_id)
-        jobs = {job.id: job for job in self.store.get_jobs([r.job_id for r in results])}
+        with self.store.transaction() as tx:
+            found = tx.jobs.get_many([r.job_id for r in results])
+        jobs = {job.id: job for job in found}
         checked: list[tuple[Receipt, Output]] = []
         rejected: list[tuple[str, SwarmgenError]] = []
         for result in results:
@@ -222,54 +226,43 @@ class WorkerService:
     def heartbeat(self, worker_id: str, job_ids: Sequence[str]) -> int:
         self._worker(worker_id)
         now = self.clock.now_ms()
-        self.store.touch_worker(worker_id, now)
-        return self.store.extend_leases(worker_id, list(job_ids), now) if job_ids else 0
+        with self.store.transaction() as tx:
+            tx.workers.touch(worker_id, now)
+            return tx.dispatch.extend(worker_id, list(job_ids), now) if job_ids else 0
 
     def release(self, worker_id: str, job_ids: Sequence[str], error: str | None = None) -> int:
         """Queue handed-back jobs again; with an error, fail (and refund) those out of tries."""
         self._worker(worker_id)
-        with self.ledger.book(self.clock.now_ms()) as book:
-            released, failed = self.store.release_jobs(
+        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            released, failed = tx.dispatch.release(
                 worker_id,
                 list(job_ids),
-                book.now_ms,
+                tx.now_ms,
                 error=error,
                 max_attempts=self.settings.max_attempts,
-                conn=book.conn,
             )
-            self._refund(book, failed)
+            refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
         if released:
             self.notifier.queue.fire()
         for job_id in failed:
             self.notifier.job_changed(job_id)
         return len(released) + len(failed)
 
-    def _refund(self, book: Book, job_ids: list[str]) -> None:
-        """Give the escrow of jobs that failed back to their requesters."""
-        refunded = []
-        for job in self.store.get_jobs(job_ids, book.conn):
-            if job.payment == Payment.RESERVED:
-                balances = book.balances(accounts.escrow(job.id))
-                reason = credits.RefundReason.FAILED
-                book.post([credits.refund(balances, job.id, job.user_id, reason)])
-                refunded.append(job.id)
-        if refunded:
-            self.store.set_payment(refunded, Payment.REFUNDED, book.conn)
-
     def reap(self) -> tuple[list[str], list[str]]:
         """Requeue jobs whose lease expired; fail those out of attempts; prune old nonces."""
         now = self.clock.now_ms()
         queued = 0
-        with self.ledger.book(now) as book:
-            expired = self.verifier.expired(book) if self.verifier else []
-            requeued, failed = self.store.reap_expired(now, self.settings.max_attempts, book.conn)
-            self._refund(book, failed)
+        with self.store.transaction(now, ledger=True) as tx:
+            expired = self.verifier.expired(tx) if self.verifier else []
+            requeued, failed = tx.dispatch.reap(now, self.settings.max_attempts)
+            refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
             if self.verifier and expired:
-                queued = self.verifier.absent(book, expired)
+                queued = self.verifier.absent(tx, expired)
         if requeued or queued:
             log.info("lease expired, queued again: %s", ", ".join(requeued))
             self.notifier.queue.fire()
         for job_id in requeued + failed:
             self.notifier.job_changed(job_id)
-        self.store.prune_nonces(now - 3 * self.settings.clock_skew_s * 1000)
+        with self.store.transaction() as tx:
+            tx.nonces.prune(now - 3 * self.settings.clock_skew_s * 1000)
         return requeued, failed

@@ -26,6 +26,9 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from swarmgen.store.port import Store
+from swarmgen.store.sql import SqlStore
+
 log = logging.getLogger(__name__)
 
 LOCK_CLASS = 0x5767
@@ -145,8 +148,12 @@ class FileLock:
                 os.close(fd)
 
 
-def leadership_for(engine: Engine, data: Path) -> Leadership:
-    """The leadership lock that fits the deployment's database (nothing is taken yet)."""
-    if engine.dialect.name == "postgresql":
-        return AdvisoryLock(engine)
+def leadership_for(store: Store, data: Path) -> Leadership:
+    """The leadership lock that fits the deployment's database (nothing is taken yet).
+
+    PostgreSQL replicas elect over an advisory lock; anything else (SQLite, the in-memory
+    store) runs on one host, where a lock file in the data folder elects one process.
+    """
+    if isinstance(store, SqlStore) and store.engine.dialect.name == "postgresql":
+        return AdvisoryLock(store.engine)
     return FileLock(data / "leader.lock")

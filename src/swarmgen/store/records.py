@@ -1,12 +1,20 @@
-"""Rows as typed records."""
+"""Rows as typed records: the values every repository takes and returns.
+
+They carry no SQLAlchemy, so services and the store's port can name them without
+importing the adapter.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from swarmgen.core.jobs import Job, JobState, Spec, spec_from_canonical
 from swarmgen.core.offerings import Offering
+
+SYSTEM_USER = "system"
+"""The user that owns validation jobs (created by migration 0003; it pays nothing)."""
 
 
 @dataclass(frozen=True)
@@ -87,3 +95,80 @@ class JobRecord:
             spec=self.parsed_spec(),
             sampling_id=self.sampling_id,
         )
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key as stored: its id and display prefix, never the key itself."""
+
+    id: str
+    user_id: str
+    prefix: str
+    created_ms: int
+    revoked_ms: int | None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a worker returned for one job: blob keys, digest, signed receipt, timings."""
+
+    job_id: str
+    outputs: list[str]
+    output_digest: str
+    receipt: dict[str, Any]
+    timings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExpiredSeat:
+    """A validation job whose lease ran out, and the validator that held it."""
+
+    job_id: str
+    validates: str
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class OpenEpoch:
+    """The epoch that receives new entries, and when it opened."""
+
+    epoch: int
+    opened_ms: int
+
+
+class CheckStatus(StrEnum):
+    """Where the check of one sampled job stands."""
+
+    PENDING = "pending"
+    """Validators are still re-executing or more are needed."""
+    UPHELD = "upheld"
+    """The panel upheld the claim."""
+    REJECTED = "rejected"
+    """The panel rejected the claim: a failure of the claimant."""
+    ABANDONED = "abandoned"
+    """No panel could be seated before its second epoch closed; counted for no one."""
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    job_id: str
+    worker_id: str
+    offering: str
+    epoch: int
+    status: CheckStatus
+    decided_epoch: int | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class BallotRow:
+    job_id: str
+    validator_id: str
+    validation_job_id: str
+    position: int
+    vote: str
+    reason: str
+    detail: str
+    distance: float | None
+    epoch: int
+    penalised: bool

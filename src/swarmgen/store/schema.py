@@ -17,6 +17,10 @@ from sqlalchemy import (
     Text,
 )
 
+from swarmgen.store.records import SYSTEM_USER
+
+__all__ = ["SYSTEM_USER", "metadata"]
+
 metadata = MetaData()
 
 users = Table(
@@ -146,9 +150,6 @@ verdicts = Table(
 )
 
 # verification -----------------------------------------------------------------------
-
-SYSTEM_USER = "system"
-"""The user that owns validation jobs (created by migration 0003; it pays nothing)."""
 
 sampling_seeds = Table(
     "sampling_seeds",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,31 @@ from swarmgen.coordinator.app import create_app
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.signing import KeyPair
 from swarmgen.sdk.worker_client import WorkerClient
-from swarmgen.store import SqlStore, make_engine, migrate
+from swarmgen.store import SqlStore, open_store
 
 ALICE_CREDITS = 1_000_000_000
 """What the fixture user starts with: enough for every job the tests submit."""
+
+
+class Reads:
+    """Each repository call in a short transaction of its own, as a test reads state:
+    ``env.reads.jobs.get(job_id)``, ``env.reads.ledger.balance(account)``."""
+
+    def __init__(self, store: SqlStore, repository: str | None = None) -> None:
+        self._store = store
+        self._repository = repository
+
+    def __getattr__(self, name: str) -> Any:
+        if self._repository is None:
+            return Reads(self._store, name)
+        repository = self._repository
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._store.transaction() as tx:
+                method: Callable[..., Any] = getattr(getattr(tx, repository), name)
+                return method(*args, **kwargs)
+
+        return call
 
 
 class Clock(FakeClock):
@@ -38,6 +59,10 @@ class Env:
     clock: Clock
     key: str
     data: Path
+
+    @property
+    def reads(self) -> Any:
+        return Reads(self.store)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -74,9 +99,7 @@ def settings_overrides() -> dict[str, object]:
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Iterator[Env]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    store = SqlStore(engine)
+    store = open_store(database_url)
     clock = Clock()
     settings = CoordinatorSettings(
         data=tmp_path,
@@ -90,4 +113,4 @@ def env(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -
         key = create_key(store, clock, "alice").key
         app.state.credits.grant("alice", ALICE_CREDITS)
         yield Env(http, store, clock, key, tmp_path)
-    engine.dispose()
+    store.dispose()

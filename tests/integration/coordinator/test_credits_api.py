@@ -105,7 +105,7 @@ def test_cancel_refunds_the_escrow(env: Env) -> None:
     assert view(env, str(job["id"]))["payment"] == "refunded"
     after = balance(env)
     assert (after["balance"], after["reserved"]) == (ALICE_CREDITS, 0)
-    kinds = [e.kind.value for e in env.http.app.state.ledger.job_entries(str(job["id"]))]
+    kinds = [e.kind.value for e in env.reads.ledger.job_entries(str(job["id"]))]
     assert kinds == ["reserve", "refund"]
 
 
@@ -125,7 +125,7 @@ def test_failed_job_is_refunded_by_the_reaper(env: Env) -> None:
 def test_completion_pays_the_owner_at_the_epoch_close(env: Env) -> None:
     state = env.http.app.state
     owner_key = env.new_key("olga")
-    owner = state.store.user_by_name("olga")
+    owner = env.reads.users.by_name("olga")
     worker = env.worker()
     worker.owner_key = owner_key
     worker.register("w", MODELS, 1024 * 1024, 4)
@@ -134,16 +134,16 @@ def test_completion_pays_the_owner_at_the_epoch_close(env: Env) -> None:
     worker.submit([run_echo(worker, assignment)])
     fee = validator_fee(int(job["price"]), state.settings.validator_fee_ppm)
     assert view(env, str(job["id"]))["payment"] == "pending"
-    pending = state.ledger.balance(accounts.worker(worker.keys.public_key))
+    pending = env.reads.ledger.balance(accounts.worker(worker.keys.public_key))
     assert pending == int(job["price"]) - fee
-    release = state.ledger.job_entries(str(job["id"]))[-2]
+    release = env.reads.ledger.job_entries(str(job["id"]))[-2]
     assert release.posting.receipt is not None and release.posting.receipt.verify()
     seal = state.epochs.close_due(force=True)
     assert seal is not None and seal.epoch == 0
     assert view(env, str(job["id"]))["payment"] == "paid"
     shares = state.jobs.registry.emission_shares()  # the only worker: all of its offering's part
     emission = split(state.settings.epoch_emission, shares)["echo-image@fp32"]
-    assert state.ledger.balance(accounts.user(owner.id)) == pending + emission
+    assert env.reads.ledger.balance(accounts.user(owner.id)) == pending + emission
     assert balance(env)["epoch"] == 1
 
 

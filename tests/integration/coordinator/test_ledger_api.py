@@ -31,7 +31,7 @@ def test_racing_submits_never_overspend(env: Env) -> None:
     state = env.http.app.state
     body = job_request(ImageJobIn.model_validate(env.image()))
     env.new_key("racer")
-    racer = state.store.user_by_name("racer")
+    racer = env.reads.users.by_name("racer")
     price = state.jobs.quote(racer, body).price
     state.credits.grant("racer", AFFORDABLE * price)
     start = threading.Barrier(RACERS)
@@ -48,9 +48,9 @@ def test_racing_submits_never_overspend(env: Env) -> None:
         outcomes = list(pool.map(submit, range(RACERS)))
     assert outcomes.count("202") == AFFORDABLE
     assert outcomes.count("402") == RACERS - AFFORDABLE
-    assert state.ledger.balance(accounts.user(racer.id)) == 0
-    assert state.store.reserved_total(racer.id) == AFFORDABLE * price
-    assert verify_live(state.ledger, state.epochs.keys.public_key).ok
+    assert env.reads.ledger.balance(accounts.user(racer.id)) == 0
+    assert env.reads.jobs.reserved_total(racer.id) == AFFORDABLE * price
+    assert verify_live(env.store, state.epochs.keys.public_key).ok
 
 
 def owned_worker(env: Env, owner: str) -> tuple[WorkerClient, str]:
@@ -58,7 +58,7 @@ def owned_worker(env: Env, owner: str) -> tuple[WorkerClient, str]:
     worker = env.worker()
     worker.owner_key = key
     worker.register(f"{owner}-w", MODELS, 1024 * 1024, 4)
-    user = env.store.user_by_name(owner)
+    user = env.reads.users.by_name(owner)
     assert user is not None
     return worker, user.id
 
@@ -76,7 +76,7 @@ def test_stake_lock_unlock_and_withdraw_after_the_delay(env: Env) -> None:
     state.credits.grant("olga", 1_000)
     locked = worker.call("/api/v1/workers/stake/lock", {"amount": 600})
     assert (locked["locked"], locked["unbonding"]) == (600, 0)
-    assert state.ledger.balance(accounts.user(owner_id)) == 400
+    assert env.reads.ledger.balance(accounts.user(owner_id)) == 400
     with pytest.raises(SwarmgenAPIError) as too_much:
         worker.call("/api/v1/workers/stake/unlock", {"amount": 601})
     assert too_much.value.status == 409
@@ -90,7 +90,7 @@ def test_stake_lock_unlock_and_withdraw_after_the_delay(env: Env) -> None:
         state.epochs.close_due(force=True)
     done = worker.call("/api/v1/workers/stake/withdraw", {})
     assert (done["locked"], done["unbonding"], done["unlock_epoch"]) == (350, 0, None)
-    assert state.ledger.balance(accounts.user(owner_id)) == 650
+    assert env.reads.ledger.balance(accounts.user(owner_id)) == 650
     assert worker.call("/api/v1/workers/stake", {})["locked"] == 350
 
 
@@ -115,22 +115,22 @@ def test_invalid_verdict_forfeits_earnings_and_slashes_stake(env: Env) -> None:
     state.credits.grant("mallory", 10_000)
     cheat.call("/api/v1/workers/stake/lock", {"amount": 10_000})
     job = run_one(env, cheat)
-    before = state.ledger.balance(accounts.user(env.store.user_by_name("alice").id))
-    epoch = state.ledger.open_epoch().epoch
+    before = env.reads.ledger.balance(accounts.user(env.reads.users.by_name("alice").id))
+    epoch = env.reads.ledger.open_epoch().epoch
     state.epochs.record_verdict(cheat.keys.public_key, epoch, True, {"failed_checks": 3})
     state.epochs.close_due(force=True)
-    alice = state.ledger.balance(accounts.user(env.store.user_by_name("alice").id))
+    alice = env.reads.ledger.balance(accounts.user(env.reads.users.by_name("alice").id))
     fee = int(job["price"]) * state.settings.validator_fee_ppm // PPM
     assert alice == before + int(job["price"]) - fee  # the fee already went to the pool
     view = env.http.get(f"/api/v1/jobs/{job['id']}", headers=env.auth).json()
     assert view["payment"] == "forfeited"
     slashed = 10_000 * state.settings.slash_ppm // PPM
     assert cheat.call("/api/v1/workers/stake", {})["locked"] == 10_000 - slashed
-    assert state.ledger.balance(accounts.user(owner_id)) == 0  # no payout, no emission
-    assert state.ledger.balance(accounts.BURN) == slashed
+    assert env.reads.ledger.balance(accounts.user(owner_id)) == 0  # no payout, no emission
+    assert env.reads.ledger.balance(accounts.BURN) == slashed
     with pytest.raises(SwarmgenError):
         state.epochs.record_verdict(cheat.keys.public_key, epoch, True, {})  # sealed already
-    assert verify_live(state.ledger, state.epochs.keys.public_key).ok
+    assert verify_live(env.store, state.epochs.keys.public_key).ok
 
 
 def test_unowned_workers_earnings_go_back_to_requesters(env: Env) -> None:
@@ -141,7 +141,7 @@ def test_unowned_workers_earnings_go_back_to_requesters(env: Env) -> None:
     state.epochs.close_due(force=True)
     view = env.http.get(f"/api/v1/jobs/{job['id']}", headers=env.auth).json()
     assert view["payment"] == "forfeited"
-    assert state.ledger.balance(accounts.worker(lone.keys.public_key)) == 0
+    assert env.reads.ledger.balance(accounts.worker(lone.keys.public_key)) == 0
 
 
 def test_export_verifies_and_any_byte_change_fails(env: Env) -> None:
@@ -154,9 +154,9 @@ def test_export_verifies_and_any_byte_change_fails(env: Env) -> None:
     data = env.http.get("/api/v1/ledger/export").content
     report = verify_export_bytes(data, key)
     assert report.ok, report
-    opened = state.ledger.epoch_entries(1)  # the sampling commitment, then the tail job
+    opened = env.reads.ledger.epoch_entries(1)  # the sampling commitment, then the tail job
     assert [e.kind for e in opened][:1] == [EntryKind.SAMPLING_COMMIT]
-    assert (report.seals, report.unsealed) == (1, 1 + len(state.ledger.job_entries(tail["id"])))
+    assert (report.seals, report.unsealed) == (1, 1 + len(env.reads.ledger.job_entries(tail["id"])))
     position = data.index(str(job["price"]).encode())
     tampered = data[:position] + b"9" + data[position + 1 :]
     assert not verify_export_bytes(tampered, key).ok

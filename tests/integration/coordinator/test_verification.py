@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 from typer.testing import CliRunner
 
 from swarmgen.backends.echo import EchoBackend
 from swarmgen.cli.main import app as cli
+from swarmgen.coordinator.auditing import entries
 from swarmgen.coordinator.sampling import audit_epoch
 from swarmgen.core import accounts
 from swarmgen.core.jobs import ImageSpec, Job, spec_from_canonical
@@ -34,7 +35,7 @@ from swarmgen.worker.daemon import result_payload
 
 def owned(env: Env, owner: str, name: str | None = None) -> WorkerClient:
     """A worker registered under ``owner`` (created on first use)."""
-    if env.store.user_by_name(owner) is None:
+    if env.reads.users.by_name(owner) is None:
         env.new_key(owner)
     worker = env.worker()
     worker.owner_key = env.new_key(owner)
@@ -91,21 +92,19 @@ def complete(env: Env, worker: WorkerClient, cheat: bool = False) -> str:
 
 
 def check(env: Env, job_id: str) -> Any:
-    with env.store.engine.connect() as conn:
-        return conn.execute(select(t.checks).where(t.checks.c.job_id == job_id)).one()
+    found = env.reads.validations.get_check(job_id)
+    assert found is not None
+    return found
 
 
 def ballots(env: Env, job_id: str) -> list[Any]:
-    c = t.ballots.c
-    with env.store.engine.connect() as conn:
-        return list(conn.execute(select(t.ballots).where(c.job_id == job_id).order_by(c.position)))
+    return list(env.reads.validations.ballots(job_id))
 
 
 def verdict_entries(env: Env) -> dict[str, dict[str, Any]]:
-    ledger = env.http.app.state.ledger
     return {
         accounts.account_id(e.posting.debit): dict(e.posting.memo)
-        for e in ledger.entries()
+        for e in entries(env.store)
         if e.kind is EntryKind.VERDICT
     }
 
@@ -114,7 +113,7 @@ def test_an_image_validation_job_looks_like_the_job_and_agreement_upholds(env: E
     state = env.http.app.state
     claimant, validator = owned(env, "ann"), owned(env, "bob")
     job_id = complete(env, claimant)
-    original = state.store.get_job(job_id)
+    original = env.reads.jobs.get(job_id)
     assert original.sample_rate == 1.0 and check(env, job_id).status == "pending"
     assert claimant.pop(0) == []  # never its own claim
     assignment = pop_one(validator)
@@ -130,7 +129,7 @@ def test_an_image_validation_job_looks_like_the_job_and_agreement_upholds(env: E
     verdicts = verdict_entries(env)
     assert verdicts[claimant.keys.public_key]["invalid"] == 0
     assert verdicts[validator.keys.public_key]["checks"] == 1
-    rewards = state.ledger.kind_entries(
+    rewards = env.reads.ledger.kind_entries(
         EntryKind.VALIDATOR_REWARD, accounts.worker(validator.keys.public_key)
     )
     assert [e.posting.memo["checks"] for e in rewards] == [1]
@@ -223,7 +222,7 @@ def test_a_text_validation_job_is_blinded_and_draws_with_the_originals_sampling_
     assert (
         assignment["sampling_id"]
         == original["sampling_id"]
-        == (env.store.get_job(honest_id).sampling_id)
+        == (env.reads.jobs.get(honest_id).sampling_id)
     )
     assert {k: assignment[k] for k in ("spec", "input_digest", "model")} == {
         k: original[k] for k in ("spec", "input_digest", "model")
@@ -246,7 +245,7 @@ def test_text_jobs_get_distinct_sampling_ids_and_image_jobs_none(env: Env) -> No
     first = str(env.submit(env.text(seed=5))["id"])
     second = str(env.submit(env.text(seed=5))["id"])
     image = str(env.submit(env.image(width=64, height=64))["id"])
-    ids = [env.store.get_job(job_id).sampling_id for job_id in (first, second, image)]
+    ids = [env.reads.jobs.get(job_id).sampling_id for job_id in (first, second, image)]
     assert ids[0] and ids[1] and ids[0] != ids[1] and ids[2] is None
 
 
@@ -254,7 +253,7 @@ def test_a_cheater_is_invalidated_for_the_epoch_and_its_requesters_refunded(env:
     state = env.http.app.state
     cheat, fair = owned(env, "mal"), owned(env, "ann")
     validators = [owned(env, "bob"), owned(env, "cat")]
-    alice = accounts.user(env.store.user_by_name("alice").id)  # type: ignore[union-attr]
+    alice = accounts.user(env.reads.users.by_name("alice").id)  # type: ignore[union-attr]
 
     def validate() -> None:
         while any(pending := [v.pop(0, 1) for v in validators]):
@@ -266,7 +265,7 @@ def test_a_cheater_is_invalidated_for_the_epoch_and_its_requesters_refunded(env:
     validate()
     cheated = [complete(env, cheat, cheat=True) for _ in range(4)]
     validate()
-    before = state.ledger.balance(alice)
+    before = env.reads.ledger.balance(alice)
     state.epochs.close_due(force=True)
     # two validators take part: the cheat's stalled panels settle 2-0 at the close
     assert {check(env, j).status for j in cheated} == {"rejected"}
@@ -275,10 +274,10 @@ def test_a_cheater_is_invalidated_for_the_epoch_and_its_requesters_refunded(env:
     assert verdict_entries(env)[fair.keys.public_key]["invalid"] == 0
     views = [env.http.get(f"/api/v1/jobs/{j}", headers=env.auth).json() for j in cheated]
     assert {v["payment"] for v in views} == {"forfeited"}
-    refunded = sum(int(e.amount) for e in state.ledger.kind_entries(EntryKind.FORFEIT, alice))
-    assert refunded > 0 and state.ledger.balance(alice) == before + refunded
-    mal = env.store.user_by_name("mal")
-    assert mal is not None and state.ledger.balance(accounts.user(mal.id)) == 0
+    refunded = sum(int(e.amount) for e in env.reads.ledger.kind_entries(EntryKind.FORFEIT, alice))
+    assert refunded > 0 and env.reads.ledger.balance(alice) == before + refunded
+    mal = env.reads.users.by_name("mal")
+    assert mal is not None and env.reads.ledger.balance(accounts.user(mal.id)) == 0
 
 
 def test_clean_epochs_build_reputation_and_lower_the_rate(env: Env) -> None:
@@ -287,7 +286,7 @@ def test_clean_epochs_build_reputation_and_lower_the_rate(env: Env) -> None:
     complete(env, claimant)
     validator.submit([run_echo(validator, pop_one(validator))])
     state.epochs.close_due(force=True)
-    later = state.store.get_job(complete(env, claimant))
+    later = env.reads.jobs.get(complete(env, claimant))
     assert later.sample_rate is not None and 0 < later.sample_rate < 1.0
 
 
@@ -296,15 +295,15 @@ def test_the_sampling_audit_confirms_the_draw_and_catches_a_skipped_check(env: E
     claimant = owned(env, "ann")
     jobs = [complete(env, claimant) for _ in range(3)]
     state.epochs.close_due(force=True)
-    audit = audit_epoch(env.store.engine, 0)
+    audit = audit_epoch(env.store, 0)
     assert audit.ok and set(audit.report.required) == set(jobs)
-    url = ["--database-url", str(env.store.engine.url.render_as_string(hide_password=False))]
+    url = ["--database-url", env.store.url]
     runner = CliRunner()
     passed = runner.invoke(cli, ["audit", "sampling", "0", "--data", str(env.data), *url])
     assert passed.exit_code == 0, passed.output
     with env.store.engine.begin() as conn:  # the coordinator "forgets" one of its checks
         conn.execute(delete(t.checks).where(t.checks.c.job_id == jobs[1]))
-    caught = audit_epoch(env.store.engine, 0)
+    caught = audit_epoch(env.store, 0)
     assert not caught.ok and caught.report.missing == (jobs[1],)
     failed = runner.invoke(cli, ["audit", "sampling", "0", "--data", str(env.data), *url])
     assert failed.exit_code == 1 and jobs[1] in failed.output
@@ -323,5 +322,23 @@ def test_a_trusted_swarm_can_switch_verification_off(env: Env) -> None:
         trusted = Env(http, env.store, env.clock, env.key, env.data)
         claimant, other = owned(trusted, "ann"), owned(trusted, "bob")
         job_id = complete(trusted, claimant)
-        assert trusted.store.get_job(job_id).sample_rate is None  # no draw at all
+        assert trusted.reads.jobs.get(job_id).sample_rate is None  # no draw at all
         assert other.pop(0) == []  # and so no validation job
+
+
+def test_a_clean_verification_verdict_never_clears_an_operators_conviction(env: Env) -> None:
+    state = env.http.app.state
+    claimant, validator = owned(env, "ann"), owned(env, "bob")
+    job_id = complete(env, claimant)
+    validator.submit([run_echo(validator, pop_one(validator))])
+    assert check(env, job_id).status == "upheld"
+    epoch = env.reads.ledger.open_epoch().epoch
+    state.epochs.record_verdict(claimant.keys.public_key, epoch, True, {"by": "operator"})
+    state.epochs.record_verdict(claimant.keys.public_key, epoch, False, {"by": "appeal"})
+    state.epochs.close_due(force=True)
+    assert verdict_entries(env)[claimant.keys.public_key]["invalid"] == 0  # checks were clean
+    invalid, evidence = env.reads.verdicts.get(epoch, claimant.keys.public_key)
+    assert invalid  # and yet the conviction stands, with every verdict kept as evidence
+    assert evidence["earlier"] == {"by": "appeal", "earlier": {"by": "operator"}}
+    view = env.http.get(f"/api/v1/jobs/{job_id}", headers=env.auth).json()
+    assert view["payment"] == "forfeited"

@@ -37,7 +37,7 @@ def start(env: Env, **backends: EchoBackend) -> tuple[Worker, threading.Thread]:
 
 
 def state(env: Env, job_id: str) -> str:
-    return env.store.get_job(job_id).state.value
+    return env.reads.jobs.get(job_id).state.value
 
 
 def wait_for(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
@@ -77,4 +77,4 @@ def test_backend_errors_count_tries_until_the_job_fails(env: Env) -> None:
     wait_for(lambda: state(env, job) == "failed")  # max_attempts = 2 in the fixture
     worker.stop.set()
     thread.join(10)
-    assert "out of memory" in (env.store.get_job(job).error or "")
+    assert "out of memory" in (env.reads.jobs.get(job).error or "")

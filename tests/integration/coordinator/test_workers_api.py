@@ -181,9 +181,9 @@ def test_heartbeat_extends_and_release_requeues(env: Env) -> None:
     assert worker.heartbeat([job["id"]])["count"] == 1
     env.clock.advance(4)  # past the first expiry, within the extended one
     env.http.app.state.workers.reap()
-    assert env.store.get_job(job["id"]).state.value == "leased"
+    assert env.reads.jobs.get(job["id"]).state.value == "leased"
     assert worker.release([job["id"]])["count"] == 1
-    assert env.store.get_job(job["id"]).state.value == "queued"
+    assert env.reads.jobs.get(job["id"]).state.value == "queued"
     other = env.worker()
     other.register("o", MODELS, 4096, 1)
     assert [a["job_id"] for a in other.pop(0)] == [assignment["job_id"]]
@@ -214,7 +214,7 @@ def test_release_with_an_error_fails_the_job_once_out_of_tries(env: Env) -> None
     worker.register("w", MODELS, 4096, 1)
     worker.pop(0)
     assert worker.release([job["id"]], error="backend: out of memory")["count"] == 1
-    assert env.store.get_job(job["id"]).state.value == "queued"  # first try: queued again
+    assert env.reads.jobs.get(job["id"]).state.value == "queued"  # first try: queued again
     worker.pop(0)
     worker.release([job["id"]], error="backend: out of memory")  # max_attempts = 2
     view = env.http.get(f"/api/v1/jobs/{job['id']}", headers=env.auth).json()

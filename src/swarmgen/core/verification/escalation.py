@@ -20,10 +20,16 @@ from swarmgen.core.verification.failures import Comparison, Outcome, Verificatio
 
 @dataclass(frozen=True)
 class Participant:
-    """A worker as eligibility sees it: its id and the account that owns it."""
+    """A worker as eligibility sees it: its id and the account that owns it (if any)."""
 
     worker_id: str
-    owner_id: str
+    owner_id: str | None
+
+
+def same_owner(a: Participant, b: Participant) -> bool:
+    """True when both workers are owned, by the same account (an unowned worker shares
+    no owner with anyone: it has no stake and no other keys to collude through)."""
+    return a.owner_id is not None and a.owner_id == b.owner_id
 
 
 def can_validate(
@@ -31,11 +37,14 @@ def can_validate(
 ) -> bool:
     """True when ``candidate`` may re-execute ``claimant``'s job.
 
-    Never the same worker, never a worker of the same owner, never twice on one panel.
+    Never the same worker, never a worker of the same owner, never twice on one panel
+    (``panel``: every worker that holds or held a seat on this claim, or voted on it).
+    This is the rule; dispatch implements it as a query
+    (:mod:`swarmgen.store.dispatch`), and a test checks the two agree.
     """
     return (
         candidate.worker_id != claimant.worker_id
-        and candidate.owner_id != claimant.owner_id
+        and not same_owner(candidate, claimant)
         and candidate.worker_id not in panel
     )
 

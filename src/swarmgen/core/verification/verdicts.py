@@ -144,3 +144,14 @@ def epoch_verdict(checks: int, failures: int, honest_fp: float, alpha: float = A
         raise VerificationError(f"alpha={alpha} must be strictly between 0 and 1")
     p_value = binomial_tail(failures, checks, honest_fp)
     return Verdict(checks, failures, honest_fp, alpha, p_value)
+
+
+def standing_invalid(earlier: bool | None, later: bool) -> bool:
+    """Whether a worker stands invalid for an epoch once a ``later`` verdict arrives.
+
+    ``earlier`` is the verdict already recorded for that worker and epoch (``None`` when
+    there is none). An earlier *invalid* verdict stands: a later one (verification's at
+    close, or an operator's) may convict but never clears, so a conviction cannot be
+    undone by recording a second, cleaner verdict before the epoch is sealed.
+    """
+    return later or bool(earlier)

@@ -33,6 +33,13 @@ def test_eligibility_excludes_self_same_owner_and_panel_members() -> None:
     assert can_validate(Participant("w3", "bob"), claimant, panel={"w4"})
 
 
+def test_unowned_workers_share_no_owner() -> None:
+    assert can_validate(Participant("w2", None), Participant("w1", None))
+    assert can_validate(Participant("w2", None), Participant("w1", "alice"))
+    assert can_validate(Participant("w2", "alice"), Participant("w1", None))
+    assert not can_validate(Participant("w1", None), Participant("w1", None))
+
+
 def test_one_agreeing_validator_upholds() -> None:
     assert decide(ballots(A), POLICY).status is Status.UPHELD
 

@@ -12,6 +12,7 @@ from swarmgen.core.verification.verdicts import (
     binomial_tail,
     epoch_verdict,
     failures_to_convict,
+    standing_invalid,
     upper_confidence_bound,
 )
 
@@ -95,3 +96,16 @@ def test_upper_bound_matches_clopper_pearson(trials: int, failures: int) -> None
 
 def test_zero_failures_in_a_thousand_is_about_three_per_thousand() -> None:
     assert upper_confidence_bound(0, 1000) == pytest.approx(-math.log(0.05) / 1000, rel=0.01)
+
+
+@given(st.one_of(st.none(), st.booleans()), st.booleans())
+def test_an_earlier_invalid_verdict_stands(earlier: bool | None, later: bool) -> None:
+    kept = standing_invalid(earlier, later)
+    assert kept is (bool(earlier) or later)
+    if earlier:
+        assert kept  # a later verdict never clears a conviction
+
+
+def test_without_an_earlier_verdict_the_later_one_holds() -> None:
+    assert standing_invalid(None, True) and not standing_invalid(None, False)
+    assert standing_invalid(False, True) and not standing_invalid(False, False)

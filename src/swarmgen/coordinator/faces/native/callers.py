@@ -21,8 +21,8 @@ from swarmgen.coordinator.faces.native.errors import invalid_from
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.workers import WorkerService
+from swarmgen.store.port import Store
 from swarmgen.store.records import UserRecord
-from swarmgen.store.sql import SqlStore
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,7 +35,7 @@ class NativeServices:
     workers: WorkerService
     credits: CreditService
     epochs: EpochService
-    store: SqlStore
+    store: Store
     clock: Clock
 
 

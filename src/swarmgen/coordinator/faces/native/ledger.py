@@ -41,7 +41,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         """The whole ledger as JSON lines (see ``swarmgen ledger verify``)."""
 
         def lines() -> Iterator[bytes]:
-            for line in auditing.export(epochs.ledger, epochs.keys.public_key):
+            for line in auditing.export(epochs.store, epochs.keys.public_key):
                 yield line.encode("utf-8")
 
         return StreamingResponse(lines(), media_type=EXPORT_MEDIA)
@@ -51,6 +51,6 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         job_id: Annotated[str, Path(min_length=1, max_length=64, pattern=PLAIN)],
     ) -> dict[str, Any]:
         """Inclusion proofs of a job's sealed entries, checkable offline against the key."""
-        return auditing.prove(epochs.ledger, job_id).to_dict()
+        return auditing.prove(epochs.store, job_id).to_dict()
 
     return api

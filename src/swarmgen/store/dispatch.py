@@ -1,0 +1,222 @@
+"""The queue's moves: lease the best fitting jobs, hand them back, extend, reap.
+
+Dispatch selects candidate rows with ``FOR UPDATE SKIP LOCKED`` (ignored by SQLite,
+where ``BEGIN IMMEDIATE`` serialises writers) and flips them to ``leased`` in the same
+transaction, so two coordinators never lease one job twice.
+
+Who may validate whom is the core's rule
+(:func:`swarmgen.core.verification.escalation.can_validate`); :func:`may_run` states it
+as SQL so that dispatch filters in the database, in the one query that picks the jobs.
+``tests/unit/store/test_dispatch.py`` checks the two agree on generated cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, exists, func, literal, not_, or_, select, update
+
+from swarmgen.core.jobs import JobState
+from swarmgen.store import schema as t
+from swarmgen.store.base import Repository
+from swarmgen.store.records import ExpiredSeat, JobRecord
+
+
+def _expiry(now: int) -> Any:
+    """``now`` plus each row's lease TTL, computed in 64-bit (ms overflow 32-bit ints)."""
+    return literal(now, BigInteger) + t.jobs.c.lease_ttl_s * 1000
+
+
+def _aged(aging_per_s: int) -> Any:
+    """A job's priority plus its waiting time, scaled by 1000 and shifted by ``-now``.
+
+    ``priority + (now - created_ms) * aging_per_s / 1000`` orders jobs the same way for
+    every ``now``, so the order needs no clock: jobs that wait climb past newer ones.
+    """
+    return literal(1000, BigInteger) * t.jobs.c.priority - t.jobs.c.created_ms * aging_per_s
+
+
+def may_run(worker_id: str, owner_id: str | None) -> Any:
+    """Jobs ``worker_id`` may lease: every ordinary job, and validation jobs that
+    :func:`~swarmgen.core.verification.escalation.can_validate` allows it: a claim that
+    is neither its own nor its owner's and whose panel it has not sat on already."""
+    c = t.jobs.c
+    sibling = t.jobs.alias("sibling")
+    on_panel = exists().where(sibling.c.validates == c.validates, sibling.c.worker_id == worker_id)
+    voted = exists().where(t.ballots.c.job_id == c.validates, t.ballots.c.validator_id == worker_id)
+    allowed = [c.exclude_worker != worker_id, not_(on_panel), not_(voted)]
+    if owner_id is not None:
+        allowed.append(or_(c.exclude_owner.is_(None), c.exclude_owner != owner_id))
+    return or_(c.validates.is_(None), and_(*allowed))
+
+
+def _one_seat_per_panel(rows: Iterable[Any]) -> list[str]:
+    """The candidates' ids in order, keeping only the first seat of each claim's panel."""
+    ids, panels = [], set()
+    for row in rows:
+        if row.validates is not None:
+            if row.validates in panels:
+                continue
+            panels.add(row.validates)
+        ids.append(row.id)
+    return ids
+
+
+class DispatchRepository(Repository):
+    def lease(  # noqa: PLR0917
+        self,
+        worker_id: str,
+        offerings: Iterable[str],
+        max_pixels: int,
+        limit: int,
+        now: int,
+        aging_per_s: int = 0,
+        owner_id: str | None = None,
+    ) -> list[JobRecord]:
+        """Lease up to ``limit`` queued jobs that fit the worker, best first.
+
+        Best is the highest priority plus ``aging_per_s`` points per second waited. A
+        validation job never goes to a worker :func:`may_run` excludes (nor two of one
+        panel to one worker in a batch).
+        """
+        c = t.jobs.c
+        candidates = (
+            select(c.id, c.validates)
+            .where(
+                c.state == JobState.QUEUED.value,
+                c.offering.in_(list(offerings)),
+                c.pixels <= max_pixels,
+                may_run(worker_id, owner_id),
+            )
+            .order_by(_aged(aging_per_s).desc(), c.created_ms, c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = _one_seat_per_panel(self.conn.execute(candidates))
+        if not ids:
+            return []
+        self.conn.execute(
+            update(t.jobs)
+            .where(c.id.in_(ids))
+            .values(
+                state=JobState.LEASED.value,
+                worker_id=worker_id,
+                lease_expires_ms=_expiry(now),
+                attempts=c.attempts + 1,
+                updated_ms=now,
+            )
+        )
+        rows = self.conn.execute(select(t.jobs).where(c.id.in_(ids))).all()
+        by_id = {row.id: JobRecord.from_row(row) for row in rows}
+        return [by_id[i] for i in ids]
+
+    def may_validate(self, worker_id: str, owner_id: str | None, job_id: str) -> bool:
+        """Whether :func:`may_run` lets ``worker_id`` lease job ``job_id`` (for tests and
+        diagnostics; dispatch applies the same expression inside :meth:`lease`)."""
+        c = t.jobs.c
+        query = select(c.id).where(c.id == job_id, may_run(worker_id, owner_id))
+        return self.conn.execute(query).first() is not None
+
+    def queue_position(self, job: JobRecord, aging_per_s: int = 0) -> int:
+        """How many queued jobs of the same offering are ahead of ``job`` (0 = next)."""
+        c = t.jobs.c
+        aged, mine = _aged(aging_per_s), 1000 * job.priority - job.created_ms * aging_per_s
+        ahead = or_(
+            aged > mine,
+            and_(aged == mine, c.created_ms < job.created_ms),
+            and_(aged == mine, c.created_ms == job.created_ms, c.id < job.id),
+        )
+        query = select(func.count()).where(
+            c.state == JobState.QUEUED.value, c.offering == job.offering, ahead
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    def release(
+        self,
+        worker_id: str,
+        job_ids: Sequence[str],
+        now: int,
+        *,
+        error: str | None = None,
+        max_attempts: int | None = None,
+    ) -> tuple[list[str], list[str]]:
+        """A worker hands leased jobs back; they are queued again at once.
+
+        With ``error`` (the worker could not run them), a job out of attempts fails with
+        that error instead. Returns ``(requeued_ids, failed_ids)``.
+        """
+        c = t.jobs.c
+        held = and_(
+            c.id.in_(list(job_ids)), c.worker_id == worker_id, c.state == JobState.LEASED.value
+        )
+        if error is None or max_attempts is None:
+            return self._requeue(held, now), []
+        return self._requeue_or_fail(held, now, max_attempts, error)
+
+    def extend(self, worker_id: str, job_ids: Sequence[str], now: int) -> int:
+        """Push the leases of jobs a live worker is still running out by their TTL."""
+        c = t.jobs.c
+        return self.conn.execute(
+            update(t.jobs)
+            .where(
+                c.id.in_(list(job_ids)),
+                c.worker_id == worker_id,
+                c.state == JobState.LEASED.value,
+            )
+            .values(lease_expires_ms=_expiry(now))
+        ).rowcount
+
+    def expired_seats(self, now: int) -> list[ExpiredSeat]:
+        """Validation jobs whose lease has run out, with their holders.
+
+        Read before :meth:`reap` requeues them (which forgets the worker).
+        """
+        c = t.jobs.c
+        rows = self.conn.execute(
+            select(c.id, c.validates, c.worker_id).where(
+                c.state == JobState.LEASED.value,
+                c.lease_expires_ms < now,
+                c.validates.is_not(None),
+            )
+        ).all()
+        return [ExpiredSeat(row.id, row.validates, row.worker_id) for row in rows]
+
+    def reap(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
+        """Queue jobs whose lease expired again; fail those out of attempts.
+
+        Returns ``(requeued_ids, failed_ids)``.
+        """
+        c = t.jobs.c
+        expired = and_(c.state == JobState.LEASED.value, c.lease_expires_ms < now)
+        return self._requeue_or_fail(expired, now, max_attempts, "lease expired too often")
+
+    def _flip(self, where: Any, **values: Any) -> list[str]:
+        """Lock the jobs matching ``where``, set ``values`` on them; returns their ids."""
+        c = t.jobs.c
+        ids = list(self.conn.execute(select(c.id).where(where).with_for_update()).scalars())
+        if ids:
+            self.conn.execute(update(t.jobs).where(c.id.in_(ids)).values(**values))
+        return ids
+
+    def _requeue(self, where: Any, now: int) -> list[str]:
+        return self._flip(
+            where,
+            state=JobState.QUEUED.value,
+            worker_id=None,
+            lease_expires_ms=None,
+            updated_ms=now,
+        )
+
+    def _requeue_or_fail(
+        self, where: Any, now: int, max_attempts: int, error: str
+    ) -> tuple[list[str], list[str]]:
+        out_of_tries = and_(where, t.jobs.c.attempts >= max_attempts)
+        failed = self._flip(
+            out_of_tries,
+            state=JobState.FAILED.value,
+            updated_ms=now,
+            lease_expires_ms=None,
+            error=error,
+        )
+        return self._requeue(where, now), failed

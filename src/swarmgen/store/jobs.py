@@ -1,0 +1,181 @@
+"""Jobs as requesters and verification see them: insert, read, pay, cancel, complete.
+
+Leasing, releasing and reaping (the queue's moves) live in :mod:`swarmgen.store.dispatch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+
+from swarmgen.core.jobs import JobState
+from swarmgen.errors import NotFound
+from swarmgen.store import schema as t
+from swarmgen.store.base import Repository
+from swarmgen.store.records import Completion, JobRecord
+
+ACTIVE = (JobState.QUEUED.value, JobState.LEASED.value)
+"""Job states that still hold a place in the queue or a lease."""
+
+_CHUNK = 500
+"""Most ids in one ``IN (...)`` list."""
+
+
+class JobRepository(Repository):
+    def insert(self, jobs: Sequence[JobRecord]) -> None:
+        if jobs:
+            self.conn.execute(t.jobs.insert(), [job.as_row() for job in jobs])
+
+    def get(self, job_id: str) -> JobRecord:
+        """The job; :class:`NotFound` when there is none."""
+        row = self.conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
+        if row is None:
+            raise NotFound(f"no job {job_id}", job_id=job_id)
+        return JobRecord.from_row(row)
+
+    def get_many(self, job_ids: Iterable[str]) -> list[JobRecord]:
+        """The jobs of ``job_ids`` that exist, in no particular order."""
+        ids = list(job_ids)
+        if not ids:
+            return []
+        rows = self.conn.execute(select(t.jobs).where(t.jobs.c.id.in_(ids))).all()
+        return [JobRecord.from_row(row) for row in rows]
+
+    def count_active(self, user_id: str) -> int:
+        """Queued plus leased jobs of ``user_id``."""
+        c = t.jobs.c
+        query = select(func.count()).where(c.user_id == user_id, c.state.in_(ACTIVE))
+        return int(self.conn.execute(query).scalar_one())
+
+    def set_payment(self, job_ids: Sequence[str], payment: str) -> None:
+        if job_ids:
+            self.conn.execute(
+                update(t.jobs).where(t.jobs.c.id.in_(list(job_ids))).values(payment=payment)
+            )
+
+    def reserved_total(self, user_id: str) -> int:
+        """Micro-credits held in escrow for ``user_id``'s jobs."""
+        c = t.jobs.c
+        query = select(func.coalesce(func.sum(c.price), 0)).where(
+            c.user_id == user_id, c.payment == "reserved"
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    def of_user(
+        self,
+        user_id: str,
+        limit: int,
+        state: JobState | None = None,
+        updated_since: int | None = None,
+    ) -> list[JobRecord]:
+        """The user's jobs, newest first; with ``updated_since`` (ms, inclusive), the jobs
+        changed since then, oldest change first, so a client can follow them page by page."""
+        c = t.jobs.c
+        query = select(t.jobs).where(c.user_id == user_id)
+        if state is not None:
+            query = query.where(c.state == state.value)
+        if updated_since is None:
+            query = query.order_by(c.created_ms.desc(), c.id.desc())
+        else:
+            query = query.where(c.updated_ms >= updated_since).order_by(c.updated_ms, c.id)
+        return [JobRecord.from_row(row) for row in self.conn.execute(query.limit(limit))]
+
+    def cancel(self, job_id: str, now: int) -> JobRecord | None:
+        """Cancel an active job; the updated record, or None when it was already final."""
+        result = self.conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.id == job_id, t.jobs.c.state.in_(ACTIVE))
+            .values(state=JobState.CANCELLED.value, updated_ms=now, lease_expires_ms=None)
+        )
+        if result.rowcount == 0:
+            return None
+        return self.get(job_id)
+
+    def complete(self, worker_id: str, now: int, results: Sequence[Completion]) -> list[JobRecord]:
+        """Mark jobs leased to ``worker_id`` completed.
+
+        Returns the records that were completed; a job whose lease was lost meanwhile
+        is left alone and missing from the answer.
+        """
+        c = t.jobs.c
+        wanted = {result.job_id: result for result in results}
+        done = [
+            _completed(job, wanted[job.id], now)
+            for job in self.get_many(wanted)
+            if job.worker_id == worker_id and job.state is JobState.LEASED
+        ]
+        if not done:
+            return []
+        self.conn.execute(
+            update(t.jobs)
+            .where(c.id == bindparam("job_id"), c.state == JobState.LEASED.value)
+            .values(
+                state=JobState.COMPLETED.value,
+                updated_ms=now,
+                lease_expires_ms=None,
+                outputs=bindparam("new_outputs"),
+                output_digest=bindparam("new_output_digest"),
+                receipt=bindparam("new_receipt"),
+                timings=bindparam("new_timings"),
+            ),
+            [
+                {
+                    "job_id": job.id,
+                    "new_outputs": job.outputs,
+                    "new_output_digest": job.output_digest,
+                    "new_receipt": job.receipt,
+                    "new_timings": job.timings,
+                }
+                for job in done
+            ],
+        )
+        return done
+
+    # sampling draws ---------------------------------------------------------------
+
+    def set_draw(self, job_id: str, rate: float, epoch: int) -> None:
+        """Record the sampling rate and epoch a completed original job was drawn under."""
+        self.conn.execute(
+            update(t.jobs).where(t.jobs.c.id == job_id).values(sample_rate=rate, sample_epoch=epoch)
+        )
+
+    def traffic(self, offering: str, epoch: int) -> int:
+        """Jobs of ``offering`` whose draw fell in ``epoch``."""
+        c = t.jobs.c
+        query = select(func.count()).where(c.sample_epoch == epoch, c.offering == offering)
+        return int(self.conn.execute(query).scalar_one())
+
+    def drawn(self, epoch: int) -> list[tuple[str, float]]:
+        """``(job_id, rate)`` of every job whose draw fell in ``epoch``."""
+        c = t.jobs.c
+        rows = self.conn.execute(
+            select(c.id, c.sample_rate).where(c.sample_epoch == epoch).order_by(c.id)
+        ).all()
+        return [(row.id, float(row.sample_rate)) for row in rows]
+
+    def offerings_and_specs(self, job_ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
+        """``job_id -> (offering, canonical spec)``: what rewards need, without outputs."""
+        c = t.jobs.c
+        found: dict[str, tuple[str, Any]] = {}
+        ids = list(job_ids)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = self.conn.execute(select(c.id, c.offering, c.spec).where(c.id.in_(chunk)))
+            found.update({row.id: (row.offering, row.spec) for row in rows})
+        return found
+
+
+def _completed(job: JobRecord, result: Completion, now: int) -> JobRecord:
+    return replace(
+        job,
+        state=JobState.COMPLETED,
+        updated_ms=now,
+        lease_expires_ms=None,
+        outputs=result.outputs,
+        output_digest=result.output_digest,
+        receipt=result.receipt,
+        timings=result.timings,
+    )

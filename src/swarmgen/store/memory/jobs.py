@@ -1,0 +1,274 @@
+"""Jobs and the queue's moves, in memory.
+
+Dispatch orders and filters exactly as the SQL does, and decides who may validate
+whom by calling the core's :func:`~swarmgen.core.verification.escalation.can_validate`
+itself, the rule the SQL implements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from swarmgen.core.jobs import JobState
+from swarmgen.core.verification.escalation import Participant, can_validate
+from swarmgen.errors import NotFound
+from swarmgen.store.memory.tables import Tables
+from swarmgen.store.records import Completion, ExpiredSeat, JobRecord
+
+_ACTIVE = (JobState.QUEUED, JobState.LEASED)
+
+
+class MemoryJobs:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def insert(self, jobs: Sequence[JobRecord]) -> None:
+        for job in jobs:
+            if job.id in self.t.jobs:
+                raise ValueError(f"job {job.id} exists")
+            self.t.jobs[job.id] = job
+
+    def get(self, job_id: str) -> JobRecord:
+        job = self.t.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}", job_id=job_id)
+        return job
+
+    def get_many(self, job_ids: Iterable[str]) -> list[JobRecord]:
+        return [self.t.jobs[i] for i in dict.fromkeys(job_ids) if i in self.t.jobs]
+
+    def count_active(self, user_id: str) -> int:
+        return sum(1 for j in self.t.jobs.values() if j.user_id == user_id and j.state in _ACTIVE)
+
+    def set_payment(self, job_ids: Sequence[str], payment: str) -> None:
+        for job_id in job_ids:
+            if job_id in self.t.jobs:
+                self.t.jobs[job_id] = replace(self.t.jobs[job_id], payment=payment)
+
+    def reserved_total(self, user_id: str) -> int:
+        return sum(
+            j.price
+            for j in self.t.jobs.values()
+            if j.user_id == user_id and j.payment == "reserved"
+        )
+
+    def of_user(
+        self,
+        user_id: str,
+        limit: int,
+        state: JobState | None = None,
+        updated_since: int | None = None,
+    ) -> list[JobRecord]:
+        mine = [
+            j
+            for j in self.t.jobs.values()
+            if j.user_id == user_id and (state is None or j.state is state)
+        ]
+        if updated_since is None:
+            mine.sort(key=lambda j: (j.created_ms, j.id), reverse=True)
+        else:
+            mine = sorted(
+                (j for j in mine if j.updated_ms >= updated_since),
+                key=lambda j: (j.updated_ms, j.id),
+            )
+        return mine[:limit]
+
+    def cancel(self, job_id: str, now: int) -> JobRecord | None:
+        job = self.t.jobs.get(job_id)
+        if job is None or job.state not in _ACTIVE:
+            return None
+        job = replace(job, state=JobState.CANCELLED, updated_ms=now, lease_expires_ms=None)
+        self.t.jobs[job_id] = job
+        return job
+
+    def complete(self, worker_id: str, now: int, results: Sequence[Completion]) -> list[JobRecord]:
+        done = []
+        for result in results:
+            job = self.t.jobs.get(result.job_id)
+            if job is None or job.worker_id != worker_id or job.state is not JobState.LEASED:
+                continue
+            job = replace(
+                job,
+                state=JobState.COMPLETED,
+                updated_ms=now,
+                lease_expires_ms=None,
+                outputs=result.outputs,
+                output_digest=result.output_digest,
+                receipt=result.receipt,
+                timings=result.timings,
+            )
+            self.t.jobs[job.id] = job
+            done.append(job)
+        return done
+
+    def set_draw(self, job_id: str, rate: float, epoch: int) -> None:
+        job = self.t.jobs[job_id]
+        self.t.jobs[job_id] = replace(job, sample_rate=rate, sample_epoch=epoch)
+
+    def traffic(self, offering: str, epoch: int) -> int:
+        return sum(
+            1 for j in self.t.jobs.values() if j.sample_epoch == epoch and j.offering == offering
+        )
+
+    def drawn(self, epoch: int) -> list[tuple[str, float]]:
+        return sorted(
+            (j.id, float(j.sample_rate or 0.0))
+            for j in self.t.jobs.values()
+            if j.sample_epoch == epoch
+        )
+
+    def offerings_and_specs(self, job_ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
+        return {j.id: (j.offering, j.spec) for j in self.get_many(job_ids)}
+
+
+def _aged(job: JobRecord, aging_per_s: int) -> int:
+    """The SQL's clock-free order key (see :func:`swarmgen.store.dispatch._aged`)."""
+    return 1000 * job.priority - job.created_ms * aging_per_s
+
+
+class MemoryDispatch:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def _may_run(self, worker_id: str, owner_id: str | None, job: JobRecord) -> bool:
+        if job.validates is None:
+            return True
+        if job.exclude_worker is None:
+            return False  # as SQL compares with NULL
+        panel = {
+            j.worker_id
+            for j in self.t.jobs.values()
+            if j.validates == job.validates and j.worker_id
+        }
+        panel.update(b.validator_id for b in self.t.ballots.get(job.validates, []))
+        claimant = Participant(job.exclude_worker, job.exclude_owner)
+        return can_validate(Participant(worker_id, owner_id), claimant, panel)
+
+    def lease(  # noqa: PLR0917
+        self,
+        worker_id: str,
+        offerings: Iterable[str],
+        max_pixels: int,
+        limit: int,
+        now: int,
+        aging_per_s: int = 0,
+        owner_id: str | None = None,
+    ) -> list[JobRecord]:
+        wanted = set(offerings)
+        candidates = sorted(
+            (
+                j
+                for j in self.t.jobs.values()
+                if j.state is JobState.QUEUED
+                and j.offering in wanted
+                and j.pixels <= max_pixels
+                and self._may_run(worker_id, owner_id, j)
+            ),
+            key=lambda j: (-_aged(j, aging_per_s), j.created_ms, j.id),
+        )[:limit]
+        leased, panels = [], set()
+        for job in candidates:
+            if job.validates is not None:
+                if job.validates in panels:
+                    continue
+                panels.add(job.validates)
+            taken = replace(
+                job,
+                state=JobState.LEASED,
+                worker_id=worker_id,
+                lease_expires_ms=now + job.lease_ttl_s * 1000,
+                attempts=job.attempts + 1,
+                updated_ms=now,
+            )
+            self.t.jobs[job.id] = taken
+            leased.append(taken)
+        return leased
+
+    def may_validate(self, worker_id: str, owner_id: str | None, job_id: str) -> bool:
+        job = self.t.jobs.get(job_id)
+        return job is not None and self._may_run(worker_id, owner_id, job)
+
+    def queue_position(self, job: JobRecord, aging_per_s: int = 0) -> int:
+        mine = (-_aged(job, aging_per_s), job.created_ms, job.id)
+        return sum(
+            1
+            for j in self.t.jobs.values()
+            if j.state is JobState.QUEUED
+            and j.offering == job.offering
+            and (-_aged(j, aging_per_s), j.created_ms, j.id) < mine
+        )
+
+    def release(
+        self,
+        worker_id: str,
+        job_ids: Sequence[str],
+        now: int,
+        *,
+        error: str | None = None,
+        max_attempts: int | None = None,
+    ) -> tuple[list[str], list[str]]:
+        wanted = set(job_ids)
+
+        def held(j: JobRecord) -> bool:
+            return j.id in wanted and j.worker_id == worker_id and j.state is JobState.LEASED
+
+        if error is None or max_attempts is None:
+            return self._requeue(held, now), []
+        return self._requeue_or_fail(held, now, max_attempts, error)
+
+    def extend(self, worker_id: str, job_ids: Sequence[str], now: int) -> int:
+        extended = 0
+        for job in self._held(worker_id, job_ids):
+            self.t.jobs[job.id] = replace(job, lease_expires_ms=now + job.lease_ttl_s * 1000)
+            extended += 1
+        return extended
+
+    def _held(self, worker_id: str, job_ids: Sequence[str]) -> list[JobRecord]:
+        found = (self.t.jobs.get(i) for i in dict.fromkeys(job_ids))
+        return [j for j in found if j and j.worker_id == worker_id and j.state is JobState.LEASED]
+
+    def expired_seats(self, now: int) -> list[ExpiredSeat]:
+        return [
+            ExpiredSeat(j.id, j.validates, j.worker_id)
+            for j in self.t.jobs.values()
+            if j.state is JobState.LEASED
+            and (j.lease_expires_ms or 0) < now
+            and j.validates is not None
+            and j.worker_id is not None
+        ]
+
+    def reap(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
+        def expired(j: JobRecord) -> bool:
+            return j.state is JobState.LEASED and (j.lease_expires_ms or 0) < now
+
+        return self._requeue_or_fail(expired, now, max_attempts, "lease expired too often")
+
+    def _requeue(self, where: Callable[[JobRecord], bool], now: int) -> list[str]:
+        ids = sorted(j.id for j in self.t.jobs.values() if where(j))
+        for job_id in ids:
+            self.t.jobs[job_id] = replace(
+                self.t.jobs[job_id],
+                state=JobState.QUEUED,
+                worker_id=None,
+                lease_expires_ms=None,
+                updated_ms=now,
+            )
+        return ids
+
+    def _requeue_or_fail(
+        self, where: Callable[[JobRecord], bool], now: int, max_attempts: int, error: str
+    ) -> tuple[list[str], list[str]]:
+        failed = sorted(
+            j.id for j in self.t.jobs.values() if where(j) and j.attempts >= max_attempts
+        )
+        for job_id in failed:
+            self.t.jobs[job_id] = replace(
+                self.t.jobs[job_id],
+                state=JobState.FAILED,
+                updated_ms=now,
+                lease_expires_ms=None,
+                error=error,
+            )
+        return self._requeue(where, now), failed

@@ -1,0 +1,60 @@
+"""The in-memory store's state: one dictionary per table, copied per transaction.
+
+Records are frozen, so a transaction works on shallow copies of the containers and
+either swaps them in when it commits or drops them when it rolls back.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from swarmgen.core.ledger import Entry
+from swarmgen.store.records import (
+    SYSTEM_USER,
+    BallotRow,
+    CheckRow,
+    JobRecord,
+    KeyRecord,
+    UserRecord,
+    WorkerRecord,
+)
+
+
+@dataclass(frozen=True)
+class EpochRow:
+    opened_ms: int
+    closed_ms: int | None = None
+    seal: dict[str, Any] | None = None
+
+
+@dataclass
+class Tables:
+    users: dict[str, UserRecord] = field(
+        default_factory=lambda: {
+            SYSTEM_USER: UserRecord(SYSTEM_USER, "swarmgen-system", "system", 0)
+        }
+    )
+    keys: dict[str, tuple[KeyRecord, str]] = field(default_factory=dict)
+    """Key id to the key and its hash."""
+    workers: dict[str, WorkerRecord] = field(default_factory=dict)
+    nonces: dict[tuple[str, str], int] = field(default_factory=dict)
+    jobs: dict[str, JobRecord] = field(default_factory=dict)
+    seeds: dict[int, tuple[bytes, str]] = field(default_factory=dict)
+    checks: dict[str, tuple[CheckRow, int]] = field(default_factory=dict)
+    """Checked job id to the check and when it opened."""
+    ballots: dict[str, list[BallotRow]] = field(default_factory=dict)
+    """Checked job id to its ballots in arrival order."""
+    reputations: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """Worker id to its reputation and clean epochs in a row."""
+    verdicts: dict[tuple[int, str], tuple[bool, dict[str, Any]]] = field(default_factory=dict)
+    entries: list[Entry] = field(default_factory=list)
+    balances: dict[str, int] = field(default_factory=dict)
+    epochs: dict[int, EpochRow] = field(default_factory=dict)
+
+    def working_copy(self) -> Tables:
+        """Copies of every container (the records in them are immutable and shared)."""
+        copied = Tables(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(self)})
+        copied.ballots = {job_id: list(rows) for job_id, rows in self.ballots.items()}
+        return copied

@@ -1,0 +1,171 @@
+"""Sampling seeds, checks, ballots, reputations and verdicts, in memory."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from swarmgen.core.jobs import JobState
+from swarmgen.core.verification.verdicts import standing_invalid
+from swarmgen.store.memory.tables import Tables
+from swarmgen.store.records import BallotRow, CheckRow, CheckStatus
+
+_ACTIVE = (JobState.QUEUED, JobState.LEASED)
+_DECIDED = (CheckStatus.UPHELD, CheckStatus.REJECTED)
+
+
+class MemoryValidations:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def seed_of(self, epoch: int) -> bytes | None:
+        found = self.t.seeds.get(epoch)
+        return found[0] if found else None
+
+    def insert_seed(self, epoch: int, seed: bytes, commitment: str, now: int) -> None:
+        if epoch in self.t.seeds:
+            raise ValueError(f"epoch {epoch} has a seed")
+        self.t.seeds[epoch] = (seed, commitment)
+
+    def open_check(
+        self, job_id: str, worker_id: str, offering: str, *, epoch: int, now: int
+    ) -> None:
+        if job_id in self.t.checks:
+            raise ValueError(f"job {job_id} has a check")
+        check = CheckRow(job_id, worker_id, offering, epoch, CheckStatus.PENDING, None, None)
+        self.t.checks[job_id] = (check, now)
+
+    def get_check(self, job_id: str) -> CheckRow | None:
+        found = self.t.checks.get(job_id)
+        return found[0] if found else None
+
+    def pending_checks(self) -> list[CheckRow]:
+        pending = [
+            (opened, check.job_id, check)
+            for check, opened in self.t.checks.values()
+            if check.status is CheckStatus.PENDING
+        ]
+        return [check for *_, check in sorted(pending, key=lambda p: (p[0], p[1]))]
+
+    def settle(
+        self,
+        job_id: str,
+        status: CheckStatus,
+        *,
+        epoch: int,
+        reason: str,
+        now: int,
+        penalised: Sequence[str] = (),
+    ) -> None:
+        if job_id in self.t.checks:
+            check, opened = self.t.checks[job_id]
+            settled = replace(check, status=status, decided_epoch=epoch, reason=reason)
+            self.t.checks[job_id] = (settled, opened)
+        self.t.ballots[job_id] = [
+            replace(b, penalised=True) if b.validator_id in penalised else b
+            for b in self.t.ballots.get(job_id, [])
+        ]
+        for job in list(self.t.jobs.values()):
+            if job.validates == job_id and job.state in _ACTIVE:
+                self.t.jobs[job.id] = replace(
+                    job, state=JobState.CANCELLED, updated_ms=now, lease_expires_ms=None
+                )
+
+    def outstanding(self, job_id: str) -> int:
+        return sum(1 for j in self.t.jobs.values() if j.validates == job_id and j.state in _ACTIVE)
+
+    def decided_in(self, epoch: int) -> list[CheckRow]:
+        return sorted(
+            (
+                c
+                for c, _ in self.t.checks.values()
+                if c.decided_epoch == epoch and c.status in _DECIDED
+            ),
+            key=lambda c: c.job_id,
+        )
+
+    def checked(self, job_ids: Iterable[str]) -> set[str]:
+        return {job_id for job_id in job_ids if job_id in self.t.checks}
+
+    def ballots(self, job_id: str) -> list[BallotRow]:
+        return list(self.t.ballots.get(job_id, []))
+
+    def ballots_of_checks(self, job_ids: Sequence[str]) -> list[BallotRow]:
+        return [b for job_id in sorted(set(job_ids)) for b in self.t.ballots.get(job_id, [])]
+
+    def add_ballot(
+        self,
+        job_id: str,
+        validator_id: str,
+        validation_job_id: str,
+        *,
+        vote: str,
+        reason: str,
+        detail: str,
+        distance: float | None,
+        epoch: int,
+        now: int,
+    ) -> bool:
+        panel = self.t.ballots.setdefault(job_id, [])
+        if any(b.validator_id == validator_id for b in panel):
+            return False
+        finite = distance if distance is not None and math.isfinite(distance) else None
+        panel.append(
+            BallotRow(
+                job_id,
+                validator_id,
+                validation_job_id,
+                len(panel),
+                vote,
+                reason[:64],
+                detail,
+                finite,
+                epoch,
+                False,
+            )
+        )
+        return True
+
+    def reputations(self, worker_ids: Iterable[str]) -> dict[str, float]:
+        found = ((w, self.t.reputations.get(w)) for w in set(worker_ids))
+        return {w: rep[0] for w, rep in found if rep is not None}
+
+    def set_reputation(self, worker_id: str, reputation: float, clean: bool, epoch: int) -> None:
+        previous = self.t.reputations.get(worker_id)
+        if previous is None:
+            self.t.reputations[worker_id] = (reputation, int(clean))
+        else:
+            self.t.reputations[worker_id] = (reputation, previous[1] + 1 if clean else 0)
+
+
+class MemoryVerdicts:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def record(
+        self,
+        epoch: int,
+        worker_id: str,
+        *,
+        invalid: bool,
+        evidence: Mapping[str, Any],
+        now: int,
+    ) -> bool:
+        earlier = self.t.verdicts.get((epoch, worker_id))
+        kept = dict(evidence)
+        if earlier is not None:
+            kept["earlier"] = earlier[1]
+        invalid = standing_invalid(earlier[0] if earlier else None, invalid)
+        self.t.verdicts[(epoch, worker_id)] = (invalid, kept)
+        return invalid
+
+    def invalid_workers(self, epoch: int) -> list[str]:
+        return sorted(
+            w for (e, w), (invalid, _) in self.t.verdicts.items() if e == epoch and invalid
+        )
+
+    def get(self, epoch: int, worker_id: str) -> tuple[bool, dict[str, Any]] | None:
+        found = self.t.verdicts.get((epoch, worker_id))
+        return (found[0], dict(found[1])) if found else None

@@ -1,0 +1,45 @@
+"""Workers: registration, last-seen, and who owns which worker key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+
+from swarmgen.store import schema as t
+from swarmgen.store.base import Repository
+from swarmgen.store.records import WorkerRecord
+
+
+class WorkerRepository(Repository):
+    def register(self, worker: WorkerRecord) -> None:
+        """Insert the worker, or update its name, owner and capabilities."""
+        stmt = self.dialect_insert(t.workers).values(**worker.__dict__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.workers.c.id],
+            set_={
+                "name": stmt.excluded.name,
+                "owner_id": stmt.excluded.owner_id,
+                "capabilities": stmt.excluded.capabilities,
+                "last_seen_ms": stmt.excluded.last_seen_ms,
+            },
+        )
+        self.conn.execute(stmt)
+
+    def get(self, worker_id: str) -> WorkerRecord | None:
+        row = self.conn.execute(select(t.workers).where(t.workers.c.id == worker_id)).first()
+        return WorkerRecord(**row._mapping) if row else None
+
+    def touch(self, worker_id: str, now: int) -> None:
+        self.conn.execute(
+            update(t.workers).where(t.workers.c.id == worker_id).values(last_seen_ms=now)
+        )
+
+    def owners(self, worker_ids: Iterable[str]) -> dict[str, str]:
+        """The owner of each of ``worker_ids`` that has one (unowned workers are left out)."""
+        ids = sorted(set(worker_ids))
+        if not ids:
+            return {}
+        c = t.workers.c
+        rows = self.conn.execute(select(c.id, c.owner_id).where(c.id.in_(ids))).all()
+        return {row.id: row.owner_id for row in rows if row.owner_id}

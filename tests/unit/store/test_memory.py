@@ -1,0 +1,47 @@
+"""The in-memory store runs the coordinator end to end: jobs, checks, epochs, the ledger."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from tests.integration.coordinator.helpers import MODELS, run_echo
+
+from swarmgen.clock import FakeClock
+from swarmgen.coordinator.admin import create_key
+from swarmgen.coordinator.app import create_app
+from swarmgen.coordinator.auditing import verify_live
+from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.core.signing import KeyPair
+from swarmgen.sdk.worker_client import WorkerClient
+from swarmgen.store.memory import MemoryStore
+
+
+def test_a_job_runs_is_checked_and_its_epoch_seals_on_the_memory_store(tmp_path: Path) -> None:
+    store, clock = MemoryStore(), FakeClock(int(time.time() * 1000))
+    app = create_app(CoordinatorSettings(data=tmp_path), store=store, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as http:
+        key = create_key(store, clock, "alice").key
+        app.state.credits.grant("alice", 10**9)
+        workers = []
+        for owner in ("ann", "bob"):
+            worker = WorkerClient("http://testserver", KeyPair.generate(), http=http)
+            worker.owner_key = create_key(store, clock, owner).key
+            worker.register(f"{owner}-w", MODELS, 1024 * 1024, 4)
+            workers.append(worker)
+        body = {"kind": "image", "model": "echo-image@fp32", "prompt": "a red circle"}
+        job = http.post("/api/v1/jobs", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert job.status_code == 202, job.text
+        (assignment,) = workers[0].pop(0)
+        workers[0].submit([run_echo(workers[0], assignment)])
+        (check,) = workers[1].pop(0)  # every job of a new worker is checked
+        assert check["job_id"] != job.json()["id"] and check["spec"] == assignment["spec"]
+        workers[1].submit([run_echo(workers[1], check)])
+        seal = app.state.epochs.close_due(force=True)
+        assert seal is not None and seal.epoch == 0
+        assert verify_live(store, app.state.epochs.keys.public_key).ok
+        view = http.get(
+            f"/api/v1/jobs/{job.json()['id']}", headers={"Authorization": f"Bearer {key}"}
+        )
+        assert view.json()["payment"] == "paid"
