@@ -36,6 +36,11 @@ def honest(registry: Registry, model_cache: Path) -> Any:
 
 JOBS = text_jobs(TEXT, 2, seed=5, max_tokens=8)  # one greedy, one sampled
 
+MEASURED_ONLY = {Cheat.BF16}
+"""Cheats without a per-check detection target (0006: bf16 is caught on about 97 % of
+checks, its logprob distance straddling the limit on short greedy answers): one of the
+two claims must fail here, and ``bench/verify.py`` measures the rate."""
+
 
 def texts(outputs: list[Any]) -> list[TextOutput]:
     assert all(isinstance(out, TextOutput) for out in outputs)
@@ -50,10 +55,15 @@ def test_text_cheats_change_the_claim_and_fail(
     truth = texts(run_batched(honest, JOBS, 1))
     cheater = make_cheater(registry, TEXT, cheat, cache_dir=model_cache, threads=1, inner=honest)
     claims = texts(run_batched(cheater, JOBS, 1))
+    caught = []
     for job, claim, real in zip(JOBS, claims, truth, strict=True):
         assert check_text_claim(job, real, real, thresholds).passed
         assert (claim.token_ids, claim.top_logprobs) != (real.token_ids, real.top_logprobs)
-        assert not check_text_claim(job, claim, real, thresholds).passed
+        caught.append(not check_text_claim(job, claim, real, thresholds).passed)
+    if cheat in MEASURED_ONLY:
+        assert any(caught), f"{cheat.value} passed every check"
+    else:
+        assert all(caught), f"{cheat.value} passed a check: {caught}"
     if cheat is Cheat.TRUNCATED:
         assert all(len(c.token_ids) <= 8 // 2 + 1 and c.finish_reason == "stop" for c in claims)
     if cheat is Cheat.PREFILL:
