@@ -1,7 +1,8 @@
 """One error root with stable, machine-readable codes.
 
 Errors that reach a client carry a ``code`` (stable across releases) and an HTTP
-``status``; the coordinator maps them to responses in a single exception handler.
+``status``; each HTTP face maps them to responses in its own error shape (the native
+face in ``coordinator/faces/native/errors``).
 The core raises these, never HTTP exceptions.
 """
 

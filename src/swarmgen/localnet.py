@@ -20,7 +20,7 @@ import httpx
 from swarmgen.clock import SystemClock
 from swarmgen.coordinator.admin import Admin, create_key, open_store
 from swarmgen.coordinator.settings import CoordinatorSettings
-from swarmgen.worker.keys import load_or_create
+from swarmgen.keyfile import load_or_create
 
 
 def free_port() -> int:

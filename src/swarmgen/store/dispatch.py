@@ -7,7 +7,7 @@ transaction, so two coordinators never lease one job twice.
 Who may validate whom is the core's rule
 (:func:`swarmgen.core.verification.escalation.can_validate`); :func:`may_run` states it
 as SQL so that dispatch filters in the database, in the one query that picks the jobs.
-``tests/unit/store/test_dispatch.py`` checks the two agree on generated cases.
+``tests/integration/store/test_dispatch.py`` checks the two agree on generated cases.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from swarmgen.coordinator.settings import (
 from swarmgen.keyfile import load_or_create
 
 
-def test_services_share_one_store_clock_and_ledger(tmp_path: Path) -> None:
+def test_services_share_one_store_and_clock(tmp_path: Path) -> None:
     settings = CoordinatorSettings(data=tmp_path, lease_min_s=9, verify=False)
     clock = FakeClock()
     services = build_services(settings, clock=clock)
@@ -28,17 +28,16 @@ def test_services_share_one_store_clock_and_ledger(tmp_path: Path) -> None:
     assert services.epochs.settings == EpochSettings.of(settings)
     for service in (services.jobs, services.workers, services.credits, services.epochs):
         assert service.store is services.store and service.clock is clock
-        assert service.ledger is services.ledger
     assert services.jobs.credits is services.credits
     assert services.verifier is None and services.workers.verifier is None
     assert services.epochs.keys.public_key == load_or_create(settings.key_path).public_key
-    services.store.engine.dispose()
+    services.store.dispose()
 
 
 def test_checks_on_give_the_worker_service_the_verifier(tmp_path: Path) -> None:
     services = build_services(CoordinatorSettings(data=tmp_path))
     assert services.verifier is not None and services.workers.verifier is services.verifier
-    services.store.engine.dispose()
+    services.store.dispose()
 
 
 def test_periodic_tasks_are_named_leader_only_and_timed_by_the_settings(tmp_path: Path) -> None:
@@ -51,7 +50,7 @@ def test_periodic_tasks_are_named_leader_only_and_timed_by_the_settings(tmp_path
     assert all(task.leader_only for task in tasks.values())
     assert (tasks["lease-reaper"].interval_s, tasks["lease-reaper"].timeout_s) == (2, 3)
     assert tasks["epoch-closer"].interval_s == 4
-    services.store.engine.dispose()
+    services.store.dispose()
 
 
 def test_prepare_migrates_and_makes_the_key_once(tmp_path: Path) -> None:
