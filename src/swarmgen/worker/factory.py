@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from swarmgen.backends.base import Backend
 from swarmgen.core.offerings import Offering
+from swarmgen.keyfile import load_or_create
 from swarmgen.registry import Registry, load_registry
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.worker.daemon import Worker
-from swarmgen.keyfile import load_or_create
 from swarmgen.worker.settings import WorkerSettings
 
 BackendWrapper = Callable[[dict[Offering, Backend], Registry], dict[Offering, Backend]]
