@@ -134,6 +134,17 @@ class ExpiredSeat:
 
 
 @dataclass(frozen=True)
+class MissedSeat:
+    """A validation seat a worker let expire: a missed assignment, never a ballot."""
+
+    job_id: str
+    worker_id: str
+    checked_job_id: str
+    epoch: int
+    recorded_ms: int
+
+
+@dataclass(frozen=True)
 class OpenEpoch:
     """The epoch that receives new entries, and when it opened."""
 
