@@ -206,7 +206,8 @@ class Verifier:
         return tx.dispatch.expired_seats(tx.now_ms)
 
     def reseat(self, tx: Transaction, seat: ExpiredSeat) -> bool:
-        """Take back a validation seat its holder let expire, and offer it again.
+        """Take back a validation seat its holder let expire (or handed back), and offer
+        it again.
 
         The miss is recorded against ``seat.worker_id`` (its reliability, never its
         honesty verdict: no ballot is cast), the seat is queued again with its drawn
@@ -229,6 +230,20 @@ class Verifier:
         Call before the reaper requeues ordinary jobs, so a seat is never failed for
         running out of attempts."""
         return sum(self.reseat(tx, seat) for seat in expired)
+
+    def handed_back(self, tx: Transaction, worker_id: str, job_ids: Sequence[str]) -> int:
+        """:meth:`reseat` the validation seats among ``job_ids`` that ``worker_id`` holds
+        and hands back: a seat released is missed like one let expire (with or without
+        an error: a worker that cannot run a seat has not served it, but has not failed
+        a check either). Returns how many were queued again."""
+        seats = [
+            ExpiredSeat(job.id, job.validates, worker_id)
+            for job in tx.jobs.get_many(job_ids)
+            if job.validates is not None
+            and job.worker_id == worker_id
+            and job.state is JobState.LEASED
+        ]
+        return self.missed(tx, seats)
 
     def seat_records(self, tx: Transaction) -> dict[str, SeatRecord]:
         """Every worker's missed and served seats in the open epoch: their

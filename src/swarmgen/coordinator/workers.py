@@ -244,9 +244,14 @@ class WorkerService:
             return tx.dispatch.extend(worker_id, list(job_ids), now, factor) if job_ids else 0
 
     def release(self, worker_id: str, job_ids: Sequence[str], error: str | None = None) -> int:
-        """Queue handed-back jobs again; with an error, fail (and refund) those out of tries."""
+        """Queue handed-back jobs again; with an error, fail (and refund) those out of tries.
+
+        A validation seat handed back is a missed seat, as if it had expired
+        (:meth:`Verifier.handed_back`): otherwise a key could release a seat just before
+        its lease's hard end and take it again with a fresh lease, for ever."""
         self._worker(worker_id)
         with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            seats = self.verifier.handed_back(tx, worker_id, job_ids) if self.verifier else 0
             released, failed = tx.dispatch.release(
                 worker_id,
                 list(job_ids),
@@ -255,11 +260,11 @@ class WorkerService:
                 max_attempts=self.settings.max_attempts,
             )
             refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
-        if released:
+        if released or seats:
             self.notifier.queue.fire()
         for job_id in failed:
             self.notifier.job_changed(job_id)
-        return len(released) + len(failed)
+        return len(released) + len(failed) + seats
 
     def reap(self) -> tuple[list[str], list[str]]:
         """Requeue jobs whose lease expired; fail those out of attempts; prune old nonces.

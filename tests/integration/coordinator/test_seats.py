@@ -123,3 +123,21 @@ def test_a_worker_that_misses_too_many_seats_gets_only_ordinary_jobs_for_the_epo
     assert [a["job_id"] for a in lazy.pop(0, 4)] == [plain]  # ordinary work goes on
     state.epochs.close_due(force=True)
     assert len(lazy.pop(0, 4)) == 1  # a new epoch: seats again
+
+
+@pytest.mark.parametrize("error", [None, "backend: out of memory"])
+def test_handing_a_seat_back_before_the_cap_is_a_miss_and_cannot_renew_the_lease(
+    env: Env, error: str | None
+) -> None:
+    claimant, squatter, honest = owned(env, "ann"), owned(env, "mal"), owned(env, "cat")
+    job_id = complete(env, claimant)
+    seat = pop_one(squatter)
+    tick(env, ttl_s(env, seat) - 1)
+    squatter.heartbeat([seat["job_id"]])
+    assert squatter.release([seat["job_id"]], error=error)["count"] == 1  # looks as usual
+    assert squatter.pop(0) == []  # no fresh lease on the same seat
+    epoch = env.reads.ledger.open_epoch().epoch
+    assert env.reads.validations.seat_records(epoch)[squatter.keys.public_key].missed == 1
+    assert ballots(env, job_id) == []
+    honest.submit([run_echo(honest, pop_one(honest))])
+    assert check(env, job_id).status == "upheld"
