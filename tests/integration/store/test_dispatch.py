@@ -7,6 +7,7 @@ import random
 from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
+from swarmgen.core.leases import extended_expiry_ms
 from swarmgen.core.verification.escalation import Participant, can_validate
 from swarmgen.store import Store
 
@@ -173,3 +174,24 @@ def test_a_worker_barred_from_seats_gets_only_ordinary_jobs(store: Store) -> Non
     with store.transaction() as tx:
         leased = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, now=0, seats=False)
     assert [r.id for r in leased] == ["plain"]
+
+
+def test_extend_agrees_with_the_core_rule_on_generated_cases(store: Store) -> None:
+    """The SQL ``CASE`` (and the memory twin) move expiries exactly as
+    :func:`~swarmgen.core.leases.extended_expiry_ms` says, whatever the heartbeat time."""
+    rng = random.Random(19)
+    cases = []
+    with store.transaction() as tx:
+        tx.jobs.insert([job(f"j{i}", lease_ttl_s=rng.randint(1, 900)) for i in range(40)])
+    for i in range(40):
+        leased_at = rng.randint(0, 10**12)
+        with store.transaction() as tx:
+            (taken,) = tx.dispatch.lease(f"w{i}", ["echo-image@fp32"], 64 * 64, 1, now=leased_at)
+            factor = rng.randint(1, 10)
+            beat = leased_at + rng.randint(0, 12 * taken.lease_ttl_s * 1000)
+            tx.dispatch.extend(f"w{i}", [taken.id], beat, factor)
+            found = tx.jobs.get(taken.id).lease_expires_ms
+        expected = extended_expiry_ms(beat, leased_at, taken.lease_ttl_s, factor)
+        cases.append((found, expected, expected < beat + taken.lease_ttl_s * 1000))
+    assert [f for f, *_ in cases] == [e for _, e, _ in cases]
+    assert 0 < sum(capped for *_, capped in cases) < len(cases)  # both sides of the cap
