@@ -14,6 +14,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from swarmgen.core.leases import LEASE_MAX_FACTOR, MAX_FACTOR_LIMIT
+from swarmgen.core.verification.reliability import MAX_MISSED_SEATS
+
 
 class CoordinatorSettings(BaseSettings):
     """Every knob of a coordinator; each field can be set as ``SWARMGEN_<NAME>``."""
@@ -31,6 +34,19 @@ class CoordinatorSettings(BaseSettings):
     )
     lease_min_s: int = Field(15, ge=1, description="Shortest lease a job gets, in seconds.")
     max_attempts: int = Field(5, ge=1, description="Lease expiries before a job fails.")
+    lease_max_factor: int = Field(
+        LEASE_MAX_FACTOR,
+        ge=1,
+        le=MAX_FACTOR_LIMIT,
+        description="Hard maximum of any lease, in multiples of the job's TTL: heartbeats "
+        "never keep a job past it, so no key can hold a job (or a validation seat) for ever.",
+    )
+    max_missed_seats: int = Field(
+        MAX_MISSED_SEATS,
+        ge=0,
+        description="Validation seats a worker may let expire in an epoch and still be "
+        "offered seats; past it, only ordinary jobs until the epoch ends.",
+    )
     reap_interval_s: float = Field(1.0, gt=0, description="How often expired leases are reaped.")
     reap_timeout_s: float = Field(
         30.0, gt=0, description="Longest reaper pass; a longer one is skipped and retried."
@@ -125,6 +141,8 @@ class DispatchSettings:
     validator_fee_ppm: int
     max_attempts: int
     clock_skew_s: int
+    lease_max_factor: int = LEASE_MAX_FACTOR
+    max_missed_seats: int = MAX_MISSED_SEATS
 
     @classmethod
     def of(cls, settings: CoordinatorSettings) -> DispatchSettings:
@@ -134,6 +152,8 @@ class DispatchSettings:
             validator_fee_ppm=settings.validator_fee_ppm,
             max_attempts=settings.max_attempts,
             clock_skew_s=settings.clock_skew_s,
+            lease_max_factor=settings.lease_max_factor,
+            max_missed_seats=settings.max_missed_seats,
         )
 
 

@@ -8,7 +8,9 @@ Run inside the close's ledger transaction, before settlement:
 2. each worker's checks this epoch are its settled claims plus the ballots it cast on
    settled panels; its failures are its rejected claims plus its ballots on the losing
    side (or absent). :func:`~swarmgen.core.verification.verdicts.epoch_verdict` judges
-   them against the honest false-positive rate of its offerings;
+   them against the honest false-positive rate of its offerings. Seats a worker let
+   expire are not ballots and never count here (they cost reliability, not honesty:
+   :mod:`swarmgen.core.verification.reliability`);
 3. each verdict is stored and posted as a ``verdict`` record with its evidence, so the
    close that follows forfeits and slashes the invalid;
 4. reputations move (:func:`~swarmgen.core.verification.sampling.reputation_after`);

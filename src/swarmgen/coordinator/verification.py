@@ -12,7 +12,12 @@ from the stored outputs (never from a worker's hash) and compares them with the
 offering's calibrated thresholds (the core's defaults when uncalibrated). The outcome
 is a ballot; :func:`~swarmgen.core.verification.escalation.decide` turns the ballots
 into a decision, asking for more validators (1 → 3 → 5) while it is pending. A
-validation lease that expires is an absent ballot, a failure of that validator.
+validation lease that expires (leases have a hard maximum, however many heartbeats
+arrive) is a *missed seat*, not a ballot: :meth:`Verifier.reseat` records the miss
+against its holder's reliability (:mod:`swarmgen.core.verification.reliability`) and
+queues the seat again for anyone but that holder. An honest worker that crashes is
+never convicted for it; a key that holds seats to starve a panel loses each at the cap
+and cannot take it back.
 Everything happens inside the caller's ledger transaction (a store
 :class:`~swarmgen.store.port.Transaction` opened with ``ledger=True``).
 """
@@ -44,6 +49,7 @@ from swarmgen.core.verification import (
     must_check,
     sampling_rate,
 )
+from swarmgen.core.verification.reliability import SeatRecord
 from swarmgen.registry import Registry
 from swarmgen.store.port import Transaction
 from swarmgen.store.records import SYSTEM_USER, BallotRow, CheckStatus, ExpiredSeat, JobRecord
@@ -199,27 +205,51 @@ class Verifier:
         """
         return tx.dispatch.expired_seats(tx.now_ms)
 
-    def absent(self, tx: Transaction, expired: Sequence[ExpiredSeat]) -> int:
-        """Fail closed: each expired validation lease is an absent ballot of its holder."""
-        queued = 0
-        for seat in expired:
-            check = tx.validations.get_check(seat.validates)
-            if check is None or check.status is not CheckStatus.PENDING:
-                continue
-            failure = Failure(FailureKind.TIMEOUT, "validation lease expired")
-            tx.validations.add_ballot(
-                seat.validates,
-                seat.worker_id,
-                seat.job_id,
-                vote=Vote.ABSENT.value,
-                reason=failure.kind.value,
-                detail=str(failure),
-                distance=None,
-                epoch=tx.book.epoch.epoch,
-                now=tx.now_ms,
-            )
-            queued += self.advance(tx, tx.jobs.get(seat.validates))
-        return queued
+    def reseat(self, tx: Transaction, seat: ExpiredSeat) -> bool:
+        """Take back a validation seat its holder let expire (or handed back), and offer
+        it again.
+
+        The miss is recorded against ``seat.worker_id`` (its reliability, never its
+        honesty verdict: no ballot is cast), the seat is queued again with its drawn
+        worker cleared, and dispatch never gives it (or any seat of the same panel)
+        back to the worker that missed it. Returns whether the seat was queued again.
+        """
+        tx.validations.record_miss(
+            seat.job_id,
+            seat.worker_id,
+            seat.validates,
+            epoch=tx.book.epoch.epoch,
+            now=tx.now_ms,
+        )
+        log.info("seat %s on %s missed by %s", seat.job_id, seat.validates, seat.worker_id)
+        return bool(tx.dispatch.reseat([seat.job_id], tx.now_ms))
+
+    def missed(self, tx: Transaction, expired: Sequence[ExpiredSeat]) -> int:
+        """:meth:`reseat` every expired seat; returns how many were queued again.
+
+        Call before the reaper requeues ordinary jobs, so a seat is never failed for
+        running out of attempts."""
+        return sum(self.reseat(tx, seat) for seat in expired)
+
+    def handed_back(self, tx: Transaction, worker_id: str, job_ids: Sequence[str]) -> int:
+        """:meth:`reseat` the validation seats among ``job_ids`` that ``worker_id`` holds
+        and hands back: a seat released is missed like one let expire (with or without
+        an error: a worker that cannot run a seat has not served it, but has not failed
+        a check either). Returns how many were queued again."""
+        seats = [
+            ExpiredSeat(job.id, job.validates, worker_id)
+            for job in tx.jobs.get_many(job_ids)
+            if job.validates is not None
+            and job.worker_id == worker_id
+            and job.state is JobState.LEASED
+        ]
+        return self.missed(tx, seats)
+
+    def seat_records(self, tx: Transaction) -> dict[str, SeatRecord]:
+        """Every worker's missed and served seats in the open epoch: their
+        :attr:`~swarmgen.core.verification.reliability.SeatRecord.reliability` scales
+        each worker's emission weight at the close."""
+        return tx.validations.seat_records(tx.book.epoch.epoch)
 
     # comparing --------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import Output
 from swarmgen.core.receipts import Receipt
+from swarmgen.core.verification.reliability import may_take_seats
 from swarmgen.errors import (
     BadSignature,
     FieldProblem,
@@ -98,6 +99,14 @@ class WorkerService:
         assert worker is not None
         return Registration(worker_id=worker_id, owner_id=worker.owner_id, models=tuple(models))
 
+    def _may_take_seats(self, worker_id: str) -> bool:
+        """Whether ``worker_id`` may be offered validation seats: not once it has let
+        more than ``max_missed_seats`` expire in the open epoch."""
+        with self.store.transaction() as tx:
+            epoch = tx.ledger.open_epoch()
+            missed = tx.validations.missed_count(worker_id, epoch.epoch) if epoch else 0
+        return may_take_seats(missed, self.settings.max_missed_seats)
+
     def _worker(self, worker_id: str) -> WorkerRecord:
         with self.store.transaction() as tx:
             worker = tx.workers.get(worker_id)
@@ -112,6 +121,7 @@ class WorkerService:
         worker = self._worker(worker_id)
         caps = worker.capabilities
         limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
+        seats = self._may_take_seats(worker_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
         while True:
@@ -125,6 +135,7 @@ class WorkerService:
                     now,
                     aging_per_s=self.settings.aging_points_per_s,
                     owner_id=worker.owner_id,
+                    seats=seats,
                 )
             remaining = deadline - loop.time()
             if leased or remaining <= 0:
@@ -224,16 +235,23 @@ class WorkerService:
         return SubmitOutcome(accepted=tuple(accepted), rejected=tuple(rejected))
 
     def heartbeat(self, worker_id: str, job_ids: Sequence[str]) -> int:
+        """Keep a live worker's leases, each up to its hard end and no further."""
         self._worker(worker_id)
         now = self.clock.now_ms()
+        factor = self.settings.lease_max_factor
         with self.store.transaction() as tx:
             tx.workers.touch(worker_id, now)
-            return tx.dispatch.extend(worker_id, list(job_ids), now) if job_ids else 0
+            return tx.dispatch.extend(worker_id, list(job_ids), now, factor) if job_ids else 0
 
     def release(self, worker_id: str, job_ids: Sequence[str], error: str | None = None) -> int:
-        """Queue handed-back jobs again; with an error, fail (and refund) those out of tries."""
+        """Queue handed-back jobs again; with an error, fail (and refund) those out of tries.
+
+        A validation seat handed back is a missed seat, as if it had expired
+        (:meth:`Verifier.handed_back`): otherwise a key could release a seat just before
+        its lease's hard end and take it again with a fresh lease, for ever."""
         self._worker(worker_id)
         with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+            seats = self.verifier.handed_back(tx, worker_id, job_ids) if self.verifier else 0
             released, failed = tx.dispatch.release(
                 worker_id,
                 list(job_ids),
@@ -242,22 +260,25 @@ class WorkerService:
                 max_attempts=self.settings.max_attempts,
             )
             refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
-        if released:
+        if released or seats:
             self.notifier.queue.fire()
         for job_id in failed:
             self.notifier.job_changed(job_id)
-        return len(released) + len(failed)
+        return len(released) + len(failed) + seats
 
     def reap(self) -> tuple[list[str], list[str]]:
-        """Requeue jobs whose lease expired; fail those out of attempts; prune old nonces."""
+        """Requeue jobs whose lease expired; fail those out of attempts; prune old nonces.
+
+        Expired validation seats go first, to :meth:`Verifier.missed`: each is a missed
+        seat of its holder and is queued again for another worker (never failed)."""
         now = self.clock.now_ms()
         queued = 0
         with self.store.transaction(now, ledger=True) as tx:
             expired = self.verifier.expired(tx) if self.verifier else []
+            if self.verifier and expired:
+                queued = self.verifier.missed(tx, expired)
             requeued, failed = tx.dispatch.reap(now, self.settings.max_attempts)
             refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
-            if self.verifier and expired:
-                queued = self.verifier.absent(tx, expired)
         if requeued or queued:
             log.info("lease expired, queued again: %s", ", ".join(requeued))
             self.notifier.queue.fire()

@@ -4,6 +4,12 @@ Dispatch selects candidate rows with ``FOR UPDATE SKIP LOCKED`` (ignored by SQLi
 where ``BEGIN IMMEDIATE`` serialises writers) and flips them to ``leased`` in the same
 transaction, so two coordinators never lease one job twice.
 
+A lease never outlives its hard end, ``leased_ms`` plus
+:func:`~swarmgen.core.leases.hard_end_ms`'s multiple of the TTL: :meth:`DispatchRepository.lease`
+records ``leased_ms`` in the UPDATE that takes the job, and :meth:`~DispatchRepository.extend`
+caps the expiry there, so the reaper takes the job back at the cap however many
+heartbeats arrive.
+
 Who may validate whom is the core's rule
 (:func:`swarmgen.core.verification.escalation.can_validate`); :func:`may_run` states it
 as SQL so that dispatch filters in the database, in the one query that picks the jobs.
@@ -15,9 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, exists, func, literal, not_, or_, select, update
+from sqlalchemy import BigInteger, and_, case, exists, func, literal, not_, or_, select, update
 
 from swarmgen.core.jobs import JobState
+from swarmgen.core.leases import LEASE_MAX_FACTOR, check_factor
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
 from swarmgen.store.records import ExpiredSeat, JobRecord
@@ -26,6 +33,15 @@ from swarmgen.store.records import ExpiredSeat, JobRecord
 def _expiry(now: int) -> Any:
     """``now`` plus each row's lease TTL, computed in 64-bit (ms overflow 32-bit ints)."""
     return literal(now, BigInteger) + t.jobs.c.lease_ttl_s * 1000
+
+
+def _capped_expiry(now: int, factor: int) -> Any:
+    """:func:`~swarmgen.core.leases.extended_expiry_ms` in SQL: one TTL on from ``now``,
+    never past ``leased_ms + factor × TTL`` (a ``NULL`` start leaves the plain TTL)."""
+    c = t.jobs.c
+    end = c.leased_ms + literal(check_factor(factor), BigInteger) * c.lease_ttl_s * 1000
+    fresh = _expiry(now)
+    return case((end < fresh, end), else_=fresh)
 
 
 def _aged(aging_per_s: int) -> Any:
@@ -37,15 +53,22 @@ def _aged(aging_per_s: int) -> Any:
     return literal(1000, BigInteger) * t.jobs.c.priority - t.jobs.c.created_ms * aging_per_s
 
 
-def may_run(worker_id: str, owner_id: str | None) -> Any:
+def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
     """Jobs ``worker_id`` may lease: every ordinary job, and validation jobs that
     :func:`~swarmgen.core.verification.escalation.can_validate` allows it: a claim that
-    is neither its own nor its owner's and whose panel it has not sat on already."""
+    is neither its own nor its owner's and whose panel it has not sat on already (nor
+    let a seat of expire). With ``seats`` false (the worker missed too many seats this
+    epoch, :func:`~swarmgen.core.verification.reliability.may_take_seats`) only ordinary
+    jobs."""
     c = t.jobs.c
+    if not seats:
+        return c.validates.is_(None)
     sibling = t.jobs.alias("sibling")
     on_panel = exists().where(sibling.c.validates == c.validates, sibling.c.worker_id == worker_id)
     voted = exists().where(t.ballots.c.job_id == c.validates, t.ballots.c.validator_id == worker_id)
-    allowed = [c.exclude_worker != worker_id, not_(on_panel), not_(voted)]
+    m = t.missed_seats.c
+    missed = exists().where(m.checked_job_id == c.validates, m.worker_id == worker_id)
+    allowed = [c.exclude_worker != worker_id, not_(on_panel), not_(voted), not_(missed)]
     if owner_id is not None:
         allowed.append(or_(c.exclude_owner.is_(None), c.exclude_owner != owner_id))
     return or_(c.validates.is_(None), and_(*allowed))
@@ -73,12 +96,15 @@ class DispatchRepository(Repository):
         now: int,
         aging_per_s: int = 0,
         owner_id: str | None = None,
+        *,
+        seats: bool = True,
     ) -> list[JobRecord]:
         """Lease up to ``limit`` queued jobs that fit the worker, best first.
 
         Best is the highest priority plus ``aging_per_s`` points per second waited. A
         validation job never goes to a worker :func:`may_run` excludes (nor two of one
-        panel to one worker in a batch).
+        panel to one worker in a batch). ``leased_ms`` is set to ``now``: the lease's
+        hard end counts from it.
         """
         c = t.jobs.c
         candidates = (
@@ -87,7 +113,7 @@ class DispatchRepository(Repository):
                 c.state == JobState.QUEUED.value,
                 c.offering.in_(list(offerings)),
                 c.pixels <= max_pixels,
-                may_run(worker_id, owner_id),
+                may_run(worker_id, owner_id, seats),
             )
             .order_by(_aged(aging_per_s).desc(), c.created_ms, c.id)
             .limit(limit)
@@ -103,6 +129,7 @@ class DispatchRepository(Repository):
                 state=JobState.LEASED.value,
                 worker_id=worker_id,
                 lease_expires_ms=_expiry(now),
+                leased_ms=now,
                 attempts=c.attempts + 1,
                 updated_ms=now,
             )
@@ -154,8 +181,11 @@ class DispatchRepository(Repository):
             return self._requeue(held, now), []
         return self._requeue_or_fail(held, now, max_attempts, error)
 
-    def extend(self, worker_id: str, job_ids: Sequence[str], now: int) -> int:
-        """Push the leases of jobs a live worker is still running out by their TTL."""
+    def extend(
+        self, worker_id: str, job_ids: Sequence[str], now: int, max_factor: int = LEASE_MAX_FACTOR
+    ) -> int:
+        """Push the leases of jobs a live worker is still running out by their TTL, but
+        never past their hard end (``leased_ms + max_factor × TTL``)."""
         c = t.jobs.c
         return self.conn.execute(
             update(t.jobs)
@@ -164,7 +194,7 @@ class DispatchRepository(Repository):
                 c.worker_id == worker_id,
                 c.state == JobState.LEASED.value,
             )
-            .values(lease_expires_ms=_expiry(now))
+            .values(lease_expires_ms=_capped_expiry(now, max_factor))
         ).rowcount
 
     def expired_seats(self, now: int) -> list[ExpiredSeat]:
@@ -181,6 +211,26 @@ class DispatchRepository(Repository):
             )
         ).all()
         return [ExpiredSeat(row.id, row.validates, row.worker_id) for row in rows]
+
+    def reseat(self, job_ids: Sequence[str], now: int) -> list[str]:
+        """Queue expired validation seats again, for anyone but who let them expire.
+
+        Unlike :meth:`reap` a seat is never failed for running out of attempts (each
+        expiry bars its holder from the panel, so the seat cannot cycle through one key),
+        and a drawn seat's ``assigned_worker`` is cleared for the next draw.
+        """
+        c = t.jobs.c
+        held = and_(
+            c.id.in_(list(job_ids)), c.state == JobState.LEASED.value, c.validates.is_not(None)
+        )
+        return self._flip(
+            held,
+            state=JobState.QUEUED.value,
+            worker_id=None,
+            lease_expires_ms=None,
+            assigned_worker=None,
+            updated_ms=now,
+        )
 
     def reap(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
         """Queue jobs whose lease expired again; fail those out of attempts.

@@ -72,6 +72,11 @@ class JobRecord:
     """An original job: the sampling rate its draw used."""
     sample_epoch: int | None = None
     """An original job: the epoch whose seed drew it (or not) for a check."""
+    leased_ms: int | None = None
+    """When the current lease began: heartbeats never extend a lease past
+    ``leased_ms`` plus the hard maximum, and the coordinator times runs from it."""
+    assigned_worker: str | None = None
+    """A validation seat drawn for one worker: dispatch leases it to that worker only."""
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:
@@ -126,6 +131,17 @@ class ExpiredSeat:
     job_id: str
     validates: str
     worker_id: str
+
+
+@dataclass(frozen=True)
+class MissedSeat:
+    """A validation seat a worker let expire: a missed assignment, never a ballot."""
+
+    job_id: str
+    worker_id: str
+    checked_job_id: str
+    epoch: int
+    recorded_ms: int
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ jobs = Table(
     Column("exclude_worker", String(64)),
     Column("exclude_owner", String(32)),
     Column("sampling_id", String(32)),  # text: seeds sampling; validation jobs copy it
+    Column("leased_ms", BigInteger),  # when the current lease began (hard maximum, speed)
+    Column("assigned_worker", String(64)),  # a drawn validation seat: only this worker leases it
     # an original job: the sampling rate its draw used, and the epoch of the draw
     Column("sample_rate", Float),
     Column("sample_epoch", Integer),
@@ -200,4 +202,15 @@ reputations = Table(
     Column("reputation", Float, nullable=False),
     Column("clean_epochs", Integer, nullable=False),
     Column("updated_epoch", Integer, nullable=False),
+)
+
+missed_seats = Table(
+    "missed_seats",
+    metadata,
+    Column("job_id", String(32), primary_key=True),  # the validation job whose lease expired
+    Column("worker_id", String(64), primary_key=True),  # who let it expire
+    Column("checked_job_id", String(32), nullable=False),  # the job the seat was checking
+    Column("epoch", Integer, nullable=False),
+    Column("recorded_ms", BigInteger, nullable=False),
+    Index("ix_missed_seats_worker", "worker_id", "epoch"),
 )

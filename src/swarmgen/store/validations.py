@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from swarmgen.core.jobs import JobState
+from swarmgen.core.verification.reliability import SeatRecord
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
 from swarmgen.store.jobs import ACTIVE
@@ -206,6 +207,53 @@ class ValidationRepository(Repository):
             )
         )
         return True
+
+    # missed seats -------------------------------------------------------------------
+
+    def record_miss(
+        self, job_id: str, worker_id: str, checked_job_id: str, *, epoch: int, now: int
+    ) -> bool:
+        """Record that ``worker_id`` let validation seat ``job_id`` expire; ``False`` if
+        that miss is already recorded. A miss is never a ballot: it costs reliability,
+        not honesty."""
+        m = t.missed_seats.c
+        known = self.conn.execute(
+            select(m.job_id).where(m.job_id == job_id, m.worker_id == worker_id)
+        ).first()
+        if known is not None:
+            return False
+        self.conn.execute(
+            t.missed_seats.insert().values(
+                job_id=job_id,
+                worker_id=worker_id,
+                checked_job_id=checked_job_id,
+                epoch=epoch,
+                recorded_ms=now,
+            )
+        )
+        return True
+
+    def missed_count(self, worker_id: str, epoch: int) -> int:
+        """Seats ``worker_id`` let expire during ``epoch``."""
+        m = t.missed_seats.c
+        query = select(func.count()).where(m.worker_id == worker_id, m.epoch == epoch)
+        return int(self.conn.execute(query).scalar_one())
+
+    def seat_records(self, epoch: int) -> dict[str, SeatRecord]:
+        """Every worker's seats in ``epoch``: missed, and served (ballots it cast)."""
+        m, b = t.missed_seats.c, t.ballots.c
+        missed = self.conn.execute(
+            select(m.worker_id, func.count()).where(m.epoch == epoch).group_by(m.worker_id)
+        ).all()
+        served = self.conn.execute(
+            select(b.validator_id, func.count()).where(b.epoch == epoch).group_by(b.validator_id)
+        ).all()
+        counts: dict[str, list[int]] = {}
+        for worker_id, n in missed:
+            counts.setdefault(worker_id, [0, 0])[0] = int(n)
+        for worker_id, n in served:
+            counts.setdefault(worker_id, [0, 0])[1] = int(n)
+        return {w: SeatRecord(missed=c[0], served=c[1]) for w, c in sorted(counts.items())}
 
     # reputations --------------------------------------------------------------------
 

@@ -185,7 +185,7 @@ def test_three_disagreeing_validators_reject_a_cheat(env: Env) -> None:
     assert not any(b.penalised for b in ballots(env, job_id))
 
 
-def test_an_expired_or_malformed_validation_is_the_validators_failure(env: Env) -> None:
+def test_an_expired_validation_is_a_missed_seat_not_a_failed_check(env: Env) -> None:
     state = env.http.app.state
     claimant, lazy, honest = owned(env, "ann"), owned(env, "bob"), owned(env, "cat")
     job_id = complete(env, claimant)
@@ -197,16 +197,18 @@ def test_an_expired_or_malformed_validation_is_the_validators_failure(env: Env) 
     assert refused.value.status == 422
     env.clock.advance((int(assignment["lease_expires_ms"]) - env.clock.now_ms()) / 1000 + 0.01)
     state.workers.reap()
-    (absent,) = ballots(env, job_id)
-    assert (absent.validator_id, absent.vote, absent.reason) == (
-        lazy.keys.public_key,
-        "absent",
-        "timeout",
-    )
+    assert ballots(env, job_id) == []  # no ballot: a miss is not a vote
+    seat = env.reads.jobs.get(assignment["job_id"])
+    assert (seat.state.value, seat.worker_id, seat.assigned_worker) == ("queued", None, None)
+    epoch = env.reads.ledger.open_epoch().epoch
+    records = env.reads.validations.seat_records(epoch)
+    assert (records[lazy.keys.public_key].missed, records[lazy.keys.public_key].served) == (1, 0)
     assert lazy.pop(0) == []  # it had its turn
     honest.submit([run_echo(honest, pop_one(honest))])
     assert check(env, job_id).status == "upheld"
-    assert [b.penalised for b in ballots(env, job_id)] == [True, False]
+    assert [(b.validator_id, b.penalised) for b in ballots(env, job_id)] == [
+        (honest.keys.public_key, False)
+    ]
 
 
 def test_a_text_validation_job_is_blinded_and_draws_with_the_originals_sampling_id(

@@ -7,6 +7,7 @@ import random
 from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
+from swarmgen.core.leases import extended_expiry_ms
 from swarmgen.core.verification.escalation import Participant, can_validate
 from swarmgen.store import Store
 
@@ -25,6 +26,7 @@ def test_the_dispatch_query_agrees_with_can_validate_on_generated_cases(store: S
             claim = f"claim{i}"
             seated = rng.sample(WORKERS, rng.randint(0, 2))
             voted = rng.sample(WORKERS, rng.randint(0, 2))
+            missed = rng.sample(WORKERS, rng.randint(0, 1))
             seat = f"seat{i}"
             rows = [
                 job(seat, validates=claim, exclude_worker=claimant, exclude_owner=owner[claimant])
@@ -53,10 +55,12 @@ def test_the_dispatch_query_agrees_with_can_validate_on_generated_cases(store: S
                     epoch=0,
                     now=0,
                 )
+            for n, worker in enumerate(missed):
+                tx.validations.record_miss(f"missed{i}-{n}", worker, claim, epoch=0, now=0)
             expected = can_validate(
                 Participant(candidate, owner[candidate]),
                 Participant(claimant, owner[claimant]),
-                panel=set(seated) | set(voted),
+                panel=set(seated) | set(voted) | set(missed),
             )
             cases.append((candidate, owner[candidate], seat, expected))
     with store.transaction() as tx:
@@ -89,3 +93,105 @@ def test_lease_skips_what_the_rule_forbids_and_one_seat_per_panel(store: Store) 
     assert "own" not in ids and "sibling" not in ids
     assert "plain" in ids and len(ids & {"a", "b"}) == 1
     assert all(record.state is JobState.LEASED and record.worker_id == "w0" for record in leased)
+
+
+def test_a_lease_records_its_start_and_heartbeats_stop_at_its_hard_end(store: Store) -> None:
+    """TTL 30 s, factor 3: a lease taken at 0 s ends at 90 s however often it is extended."""
+    with store.transaction() as tx:
+        tx.jobs.insert([job("plain"), job("seat", validates="c1", exclude_worker="w9")])
+    with store.transaction() as tx:
+        leased = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, now=0)
+    assert {(r.id, r.leased_ms, r.lease_expires_ms) for r in leased} == {
+        ("plain", 0, 30_000),
+        ("seat", 0, 30_000),
+    }
+    for now in range(1_000, 200_001, 1_000):  # a heartbeat every second
+        with store.transaction() as tx:
+            assert tx.dispatch.extend("w0", ["plain", "seat"], now, 3) == 2
+            expiries = {j.lease_expires_ms for j in tx.jobs.get_many(["plain", "seat"])}
+            assert expiries == {min(now + 30_000, 90_000)}  # never past the hard end
+            # the reaper takes both back at the cap, ordinary and validation job alike
+            expired = {s.job_id for s in tx.dispatch.expired_seats(now)}
+            requeued, failed = tx.dispatch.reap(now, max_attempts=5)
+        if now > 90_000:
+            assert expired == {"seat"} and sorted(requeued) == ["plain", "seat"] and failed == []
+            break
+        assert requeued == [] and expired == set()
+    assert now == 91_000
+    with store.transaction() as tx:
+        assert {j.state for j in tx.jobs.get_many(["plain", "seat"])} == {JobState.QUEUED}
+
+
+def test_the_cap_counts_from_when_the_lease_began_not_from_the_last_heartbeat(
+    store: Store,
+) -> None:
+    with store.transaction() as tx:
+        tx.jobs.insert([job("plain", lease_ttl_s=10)])
+    with store.transaction() as tx:
+        tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 1, now=5_000)
+        tx.dispatch.extend("w0", ["plain"], 30_000, 2)
+        assert tx.jobs.get("plain").lease_expires_ms == 25_000  # 5 s + 2 × 10 s
+        tx.dispatch.extend("w0", ["plain"], 12_000, 2)
+        assert tx.jobs.get("plain").lease_expires_ms == 22_000
+
+
+def test_reseat_queues_an_expired_seat_again_and_clears_its_draw(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("seat", validates="c1", exclude_worker="w9", assigned_worker="w0"),
+                job("plain"),
+            ]
+        )
+    with store.transaction() as tx:
+        tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, now=0)
+    with store.transaction() as tx:
+        assert tx.dispatch.reseat(["seat", "plain", "nothing"], 40_000) == ["seat"]
+        seat, plain = tx.jobs.get("seat"), tx.jobs.get("plain")
+    assert (seat.state, seat.worker_id, seat.assigned_worker) == (JobState.QUEUED, None, None)
+    assert plain.state is JobState.LEASED  # only validation seats are reseated
+
+
+def test_a_worker_that_missed_a_seat_never_gets_its_panel_back(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("seat", validates="c1", exclude_worker="w9"),
+                job("other", validates="c1", exclude_worker="w9"),
+            ]
+        )
+        tx.validations.record_miss("seat", "w0", "c1", epoch=0, now=0)
+    with store.transaction() as tx:
+        assert not tx.dispatch.may_validate("w0", None, "seat")
+        assert not tx.dispatch.may_validate("w0", None, "other")
+        assert tx.dispatch.may_validate("w1", None, "seat")
+        assert tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, now=0) == []
+
+
+def test_a_worker_barred_from_seats_gets_only_ordinary_jobs(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.jobs.insert([job("seat", validates="c1", exclude_worker="w9"), job("plain")])
+    with store.transaction() as tx:
+        leased = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, now=0, seats=False)
+    assert [r.id for r in leased] == ["plain"]
+
+
+def test_extend_agrees_with_the_core_rule_on_generated_cases(store: Store) -> None:
+    """The SQL ``CASE`` (and the memory twin) move expiries exactly as
+    :func:`~swarmgen.core.leases.extended_expiry_ms` says, whatever the heartbeat time."""
+    rng = random.Random(19)
+    cases = []
+    with store.transaction() as tx:
+        tx.jobs.insert([job(f"j{i}", lease_ttl_s=rng.randint(1, 900)) for i in range(40)])
+    for i in range(40):
+        leased_at = rng.randint(0, 10**12)
+        with store.transaction() as tx:
+            (taken,) = tx.dispatch.lease(f"w{i}", ["echo-image@fp32"], 64 * 64, 1, now=leased_at)
+            factor = rng.randint(1, 10)
+            beat = leased_at + rng.randint(0, 12 * taken.lease_ttl_s * 1000)
+            tx.dispatch.extend(f"w{i}", [taken.id], beat, factor)
+            found = tx.jobs.get(taken.id).lease_expires_ms
+        expected = extended_expiry_ms(beat, leased_at, taken.lease_ttl_s, factor)
+        cases.append((found, expected, expected < beat + taken.lease_ttl_s * 1000))
+    assert [f for f, *_ in cases] == [e for _, e, _ in cases]
+    assert 0 < sum(capped for *_, capped in cases) < len(cases)  # both sides of the cap

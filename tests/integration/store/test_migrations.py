@@ -67,3 +67,26 @@ def test_0004_downgrades_and_upgrades_again(tmp_path: Path) -> None:
     migrate(engine)
     with engine.connect() as conn:
         assert "sampling_id" in {c["name"] for c in sa.inspect(conn).get_columns("jobs")}
+
+
+def test_0005_dates_held_leases_and_downgrades(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.db'}")
+    migrate(engine, "0004")
+    held = _text_job("held", None, None) | {"state": "leased", "lease_expires_ms": 50_000}
+    del held["score_tokens"]
+    with engine.begin() as conn:
+        columns = ", ".join(held)
+        values = ", ".join(f":{name}" for name in held)
+        conn.execute(sa.text(f"INSERT INTO jobs ({columns}) VALUES ({values})"), held)
+    migrate(engine)
+    with engine.connect() as conn:
+        leased = conn.execute(sa.select(t.jobs.c.leased_ms)).scalar_one()
+        tables = set(sa.inspect(conn).get_table_names())
+    assert leased == 50_000 - 30 * 1000  # one TTL before the lease expires
+    assert "missed_seats" in tables
+    command.downgrade(alembic_config(engine), "0004")
+    with engine.connect() as conn:
+        assert "leased_ms" not in {c["name"] for c in sa.inspect(conn).get_columns("jobs")}
+        assert "missed_seats" not in set(sa.inspect(conn).get_table_names())

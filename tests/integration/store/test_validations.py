@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
+from swarmgen.core.verification.reliability import SeatRecord
 from swarmgen.store import Store
 from swarmgen.store.records import CheckStatus
 
@@ -54,3 +58,43 @@ def test_a_validator_votes_once_per_claim(store: Store) -> None:
         assert not tx.validations.add_ballot("c1", "v1", "s2", **ballot)  # type: ignore[arg-type]
         (only,) = tx.validations.ballots("c1")
         assert only.distance is None  # a non-finite distance is not stored
+
+
+def _ballot(tx: Any, claim: str, validator: str, epoch: int) -> None:
+    tx.validations.add_ballot(
+        claim,
+        validator,
+        f"v-{claim}-{validator}",
+        vote="agree",
+        reason="",
+        detail="",
+        distance=None,
+        epoch=epoch,
+        now=0,
+    )
+
+
+def test_missed_seats_are_counted_per_epoch_once_each_and_apart_from_ballots(
+    store: Store,
+) -> None:
+    with store.transaction() as tx:
+        assert tx.validations.record_miss("s1", "w0", "c1", epoch=1, now=5)
+        assert not tx.validations.record_miss("s1", "w0", "c1", epoch=1, now=6)  # once
+        assert tx.validations.record_miss("s2", "w0", "c2", epoch=1, now=7)
+        assert tx.validations.record_miss("s3", "w0", "c3", epoch=2, now=8)
+        assert tx.validations.record_miss("s1", "w1", "c1", epoch=1, now=9)
+        _ballot(tx, "c1", "w0", 1)
+        _ballot(tx, "c4", "w2", 1)
+        _ballot(tx, "c5", "w2", 2)
+    with store.transaction() as tx:
+        assert tx.validations.missed_count("w0", 1) == 2
+        assert tx.validations.missed_count("w0", 2) == 1
+        assert tx.validations.missed_count("w2", 1) == 0
+        records = tx.validations.seat_records(1)
+        assert tx.validations.ballots("c2") == []  # a miss is never a ballot
+    assert records == {
+        "w0": SeatRecord(missed=2, served=1),
+        "w1": SeatRecord(missed=1, served=0),
+        "w2": SeatRecord(missed=0, served=1),
+    }
+    assert records["w0"].reliability == pytest.approx(1 / 3)

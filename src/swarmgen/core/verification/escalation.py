@@ -38,7 +38,8 @@ def can_validate(
     """True when ``candidate`` may re-execute ``claimant``'s job.
 
     Never the same worker, never a worker of the same owner, never twice on one panel
-    (``panel``: every worker that holds or held a seat on this claim, or voted on it).
+    (``panel``: every worker that holds or held a seat on this claim, voted on it, or
+    let a seat on it expire, so a key that lets a seat lapse cannot take it back).
     This is the rule; dispatch implements it as a query
     (:mod:`swarmgen.store.dispatch`), and a test checks the two agree.
     """

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from swarmgen.core.jobs import JobState
+from swarmgen.core.leases import LEASE_MAX_FACTOR, extended_expiry_ms
 from swarmgen.core.verification.escalation import Participant, can_validate
 from swarmgen.errors import NotFound
 from swarmgen.store.memory.tables import Tables
@@ -132,10 +133,12 @@ class MemoryDispatch:
     def __init__(self, tables: Tables) -> None:
         self.t = tables
 
-    def _may_run(self, worker_id: str, owner_id: str | None, job: JobRecord) -> bool:
+    def _may_run(
+        self, worker_id: str, owner_id: str | None, job: JobRecord, seats: bool = True
+    ) -> bool:
         if job.validates is None:
             return True
-        if job.exclude_worker is None:
+        if not seats or job.exclude_worker is None:
             return False  # as SQL compares with NULL
         panel = {
             j.worker_id
@@ -143,6 +146,7 @@ class MemoryDispatch:
             if j.validates == job.validates and j.worker_id
         }
         panel.update(b.validator_id for b in self.t.ballots.get(job.validates, []))
+        panel.update(m.worker_id for m in self.t.missed_seats if m.checked_job_id == job.validates)
         claimant = Participant(job.exclude_worker, job.exclude_owner)
         return can_validate(Participant(worker_id, owner_id), claimant, panel)
 
@@ -155,6 +159,8 @@ class MemoryDispatch:
         now: int,
         aging_per_s: int = 0,
         owner_id: str | None = None,
+        *,
+        seats: bool = True,
     ) -> list[JobRecord]:
         wanted = set(offerings)
         candidates = sorted(
@@ -164,7 +170,7 @@ class MemoryDispatch:
                 if j.state is JobState.QUEUED
                 and j.offering in wanted
                 and j.pixels <= max_pixels
-                and self._may_run(worker_id, owner_id, j)
+                and self._may_run(worker_id, owner_id, j, seats)
             ),
             key=lambda j: (-_aged(j, aging_per_s), j.created_ms, j.id),
         )[:limit]
@@ -179,6 +185,7 @@ class MemoryDispatch:
                 state=JobState.LEASED,
                 worker_id=worker_id,
                 lease_expires_ms=now + job.lease_ttl_s * 1000,
+                leased_ms=now,
                 attempts=job.attempts + 1,
                 updated_ms=now,
             )
@@ -218,10 +225,13 @@ class MemoryDispatch:
             return self._requeue(held, now), []
         return self._requeue_or_fail(held, now, max_attempts, error)
 
-    def extend(self, worker_id: str, job_ids: Sequence[str], now: int) -> int:
+    def extend(
+        self, worker_id: str, job_ids: Sequence[str], now: int, max_factor: int = LEASE_MAX_FACTOR
+    ) -> int:
         extended = 0
         for job in self._held(worker_id, job_ids):
-            self.t.jobs[job.id] = replace(job, lease_expires_ms=now + job.lease_ttl_s * 1000)
+            expiry = extended_expiry_ms(now, job.leased_ms, job.lease_ttl_s, max_factor)
+            self.t.jobs[job.id] = replace(job, lease_expires_ms=expiry)
             extended += 1
         return extended
 
@@ -238,6 +248,24 @@ class MemoryDispatch:
             and j.validates is not None
             and j.worker_id is not None
         ]
+
+    def reseat(self, job_ids: Sequence[str], now: int) -> list[str]:
+        wanted = set(job_ids)
+        ids = sorted(
+            j.id
+            for j in self.t.jobs.values()
+            if j.id in wanted and j.state is JobState.LEASED and j.validates is not None
+        )
+        for job_id in ids:
+            self.t.jobs[job_id] = replace(
+                self.t.jobs[job_id],
+                state=JobState.QUEUED,
+                worker_id=None,
+                lease_expires_ms=None,
+                assigned_worker=None,
+                updated_ms=now,
+            )
+        return ids
 
     def reap(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
         def expired(j: JobRecord) -> bool:

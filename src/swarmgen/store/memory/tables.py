@@ -17,6 +17,7 @@ from swarmgen.store.records import (
     CheckRow,
     JobRecord,
     KeyRecord,
+    MissedSeat,
     UserRecord,
     WorkerRecord,
 )
@@ -52,6 +53,7 @@ class Tables:
     entries: list[Entry] = field(default_factory=list)
     balances: dict[str, int] = field(default_factory=dict)
     epochs: dict[int, EpochRow] = field(default_factory=dict)
+    missed_seats: list[MissedSeat] = field(default_factory=list)
 
     def working_copy(self) -> Tables:
         """Copies of every container (the records in them are immutable and shared)."""

@@ -8,9 +8,10 @@ from dataclasses import replace
 from typing import Any
 
 from swarmgen.core.jobs import JobState
+from swarmgen.core.verification.reliability import SeatRecord
 from swarmgen.core.verification.verdicts import standing_invalid
 from swarmgen.store.memory.tables import Tables
-from swarmgen.store.records import BallotRow, CheckRow, CheckStatus
+from swarmgen.store.records import BallotRow, CheckRow, CheckStatus, MissedSeat
 
 _ACTIVE = (JobState.QUEUED, JobState.LEASED)
 _DECIDED = (CheckStatus.UPHELD, CheckStatus.REJECTED)
@@ -127,6 +128,32 @@ class MemoryValidations:
             )
         )
         return True
+
+    def record_miss(
+        self, job_id: str, worker_id: str, checked_job_id: str, *, epoch: int, now: int
+    ) -> bool:
+        if any(m.job_id == job_id and m.worker_id == worker_id for m in self.t.missed_seats):
+            return False
+        self.t.missed_seats.append(MissedSeat(job_id, worker_id, checked_job_id, epoch, now))
+        return True
+
+    def missed_count(self, worker_id: str, epoch: int) -> int:
+        return sum(1 for m in self.t.missed_seats if m.worker_id == worker_id and m.epoch == epoch)
+
+    def seat_records(self, epoch: int) -> dict[str, SeatRecord]:
+        missed: dict[str, int] = {}
+        served: dict[str, int] = {}
+        for m in self.t.missed_seats:
+            if m.epoch == epoch:
+                missed[m.worker_id] = missed.get(m.worker_id, 0) + 1
+        for panel in self.t.ballots.values():
+            for b in panel:
+                if b.epoch == epoch:
+                    served[b.validator_id] = served.get(b.validator_id, 0) + 1
+        return {
+            w: SeatRecord(missed=missed.get(w, 0), served=served.get(w, 0))
+            for w in sorted(missed.keys() | served.keys())
+        }
 
     def reputations(self, worker_ids: Iterable[str]) -> dict[str, float]:
         found = ((w, self.t.reputations.get(w)) for w in set(worker_ids))
