@@ -105,6 +105,7 @@ class DispatchRepository(Repository):
                 lease_expires_ms=_expiry(now),
                 attempts=c.attempts + 1,
                 updated_ms=now,
+                leased_ms=now,
             )
         )
         rows = self.conn.execute(select(t.jobs).where(c.id.in_(ids))).all()
