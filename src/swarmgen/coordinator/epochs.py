@@ -46,6 +46,8 @@ from swarmgen.store.records import JobRecord
 log = logging.getLogger(__name__)
 
 NO_OWNER = "no owner to pay"
+_CHUNK = 500
+"""Most jobs read in one query at a close."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,11 @@ def _run(job: JobRecord) -> Run:
 
 def _work(jobs: Jobs, releases: Sequence[Entry]) -> dict[str, JobWork]:
     """Each released job's work units and observed speed (see the module docstring)."""
+    ids = [e.job_id for e in releases if e.job_id]
     records = {
         job.id: job
-        for job in jobs.get_many([e.job_id for e in releases if e.job_id])
+        for start in range(0, len(ids), _CHUNK)
+        for job in jobs.get_many(ids[start : start + _CHUNK])
         if job.worker_id is not None
     }
     batches = {(j.worker_id or "", j.leased_ms) for j in records.values() if j.leased_ms}
