@@ -63,7 +63,7 @@ def _run(job: JobRecord) -> Run:
     """A completed job as the coordinator timed it (``updated_ms`` is stamped at
     completion and a completed job's row is not updated again)."""
     units = spec_from_canonical(job.spec).work_units()
-    return Run(job.id, job.worker_id or "", job.leased_ms, job.updated_ms, units)
+    return Run(job.id, job.worker_id or "", job.leased_ms, job.updated_ms, units, job.attempts)
 
 
 def _work(jobs: Jobs, releases: Sequence[Entry]) -> dict[str, JobWork]:

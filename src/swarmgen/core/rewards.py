@@ -5,7 +5,10 @@ start of a job's lease to the coordinator's completion stamp, per work unit
 (:func:`observed_speeds`). Jobs leased together in one batch share one figure, the
 batch's last completion minus its lease start over the units of the whole batch, so a
 slow worker that batches many jobs looks exactly as slow as it is: batching changes
-neither its elapsed time nor its units, only how they are grouped.
+neither its elapsed time nor its units, only how they are grouped. A batch holding a job
+leased before (handed back or expired, then leased again) counts as the slowest: its
+work may have been done before this lease began, and timing it from a later lease
+would let a worker look fast by handing jobs back.
 
 All arithmetic is on integers. Every split uses the largest-remainder method, so the
 parts add up to the whole exactly and ties go to the smaller key: the same inputs give
@@ -65,6 +68,12 @@ class Run:
     leased_ms: int | None
     completed_ms: int
     units: int
+    attempts: int = 1
+    """How many times the job was leased; above one its run may predate this lease."""
+
+
+SLOWEST = 2**62
+"""Milliseconds per million units that rank a run at the speed floor."""
 
 
 def observed_speeds(runs: Iterable[Run]) -> dict[str, int]:
@@ -73,7 +82,8 @@ def observed_speeds(runs: Iterable[Run]) -> dict[str, int]:
     A batch is the jobs one worker leased at one moment. Pass every completed job of the
     batches asked about (validation jobs included): the units of all of them divide the
     batch's elapsed time. A job without a lease start is unknown (0); a batch completed
-    within its lease's first millisecond counts as 1 ms.
+    within its lease's first millisecond counts as 1 ms; a batch with a job leased more
+    than once is :data:`SLOWEST`.
     """
     batches: dict[tuple[str, int], list[Run]] = {}
     out: dict[str, int] = {}
@@ -86,6 +96,8 @@ def observed_speeds(runs: Iterable[Run]) -> dict[str, int]:
         units = sum(max(run.units, 0) for run in batch)
         elapsed = max(1, max(run.completed_ms for run in batch) - leased_ms)
         figure = elapsed * PPM // units if units > 0 else 0
+        if any(run.attempts > 1 for run in batch):
+            figure = SLOWEST
         out.update({run.job_id: figure for run in batch})
     return out
 

@@ -3,6 +3,7 @@ from hypothesis import strategies as st
 
 from swarmgen.core.credits import PPM
 from swarmgen.core.rewards import (
+    SLOWEST,
     JobWork,
     Run,
     SpeedBounds,
@@ -140,3 +141,11 @@ def test_worker_work_sums_units_and_takes_the_median_observed_speed() -> None:
         ]
     )
     assert rows == [WorkerWork("v", "o", 5, 0), WorkerWork("w", "o", 30, 200)]
+
+
+def test_a_batch_with_a_job_leased_again_ranks_at_the_floor() -> None:
+    """Handing a job back after running it, then leasing it again, must not look fast."""
+    speeds = observed_speeds([Run("a", "w", 0, 1, 10, attempts=2), Run("b", "w", 0, 5, 10)])
+    assert speeds == {"a": SLOWEST, "b": SLOWEST}
+    bounds = SpeedBounds()
+    assert speed_ppm(SLOWEST, 1000, bounds) == bounds.floor_ppm
