@@ -72,7 +72,8 @@ def test_submitting_just_before_the_close_outruns_no_verdict(env: Env) -> None:
     fair.submit([echo_claiming(fair, a, 1) for a in fairly])
     before = env.reads.ledger.balance(alice)
     env.clock.advance(1)  # type: ignore[attr-defined]
-    assert env.http.app.state.epochs.close_due() is not None
+    env.http.app.state.epochs.close_due()  # (or the background closer got there first)
+    assert env.reads.ledger.open_epoch().epoch == 1
 
     # the close came before any check settled: nothing is paid, nothing forfeited yet
     assert {check(env, j).status for j in cheated + honest} == {"pending"}
