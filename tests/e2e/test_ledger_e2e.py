@@ -70,6 +70,9 @@ def check_proof(data: Path, proof_file: Path, job_id: str, wrong_key: str) -> No
 def test_two_epochs_verify_and_balance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWARMGEN_EPOCH_LENGTH_S", str(EPOCH_S))
     monkeypatch.setenv("SWARMGEN_EPOCH_CHECK_S", "0.2")
+    # one worker cannot check itself, and a drawn job is paid only once its check settles:
+    # this hand computation of a close is about the ledger, so nothing is drawn
+    monkeypatch.setenv("SWARMGEN_VERIFY", "false")
     data = tmp_path / "data"
     settings = CoordinatorSettings(data=data)
     welcome = settings.welcome_credits

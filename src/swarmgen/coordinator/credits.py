@@ -39,13 +39,15 @@ class Payment:
     RESERVED = "reserved"
     """The price is held in the job's escrow."""
     PENDING = "pending"
-    """Completed: the price is the worker's pending earnings until the epoch closes."""
+    """Completed: the price is the worker's pending earnings until an epoch closes after
+    the job's check (if it was drawn for one) has settled."""
     PAID = "paid"
     """The epoch closed and the worker's owner was paid."""
     REFUNDED = "refunded"
     """Failed, cancelled or expired: the escrow went back to the requester."""
     FORFEITED = "forfeited"
-    """The worker was found invalid: its earnings went back to the requester."""
+    """The job's check was rejected or its worker found invalid: its earnings went back
+    to the requester."""
 
 
 MAX_SUPPLY = 2**63 - 1

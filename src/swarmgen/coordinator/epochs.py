@@ -3,14 +3,18 @@
 An epoch closes when it has been open ``epoch_length_s``. Closing runs in one ledger
 transaction (under the ledger lock, so two coordinators never close the same epoch):
 :func:`swarmgen.core.settlement.settle_epoch` decides forfeits, slashes, rewards,
-emission and payouts; they are recorded; the epoch's entries are sealed under a Merkle
-root signed with the coordinator's key; the next epoch opens.
+emission and payouts over every release still held (this epoch's and earlier ones whose
+checks had not settled); they are recorded; the epoch's entries are sealed under a
+Merkle root signed with the coordinator's key; the next epoch opens.
+
+Speed in the emission split is the coordinator's own observation, lease start to
+completion stamp per work unit (:func:`swarmgen.core.rewards.observed_speeds`); the
+timings in a worker's receipt are kept but never feed money.
 """
 
 from __future__ import annotations
 
 import logging
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,17 +28,26 @@ from swarmgen.core import accounts, stake
 from swarmgen.core.accounts import AccountKind
 from swarmgen.core.jobs import spec_from_canonical
 from swarmgen.core.ledger import Entry, EntryKind
-from swarmgen.core.rewards import WorkerWork
+from swarmgen.core.rewards import JobWork, Run, observed_speeds
 from swarmgen.core.seal import EpochSeal, seal_epoch
-from swarmgen.core.settlement import EpochConfig, Sanction, Settlement, settle_epoch
+from swarmgen.core.settlement import (
+    CheckState,
+    EpochConfig,
+    Sanction,
+    Settlement,
+    settle_epoch,
+)
 from swarmgen.core.signing import KeyPair
 from swarmgen.errors import Conflict, Forbidden
 from swarmgen.registry import Registry
 from swarmgen.store.port import Jobs, Store, Transaction
+from swarmgen.store.records import JobRecord
 
 log = logging.getLogger(__name__)
 
 NO_OWNER = "no owner to pay"
+_CHUNK = 500
+"""Most jobs read in one query at a close."""
 
 
 @dataclass(frozen=True)
@@ -46,27 +59,46 @@ class StakeView:
     epoch: int
 
 
-def _work(jobs: Jobs, releases: Sequence[Entry]) -> list[WorkerWork]:
-    """Verified work per (worker, offering) from the epoch's releases."""
-    found = jobs.offerings_and_specs([e.job_id for e in releases if e.job_id])
-    units: dict[tuple[str, str], int] = {}
-    speeds: dict[tuple[str, str], list[int]] = {}
+def _run(job: JobRecord) -> Run:
+    """A completed job as the coordinator timed it (``updated_ms`` is stamped at
+    completion and a completed job's row is not updated again)."""
+    units = spec_from_canonical(job.spec).work_units()
+    return Run(job.id, job.worker_id or "", job.leased_ms, job.updated_ms, units, job.attempts)
+
+
+def _work(jobs: Jobs, releases: Sequence[Entry]) -> dict[str, JobWork]:
+    """Each released job's work units and observed speed (see the module docstring)."""
+    ids = [e.job_id for e in releases if e.job_id]
+    records = {
+        job.id: job
+        for start in range(0, len(ids), _CHUNK)
+        for job in jobs.get_many(ids[start : start + _CHUNK])
+        if job.worker_id is not None
+    }
+    batches = {(j.worker_id or "", j.leased_ms) for j in records.values() if j.leased_ms}
+    together = jobs.leased_together([(w, ms) for w, ms in batches if ms is not None])
+    runs = {job.id: _run(job) for job in [*records.values(), *together]}
+    speeds = observed_speeds(runs.values())
+    out: dict[str, JobWork] = {}
     for entry in releases:
-        row = found.get(entry.job_id or "")
-        receipt = entry.posting.receipt
-        if row is None or receipt is None:
+        job = records.get(entry.job_id or "")
+        if job is None:
             continue
-        offering, spec = row
-        key = (receipt.worker_id, offering)
-        work = spec_from_canonical(spec).work_units()
-        units[key] = units.get(key, 0) + work
-        if work and receipt.run_ms():
-            speeds.setdefault(key, []).append(receipt.run_ms() * 1_000_000 // work)
-    return [
-        WorkerWork(worker, offering, amount, int(statistics.median_low(speeds.get(key, [0]))))
-        for key in sorted(units)
-        for worker, offering, amount in [(key[0], key[1], units[key])]
-    ]
+        worker_id = accounts.account_id(entry.posting.credit)
+        out[job.id] = JobWork(
+            job.id, worker_id, job.offering, runs[job.id].units, speeds.get(job.id, 0)
+        )
+    return out
+
+
+def _check_states(tx: Transaction, job_ids: Sequence[str]) -> dict[str, CheckState]:
+    """Where each held job's check stands; jobs never drawn for one are unsampled."""
+    states: dict[str, CheckState] = {}
+    for job_id in sorted(tx.validations.checked(job_ids)):
+        check = tx.validations.get_check(job_id)
+        if check is not None:
+            states[job_id] = CheckState(check.status.value)
+    return states
 
 
 @dataclass
@@ -115,18 +147,20 @@ class EpochService:
         checks = {w: n for w, n in validated.items() if w in owners}
         for worker_id in tx.verdicts.invalid_workers(epoch):
             verdicts[worker_id] = Sanction(reason="verdict")
-        releases = [e for e in entries if e.kind is EntryKind.RELEASE]
+        held = tx.jobs.with_payment(Payment.PENDING)
+        releases = tx.ledger.releases_of(held)
         settlement = settle_epoch(
-            entries,
+            releases,
             balances,
             self.config,
             verdicts=verdicts,
-            work=_work(tx.jobs, releases),
             checks=checks,
             owners=owners,
+            check_states=_check_states(tx, held),
+            job_work=_work(tx.jobs, releases),
         )
         book.post(settlement.postings)
-        _mark_jobs(tx, releases, settlement)
+        _mark_jobs(tx, settlement)
         sealed = tx.ledger.epoch_entries(epoch)
         seal = seal_epoch(
             epoch,
@@ -211,9 +245,9 @@ class EpochService:
         return self.stake_view(worker_id)
 
 
-def _mark_jobs(tx: Transaction, releases: Sequence[Entry], settled: Settlement) -> None:
-    """Released jobs are paid, except those whose earnings were forfeited."""
-    forfeited = {e.job_id for e in settled.postings if e.kind is EntryKind.FORFEIT}
-    paid = [e.job_id for e in releases if e.job_id and e.job_id not in forfeited]
+def _mark_jobs(tx: Transaction, settled: Settlement) -> None:
+    """Released jobs are paid and forfeited ones forfeited; held ones stay pending."""
+    paid = sorted(e.job_id for e in settled.jobs.released if e.job_id)
+    forfeited = sorted(e.job_id for e in settled.jobs.forfeited if e.job_id)
     tx.jobs.set_payment(paid, Payment.PAID)
-    tx.jobs.set_payment(sorted(j for j in forfeited if j), Payment.FORFEITED)
+    tx.jobs.set_payment(forfeited, Payment.FORFEITED)

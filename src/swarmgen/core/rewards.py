@@ -1,5 +1,15 @@
 """The emission split: per offering by configured shares, within one by volume x speed.
 
+Speed is what the coordinator observed, never what a worker reports: the time from the
+start of a job's lease to the coordinator's completion stamp, per work unit
+(:func:`observed_speeds`). Jobs leased together in one batch share one figure, the
+batch's last completion minus its lease start over the units of the whole batch, so a
+slow worker that batches many jobs looks exactly as slow as it is: batching changes
+neither its elapsed time nor its units, only how they are grouped. A batch holding a job
+leased before (handed back or expired, then leased again) counts as the slowest: its
+work may have been done before this lease began, and timing it from a later lease
+would let a worker look fast by handing jobs back.
+
 All arithmetic is on integers. Every split uses the largest-remainder method, so the
 parts add up to the whole exactly and ties go to the smaller key: the same inputs give
 the same split on every coordinator. See ``docs/decisions/0004-epoch-rewards.md``.
@@ -35,6 +45,75 @@ class WorkerWork:
     """Work units of the worker's jobs that were accepted and not found invalid."""
     ms_per_munit: int
     """Median milliseconds per million work units over those jobs (0: unknown)."""
+
+
+@dataclass(frozen=True)
+class JobWork:
+    """One completed job's contribution to its worker's emission weight."""
+
+    job_id: str
+    worker_id: str
+    offering: str
+    units: int
+    ms_per_munit: int
+    """Observed milliseconds per million work units (0: unknown, neutral)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A completed job as the coordinator saw it: when its lease began and it completed."""
+
+    job_id: str
+    worker_id: str
+    leased_ms: int | None
+    completed_ms: int
+    units: int
+    attempts: int = 1
+    """How many times the job was leased; above one its run may predate this lease."""
+
+
+SLOWEST = 2**62
+"""Milliseconds per million units that rank a run at the speed floor."""
+
+
+def observed_speeds(runs: Iterable[Run]) -> dict[str, int]:
+    """Observed milliseconds per million work units of each job, from its lease batch.
+
+    A batch is the jobs one worker leased at one moment. Pass every completed job of the
+    batches asked about (validation jobs included): the units of all of them divide the
+    batch's elapsed time. A job without a lease start is unknown (0); a batch completed
+    within its lease's first millisecond counts as 1 ms; a batch with a job leased more
+    than once is :data:`SLOWEST`.
+    """
+    batches: dict[tuple[str, int], list[Run]] = {}
+    out: dict[str, int] = {}
+    for run in runs:
+        if run.leased_ms is None:
+            out[run.job_id] = 0
+        else:
+            batches.setdefault((run.worker_id, run.leased_ms), []).append(run)
+    for (_, leased_ms), batch in batches.items():
+        units = sum(max(run.units, 0) for run in batch)
+        elapsed = max(1, max(run.completed_ms for run in batch) - leased_ms)
+        figure = elapsed * PPM // units if units > 0 else 0
+        if any(run.attempts > 1 for run in batch):
+            figure = SLOWEST
+        out.update({run.job_id: figure for run in batch})
+    return out
+
+
+def worker_work(jobs: Iterable[JobWork]) -> list[WorkerWork]:
+    """Per-job work summed per ``(worker, offering)``, with the median observed speed."""
+    units: dict[tuple[str, str], int] = {}
+    speeds: dict[tuple[str, str], list[int]] = {}
+    for job in jobs:
+        key = (job.worker_id, job.offering)
+        units[key] = units.get(key, 0) + job.units
+        if job.units > 0 and job.ms_per_munit > 0:
+            speeds.setdefault(key, []).append(job.ms_per_munit)
+    return [
+        WorkerWork(key[0], key[1], units[key], median(speeds.get(key, ()))) for key in sorted(units)
+    ]
 
 
 def split(total: int, weights: Mapping[str, int]) -> dict[str, int]:

@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from swarmgen.core import accounts
 from swarmgen.core.accounts import AccountKind
 from swarmgen.core.credits import REQUESTER
 from swarmgen.core.ledger import Entry, EntryKind, Posting, apply
-from swarmgen.core.rewards import SpeedBounds, WorkerWork, emission, split
+from swarmgen.core.rewards import JobWork, SpeedBounds, WorkerWork, emission, split, worker_work
 from swarmgen.core.stake import StakePolicy, slash
 from swarmgen.errors import SwarmgenError
 
@@ -84,6 +85,52 @@ class Sanction:
     reason: str = ""
 
 
+class CheckState(StrEnum):
+    """Where a completed job's check stands, as settlement needs it."""
+
+    UNSAMPLED = "unsampled"
+    """The draw at completion did not pick the job: nothing to wait for."""
+    PENDING = "pending"
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+    ABANDONED = "abandoned"
+    """No panel was seated in time; counted for no one (released, like an unsampled job)."""
+
+
+@dataclass(frozen=True)
+class Triage:
+    """The held releases sorted by what this close does with them."""
+
+    released: tuple[Entry, ...]
+    held: tuple[Entry, ...]
+    forfeited: tuple[Entry, ...]
+
+
+def triage(
+    releases: Iterable[Entry], checks: Mapping[str, CheckState], invalid: frozenset[str]
+) -> Triage:
+    """Sort releases into paid now, held on, and forfeited (see the module docstring).
+
+    A job missing from ``checks`` is taken as unsampled. Other entries than releases are
+    ignored, so the epoch's whole entry list may be passed.
+    """
+    released: list[Entry] = []
+    held: list[Entry] = []
+    forfeited: list[Entry] = []
+    for entry in releases:
+        if entry.kind is not EntryKind.RELEASE:
+            continue
+        state = checks.get(entry.job_id or "", CheckState.UNSAMPLED)
+        worker_id = accounts.account_id(entry.posting.credit)
+        if worker_id in invalid or state is CheckState.REJECTED:
+            forfeited.append(entry)
+        elif state is CheckState.PENDING:
+            held.append(entry)
+        else:
+            released.append(entry)
+    return Triage(tuple(released), tuple(held), tuple(forfeited))
+
+
 @dataclass(frozen=True)
 class Settlement:
     """The postings that close an epoch, with a summary per worker."""
@@ -94,6 +141,8 @@ class Settlement:
     validator_rewards: Mapping[str, int]
     emitted: Mapping[str, int]
     paid: Mapping[str, int]
+    jobs: Triage = field(default_factory=lambda: Triage((), (), ()))
+    """Which jobs were paid, held on and forfeited at this close."""
 
 
 class _Book:
@@ -112,15 +161,13 @@ class _Book:
         return self.balances.get(account, 0)
 
 
-def _forfeit(book: _Book, entries: Iterable[Entry], invalid: frozenset[str]) -> dict[str, int]:
+def _forfeit(book: _Book, entries: Iterable[Entry]) -> dict[str, int]:
     out: dict[str, int] = {}
     for entry in entries:
         posting = entry.posting
-        if entry.kind is not EntryKind.RELEASE:
-            continue
         worker_id = accounts.account_id(posting.credit)
         requester = posting.memo.get(REQUESTER)
-        if worker_id not in invalid or not isinstance(requester, str):
+        if not isinstance(requester, str):
             continue
         amount = min(posting.amount, book.get(posting.credit))
         if amount > 0:
@@ -140,8 +187,16 @@ def _pending_workers(book: _Book) -> list[str]:
     return sorted(found)
 
 
+def _held_by(entries: Iterable[Entry]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for entry in entries:
+        worker_id = accounts.account_id(entry.posting.credit)
+        out[worker_id] = out.get(worker_id, 0) + entry.posting.amount
+    return out
+
+
 def settle_epoch(
-    epoch_entries: Sequence[Entry],
+    releases: Sequence[Entry],
     balances: Mapping[str, int],
     config: EpochConfig,
     *,
@@ -149,19 +204,24 @@ def settle_epoch(
     work: Iterable[WorkerWork] = (),
     checks: Mapping[str, int] | None = None,
     owners: Mapping[str, str],
+    check_states: Mapping[str, CheckState] | None = None,
+    job_work: Mapping[str, JobWork] | None = None,
 ) -> Settlement:
     """The postings that close an epoch.
 
-    ``epoch_entries`` are the epoch's entries (its releases say which jobs to refund if
-    their worker is invalid); ``verdicts`` map worker ids to their judgements;
-    ``balances`` must hold every worker's pending balance, the
-    validator pool and the stake of invalid workers; ``checks`` counts the validation
-    jobs each worker ran in the epoch; ``owners`` maps worker ids to their owners' user
-    ids (every worker paid must have one).
+    ``releases`` are the release entries not yet paid nor forfeited, from this epoch and
+    earlier ones (other entries are ignored); ``check_states`` says where each one's
+    check stands (missing: unsampled); ``verdicts`` map worker ids to their judgements;
+    ``balances`` must hold every worker's pending balance, the validator pool and the
+    stake of invalid workers; ``checks`` counts the validation jobs each worker ran in
+    the epoch; ``owners`` maps worker ids to their owners' user ids (every worker paid
+    must have one). Emission weighs ``work`` plus the ``job_work`` of the jobs released
+    at this close (never of held or forfeited ones).
     """
     invalid = frozenset(w for w, verdict in (verdicts or {}).items() if verdict.invalid)
+    jobs = triage(releases, check_states or {}, invalid)
     book = _Book(balances)
-    forfeited = _forfeit(book, epoch_entries, invalid)
+    forfeited = _forfeit(book, jobs.forfeited)
     slashed: dict[str, int] = {}
     for worker_id in sorted(invalid):
         for posting in slash(book.balances, worker_id, config.stake):
@@ -180,8 +240,14 @@ def settle_epoch(
             )
         )
     emitted: dict[str, int] = {}
+    per_job = job_work or {}
+    settled = [per_job[e.job_id] for e in jobs.released if e.job_id and e.job_id in per_job]
     minted = emission(
-        config.emission_per_epoch, config.offering_shares, work, config.speed, invalid
+        config.emission_per_epoch,
+        config.offering_shares,
+        [*work, *worker_work(settled)],
+        config.speed,
+        invalid,
     )
     for (offering, worker_id), amount in sorted(minted.items()):
         book.post(
@@ -195,15 +261,18 @@ def settle_epoch(
         )
         emitted[worker_id] = emitted.get(worker_id, 0) + amount
     paid: dict[str, int] = {}
+    held = _held_by(jobs.held)
     for worker_id in _pending_workers(book):
         if worker_id in invalid:
+            continue
+        amount = book.get(accounts.worker(worker_id)) - held.get(worker_id, 0)
+        if amount <= 0:
             continue
         owner = owners.get(worker_id)
         if owner is None:
             raise SettlementError(f"worker {worker_id} has no owner to pay", worker_id=worker_id)
-        amount = book.get(accounts.worker(worker_id))
         book.post(
             Posting(EntryKind.PAYOUT, accounts.worker(worker_id), accounts.user(owner), amount)
         )
         paid[worker_id] = amount
-    return Settlement(tuple(book.postings), forfeited, slashed, rewards, emitted, paid)
+    return Settlement(tuple(book.postings), forfeited, slashed, rewards, emitted, paid, jobs)

@@ -167,6 +167,33 @@ class JobRepository(Repository):
             found.update({row.id: (row.offering, row.spec) for row in rows})
         return found
 
+    def with_payment(self, payment: str) -> list[str]:
+        """Ids of the jobs whose credits are in state ``payment`` (e.g. held: pending)."""
+        c = t.jobs.c
+        rows = self.conn.execute(select(c.id).where(c.payment == payment).order_by(c.id))
+        return [row.id for row in rows]
+
+    def leased_together(self, batches: Iterable[tuple[str, int]]) -> list[JobRecord]:
+        """Completed jobs of the lease batches ``(worker_id, leased_ms)``: the jobs each
+        worker leased at that moment, which the coordinator times together."""
+        wanted = sorted(set(batches))
+        c = t.jobs.c
+        found: list[JobRecord] = []
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = select(t.jobs).where(
+                c.state == JobState.COMPLETED.value,
+                c.worker_id.in_(sorted({w for w, _ in chunk})),
+                c.leased_ms.in_(sorted({ms for _, ms in chunk})),
+            )
+            keys = set(chunk)
+            found.extend(
+                JobRecord.from_row(row)
+                for row in self.conn.execute(query.order_by(c.id))
+                if (row.worker_id, row.leased_ms) in keys
+            )
+        return found
+
 
 def _completed(job: JobRecord, result: Completion, now: int) -> JobRecord:
     return replace(

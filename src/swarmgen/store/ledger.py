@@ -16,7 +16,7 @@ transaction; :func:`swarmgen.coordinator.auditing.verify_live` checks it against
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,9 @@ LOCK_ID = 0x5357_4C47
 
 PAGE = 1000
 """Entries read per query when the whole chain is walked."""
+
+_CHUNK = 500
+"""Most ids in one ``IN`` list."""
 
 
 def entry_row(entry: Entry, now_ms: int) -> dict[str, Any]:
@@ -94,6 +97,18 @@ class LedgerRepository(Repository):
         c = t.ledger_entries.c
         query = select(t.ledger_entries).where(c.job_id == job_id).order_by(c.seq)
         return [entry_from_row(row) for row in self.conn.execute(query)]
+
+    def releases_of(self, job_ids: Sequence[str]) -> list[Entry]:
+        """The release entries of ``job_ids``, in chain order."""
+        c = t.ledger_entries.c
+        ids = sorted(set(job_ids))
+        found: list[Entry] = []
+        for start in range(0, len(ids), _CHUNK):
+            query = select(t.ledger_entries).where(
+                c.kind == EntryKind.RELEASE.value, c.job_id.in_(ids[start : start + _CHUNK])
+            )
+            found.extend(entry_from_row(row) for row in self.conn.execute(query))
+        return sorted(found, key=lambda e: e.seq)
 
     def epoch_entries(self, epoch: int) -> list[Entry]:
         c = t.ledger_entries.c

@@ -138,6 +138,10 @@ def test_completion_pays_the_owner_at_the_epoch_close(env: Env) -> None:
     assert pending == int(job["price"]) - fee
     release = env.reads.ledger.job_entries(str(job["id"]))[-2]
     assert release.posting.receipt is not None and release.posting.receipt.verify()
+    validator = env.worker()  # a new worker's job is checked: its earnings wait for that
+    validator.owner_key = env.new_key("victor")
+    validator.register("v", MODELS, 1024 * 1024, 4)
+    validator.submit([run_echo(validator, validator.pop(0)[0])])
     seal = state.epochs.close_due(force=True)
     assert seal is not None and seal.epoch == 0
     assert view(env, str(job["id"]))["payment"] == "paid"

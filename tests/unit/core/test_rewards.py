@@ -3,13 +3,18 @@ from hypothesis import strategies as st
 
 from swarmgen.core.credits import PPM
 from swarmgen.core.rewards import (
+    SLOWEST,
+    JobWork,
+    Run,
     SpeedBounds,
     WorkerWork,
     emission,
     median,
+    observed_speeds,
     offering_weights,
     speed_ppm,
     split,
+    worker_work,
 )
 
 weights_st = st.dictionaries(st.text("abcdef", min_size=1, max_size=3), st.integers(0, 10**12))
@@ -90,3 +95,57 @@ def test_emission_mints_exactly_the_shares_that_have_work(
         got = sum(v for (o, _), v in out.items() if o == offering)
         assert got == (per_offering.get(offering, 0) if offering in busy else 0)
     assert all(worker != "w4" for _, worker in out)
+
+
+def test_a_batch_is_timed_from_its_lease_to_its_last_completion_over_all_its_units() -> None:
+    batch = [Run(f"j{i}", "w", 1000, 1000 + 2000 * (i + 1), 4) for i in range(4)]
+    alone = Run("s", "w", 20_000, 22_000, 4)
+    speeds = observed_speeds([*batch, alone])
+    # 8 s for 16 units, the same 2 s per 4 units a one-at-a-time worker shows
+    assert {speeds[f"j{i}"] for i in range(4)} == {8000 * PPM // 16} == {speeds["s"]}
+
+
+@given(
+    gaps=st.lists(st.integers(1, 10_000), min_size=1, max_size=8),
+    units=st.integers(1, 1000),
+)
+def test_batching_never_looks_faster_than_the_work_took(gaps: list[int], units: int) -> None:
+    """Jobs run one after another, leased together or one by one: the batch's figure is
+    the mean time per unit, never below the fastest single job's."""
+    done, runs, singles, start = 0, [], [], 0
+    for i, gap in enumerate(gaps):
+        done += gap
+        runs.append(Run(f"b{i}", "w", 0, done, units))
+        singles.append(Run(f"s{i}", "w", start, done, units))
+        start = done
+    batch = observed_speeds(runs)
+    one_by_one = observed_speeds(singles)
+    assert len(set(batch.values())) == 1
+    (figure,) = set(batch.values())
+    assert figure == done * PPM // (units * len(gaps))
+    assert figure >= min(one_by_one.values())
+
+
+def test_unknown_lease_starts_are_neutral_and_an_instant_batch_counts_one_ms() -> None:
+    speeds = observed_speeds([Run("a", "w", None, 5, 1), Run("b", "w", 5, 5, 1)])
+    assert speeds == {"a": 0, "b": PPM}
+
+
+def test_worker_work_sums_units_and_takes_the_median_observed_speed() -> None:
+    rows = worker_work(
+        [
+            JobWork("a", "w", "o", 10, 300),
+            JobWork("b", "w", "o", 10, 100),
+            JobWork("c", "w", "o", 10, 200),
+            JobWork("d", "v", "o", 5, 0),
+        ]
+    )
+    assert rows == [WorkerWork("v", "o", 5, 0), WorkerWork("w", "o", 30, 200)]
+
+
+def test_a_batch_with_a_job_leased_again_ranks_at_the_floor() -> None:
+    """Handing a job back after running it, then leasing it again, must not look fast."""
+    speeds = observed_speeds([Run("a", "w", 0, 1, 10, attempts=2), Run("b", "w", 0, 5, 10)])
+    assert speeds == {"a": SLOWEST, "b": SLOWEST}
+    bounds = SpeedBounds()
+    assert speed_ppm(SLOWEST, 1000, bounds) == bounds.floor_ppm

@@ -1,7 +1,7 @@
 from collections.abc import Mapping
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -11,15 +11,17 @@ from swarmgen.core.audit import export_lines, verify_export
 from swarmgen.core.credits import RefundReason
 from swarmgen.core.ledger import Entry, EntryKind, Ledger
 from swarmgen.core.receipts import Receipt
-from swarmgen.core.rewards import WorkerWork
+from swarmgen.core.rewards import JobWork, WorkerWork
 from swarmgen.core.seal import EpochSeal, seal_ledger
 from swarmgen.core.settlement import (
+    CheckState,
     EpochConfig,
     Sanction,
     SettlementError,
     epoch_at,
     epoch_start,
     settle_epoch,
+    triage,
 )
 from swarmgen.core.signing import KeyPair
 from swarmgen.core.stake import StakePolicy
@@ -309,3 +311,155 @@ class Economy(RuleBasedStateMachine):
 
 Economy.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
 TestEconomy = Economy.TestCase
+
+
+# held earnings -------------------------------------------------------------------------
+
+FINAL = st.sampled_from(
+    [CheckState.UNSAMPLED, CheckState.UPHELD, CheckState.REJECTED, CheckState.ABANDONED]
+)
+HELD_CONFIG = EpochConfig(length_s=60, emission_per_epoch=0, offering_shares={OFFERING: 1})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    jobs=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(1, 1000), FINAL, st.integers(0, 3)),
+        min_size=1,
+        max_size=10,
+    ),
+    sanction=st.none() | st.tuples(st.integers(0, 2), st.integers(0, 3)),
+)
+def test_held_releases_are_paid_once_only_when_their_checks_settle(
+    jobs: list[tuple[int, int, CheckState, int]], sanction: tuple[int, int] | None
+) -> None:
+    """Every job's check settles at a drawn close; a worker may be sanctioned at another.
+    Nothing is paid twice, nothing paid for a rejected job, and credits are conserved."""
+    ledger = Ledger()
+    ledger.append([credits.grant("alice", 10_000)], epoch=0)
+    for i, (worker, price, _, _) in enumerate(jobs):
+        ledger.append([credits.reserve(ledger.balances, "alice", f"j{i}", price)], epoch=0)
+        _complete(ledger, f"j{i}", "alice", WORKERS[worker], run_ms=1)
+    release = {e.job_id: e for e in ledger.entries if e.kind is EntryKind.RELEASE}
+    open_ids = set(release)
+    released: list[str] = []
+    forfeited: list[str] = []
+    for close in range(4):
+        states = {
+            f"j{i}": (CheckState.PENDING if close < settles else final)
+            for i, (_, _, final, settles) in enumerate(jobs)
+        }
+        invalid = {}
+        if sanction is not None and sanction[1] == close:
+            invalid = {WORKERS[sanction[0]].public_key: Sanction()}
+        result = settle_epoch(
+            [release[j] for j in sorted(open_ids)],
+            ledger.balances,
+            HELD_CONFIG,
+            verdicts=invalid,
+            owners=OWNERS,
+            check_states=states,
+        )
+        ledger.append(result.postings, epoch=close)
+        now_paid = [e.job_id or "" for e in result.jobs.released]
+        now_forfeited = [e.job_id or "" for e in result.jobs.forfeited]
+        assert all(states[j] is not CheckState.PENDING for j in now_paid)
+        assert all(states[j] is not CheckState.REJECTED for j in now_paid)
+        released += now_paid
+        forfeited += now_forfeited
+        open_ids -= set(now_paid) | set(now_forfeited)
+        assert ledger.totals().conserved
+        for keys in WORKERS:  # what a worker's account holds is exactly its held releases
+            held = sum(
+                release[j].posting.amount
+                for j in open_ids
+                if accounts.account_id(release[j].posting.credit) == keys.public_key
+            )
+            assert ledger.balance(accounts.worker(keys.public_key)) == held
+    assert not open_ids  # every check settled by the last close
+    assert sorted(released + forfeited) == sorted(release)  # each exactly once
+    for i, (_, _, final, _) in enumerate(jobs):
+        assert final is not CheckState.REJECTED or f"j{i}" in forfeited
+    for n, keys in enumerate(WORKERS):
+        owed = sum(
+            release[j].posting.amount
+            for j in released
+            if accounts.account_id(release[j].posting.credit) == keys.public_key
+        )
+        assert ledger.balance(accounts.user(f"owner{n}")) == owed
+    refunds = sum(release[j].posting.amount for j in forfeited)
+    spent = sum(price for _, price, _, _ in jobs)
+    assert ledger.balance(accounts.user("alice")) == 10_000 - spent + refunds
+
+
+def test_a_rejected_check_forfeits_the_job_whenever_it_settles() -> None:
+    cheat = WORKERS[1]
+    ledger = Ledger()
+    ledger.append([credits.grant("alice", 100)], epoch=0)
+    ledger.append([credits.reserve(ledger.balances, "alice", "late", 100)], epoch=0)
+    _complete(ledger, "late", "alice", cheat, run_ms=1)
+    releases = [e for e in ledger.entries if e.kind is EntryKind.RELEASE]
+    first = settle_epoch(
+        releases,
+        ledger.balances,
+        CONFIG,
+        owners=OWNERS,
+        check_states={"late": CheckState.PENDING},
+    )
+    ledger.append(first.postings, epoch=0)
+    assert first.paid == {} and [e.job_id for e in first.jobs.held] == ["late"]
+    second = settle_epoch(
+        releases,
+        ledger.balances,
+        CONFIG,
+        owners=OWNERS,
+        check_states={"late": CheckState.REJECTED},
+    )
+    ledger.append(second.postings, epoch=1)
+    assert second.paid == {} and second.forfeited == {cheat.public_key: releases[0].amount}
+    assert ledger.balance(accounts.user("owner1")) == 0
+
+
+def test_emission_counts_only_work_released_at_the_close() -> None:
+    early, late = WORKERS[0], WORKERS[1]
+    ledger = Ledger()
+    ledger.append([credits.grant("alice", 100)], epoch=0)
+    for job, keys in (("a", early), ("b", late)):
+        ledger.append([credits.reserve(ledger.balances, "alice", job, 50)], epoch=0)
+        _complete(ledger, job, "alice", keys, run_ms=1)
+    releases = [e for e in ledger.entries if e.kind is EntryKind.RELEASE]
+    work = {
+        "a": JobWork("a", early.public_key, OFFERING, 10, 1000),
+        "b": JobWork("b", late.public_key, OFFERING, 10, 1000),
+    }
+    held = settle_epoch(
+        releases,
+        ledger.balances,
+        CONFIG,
+        owners=OWNERS,
+        check_states={"b": CheckState.PENDING},
+        job_work=work,
+    )
+    ledger.append(held.postings, epoch=0)
+    assert held.emitted == {early.public_key: 7500}
+    settled = settle_epoch(
+        releases[1:],
+        ledger.balances,
+        CONFIG,
+        owners=OWNERS,
+        check_states={"b": CheckState.UPHELD},
+        job_work=work,
+    )
+    assert settled.emitted == {late.public_key: 7500}
+
+
+def test_triage_ignores_other_entries_and_takes_missing_checks_as_unsampled() -> None:
+    ledger = Ledger()
+    ledger.append([credits.grant("alice", 100)], epoch=0)
+    ledger.append([credits.reserve(ledger.balances, "alice", "j", 100)], epoch=0)
+    _complete(ledger, "j", "alice", WORKERS[0], run_ms=1)
+    sorted_out = triage(ledger.entries, {}, frozenset())
+    assert [e.job_id for e in sorted_out.released] == ["j"]
+    assert sorted_out.held == () and sorted_out.forfeited == ()
+    invalid = triage(ledger.entries, {"j": CheckState.PENDING}, frozenset({WORKERS[0].public_key}))
+    assert [e.job_id for e in invalid.forfeited] == ["j"]

@@ -45,3 +45,32 @@ def test_a_job_runs_is_checked_and_its_epoch_seals_on_the_memory_store(tmp_path:
             f"/api/v1/jobs/{job.json()['id']}", headers={"Authorization": f"Bearer {key}"}
         )
         assert view.json()["payment"] == "paid"
+
+
+def test_a_checked_jobs_earnings_wait_for_its_check_on_the_memory_store(tmp_path: Path) -> None:
+    store, clock = MemoryStore(), FakeClock(int(time.time() * 1000))
+    app = create_app(CoordinatorSettings(data=tmp_path), store=store, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as http:
+        auth = {"Authorization": f"Bearer {create_key(store, clock, 'alice').key}"}
+        app.state.credits.grant("alice", 10**9)
+        workers = []
+        for owner in ("ann", "bob"):
+            worker = WorkerClient("http://testserver", KeyPair.generate(), http=http)
+            worker.owner_key = create_key(store, clock, owner).key
+            worker.register(f"{owner}-w", MODELS, 1024 * 1024, 4)
+            workers.append(worker)
+        body = {"kind": "image", "model": "echo-image@fp32", "prompt": "a red circle"}
+        job_id = http.post("/api/v1/jobs", json=body, headers=auth).json()["id"]
+        (assignment,) = workers[0].pop(0)
+        with store.transaction() as tx:
+            assert tx.jobs.get(job_id).leased_ms == clock.now_ms()  # dispatch stamps the lease
+        clock.advance(2)
+        workers[0].submit([run_echo(workers[0], assignment)])
+        app.state.epochs.close_due(force=True)  # its check is pending: held, not paid
+        view = http.get(f"/api/v1/jobs/{job_id}", headers=auth).json()
+        assert view["payment"] == "pending"
+        (check,) = workers[1].pop(0)
+        workers[1].submit([run_echo(workers[1], check)])
+        app.state.epochs.close_due(force=True)
+        assert http.get(f"/api/v1/jobs/{job_id}", headers=auth).json()["payment"] == "paid"
+        assert verify_live(store, app.state.epochs.keys.public_key).ok

@@ -123,6 +123,23 @@ class MemoryJobs:
     def offerings_and_specs(self, job_ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
         return {j.id: (j.offering, j.spec) for j in self.get_many(job_ids)}
 
+    def with_payment(self, payment: str) -> list[str]:
+        return sorted(j.id for j in self.t.jobs.values() if j.payment == payment)
+
+    def leased_together(self, batches: Iterable[tuple[str, int]]) -> list[JobRecord]:
+        wanted = set(batches)
+        return sorted(
+            (
+                j
+                for j in self.t.jobs.values()
+                if j.state is JobState.COMPLETED
+                and j.worker_id is not None
+                and j.leased_ms is not None
+                and (j.worker_id, j.leased_ms) in wanted
+            ),
+            key=lambda j: j.id,
+        )
+
 
 def _aged(job: JobRecord, aging_per_s: int) -> int:
     """The SQL's clock-free order key (see :func:`swarmgen.store.dispatch._aged`)."""
@@ -188,6 +205,7 @@ class MemoryDispatch:
                 leased_ms=now,
                 attempts=job.attempts + 1,
                 updated_ms=now,
+                leased_ms=now,
             )
             self.t.jobs[job.id] = taken
             leased.append(taken)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from swarmgen.core.ledger import (
     GENESIS_HASH,
@@ -46,6 +46,12 @@ class MemoryLedger:
 
     def job_entries(self, job_id: str) -> list[Entry]:
         return [e for e in self.t.entries if e.posting.job_id == job_id]
+
+    def releases_of(self, job_ids: Sequence[str]) -> list[Entry]:
+        wanted = set(job_ids)
+        return [
+            e for e in self.t.entries if e.kind is EntryKind.RELEASE and e.posting.job_id in wanted
+        ]
 
     def epoch_entries(self, epoch: int) -> list[Entry]:
         return [e for e in self.t.entries if e.epoch == epoch]
