@@ -43,39 +43,53 @@ def publishable(
     return not held_by_check and not open_jobs
 
 
-def _open_jobs(tx: Transaction, epoch: int) -> bool:
-    """Whether a job whose price was reserved in ``epoch`` is still queued or leased."""
-    ids = {
-        entry.posting.job_id
-        for entry in tx.ledger.epoch_entries(epoch)
-        if entry.posting.kind is EntryKind.RESERVE and entry.posting.job_id
-    }
-    return any(not job.state.final for job in tx.jobs.get_many(ids))
-
-
 @dataclass
 class Publication:
-    """The last published epoch, remembered: once published, an epoch stays published."""
+    """The last published epoch, remembered: once published, an epoch stays published.
+
+    While an epoch is held by its open jobs, the ids still open are remembered too, so
+    each later look reads only those jobs, not the epoch's entries again.
+    """
 
     store: Store
     _published: int = -1
+    _waiting: tuple[int, set[str]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def published(self) -> int:
         """The last epoch the public may read (-1 when none is)."""
         with self._lock, self.store.transaction() as tx:
-            seals = tx.ledger.seals()
-            last_sealed = max((seal.epoch for seal in seals), default=-1)
-            pending = [check.epoch for check in tx.validations.pending_checks()]
-            oldest = min(pending, default=None)
-            epoch = self._published + 1
-            while epoch <= last_sealed:
-                held = last_sealed - epoch < HOLD_MAX_EPOCHS and _open_jobs(tx, epoch)
-                if not publishable(epoch, last_sealed, oldest, held):
-                    break
-                epoch += 1
-            self._published = epoch - 1
+            self._published = self._advance(tx)
             return self._published
+
+    def _advance(self, tx: Transaction) -> int:
+        last_sealed = max((seal.epoch for seal in tx.ledger.seals()), default=-1)
+        if last_sealed <= self._published:
+            return self._published
+        oldest = min((check.epoch for check in tx.validations.pending_checks()), default=None)
+        epoch = self._published + 1
+        while epoch <= last_sealed:
+            capped = last_sealed - epoch >= HOLD_MAX_EPOCHS
+            if not publishable(epoch, last_sealed, oldest, open_jobs=False):
+                break  # a pending check holds it: no need to read its jobs
+            if not capped and self._open_jobs(tx, epoch):
+                break
+            epoch += 1
+        return epoch - 1
+
+    def _open_jobs(self, tx: Transaction, epoch: int) -> bool:
+        """Whether a job whose price was reserved in ``epoch`` is still queued or leased."""
+        if self._waiting is not None and self._waiting[0] == epoch:
+            ids = self._waiting[1]
+        else:
+            ids = {
+                entry.posting.job_id
+                for entry in tx.ledger.epoch_entries(epoch)
+                if entry.posting.kind is EntryKind.RESERVE and entry.posting.job_id
+            }
+        still = {job.id for job in tx.jobs.get_many(ids) if not job.state.final}
+        self._waiting = (epoch, still)
+        return bool(still)
 
 
 def entries(store: Store, after_seq: int = -1, upto: int | None = None) -> Iterator[Entry]:
