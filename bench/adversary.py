@@ -135,7 +135,11 @@ class Adversary:
         submitted = time.monotonic()
         while len(self.rows) < wanted:
             started = time.monotonic()
-            popped = worker.pop(1.0, 4)
+            try:
+                popped = worker.pop(1.0, 4)
+            except SwarmgenAPIError as exc:  # an overloaded machine: try again
+                print(f"pop refused: {exc}", file=sys.stderr)
+                continue
             now = time.monotonic()
             wall_ms = time.time() * 1000
             if not popped:
