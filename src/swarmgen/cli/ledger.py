@@ -62,12 +62,15 @@ def export(
     from swarmgen.coordinator.auditing import export as export_ledger
 
     epochs = admin_for(data, database_url).epochs
-    upto = Publication(epochs.store).published() if published else None
     count = 0
-    with file.open("w", encoding="utf-8", newline="") as out:
-        for line in export_ledger(epochs.store, epochs.keys.public_key, upto):
-            out.write(line)
-            count += 1
+    try:
+        upto = Publication(epochs.store).published() if published else None
+        with file.open("w", encoding="utf-8", newline="") as out:
+            for line in export_ledger(epochs.store, epochs.keys.public_key, upto):
+                out.write(line)
+                count += 1
+    finally:
+        epochs.store.dispose()
     typer.echo(f"wrote {count} lines to {file}", err=True)
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
+from typer.testing import CliRunner
 
+from swarmgen.cli.main import app as cli
 from swarmgen.core.audit import load_export
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
@@ -142,3 +145,20 @@ def test_the_export_shows_neither_while_open_and_both_after_the_seal(env: Env) -
     assert o in entries_of  # its price was reserved in epoch 0, and it is over
     # the validation job reserved nothing: after the seal a reader may tell it was a check
     assert v not in entries_of
+
+
+def test_the_cli_writes_what_is_published_or_the_whole_ledger(env: Env, tmp_path: Path) -> None:
+    state = env.http.app.state
+    pair = pop_pair(env, env.image(width=64, height=64))
+    state.epochs.close_due(force=True)
+    url = ["--database-url", env.store.url]
+    runner = CliRunner()
+    published, whole = tmp_path / "published.jsonl", tmp_path / "whole.jsonl"
+    base = ["ledger", "export", "--data", str(env.data), *url]
+    assert runner.invoke(cli, [*base, str(published), "--published"]).exit_code == 0
+    assert runner.invoke(cli, [*base, str(whole)]).exit_code == 0
+    assert published.read_text() == env.http.get("/api/v1/ledger/export").text
+    assert pair.ordinary["job_id"] not in published.read_text()
+    assert pair.ordinary["job_id"] in whole.read_text()  # the operator's own copy
+    for export in (published, whole):
+        assert runner.invoke(cli, ["ledger", "verify", str(export)]).exit_code == 0
