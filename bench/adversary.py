@@ -87,10 +87,11 @@ def run_echo(keys: KeyPair, assignment: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Ledger:
-    """The public export as the adversary last read it (at most every ``every_s``)."""
+    """The public export as the adversary last read it (at most every ``every_s``: reading
+    the whole export is the costliest thing it does)."""
 
     http: httpx.Client
-    every_s: float = 0.5
+    every_s: float = 5.0
     jobs: set[str] = field(default_factory=set)
     read_at: float = -1e9
 
