@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import tempfile
@@ -117,8 +118,11 @@ class Adversary:
     rows: list[tuple[str, dict[str, float], dict[str, float]]] = field(default_factory=list)
     digests: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    deadline: float = math.inf
 
-    def run(self, wanted: int) -> None:
+    def run(self, wanted: int, max_s: float) -> None:
+        """Observe until ``wanted`` jobs are leased or ``max_s`` seconds have passed."""
+        self.deadline = time.monotonic() + max_s
         threads = [
             threading.Thread(target=self._one, args=(f"eve-{i}", wanted)) for i in range(self.keys)
         ]
@@ -134,7 +138,7 @@ class Adversary:
         worker = WorkerClient(self.url, KeyPair.generate(), owner_key=self.owner_key)
         worker.register(name, MODELS, 128 * 128, 4)
         submitted = time.monotonic()
-        while len(self.rows) < wanted:
+        while len(self.rows) < wanted and time.monotonic() < self.deadline:
             started = time.monotonic()
             try:
                 popped = worker.pop(1.0, 4)
@@ -242,7 +246,7 @@ def recognise(args: argparse.Namespace) -> dict[str, Any]:
             load.start()
             started = time.monotonic()
             try:
-                adversary.run(args.jobs)
+                adversary.run(args.jobs, args.max_s)
             finally:
                 stop.set()
                 load.join()
@@ -298,6 +302,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=3, help="The adversary's worker keys.")
     parser.add_argument("--rate", type=float, default=30.0, help="Ordinary jobs per second.")
     parser.add_argument("--epoch-s", type=int, default=10, help="Epoch length.")
+    parser.add_argument("--max-s", type=float, default=1800, help="Stop observing after this.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     summary = report(recognise(args))
