@@ -42,18 +42,35 @@ def key(data: DataOption = None, database_url: DatabaseOption = None) -> None:
 @reports_errors
 def export(
     file: Annotated[Path, typer.Argument(help="Where to write the JSON-lines export.")],
+    published: Annotated[
+        bool,
+        typer.Option(
+            "--published",
+            help="Only what the coordinator serves publicly: sealed epochs whose checks "
+            "and jobs are over (the default is the operator's whole ledger).",
+        ),
+    ] = False,
     data: DataOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Write the whole ledger (entries, then each epoch's signed seal) to FILE."""
+    """Write the ledger (entries, then each epoch's signed seal) to FILE.
+
+    The whole ledger includes the open epoch, whose checks must not reach workers:
+    share it only with ``--published``.
+    """
+    from swarmgen.coordinator.auditing import Publication
     from swarmgen.coordinator.auditing import export as export_ledger
 
     epochs = admin_for(data, database_url).epochs
     count = 0
-    with file.open("w", encoding="utf-8", newline="") as out:
-        for line in export_ledger(epochs.store, epochs.keys.public_key):
-            out.write(line)
-            count += 1
+    try:
+        upto = Publication(epochs.store).published() if published else None
+        with file.open("w", encoding="utf-8", newline="") as out:
+            for line in export_ledger(epochs.store, epochs.keys.public_key, upto):
+                out.write(line)
+                count += 1
+    finally:
+        epochs.store.dispose()
     typer.echo(f"wrote {count} lines to {file}", err=True)
 
 

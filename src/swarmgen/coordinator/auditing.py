@@ -1,33 +1,121 @@
-"""The ledger as auditors see it: export, verification of the live database, proofs."""
+"""The ledger as auditors see it: export, verification of the live database, proofs.
+
+What the public may read is narrower than what the database holds. An epoch is
+*published* (served by ``/ledger/export`` and ``/ledger/proofs``) only once it is
+sealed and nothing recorded in it can still be acted upon: no check opened in it or
+before is pending, and every job whose price was reserved in it is final. A worker
+that looks its leased job up in the public ledger therefore finds nothing either way:
+an ordinary job's reservation is published only after the job is over, and a
+validation job (which reserves nothing) is never told apart by a missing entry while
+its check could still change. A sealed epoch is published at the latest
+:data:`HOLD_MAX_EPOCHS` seals later, so one job no worker takes cannot hold the
+ledger back for ever; what that cap still reveals is stated in decision record 0008.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 
 from swarmgen.core.audit import VerifyReport, export_lines, verify_export
-from swarmgen.core.ledger import Entry, project
+from swarmgen.core.ledger import Entry, EntryKind, project
 from swarmgen.core.proofs import JobProof, prove_job
-from swarmgen.store.port import Store
+from swarmgen.store.port import Store, Transaction
+
+HOLD_MAX_EPOCHS = 3
+"""Most seals an epoch is held back after its own (pending checks are abandoned after two)."""
 
 
-def entries(store: Store, after_seq: int = -1) -> Iterator[Entry]:
-    """Every entry in chain order, one short transaction per page, so an export never
-    holds the whole chain in memory nor one transaction open for its whole length."""
+def publishable(
+    epoch: int, last_sealed: int, oldest_pending_check: int | None, open_jobs: bool
+) -> bool:
+    """Whether sealed ``epoch`` may be published (given that every earlier one is).
+
+    ``oldest_pending_check`` is the epoch of the oldest check still pending (``None``
+    when none is), ``open_jobs`` whether a job reserved in ``epoch`` is not yet final.
+    """
+    if epoch > last_sealed:
+        return False
+    if last_sealed - epoch >= HOLD_MAX_EPOCHS:
+        return True
+    held_by_check = oldest_pending_check is not None and oldest_pending_check <= epoch
+    return not held_by_check and not open_jobs
+
+
+@dataclass
+class Publication:
+    """The last published epoch, remembered: once published, an epoch stays published.
+
+    While an epoch is held by its open jobs, the ids still open are remembered too, so
+    each later look reads only those jobs, not the epoch's entries again.
+    """
+
+    store: Store
+    _published: int = -1
+    _waiting: tuple[int, set[str]] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def published(self) -> int:
+        """The last epoch the public may read (-1 when none is)."""
+        with self._lock, self.store.transaction() as tx:
+            self._published = self._advance(tx)
+            return self._published
+
+    def _advance(self, tx: Transaction) -> int:
+        last_sealed = max((seal.epoch for seal in tx.ledger.seals()), default=-1)
+        if last_sealed <= self._published:
+            return self._published
+        oldest = min((check.epoch for check in tx.validations.pending_checks()), default=None)
+        epoch = self._published + 1
+        while epoch <= last_sealed:
+            capped = last_sealed - epoch >= HOLD_MAX_EPOCHS
+            if not publishable(epoch, last_sealed, oldest, open_jobs=False):
+                break  # a pending check holds it: no need to read its jobs
+            if not capped and self._open_jobs(tx, epoch):
+                break
+            epoch += 1
+        return epoch - 1
+
+    def _open_jobs(self, tx: Transaction, epoch: int) -> bool:
+        """Whether a job whose price was reserved in ``epoch`` is still queued or leased."""
+        if self._waiting is not None and self._waiting[0] == epoch:
+            ids = self._waiting[1]
+        else:
+            ids = {
+                entry.posting.job_id
+                for entry in tx.ledger.epoch_entries(epoch)
+                if entry.posting.kind is EntryKind.RESERVE and entry.posting.job_id
+            }
+        still = {job.id for job in tx.jobs.get_many(ids) if not job.state.final}
+        self._waiting = (epoch, still)
+        return bool(still)
+
+
+def entries(store: Store, after_seq: int = -1, upto: int | None = None) -> Iterator[Entry]:
+    """Every entry in chain order (up to epoch ``upto`` when given), one short
+    transaction per page, so an export never holds the whole chain in memory nor one
+    transaction open for its whole length."""
     while True:
         with store.transaction() as tx:
             page = tx.ledger.entries_page(after_seq)
         if not page:
             return
-        yield from page
+        for entry in page:
+            if upto is not None and entry.epoch > upto:
+                return
+            yield entry
         after_seq = page[-1].seq
 
 
-def export(store: Store, coordinator: str) -> Iterator[str]:
-    """The export's lines (JSON lines, each ending in a newline), entries read in pages."""
+def export(store: Store, coordinator: str, upto: int | None = None) -> Iterator[str]:
+    """The export's lines (JSON lines, each ending in a newline), entries read in pages.
+
+    With ``upto``, only epochs up to it (and their seals): what :class:`Publication` allows.
+    """
     with store.transaction() as tx:
-        seals = tx.ledger.seals()
-    yield from export_lines(entries(store), seals, coordinator)
+        seals = [s for s in tx.ledger.seals() if upto is None or s.epoch <= upto]
+    yield from export_lines(entries(store, upto=upto), seals, coordinator)
 
 
 def projection_matches(store: Store) -> bool:
@@ -38,7 +126,7 @@ def projection_matches(store: Store) -> bool:
 
 
 def verify_live(store: Store, coordinator: str) -> VerifyReport:
-    """Verify the database's ledger as an export would be, plus its balance projection.
+    """Verify the database's whole ledger as an export would be, plus its balance projection.
 
     Beyond the export's checks (chain, rules, receipts, roots, signatures,
     conservation), the stored balances must equal the fold of the entries.
@@ -49,10 +137,16 @@ def verify_live(store: Store, coordinator: str) -> VerifyReport:
     return report
 
 
-def prove(store: Store, job_id: str) -> JobProof:
-    """Inclusion proofs of every sealed entry of ``job_id`` (:class:`NotFound` if none)."""
+def _within(epochs: Iterable[int], upto: int | None) -> list[int]:
+    return sorted(epoch for epoch in set(epochs) if upto is None or epoch <= upto)
+
+
+def prove(store: Store, job_id: str, upto: int | None = None) -> JobProof:
+    """Inclusion proofs of every sealed entry of ``job_id`` (up to epoch ``upto`` when
+    given); :class:`NotFound` if none, with the same message whether the job is unknown,
+    open or held back."""
     with store.transaction() as tx:
-        epochs = {entry.epoch for entry in tx.ledger.job_entries(job_id)}
-        found = [e for epoch in sorted(epochs) for e in tx.ledger.epoch_entries(epoch)]
+        epochs = _within((entry.epoch for entry in tx.ledger.job_entries(job_id)), upto)
+        found = [e for epoch in epochs for e in tx.ledger.epoch_entries(epoch)]
         seals = [seal for seal in tx.ledger.seals() if seal.epoch in epochs]
     return prove_job(found, seals, job_id)

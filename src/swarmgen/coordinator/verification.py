@@ -123,7 +123,12 @@ class Verifier:
 
         They keep the original's priority and creation time, so they queue with the age
         the original had: checks finish within the epoch instead of starving behind new
-        work, and the queue holds few of them for dispatch to sort through.
+        work, and the queue holds few of them for dispatch to sort through. What a worker
+        is shown (id, offering, spec, input digest, sampling id, lease length) is drawn
+        and computed as for an ordinary job of the same spec; nothing of a previous run
+        (worker, lease, outputs) carries over. The price and requester differ but reach
+        no worker: the public ledger withholds an epoch until its checks are over
+        (:class:`~swarmgen.coordinator.auditing.Publication`).
         """
         rows = [
             replace(
@@ -135,6 +140,7 @@ class Verifier:
                 updated_ms=tx.now_ms,
                 worker_id=None,
                 lease_expires_ms=None,
+                leased_ms=None,
                 attempts=0,
                 outputs=None,
                 output_digest=None,

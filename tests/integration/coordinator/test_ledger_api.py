@@ -149,14 +149,22 @@ def test_export_verifies_and_any_byte_change_fails(env: Env) -> None:
     worker, _ = owned_worker(env, "olga")
     job = run_one(env, worker)
     state.epochs.close_due(force=True)
-    tail = run_one(env, worker)  # entries not sealed yet
     key = env.http.get("/api/v1/ledger/key").json()["coordinator"]
+    held = verify_export_bytes(env.http.get("/api/v1/ledger/export").content, key)
+    assert held.ok and (held.entries, held.seals) == (0, 0)  # sealed, but its check is pending
+    assert env.http.get(f"/api/v1/ledger/proofs/{job['id']}").status_code == 404
+    checker, _ = owned_worker(env, "vera")
+    (validation,) = checker.pop(0)
+    checker.submit([run_echo(checker, validation)])  # the check settles: epoch 0 is published
+    tail = run_one(env, worker)  # entries not sealed yet
     data = env.http.get("/api/v1/ledger/export").content
     report = verify_export_bytes(data, key)
     assert report.ok, report
     opened = env.reads.ledger.epoch_entries(1)  # the sampling commitment, then the tail job
     assert [e.kind for e in opened][:1] == [EntryKind.SAMPLING_COMMIT]
-    assert (report.seals, report.unsealed) == (1, 1 + len(env.reads.ledger.job_entries(tail["id"])))
+    assert len(opened) > len(env.reads.ledger.job_entries(tail["id"])) > 0
+    assert (report.seals, report.unsealed) == (1, 0)  # the open epoch is withheld
+    assert env.http.get(f"/api/v1/ledger/proofs/{tail['id']}").status_code == 404
     position = data.index(str(job["price"]).encode())
     tampered = data[:position] + b"9" + data[position + 1 :]
     assert not verify_export_bytes(tampered, key).ok

@@ -1,4 +1,9 @@
-"""The public ledger: the coordinator's key, the export and per-job inclusion proofs."""
+"""The public ledger: the coordinator's key, the export and per-job inclusion proofs.
+
+Both serve published epochs only (:class:`~swarmgen.coordinator.auditing.Publication`):
+sealed, and with nothing in them a worker could still act upon, so the open epoch's
+checks, prices and reservations never reach a worker while they could matter.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ EXPORT_MEDIA = "application/x-ndjson"
 def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     """Routes under ``prefix`` (e.g. ``/api/v1/ledger``); no credentials needed."""
     epochs = callers.services.epochs
+    publication = auditing.Publication(epochs.store)
     api = APIRouter(prefix=prefix, tags=["ledger"], route_class=route_class, responses=ALWAYS)
 
     @api.get("/key", response_model=CoordinatorKeyOut)
@@ -38,10 +44,12 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         },
     )
     def export() -> StreamingResponse:
-        """The whole ledger as JSON lines (see ``swarmgen ledger verify``)."""
+        """The published ledger as JSON lines (see ``swarmgen ledger verify``): every
+        sealed epoch whose checks and jobs are over, each followed by its seal."""
+        upto = publication.published()
 
         def lines() -> Iterator[bytes]:
-            for line in auditing.export(epochs.store, epochs.keys.public_key):
+            for line in auditing.export(epochs.store, epochs.keys.public_key, upto):
                 yield line.encode("utf-8")
 
         return StreamingResponse(lines(), media_type=EXPORT_MEDIA)
@@ -50,7 +58,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     def proof(
         job_id: Annotated[str, Path(min_length=1, max_length=64, pattern=PLAIN)],
     ) -> dict[str, Any]:
-        """Inclusion proofs of a job's sealed entries, checkable offline against the key."""
-        return auditing.prove(epochs.store, job_id).to_dict()
+        """Inclusion proofs of a job's published entries, checkable offline against the key."""
+        return auditing.prove(epochs.store, job_id, publication.published()).to_dict()
 
     return api

@@ -1,0 +1,313 @@
+"""Adversary bench: a network adversary against verification.
+
+Section "recognise validations" (``--section recognise``): a real coordinator on
+loopback (:class:`~swarmgen.localnet.LocalNetwork`) with honest echo workers under
+several owners, a requester that keeps work coming, and an adversarial owner whose
+workers (in this process) record everything a worker can see of each job they lease:
+
+* the assignment's fields (model, every spec field, seed, prompt length, sampling id,
+  whether its input digest was seen before) and its lease length;
+* timing: how long the pop took, how long since that key's last submit, the job's
+  place in its batch and the batch's size;
+* the public ledger at pop time (is the job in the export; does its proof exist);
+* the job as a requester sees it (``GET /api/v1/jobs/{id}`` with the owner's own key);
+* after the fact: the heartbeat's answer and how long the submit took.
+
+Every job of a new worker is checked, so about half of the leased jobs are
+validations. After the run the coordinator's database says which were; a decision
+stump per feature and a logistic regression, trained on half the jobs, predict it for
+the other half (:mod:`classifier`). The target is chance.
+
+    python bench/adversary.py --jobs 1000
+
+Prints a table, then one JSON line with ``validation_classifier_accuracy`` (features a
+worker has before it runs the job) and ``validation_classifier_accuracy_after_submit``
+(also what it learns from its own heartbeat and submit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from classifier import evaluate
+from swarmgen.backends.echo import EchoBackend
+from swarmgen.coordinator.admin import open_store
+from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.core.jobs import Job, spec_from_canonical
+from swarmgen.core.offerings import Offering
+from swarmgen.core.receipts import Receipt
+from swarmgen.core.signing import KeyPair
+from swarmgen.localnet import LocalNetwork
+from swarmgen.sdk.client import SwarmgenAPIError
+from swarmgen.sdk.worker_client import WorkerClient
+from swarmgen.worker.daemon import result_payload
+
+MODELS = ["echo-image@fp32", "echo-text@fp32"]
+
+
+def job_body(rng: random.Random, i: int) -> dict[str, object]:
+    """A requester's job: image or text, of varied size, with a unique prompt."""
+    prompt = f"job {i} " + "x" * rng.randrange(0, 40)
+    if rng.random() < 0.5:
+        return {"kind": "text", "model": MODELS[1], "prompt": prompt,
+                "max_tokens": rng.choice([4, 8, 16])}  # fmt: skip
+    side = rng.choice([64, 128])
+    return {"kind": "image", "model": MODELS[0], "prompt": prompt,
+            "steps": rng.choice([2, 4, 8]), "width": side, "height": side}  # fmt: skip
+
+
+def run_echo(keys: KeyPair, assignment: dict[str, Any]) -> dict[str, Any]:
+    offering = Offering.parse(assignment["model"])
+    job = Job(assignment["job_id"], offering, spec_from_canonical(assignment["spec"]),
+              sampling_id=assignment["sampling_id"])  # fmt: skip
+    (output,) = EchoBackend(offering, job.kind).run([job])
+    receipt = Receipt.signed(
+        keys,
+        job_id=job.id,
+        input_digest=job.input_digest(),
+        output_digest=output.digest(),
+        artifact_digest=output.digest(),
+        timings={"run_ms": 1},
+    )
+    return result_payload(job, output, receipt)
+
+
+@dataclass
+class Ledger:
+    """The public export as the adversary last read it (at most every ``every_s``: reading
+    the whole export is the costliest thing it does)."""
+
+    http: httpx.Client
+    every_s: float = 5.0
+    jobs: set[str] = field(default_factory=set)
+    read_at: float = -1e9
+
+    def refresh(self) -> None:
+        if time.monotonic() - self.read_at < self.every_s:
+            return
+        self.read_at = time.monotonic()
+        found: set[str] = set()
+        for line in self.http.get("/api/v1/ledger/export").text.splitlines():
+            value = json.loads(line)
+            if value.get("type") == "entry" and value.get("job_id"):
+                found.add(value["job_id"])
+        self.jobs = found
+
+
+@dataclass
+class Adversary:
+    """Workers of one owner that lease, observe, run honestly and submit, one thread each."""
+
+    url: str
+    owner_key: str
+    keys: int
+    rows: list[tuple[str, dict[str, float], dict[str, float]]] = field(default_factory=list)
+    digests: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    deadline: float = math.inf
+
+    def run(self, wanted: int, max_s: float) -> None:
+        """Observe until ``wanted`` jobs are leased or ``max_s`` seconds have passed."""
+        self.deadline = time.monotonic() + max_s
+        threads = [
+            threading.Thread(target=self._one, args=(f"eve-{i}", wanted)) for i in range(self.keys)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _one(self, name: str, wanted: int) -> None:
+        http = httpx.Client(base_url=self.url, timeout=30)
+        owner = {"Authorization": f"Bearer {self.owner_key}"}
+        ledger = Ledger(http)
+        worker = WorkerClient(self.url, KeyPair.generate(), owner_key=self.owner_key)
+        worker.register(name, MODELS, 128 * 128, 4)
+        submitted = time.monotonic()
+        while len(self.rows) < wanted and time.monotonic() < self.deadline:
+            started = time.monotonic()
+            try:
+                popped = worker.pop(1.0, 4)
+            except SwarmgenAPIError as exc:  # an overloaded machine: try again
+                print(f"pop refused: {exc}", file=sys.stderr)
+                continue
+            now = time.monotonic()
+            wall_ms = time.time() * 1000
+            if not popped:
+                continue
+            ledger.refresh()
+            mine = []
+            for index, a in enumerate(popped):
+                seen = http.get(f"/api/v1/jobs/{a['job_id']}", headers=owner)
+                proof = http.get(f"/api/v1/ledger/proofs/{a['job_id']}")
+                before = {
+                    "lease_ms": a["lease_expires_ms"] - wall_ms,
+                    "pop_ms": (now - started) * 1000,
+                    "since_submit_ms": (started - submitted) * 1000,
+                    "batch_size": len(popped),
+                    "batch_index": index,
+                    "text": float(a["model"] == MODELS[1]),
+                    "seed": a["spec"].get("seed", 0) / 2**32,
+                    "prompt_len": len(a["spec"].get("prompt", "")),
+                    "has_sampling_id": float(a["sampling_id"] is not None),
+                    "in_export": float(a["job_id"] in ledger.jobs),
+                    "proof_status": proof.status_code,
+                    "requester_status": seen.status_code,
+                    "requester_body": len(seen.text.replace(a["job_id"], "")),
+                }
+                for key, value in a["spec"].items():
+                    if isinstance(value, int | float) and key != "seed":
+                        before[f"spec.{key}"] = float(value)
+                with self.lock:
+                    before["digest_seen"] = float(a["input_digest"] in self.digests)
+                    self.digests.add(a["input_digest"])
+                mine.append((a["job_id"], before, {}))
+            beat = worker.heartbeat([a["job_id"] for a in popped])
+            sent = time.monotonic()
+            try:
+                worker.submit([run_echo(worker.keys, a) for a in popped])
+            except SwarmgenAPIError as exc:  # a lease lost under load: still observed
+                print(f"submit refused: {exc}", file=sys.stderr)
+            submitted = time.monotonic()
+            for _, _, after in mine:
+                after["heartbeat"] = float(beat.get("count", 0))
+                after["submit_ms"] = (submitted - sent) * 1000
+            with self.lock:
+                self.rows.extend(mine)
+                if len(self.rows) // 100 != (len(self.rows) - len(mine)) // 100:
+                    print(f"{len(self.rows)} jobs observed", file=sys.stderr)
+        http.close()
+        worker.close()
+
+
+def keep_busy(url: str, key: str, stop: threading.Event, rate: float, seed: int) -> None:
+    """Submit ordinary jobs until stopped: ``rate`` a second on average, at random
+    (exponential) intervals, alone or in small batches, as many requesters would."""
+    rng = random.Random(seed)
+    with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as http:
+        i = 0
+        while not stop.is_set():
+            count = rng.choice([1, 1, 1, 2, 3, 4])
+            jobs = [job_body(rng, i + k) for k in range(count)]
+            i += count
+            if count == 1:
+                http.post("/api/v1/jobs", json=jobs[0])
+            else:
+                http.post("/api/v1/jobs/batch", json={"jobs": jobs})
+            stop.wait(rng.expovariate(rate / count))
+
+
+def labels(data: Path, ids: list[str]) -> dict[str, bool]:
+    """Which leased jobs were validations, from the coordinator's own database."""
+    store = open_store(CoordinatorSettings(data=data))
+    try:
+        with store.transaction() as tx:
+            return {job.id: job.validates is not None for job in tx.jobs.get_many(ids)}
+    finally:
+        store.dispose()
+
+
+def matrix(rows: list[dict[str, float]], names: list[str]) -> np.ndarray:
+    return np.array([[row.get(name, 0.0) for name in names] for row in rows], dtype=np.float64)
+
+
+def recognise(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        net = LocalNetwork(data, lease_min_s=120)
+        with net:
+            env = {"SWARMGEN_EPOCH_LENGTH_S": str(args.epoch_s), "SWARMGEN_EPOCH_CHECK_S": "0.5"}
+            net.start_coordinator(env=env)
+            requester = net.create_key("requester")
+            net.grant("requester", 10**15)
+            for i in range(args.workers):
+                owner = f"owner-{i % args.owners}"
+                net.start_worker(f"honest-{i}", MODELS, "--owner-key", net.create_key(owner),
+                                 "--max-batch", "4", "--pop-wait-s", "1")  # fmt: skip
+            adversary = Adversary(net.url, net.create_key("eve"), args.keys)
+            stop = threading.Event()
+            load = threading.Thread(
+                target=keep_busy, args=(net.url, requester, stop, args.rate, args.seed)
+            )
+            load.start()
+            started = time.monotonic()
+            try:
+                adversary.run(args.jobs, args.max_s)
+            finally:
+                stop.set()
+                load.join()
+            elapsed = time.monotonic() - started
+        truth = labels(data, [job_id for job_id, _, _ in adversary.rows])
+    rows = [(truth[j], before, after) for j, before, after in adversary.rows if j in truth]
+    y = np.array([label for label, _, _ in rows])
+    before_names = sorted({k for _, before, _ in rows for k in before})
+    after_names = sorted({k for _, _, after in rows for k in after})
+    seen = evaluate(matrix([b for _, b, _ in rows], before_names), y, before_names, args.seed)
+    both = [{**b, **a} for _, b, a in rows]
+    names = before_names + after_names
+    later = evaluate(matrix(both, names), y, names, args.seed)
+    return {"rows": len(rows), "validations": int(y.sum()), "elapsed": elapsed,
+            "before": seen, "after": later}  # fmt: skip
+
+
+def report(result: dict[str, Any], out: Callable[[str], None] = print) -> dict[str, Any]:
+    seen, later = result["before"], result["after"]
+    out(f"recognise validations: {result['rows']} leased jobs, {result['validations']} "
+        f"validations, {result['elapsed']:.0f} s; held-out half: {seen.trials} jobs, "
+        f"chance {seen.chance:.3f}")  # fmt: skip
+    out(f"{'feature':<24}{'train':>8}{'test':>8}")
+    for score in later.stumps:
+        out(f"{score.name:<24}{score.train:>8.3f}{score.test:>8.3f}")
+    for label, evaluation in (("before running", seen), ("after submit", later)):
+        low, high = evaluation.interval
+        verdict = "at chance" if evaluation.at_chance else "ABOVE CHANCE"
+        stump = evaluation.best_stump
+        out(f"{label}: best stump {stump.name} {stump.test:.3f}, logistic "
+            f"{evaluation.logistic.test:.3f}; accuracy {evaluation.accuracy:.3f} "
+            f"[{low:.3f}, {high:.3f}], {verdict}")  # fmt: skip
+    low, high = seen.interval
+    return {
+        "section": "recognise",
+        "validation_classifier_accuracy": round(seen.accuracy, 4),
+        "validation_classifier_ci95": [round(low, 4), round(high, 4)],
+        "validation_classifier_chance": round(seen.chance, 4),
+        "validation_classifier_at_chance": seen.at_chance,
+        "validation_classifier_accuracy_after_submit": round(later.accuracy, 4),
+        "validation_classifier_after_submit_at_chance": later.at_chance,
+        "leased_jobs": result["rows"],
+        "validation_share": round(result["validations"] / max(result["rows"], 1), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--section", choices=["recognise"], default="recognise")
+    parser.add_argument("--jobs", type=int, default=1000, help="Jobs the adversary leases.")
+    parser.add_argument("--workers", type=int, default=2, help="Honest echo workers.")
+    parser.add_argument("--owners", type=int, default=2, help="Owners of the honest workers.")
+    parser.add_argument("--keys", type=int, default=3, help="The adversary's worker keys.")
+    parser.add_argument("--rate", type=float, default=30.0, help="Ordinary jobs per second.")
+    parser.add_argument("--epoch-s", type=int, default=10, help="Epoch length.")
+    parser.add_argument("--max-s", type=float, default=1800, help="Stop observing after this.")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    summary = report(recognise(args))
+    print(json.dumps(summary, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
