@@ -132,7 +132,6 @@ class DispatchRepository(Repository):
                 leased_ms=now,
                 attempts=c.attempts + 1,
                 updated_ms=now,
-                leased_ms=now,
             )
         )
         rows = self.conn.execute(select(t.jobs).where(c.id.in_(ids))).all()

@@ -205,7 +205,6 @@ class MemoryDispatch:
                 leased_ms=now,
                 attempts=job.attempts + 1,
                 updated_ms=now,
-                leased_ms=now,
             )
             self.t.jobs[job.id] = taken
             leased.append(taken)
