@@ -8,8 +8,9 @@ its type and a test can build one without the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
+from typing import Self
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -119,21 +120,27 @@ class CoordinatorSettings(BaseSettings):
         return self.coordinator_key or self.data / "coordinator.key"
 
 
+class _Slice:
+    """A service's slice of the settings: fields named as in :class:`CoordinatorSettings`."""
+
+    @classmethod
+    def of(cls, settings: CoordinatorSettings) -> Self:
+        """The slice of ``settings`` this class names, read field by field."""
+        assert is_dataclass(cls)
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+
+
 @dataclass(frozen=True)
-class JobSettings:
+class JobSettings(_Slice):
     """What the job service (submit, view, wait) reads."""
 
     lease_min_s: int
     aging_points_per_s: int
     result_wait_max_s: float
 
-    @classmethod
-    def of(cls, settings: CoordinatorSettings) -> JobSettings:
-        return cls(settings.lease_min_s, settings.aging_points_per_s, settings.result_wait_max_s)
-
 
 @dataclass(frozen=True)
-class DispatchSettings:
+class DispatchSettings(_Slice):
     """What the worker service (pop, submit, reap) reads."""
 
     pop_wait_max_s: float
@@ -144,38 +151,18 @@ class DispatchSettings:
     lease_max_factor: int = LEASE_MAX_FACTOR
     max_missed_seats: int = MAX_MISSED_SEATS
 
-    @classmethod
-    def of(cls, settings: CoordinatorSettings) -> DispatchSettings:
-        return cls(
-            pop_wait_max_s=settings.pop_wait_max_s,
-            aging_points_per_s=settings.aging_points_per_s,
-            validator_fee_ppm=settings.validator_fee_ppm,
-            max_attempts=settings.max_attempts,
-            clock_skew_s=settings.clock_skew_s,
-            lease_max_factor=settings.lease_max_factor,
-            max_missed_seats=settings.max_missed_seats,
-        )
-
 
 @dataclass(frozen=True)
-class CreditSettings:
+class CreditSettings(_Slice):
     """What the credit service (priority, active-job caps) reads."""
 
     aging_points_per_s: int
     max_active_jobs: int
     anonymous_max_active_jobs: int
 
-    @classmethod
-    def of(cls, settings: CoordinatorSettings) -> CreditSettings:
-        return cls(
-            aging_points_per_s=settings.aging_points_per_s,
-            max_active_jobs=settings.max_active_jobs,
-            anonymous_max_active_jobs=settings.anonymous_max_active_jobs,
-        )
-
 
 @dataclass(frozen=True)
-class EpochSettings:
+class EpochSettings(_Slice):
     """What the epoch service (closing, settlement, stake) reads."""
 
     epoch_length_s: int
@@ -183,13 +170,3 @@ class EpochSettings:
     validator_fee_ppm: int
     stake_unlock_epochs: int
     slash_ppm: int
-
-    @classmethod
-    def of(cls, settings: CoordinatorSettings) -> EpochSettings:
-        return cls(
-            epoch_length_s=settings.epoch_length_s,
-            epoch_emission=settings.epoch_emission,
-            validator_fee_ppm=settings.validator_fee_ppm,
-            stake_unlock_epochs=settings.stake_unlock_epochs,
-            slash_ppm=settings.slash_ppm,
-        )
