@@ -1,5 +1,5 @@
-"""A coordinator and two workers as processes: mixed jobs complete, a killed worker's job
-is picked up by the other worker once its lease expires, and nothing is lost."""
+"""A coordinator and two workers as processes: mixed jobs complete, a killed worker's jobs
+are picked up by a second worker once their leases expire, and nothing is lost."""
 
 from __future__ import annotations
 
@@ -33,11 +33,10 @@ def test_mixed_jobs_survive_a_killed_worker(tmp_path: Path, model_cache: Path) -
     with LocalNetwork(tmp_path / "data", lease_min_s=3) as net:
         key = net.create_key("e2e")
         net.start_coordinator()
+        # The survivor starts only once the victim holds a job: started together, the
+        # first to load its models could take every job before the other asked for one.
         victim = net.start_worker(
             "w1", [IMAGE, TEXT], "--threads", "1", "--max-batch", "2", env=env
-        )
-        survivor = net.start_worker(
-            "w2", [IMAGE, TEXT], "--threads", "1", "--max-batch", "2", env=env
         )
         jobs = []
         for i in range(10):
@@ -54,6 +53,9 @@ def test_mixed_jobs_survive_a_killed_worker(tmp_path: Path, model_cache: Path) -
 
             held = wait_until(leased_to_victim, 240, "the first worker never leased a job")
             net.stop("w1", signal.SIGKILL)
+            survivor = net.start_worker(
+                "w2", [IMAGE, TEXT], "--threads", "1", "--max-batch", "2", env=env
+            )
             views = {i: client.wait(i, timeout=300) for i in ids}
 
         assert {v["state"] for v in views.values()} == {"completed"}, views
