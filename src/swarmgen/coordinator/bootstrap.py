@@ -75,7 +75,7 @@ def build_services(
     clock = clock or SystemClock()
     registry = load_registry(settings.registry)
     notifier = Notifier()
-    verifier = Verifier(registry, blobs) if settings.verify else None
+    verifier = Verifier(registry, blobs, min_stake=settings.min_stake) if settings.verify else None
     credits = CreditService(
         settings=CreditSettings.of(settings),
         store=store,

@@ -16,6 +16,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from swarmgen.core.leases import LEASE_MAX_FACTOR, MAX_FACTOR_LIMIT
+from swarmgen.core.stake import MIN_STAKE
 from swarmgen.core.verification.reliability import MAX_MISSED_SEATS
 
 
@@ -84,6 +85,12 @@ class CoordinatorSettings(BaseSettings):
     slash_ppm: int = Field(
         100_000, ge=0, le=1_000_000, description="Share of stake (ppm) an invalid worker loses."
     )
+    min_stake: int = Field(
+        MIN_STAKE,
+        ge=0,
+        description="Locked stake (micro-credits) a worker needs to be leased jobs and drawn "
+        "for validation seats; an offering's min_stake in the registry overrides it.",
+    )
     welcome_credits: int = Field(
         10_000_000, ge=0, description="Micro-credits granted once to every new user."
     )
@@ -150,6 +157,7 @@ class DispatchSettings(_Slice):
     clock_skew_s: int
     lease_max_factor: int = LEASE_MAX_FACTOR
     max_missed_seats: int = MAX_MISSED_SEATS
+    min_stake: int = MIN_STAKE
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def env(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -
         database_url=database_url,
         lease_min_s=5,
         max_attempts=2,
-        **settings_overrides,
+        **{"min_stake": 0, **settings_overrides},  # tests about stake set their own
     )
     app = create_app(settings, store=store, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as http:

@@ -14,6 +14,7 @@ from swarmgen.coordinator.app import create_app
 from swarmgen.coordinator.auditing import verify_live
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.signing import KeyPair
+from swarmgen.core.stake import MIN_STAKE
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.store.memory import MemoryStore
 
@@ -28,7 +29,9 @@ def test_a_job_runs_is_checked_and_its_epoch_seals_on_the_memory_store(tmp_path:
         for owner in ("ann", "bob"):
             worker = WorkerClient("http://testserver", KeyPair.generate(), http=http)
             worker.owner_key = create_key(store, clock, owner).key
+            app.state.credits.grant(owner, MIN_STAKE)
             worker.register(f"{owner}-w", MODELS, 1024 * 1024, 4)
+            worker.lock_stake(MIN_STAKE)  # serving needs an owner and stake
             workers.append(worker)
         body = {"kind": "image", "model": "echo-image@fp32", "prompt": "a red circle"}
         job = http.post("/api/v1/jobs", json=body, headers={"Authorization": f"Bearer {key}"})
@@ -57,7 +60,9 @@ def test_a_checked_jobs_earnings_wait_for_its_check_on_the_memory_store(tmp_path
         for owner in ("ann", "bob"):
             worker = WorkerClient("http://testserver", KeyPair.generate(), http=http)
             worker.owner_key = create_key(store, clock, owner).key
+            app.state.credits.grant(owner, MIN_STAKE)
             worker.register(f"{owner}-w", MODELS, 1024 * 1024, 4)
+            worker.lock_stake(MIN_STAKE)  # serving needs an owner and stake
             workers.append(worker)
         body = {"kind": "image", "model": "echo-image@fp32", "prompt": "a red circle"}
         job_id = http.post("/api/v1/jobs", json=body, headers=auth).json()["id"]

@@ -50,6 +50,21 @@ def can_validate(
     )
 
 
+def may_sit(
+    candidate: Participant,
+    claimant: Participant,
+    panel: Collection[str] = (),
+    assigned: str | None = None,
+) -> bool:
+    """True when ``candidate`` may lease a validation seat drawn for ``assigned``.
+
+    A seat goes only to the worker drawn for it (:mod:`swarmgen.core.verification.draw`);
+    an undrawn seat (``assigned`` is ``None``) goes to nobody. :func:`can_validate` still
+    holds on top, should a drawn worker's standing on the panel change before it pops.
+    """
+    return assigned == candidate.worker_id and can_validate(candidate, claimant, panel)
+
+
 class Vote(StrEnum):
     """One validator's finding about a claim."""
 
