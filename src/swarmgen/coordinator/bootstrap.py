@@ -27,6 +27,7 @@ from swarmgen.coordinator.settings import (
 )
 from swarmgen.coordinator.tasks import PeriodicTask
 from swarmgen.coordinator.verification import Verifier
+from swarmgen.core.verification.escalation import EscalationPolicy
 from swarmgen.coordinator.workers import WorkerService
 from swarmgen.keyfile import load_or_create
 from swarmgen.registry import Registry, load_registry
@@ -75,7 +76,16 @@ def build_services(
     clock = clock or SystemClock()
     registry = load_registry(settings.registry)
     notifier = Notifier()
-    verifier = Verifier(registry, blobs, min_stake=settings.min_stake) if settings.verify else None
+    verifier = (
+        Verifier(
+            registry,
+            blobs,
+            escalation=EscalationPolicy(settings.panel_stages),
+            min_stake=settings.min_stake,
+        )
+        if settings.verify
+        else None
+    )
     credits = CreditService(
         settings=CreditSettings.of(settings),
         store=store,

@@ -17,7 +17,7 @@ from swarmgen.core.verification.escalation import (
 )
 from swarmgen.core.verification.failures import Comparison, Outcome, VerificationError
 
-POLICY = EscalationPolicy()
+POLICY = EscalationPolicy((1, 3, 5))  # the rules of growth, on the smallest ladder
 A, D, X = Vote.AGREE, Vote.DISAGREE, Vote.ABSENT
 
 
