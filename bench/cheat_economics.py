@@ -52,6 +52,7 @@ from swarmgen.core.verification.escalation import (
     Status,
     Vote,
     decide,
+    expected_panel,
     rejection_probability,
 )
 from swarmgen.core.verification.sampling import SamplingPolicy, reputation_after, sampling_rate
@@ -241,21 +242,6 @@ def upheld_share(share: float, policy: EscalationPolicy, detection: float) -> fl
     return 1.0 - rejection_probability((1.0 - share) * detection, policy)
 
 
-def expected_seats(p_disagree: float, policy: EscalationPolicy) -> float:
-    """Expected re-executions per check when each validator disagrees with ``p_disagree``
-    (walking :func:`decide` over every vote sequence, as :func:`rejection_probability`)."""
-
-    def walk(votes: tuple[Vote, ...], weight: float) -> float:
-        decision = decide([Ballot(f"v{i}", v) for i, v in enumerate(votes)], policy)
-        if decision.status is not Status.PENDING:
-            return weight * len(votes)
-        return walk((*votes, Vote.DISAGREE), weight * p_disagree) + walk(
-            (*votes, Vote.AGREE), weight * (1.0 - p_disagree)
-        )
-
-    return walk((), 1.0)
-
-
 def monte_carlo_upheld(
     share: float,
     policy: EscalationPolicy,
@@ -311,7 +297,7 @@ def seat_capture(econ: Economics, trials: int) -> tuple[str, dict[str, object]]:
     rows: dict[str, dict[str, object]] = {}
     for stages in POLICIES:
         policy = EscalationPolicy(stages)
-        cost = expected_seats(econ.honest_fp, policy)
+        cost = expected_panel(econ.honest_fp, policy)
         by_share: dict[str, object] = {}
         for share in SHARES:
             rule = upheld_share(share, policy, econ.detection)

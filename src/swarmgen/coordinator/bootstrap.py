@@ -27,8 +27,8 @@ from swarmgen.coordinator.settings import (
 )
 from swarmgen.coordinator.tasks import PeriodicTask
 from swarmgen.coordinator.verification import Verifier
-from swarmgen.core.verification.escalation import EscalationPolicy
 from swarmgen.coordinator.workers import WorkerService
+from swarmgen.core.verification.escalation import EscalationPolicy
 from swarmgen.keyfile import load_or_create
 from swarmgen.registry import Registry, load_registry
 from swarmgen.store import Store

@@ -40,6 +40,7 @@ from swarmgen.core import accounts
 from swarmgen.core.jobs import JobState
 from swarmgen.core.modalities import Thresholds, modality, modality_of
 from swarmgen.core.offerings import Offering
+from swarmgen.core.stake import MIN_STAKE
 from swarmgen.core.verification import (
     Ballot,
     Comparison,
@@ -58,7 +59,6 @@ from swarmgen.core.verification import (
 from swarmgen.core.verification.draw import LIVE_MS, Candidate, Seat, eligible, pick
 from swarmgen.core.verification.escalation import Participant
 from swarmgen.core.verification.reliability import SeatRecord
-from swarmgen.core.stake import MIN_STAKE
 from swarmgen.registry import Registry
 from swarmgen.store.port import Transaction
 from swarmgen.store.records import SYSTEM_USER, BallotRow, CheckStatus, ExpiredSeat, JobRecord
@@ -222,7 +222,9 @@ class Verifier:
         for job in seats:
             assert job.validates is not None
             others = {
-                w for s in seats if s.validates == job.validates and s.id != job.id
+                w
+                for s in seats
+                if s.validates == job.validates and s.id != job.id
                 if (w := drawn[s.id]) is not None
             }
             seat = Seat(
@@ -310,7 +312,8 @@ class Verifier:
         The miss is recorded against ``seat.worker_id`` (its reliability, never its
         honesty verdict: no ballot is cast), the seat is queued again and drawn anew
         among the eligible workers less the one that missed it, and dispatch never gives
-        it (or any seat of the same panel) back to that worker. Returns whether the seat was queued again.
+        it (or any seat of the same panel) back to that worker. Returns whether the seat
+        was queued again.
         """
         tx.validations.record_miss(
             seat.job_id,

@@ -62,9 +62,9 @@ def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
     """Jobs ``worker_id`` may lease: every ordinary job, and validation jobs that
     :func:`~swarmgen.core.verification.escalation.may_sit` allows it: seats drawn for
     it, on a claim that is neither its own nor its owner's and whose panel it has not
-    sat on already (nor let a seat of expire). With ``seats`` false (the worker missed too many seats this
-    epoch, :func:`~swarmgen.core.verification.reliability.may_take_seats`) only ordinary
-    jobs."""
+    sat on already (nor let a seat of expire). With ``seats`` false (the worker missed
+    too many seats this epoch,
+    :func:`~swarmgen.core.verification.reliability.may_take_seats`) only ordinary jobs."""
     c = t.jobs.c
     if not seats:
         return c.validates.is_(None)

@@ -219,7 +219,13 @@ def test_seats_panels_and_assignments_are_what_the_draw_reads_and_writes(store: 
             [
                 job("s1", validates="c1", exclude_worker="w9"),
                 job("s2", validates="c1", exclude_worker="w9", assigned_worker="w1"),
-                job("held", validates="c1", exclude_worker="w9", state=JobState.LEASED, worker_id="w2"),
+                job(
+                    "held",
+                    validates="c1",
+                    exclude_worker="w9",
+                    state=JobState.LEASED,
+                    worker_id="w2",
+                ),
                 job("t1", validates="c2", exclude_worker="w9", offering="echo-text@fp32"),
                 job("plain"),
             ]

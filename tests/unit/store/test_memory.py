@@ -19,7 +19,6 @@ from swarmgen.core.stake import MIN_STAKE
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.store.memory import MemoryStore
 
-
 OWNERS = ("ann", "bob", "cat", "dan")
 """A claimant and the three validators the default first stage draws."""
 

@@ -232,3 +232,21 @@ def rejection_probability(
         )
 
     return walk((first,), 1.0) if first is not None else walk((), 1.0)
+
+
+def expected_panel(p_disagree: float, policy: EscalationPolicy = EscalationPolicy()) -> float:
+    """Expected re-executions per check when each validator disagrees independently
+    w.p. ``p_disagree`` (with the honest false-positive rate: the validation work one
+    honest check costs). Walks :func:`decide` as :func:`rejection_probability` does."""
+    if not 0.0 <= p_disagree <= 1.0:
+        raise VerificationError(f"probability {p_disagree} is outside [0, 1]")
+
+    def walk(votes: tuple[Vote, ...], weight: float) -> float:
+        decision = decide([Ballot(f"v{i}", v) for i, v in enumerate(votes)], policy)
+        if decision.status is not Status.PENDING:
+            return weight * len(votes)
+        return walk((*votes, Vote.DISAGREE), weight * p_disagree) + walk(
+            (*votes, Vote.AGREE), weight * (1.0 - p_disagree)
+        )
+
+    return walk((), 1.0)

@@ -29,7 +29,9 @@ def test_the_draw_is_a_function_of_seed_claim_seat_and_stake_table() -> None:
     pool = [candidate(f"w{i}") for i in range(8)]
     first = draw(b"s" * 32, seat(), pool, now_ms=NOW, min_stake=1)
     assert first is not None
-    assert all(draw(b"s" * 32, seat(), pool[::-1], now_ms=NOW, min_stake=1) == first for _ in range(5))
+    assert all(
+        draw(b"s" * 32, seat(), pool[::-1], now_ms=NOW, min_stake=1) == first for _ in range(5)
+    )
     seen = {draw(bytes([i]) * 32, seat(), pool, now_ms=NOW, min_stake=1) for i in range(64)}
     assert len(seen) > 4  # another seed draws others
     seats = {draw(b"s" * 32, seat(f"s{i}"), pool, now_ms=NOW, min_stake=1) for i in range(64)}
@@ -53,7 +55,12 @@ def test_each_exclusion_keeps_a_worker_out() -> None:
     found = eligible([*excluded, ok], seat(panel=panel), now_ms=NOW, min_stake=5_000_000)
     assert [c.worker_id for c in found] == ["ok"]
     for i in range(50):  # whatever the seed, only the eligible one is drawn
-        assert draw(bytes([i]) * 32, seat(panel=panel), [*excluded, ok], now_ms=NOW, min_stake=5_000_000) == "ok"
+        assert (
+            draw(
+                bytes([i]) * 32, seat(panel=panel), [*excluded, ok], now_ms=NOW, min_stake=5_000_000
+            )
+            == "ok"
+        )
     just_live = candidate("edge", last_seen_ms=NOW - LIVE_MS)
     assert eligible([just_live], seat(), now_ms=NOW, min_stake=0) == [just_live]
 
