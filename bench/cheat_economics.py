@@ -230,8 +230,9 @@ def table(results: list[Result], honest_mean: float) -> str:
 
 SHARES = (0.01, 0.10, 0.33)
 """Adversary shares of the locked stake the seat-capture section reports."""
-POLICIES = ((1, 3, 5), (3, 5))
-"""Panel policies compared: the former single first seat, and three drawn seats."""
+POLICIES = ((1, 3, 5), (3, 5), (3, 5, 7))
+"""Panel policies compared: the former single first seat, and three drawn first seats
+escalating to 5, or to 5 then 7 (the default)."""
 SEAT_TARGET = 0.01
 """Largest share of cheated claims a 10 % stake may get upheld."""
 
