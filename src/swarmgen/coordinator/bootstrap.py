@@ -82,6 +82,7 @@ def build_services(
             blobs,
             escalation=EscalationPolicy(settings.panel_stages),
             min_stake=settings.min_stake,
+            max_missed_seats=settings.max_missed_seats,
         )
         if settings.verify
         else None

@@ -58,7 +58,7 @@ from swarmgen.core.verification import (
 )
 from swarmgen.core.verification.draw import LIVE_MS, Candidate, Seat, eligible, pick
 from swarmgen.core.verification.escalation import Participant
-from swarmgen.core.verification.reliability import SeatRecord
+from swarmgen.core.verification.reliability import MAX_MISSED_SEATS, SeatRecord, may_take_seats
 from swarmgen.registry import Registry
 from swarmgen.store.port import Transaction
 from swarmgen.store.records import SYSTEM_USER, BallotRow, CheckStatus, ExpiredSeat, JobRecord
@@ -89,6 +89,8 @@ class Verifier:
     """Locked stake a worker needs to be drawn (an offering's registry value overrides it)."""
     live_ms: int = LIVE_MS
     """How recently a worker must have been seen to be drawn."""
+    max_missed_seats: int = MAX_MISSED_SEATS
+    """Missed seats this epoch past which a worker is neither drawn nor leased seats."""
 
     def after_complete(self, tx: Transaction, done: Sequence[JobRecord]) -> int:
         """Draw the completed originals and count the completed validation jobs.
@@ -176,8 +178,11 @@ class Verifier:
     # seating ----------------------------------------------------------------------
 
     def candidates(self, tx: Transaction, now: int) -> list[Candidate]:
-        """Every worker seen within :attr:`live_ms`, with its owner and locked stake."""
+        """Every worker seen within :attr:`live_ms`, with its owner, locked stake and
+        whether it may still take seats this epoch."""
         workers = tx.workers.seen_since(now - self.live_ms)
+        epoch = tx.ledger.open_epoch()
+        records = tx.validations.seat_records(epoch.epoch) if epoch and workers else {}
         return [
             Candidate(
                 worker_id=w.id,
@@ -186,6 +191,9 @@ class Verifier:
                 offerings=frozenset(w.capabilities.get("models", ())),
                 max_pixels=int(w.capabilities.get("max_pixels", 0)),
                 last_seen_ms=w.last_seen_ms,
+                seats_allowed=may_take_seats(
+                    records[w.id].missed if w.id in records else 0, self.max_missed_seats
+                ),
             )
             for w in workers
         ]

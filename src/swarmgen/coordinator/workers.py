@@ -14,6 +14,7 @@ from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment, refund
 from swarmgen.coordinator.domain import Capabilities, Registration, Submission, SubmitOutcome
 from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
@@ -141,8 +142,8 @@ class WorkerService:
         return served
 
     def _seen(self, worker: WorkerRecord, served: Sequence[str]) -> None:
-        """Mark ``worker`` seen and draw the waiting seats it might now be drawn for
-        (under the open epoch's committed seed; none yet: the reaper's pass draws)."""
+        """Mark ``worker`` seen and draw the waiting seats it might now be drawn for,
+        under the open epoch's committed seed (committed here if the epoch has none yet)."""
         now = self.clock.now_ms()
         with self.store.transaction() as tx:
             tx.workers.touch(worker.id, now)
@@ -152,6 +153,10 @@ class WorkerService:
             seed = tx.validations.seed_of(epoch.epoch) if epoch else None
             if seed is not None:
                 self.verifier.draw_seats(tx, seed, offerings=served, now=now)
+                return
+        # a new epoch with no seed yet: commit it (once per epoch) and draw under it
+        with self.store.transaction(now, ledger=True) as tx:
+            self.verifier.draw_seats(tx, ensure_seed(tx), offerings=served)
 
     async def pop(
         self, worker_id: str, wait_s: float, max_jobs: int | None = None

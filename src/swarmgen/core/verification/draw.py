@@ -13,9 +13,10 @@ its stake over.
 
 Eligible (:func:`eligible`): the worker serves the seat's offering at its size, was seen
 (a pop or a heartbeat) within :data:`LIVE_MS`, has an owner, has at least the offering's
-minimum stake locked, and :func:`~swarmgen.core.verification.escalation.can_validate`
-allows it on this panel (not the claimant, not of the claimant's owner, not already
-seated, voted or missed on this claim). Nobody eligible: the seat waits undrawn and is
+minimum stake locked, has not missed too many seats this epoch, and
+:func:`~swarmgen.core.verification.escalation.can_validate` allows it on this panel
+(not the claimant, not of the claimant's owner, not already seated, voted or missed on
+this claim, nor drawn for another of its seats). Nobody eligible: the seat waits undrawn and is
 drawn again later, when workers appear; it is never handed to whoever pops first.
 """
 
@@ -44,6 +45,10 @@ class Candidate:
     """``name@precision`` offerings it serves."""
     max_pixels: int
     last_seen_ms: int
+    seats_allowed: bool = True
+    """False once it has missed too many seats this epoch
+    (:func:`~swarmgen.core.verification.reliability.may_take_seats`): dispatch would not
+    lease it a seat, so it is not drawn for one either."""
 
     @property
     def participant(self) -> Participant:
@@ -89,6 +94,7 @@ def eligible(
             and seat.pixels <= c.max_pixels
             and c.last_seen_ms >= now_ms - live_ms
             and c.owner_id is not None
+            and c.seats_allowed
             and c.stake >= min_stake
             and can_validate(c.participant, seat.claimant, seat.panel)
         ),

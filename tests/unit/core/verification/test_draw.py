@@ -50,6 +50,7 @@ def test_each_exclusion_keeps_a_worker_out() -> None:
         candidate("sibling", owner_id="owner-claimant"),
         candidate("seated"),
         candidate("voted"),
+        candidate("unreliable", seats_allowed=False),
     ]
     panel = frozenset({"seated", "voted"})
     found = eligible([*excluded, ok], seat(panel=panel), now_ms=NOW, min_stake=5_000_000)
