@@ -173,7 +173,7 @@ class Verifier:
             for _ in range(count)
         ]
         tx.jobs.insert(rows)
-        self.draw_seats(tx, ensure_seed(tx), claims={original.id})
+        self.draw_seats(tx, ensure_seed(tx), claims={original.id}, offerings=[original.offering])
 
     # seating ----------------------------------------------------------------------
 

@@ -139,10 +139,10 @@ def test_a_seat_whose_worker_went_quiet_is_drawn_again_by_the_reaper(env: Env) -
     before = drawn(env, job_id)
     (spare,) = [v for v in validators if key(v) not in before.values()]
     live = [v for v in validators if key(v) in before.values()][1:]
-    env.clock.advance(LIVE_MS / 1000 / 2)
-    for worker in [spare, *live]:
-        worker.heartbeat([])  # still there; the other drawn worker says nothing
-    tick(env, LIVE_MS / 1000 / 2 + 1)
+    env.clock.advance(LIVE_MS / 1000 + 1)
+    for worker in [spare, *live]:  # still there (a pop or heartbeat now: signed requests
+        env.reads.workers.touch(key(worker), env.clock.now_ms())  # cannot span the skew)
+    tick(env, 0)  # the other drawn worker has said nothing for longer than LIVE_MS
     after = drawn(env, job_id)
     assert set(after.values()) == {key(spare), *(key(v) for v in live)}
     moved = [s for s in before if before[s] != after[s]]
