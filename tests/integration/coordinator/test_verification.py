@@ -371,3 +371,20 @@ def test_a_clean_verification_verdict_never_clears_an_operators_conviction(env: 
     assert evidence["earlier"] == {"by": "appeal", "earlier": {"by": "operator"}}
     view = env.http.get(f"/api/v1/jobs/{job_id}", headers=env.auth).json()
     assert view["payment"] == "forfeited"
+
+
+def test_a_free_key_polling_constantly_gets_no_seat_only_ordinary_work(env: Env) -> None:
+    """Without a minimum stake an unowned key may run ordinary jobs, but it is never
+    drawn: however fast it polls, every seat goes to the drawn validator."""
+    claimant, validator = owned(env, "ann"), owned(env, "bob")
+    free = env.worker()
+    free.register("free", MODELS, 1024 * 1024, 4)
+    for _ in range(3):
+        job_id = complete(env, claimant)
+        for _ in range(10):
+            assert free.pop(0, 4) == []
+        assert seated(env, job_id, [validator, free]) is validator
+        validator.submit([run_echo(validator, pop_one(validator))])
+        assert check(env, job_id).status == "upheld"
+    plain = str(env.submit(env.image(width=64, height=64))["id"])
+    assert [a["job_id"] for a in free.pop(0, 4)] == [plain]
