@@ -51,6 +51,7 @@ from swarmgen.core.jobs import Job, spec_from_canonical
 from swarmgen.core.offerings import Offering
 from swarmgen.core.receipts import Receipt
 from swarmgen.core.signing import KeyPair
+from swarmgen.core.stake import MIN_STAKE
 from swarmgen.localnet import LocalNetwork
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
@@ -137,6 +138,7 @@ class Adversary:
         ledger = Ledger(http)
         worker = WorkerClient(self.url, KeyPair.generate(), owner_key=self.owner_key)
         worker.register(name, MODELS, 128 * 128, 4)
+        worker.lock_stake(MIN_STAKE)  # serving needs an owner and locked stake
         submitted = time.monotonic()
         while len(self.rows) < wanted and time.monotonic() < self.deadline:
             started = time.monotonic()
@@ -239,6 +241,7 @@ def recognise(args: argparse.Namespace) -> dict[str, Any]:
                 net.start_worker(f"honest-{i}", MODELS, "--owner-key", net.create_key(owner),
                                  "--max-batch", "4", "--pop-wait-s", "1")  # fmt: skip
             adversary = Adversary(net.url, net.create_key("eve"), args.keys)
+            net.grant("eve", args.keys * MIN_STAKE)
             stop = threading.Event()
             load = threading.Thread(
                 target=keep_busy, args=(net.url, requester, stop, args.rate, args.seed)

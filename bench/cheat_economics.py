@@ -16,9 +16,20 @@ and part of its stake. An epoch with any lost check resets reputation.
 Strategies: ``steady`` cheats from the first epoch; ``sleeper`` works honestly until its
 reputation (and so its check rate) is good, then cheats until caught, then rebuilds.
 
-Run: ``.venv/bin/python bench/cheat_economics.py [--runs N] [--epochs N] [--detection FILE]``
-where FILE is a JSON object of measured per-comparison detection rates by cheat name
-(as ``bench/verify.py`` reports them). The last line of output is one JSON object.
+Seat capture (``--section seats``): an adversary holding a share ``s`` of the locked
+stake, split over many keys of distinct owners, has a cheated claim upheld only if the
+seats drawn for its panel (:mod:`swarmgen.core.verification.draw`) leave no honest
+majority against it. Computed for each panel policy from the draw rule (each seat is the
+adversary's with probability ``s``; an honest validator disagrees with probability
+``detection``) through :func:`rejection_probability`, and checked by a Monte-Carlo run of
+the real :func:`~swarmgen.core.verification.draw.draw` and
+:func:`~swarmgen.core.verification.escalation.decide`. The cost column is the expected
+number of re-executions per check of an honest claim (``honest_fp`` escalations included).
+
+Run: ``.venv/bin/python bench/cheat_economics.py [--runs N] [--epochs N] [--detection FILE]
+[--section economics|seats|all]`` where FILE is a JSON object of measured per-comparison
+detection rates by cheat name (as ``bench/verify.py`` reports them). The last line of
+output is one JSON object.
 """
 
 from __future__ import annotations
@@ -33,7 +44,17 @@ from pathlib import Path
 
 import numpy as np
 
-from swarmgen.core.verification.escalation import EscalationPolicy, rejection_probability
+from swarmgen.core.verification.draw import Candidate, Seat, draw
+from swarmgen.core.verification.escalation import (
+    Ballot,
+    EscalationPolicy,
+    Participant,
+    Status,
+    Vote,
+    decide,
+    expected_panel,
+    rejection_probability,
+)
 from swarmgen.core.verification.sampling import SamplingPolicy, reputation_after, sampling_rate
 from swarmgen.core.verification.verdicts import ALPHA, epoch_verdict
 
@@ -205,17 +226,122 @@ def table(results: list[Result], honest_mean: float) -> str:
     return "\n".join(lines)
 
 
+# seat capture --------------------------------------------------------------------
+
+SHARES = (0.01, 0.10, 0.33)
+"""Adversary shares of the locked stake the seat-capture section reports."""
+POLICIES = ((1, 3, 5), (3, 5), (3, 5, 7))
+"""Panel policies compared: the former single first seat, and three drawn first seats
+escalating to 5, or to 5 then 7 (the default)."""
+SEAT_TARGET = 0.01
+"""Largest share of cheated claims a 10 % stake may get upheld."""
+
+
+def upheld_share(share: float, policy: EscalationPolicy, detection: float) -> float:
+    """Probability a cheated claim is upheld when each seat is the adversary's with
+    probability ``share`` (it agrees) and an honest validator disagrees with ``detection``."""
+    return 1.0 - rejection_probability((1.0 - share) * detection, policy)
+
+
+def monte_carlo_upheld(
+    share: float,
+    policy: EscalationPolicy,
+    detection: float,
+    trials: int,
+    rng: np.random.Generator,
+    *,
+    keys: int = 20,
+    honest_keys: int = 60,
+) -> float:
+    """Share of ``trials`` cheated claims upheld, seating each panel with the real draw:
+    the adversary's stake spread over ``keys`` keys of distinct owners, the rest over
+    ``honest_keys`` honest ones; drawn workers join the panel and are not drawn again."""
+    models = frozenset({"m@fp32"})
+    adversary = [
+        Candidate(f"a{i:03d}", f"oa{i}", round(share * 1e9 / keys), models, 1 << 20, 0)
+        for i in range(keys)
+    ]
+    honest = [
+        Candidate(f"h{i:03d}", f"oh{i}", round((1 - share) * 1e9 / honest_keys), models, 1 << 20, 0)
+        for i in range(honest_keys)
+    ]
+    pool = adversary + honest
+    claimant = Participant("claimant", "oa-claimant")
+    upheld = 0
+    for trial in range(trials):
+        seed = rng.bytes(32)
+        claim = f"claim{trial}"
+        ballots: list[Ballot] = []
+        panel: set[str] = set()
+        while True:
+            decision = decide(ballots, policy)
+            if decision.status is not Status.PENDING:
+                break
+            for _ in range(decision.needed):
+                seat = Seat(claim, f"seat{len(panel)}", "m@fp32", 1, claimant, frozenset(panel))
+                worker = draw(seed, seat, pool, now_ms=0, min_stake=1)
+                assert worker is not None
+                panel.add(worker)
+                agrees = worker.startswith("a") or rng.random() >= detection
+                ballots.append(Ballot(worker, Vote.AGREE if agrees else Vote.DISAGREE))
+        upheld += decision.status is Status.UPHELD
+    return upheld / trials
+
+
+def seat_capture(econ: Economics, trials: int) -> tuple[str, dict[str, object]]:
+    """The seat-capture table and its summary (first policy meeting the target first)."""
+    rng = np.random.default_rng(econ.seed)
+    lines = [
+        f"{'panel':<10} {'share':>6} {'upheld (rule)':>14} {'upheld (draw)':>14} "
+        f"{'seats/check':>12}"
+    ]
+    rows: dict[str, dict[str, object]] = {}
+    for stages in POLICIES:
+        policy = EscalationPolicy(stages)
+        cost = expected_panel(econ.honest_fp, policy)
+        by_share: dict[str, object] = {}
+        for share in SHARES:
+            rule = upheld_share(share, policy, econ.detection)
+            sim = monte_carlo_upheld(share, policy, econ.detection, trials, rng)
+            by_share[f"{share:.0%}"] = {"rule": round(rule, 5), "draw": round(sim, 5)}
+            label = "-".join(map(str, stages))
+            lines.append(f"{label:<10} {share:>6.0%} {rule:>14.4%} {sim:>14.4%} {cost:>12.3f}")
+        rows["-".join(map(str, stages))] = {"upheld": by_share, "seats_per_check": round(cost, 4)}
+    meets = [
+        s for s in POLICIES if upheld_share(0.10, EscalationPolicy(s), econ.detection) < SEAT_TARGET
+    ]
+    current = EscalationPolicy().stages
+    summary: dict[str, object] = {
+        "policies": rows,
+        "default_panel": list(current),
+        "default_upheld_at_10pct": round(upheld_share(0.10, EscalationPolicy(), econ.detection), 5),
+        "first_meeting_target": list(meets[0]) if meets else None,
+        "detection": econ.detection,
+        "honest_fp": econ.honest_fp,
+        "trials": trials,
+    }
+    return "\n".join(lines), summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=Economics.runs)
     parser.add_argument("--epochs", type=int, default=Economics.epochs)
     parser.add_argument("--detection-rate", type=float, default=Economics.detection)
     parser.add_argument("--detection", type=Path, help="JSON of measured detection per cheat")
+    parser.add_argument("--section", choices=("economics", "seats", "all"), default="all")
+    parser.add_argument("--trials", type=int, default=20_000, help="seat-capture Monte Carlo")
     args = parser.parse_args()
     econ = replace(Economics(), runs=args.runs, epochs=args.epochs, detection=args.detection_rate)
     measured: dict[str, float] = json.loads(args.detection.read_text()) if args.detection else {}
-    results, summary = run(econ, measured)
-    print(table(results, results[0].mean))
+    summary: dict[str, object] = {}
+    if args.section in ("economics", "all"):
+        results, summary = run(econ, measured)
+        print(table(results, results[0].mean))
+    if args.section in ("seats", "all"):
+        text, seats = seat_capture(econ, args.trials)
+        print(text)
+        summary["seat_capture"] = seats
     print(json.dumps(summary, sort_keys=True))
 
 

@@ -61,7 +61,7 @@ def steady_share(honest_fp: float, claim_s: float, validate_s: float) -> float:
     ``claim_s`` and ``validate_s`` are the measured seconds of one job and of one check.
     """
     from swarmgen.core.verification import SamplingPolicy, sampling_rate
-    from swarmgen.core.verification.escalation import rejection_probability
+    from swarmgen.core.verification.escalation import expected_panel
     from swarmgen.core.verification.sampling import reputation_after
 
     policy = SamplingPolicy()
@@ -69,11 +69,8 @@ def steady_share(honest_fp: float, claim_s: float, validate_s: float) -> float:
     for _ in range(TRUSTED_EPOCHS):
         reputation = reputation_after(reputation, True, policy)
     rate = sampling_rate(reputation, policy.normal_traffic, policy)
-    p = honest_fp
-    # Panel size: 1, plus 2 more if the first disagrees, plus 2 more if that stage splits.
-    escalate = p
-    split = 1.0 - (1.0 - p) ** 3 - rejection_probability(p) if p else 0.0
-    panel = 1.0 + 2.0 * escalate + 2.0 * max(split, 0.0)
+    # Panel size: the first stage, plus each further stage its disagreements call for.
+    panel = expected_panel(honest_fp)
     verify = rate * panel * validate_s
     return verify / (claim_s + verify)
 
@@ -100,7 +97,7 @@ def validator_pool(wrong_seed_passes: Sequence[bool], bad_share: float, seed: in
             ColludingValidator(f"v{i}", frozenset({"cheat"}))
             if rng.random() < bad_share
             else HonestValidator(f"v{i}")
-            for i in range(5)
+            for i in range(7)  # the largest panel of the default stages
         ]
         decision = run_panel("cheat", _constant(comparison), panel)
         caught += decision.status is Status.REJECTED

@@ -99,6 +99,13 @@ class AnonymousRefused(Forbidden):
     code = "anonymous_forbidden"
 
 
+class StakeRequired(Forbidden):
+    """The worker has no owner, or too little stake locked, to serve the offerings it
+    asks for: its owner locks stake behind it (``/workers/stake/lock``) first."""
+
+    code = "stake_required"
+
+
 class NotFound(SwarmgenError):
     """No such object visible to the caller."""
 

@@ -2,6 +2,11 @@
 
 Used by ``swarmgen demo``, the end-to-end tests and the benchmarks. Each process logs
 to ``DATA/logs/NAME.log``.
+
+A coordinator serves only workers with an owner and locked stake, so each worker is
+staked as an operator would: its owner (the one named by ``--owner-key`` or
+``SWARMGEN_API_KEY``, else a new user ``owner-NAME``) is granted :attr:`LocalNetwork.stake`
+and locks it behind the worker through the worker API, before the process starts.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ import httpx
 
 from swarmgen.clock import SystemClock
 from swarmgen.coordinator.admin import Admin, create_key, open_store
+from swarmgen.coordinator.auth import hash_key
 from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.core.stake import MIN_STAKE
 from swarmgen.keyfile import load_or_create
+from swarmgen.sdk.worker_client import WorkerClient
 
 
 def free_port() -> int:
@@ -35,6 +43,9 @@ class LocalNetwork:
     data: Path
     database_url: str | None = None
     lease_min_s: int | None = None
+    stake: int = MIN_STAKE
+    """Micro-credits locked behind each worker (0: none, for a coordinator run with
+    ``SWARMGEN_MIN_STAKE=0``)."""
     port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -77,6 +88,30 @@ class LocalNetwork:
         settings = CoordinatorSettings(data=self.data, database_url=self.database_url)
         Admin.open(settings).credits.grant(user, amount)
 
+    def _user_of(self, key: str) -> str:
+        """The name of the user whose API key is ``key``."""
+        store = open_store(CoordinatorSettings(data=self.data, database_url=self.database_url))
+        try:
+            with store.transaction() as tx:
+                user = tx.users.by_key_hash(hash_key(key))
+        finally:
+            store.dispose()
+        if user is None:
+            raise ValueError("unknown owner key")
+        return user.name
+
+    def stake_worker(self, name: str, keys_path: Path, models: list[str], owner_key: str) -> None:
+        """Register the worker under ``owner_key``'s user, grant that user :attr:`stake`
+        and lock it behind the worker with the worker's own signed request (the real
+        API). The worker process registers again at start with its real capabilities."""
+        client = WorkerClient(self.url, load_or_create(keys_path), owner_key=owner_key)
+        try:
+            client.register(name, models, 64 * 64, 1)
+            self.grant(self._user_of(owner_key), self.stake)
+            client.lock_stake(self.stake)
+        finally:
+            client.close()
+
     def start_coordinator(
         self, timeout: float = 60, env: dict[str, str] | None = None, processes: int = 1
     ) -> str:
@@ -114,6 +149,12 @@ class LocalNetwork:
         """
         keys = load_or_create(self.data / f"worker-{name}.key")
         args = ["--coordinator", self.url, "--data", str(self.data), "--name", name]
+        if self.stake > 0:
+            owner_key = _owner_key(extra, env)
+            if owner_key is None:
+                owner_key = self.create_key(f"owner-{name}")
+                args += ["--owner-key", owner_key]
+            self.stake_worker(name, self.data / f"worker-{name}.key", models, owner_key)
         for model in models:
             args += ["--model", model]
         if cheat is None:
@@ -145,3 +186,12 @@ class LocalNetwork:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _owner_key(extra: tuple[str, ...], env: dict[str, str] | None) -> str | None:
+    """The owner API key a worker's arguments or environment name, if any."""
+    args = list(extra)
+    for flag in ("--owner-key",):
+        if flag in args and args.index(flag) + 1 < len(args):
+            return args[args.index(flag) + 1]
+    return (env or {}).get("SWARMGEN_API_KEY")

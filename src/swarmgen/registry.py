@@ -28,6 +28,9 @@ class OfferingEntry:
     """Relative weight of this offering in each epoch's emission pool (0: none)."""
     thresholds: dict[str, Any] = field(default_factory=dict)
     """Calibrated verification thresholds and their measured rates."""
+    min_stake: int | None = None
+    """Locked stake (micro-credits) a worker needs to serve this offering; ``None``: the
+    coordinator's ``min_stake`` setting."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,11 @@ class Registry:
         model = self.models.get(offering.name)
         return model is not None and offering.precision in model.offerings
 
+    def min_stake(self, offering: Offering, default: int) -> int:
+        """Locked stake a worker needs to serve ``offering``: its own, else ``default``."""
+        own = self.offering(offering).min_stake
+        return default if own is None else own
+
     def emission_shares(self) -> dict[str, int]:
         """``name@precision`` -> emission weight, for offerings with a share."""
         return {
@@ -83,12 +91,23 @@ class Registry:
                 yield Offering(model.name, precision)
 
 
+def _min_stake(name: str, spec: dict[str, Any]) -> int | None:
+    """An offering's ``min_stake``: absent, or a non-negative integer of micro-credits."""
+    value = spec.get("min_stake")
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise ValueError(f"models.{name}: min_stake must be a non-negative integer, not {value!r}")
+    return value
+
+
 def _parse_model(name: str, table: dict[str, Any]) -> ModelEntry:
     offerings = {
         Precision(precision): OfferingEntry(
             price_multiplier=int(spec.get("price_multiplier", 1)),
             emission_share=int(spec.get("emission_share", 0)),
             thresholds=dict(spec.get("thresholds", {})),
+            min_stake=_min_stake(f"{name}.offerings.{precision}", spec),
         )
         for precision, spec in table.get("offerings", {}).items()
     }

@@ -80,7 +80,7 @@ def test_two_epochs_verify_and_balance(tmp_path: Path, monkeypatch: pytest.Monke
         requester = net.create_key("requester")
         owner = net.create_key("owner")
         net.start_coordinator()
-        net.start_worker("w1", [IMAGE, TEXT], env={"SWARMGEN_API_KEY": owner})
+        worker_id = net.start_worker("w1", [IMAGE, TEXT], env={"SWARMGEN_API_KEY": owner})
         views: list[dict[str, Any]] = []
         with Client(net.url, requester) as client:
             for phase in range(2):
@@ -120,6 +120,8 @@ def test_two_epochs_verify_and_balance(tmp_path: Path, monkeypatch: pytest.Monke
     assert owner_balance == welcome + earned + emitted
     balances = project(e.posting for e in loaded.entries)
     assert balances[accounts.VALIDATOR_POOL] == sum(prices) - earned
-    assert -balances[accounts.MINT] == 2 * welcome + emitted == report["minted"]
+    staked = LocalNetwork.stake  # granted to the owner, then locked behind its worker
+    assert balances[accounts.stake(worker_id)] == staked
+    assert -balances[accounts.MINT] == 2 * welcome + staked + emitted == report["minted"]
 
     check_proof(data, tmp_path / "proof.json", views[0]["id"], wrong_key=owner)

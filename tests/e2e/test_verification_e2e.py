@@ -137,6 +137,9 @@ def test_a_noise_cheater_is_invalidated_and_the_honest_keep_everything(
 ) -> None:
     monkeypatch.setenv("SWARMGEN_EPOCH_LENGTH_S", str(EPOCH_S))
     monkeypatch.setenv("SWARMGEN_EPOCH_CHECK_S", "0.2")
+    # three workers cannot fill three drawn first seats (decision 0014): this run is about
+    # conviction and payment, so it keeps the single-seat ladder, each seat still drawn
+    monkeypatch.setenv("SWARMGEN_PANEL_STAGES", "[1,3,5]")
     data = tmp_path / "data"
     settings = CoordinatorSettings(data=data)
     welcome = settings.welcome_credits

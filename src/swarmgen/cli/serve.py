@@ -137,6 +137,10 @@ def worker(
         str | None,
         typer.Option(envvar="SWARMGEN_API_KEY", help="API key of the user who is paid."),
     ] = None,
+    stake: Annotated[
+        int | None,
+        typer.Option(help="Micro-credits of the owner's to keep locked behind this worker."),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads. Default 2.")] = None,
     max_batch: Annotated[int | None, typer.Option(help="Most jobs per pop. Default 4.")] = None,
     max_pixels: Annotated[
@@ -159,6 +163,7 @@ def worker(
             data=data,
             name=name,
             owner_key=owner_key,
+            stake=stake,
             threads=threads,
             max_batch=max_batch,
             max_pixels=max_pixels,

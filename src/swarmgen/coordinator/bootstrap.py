@@ -28,6 +28,7 @@ from swarmgen.coordinator.settings import (
 from swarmgen.coordinator.tasks import PeriodicTask
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.coordinator.workers import WorkerService
+from swarmgen.core.verification.escalation import EscalationPolicy
 from swarmgen.keyfile import load_or_create
 from swarmgen.registry import Registry, load_registry
 from swarmgen.store import Store
@@ -75,7 +76,17 @@ def build_services(
     clock = clock or SystemClock()
     registry = load_registry(settings.registry)
     notifier = Notifier()
-    verifier = Verifier(registry, blobs) if settings.verify else None
+    verifier = (
+        Verifier(
+            registry,
+            blobs,
+            escalation=EscalationPolicy(settings.panel_stages),
+            min_stake=settings.min_stake,
+            max_missed_seats=settings.max_missed_seats,
+        )
+        if settings.verify
+        else None
+    )
     credits = CreditService(
         settings=CreditSettings.of(settings),
         store=store,

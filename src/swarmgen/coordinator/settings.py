@@ -12,10 +12,13 @@ from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from swarmgen.core.leases import LEASE_MAX_FACTOR, MAX_FACTOR_LIMIT
+from swarmgen.core.stake import MIN_STAKE
+from swarmgen.core.verification.escalation import DRAWN_STAGES, EscalationPolicy
+from swarmgen.core.verification.failures import VerificationError
 from swarmgen.core.verification.reliability import MAX_MISSED_SEATS
 
 
@@ -84,6 +87,17 @@ class CoordinatorSettings(BaseSettings):
     slash_ppm: int = Field(
         100_000, ge=0, le=1_000_000, description="Share of stake (ppm) an invalid worker loses."
     )
+    panel_stages: tuple[int, ...] = Field(
+        DRAWN_STAGES,
+        description="Validation panel sizes, first stage first (JSON list): the first stage's "
+        "seats are drawn at once, each further stage is drawn when the one before disagrees.",
+    )
+    min_stake: int = Field(
+        MIN_STAKE,
+        ge=0,
+        description="Locked stake (micro-credits) a worker needs to be leased jobs and drawn "
+        "for validation seats; an offering's min_stake in the registry overrides it.",
+    )
     welcome_credits: int = Field(
         10_000_000, ge=0, description="Micro-credits granted once to every new user."
     )
@@ -107,6 +121,15 @@ class CoordinatorSettings(BaseSettings):
     coordinator_key: Path | None = Field(
         None, description="Ed25519 key that signs epoch seals; default DATA/coordinator.key."
     )
+
+    @field_validator("panel_stages")
+    @classmethod
+    def _valid_stages(cls, stages: tuple[int, ...]) -> tuple[int, ...]:
+        try:
+            EscalationPolicy(stages)
+        except VerificationError as exc:
+            raise ValueError(exc.message) from None
+        return stages
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data / 'swarmgen.db'}"
@@ -150,6 +173,7 @@ class DispatchSettings(_Slice):
     clock_skew_s: int
     lease_max_factor: int = LEASE_MAX_FACTOR
     max_missed_seats: int = MAX_MISSED_SEATS
+    min_stake: int = MIN_STAKE
 
 
 @dataclass(frozen=True)

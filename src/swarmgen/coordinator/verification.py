@@ -1,9 +1,14 @@
 """Validation by re-execution in the running coordinator.
 
 Every completed job is drawn for a check at its worker's sampling rate
-(:mod:`swarmgen.coordinator.sampling`). A drawn job gets a *check* and one validation
-job: a job row owned by the system user, with the same offering, spec and seed, no
-price, and the claimant and its owner excluded in SQL. Validation jobs are blinded: an image job is
+(:mod:`swarmgen.coordinator.sampling`). A drawn job gets a *check* and its first
+stage of validation jobs: job rows owned by the system user, with the same offering,
+spec and seed, no price, and the claimant and its owner excluded in SQL. Each seat is
+assigned to one worker drawn by stake from the epoch's committed seed
+(:mod:`swarmgen.core.verification.draw`); dispatch leases it to that worker alone,
+mixed into its ordinary jobs, so no key can take a seat by asking first. A seat nobody
+is eligible for waits undrawn and is drawn when workers appear (at their pop, or in
+the reaper's pass, :meth:`Verifier.draw_waiting`). Validation jobs are blinded: an image job is
 indistinguishable from an ordinary one, and a text job carries its original's sampling
 id, so the validator draws the claimant's choices while its job looks like any other.
 
@@ -31,9 +36,11 @@ from dataclasses import dataclass, field, replace
 
 from swarmgen.blobs import BlobStore
 from swarmgen.coordinator.sampling import ensure_seed
+from swarmgen.core import accounts
 from swarmgen.core.jobs import JobState
 from swarmgen.core.modalities import Thresholds, modality, modality_of
 from swarmgen.core.offerings import Offering
+from swarmgen.core.stake import MIN_STAKE
 from swarmgen.core.verification import (
     Ballot,
     Comparison,
@@ -49,7 +56,9 @@ from swarmgen.core.verification import (
     must_check,
     sampling_rate,
 )
-from swarmgen.core.verification.reliability import SeatRecord
+from swarmgen.core.verification.draw import LIVE_MS, Candidate, Seat, eligible, pick
+from swarmgen.core.verification.escalation import Participant
+from swarmgen.core.verification.reliability import MAX_MISSED_SEATS, SeatRecord, may_take_seats
 from swarmgen.registry import Registry
 from swarmgen.store.port import Transaction
 from swarmgen.store.records import SYSTEM_USER, BallotRow, CheckStatus, ExpiredSeat, JobRecord
@@ -76,6 +85,12 @@ class Verifier:
     blobs: BlobStore
     sampling: SamplingPolicy = field(default_factory=SamplingPolicy)
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    min_stake: int = MIN_STAKE
+    """Locked stake a worker needs to be drawn (an offering's registry value overrides it)."""
+    live_ms: int = LIVE_MS
+    """How recently a worker must have been seen to be drawn."""
+    max_missed_seats: int = MAX_MISSED_SEATS
+    """Missed seats this epoch past which a worker is neither drawn nor leased seats."""
 
     def after_complete(self, tx: Transaction, done: Sequence[JobRecord]) -> int:
         """Draw the completed originals and count the completed validation jobs.
@@ -114,8 +129,9 @@ class Verifier:
                 tx.validations.open_check(
                     job.id, job.worker_id, job.offering, epoch=epoch, now=tx.now_ms
                 )
-                self._queue(tx, job, owners.get(job.worker_id), 1)
-                queued += 1
+                first = self.escalation.stages[0]
+                self._queue(tx, job, owners.get(job.worker_id), first)
+                queued += first
         return queued
 
     def _queue(self, tx: Transaction, original: JobRecord, owner: str | None, count: int) -> None:
@@ -157,6 +173,92 @@ class Verifier:
             for _ in range(count)
         ]
         tx.jobs.insert(rows)
+        self.draw_seats(tx, ensure_seed(tx), claims={original.id}, offerings=[original.offering])
+
+    # seating ----------------------------------------------------------------------
+
+    def candidates(self, tx: Transaction, now: int) -> list[Candidate]:
+        """Every worker seen within :attr:`live_ms`, with its owner, locked stake and
+        whether it may still take seats this epoch."""
+        workers = tx.workers.seen_since(now - self.live_ms)
+        epoch = tx.ledger.open_epoch()
+        records = tx.validations.seat_records(epoch.epoch) if epoch and workers else {}
+        return [
+            Candidate(
+                worker_id=w.id,
+                owner_id=w.owner_id,
+                stake=tx.ledger.balance(accounts.stake(w.id)),
+                offerings=frozenset(w.capabilities.get("models", ())),
+                max_pixels=int(w.capabilities.get("max_pixels", 0)),
+                last_seen_ms=w.last_seen_ms,
+                seats_allowed=may_take_seats(
+                    records[w.id].missed if w.id in records else 0, self.max_missed_seats
+                ),
+            )
+            for w in workers
+        ]
+
+    def min_stake_of(self, offering: str) -> int:
+        """Locked stake needed to serve ``offering`` (registry override, else the setting)."""
+        return self.registry.min_stake(Offering.parse(offering), self.min_stake)
+
+    def draw_seats(
+        self,
+        tx: Transaction,
+        seed: bytes,
+        *,
+        claims: set[str] | None = None,
+        offerings: Sequence[str] | None = None,
+        now: int | None = None,
+    ) -> int:
+        """Draw every queued seat (of ``claims``, or of ``offerings``, or all) that has no
+        eligible drawn worker: undrawn seats, and seats whose worker has gone quiet, lost
+        its stake or joined the panel meanwhile. A seat whose drawn worker is still
+        eligible keeps it. Returns how many seats got a (new) worker."""
+        now = tx.now_ms if now is None else now
+        seats = [
+            s
+            for s in tx.dispatch.queued_seats(offerings)
+            if claims is None or s.validates in claims
+        ]
+        if not seats:
+            return 0
+        pool = self.candidates(tx, now)
+        panels = tx.dispatch.panels({s.validates for s in seats if s.validates})
+        drawn = {s.id: s.assigned_worker for s in seats}
+        changes: dict[str, str | None] = {}
+        for job in seats:
+            assert job.validates is not None
+            others = {
+                w
+                for s in seats
+                if s.validates == job.validates and s.id != job.id
+                if (w := drawn[s.id]) is not None
+            }
+            seat = Seat(
+                job.validates,
+                job.id,
+                job.offering,
+                job.pixels,
+                Participant(job.exclude_worker or "", job.exclude_owner),
+                frozenset(panels.get(job.validates, set()) | others),
+            )
+            fit = eligible(pool, seat, now_ms=now, min_stake=self.min_stake_of(job.offering))
+            if job.assigned_worker in {c.worker_id for c in fit}:
+                continue
+            winner = pick(seed, job.validates, job.id, fit)
+            if winner != job.assigned_worker:
+                drawn[job.id] = changes[job.id] = winner
+        tx.dispatch.assign(changes, now)
+        if changes:
+            log.info("seats drawn: %s", changes)
+        return sum(1 for w in changes.values() if w is not None)
+
+    def draw_waiting(self, tx: Transaction) -> int:
+        """The reaper's pass: draw seats that wait undrawn or whose worker went away."""
+        if not tx.dispatch.queued_seats():
+            return 0
+        return self.draw_seats(tx, ensure_seed(tx))
 
     # counting ---------------------------------------------------------------------
 
@@ -216,9 +318,10 @@ class Verifier:
         it again.
 
         The miss is recorded against ``seat.worker_id`` (its reliability, never its
-        honesty verdict: no ballot is cast), the seat is queued again with its drawn
-        worker cleared, and dispatch never gives it (or any seat of the same panel)
-        back to the worker that missed it. Returns whether the seat was queued again.
+        honesty verdict: no ballot is cast), the seat is queued again and drawn anew
+        among the eligible workers less the one that missed it, and dispatch never gives
+        it (or any seat of the same panel) back to that worker. Returns whether the seat
+        was queued again.
         """
         tx.validations.record_miss(
             seat.job_id,
@@ -228,7 +331,10 @@ class Verifier:
             now=tx.now_ms,
         )
         log.info("seat %s on %s missed by %s", seat.job_id, seat.validates, seat.worker_id)
-        return bool(tx.dispatch.reseat([seat.job_id], tx.now_ms))
+        queued = bool(tx.dispatch.reseat([seat.job_id], tx.now_ms))
+        if queued:
+            self.draw_seats(tx, ensure_seed(tx), claims={seat.validates})
+        return queued
 
     def missed(self, tx: Transaction, expired: Sequence[ExpiredSeat]) -> int:
         """:meth:`reseat` every expired seat; returns how many were queued again.

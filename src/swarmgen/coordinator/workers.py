@@ -14,6 +14,7 @@ from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment, refund
 from swarmgen.coordinator.domain import Capabilities, Registration, Submission, SubmitOutcome
 from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
@@ -30,6 +31,7 @@ from swarmgen.errors import (
     InvalidRequest,
     NotFound,
     NotLeased,
+    StakeRequired,
     SwarmgenError,
     UnknownModel,
 )
@@ -114,14 +116,62 @@ class WorkerService:
             raise Forbidden("register this worker key first")
         return worker
 
+    def _served(self, worker: WorkerRecord) -> list[str]:
+        """The offerings ``worker`` may serve: those whose minimum stake its owner has
+        locked behind it. :class:`StakeRequired` (403) when it has no owner or too little
+        stake for every one, so a free key cannot take work, or seats, at all."""
+        models: list[str] = list(worker.capabilities["models"])
+        default = self.settings.min_stake
+        needed = {m: self.registry.min_stake(Offering.parse(m), default) for m in models}
+        least = min(needed.values(), default=0)
+        if worker.owner_id is None and least > 0:
+            raise StakeRequired(
+                "register this worker with its owner's API key and lock stake to serve jobs",
+                min_stake=least,
+                locked=0,
+            )
+        with self.store.transaction() as tx:
+            locked = tx.ledger.balance(accounts.stake(worker.id))
+        served = [m for m in models if locked >= needed[m]]
+        if not served:
+            raise StakeRequired(
+                f"lock at least {least} micro-credits of stake behind this worker to serve jobs",
+                min_stake=least,
+                locked=locked,
+            )
+        return served
+
+    def _seen(self, worker: WorkerRecord, served: Sequence[str]) -> None:
+        """Mark ``worker`` seen and draw the waiting seats it might now be drawn for,
+        under the open epoch's committed seed (committed here if the epoch has none yet)."""
+        now = self.clock.now_ms()
+        with self.store.transaction() as tx:
+            tx.workers.touch(worker.id, now)
+            if self.verifier is None or not tx.dispatch.queued_seats(served):
+                return
+            epoch = tx.ledger.open_epoch()
+            seed = tx.validations.seed_of(epoch.epoch) if epoch else None
+            if seed is not None:
+                self.verifier.draw_seats(tx, seed, offerings=served, now=now)
+                return
+        # a new epoch with no seed yet: commit it (once per epoch) and draw under it
+        with self.store.transaction(now, ledger=True) as tx:
+            self.verifier.draw_seats(tx, ensure_seed(tx), offerings=served)
+
     async def pop(
         self, worker_id: str, wait_s: float, max_jobs: int | None = None
     ) -> list[JobRecord]:
-        """Lease the best fitting jobs; waits up to ``wait_s`` for one to arrive."""
+        """Lease the best fitting jobs; waits up to ``wait_s`` for one to arrive.
+
+        Validation seats drawn for this worker come in the same lease, in the same order
+        as ordinary jobs: nothing in the answer tells the worker which was drawn for it.
+        """
         worker = self._worker(worker_id)
         caps = worker.capabilities
+        served = self._served(worker)
         limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
         seats = self._may_take_seats(worker_id)
+        self._seen(worker, served)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
         while True:
@@ -129,7 +179,7 @@ class WorkerService:
             with self.store.transaction() as tx:
                 leased = tx.dispatch.lease(
                     worker_id,
-                    caps["models"],
+                    served,
                     caps["max_pixels"],
                     limit,
                     now,
@@ -270,7 +320,9 @@ class WorkerService:
         """Requeue jobs whose lease expired; fail those out of attempts; prune old nonces.
 
         Expired validation seats go first, to :meth:`Verifier.missed`: each is a missed
-        seat of its holder and is queued again for another worker (never failed)."""
+        seat of its holder and is drawn again for another worker (never failed). Then
+        seats that wait undrawn, or whose drawn worker went quiet, are drawn
+        (:meth:`Verifier.draw_waiting`)."""
         now = self.clock.now_ms()
         queued = 0
         with self.store.transaction(now, ledger=True) as tx:
@@ -278,6 +330,8 @@ class WorkerService:
             if self.verifier and expired:
                 queued = self.verifier.missed(tx, expired)
             requeued, failed = tx.dispatch.reap(now, self.settings.max_attempts)
+            if self.verifier:
+                queued += self.verifier.draw_waiting(tx)
             refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
         if requeued or queued:
             log.info("lease expired, queued again: %s", ", ".join(requeued))

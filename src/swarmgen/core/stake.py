@@ -17,6 +17,9 @@ from swarmgen.core.credits import PPM, require_funds
 from swarmgen.core.ledger import Entry, EntryKind, Posting
 from swarmgen.errors import Conflict, FieldProblem, InvalidRequest
 
+MIN_STAKE = 5_000_000
+"""Default locked stake, in micro-credits (5 credits), a worker needs to serve jobs."""
+
 UNLOCK_EPOCH = "unlock_epoch"
 """Memo key of an unbond entry: the first epoch in which the stake may be withdrawn."""
 

@@ -11,14 +11,19 @@ caps the expiry there, so the reaper takes the job back at the cap however many
 heartbeats arrive.
 
 Who may validate whom is the core's rule
-(:func:`swarmgen.core.verification.escalation.can_validate`); :func:`may_run` states it
-as SQL so that dispatch filters in the database, in the one query that picks the jobs.
-``tests/integration/store/test_dispatch.py`` checks the two agree on generated cases.
+(:func:`swarmgen.core.verification.escalation.may_sit`: only the worker drawn for a
+seat, and only while :func:`~swarmgen.core.verification.escalation.can_validate`
+allows it); :func:`may_run` states it as SQL so that dispatch filters in the database,
+in the one query that picks the jobs, and a drawn seat goes out mixed into the same
+ordering as ordinary jobs. ``tests/integration/store/test_dispatch.py`` checks the two
+agree on generated cases. :meth:`DispatchRepository.queued_seats`,
+:meth:`~DispatchRepository.panels` and :meth:`~DispatchRepository.assign` are what the
+coordinator's draw (:mod:`swarmgen.core.verification.draw`) reads and writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, case, exists, func, literal, not_, or_, select, update
@@ -55,11 +60,11 @@ def _aged(aging_per_s: int) -> Any:
 
 def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
     """Jobs ``worker_id`` may lease: every ordinary job, and validation jobs that
-    :func:`~swarmgen.core.verification.escalation.can_validate` allows it: a claim that
-    is neither its own nor its owner's and whose panel it has not sat on already (nor
-    let a seat of expire). With ``seats`` false (the worker missed too many seats this
-    epoch, :func:`~swarmgen.core.verification.reliability.may_take_seats`) only ordinary
-    jobs."""
+    :func:`~swarmgen.core.verification.escalation.may_sit` allows it: seats drawn for
+    it, on a claim that is neither its own nor its owner's and whose panel it has not
+    sat on already (nor let a seat of expire). With ``seats`` false (the worker missed
+    too many seats this epoch,
+    :func:`~swarmgen.core.verification.reliability.may_take_seats`) only ordinary jobs."""
     c = t.jobs.c
     if not seats:
         return c.validates.is_(None)
@@ -68,7 +73,13 @@ def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
     voted = exists().where(t.ballots.c.job_id == c.validates, t.ballots.c.validator_id == worker_id)
     m = t.missed_seats.c
     missed = exists().where(m.checked_job_id == c.validates, m.worker_id == worker_id)
-    allowed = [c.exclude_worker != worker_id, not_(on_panel), not_(voted), not_(missed)]
+    allowed = [
+        c.assigned_worker == worker_id,
+        c.exclude_worker != worker_id,
+        not_(on_panel),
+        not_(voted),
+        not_(missed),
+    ]
     if owner_id is not None:
         allowed.append(or_(c.exclude_owner.is_(None), c.exclude_owner != owner_id))
     return or_(c.validates.is_(None), and_(*allowed))
@@ -231,6 +242,53 @@ class DispatchRepository(Repository):
             assigned_worker=None,
             updated_ms=now,
         )
+
+    def queued_seats(self, offerings: Iterable[str] | None = None) -> list[JobRecord]:
+        """Queued validation jobs (of ``offerings``, or all), drawn or not: what the
+        coordinator draws, or draws again when their drawn worker is no longer eligible."""
+        c = t.jobs.c
+        query = select(t.jobs).where(c.state == JobState.QUEUED.value, c.validates.is_not(None))
+        if offerings is not None:
+            query = query.where(c.offering.in_(list(offerings)))
+        return [JobRecord.from_row(row) for row in self.conn.execute(query.order_by(c.id))]
+
+    def panels(self, checked_job_ids: Iterable[str]) -> dict[str, set[str]]:
+        """Per checked job, every worker on its panel: holding or having held a seat,
+        having voted, or having missed a seat (the draw never seats them again)."""
+        ids = sorted(set(checked_job_ids))
+        out: dict[str, set[str]] = {i: set() for i in ids}
+        if not ids:
+            return out
+        c, b, m = t.jobs.c, t.ballots.c, t.missed_seats.c
+        queries = (
+            select(c.validates, c.worker_id).where(c.validates.in_(ids), c.worker_id.is_not(None)),
+            select(b.job_id, b.validator_id).where(b.job_id.in_(ids)),
+            select(m.checked_job_id, m.worker_id).where(m.checked_job_id.in_(ids)),
+        )
+        for query in queries:
+            for checked, worker in self.conn.execute(query):
+                out[checked].add(worker)
+        return out
+
+    def assign(self, assignments: Mapping[str, str | None], now: int) -> int:
+        """Set the drawn worker of queued seats (``None``: undrawn, nobody may lease it).
+        Returns how many seats changed."""
+        c = t.jobs.c
+        changed = 0
+        for job_id, worker_id in assignments.items():
+            changed += self.conn.execute(
+                update(t.jobs)
+                .where(
+                    c.id == job_id,
+                    c.state == JobState.QUEUED.value,
+                    c.validates.is_not(None),
+                    or_(c.assigned_worker.is_(None), c.assigned_worker != worker_id)
+                    if worker_id is not None
+                    else c.assigned_worker.is_not(None),
+                )
+                .values(assigned_worker=worker_id, updated_ms=now)
+            ).rowcount
+        return changed
 
     def reap(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
         """Queue jobs whose lease expired again; fail those out of attempts.

@@ -43,3 +43,10 @@ class WorkerRepository(Repository):
         c = t.workers.c
         rows = self.conn.execute(select(c.id, c.owner_id).where(c.id.in_(ids))).all()
         return {row.id: row.owner_id for row in rows if row.owner_id}
+
+    def seen_since(self, since_ms: int) -> list[WorkerRecord]:
+        """Workers seen (registered, popped or heartbeat) at or after ``since_ms``: the
+        candidates of a validation seat's draw."""
+        c = t.workers.c
+        rows = self.conn.execute(select(t.workers).where(c.last_seen_ms >= since_ms)).all()
+        return [WorkerRecord(**row._mapping) for row in rows]

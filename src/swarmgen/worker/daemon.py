@@ -94,6 +94,8 @@ class Worker:
     max_batch: int
     pop_wait_s: float = 5.0
     heartbeat_s: float = 5.0
+    stake: int = 0
+    """Micro-credits to keep locked behind the worker (topped up at start)."""
     stop: threading.Event = field(default_factory=threading.Event)
     held: set[str] = field(default_factory=set)
     completed: int = 0
@@ -134,6 +136,11 @@ class Worker:
             lambda: self.client.register(self.name, models, self.max_pixels, self.max_batch),
         )
         log.info("registered %s as %s for %s", self.name, self.client.keys.public_key, models)
+        if self.stake > 0:
+            locked = int(self.client.stake()["locked"])
+            if locked < self.stake:
+                self.client.lock_stake(self.stake - locked)
+                log.info("locked %d more micro-credits of stake", self.stake - locked)
 
     def load(self) -> None:
         for offering, backend in self.backends.items():

@@ -49,4 +49,5 @@ def build_worker(settings: WorkerSettings, wrap: BackendWrapper | None = None) -
         max_batch=settings.max_batch,
         pop_wait_s=settings.pop_wait_s,
         heartbeat_s=settings.heartbeat_s,
+        stake=settings.stake,
     )

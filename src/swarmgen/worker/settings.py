@@ -18,6 +18,12 @@ class WorkerSettings(BaseSettings):
     models: list[str] = Field(default_factory=list, description="Offerings, name@precision.")
     name: str = Field("worker", description="Worker name; also names its key file.")
     owner_key: str | None = Field(None, description="API key of the user who gets paid.")
+    stake: int = Field(
+        0,
+        ge=0,
+        description="Micro-credits to keep locked behind this worker: at start it locks what "
+        "is missing from its owner's balance (a coordinator serves only staked workers).",
+    )
     threads: int = Field(2, ge=1, description="torch threads for the backends.")
     max_batch: int = Field(4, ge=1, le=64, description="Most jobs leased per pop.")
     max_pixels: int = Field(512 * 512, ge=1, description="Largest image (width x height).")

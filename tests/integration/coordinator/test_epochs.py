@@ -83,8 +83,10 @@ def test_submitting_just_before_the_close_outruns_no_verdict(env: Env) -> None:
     held = env.reads.ledger.balance(accounts.worker(cheat.keys.public_key))
     assert held > 0  # still in the worker's account, waiting
 
-    while any(pending := [v.pop(0, 1) for v in validators]):
-        for validator, seat in zip(validators, pending, strict=True):
+    # seats are drawn among the workers seen lately: those two, and any that pops now
+    everyone = [*validators, fair, cheat]  # (the cheat validates honestly)
+    while any(pending := [v.pop(0, 1) for v in everyone]):
+        for validator, seat in zip(everyone, pending, strict=True):
             if seat:
                 validator.submit([echo_claiming(validator, seat[0], 1)])
     close(env)

@@ -19,6 +19,8 @@ from tests.integration.coordinator.test_verification import (
     complete,
     owned,
     pop_one,
+    seated,
+    stake,
     verdict_entries,
 )
 
@@ -39,8 +41,10 @@ def ttl_s(env: Env, assignment: dict[str, Any]) -> float:
 def test_a_key_that_only_heartbeats_loses_the_seat_at_the_cap_and_the_check_settles(
     env: Env,
 ) -> None:
-    claimant, squatter, honest = owned(env, "ann"), owned(env, "mal"), owned(env, "cat")
+    claimant, others = owned(env, "ann"), [owned(env, "mal"), owned(env, "cat")]
     job_id = complete(env, claimant)
+    squatter = seated(env, job_id, others)  # the drawn one turns squatter
+    (honest,) = [w for w in others if w is not squatter]
     seat = pop_one(squatter)
     cap_s = LEASE_MAX_FACTOR * ttl_s(env, seat)
     held_s = 0
@@ -87,8 +91,9 @@ def test_an_honest_worker_killed_holding_seats_is_not_invalid_and_its_seats_are_
     state = env.http.app.state
     claimant, victim = owned(env, "ann"), owned(env, "vic")
     live = [owned(env, "bob"), owned(env, "cat")]
+    stake(env, "vic", victim, 1_000_000)  # against 1 micro-credit each: it is drawn for ~every seat
     own_work = complete(env, victim)  # the victim has honest work of its own to judge
-    settle_all(env, live)
+    settle_all(env, [claimant, *live])
     claims = [complete(env, claimant) for _ in range(4)]
     held = victim.pop(0, 4)  # one seat on each of four panels...
     assert len(held) == 4
@@ -129,8 +134,10 @@ def test_a_worker_that_misses_too_many_seats_gets_only_ordinary_jobs_for_the_epo
 def test_handing_a_seat_back_before_the_cap_is_a_miss_and_cannot_renew_the_lease(
     env: Env, error: str | None
 ) -> None:
-    claimant, squatter, honest = owned(env, "ann"), owned(env, "mal"), owned(env, "cat")
+    claimant, others = owned(env, "ann"), [owned(env, "mal"), owned(env, "cat")]
     job_id = complete(env, claimant)
+    squatter = seated(env, job_id, others)
+    (honest,) = [w for w in others if w is not squatter]
     seat = pop_one(squatter)
     tick(env, ttl_s(env, seat) - 1)
     squatter.heartbeat([seat["job_id"]])

@@ -82,6 +82,21 @@ def pop_one(worker: WorkerClient) -> dict[str, Any]:
     return assignment
 
 
+def stake(env: Env, owner: str, worker: WorkerClient, amount: int) -> None:
+    """Grant ``owner`` ``amount`` and lock it behind its ``worker`` (the real API)."""
+    env.http.app.state.credits.grant(owner, amount)
+    worker.lock_stake(amount)
+
+
+def seated(env: Env, job_id: str, workers: list[WorkerClient]) -> WorkerClient:
+    """The one of ``workers`` drawn for a queued seat on ``job_id``'s panel (the first
+    such, in ``workers`` order)."""
+    drawn = {j.assigned_worker for j in env.reads.dispatch.queued_seats() if j.validates == job_id}
+    found = [w for w in workers if w.keys.public_key in drawn]
+    assert found, f"no seat on {job_id} is drawn for these workers"
+    return found[0]
+
+
 def complete(env: Env, worker: WorkerClient, cheat: bool = False) -> str:
     """Submit an image job, let ``worker`` run it (honestly or not); returns its id."""
     job_id = str(env.submit(env.image(width=64, height=64))["id"])
@@ -137,9 +152,12 @@ def test_an_image_validation_job_looks_like_the_job_and_agreement_upholds(env: E
 
 def test_validation_never_goes_to_the_claimant_its_owner_or_a_panel_member(env: Env) -> None:
     claimant, sibling = owned(env, "ann", "ann-1"), owned(env, "ann", "ann-2")
-    first, second = owned(env, "bob"), owned(env, "cat")
+    validators = [owned(env, "bob"), owned(env, "cat")]
     job_id = complete(env, claimant, cheat=True)
     assert sibling.pop(0) == []
+    first = seated(env, job_id, validators)
+    (second,) = [v for v in validators if v is not first]
+    assert second.pop(0) == []  # polling gets no seat: it goes to the drawn worker
     held = pop_one(first)
     first.submit([run_echo(first, held)])  # disagrees: two more validators needed
     assert check(env, job_id).status == "pending"
@@ -153,7 +171,10 @@ def test_disagreement_escalates_to_three_then_five_and_the_majority_decides(env:
     panel = [owned(env, f"v{i}") for i in range(5)]
     job_id = complete(env, claimant)
     votes = [False, True, False, True, True]  # True: runs honestly (agrees)
-    for validator, honest in zip(panel, votes, strict=True):
+    order: list[WorkerClient] = []
+    for honest in votes:
+        validator = seated(env, job_id, [v for v in panel if v not in order])
+        order.append(validator)
         assignment = pop_one(validator)
         result = run_echo(validator, assignment) if honest else run_noise(validator, assignment)
         validator.submit([result])
@@ -165,20 +186,21 @@ def test_disagreement_escalates_to_three_then_five_and_the_majority_decides(env:
     assert decided.status == "upheld"
     penalised = {b.validator_id for b in ballots(env, job_id) if b.penalised}
     assert penalised == {
-        v.keys.public_key for v, honest in zip(panel, votes, strict=True) if not honest
+        v.keys.public_key for v, honest in zip(order, votes, strict=True) if not honest
     }
 
     env.http.app.state.epochs.close_due(force=True)
     verdicts = verdict_entries(env)
     assert verdicts[claimant.keys.public_key]["failures"] == 0
-    assert verdicts[panel[0].keys.public_key]["lost_ballots"] == job_id
+    assert verdicts[order[0].keys.public_key]["lost_ballots"] == job_id
 
 
 def test_three_disagreeing_validators_reject_a_cheat(env: Env) -> None:
     cheat = owned(env, "ann")
     panel = [owned(env, f"v{i}") for i in range(3)]
     job_id = complete(env, cheat, cheat=True)
-    for validator in panel:
+    for _ in panel:
+        validator = seated(env, job_id, panel)
         validator.submit([run_echo(validator, pop_one(validator))])
     decided = check(env, job_id)
     assert decided.status == "rejected"
@@ -187,8 +209,10 @@ def test_three_disagreeing_validators_reject_a_cheat(env: Env) -> None:
 
 def test_an_expired_validation_is_a_missed_seat_not_a_failed_check(env: Env) -> None:
     state = env.http.app.state
-    claimant, lazy, honest = owned(env, "ann"), owned(env, "bob"), owned(env, "cat")
+    claimant, validators = owned(env, "ann"), [owned(env, "bob"), owned(env, "cat")]
     job_id = complete(env, claimant)
+    lazy = seated(env, job_id, validators)
+    (honest,) = [v for v in validators if v is not lazy]
     assignment = pop_one(lazy)
     wrong = run_echo(lazy, assignment)
     wrong["images"] = [run_noise(lazy, assignment)["images"][0][:100]]  # a truncated PNG
@@ -198,8 +222,9 @@ def test_an_expired_validation_is_a_missed_seat_not_a_failed_check(env: Env) -> 
     env.clock.advance((int(assignment["lease_expires_ms"]) - env.clock.now_ms()) / 1000 + 0.01)
     state.workers.reap()
     assert ballots(env, job_id) == []  # no ballot: a miss is not a vote
-    seat = env.reads.jobs.get(assignment["job_id"])
-    assert (seat.state.value, seat.worker_id, seat.assigned_worker) == ("queued", None, None)
+    seat = env.reads.jobs.get(assignment["job_id"])  # drawn again, among the others
+    assert (seat.state.value, seat.worker_id) == ("queued", None)
+    assert seat.assigned_worker == honest.keys.public_key
     epoch = env.reads.ledger.open_epoch().epoch
     records = env.reads.validations.seat_records(epoch)
     assert (records[lazy.keys.public_key].missed, records[lazy.keys.public_key].served) == (1, 0)
@@ -253,7 +278,7 @@ def test_text_jobs_get_distinct_sampling_ids_and_image_jobs_none(env: Env) -> No
 
 def test_a_cheater_is_invalidated_for_the_epoch_and_its_requesters_refunded(env: Env) -> None:
     state = env.http.app.state
-    cheat, fair = owned(env, "mal"), owned(env, "ann")
+    fair = owned(env, "ann")
     validators = [owned(env, "bob"), owned(env, "cat")]
     alice = accounts.user(env.reads.users.by_name("alice").id)  # type: ignore[union-attr]
 
@@ -265,11 +290,13 @@ def test_a_cheater_is_invalidated_for_the_epoch_and_its_requesters_refunded(env:
 
     honest = [complete(env, fair) for _ in range(2)]
     validate()
+    cheat = owned(env, "mal")  # joins now, so it is drawn for none of the fair panels
+    validators.append(fair)  # three owners can be drawn for the cheat's panels
     cheated = [complete(env, cheat, cheat=True) for _ in range(4)]
     validate()
     before = env.reads.ledger.balance(alice)
     state.epochs.close_due(force=True)
-    # two validators take part: the cheat's stalled panels settle 2-0 at the close
+    # three validators, drawn one then two: each of the cheat's panels rejects 3-0
     assert {check(env, j).status for j in cheated} == {"rejected"}
     assert {check(env, j).status for j in honest} == {"upheld"}
     assert verdict_entries(env)[cheat.keys.public_key]["invalid"] == 1
@@ -319,7 +346,7 @@ def test_a_trusted_swarm_can_switch_verification_off(env: Env) -> None:
     from swarmgen.coordinator.app import create_app
     from swarmgen.coordinator.settings import CoordinatorSettings
 
-    settings = CoordinatorSettings(data=env.data, verify=False)
+    settings = CoordinatorSettings(data=env.data, verify=False, min_stake=0)
     with TestClient(create_app(settings, store=env.store, clock=env.clock)) as http:
         trusted = Env(http, env.store, env.clock, env.key, env.data)
         claimant, other = owned(trusted, "ann"), owned(trusted, "bob")
@@ -344,3 +371,20 @@ def test_a_clean_verification_verdict_never_clears_an_operators_conviction(env: 
     assert evidence["earlier"] == {"by": "appeal", "earlier": {"by": "operator"}}
     view = env.http.get(f"/api/v1/jobs/{job_id}", headers=env.auth).json()
     assert view["payment"] == "forfeited"
+
+
+def test_a_free_key_polling_constantly_gets_no_seat_only_ordinary_work(env: Env) -> None:
+    """Without a minimum stake an unowned key may run ordinary jobs, but it is never
+    drawn: however fast it polls, every seat goes to the drawn validator."""
+    claimant, validator = owned(env, "ann"), owned(env, "bob")
+    free = env.worker()
+    free.register("free", MODELS, 1024 * 1024, 4)
+    for _ in range(3):
+        job_id = complete(env, claimant)
+        for _ in range(10):
+            assert free.pop(0, 4) == []
+        assert seated(env, job_id, [validator, free]) is validator
+        validator.submit([run_echo(validator, pop_one(validator))])
+        assert check(env, job_id).status == "upheld"
+    plain = str(env.submit(env.image(width=64, height=64))["id"])
+    assert [a["job_id"] for a in free.pop(0, 4)] == [plain]

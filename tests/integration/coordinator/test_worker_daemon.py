@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+import pytest
 from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import IMAGE, TEXT
 
@@ -13,6 +14,7 @@ from swarmgen.backends.echo import EchoBackend
 from swarmgen.core.jobs import Job
 from swarmgen.core.offerings import Kind
 from swarmgen.core.outputs import Output
+from swarmgen.core.stake import MIN_STAKE
 from swarmgen.worker.daemon import Worker
 
 
@@ -78,3 +80,32 @@ def test_backend_errors_count_tries_until_the_job_fails(env: Env) -> None:
     worker.stop.set()
     thread.join(10)
     assert "out of memory" in (env.reads.jobs.get(job).error or "")
+
+
+@pytest.mark.parametrize("settings_overrides", [{"min_stake": MIN_STAKE}])
+def test_a_daemon_with_stake_tops_it_up_at_start_and_serves(env: Env) -> None:
+    """Under the shipped minimum an unstaked worker is refused; ``stake`` makes the
+    daemon lock what is missing from its owner's balance after registering."""
+    env.new_key("olga")
+    env.http.app.state.credits.grant("olga", 2 * MIN_STAKE)
+    client = env.worker()
+    client.owner_key = env.new_key("olga")
+    job = env.submit(env.image())["id"]
+    worker = Worker(
+        client=client,
+        backends={IMAGE: EchoBackend(IMAGE, Kind.IMAGE)},
+        name="staked",
+        max_pixels=1024 * 1024,
+        max_batch=4,
+        pop_wait_s=0.2,
+        heartbeat_s=0.5,
+        stake=MIN_STAKE,
+    )
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    wait_for(lambda: state(env, job) == "completed")
+    worker.stop.set()
+    thread.join(10)
+    assert client.stake()["locked"] == MIN_STAKE
+    worker.register()  # a restart locks nothing more: the stake is there
+    assert client.stake()["locked"] == MIN_STAKE

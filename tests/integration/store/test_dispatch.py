@@ -1,4 +1,5 @@
-"""Dispatch's SQL agrees with the core's eligibility rule, and leases what it allows."""
+"""Dispatch's SQL agrees with the core's eligibility rule, and leases what it allows:
+a validation seat only to the worker drawn for it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import extended_expiry_ms
-from swarmgen.core.verification.escalation import Participant, can_validate
+from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.store import Store
 
 WORKERS = [f"w{i}" for i in range(6)]
@@ -16,7 +17,7 @@ OWNERS = [None, "o1", "o2", "o3"]
 CASES = 150
 
 
-def test_the_dispatch_query_agrees_with_can_validate_on_generated_cases(store: Store) -> None:
+def test_the_dispatch_query_agrees_with_may_sit_on_generated_cases(store: Store) -> None:
     rng = random.Random(18)
     cases = []
     with store.transaction() as tx:
@@ -28,8 +29,15 @@ def test_the_dispatch_query_agrees_with_can_validate_on_generated_cases(store: S
             voted = rng.sample(WORKERS, rng.randint(0, 2))
             missed = rng.sample(WORKERS, rng.randint(0, 1))
             seat = f"seat{i}"
+            assigned = rng.choice([candidate, candidate, None, rng.choice(WORKERS)])
             rows = [
-                job(seat, validates=claim, exclude_worker=claimant, exclude_owner=owner[claimant])
+                job(
+                    seat,
+                    validates=claim,
+                    exclude_worker=claimant,
+                    exclude_owner=owner[claimant],
+                    assigned_worker=assigned,
+                )
             ]
             states = (JobState.LEASED, JobState.COMPLETED, JobState.CANCELLED)
             for n, worker in enumerate(seated):
@@ -57,10 +65,11 @@ def test_the_dispatch_query_agrees_with_can_validate_on_generated_cases(store: S
                 )
             for n, worker in enumerate(missed):
                 tx.validations.record_miss(f"missed{i}-{n}", worker, claim, epoch=0, now=0)
-            expected = can_validate(
+            expected = may_sit(
                 Participant(candidate, owner[candidate]),
                 Participant(claimant, owner[claimant]),
                 panel=set(seated) | set(voted) | set(missed),
+                assigned=assigned,
             )
             cases.append((candidate, owner[candidate], seat, expected))
     with store.transaction() as tx:
@@ -77,20 +86,23 @@ def test_an_ordinary_job_goes_to_anyone(store: Store) -> None:
 
 
 def test_lease_skips_what_the_rule_forbids_and_one_seat_per_panel(store: Store) -> None:
+    drawn = {"assigned_worker": "w0"}
     with store.transaction() as tx:
         tx.jobs.insert(
             [
-                job("own", validates="c1", exclude_worker="w0", exclude_owner="o1"),
-                job("sibling", validates="c2", exclude_worker="w9", exclude_owner="o1"),
-                job("a", validates="c3", exclude_worker="w9", exclude_owner="o2"),
-                job("b", validates="c3", exclude_worker="w9", exclude_owner="o2"),
+                job("own", validates="c1", exclude_worker="w0", exclude_owner="o1", **drawn),
+                job("sibling", validates="c2", exclude_worker="w9", exclude_owner="o1", **drawn),
+                job("a", validates="c3", exclude_worker="w9", exclude_owner="o2", **drawn),
+                job("b", validates="c3", exclude_worker="w9", exclude_owner="o2", **drawn),
+                job("undrawn", validates="c4", exclude_worker="w9", exclude_owner="o2"),
+                job("elsewhere", validates="c5", exclude_worker="w9", assigned_worker="w1"),
                 job("plain"),
             ]
         )
     with store.transaction() as tx:
         leased = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, now=1, owner_id="o1")
     ids = {record.id for record in leased}
-    assert "own" not in ids and "sibling" not in ids
+    assert not ids & {"own", "sibling", "undrawn", "elsewhere"}
     assert "plain" in ids and len(ids & {"a", "b"}) == 1
     assert all(record.state is JobState.LEASED and record.worker_id == "w0" for record in leased)
 
@@ -98,7 +110,8 @@ def test_lease_skips_what_the_rule_forbids_and_one_seat_per_panel(store: Store) 
 def test_a_lease_records_its_start_and_heartbeats_stop_at_its_hard_end(store: Store) -> None:
     """TTL 30 s, factor 3: a lease taken at 0 s ends at 90 s however often it is extended."""
     with store.transaction() as tx:
-        tx.jobs.insert([job("plain"), job("seat", validates="c1", exclude_worker="w9")])
+        seat = job("seat", validates="c1", exclude_worker="w9", assigned_worker="w0")
+        tx.jobs.insert([job("plain"), seat])
     with store.transaction() as tx:
         leased = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, now=0)
     assert {(r.id, r.leased_ms, r.lease_expires_ms) for r in leased} == {
@@ -156,21 +169,24 @@ def test_a_worker_that_missed_a_seat_never_gets_its_panel_back(store: Store) -> 
     with store.transaction() as tx:
         tx.jobs.insert(
             [
-                job("seat", validates="c1", exclude_worker="w9"),
-                job("other", validates="c1", exclude_worker="w9"),
+                job("seat", validates="c1", exclude_worker="w9", assigned_worker="w0"),
+                job("other", validates="c1", exclude_worker="w9", assigned_worker="w0"),
+                job("next", validates="c1", exclude_worker="w9", assigned_worker="w1"),
             ]
         )
         tx.validations.record_miss("seat", "w0", "c1", epoch=0, now=0)
     with store.transaction() as tx:
-        assert not tx.dispatch.may_validate("w0", None, "seat")
+        assert not tx.dispatch.may_validate("w0", None, "seat")  # drawn, but it missed one
         assert not tx.dispatch.may_validate("w0", None, "other")
-        assert tx.dispatch.may_validate("w1", None, "seat")
+        assert not tx.dispatch.may_validate("w1", None, "seat")  # not drawn for it
+        assert tx.dispatch.may_validate("w1", None, "next")
         assert tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, now=0) == []
 
 
 def test_a_worker_barred_from_seats_gets_only_ordinary_jobs(store: Store) -> None:
     with store.transaction() as tx:
-        tx.jobs.insert([job("seat", validates="c1", exclude_worker="w9"), job("plain")])
+        seat = job("seat", validates="c1", exclude_worker="w9", assigned_worker="w0")
+        tx.jobs.insert([seat, job("plain")])
     with store.transaction() as tx:
         leased = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, now=0, seats=False)
     assert [r.id for r in leased] == ["plain"]
@@ -195,3 +211,38 @@ def test_extend_agrees_with_the_core_rule_on_generated_cases(store: Store) -> No
         cases.append((found, expected, expected < beat + taken.lease_ttl_s * 1000))
     assert [f for f, *_ in cases] == [e for _, e, _ in cases]
     assert 0 < sum(capped for *_, capped in cases) < len(cases)  # both sides of the cap
+
+
+def test_seats_panels_and_assignments_are_what_the_draw_reads_and_writes(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("s1", validates="c1", exclude_worker="w9"),
+                job("s2", validates="c1", exclude_worker="w9", assigned_worker="w1"),
+                job(
+                    "held",
+                    validates="c1",
+                    exclude_worker="w9",
+                    state=JobState.LEASED,
+                    worker_id="w2",
+                ),
+                job("t1", validates="c2", exclude_worker="w9", offering="echo-text@fp32"),
+                job("plain"),
+            ]
+        )
+        tx.validations.record_miss("gone", "w3", "c1", epoch=0, now=0)
+        tx.validations.add_ballot(
+            "c1", "w4", "v", vote="agree", reason="", detail="", distance=None, epoch=0, now=0
+        )
+    with store.transaction() as tx:
+        assert [j.id for j in tx.dispatch.queued_seats()] == ["s1", "s2", "t1"]
+        assert [j.id for j in tx.dispatch.queued_seats(["echo-text@fp32"])] == ["t1"]
+        assert tx.dispatch.panels(["c1", "c2"]) == {"c1": {"w2", "w3", "w4"}, "c2": set()}
+        assert tx.dispatch.assign({"s1": "w5", "s2": "w1", "held": "w5", "plain": "w5"}, 7) == 1
+        assert tx.dispatch.assign({"s2": None}, 8) == 1
+    with store.transaction() as tx:
+        found = {j.id: j.assigned_worker for j in tx.jobs.get_many(["s1", "s2", "held", "plain"])}
+    assert found == {"s1": "w5", "s2": None, "held": None, "plain": None}
+    with store.transaction() as tx:
+        leased = tx.dispatch.lease("w5", ["echo-image@fp32"], 4096, 9, now=9)
+    assert [r.id for r in leased] == ["plain", "s1"]  # its seat, in the ordinary order

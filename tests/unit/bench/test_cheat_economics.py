@@ -45,3 +45,22 @@ def test_honest_workers_are_not_convicted(economics: ModuleType) -> None:
     assert summary["honest_invalid_epochs"] == 0.0
     profit = econ.epochs * econ.jobs_per_epoch * (econ.fee - econ.compute_cost)
     assert results[0].mean == pytest.approx(profit)
+
+
+def test_seat_capture_rule_and_draw_agree_and_three_first_seats_meet_the_target(
+    economics: ModuleType,
+) -> None:
+    text, summary = economics.seat_capture(economics.Economics(), trials=400)
+    policies = summary["policies"]
+    single, drawn = policies["1-3-5"]["upheld"]["10%"], policies["3-5-7"]["upheld"]["10%"]
+    assert single["rule"] > 0.10 and abs(single["draw"] - single["rule"]) < 0.05
+    assert drawn["rule"] < economics.SEAT_TARGET and drawn["draw"] < 0.02
+    assert summary["first_meeting_target"] == [3, 5, 7] == summary["default_panel"]
+    assert policies["3-5-7"]["seats_per_check"] > 3 > policies["1-3-5"]["seats_per_check"]
+    assert "3-5-7" in text
+
+
+def test_an_adversary_holding_every_seat_upholds_every_cheat(economics: ModuleType) -> None:
+    policy = economics.EscalationPolicy()
+    assert economics.upheld_share(1.0, policy, 0.99) == pytest.approx(1.0)
+    assert economics.upheld_share(0.0, policy, 1.0) == pytest.approx(0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from tests.integration.coordinator.helpers import MODELS, run_echo
@@ -14,8 +15,22 @@ from swarmgen.coordinator.app import create_app
 from swarmgen.coordinator.auditing import verify_live
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.signing import KeyPair
+from swarmgen.core.stake import MIN_STAKE
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.store.memory import MemoryStore
+
+OWNERS = ("ann", "bob", "cat", "dan")
+"""A claimant and the three validators the default first stage draws."""
+
+
+def validate(workers: list[WorkerClient]) -> list[dict[str, Any]]:
+    """Each worker pops and runs what it was drawn for; returns the seats run."""
+    seats = []
+    for worker in workers:
+        for seat in worker.pop(0, 4):
+            worker.submit([run_echo(worker, seat)])
+            seats.append(seat)
+    return seats
 
 
 def test_a_job_runs_is_checked_and_its_epoch_seals_on_the_memory_store(tmp_path: Path) -> None:
@@ -25,19 +40,21 @@ def test_a_job_runs_is_checked_and_its_epoch_seals_on_the_memory_store(tmp_path:
         key = create_key(store, clock, "alice").key
         app.state.credits.grant("alice", 10**9)
         workers = []
-        for owner in ("ann", "bob"):
+        for owner in OWNERS:
             worker = WorkerClient("http://testserver", KeyPair.generate(), http=http)
             worker.owner_key = create_key(store, clock, owner).key
+            app.state.credits.grant(owner, MIN_STAKE)
             worker.register(f"{owner}-w", MODELS, 1024 * 1024, 4)
+            worker.lock_stake(MIN_STAKE)  # serving needs an owner and stake
             workers.append(worker)
         body = {"kind": "image", "model": "echo-image@fp32", "prompt": "a red circle"}
         job = http.post("/api/v1/jobs", json=body, headers={"Authorization": f"Bearer {key}"})
         assert job.status_code == 202, job.text
         (assignment,) = workers[0].pop(0)
         workers[0].submit([run_echo(workers[0], assignment)])
-        (check,) = workers[1].pop(0)  # every job of a new worker is checked
-        assert check["job_id"] != job.json()["id"] and check["spec"] == assignment["spec"]
-        workers[1].submit([run_echo(workers[1], check)])
+        seats = validate(workers[1:])  # every job of a new worker is checked, by three
+        assert len(seats) == 3 and all(s["spec"] == assignment["spec"] for s in seats)
+        assert job.json()["id"] not in {s["job_id"] for s in seats}
         seal = app.state.epochs.close_due(force=True)
         assert seal is not None and seal.epoch == 0
         assert verify_live(store, app.state.epochs.keys.public_key).ok
@@ -54,10 +71,12 @@ def test_a_checked_jobs_earnings_wait_for_its_check_on_the_memory_store(tmp_path
         auth = {"Authorization": f"Bearer {create_key(store, clock, 'alice').key}"}
         app.state.credits.grant("alice", 10**9)
         workers = []
-        for owner in ("ann", "bob"):
+        for owner in OWNERS:
             worker = WorkerClient("http://testserver", KeyPair.generate(), http=http)
             worker.owner_key = create_key(store, clock, owner).key
+            app.state.credits.grant(owner, MIN_STAKE)
             worker.register(f"{owner}-w", MODELS, 1024 * 1024, 4)
+            worker.lock_stake(MIN_STAKE)  # serving needs an owner and stake
             workers.append(worker)
         body = {"kind": "image", "model": "echo-image@fp32", "prompt": "a red circle"}
         job_id = http.post("/api/v1/jobs", json=body, headers=auth).json()["id"]
@@ -69,8 +88,7 @@ def test_a_checked_jobs_earnings_wait_for_its_check_on_the_memory_store(tmp_path
         app.state.epochs.close_due(force=True)  # its check is pending: held, not paid
         view = http.get(f"/api/v1/jobs/{job_id}", headers=auth).json()
         assert view["payment"] == "pending"
-        (check,) = workers[1].pop(0)
-        workers[1].submit([run_echo(workers[1], check)])
+        assert len(validate(workers[1:])) == 3
         app.state.epochs.close_due(force=True)
         assert http.get(f"/api/v1/jobs/{job_id}", headers=auth).json()["payment"] == "paid"
         assert verify_live(store, app.state.epochs.keys.public_key).ok

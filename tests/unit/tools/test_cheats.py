@@ -15,6 +15,7 @@ from swarmgen.core.jobs import ImageSpec, Job, Message, TextSpec
 from swarmgen.core.offerings import Kind, Offering
 from swarmgen.core.outputs import ImageOutput, TextOutput
 from swarmgen.core.verification import Comparison, Outcome, Status, TextThresholds, check_text
+from swarmgen.core.verification.escalation import EscalationPolicy
 from swarmgen.registry import load_registry
 from swarmgen.tools.cheats import (
     Cheat,
@@ -223,15 +224,19 @@ def test_colluding_validator_covers_only_its_accomplices() -> None:
 
 
 def test_honest_panel_rejects_a_cheat_and_a_colluder_first_upholds_it() -> None:
-    honest_panel = [HonestValidator(f"h{i}") for i in range(5)]
+    single_first = EscalationPolicy((1, 3, 5))
+    honest_panel = [HonestValidator(f"h{i}") for i in range(7)]
     calls, check = counting(DISAGREE)
-    assert run_panel("cheat", check, honest_panel).status is Status.REJECTED  # type: ignore[arg-type]
+    decision = run_panel("cheat", check, honest_panel, single_first)  # type: ignore[arg-type]
+    assert decision.status is Status.REJECTED
     assert calls == [1]
     colluder = ColludingValidator("c", frozenset({"cheat"}))
+    decision = run_panel("cheat", check, [colluder, *honest_panel], single_first)  # type: ignore[arg-type]
+    assert decision.status is Status.UPHELD  # one seat decides alone...
     decision = run_panel("cheat", check, [colluder, *honest_panel])  # type: ignore[arg-type]
-    assert decision.status is Status.UPHELD
+    assert decision.status is Status.REJECTED  # ...but not among three drawn first seats
     lazy_later = [HonestValidator("h"), LazyValidator("l"), *honest_panel[1:]]
-    decision = run_panel("cheat", check, lazy_later)  # type: ignore[arg-type]
+    decision = run_panel("cheat", check, lazy_later, single_first)  # type: ignore[arg-type]
     assert decision.status is Status.REJECTED and "l" in decision.penalised
 
 

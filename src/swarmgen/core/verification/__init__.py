@@ -5,7 +5,8 @@
 - :mod:`.textcheck` — a text claim against a validator's blinded run: ties and top-k logprobs.
 - :mod:`.calibration` — fitting thresholds from honest and cheat distances.
 - :mod:`.sampling` — reputation, sampling rate, the committed per-epoch draw and its audit.
-- :mod:`.escalation` — validator eligibility and the 1 → 3 → 5 panel.
+- :mod:`.escalation` — validator eligibility and the panel's stages.
+- :mod:`.draw` — which eligible worker sits a seat, drawn by stake from the epoch seed.
 - :mod:`.verdicts` — per-epoch binomial verdicts.
 """
 

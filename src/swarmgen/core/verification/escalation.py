@@ -1,10 +1,15 @@
 """Who may validate a claim, and how a panel of validators reaches a decision.
 
-A sampled job is re-executed by one validator. If it agrees, the claim stands. If not,
-the panel grows to 3, then 5 validators (the :class:`EscalationPolicy` stages). A stage
-whose votes all agree upholds the claim; a claim is rejected only by a majority of the
-largest panel (3 of 5), so no single validator can sink an honest worker; the last
-stage decides by majority.
+A sampled job is re-executed by the first stage's validators, three by default, each
+drawn by stake (:mod:`swarmgen.core.verification.draw`). If they all agree, the claim
+stands. If not, the panel grows to 5, then 7 validators (the :class:`EscalationPolicy`
+stages). A stage whose votes all agree upholds the claim; a claim is rejected only by a
+majority of the largest panel (4 of 7), so no single validator can sink an honest
+worker; the last stage decides by majority. Three first seats, not one, because an
+adversary holding a share ``s`` of the stake sits each drawn seat with probability
+``s``: with one first seat it upholds its own cheats about ``s`` of the time (10 % at
+10 % of the stake), with three it must hold all three or win the escalation, under 1 %
+at 10 % (decision record 0014, ``bench/cheat_economics.py --section seats``).
 Validators on the losing side are penalised like a cheating worker; a validator that
 failed to produce an artifact (error, timeout) is penalised and replaced.
 """
@@ -50,6 +55,21 @@ def can_validate(
     )
 
 
+def may_sit(
+    candidate: Participant,
+    claimant: Participant,
+    panel: Collection[str] = (),
+    assigned: str | None = None,
+) -> bool:
+    """True when ``candidate`` may lease a validation seat drawn for ``assigned``.
+
+    A seat goes only to the worker drawn for it (:mod:`swarmgen.core.verification.draw`);
+    an undrawn seat (``assigned`` is ``None``) goes to nobody. :func:`can_validate` still
+    holds on top, should a drawn worker's standing on the panel change before it pops.
+    """
+    return assigned == candidate.worker_id and can_validate(candidate, claimant, panel)
+
+
 class Vote(StrEnum):
     """One validator's finding about a claim."""
 
@@ -86,11 +106,15 @@ def ballot_of(validator_id: str, comparison: Comparison) -> Ballot:
     return Ballot(validator_id, vote_of(comparison), comparison.outcome is Outcome.BOTH_FAILED)
 
 
+DRAWN_STAGES = (3, 5, 7)
+"""Default panel stages: three drawn seats first (see the module docstring)."""
+
+
 @dataclass(frozen=True)
 class EscalationPolicy:
     """Panel sizes, smallest first; each odd so a majority always exists."""
 
-    stages: tuple[int, ...] = (1, 3, 5)
+    stages: tuple[int, ...] = DRAWN_STAGES
 
     def __post_init__(self) -> None:
         if not self.stages or any(s < 1 or s % 2 == 0 for s in self.stages):
@@ -208,3 +232,21 @@ def rejection_probability(
         )
 
     return walk((first,), 1.0) if first is not None else walk((), 1.0)
+
+
+def expected_panel(p_disagree: float, policy: EscalationPolicy = EscalationPolicy()) -> float:
+    """Expected re-executions per check when each validator disagrees independently
+    w.p. ``p_disagree`` (with the honest false-positive rate: the validation work one
+    honest check costs). Walks :func:`decide` as :func:`rejection_probability` does."""
+    if not 0.0 <= p_disagree <= 1.0:
+        raise VerificationError(f"probability {p_disagree} is outside [0, 1]")
+
+    def walk(votes: tuple[Vote, ...], weight: float) -> float:
+        decision = decide([Ballot(f"v{i}", v) for i, v in enumerate(votes)], policy)
+        if decision.status is not Status.PENDING:
+            return weight * len(votes)
+        return walk((*votes, Vote.DISAGREE), weight * p_disagree) + walk(
+            (*votes, Vote.AGREE), weight * (1.0 - p_disagree)
+        )
+
+    return walk((), 1.0)

@@ -80,6 +80,9 @@ class MemoryWorkers:
         found = (self.t.workers.get(w) for w in set(worker_ids))
         return {w.id: w.owner_id for w in found if w is not None and w.owner_id}
 
+    def seen_since(self, since_ms: int) -> list[WorkerRecord]:
+        return [w for w in self.t.workers.values() if w.last_seen_ms >= since_ms]
+
 
 class MemoryNonces:
     def __init__(self, tables: Tables) -> None:

@@ -1,19 +1,19 @@
 """Jobs and the queue's moves, in memory.
 
 Dispatch orders and filters exactly as the SQL does, and decides who may validate
-whom by calling the core's :func:`~swarmgen.core.verification.escalation.can_validate`
+whom by calling the core's :func:`~swarmgen.core.verification.escalation.may_sit`
 itself, the rule the SQL implements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, extended_expiry_ms
-from swarmgen.core.verification.escalation import Participant, can_validate
+from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.errors import NotFound
 from swarmgen.store.memory.tables import Tables
 from swarmgen.store.records import Completion, ExpiredSeat, JobRecord
@@ -157,15 +157,49 @@ class MemoryDispatch:
             return True
         if not seats or job.exclude_worker is None:
             return False  # as SQL compares with NULL
-        panel = {
-            j.worker_id
-            for j in self.t.jobs.values()
-            if j.validates == job.validates and j.worker_id
-        }
-        panel.update(b.validator_id for b in self.t.ballots.get(job.validates, []))
-        panel.update(m.worker_id for m in self.t.missed_seats if m.checked_job_id == job.validates)
+        panel = self.panels([job.validates])[job.validates]
         claimant = Participant(job.exclude_worker, job.exclude_owner)
-        return can_validate(Participant(worker_id, owner_id), claimant, panel)
+        return may_sit(Participant(worker_id, owner_id), claimant, panel, job.assigned_worker)
+
+    def panels(self, checked_job_ids: Iterable[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {i: set() for i in checked_job_ids}
+        for j in self.t.jobs.values():
+            if j.validates in out and j.worker_id:
+                out[j.validates].add(j.worker_id)
+        for checked, panel in out.items():
+            panel.update(b.validator_id for b in self.t.ballots.get(checked, []))
+        for m in self.t.missed_seats:
+            if m.checked_job_id in out:
+                out[m.checked_job_id].add(m.worker_id)
+        return out
+
+    def queued_seats(self, offerings: Iterable[str] | None = None) -> list[JobRecord]:
+        wanted = None if offerings is None else set(offerings)
+        return sorted(
+            (
+                j
+                for j in self.t.jobs.values()
+                if j.state is JobState.QUEUED
+                and j.validates is not None
+                and (wanted is None or j.offering in wanted)
+            ),
+            key=lambda j: j.id,
+        )
+
+    def assign(self, assignments: Mapping[str, str | None], now: int) -> int:
+        changed = 0
+        for job_id, worker_id in assignments.items():
+            job = self.t.jobs.get(job_id)
+            if (
+                job is None
+                or job.state is not JobState.QUEUED
+                or job.validates is None
+                or job.assigned_worker == worker_id
+            ):
+                continue
+            self.t.jobs[job_id] = replace(job, assigned_worker=worker_id, updated_ms=now)
+            changed += 1
+        return changed
 
     def lease(  # noqa: PLR0917
         self,

@@ -13,11 +13,12 @@ from swarmgen.core.verification.escalation import (
     ballot_of,
     can_validate,
     decide,
+    expected_panel,
     rejection_probability,
 )
 from swarmgen.core.verification.failures import Comparison, Outcome, VerificationError
 
-POLICY = EscalationPolicy()
+POLICY = EscalationPolicy((1, 3, 5))  # the rules of growth, on the smallest ladder
 A, D, X = Vote.AGREE, Vote.DISAGREE, Vote.ABSENT
 
 
@@ -126,3 +127,17 @@ def test_rejection_probability_matches_a_hand_count() -> None:
     )
     assert rejection_probability(p, POLICY) == pytest.approx(at_three + at_five)
     assert rejection_probability(p, POLICY, first=A) == 0.0
+
+
+def test_the_expected_panel_is_the_first_stage_unless_votes_disagree() -> None:
+    assert expected_panel(0.0, POLICY) == 1.0
+    assert expected_panel(0.0) == 3.0  # the drawn default: three first seats
+    assert expected_panel(1.0, POLICY) == 3.0  # three dissenters reject at stage 3
+    assert 1.0 < expected_panel(0.01, POLICY) < expected_panel(0.1, POLICY) < 3.0
+
+
+def test_the_default_first_stage_needs_three_agreeing_seats() -> None:
+    assert decide(ballots(A)).status is Status.PENDING
+    assert decide(ballots(A, A, A)).status is Status.UPHELD
+    assert decide(ballots(A, A, D)).needed == 2
+    assert decide(ballots(D, D, D, D, D)).status is Status.REJECTED  # at least 4 of 7

@@ -33,7 +33,9 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         caps = convert.capabilities(body.capabilities)
         return convert.registration(service.register(worker_id, owner, body.name, caps))
 
-    @api.post("/pop", response_model=PopOut, openapi_extra=signed_body(PopIn))
+    @api.post(
+        "/pop", response_model=PopOut, responses=errors(403), openapi_extra=signed_body(PopIn)
+    )
     async def pop(request: Request) -> PopOut:
         """Lease jobs that fit this worker; long-polls up to ``wait_s``."""
         worker_id, body = await callers.worker(request, PopIn)

@@ -1,0 +1,136 @@
+"""Who sits a validation seat: a worker drawn by stake, never whoever asks first.
+
+A seat is assigned by the coordinator, not taken by a worker. The draw is a point,
+``SHA-256(seed ‖ checked job id ‖ 0x00 ‖ seat)`` read as an integer modulo the total
+stake of the *eligible* candidates, laid end to end in worker-id order; the candidate
+whose span holds the point sits the seat. ``seed`` is the epoch's committed sampling
+seed (:mod:`swarmgen.core.verification.sampling`), revealed when the epoch closes, and
+``seat`` names the seat (its validation job's id), so anyone holding the revealed seed
+and the stake table can recompute every draw, and nobody can predict one before the
+close. A key's chance of a seat is its share of the eligible stake, so an adversary
+holding a share ``s`` of it sits about ``s`` of the seats, however many keys it splits
+its stake over.
+
+Eligible (:func:`eligible`): the worker serves the seat's offering at its size, was seen
+(a pop or a heartbeat) within :data:`LIVE_MS`, has an owner, has at least the offering's
+minimum stake locked, has not missed too many seats this epoch, and
+:func:`~swarmgen.core.verification.escalation.can_validate` allows it on this panel
+(not the claimant, not of the claimant's owner, not already seated, voted or missed on
+this claim, nor drawn for another of its seats). Nobody eligible: the seat waits undrawn and is
+drawn again later, when workers appear; it is never handed to whoever pops first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+from swarmgen.core.verification.escalation import Participant, can_validate
+from swarmgen.core.verification.failures import VerificationError
+
+LIVE_MS = 120_000
+"""How recently a worker must have been seen (pop or heartbeat) to be drawn."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A worker as the draw sees it."""
+
+    worker_id: str
+    owner_id: str | None
+    stake: int
+    """Locked stake behind the worker, in micro-credits (unbonding stake does not count)."""
+    offerings: frozenset[str]
+    """``name@precision`` offerings it serves."""
+    max_pixels: int
+    last_seen_ms: int
+    seats_allowed: bool = True
+    """False once it has missed too many seats this epoch
+    (:func:`~swarmgen.core.verification.reliability.may_take_seats`): dispatch would not
+    lease it a seat, so it is not drawn for one either."""
+
+    @property
+    def participant(self) -> Participant:
+        return Participant(self.worker_id, self.owner_id)
+
+    @property
+    def weight(self) -> int:
+        """Its span in the draw: its locked stake, at least one micro-credit (so a
+        network run with no minimum stake still draws, uniformly among unstaked keys)."""
+        return max(self.stake, 1)
+
+
+@dataclass(frozen=True)
+class Seat:
+    """One validation seat to fill."""
+
+    checked_job_id: str
+    seat: str
+    """The seat's name in the draw: its validation job's id."""
+    offering: str
+    pixels: int
+    claimant: Participant
+    panel: frozenset[str] = frozenset()
+    """Workers that hold or held a seat on this claim, voted on it or missed a seat of it."""
+
+
+def eligible(
+    candidates: Iterable[Candidate],
+    seat: Seat,
+    *,
+    now_ms: int,
+    min_stake: int,
+    live_ms: int = LIVE_MS,
+) -> list[Candidate]:
+    """The candidates that may be drawn for ``seat``, in worker-id order (the draw's order)."""
+    if min_stake < 0:
+        raise VerificationError("min_stake must not be negative")
+    return sorted(
+        (
+            c
+            for c in candidates
+            if seat.offering in c.offerings
+            and seat.pixels <= c.max_pixels
+            and c.last_seen_ms >= now_ms - live_ms
+            and c.owner_id is not None
+            and c.seats_allowed
+            and c.stake >= min_stake
+            and can_validate(c.participant, seat.claimant, seat.panel)
+        ),
+        key=lambda c: c.worker_id,
+    )
+
+
+def point(seed: bytes, checked_job_id: str, seat: str) -> int:
+    """The seat's draw point: SHA-256 of the seed, the checked job's id and the seat."""
+    digest = hashlib.sha256(seed + checked_job_id.encode() + b"\x00" + seat.encode()).digest()
+    return int.from_bytes(digest, "big")
+
+
+def pick(seed: bytes, checked_job_id: str, seat: str, pool: Sequence[Candidate]) -> str | None:
+    """The worker whose span of the stake holds the seat's point (``pool`` in draw order,
+    as :func:`eligible` returns it), or ``None`` for an empty pool."""
+    total = sum(c.weight for c in pool)
+    if total == 0:
+        return None
+    target = point(seed, checked_job_id, seat) % total
+    for candidate in pool:
+        if target < candidate.weight:
+            return candidate.worker_id
+        target -= candidate.weight
+    raise AssertionError("unreachable: the point lies within the total")
+
+
+def draw(
+    seed: bytes,
+    seat: Seat,
+    candidates: Collection[Candidate],
+    *,
+    now_ms: int,
+    min_stake: int,
+    live_ms: int = LIVE_MS,
+) -> str | None:
+    """The worker drawn for ``seat`` among ``candidates``, or ``None`` when nobody is eligible."""
+    pool = eligible(candidates, seat, now_ms=now_ms, min_stake=min_stake, live_ms=live_ms)
+    return pick(seed, seat.checked_job_id, seat.seat, pool)
