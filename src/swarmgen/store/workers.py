@@ -43,3 +43,18 @@ class WorkerRepository(Repository):
         c = t.workers.c
         rows = self.conn.execute(select(c.id, c.owner_id).where(c.id.in_(ids))).all()
         return {row.id: row.owner_id for row in rows if row.owner_id}
+
+    def keys_of(self, owner_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Every worker key of each of ``owner_ids`` that has one, sorted: what a verdict
+        on an owner reaches."""
+        ids = sorted(set(owner_ids))
+        if not ids:
+            return {}
+        c = t.workers.c
+        rows = self.conn.execute(
+            select(c.owner_id, c.id).where(c.owner_id.in_(ids)).order_by(c.owner_id, c.id)
+        ).all()
+        out: dict[str, list[str]] = {}
+        for row in rows:
+            out.setdefault(row.owner_id, []).append(row.id)
+        return out

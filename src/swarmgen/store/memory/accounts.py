@@ -80,6 +80,14 @@ class MemoryWorkers:
         found = (self.t.workers.get(w) for w in set(worker_ids))
         return {w.id: w.owner_id for w in found if w is not None and w.owner_id}
 
+    def keys_of(self, owner_ids: Iterable[str]) -> dict[str, list[str]]:
+        wanted = set(owner_ids)
+        out: dict[str, list[str]] = {}
+        for worker in sorted(self.t.workers.values(), key=lambda w: w.id):
+            if worker.owner_id in wanted:
+                out.setdefault(worker.owner_id, []).append(worker.id)
+        return out
+
 
 class MemoryNonces:
     def __init__(self, tables: Tables) -> None:
