@@ -24,6 +24,7 @@ from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.pricing import Rates, quote
 from swarmgen.core.settlement import EpochConfig
 from swarmgen.core.stake import StakePolicy
+from swarmgen.core.verification.escalation import rejection_probability
 from swarmgen.core.verification.sampling import SamplingPolicy
 
 
@@ -128,7 +129,8 @@ def economic_terms(
     min_stake: int = MIN_STAKE,
     validator_fee_ppm: int = EpochConfig.validator_fee_ppm,
 ) -> Terms:
-    """The rule's terms under ``registry``: its lowest compute-saving detection figure
+    """The rule's terms under ``registry``: a panel's rejection probability at its lowest
+    per-comparison detection figure for a compute-saving cheat
     (:data:`~swarmgen.core.economics.DEFAULT_DETECTION` for an offering that holds none)."""
     tables = [
         registry.offering(o).thresholds.get("detection_by_cheat") for o in registry.all_offerings()
@@ -137,7 +139,7 @@ def economic_terms(
     detection = min((d if d is not None else DEFAULT_DETECTION for d in lowest), default=1.0)
     return Terms(
         min_sampling_rate=min_sampling_rate,
-        detection=detection,
+        detection=rejection_probability(detection),
         validator_fee_ppm=validator_fee_ppm,
         slash_ppm=slash_ppm,
         min_stake=min_stake,

@@ -12,10 +12,12 @@ Run inside the close's ledger transaction, before settlement:
 3. verdicts follow the owner: the checks and failures of all of an owner's keys are
    pooled and :func:`~swarmgen.core.verification.verdicts.epoch_verdict` judges the
    pool against the highest honest false-positive rate of its offerings. An owner is
-   invalid when the pool is, or when any of its keys already stands invalid for the
-   epoch (an operator's verdict); then *every* key of the owner is recorded invalid,
-   so the close that follows forfeits and slashes them all. A key without an owner is
-   its own owner. Spreading work over many keys therefore hides no failure;
+   invalid when the pool is, when one of its keys is by itself (so honest siblings'
+   clean checks cannot dilute a cheating key's failures), or when one of its keys
+   already stands invalid for the epoch (an operator's verdict); then *every* key of the
+   owner is recorded invalid, so the close that follows forfeits and slashes them all.
+   A key without an owner is its own owner. Spreading work over many keys therefore
+   hides no failure;
 4. each verdict is stored and posted as a ``verdict`` record with its evidence;
 5. reputations move per owner
    (:func:`~swarmgen.core.verification.sampling.reputation_after`): from the owner's
@@ -154,6 +156,12 @@ def pooled(tallies: Sequence[Tally]) -> Tally:
     return out
 
 
+def _alone(tallied: Tally) -> Verdict:
+    """One key's own verdict: pooling must never hide a key that is invalid by itself
+    behind its siblings' clean checks."""
+    return epoch_verdict(tallied.checks, tallied.failures, tallied.honest_fp)
+
+
 def _groups(keys: Iterable[str], owners: Mapping[str, str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for worker_id in sorted(set(keys)):
@@ -235,7 +243,11 @@ class EpochJudge:
                 convicted = True
             else:
                 verdict = epoch_verdict(pool.checks, pool.failures, pool.honest_fp)
-                convicted = verdict.invalid or any(k in standing for k in every)
+                convicted = (
+                    verdict.invalid
+                    or any(k in standing for k in every)
+                    or any(_alone(tallies[k]).invalid for k in judged)
+                )
             if pool.failures or convicted:
                 failed.add(group)
             if convicted:

@@ -4,31 +4,32 @@ For one cheated job of price ``P``, counted per owner (all its keys together)::
 
     p × (F + S) > saved
 
-    p     = r_min × d            check probability of the job
-    r_min = the sampling floor   the lowest rate any worker is checked at: best
-                                 reputation, highest traffic
-    d     = detection            the lowest per-check detection the registry holds for
-                                 a cheat that saves compute (precision swaps excluded,
-                                 see :func:`lowest_detection`), else
-                                 :data:`DEFAULT_DETECTION`
-    F     = P × (1 − v)          the least a detection forfeits: the job's own earnings,
-                                 held until its check settles (``core/settlement.py``);
-                                 ``v`` is the validator fee share
+    p     = r_min × d            probability that the cheat is detected
+    r_min = the sampling floor   the lowest rate any key is checked at: best reputation
+                                 (an owner's keys share its worst), highest traffic
+    d     = detection            the panel's rejection probability at the lowest
+                                 per-comparison detection the registry holds for a cheat
+                                 that saves compute (precision swaps excluded, see
+                                 :func:`lowest_detection`), else :data:`DEFAULT_DETECTION`
+    F     = P × (1 − v)          what a detection forfeits at the least: the job's own
+                                 earnings, held until its check settles
+                                 (``core/settlement.py``); ``v`` the validator fee share
     S     = slash_ppm × min_stake / 10⁶
-                                 the least a conviction burns: every key serving must
-                                 lock ``min_stake``, and an invalid owner is slashed on
-                                 every key
+                                 what a detection burns at the least: a rejected check
+                                 slashes ``slash_ppm`` of the claiming key's stake, and
+                                 every serving key locks ``min_stake``
     saved = P × σ                σ the largest share of a job's compute a cheat saves
-                                 (:data:`MAX_SAVING`, 1.0: skipping the job entirely)
+                                 (:data:`MAX_SAVING`, 1.0: not running the job at all)
 
-``F`` and ``saved`` grow with the price while ``S`` does not, so the rule holds exactly
-for jobs priced below :meth:`Terms.covered_price`::
+Both sides are per cheated job, so the rule holds for any number of cheated jobs and
+any way of spreading them over keys and epochs: each one is an independent losing bet.
+An epoch verdict against the owner (forfeit of all pending earnings, a slash on every
+key) only adds to the loss. ``F`` and ``saved`` grow with the price while ``S`` does
+not, so the rule holds exactly for jobs priced below :meth:`Terms.covered_price`::
 
     P* = p × S / (σ − p × (1 − v))       (every price when σ ≤ p × (1 − v))
 
-The rule prices a detection as a conviction: it is exact when the owner's first
-rejected check makes it invalid for the epoch. Decision record 0015 derives it, and
-says where the statistical verdict needs more than one rejection.
+Decision record 0015 derives it.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class Terms:
     min_sampling_rate: float
     """``r_min``: the sampling floor at best reputation and highest traffic."""
     detection: float
-    """``d``: per-check detection used for the bound."""
+    """``d``: probability that a checked cheat is rejected (by the whole panel)."""
     validator_fee_ppm: int
     """``v`` in ppm: the share of a job's price paid to validators, not to its worker."""
     slash_ppm: int
@@ -124,7 +125,7 @@ class Terms:
 
     @property
     def slash(self) -> int:
-        """``S``: micro-credits a conviction burns at the least."""
+        """``S``: micro-credits a detection burns at the least."""
         return self.min_stake * self.slash_ppm // PPM
 
     def forfeit(self, price: int) -> int:
