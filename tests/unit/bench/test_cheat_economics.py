@@ -45,3 +45,19 @@ def test_honest_workers_are_not_convicted(economics: ModuleType) -> None:
     assert summary["honest_invalid_epochs"] == 0.0
     profit = econ.epochs * econ.jobs_per_epoch * (econ.fee - econ.compute_cost)
     assert results[0].mean == pytest.approx(profit)
+
+
+def test_key_rotation_wins_per_key_and_loses_per_owner(economics: ModuleType) -> None:
+    rot = economics.Rotation(keys=5)
+    out = economics.rotation_section(small(economics), {}, rot)
+    assert out["rotation_per_key_no_stake_all_lose"] is False  # before: spreading paid
+    assert out["rotation_per_owner_all_lose"] is True
+    assert out["rotation_per_owner_worst_margin"] < 0
+    assert out["rotation_rule"]["holds"] is True
+
+
+def test_key_rotation_wins_per_owner_when_nothing_is_detected(economics: ModuleType) -> None:
+    out = economics.rotation_section(
+        small(economics), {"skip-compute": 0.0}, economics.Rotation(keys=5)
+    )
+    assert out["rotation_per_owner_all_lose"] is False
