@@ -232,7 +232,9 @@ def main() -> None:
 # - ``per owner`` (now): all keys' checks are pooled (an owner is also invalid when one
 #   key is by itself), a conviction forfeits the epoch on every key and slashes every
 #   key, the owner has one reputation (its worst key's), and each rejected check
-#   slashes ``slash_ppm`` of its key's stake.
+#   slashes ``slash_ppm`` of its key's stake;
+# - ``per owner, verdicts only``: the same without the slash per rejected check, to
+#   show what pooling alone achieves.
 #
 # A slash is counted as a loss of ``slash_ppm × min_stake`` (the operator tops its keys
 # up to keep serving).
@@ -241,7 +243,7 @@ ROTATION_KEYS = 20
 ROTATION_JOBS_PER_KEY = 30
 ROTATION_VERDICT_FP = 0.014867039231272049
 """The honest false-positive bound the shipped registry's calibrated offerings hold."""
-REGIMES = ("per key, no stake", "per key", "per owner")
+REGIMES = ("per key, no stake", "per key", "per owner, verdicts only", "per owner")
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ def _rotation_epoch(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One epoch for every run: (credits, convicted, next reputation), per run and key."""
-    per_owner = regime == "per owner"
+    per_owner = regime.startswith("per owner")
     slash = 0 if regime == "per key, no stake" else rot.min_stake * rot.slash_ppm // 1_000_000
     panel_fp = rejection_probability(econ.honest_fp, econ.escalation)
     caught = rejection_probability(strategy.detection, econ.escalation)
@@ -292,7 +294,7 @@ def _rotation_epoch(
         convicted = alone
     saving = strategy.cheat.saving if strategy.cheat else 0.0
     earned = np.where(convicted, -slash, econ.fee * (jobs - lost))
-    if per_owner:
+    if regime == "per owner":
         earned = earned - slash * lost  # each rejected check slashes its key
     spent = econ.compute_cost * ((jobs - cheated) + (1.0 - saving) * cheated)
     clean = lost == 0
