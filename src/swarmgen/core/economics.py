@@ -55,6 +55,11 @@ MIN_STAKE = 5_000_000
 none: 5 credits."""
 
 
+FULL_COMPUTE_CHEATS = frozenset({"wrong-seed", "altered-prompt"})
+"""Cheats of the zoo that run the whole job, on other inputs: they save no compute, so
+their detection figures do not bound this rule."""
+
+
 class EconomicsError(SwarmgenError):
     """Settings under which some cheat earns more than it risks; the service refuses them."""
 
@@ -76,15 +81,15 @@ def lowest_detection(figures: Iterable[Mapping[str, float]]) -> float | None:
     """The lowest per-check detection among cheats that save compute, over ``figures``
     (one ``detection_by_cheat`` table per offering); ``None`` when none is held.
 
-    Precision swaps are left out: decision record 0006 shows that undeclared int8 on an
-    image offering is not separable at a safe threshold, so no stake can price it; the
-    registry prices such tiers alike instead.
+    Left out: :data:`FULL_COMPUTE_CHEATS`, and precision swaps: decision record 0006
+    shows that undeclared int8 on an image offering is not separable at a safe
+    threshold, so no stake can price it; the registry prices such tiers alike instead.
     """
     found = [
         float(rate)
         for table in figures
         for cheat, rate in table.items()
-        if not is_precision_swap(cheat)
+        if not is_precision_swap(cheat) and cheat not in FULL_COMPUTE_CHEATS
     ]
     return min(found) if found else None
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from swarmgen.cli.main import app as cli
-from swarmgen.coordinator.bootstrap import build_services, check_settings
+from swarmgen.coordinator.bootstrap import build_services, check_settings, prepare
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.economics import (
     DEFAULT_DETECTION,
@@ -70,6 +70,7 @@ def test_the_covered_price_separates_losing_bets_from_winning_ones(
         assert rule.holds(10**12) or rule.slash == 0
         return
     assume(rule.slash >= 10_000)  # else a micro-credit of rounding in F weighs as much as S
+    assume(covered < 1e12)  # else floating point cannot tell the margin from zero
     below, above = math.floor(covered * 0.999) - 1, math.ceil(covered * 1.001) + 1
     if below >= 1:
         assert rule.holds(below)
@@ -95,6 +96,7 @@ def test_precision_swaps_are_left_out_of_the_detection_figure() -> None:
     assert not is_precision_swap("fewer-steps")
     figures = [{"int8": 0.0, "copy": 0.99}, {"truncated": 0.96, "bf16": 0.5}]
     assert lowest_detection(figures) == 0.96
+    assert lowest_detection([{"altered-prompt": 0.1, "noise": 0.9}]) == 0.9  # saves nothing
     assert lowest_detection([{"int8": 0.1}]) is None
 
 
@@ -139,6 +141,20 @@ def test_the_registry_loader_refuses_a_detection_too_low_to_price_a_cheat() -> N
     message = refused.value.message
     assert "cheating pays on a reference job of m@fp32" in message
     assert "slash_ppm=100000" in message and "min_stake=5000000" in message
+
+
+def test_the_calibration_tool_may_load_a_refused_registry_to_fix_it(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(LOW_DETECTION.replace("DETECTION", "0.05"))
+    with pytest.raises(EconomicsError):
+        load_registry(path)
+    assert load_registry(path, economics=False).models["m"].kind == "image"
+
+
+def test_prepare_refuses_before_migrating(tmp_path: Path) -> None:
+    with pytest.raises(EconomicsError, match="min_stake=5000000"):
+        prepare(CoordinatorSettings(data=tmp_path, validator_fee_ppm=0, slash_ppm=1))
+    assert not (tmp_path / "swarmgen.db").exists()
 
 
 def test_the_registry_loader_refuses_a_price_the_stake_cannot_cover() -> None:
