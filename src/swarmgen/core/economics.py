@@ -171,8 +171,7 @@ class Terms:
         """Raise :class:`EconomicsError` naming every value unless the rule holds."""
         if not self.holds(price):
             raise EconomicsError(
-                f"cheating pays on {what}: {self.describe(price)}; raise slash_ppm or "
-                "min_stake, or the sampling floor",
+                f"cheating pays on {what}: {self.describe(price)}; raise slash_ppm or min_stake",
                 price=price,
                 min_sampling_rate=self.min_sampling_rate,
                 detection=self.detection,
