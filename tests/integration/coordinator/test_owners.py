@@ -96,3 +96,19 @@ def test_failures_spread_thin_over_keys_still_convict_their_owner(env: Env) -> N
     assert all(v == {"checks": 2, "failures": 2} for v in evidence["keys"].values())
     assert standing(env, epoch, fair) is False and payments(env, [honest]) == {"paid"}
     assert locked(env, fair) == STAKE
+
+
+def test_a_new_key_starts_from_its_owners_reputation_not_from_scratch(env: Env) -> None:
+    trusted, validator = owned(env, "ann"), owned(env, "bob")
+    complete(env, trusted)
+    drain([validator])
+    env.http.app.state.epochs.close_due(force=True)  # one clean epoch for ann
+    rate_of = [env.reads.jobs.get(complete(env, trusted)).sample_rate]
+    drain([validator])
+    fresh = owned(env, "ann")  # ann's second key, registered after the close
+    rate_of.append(env.reads.jobs.get(complete(env, fresh)).sample_rate)
+    drain([validator])
+    stranger = owned(env, "dan")
+    rate_of.append(env.reads.jobs.get(complete(env, stranger)).sample_rate)
+    assert rate_of[0] == rate_of[1] < 1.0  # the new key is checked as its owner is
+    assert rate_of[2] == 1.0  # a new owner is checked on every job
