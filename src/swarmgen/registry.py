@@ -3,6 +3,10 @@
 It is a TOML file (``swarmgen/models.toml`` ships as the default). Each ``[models.NAME]``
 table names a backend and a source, the precisions offered, and per precision a price
 multiplier and (once calibrated) verification thresholds.
+
+Loading refuses a registry under which cheating pays even at the default stake, slash
+and sampling floor (:func:`check_economics`, the rule of :mod:`swarmgen.core.economics`);
+the coordinator checks again with its own settings when it starts.
 """
 
 from __future__ import annotations
@@ -14,8 +18,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from swarmgen.core.economics import DEFAULT_DETECTION, MIN_STAKE, Terms, lowest_detection
+from swarmgen.core.jobs import ImageSpec, Spec, TextSpec
 from swarmgen.core.offerings import Kind, Offering, Precision
-from swarmgen.core.pricing import Rates
+from swarmgen.core.pricing import Rates, quote
+from swarmgen.core.settlement import EpochConfig
+from swarmgen.core.stake import StakePolicy
+from swarmgen.core.verification.escalation import rejection_probability
+from swarmgen.core.verification.sampling import SamplingPolicy
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,65 @@ def _parse_model(name: str, table: dict[str, Any]) -> ModelEntry:
     )
 
 
-def parse_registry(text: str, path: Path | None = None) -> Registry:
+REFERENCE_JOBS: dict[Kind, Spec] = {
+    Kind.IMAGE: ImageSpec(prompt="reference"),
+    Kind.TEXT: TextSpec(prompt="reference"),
+}
+"""The job the economic rule is checked on, per kind: a request with every default."""
+
+
+def economic_terms(
+    registry: Registry,
+    *,
+    min_sampling_rate: float = SamplingPolicy().floor,
+    slash_ppm: int = StakePolicy().slash_ppm,
+    min_stake: int = MIN_STAKE,
+    validator_fee_ppm: int = EpochConfig.validator_fee_ppm,
+) -> Terms:
+    """The rule's terms under ``registry``: a panel's rejection probability at its lowest
+    per-comparison detection figure for a compute-saving cheat
+    (:data:`~swarmgen.core.economics.DEFAULT_DETECTION` for an offering that holds none)."""
+    tables = [
+        registry.offering(o).thresholds.get("detection_by_cheat") for o in registry.all_offerings()
+    ]
+    lowest = [lowest_detection([t]) if isinstance(t, dict) else None for t in tables]
+    detection = min((d if d is not None else DEFAULT_DETECTION for d in lowest), default=1.0)
+    return Terms(
+        min_sampling_rate=min_sampling_rate,
+        detection=rejection_probability(detection),
+        validator_fee_ppm=validator_fee_ppm,
+        slash_ppm=slash_ppm,
+        min_stake=min_stake,
+    )
+
+
+def reference_price(registry: Registry) -> tuple[int, str]:
+    """The highest price of a reference job over the registry's offerings, and where."""
+    prices = [
+        (
+            quote(
+                REFERENCE_JOBS[registry.entry(o).kind],
+                registry.offering(o).price_multiplier,
+                registry.rates,
+            ).price,
+            str(o),
+        )
+        for o in registry.all_offerings()
+    ]
+    return max(prices, default=(0, "no offering"))
+
+
+def check_economics(registry: Registry, terms: Terms | None = None) -> None:
+    """Refuse ``registry`` when cheating on its reference job pays under ``terms``
+    (default: :func:`economic_terms` at the default settings)."""
+    price, offering = reference_price(registry)
+    (terms or economic_terms(registry)).require(price, f"a reference job of {offering}")
+
+
+def parse_registry(text: str, path: Path | None = None, *, economics: bool = True) -> Registry:
+    """The registry in ``text``; refused (:class:`~swarmgen.core.economics.EconomicsError`)
+    when cheating pays under it at the default terms, unless ``economics`` is false (the
+    calibration tool, which must be able to load a registry in order to fix its figures)."""
     data = tomllib.loads(text)
     models = {name: _parse_model(name, table) for name, table in data.get("models", {}).items()}
     pricing = data.get("pricing", {})
@@ -132,12 +200,16 @@ def parse_registry(text: str, path: Path | None = None) -> Registry:
         text_per_ktoken=int(pricing.get("text_per_ktoken", 0)),
         minimum=int(pricing.get("minimum", 1)),
     )
-    return Registry(models=models, path=path, rates=rates)
+    registry = Registry(models=models, path=path, rates=rates)
+    if economics:
+        check_economics(registry)
+    return registry
 
 
-def load_registry(path: Path | None = None) -> Registry:
-    """Load ``path``, or the registry that ships with the package when ``None``."""
+def load_registry(path: Path | None = None, *, economics: bool = True) -> Registry:
+    """Load ``path``, or the registry that ships with the package when ``None``
+    (``economics``: see :func:`parse_registry`)."""
     if path is None:
         text = resources.files("swarmgen").joinpath("models.toml").read_text("utf-8")
-        return parse_registry(text)
-    return parse_registry(path.read_text("utf-8"), path)
+        return parse_registry(text, economics=economics)
+    return parse_registry(path.read_text("utf-8"), path, economics=economics)

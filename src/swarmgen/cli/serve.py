@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from swarmgen.cli.common import DataOption, given, setup_logging
+from swarmgen.cli.common import DataOption, given, reports_errors, setup_logging
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from swarmgen.coordinator.settings import CoordinatorSettings
 
 
+@reports_errors
 def coordinator(
     data: DataOption = None,
     host: Annotated[str | None, typer.Option(help="Listen address. Default 127.0.0.1.")] = None,

@@ -2,7 +2,8 @@
 
 :func:`build_services` is the one place that knows how the parts fit: it opens the store
 (migrating it), loads the registry and the coordinator's key, and hands each service only
-the slice of the settings it reads. :func:`periodic_tasks` names the background work over
+the slice of the settings it reads. Both it and :func:`prepare` refuse settings under
+which cheating pays (:func:`check_settings`). :func:`periodic_tasks` names the background work over
 those services. The HTTP faces and the task runner take a :class:`Services` and nothing
 else, so a new face or a new task needs no change here beyond its own line.
 """
@@ -30,7 +31,7 @@ from swarmgen.coordinator.verification import Verifier
 from swarmgen.coordinator.workers import WorkerService
 from swarmgen.core.verification.escalation import EscalationPolicy
 from swarmgen.keyfile import load_or_create
-from swarmgen.registry import Registry, load_registry
+from swarmgen.registry import Registry, check_economics, economic_terms, load_registry
 from swarmgen.store import Store
 from swarmgen.store.leader import Leadership, leadership_for
 
@@ -53,11 +54,28 @@ class Services:
     """None when re-execution checks are off (``verify=false``)."""
 
 
+def check_settings(settings: CoordinatorSettings, registry: Registry) -> None:
+    """Refuse ``settings`` under which a cheated job is a winning bet.
+
+    The rule and its variables are :mod:`swarmgen.core.economics`'s; the stake every
+    serving key locks is the ``min_stake`` setting.
+    """
+    terms = economic_terms(
+        registry,
+        slash_ppm=settings.slash_ppm,
+        min_stake=settings.min_stake,
+        validator_fee_ppm=settings.validator_fee_ppm,
+    )
+    check_economics(registry, terms)
+
+
 def prepare(settings: CoordinatorSettings) -> None:
-    """What must happen once before any server process starts: migrate, make the key.
+    """What must happen once before any server process starts: check the economics,
+    migrate, make the key.
 
     Server processes started side by side would otherwise race to create both.
     """
+    check_settings(settings, load_registry(settings.registry))
     open_store(settings).dispose()
     load_or_create(settings.key_path)
 
@@ -70,11 +88,12 @@ def build_services(
     clock: Clock | None = None,
 ) -> Services:
     """Wire the services; ``store``, ``blobs`` and ``clock`` replace the real ones (tests)."""
+    registry = load_registry(settings.registry)
+    check_settings(settings, registry)
     settings.data.mkdir(parents=True, exist_ok=True)
     store = store or open_store(settings)
     blobs = blobs or FileBlobStore(settings.blob_dir)
     clock = clock or SystemClock()
-    registry = load_registry(settings.registry)
     notifier = Notifier()
     verifier = (
         Verifier(

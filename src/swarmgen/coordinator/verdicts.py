@@ -7,14 +7,23 @@ Run inside the close's ledger transaction, before settlement:
    abandoned when they have already waited a whole epoch;
 2. each worker's checks this epoch are its settled claims plus the ballots it cast on
    settled panels; its failures are its rejected claims plus its ballots on the losing
-   side (or absent). :func:`~swarmgen.core.verification.verdicts.epoch_verdict` judges
-   them against the honest false-positive rate of its offerings. Seats a worker let
-   expire are not ballots and never count here (they cost reliability, not honesty:
-   :mod:`swarmgen.core.verification.reliability`);
-3. each verdict is stored and posted as a ``verdict`` record with its evidence, so the
-   close that follows forfeits and slashes the invalid;
-4. reputations move (:func:`~swarmgen.core.verification.sampling.reputation_after`);
-5. the sampling seed is revealed.
+   side (or absent). Seats a worker let expire are not ballots and never count here
+   (they cost reliability, not honesty: :mod:`swarmgen.core.verification.reliability`);
+3. verdicts follow the owner: the checks and failures of all of an owner's keys are
+   pooled and :func:`~swarmgen.core.verification.verdicts.epoch_verdict` judges the
+   pool against the highest honest false-positive rate of its offerings. An owner is
+   invalid when the pool is, when one of its keys is by itself (so honest siblings'
+   clean checks cannot dilute a cheating key's failures), or when one of its keys
+   already stands invalid for the epoch (an operator's verdict); then *every* key of the
+   owner is recorded invalid, so the close that follows forfeits and slashes them all.
+   A key without an owner is its own owner. Spreading work over many keys therefore
+   hides no failure;
+4. each verdict is stored and posted as a ``verdict`` record with its evidence;
+5. reputations move per owner
+   (:func:`~swarmgen.core.verification.sampling.reputation_after`): from the owner's
+   lowest key reputation, and written to every key of the owner, so a new key never
+   starts better than its owner's worst;
+6. the sampling seed is revealed.
 
 It returns the counted checks per validator, which settlement pays from the pool.
 """
@@ -22,7 +31,7 @@ It returns the counted checks per validator, which settlement pays from the pool
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,26 +136,73 @@ def tally(tx: Transaction, registry: Registry) -> dict[str, Tally]:
     return tallies
 
 
-def _evidence(tallied: Tally, verdict: Verdict) -> dict[str, Any]:
+def owner_of(worker_id: str, owners: Mapping[str, str]) -> str:
+    """The group a key's verdict is pooled in: its owner, or the key alone."""
+    owner = owners.get(worker_id)
+    return owner if owner is not None else f"key:{worker_id}"
+
+
+def pooled(tallies: Sequence[Tally]) -> Tally:
+    """One tally for an owner: the sum of its keys' checks and failures, judged at the
+    highest honest false-positive rate among them (the rate that convicts least)."""
+    out = Tally()
+    for one in tallies:
+        out.checks += one.checks
+        out.failures += one.failures
+        out.honest_fp = max(out.honest_fp, one.honest_fp)
+        out.rejected.extend(one.rejected)
+        out.lost.extend(one.lost)
+        out.validated += one.validated
+    return out
+
+
+def _alone(tallied: Tally) -> Verdict:
+    """One key's own verdict: pooling must never hide a key that is invalid by itself
+    behind its siblings' clean checks."""
+    return epoch_verdict(tallied.checks, tallied.failures, tallied.honest_fp)
+
+
+def _groups(keys: Iterable[str], owners: Mapping[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for worker_id in sorted(set(keys)):
+        out.setdefault(owner_of(worker_id, owners), []).append(worker_id)
+    return out
+
+
+def _all_keys(group: str, members: Sequence[str], keys: Mapping[str, list[str]]) -> list[str]:
+    return sorted(set(members) | set(keys.get(group, ())))
+
+
+def _evidence(
+    group: str, pool: Tally, verdict: Verdict, tallies: Mapping[str, Tally], members: list[str]
+) -> dict[str, Any]:
     return {
         **verdict.as_evidence(),
-        "rejected_jobs": list(tallied.rejected),
-        "lost_ballots": list(tallied.lost),
+        "owner": group,
+        "keys": {
+            k: {"checks": tallies[k].checks, "failures": tallies[k].failures}
+            for k in members
+            if k in tallies
+        },
+        "rejected_jobs": list(pool.rejected),
+        "lost_ballots": list(pool.lost),
     }
 
 
-def _memo(epoch: int, tallied: Tally, verdict: Verdict) -> dict[str, str | int]:
+def _memo(epoch: int, group: str, pool: Tally, verdict: Verdict, keys: int) -> dict[str, str | int]:
     """The verdict as a ledger memo: integers and strings only (floats are never hashed)."""
     return {
         "epoch": epoch,
+        "owner": group,
+        "keys": keys,
         "checks": verdict.checks,
         "failures": verdict.failures,
         "invalid": int(verdict.invalid),
         "p_value": f"{verdict.p_value:.6g}",
         "honest_fp": f"{verdict.honest_fp:.6g}",
         "alpha": f"{verdict.alpha:.6g}",
-        "rejected_jobs": ",".join(tallied.rejected[:MEMO_IDS]),
-        "lost_ballots": ",".join(tallied.lost[:MEMO_IDS]),
+        "rejected_jobs": ",".join(pool.rejected[:MEMO_IDS]),
+        "lost_ballots": ",".join(pool.lost[:MEMO_IDS]),
     }
 
 
@@ -171,35 +227,62 @@ class EpochJudge:
         epoch = tx.book.epoch.epoch
         _settle_stalled(tx, self.escalation)
         tallies = tally(tx, self.registry)
+        standing = set(tx.verdicts.invalid_workers(epoch))
+        owners = tx.workers.owners(set(tallies) | standing)
+        groups = _groups(set(tallies) | standing, owners)
+        keys = tx.workers.keys_of(owners.values())
         invalid: set[str] = set()
+        failed: set[str] = set()
         postings = []
-        for worker_id, tallied in sorted(tallies.items()):
-            verdict = epoch_verdict(tallied.checks, tallied.failures, tallied.honest_fp)
-            if verdict.invalid:
-                invalid.add(worker_id)
-                log.warning("epoch %d: worker %s is invalid (%s)", epoch, worker_id, verdict)
-            tx.verdicts.record(
-                epoch,
-                worker_id,
-                invalid=verdict.invalid,
-                evidence=_evidence(tallied, verdict),
-                now=tx.now_ms,
-            )
-            account = accounts.worker(worker_id)
-            memo = _memo(epoch, tallied, verdict)
-            postings.append(Posting(EntryKind.VERDICT, account, account, 0, memo=memo))
+        for group, members in groups.items():
+            judged = [k for k in members if k in tallies]
+            pool = pooled([tallies[k] for k in judged])
+            every = _all_keys(group, members, keys)
+            if not judged:  # an operator's verdict alone: it reaches the owner's keys
+                verdict = None
+                convicted = True
+            else:
+                verdict = epoch_verdict(pool.checks, pool.failures, pool.honest_fp)
+                convicted = (
+                    verdict.invalid
+                    or any(k in standing for k in every)
+                    or any(_alone(tallies[k]).invalid for k in judged)
+                )
+            if pool.failures or convicted:
+                failed.add(group)
+            if convicted:
+                invalid.update(every)
+                log.warning("epoch %d: owner %s is invalid on %d keys", epoch, group, len(every))
+            recorded = every if convicted else judged
+            for worker_id in recorded:
+                evidence = (
+                    _evidence(group, pool, verdict, tallies, every)
+                    if verdict is not None
+                    else {"owner": group, "by_owner_of": sorted(standing & set(every))}
+                )
+                tx.verdicts.record(
+                    epoch, worker_id, invalid=convicted, evidence=evidence, now=tx.now_ms
+                )
+                if verdict is not None:
+                    account = accounts.worker(worker_id)
+                    memo = _memo(epoch, group, pool, verdict, len(every))
+                    postings.append(Posting(EntryKind.VERDICT, account, account, 0, memo=memo))
         tx.book.post(postings)
-        self._reputations(tx, tallies, invalid, _workers_with_work(entries))
+        self._reputations(tx, failed, set(tallies) | _workers_with_work(entries))
         reveal_seed(tx)
         return {w: t.validated for w, t in tallies.items() if t.validated and w not in invalid}
 
-    def _reputations(
-        self, tx: Transaction, tallies: Mapping[str, Tally], invalid: set[str], worked: set[str]
-    ) -> None:
-        active = sorted(worked | set(tallies))
+    def _reputations(self, tx: Transaction, failed: set[str], active: set[str]) -> None:
+        """Move each active owner's reputation once, from its lowest key's, and write it
+        to every key of the owner (see the module docstring)."""
+        owners = tx.workers.owners(active)
+        groups = _groups(active, owners)
+        keys = tx.workers.keys_of(owners.values())
         previous = tx.validations.reputations(active)
-        for worker_id in active:
-            tallied = tallies.get(worker_id)
-            clean = worker_id not in invalid and (tallied is None or tallied.failures == 0)
-            after = reputation_after(previous.get(worker_id, 0.0), clean, self.sampling)
-            tx.validations.set_reputation(worker_id, after, clean, tx.book.epoch.epoch)
+        epoch = tx.book.epoch.epoch
+        for group, members in groups.items():
+            clean = group not in failed
+            start = min(previous.get(k, 0.0) for k in members)
+            after = reputation_after(start, clean, self.sampling)
+            for worker_id in _all_keys(group, members, keys):
+                tx.validations.set_reputation(worker_id, after, clean, epoch)

@@ -4,7 +4,11 @@
 verdicts to the postings that close the epoch, in this order:
 
 1. every worker found invalid forfeits its pending earnings from the epoch's jobs, each
-   refunded to that job's requester, and loses ``slash_ppm`` of its stake (burned);
+   refunded to that job's requester, and loses ``slash_ppm`` of its stake (burned); a
+   job whose check was rejected is forfeited too and costs its worker ``slash_ppm`` of
+   its stake on its own, whatever the epoch's verdict: a detected cheat is priced when it
+   is detected, not only once enough of them add up to a verdict (the rule of
+   :mod:`swarmgen.core.economics`);
 2. the validator pool is paid to the valid validators in proportion to their checks;
 3. the emission pool is minted to valid workers (see :mod:`swarmgen.core.rewards`);
 4. every valid worker's pending earnings are paid to its owner.
@@ -223,7 +227,13 @@ def settle_epoch(
     book = _Book(balances)
     forfeited = _forfeit(book, jobs.forfeited)
     slashed: dict[str, int] = {}
-    for worker_id in sorted(invalid):
+    states = check_states or {}
+    rejected = [
+        accounts.account_id(e.posting.credit)
+        for e in jobs.forfeited
+        if states.get(e.job_id or "") is CheckState.REJECTED
+    ]
+    for worker_id in [*sorted(invalid), *sorted(rejected)]:
         for posting in slash(book.balances, worker_id, config.stake):
             book.post(posting)
             slashed[worker_id] = slashed.get(worker_id, 0) + posting.amount

@@ -258,15 +258,46 @@ class ValidationRepository(Repository):
     # reputations --------------------------------------------------------------------
 
     def reputations(self, worker_ids: Iterable[str]) -> dict[str, float]:
-        """Each known worker's reputation (absent workers have none yet: 0)."""
+        """Each worker's reputation, which is its owner's: the lowest reputation among
+        the owner's keys that have one, so a new key starts no better than its owner's
+        worst. A key without an owner is its own owner. Workers with nothing on record
+        are left out (a caller reads them as 0)."""
         ids = sorted(set(worker_ids))
         if not ids:
             return {}
-        c = t.reputations.c
-        rows = self.conn.execute(
-            select(c.worker_id, c.reputation).where(c.worker_id.in_(ids))
-        ).all()
-        return {row.worker_id: float(row.reputation) for row in rows}
+        w, r = t.workers.c, t.reputations.c
+        owners: dict[str, str] = {}
+        for start in range(0, len(ids), _CHUNK):
+            rows = self.conn.execute(
+                select(w.id, w.owner_id).where(w.id.in_(ids[start : start + _CHUNK]))
+            ).all()
+            owners.update({row.id: row.owner_id for row in rows if row.owner_id})
+        own = {
+            row.worker_id: float(row.reputation)
+            for start in range(0, len(ids), _CHUNK)
+            for row in self.conn.execute(
+                select(r.worker_id, r.reputation).where(
+                    r.worker_id.in_(ids[start : start + _CHUNK])
+                )
+            ).all()
+        }
+        lowest: dict[str, float] = {}
+        wanted = sorted(set(owners.values()))
+        for start in range(0, len(wanted), _CHUNK):
+            rows = self.conn.execute(
+                select(w.owner_id, func.min(r.reputation))
+                .select_from(t.reputations.join(t.workers, w.id == r.worker_id))
+                .where(w.owner_id.in_(wanted[start : start + _CHUNK]))
+                .group_by(w.owner_id)
+            ).all()
+            lowest.update({owner: float(value) for owner, value in rows})
+        out: dict[str, float] = {}
+        for worker_id in ids:
+            owner = owners.get(worker_id)
+            found = lowest.get(owner) if owner is not None else own.get(worker_id)
+            if found is not None:
+                out[worker_id] = found
+        return out
 
     def set_reputation(self, worker_id: str, reputation: float, clean: bool, epoch: int) -> None:
         c = t.reputations.c

@@ -50,3 +50,18 @@ class WorkerRepository(Repository):
         c = t.workers.c
         rows = self.conn.execute(select(t.workers).where(c.last_seen_ms >= since_ms)).all()
         return [WorkerRecord(**row._mapping) for row in rows]
+
+    def keys_of(self, owner_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Every worker key of each of ``owner_ids`` that has one, sorted: what a verdict
+        on an owner reaches."""
+        ids = sorted(set(owner_ids))
+        if not ids:
+            return {}
+        c = t.workers.c
+        rows = self.conn.execute(
+            select(c.owner_id, c.id).where(c.owner_id.in_(ids)).order_by(c.owner_id, c.id)
+        ).all()
+        out: dict[str, list[str]] = {}
+        for row in rows:
+            out.setdefault(row.owner_id, []).append(row.id)
+        return out

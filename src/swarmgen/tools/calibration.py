@@ -147,7 +147,7 @@ def _child_run(
     from swarmgen.backends.factory import make_backend
 
     parsed = Offering.parse(offering)
-    entry = load_registry(registry_path).entry(parsed)
+    entry = load_registry(registry_path, economics=False).entry(parsed)
     backend = make_backend(entry, parsed, cache_dir=cache_dir, threads=threads)
     return run_batched(backend, jobs, 1)
 
@@ -369,7 +369,7 @@ def calibrate(
     progress: Progress = logger.info,
 ) -> Calibration:
     """Calibrate ``offering`` from the registry at ``registry_path`` (shipped one if ``None``)."""
-    registry = load_registry(registry_path)
+    registry = load_registry(registry_path, economics=False)
     if offering not in registry:
         raise CalibrationError(f"{offering} is not in the registry")
     # the offering's modality names its calibration routine (one of those above)

@@ -64,3 +64,19 @@ def test_an_adversary_holding_every_seat_upholds_every_cheat(economics: ModuleTy
     policy = economics.EscalationPolicy()
     assert economics.upheld_share(1.0, policy, 0.99) == pytest.approx(1.0)
     assert economics.upheld_share(0.0, policy, 1.0) == pytest.approx(0.0)
+
+
+def test_key_rotation_wins_per_key_and_loses_per_owner(economics: ModuleType) -> None:
+    rot = economics.Rotation(keys=5)
+    out = economics.rotation_section(small(economics), {}, rot)
+    assert out["rotation_per_key_no_stake_all_lose"] is False  # before: spreading paid
+    assert out["rotation_per_owner_all_lose"] is True
+    assert out["rotation_per_owner_worst_margin"] < 0
+    assert out["rotation_rule"]["holds"] is True
+
+
+def test_key_rotation_wins_per_owner_when_nothing_is_detected(economics: ModuleType) -> None:
+    out = economics.rotation_section(
+        small(economics), {"skip-compute": 0.0}, economics.Rotation(keys=5)
+    )
+    assert out["rotation_per_owner_all_lose"] is False

@@ -463,3 +463,24 @@ def test_triage_ignores_other_entries_and_takes_missing_checks_as_unsampled() ->
     assert sorted_out.held == () and sorted_out.forfeited == ()
     invalid = triage(ledger.entries, {"j": CheckState.PENDING}, frozenset({WORKERS[0].public_key}))
     assert [e.job_id for e in invalid.forfeited] == ["j"]
+
+
+def test_each_rejected_check_slashes_its_worker_without_a_verdict() -> None:
+    cheat, honest = WORKERS[1], WORKERS[0]
+    ledger = Ledger()
+    ledger.append([credits.grant("alice", 300), credits.grant("owner1", 1000)], epoch=0)
+    ledger.append([credits.grant("owner0", 1000)], epoch=0)
+    ledger.append([stake.lock(ledger.balances, "owner1", cheat.public_key, 1000)], epoch=0)
+    ledger.append([stake.lock(ledger.balances, "owner0", honest.public_key, 1000)], epoch=0)
+    for job, keys in (("r1", cheat), ("r2", cheat), ("ok", honest)):
+        ledger.append([credits.reserve(ledger.balances, "alice", job, 100)], epoch=0)
+        _complete(ledger, job, "alice", keys, run_ms=1)
+    releases = [e for e in ledger.entries if e.kind is EntryKind.RELEASE]
+    states = {"r1": CheckState.REJECTED, "r2": CheckState.REJECTED, "ok": CheckState.UPHELD}
+    settled = settle_epoch(releases, ledger.balances, CONFIG, owners=OWNERS, check_states=states)
+    ledger.append(settled.postings, epoch=0)
+    # no verdict at all: two detections, two slashes of half the stake each, compounding
+    assert settled.slashed == {cheat.public_key: 500 + 250}
+    assert ledger.balance(accounts.stake(cheat.public_key)) == 250
+    assert ledger.balance(accounts.stake(honest.public_key)) == 1000  # an upheld check costs 0
+    assert ledger.balance(accounts.BURN) == 750 and settled.forfeited == {cheat.public_key: 180}

@@ -83,6 +83,14 @@ class MemoryWorkers:
     def seen_since(self, since_ms: int) -> list[WorkerRecord]:
         return [w for w in self.t.workers.values() if w.last_seen_ms >= since_ms]
 
+    def keys_of(self, owner_ids: Iterable[str]) -> dict[str, list[str]]:
+        wanted = set(owner_ids)
+        out: dict[str, list[str]] = {}
+        for worker in sorted(self.t.workers.values(), key=lambda w: w.id):
+            if worker.owner_id in wanted:
+                out.setdefault(worker.owner_id, []).append(worker.id)
+        return out
+
 
 class MemoryNonces:
     def __init__(self, tables: Tables) -> None:

@@ -156,8 +156,23 @@ class MemoryValidations:
         }
 
     def reputations(self, worker_ids: Iterable[str]) -> dict[str, float]:
-        found = ((w, self.t.reputations.get(w)) for w in set(worker_ids))
-        return {w: rep[0] for w, rep in found if rep is not None}
+        lowest: dict[str, float] = {}
+        for worker_id, (reputation, _) in self.t.reputations.items():
+            record = self.t.workers.get(worker_id)
+            if record is not None and record.owner_id:
+                known = lowest.get(record.owner_id)
+                lowest[record.owner_id] = reputation if known is None else min(known, reputation)
+        out: dict[str, float] = {}
+        for worker_id in set(worker_ids):
+            record = self.t.workers.get(worker_id)
+            if record is not None and record.owner_id:
+                found = lowest.get(record.owner_id)
+            else:
+                own = self.t.reputations.get(worker_id)
+                found = own[0] if own is not None else None
+            if found is not None:
+                out[worker_id] = found
+        return out
 
     def set_reputation(self, worker_id: str, reputation: float, clean: bool, epoch: int) -> None:
         previous = self.t.reputations.get(worker_id)
