@@ -58,8 +58,12 @@ def check_settings(settings: CoordinatorSettings, registry: Registry) -> None:
     """Refuse ``settings`` under which a cheated job is a winning bet.
 
     The rule and its variables are :mod:`swarmgen.core.economics`'s; the stake every
-    serving key locks is the ``min_stake`` setting.
+    serving key locks is the ``min_stake`` setting. Nothing is refused when checks are
+    off (``verify=false``: the operator trusts its workers, and no setting could price a
+    cheat nobody looks for) or when the operator says so (``trusted_workers``).
     """
+    if not settings.verify or settings.trusted_workers:
+        return
     terms = economic_terms(
         registry,
         slash_ppm=settings.slash_ppm,

@@ -98,6 +98,11 @@ class CoordinatorSettings(BaseSettings):
         description="Locked stake (micro-credits) a worker needs to be leased jobs and drawn "
         "for validation seats; an offering's min_stake in the registry overrides it.",
     )
+    trusted_workers: bool = Field(
+        False,
+        description="Skip the start-up refusal of settings under which cheating pays (a "
+        "private network whose workers are trusted, or a test). Checks still run.",
+    )
     welcome_credits: int = Field(
         10_000_000, ge=0, description="Micro-credits granted once to every new user."
     )

@@ -106,8 +106,14 @@ def env(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -
         database_url=database_url,
         lease_min_s=5,
         max_attempts=2,
-        # tests about stake, or about the drawn panel, set their own
-        **{"min_stake": 0, "panel_stages": (1, 3, 5), **settings_overrides},
+        # tests about stake, or about the drawn panel, set their own; without stake
+        # cheating is not priced, which the start-up check would refuse
+        **{
+            "min_stake": 0,
+            "panel_stages": (1, 3, 5),
+            "trusted_workers": True,
+            **settings_overrides,
+        },
     )
     app = create_app(settings, store=store, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as http:

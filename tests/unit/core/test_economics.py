@@ -172,6 +172,19 @@ def test_the_coordinator_refuses_settings_that_make_cheating_pay(tmp_path: Path)
     assert not (tmp_path / "swarmgen.db").exists()  # refused before touching the store
 
 
+@pytest.mark.parametrize("exempt", [{"verify": False}, {"trusted_workers": True}])
+def test_nothing_is_refused_without_checks_or_among_trusted_workers(
+    tmp_path: Path, exempt: dict[str, bool]
+) -> None:
+    settings = CoordinatorSettings(data=tmp_path, slash_ppm=0, min_stake=0, **exempt)
+    check_settings(settings, load_registry(settings.registry))  # no EconomicsError
+    with pytest.raises(EconomicsError, match="min_stake=0"):
+        check_settings(
+            settings.model_copy(update={"verify": True, "trusted_workers": False}),
+            load_registry(settings.registry),
+        )
+
+
 def test_the_coordinator_command_exits_with_the_values_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
