@@ -108,6 +108,8 @@ class EpochService:
     registry: Registry
     clock: Clock
     keys: KeyPair
+    chain_outbox: bool = False
+    """Owe each seal to the chain (``swarmgen.chain.outbox``) in the closing transaction."""
 
     @property
     def config(self) -> EpochConfig:
@@ -171,6 +173,8 @@ class EpochService:
             keys=self.keys,
         )
         book.seal(seal)
+        if self.chain_outbox:
+            tx.outbox.add(f"seal:{epoch}", "seal", seal.to_dict(), book.now_ms)
         ensure_seed(tx)  # the next epoch's draw is committed as it opens
         return seal
 

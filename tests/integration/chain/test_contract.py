@@ -96,9 +96,9 @@ def test_stake_unlocks_only_after_the_delay(deployed: Deployed) -> None:
         owner.withdraw(key)
 
 
-def _slash_setup(deployed: Deployed, claimed_output: bytes | None = None) -> tuple[
-    KeyPair, ChainReceipt, int
-]:
+def _slash_setup(
+    deployed: Deployed, claimed_output: bytes | None = None
+) -> tuple[KeyPair, ChainReceipt, int]:
     coordinator = deployed.coordinator
     coordinator.register_coordinator(b"\x01" * 32, BOND)
     worker = KeyPair.generate()
@@ -113,7 +113,7 @@ def _slash_setup(deployed: Deployed, claimed_output: bytes | None = None) -> tup
 
 def test_a_slash_waits_out_the_window_and_blocks_withdrawal(deployed: Deployed) -> None:
     owner, coordinator = deployed.worker_owner, deployed.coordinator
-    worker, receipt, slash_id = _slash_setup(deployed)
+    _worker, receipt, slash_id = _slash_setup(deployed)
     owner.request_unlock(receipt.worker, 2 * ETH)  # trying to run with the stake
     with _refused("WindowOpen"):
         deployed.stranger.execute_slash(slash_id)
