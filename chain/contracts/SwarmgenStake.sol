@@ -55,6 +55,9 @@ contract SwarmgenStake {
     uint64 public immutable challengeWindow;
 
     mapping(address => Coordinator) public coordinators;
+    /// @notice Who registered each ledger key: how a verifier holding only an export
+    /// (which names the key) finds the seals on chain.
+    mapping(bytes32 => address) public coordinatorByKey;
     mapping(bytes32 => Stake) public stakes;
     mapping(address => mapping(uint64 => Seal)) public seals;
     mapping(uint256 => Slash) public slashes;
@@ -76,6 +79,7 @@ contract SwarmgenStake {
 
     error BondTooSmall();
     error AlreadyRegistered();
+    error KeyTaken();
     error NotCoordinator();
     error NotOwner();
     error NothingToDo();
@@ -110,7 +114,9 @@ contract SwarmgenStake {
     function registerCoordinator(bytes32 ledgerKey) external payable {
         if (coordinators[msg.sender].registered) revert AlreadyRegistered();
         if (msg.value < minBond) revert BondTooSmall();
+        if (coordinatorByKey[ledgerKey] != address(0)) revert KeyTaken();
         coordinators[msg.sender] = Coordinator(ledgerKey, msg.value, true);
+        coordinatorByKey[ledgerKey] = msg.sender;
         emit CoordinatorRegistered(msg.sender, ledgerKey, msg.value);
     }
 

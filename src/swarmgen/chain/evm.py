@@ -165,6 +165,10 @@ class EvmChain:
         row = self.contract.functions.coordinators(Web3.to_checksum_address(address)).call()
         return bool(row[2])
 
+    def coordinator_of(self, ledger_key: bytes) -> str | None:
+        found = str(self.contract.functions.coordinatorByKey(ledger_key).call())
+        return None if found == _ZERO else found
+
     def seal_of(self, coordinator: str, epoch: int) -> ChainSeal | None:
         fn = self.contract.functions.sealOf(Web3.to_checksum_address(coordinator), epoch)
         root, head, count, posted_at = fn.call()

@@ -34,6 +34,7 @@ class FakeNetwork:
     challenge_window_s: int = 600
     now_s: int = 1_700_000_000
     bonds: dict[str, int] = field(default_factory=dict)
+    keys: dict[bytes, str] = field(default_factory=dict)
     stakes: dict[bytes, StakeInfo] = field(default_factory=dict)
     seals: dict[tuple[str, int], ChainSeal] = field(default_factory=dict)
     slashes: dict[int, _Slash] = field(default_factory=dict)
@@ -76,8 +77,11 @@ class FakeChain:
             raise _refuse("AlreadyRegistered")
         if bond < self.net.min_bond:
             raise _refuse("BondTooSmall")
+        if ledger_key in self.net.keys:
+            raise _refuse("KeyTaken")
         tx = self._write()
         self.net.bonds[self._address] = bond
+        self.net.keys[ledger_key] = self._address
         return tx
 
     def is_coordinator(self, address: str) -> bool:
@@ -91,6 +95,9 @@ class FakeChain:
         tx = self._write()
         self.net.seals[(self._address, seal.epoch)] = seal
         return tx
+
+    def coordinator_of(self, ledger_key: bytes) -> str | None:
+        return self.net.keys.get(ledger_key)
 
     def seal_of(self, coordinator: str, epoch: int) -> ChainSeal | None:
         return self.net.seals.get((coordinator, epoch))

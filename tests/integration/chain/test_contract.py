@@ -55,8 +55,12 @@ def test_coordinator_needs_the_bond_and_registers_once(deployed: Deployed) -> No
         coordinator.register_coordinator(b"\x01" * 32, BOND - 1)
     coordinator.register_coordinator(b"\x01" * 32, BOND)
     assert coordinator.is_coordinator(coordinator.address)
+    assert coordinator.coordinator_of(b"\x01" * 32) == coordinator.address
+    assert coordinator.coordinator_of(b"\x02" * 32) is None
     with _refused("AlreadyRegistered"):
         coordinator.register_coordinator(b"\x01" * 32, BOND)
+    with _refused("KeyTaken"):  # nobody else may claim a coordinator's ledger key
+        deployed.stranger.register_coordinator(b"\x01" * 32, BOND)
 
 
 def test_seals_are_written_once_and_only_by_a_coordinator(deployed: Deployed) -> None:
