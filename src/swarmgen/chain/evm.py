@@ -92,7 +92,9 @@ class EvmChain:
             {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)}
         )
         receipt = _send(w3, account, tx)
-        return cls(w3, receipt["contractAddress"], private_key)
+        chain = cls(w3, receipt["contractAddress"], private_key)
+        chain.last_gas = int(receipt["gasUsed"])
+        return chain
 
     @property
     def address(self) -> str:

@@ -38,6 +38,15 @@ class ChainOutbox:
     chain: Chain
     clock: Clock
 
+    def owe_sealed(self) -> int:
+        """Owe every sealed epoch not yet owed (a coordinator that joins the chain late,
+        or one run without the outbox on); returns how many rows were written."""
+        with self.store.transaction() as tx:
+            missing = [s for s in tx.ledger.seals() if tx.outbox.get(f"seal:{s.epoch}") is None]
+            for seal in missing:
+                tx.outbox.add(f"seal:{seal.epoch}", "seal", seal.to_dict(), self.clock.now_ms())
+        return len(missing)
+
     def drain(self, limit: int = 100) -> Drained:
         """Post what waits, oldest first; stop at the first failure so order holds."""
         with self.store.transaction() as tx:

@@ -127,14 +127,16 @@ def post(
     data: DataOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Post what the coordinator's outbox owes the chain (a running coordinator can do it)."""
+    """Post every sealed epoch the chain has not got yet, oldest first, each once."""
     from swarmgen.chain.outbox import ChainOutbox
     from swarmgen.clock import SystemClock
 
     epochs = admin_for(data, database_url).epochs
     try:
         chain = _view(rpc, contract, private_key)
-        drained = ChainOutbox(epochs.store, chain, SystemClock()).drain()
+        outbox = ChainOutbox(epochs.store, chain, SystemClock())
+        outbox.owe_sealed()
+        drained = outbox.drain()
     finally:
         epochs.store.dispose()
     print(json.dumps(asdict(drained), sort_keys=True))

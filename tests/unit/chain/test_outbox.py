@@ -13,6 +13,7 @@ from swarmgen.chain.port import ChainSeal
 from swarmgen.clock import FakeClock
 from swarmgen.coordinator.bootstrap import Services, build_services
 from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.core.seal import EpochSeal
 from swarmgen.store.memory import MemoryStore
 
 COORDINATOR = "0x" + "11" * 20
@@ -107,3 +108,23 @@ def test_another_seal_on_chain_for_the_epoch_is_a_conflict_that_stays_visible(
     assert "another seal" in drained.failed["seal:0"]
     with services.store.transaction() as tx:
         assert [row.key for row in tx.outbox.waiting()] == ["seal:0"]
+
+
+def test_epochs_sealed_without_the_outbox_are_owed_late_and_posted_once(
+    tmp_path: Path, chain: FakeChain
+) -> None:
+    services = build_services(
+        CoordinatorSettings(data=tmp_path), store=MemoryStore(), clock=FakeClock()
+    )
+    close(services, 2)
+    chain.post_seal(ChainSeal.of(_seals(services)[0]))  # epoch 0 already went up
+    posts = chain.net.posts
+    box = outbox(services, chain)
+    assert box.owe_sealed() == 2 and box.owe_sealed() == 0
+    assert box.drain().posted == ["seal:0", "seal:1"]
+    assert chain.net.posts == posts + 1
+
+
+def _seals(services: Services) -> list[EpochSeal]:
+    with services.store.transaction() as tx:
+        return tx.ledger.seals()
