@@ -45,7 +45,7 @@ def _slash(
         worker=receipt.worker,
         amount=10**17,
         epoch=epoch,
-        evidence=hashlib.sha256(b"evidence").digest(),
+        evidence=hashlib.sha256(receipt.digest).digest(),
         receipt_digest=receipt.digest,
         job=receipt.job,
         claimed_output=b"\x0b" * 32,

@@ -61,6 +61,9 @@ contract SwarmgenStake {
     mapping(bytes32 => Stake) public stakes;
     mapping(address => mapping(uint64 => Seal)) public seals;
     mapping(uint256 => Slash) public slashes;
+    /// @notice Each coordinator's slash per evidence digest: a verdict is slashed once,
+    /// so a coordinator that retries a proposal it is unsure about finds the first one.
+    mapping(address => mapping(bytes32 => uint256)) public slashIdOf;
     uint256 public slashCount;
     uint256 public slashedTotal;
 
@@ -89,6 +92,7 @@ contract SwarmgenStake {
     error AlreadySealed();
     error NotSealed();
     error BadSlash();
+    error AlreadyProposed();
     error NotPending();
     error WindowOpen();
     error WindowClosed();
@@ -203,7 +207,9 @@ contract SwarmgenStake {
         if (seals[msg.sender][c.epoch].postedAt == 0) revert NotSealed();
         if (c.amount == 0 || c.amount > slashable(c.worker)) revert BadSlash();
         if (c.claimedOutput == c.consensusOutput || c.receiptDigest == bytes32(0)) revert BadSlash();
+        if (slashIdOf[msg.sender][c.evidence] != 0) revert AlreadyProposed();
         id = ++slashCount;
+        slashIdOf[msg.sender][c.evidence] = id;
         slashes[id] = Slash({
             coordinator: msg.sender,
             worker: c.worker,

@@ -186,6 +186,11 @@ class EvmChain:
             pending_slashes=int(pending),
         )
 
+    def slash_id_of(self, coordinator: str, evidence: bytes) -> int | None:
+        fn = self.contract.functions.slashIdOf(Web3.to_checksum_address(coordinator), evidence)
+        found = int(fn.call())
+        return found or None
+
     def slash_state(self, slash_id: int) -> str:
         return _STATES[int(self.contract.functions.slashes(slash_id).call()[-1])]
 

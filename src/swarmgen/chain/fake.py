@@ -154,6 +154,8 @@ class FakeChain:
         s = self._stake(claim.worker)
         if not 0 < claim.amount <= s.slashable or claim.claimed_output == claim.consensus_output:
             raise _refuse("BadSlash")
+        if self.slash_id_of(self._address, claim.evidence) is not None:
+            raise _refuse("AlreadyProposed")
         self._write()
         slash_id = next(self.net._ids)
         window_end = self.net.now_s + self.net.challenge_window_s
@@ -212,6 +214,12 @@ class FakeChain:
         )
         slash.state = "cancelled"
         return tx
+
+    def slash_id_of(self, coordinator: str, evidence: bytes) -> int | None:
+        for slash_id, slash in self.net.slashes.items():
+            if slash.coordinator == coordinator and slash.claim.evidence == evidence:
+                return slash_id
+        return None
 
     def slash_state(self, slash_id: int) -> str:
         slash = self.net.slashes.get(slash_id)

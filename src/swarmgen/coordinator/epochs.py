@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from swarmgen.chain.owed import owe_epoch
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment
 from swarmgen.coordinator.sampling import ensure_seed
@@ -109,7 +110,8 @@ class EpochService:
     clock: Clock
     keys: KeyPair
     chain_outbox: bool = False
-    """Owe each seal to the chain (``swarmgen.chain.outbox``) in the closing transaction."""
+    """Owe each seal and slash to the chain (:mod:`swarmgen.chain.owed`) in the closing
+    transaction."""
 
     @property
     def config(self) -> EpochConfig:
@@ -174,7 +176,7 @@ class EpochService:
         )
         book.seal(seal)
         if self.chain_outbox:
-            tx.outbox.add(f"seal:{epoch}", "seal", seal.to_dict(), book.now_ms)
+            owe_epoch(tx, seal, self.settings.slash_ppm)
         ensure_seed(tx)  # the next epoch's draw is committed as it opens
         return seal
 

@@ -177,3 +177,13 @@ def test_a_receipt_that_says_what_was_claimed_does_not_refute(deployed: Deployed
     with _refused("DisputeRejected"):
         owner.dispute(slash_id, receipt.encode())
     assert owner.slash_state(slash_id) == "pending"
+
+
+def test_a_verdict_is_slashed_once(deployed: Deployed) -> None:
+    _worker, receipt, slash_id = _slash_setup(deployed)
+    claim = _claim(receipt, receipt.output, amount=1)
+    coordinator = deployed.coordinator
+    assert coordinator.slash_id_of(coordinator.address, claim.evidence) == slash_id
+    assert coordinator.slash_id_of(coordinator.address, b"\x00" * 32) is None
+    with _refused("AlreadyProposed"):
+        coordinator.propose_slash(claim)

@@ -18,7 +18,7 @@ def _claim(receipt: ChainReceipt, claimed: bytes) -> SlashClaim:
         receipt.worker,
         10,
         1,
-        hashlib.sha256(b"e").digest(),
+        hashlib.sha256(receipt.digest).digest(),
         receipt.digest,
         receipt.job,
         claimed,

@@ -9,11 +9,13 @@ import pytest
 
 from swarmgen.chain.fake import FakeChain, FakeNetwork
 from swarmgen.chain.outbox import ChainOutbox
-from swarmgen.chain.port import ChainSeal
+from swarmgen.chain.port import ChainSeal, SlashClaim, key32
+from swarmgen.chain.receipts import ChainReceipt
 from swarmgen.clock import FakeClock
 from swarmgen.coordinator.bootstrap import Services, build_services
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.seal import EpochSeal
+from swarmgen.core.signing import KeyPair
 from swarmgen.store.memory import MemoryStore
 
 COORDINATOR = "0x" + "11" * 20
@@ -128,3 +130,28 @@ def test_epochs_sealed_without_the_outbox_are_owed_late_and_posted_once(
 def _seals(services: Services) -> list[EpochSeal]:
     with services.store.transaction() as tx:
         return tx.ledger.seals()
+
+
+def test_a_slash_disputed_in_its_window_is_never_executed(
+    services: Services, chain: FakeChain
+) -> None:
+    close(services)
+    outbox(services, chain).drain()
+    worker, owner = KeyPair.generate(), chain.net.view("0xowner")
+    owner.deposit(key32(worker.public_key), 100)
+    honest = ChainReceipt.of("j", worker.public_key, "0c" * 32, worker.sign(b"j"))
+    claim = SlashClaim(
+        honest.worker, 10, 0, b"e" * 32, honest.digest, honest.job, b"\x0b" * 32, b"\x0c" * 32
+    )
+    slash_id = chain.propose_slash(claim)
+    with services.store.transaction() as tx:
+        tx.outbox.add(f"execute:{slash_id}", "execute", {"slash_id": slash_id}, 0)
+    assert outbox(services, chain).drain().posted == []  # early, not failed
+    owner.dispute(slash_id, honest.encode())
+    chain.net.advance(chain.net.challenge_window_s)
+    posts = chain.net.posts
+    assert outbox(services, chain).drain().posted == [f"execute:{slash_id}"]
+    assert chain.net.posts == posts and chain.slash_state(slash_id) == "cancelled"
+    with services.store.transaction() as tx:
+        row = tx.outbox.get(f"execute:{slash_id}")
+    assert row is not None and row.tx == "cancelled"
