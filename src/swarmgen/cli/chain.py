@@ -7,10 +7,12 @@ coin unit (wei).
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 
@@ -203,3 +205,39 @@ def withdraw(
     """Pay out unbonded stake whose delay has passed, unless a slash is pending."""
     key = _worker_key(worker, worker_id, data)
     print(_view(rpc, contract, private_key).withdraw(key))
+
+
+def with_stake(command: Callable[..., None]) -> typer.Typer:
+    """``command`` (``swarmgen worker``) as a group that also holds ``stake``.
+
+    ``swarmgen worker --model ...`` runs the worker as before; ``swarmgen worker stake
+    ...`` reaches the stake commands. The group's callback takes ``command``'s own
+    options (its signature is copied, so it follows the command), with ``--model``
+    checked by hand: a required group option would be demanded of the subcommands too.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    model = signature.parameters["model"]
+    _, *extras = get_args(model.annotation)
+    optional = model.replace(annotation=Annotated[list[str] | None, *extras], default=None)
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    parameters = [
+        context,
+        *(optional if p.name == "model" else p for p in signature.parameters.values()),
+    ]
+
+    def callback(ctx: typer.Context, **options: Any) -> None:
+        if ctx.invoked_subcommand is not None:
+            return
+        if not options.get("model"):
+            raise typer.BadParameter("Missing option '--model'.", param_hint="--model")
+        command(**options)
+
+    callback.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    callback.__annotations__ = {p.name: p.annotation for p in parameters}
+    callback.__doc__ = command.__doc__
+    group = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+    group.callback()(callback)
+    group.add_typer(stake_app, name="stake")
+    return group

@@ -6,7 +6,7 @@ import typer
 
 from swarmgen.cli.audit import audit_app
 from swarmgen.cli.calibrate import calibrate
-from swarmgen.cli.chain import chain_app
+from swarmgen.cli.chain import chain_app, with_stake
 from swarmgen.cli.credits import credits_app
 from swarmgen.cli.demo import demo
 from swarmgen.cli.keys import keys_app, users_app
@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(coordinator)
-app.command()(worker)
+app.add_typer(with_stake(worker), name="worker")
 app.command()(submit)
 app.command()(demo)
 app.command()(calibrate)
