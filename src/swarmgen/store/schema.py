@@ -214,3 +214,19 @@ missed_seats = Table(
     Column("recorded_ms", BigInteger, nullable=False),
     Index("ix_missed_seats_worker", "worker_id", "epoch"),
 )
+
+# the chain outbox --------------------------------------------------------------------
+
+chain_outbox = Table(
+    "chain_outbox",
+    metadata,
+    Column("key", String(64), primary_key=True),  # seal:<epoch>
+    Column("kind", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("posted_ms", BigInteger),  # null while it waits
+    Column("tx", String(80)),
+    Column("last_error", Text),
+    Index("ix_chain_outbox_waiting", "posted_ms", "created_ms"),
+)

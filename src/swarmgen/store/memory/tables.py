@@ -18,6 +18,7 @@ from swarmgen.store.records import (
     JobRecord,
     KeyRecord,
     MissedSeat,
+    OutboxRow,
     UserRecord,
     WorkerRecord,
 )
@@ -54,6 +55,7 @@ class Tables:
     balances: dict[str, int] = field(default_factory=dict)
     epochs: dict[int, EpochRow] = field(default_factory=dict)
     missed_seats: list[MissedSeat] = field(default_factory=list)
+    outbox: dict[str, OutboxRow] = field(default_factory=dict)
 
     def working_copy(self) -> Tables:
         """Copies of every container (the records in them are immutable and shared)."""

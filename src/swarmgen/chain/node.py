@@ -1,0 +1,100 @@
+"""A local EVM node: ``anvil`` from the npm package ``@foundry-rs/anvil``.
+
+Tests and the demo start one on 127.0.0.1 at a free port and stop it when done; its
+accounts are anvil's well-known development keys (never use them on a real chain).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swarmgen.chain.port import ChainError
+
+DEV_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+)
+"""anvil's first development accounts (public knowledge: local nodes only)."""
+
+_PACKAGE_BINARY = "chain/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+
+
+def anvil_binary(root: Path | None = None) -> Path | None:
+    """The anvil binary: the npm package's under ``chain/``, else one on ``PATH``."""
+    here = root or Path(__file__).resolve().parents[3]
+    candidate = here / _PACKAGE_BINARY
+    if candidate.is_file():
+        return candidate
+    found = shutil.which("anvil")
+    return Path(found) if found else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class AnvilNode:
+    """A running anvil process; use it as a context manager."""
+
+    binary: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 20.0) -> AnvilNode:
+        self.process = subprocess.Popen(
+            [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ChainError(f"anvil exited with {self.process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise ChainError(f"anvil did not listen on port {self.port} within {timeout_s} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> AnvilNode:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def advance(rpc_url: str, seconds: int) -> None:
+    """Move a development node's clock forward and mine a block (anvil's own RPC)."""
+    from swarmgen.chain.evm import connect
+
+    w3 = connect(rpc_url)
+    w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
