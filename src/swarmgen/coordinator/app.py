@@ -11,8 +11,10 @@ from fastapi import FastAPI
 import swarmgen
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
+from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
 from swarmgen.coordinator.faces import fallback, native
+from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.tasks import TaskRunner
 from swarmgen.store import Store
@@ -64,6 +66,14 @@ def create_app(
     app.state.credits = services.credits
     app.state.epochs = services.epochs
     fallback.install(app)
+    network = NetworkService(
+        services.store,
+        services.registry,
+        services.credits,
+        services.clock,
+        settings.epoch_length_s,
+        Publication(services.store),
+    )
     face = native.NativeServices(
         services.jobs,
         services.workers,
@@ -71,6 +81,7 @@ def create_app(
         services.epochs,
         services.store,
         services.clock,
+        network,
     )
     native.mount(app, face, settings)
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from swarmgen.store.memory.accounts import MemoryNonces, MemoryUsers, MemoryWorkers
 from swarmgen.store.memory.jobs import MemoryDispatch, MemoryJobs
 from swarmgen.store.memory.ledger import MemoryBook, MemoryLedger
+from swarmgen.store.memory.network import MemoryNetwork
 from swarmgen.store.memory.tables import Tables
 from swarmgen.store.memory.verification import MemoryValidations, MemoryVerdicts
 from swarmgen.store.port import Store
@@ -35,6 +36,7 @@ class MemoryTransaction:
         self.validations = MemoryValidations(tables)
         self.verdicts = MemoryVerdicts(tables)
         self.ledger = MemoryLedger(tables)
+        self.network = MemoryNetwork(tables)
 
     @property
     def book(self) -> MemoryBook:
