@@ -13,8 +13,9 @@ from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
-from swarmgen.coordinator.faces import fallback, native
+from swarmgen.coordinator.faces import fallback, native, openai
 from swarmgen.coordinator.network import NetworkService
+from swarmgen.coordinator.provenance import Provenance
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.tasks import TaskRunner
 from swarmgen.store import Store
@@ -65,7 +66,7 @@ def create_app(
     app.state.workers = services.workers
     app.state.credits = services.credits
     app.state.epochs = services.epochs
-    fallback.install(app)
+    fallback.install(app, {openai.PREFIX: openai.routing_error})
     network = NetworkService(
         services.store,
         services.registry,
@@ -84,6 +85,19 @@ def create_app(
         network,
     )
     native.mount(app, face, settings)
+    openai.mount(
+        app,
+        openai.OpenAIServices(
+            services.jobs,
+            services.credits,
+            services.store,
+            services.blobs,
+            services.registry,
+            Provenance(services.store, network.publication),
+            services.epochs.keys,
+        ),
+        settings,
+    )
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:
