@@ -13,7 +13,8 @@ from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
-from swarmgen.coordinator.faces import fallback, native, openai
+from swarmgen.coordinator.faces import fallback, metrics, native, openai
+from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.provenance import Provenance
 from swarmgen.coordinator.settings import CoordinatorSettings
@@ -75,6 +76,8 @@ def create_app(
         settings.epoch_length_s,
         Publication(services.store),
     )
+    observer = Observer(services.store, services.clock)
+    app.state.observer = observer
     face = native.NativeServices(
         services.jobs,
         services.workers,
@@ -83,6 +86,7 @@ def create_app(
         services.store,
         services.clock,
         network,
+        observer,
     )
     native.mount(app, face, settings)
     openai.mount(
@@ -95,9 +99,11 @@ def create_app(
             services.registry,
             Provenance(services.store, network.publication),
             services.epochs.keys,
+            observer,
         ),
         settings,
     )
+    metrics.mount(app, observer)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

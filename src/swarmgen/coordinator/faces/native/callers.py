@@ -19,6 +19,7 @@ from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService
 from swarmgen.coordinator.faces.native.errors import invalid_from
 from swarmgen.coordinator.jobs import JobService
+from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.workers import WorkerService
@@ -39,6 +40,7 @@ class NativeServices:
     store: Store
     clock: Clock
     network: NetworkService
+    observer: Observer
 
 
 @dataclass(frozen=True)

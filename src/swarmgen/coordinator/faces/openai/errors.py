@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from swarmgen.coordinator.faces.native.errors import problems_from
 from swarmgen.errors import RateLimited, SwarmgenError, UnknownModel
@@ -72,3 +72,39 @@ def routing(method: str, path: str, status: int, detail: str) -> JSONResponse:
 def internal() -> JSONResponse:
     """What a bug looks like from outside: a stable code, no traceback."""
     return JSONResponse(body("internal error", 500, "internal"), 500)
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str
+
+
+class OpenAIErrorOut(BaseModel):
+    """OpenAI's error body (plus ``swarmgen.job_id`` when a job was queued)."""
+
+    error: OpenAIErrorDetail
+    swarmgen: dict[str, Any] | None = None
+
+
+WHY = {
+    400: "The request could not be read or broke a bound; ``param`` names the field.",
+    401: "Missing, unknown or revoked API key.",
+    402: "The balance does not cover the job's price.",
+    403: "Not allowed (an image link whose signature does not match, or that expired).",
+    404: "No such model offering or object.",
+    409: "The job behind an image link is not completed.",
+    413: "The request body exceeds the limit.",
+    422: "The job does not fit the model, or it failed or did not finish in time.",
+    429: "Too many active jobs; retry after ``Retry-After`` seconds.",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for ``statuses``, each with OpenAI's error schema."""
+    return {s: {"model": OpenAIErrorOut, "description": WHY[s]} for s in statuses}
+
+
+JOB = documented(400, 401, 402, 404, 413, 422, 429)
+"""What a route that queues a job can answer."""

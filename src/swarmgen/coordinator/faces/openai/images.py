@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from swarmgen.coordinator.domain import JobRequest
+from swarmgen.coordinator.faces.openai.errors import JOB, documented
 from swarmgen.coordinator.faces.openai.links import PATH, Links
 from swarmgen.coordinator.faces.openai.running import Runner, swarmgen_extension
 from swarmgen.coordinator.faces.openai.wire import ImageIn
@@ -37,7 +38,7 @@ def router(runner: Runner, links: Links, route_class: type) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["openai"], route_class=route_class)
     User = Annotated[UserRecord, Depends(runner.requester)]
 
-    @api.post("/images/generations")
+    @api.post("/images/generations", responses=JOB)
     async def generate(body: ImageIn, user: User, request: Request) -> dict[str, Any]:
         """Images from a prompt, as base64 PNGs or as signed links that expire."""
         width, height = body.sides()
@@ -72,7 +73,10 @@ def router(runner: Runner, links: Links, route_class: type) -> APIRouter:
     @api.get(
         PATH.removeprefix("/v1") + "/{job_id}/{index}",
         response_class=Response,
-        responses={200: {"content": {"image/png": {}}, "description": "PNG bytes."}},
+        responses={
+            200: {"content": {"image/png": {}}, "description": "PNG bytes."},
+            **documented(400, 403, 404, 409),
+        },
     )
     def image(
         job_id: Annotated[str, Path(min_length=1, max_length=64, pattern=PLAIN)],

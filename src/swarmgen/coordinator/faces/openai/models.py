@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
+from swarmgen.coordinator.faces.openai.errors import documented
 from swarmgen.coordinator.faces.openai.running import Runner
 from swarmgen.core.offerings import Offering
 from swarmgen.errors import FieldProblem, UnknownModel
@@ -24,12 +25,12 @@ def router(runner: Runner, route_class: type) -> APIRouter:
         return {"id": str(offering), "object": "model", "created": 0, "owned_by": OWNER,
                 "swarmgen": {"kind": kind}}  # fmt: skip
 
-    @api.get("/models")
+    @api.get("/models", responses=documented(400, 401))
     def list_models(_user: Annotated[UserRecord, Depends(runner.requester)]) -> dict[str, Any]:
         """Every model offering (name@precision) this coordinator schedules."""
         return {"object": "list", "data": [card(o) for o in registry.all_offerings()]}
 
-    @api.get("/models/{model}")
+    @api.get("/models/{model}", responses=documented(400, 401, 404))
     def get_model(
         model: Annotated[str, Path(min_length=1, max_length=80, pattern=PLAIN)],
         _user: Annotated[UserRecord, Depends(runner.requester)],

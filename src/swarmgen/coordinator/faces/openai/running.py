@@ -14,6 +14,7 @@ from swarmgen.coordinator.auth import authenticate_requester, bearer_token
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.domain import JobRequest, JobStatus
 from swarmgen.coordinator.jobs import JobService
+from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.provenance import JobProvenance, Provenance
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.jobs import JobState
@@ -22,9 +23,6 @@ from swarmgen.errors import SwarmgenError
 from swarmgen.registry import Registry
 from swarmgen.store.port import Store
 from swarmgen.store.records import UserRecord
-
-WAIT_MAX_S = 600.0
-"""Longest a request waits for its job (the openai client's own default timeout)."""
 
 
 class JobUnfinished(SwarmgenError):
@@ -50,13 +48,13 @@ class OpenAIServices:
     provenance: Provenance
     keys: KeyPair
     """The coordinator's key: image links are signed with a secret derived from it."""
+    observer: Observer
 
 
 @dataclass(frozen=True)
 class Runner:
     services: OpenAIServices
     settings: CoordinatorSettings
-    wait_max_s: float = WAIT_MAX_S
 
     def requester(self, authorization: Annotated[str | None, Header()] = None) -> UserRecord:
         """The user behind ``Authorization: Bearer <API key>`` (or the anonymous key)."""
@@ -67,12 +65,14 @@ class Runner:
 
     def submit(self, user: UserRecord, request: JobRequest) -> str:
         """Queue the job (402, 404, 422 and 429 come from here, before any answer)."""
-        return self.services.jobs.submit(user, request).id
+        job_id = self.services.jobs.submit(user, request).id
+        self.services.observer.on_submit(user.id, request.model, [job_id], "openai")
+        return job_id
 
     async def finish(self, user: UserRecord, job_id: str) -> tuple[JobStatus, JobProvenance]:
         """Wait for the job's end; :class:`JobUnfinished` unless it completed."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.wait_max_s
+        deadline = loop.time() + self.settings.openai_wait_s
         status = await self.services.jobs.status(user, job_id, 0)
         while not JobState(status.state).final and (left := deadline - loop.time()) > 0:
             status = await self.services.jobs.status(user, job_id, min(left, 30.0))

@@ -216,7 +216,7 @@ def router(runner: Runner, route_class: type) -> APIRouter:
     User = Annotated[UserRecord, Depends(runner.requester)]
     answers = TextAnswers(runner)
 
-    @api.post("/chat/completions", response_model=None)
+    @api.post("/chat/completions", response_model=None, responses=errors.JOB)
     async def chat(body: ChatIn, user: User) -> JSONResponse | StreamingResponse:
         """A chat answer from a text model offering (name@precision)."""
         messages = [Message(ROLES.get(m.role, m.role), m.text()) for m in body.messages]
@@ -235,7 +235,7 @@ def router(runner: Runner, route_class: type) -> APIRouter:
             }
         )
 
-    @api.post("/completions", response_model=None)
+    @api.post("/completions", response_model=None, responses=errors.JOB)
     async def completions(body: CompletionIn, user: User) -> JSONResponse | StreamingResponse:
         """A completion of ``prompt`` (sent to the model as one user message)."""
         job_id = runner.submit(user, JobRequest(body.model, spec_of(body, (), body.prompt)))
