@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from swarmgen.coordinator.faces.native.routing import Handler, bounded
+from swarmgen.coordinator.faces.bodies import Handler, bounded
 from swarmgen.coordinator.faces.openai import errors
 from swarmgen.errors import SwarmgenError
 
