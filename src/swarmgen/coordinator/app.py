@@ -11,8 +11,12 @@ from fastapi import FastAPI
 import swarmgen
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
+from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
-from swarmgen.coordinator.faces import fallback, native
+from swarmgen.coordinator.faces import fallback, metrics, native, openai
+from swarmgen.coordinator.metrics import Observer
+from swarmgen.coordinator.network import NetworkService
+from swarmgen.coordinator.provenance import Provenance
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.tasks import TaskRunner
 from swarmgen.store import Store
@@ -63,7 +67,17 @@ def create_app(
     app.state.workers = services.workers
     app.state.credits = services.credits
     app.state.epochs = services.epochs
-    fallback.install(app)
+    fallback.install(app, {openai.PREFIX: openai.routing_error})
+    network = NetworkService(
+        services.store,
+        services.registry,
+        services.credits,
+        services.clock,
+        settings.epoch_length_s,
+        Publication(services.store),
+    )
+    observer = Observer(services.store, services.clock)
+    app.state.observer = observer
     face = native.NativeServices(
         services.jobs,
         services.workers,
@@ -71,8 +85,25 @@ def create_app(
         services.epochs,
         services.store,
         services.clock,
+        network,
+        observer,
     )
     native.mount(app, face, settings)
+    openai.mount(
+        app,
+        openai.OpenAIServices(
+            services.jobs,
+            services.credits,
+            services.store,
+            services.blobs,
+            services.registry,
+            Provenance(services.store, network.publication),
+            services.epochs.keys,
+            observer,
+        ),
+        settings,
+    )
+    metrics.mount(app, observer)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

@@ -57,6 +57,12 @@ class CoordinatorSettings(BaseSettings):
     )
     pop_wait_max_s: float = Field(30.0, ge=0, description="Longest long-poll of a worker pop.")
     result_wait_max_s: float = Field(60.0, ge=0, description="Longest long-poll of a status.")
+    openai_wait_s: float = Field(
+        600.0,
+        ge=0,
+        description="Longest an OpenAI-compatible request waits for its job before answering "
+        "422 job_unfinished with the job's id (OpenAI's API has no job to poll).",
+    )
     max_body_bytes: int = Field(64 * 1024, description="Largest requester request body.")
     max_worker_body_bytes: int = Field(
         32 * 1024 * 1024, description="Largest worker request body (results carry images)."

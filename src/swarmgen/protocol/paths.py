@@ -12,3 +12,7 @@ LEDGER = f"{PREFIX}/ledger"
 
 def job(job_id: str) -> str:
     return f"{JOBS}/{job_id}"
+
+
+MODELS = f"{PREFIX}/models"
+STATS = f"{PREFIX}/stats"

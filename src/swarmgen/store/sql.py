@@ -3,11 +3,12 @@
 ``with store.transaction() as tx:`` opens one database transaction (``BEGIN
 IMMEDIATE`` on SQLite) and hands out a repository per concern (``tx.jobs``,
 ``tx.dispatch``, ``tx.workers``, ``tx.users``, ``tx.nonces``, ``tx.validations``,
-``tx.verdicts``, ``tx.ledger``, ``tx.outbox``), all on that transaction's connection.
-It commits when the block ends and rolls back when it raises. ``transaction(now_ms, ledger=True)``
-also takes the ledger lock and adds ``tx.book``, the ledger's write side, so money and
-rows change together. Repositories are made on first use: a dispatch transaction costs
-the same round trips as a bare ``engine.begin()``.
+``tx.verdicts``, ``tx.ledger``, ``tx.outbox``, ``tx.network``), all on that
+transaction's connection. It commits when the block ends and rolls back when it raises.
+``transaction(now_ms, ledger=True)`` also takes the ledger lock and adds ``tx.book``,
+the ledger's write side, so money and rows change together. Repositories are made on
+first use: a dispatch transaction costs the same round trips as a bare
+``engine.begin()``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, Engine
 from swarmgen.store.dispatch import DispatchRepository
 from swarmgen.store.jobs import JobRepository
 from swarmgen.store.ledger import Book, LedgerRepository
+from swarmgen.store.network import NetworkRepository
 from swarmgen.store.nonces import NonceRepository
 from swarmgen.store.outbox import OutboxRepository
 from swarmgen.store.users import UserRepository
@@ -87,6 +89,10 @@ class SqlTransaction:
     @cached_property
     def outbox(self) -> OutboxRepository:
         return OutboxRepository(self.conn)
+
+    @cached_property
+    def network(self) -> NetworkRepository:
+        return NetworkRepository(self.conn)
 
 
 class SqlStore:

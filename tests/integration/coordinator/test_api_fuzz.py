@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import hypothesis
+import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, Verbosity
@@ -158,6 +159,7 @@ def _run(strategy: Any, examples: int, send: Callable[[Any], None], end: float) 
     fuzz()
 
 
+@pytest.mark.parametrize("settings_overrides", [{"openai_wait_s": 0}])  # nobody serves jobs
 def test_whole_openapi_document_survives_generated_requests(env: Env) -> None:
     # The worker is registered with its owner's key, so the stake operations reach past
     # "register with your owner's key" into their own rules.

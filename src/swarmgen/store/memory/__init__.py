@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from swarmgen.store.memory.accounts import MemoryNonces, MemoryUsers, MemoryWorkers
 from swarmgen.store.memory.jobs import MemoryDispatch, MemoryJobs
 from swarmgen.store.memory.ledger import MemoryBook, MemoryLedger
+from swarmgen.store.memory.network import MemoryNetwork
 from swarmgen.store.memory.outbox import MemoryOutbox
 from swarmgen.store.memory.tables import Tables
 from swarmgen.store.memory.verification import MemoryValidations, MemoryVerdicts
@@ -37,6 +38,7 @@ class MemoryTransaction:
         self.verdicts = MemoryVerdicts(tables)
         self.ledger = MemoryLedger(tables)
         self.outbox = MemoryOutbox(tables)
+        self.network = MemoryNetwork(tables)
 
     @property
     def book(self) -> MemoryBook:

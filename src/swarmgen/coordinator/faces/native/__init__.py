@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from swarmgen.coordinator.faces.native import credits, jobs, ledger, stake, workers
+from swarmgen.coordinator.faces.native import credits, jobs, ledger, network, stake, workers
 from swarmgen.coordinator.faces.native.callers import Callers, NativeServices
 from swarmgen.coordinator.faces.native.routing import native_route
 from swarmgen.coordinator.settings import CoordinatorSettings
@@ -26,6 +26,9 @@ def mount(app: FastAPI, services: NativeServices, settings: CoordinatorSettings)
     requester = native_route(lambda: settings.max_body_bytes)
     worker = native_route(lambda: settings.max_worker_body_bytes)
     app.include_router(jobs.router(callers, paths.JOBS, requester))
+    app.include_router(
+        network.router(services.network, paths.MODELS, paths.WORKERS, paths.STATS, requester)
+    )
     app.include_router(stake.router(callers, paths.STAKE, worker))
     app.include_router(workers.router(callers, paths.WORKERS, worker))
     app.include_router(credits.router(callers, paths.CREDITS, requester))

@@ -19,6 +19,8 @@ from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService
 from swarmgen.coordinator.faces.native.errors import invalid_from
 from swarmgen.coordinator.jobs import JobService
+from swarmgen.coordinator.metrics import Observer
+from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.workers import WorkerService
 from swarmgen.store.port import Store
@@ -37,6 +39,8 @@ class NativeServices:
     epochs: EpochService
     store: Store
     clock: Clock
+    network: NetworkService
+    observer: Observer
 
 
 @dataclass(frozen=True)

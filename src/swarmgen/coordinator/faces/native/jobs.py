@@ -33,13 +33,16 @@ JobId = Annotated[
 def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     """Routes under ``prefix`` (e.g. ``/api/v1/jobs``) on ``callers``' job service."""
     jobs = callers.services.jobs
+    observer = callers.services.observer
     api = APIRouter(prefix=prefix, tags=["jobs"], route_class=route_class, responses=REQUESTER)
     User = Annotated[UserRecord, Depends(callers.requester)]
 
     @api.post("", status_code=202, response_model=JobAccepted, responses=errors(402, 429))
     def submit_job(job: JobIn, user: User) -> JobAccepted:
         """Queue an image or text job; its price is reserved and its seed fixed."""
-        return convert.accepted(jobs.submit(user, convert.job_request(job)))
+        accepted = jobs.submit(user, convert.job_request(job))
+        observer.on_submit(user.id, job.model, [accepted.id], "native")
+        return convert.accepted(accepted)
 
     @api.post("/quote", response_model=QuoteOut)
     def quote_job(job: JobIn, user: User) -> QuoteOut:
@@ -73,9 +76,10 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     def submit_jobs(batch: JobBatchIn, user: User) -> JobBatchAccepted:
         """Queue up to 64 jobs at once, all or none (one reservation of their total price)."""
         requests = [convert.job_request(job) for job in batch.jobs]
-        return JobBatchAccepted(
-            jobs=[convert.accepted(a) for a in jobs.submit_many(user, requests)]
-        )
+        accepted = jobs.submit_many(user, requests)
+        for job, one in zip(batch.jobs, accepted, strict=True):
+            observer.on_submit(user.id, job.model, [one.id], "native")
+        return JobBatchAccepted(jobs=[convert.accepted(a) for a in accepted])
 
     @api.get("/{job_id}", response_model=JobView, responses=errors(404))
     async def job_status(

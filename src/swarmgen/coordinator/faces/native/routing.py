@@ -8,61 +8,22 @@ use it, so a sibling face mounts with its own limits and error shape.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.types import Message
 
+from swarmgen.coordinator.faces.bodies import Handler, bounded
 from swarmgen.coordinator.faces.native.errors import (
     error_response,
     internal_response,
     invalid_from,
 )
-from swarmgen.errors import FieldProblem, InvalidRequest, PayloadTooLarge, SwarmgenError
+from swarmgen.errors import FieldProblem, InvalidRequest, SwarmgenError
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-
-
-def too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"request body exceeds {limit} bytes",
-        fields=[FieldProblem("body", "too large", limit).as_dict()],
-    )
-
-
-async def bounded(request: Request, limit: int) -> Request:
-    """``request`` with its body read up to ``limit`` bytes (413 past it), ready to replay.
-
-    A declared ``Content-Length`` over the limit is refused before reading; a chunked
-    body is read only up to the limit.
-    """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
-    chunks: list[bytes] = []
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return Request(request.scope, replay)
 
 
 def native_route(body_limit: int | Callable[[], int]) -> type[APIRoute]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
 from swarmgen.coordinator.faces.native.openapi import WORKER, errors, signed_body
+from swarmgen.errors import SwarmgenError
 from swarmgen.protocol import (
     Ack,
     HeartbeatIn,
@@ -23,6 +26,7 @@ from swarmgen.protocol import (
 def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     """Routes under ``prefix`` (e.g. ``/api/v1/workers``) on the worker service."""
     service = callers.services.workers
+    observer = callers.services.observer
     api = APIRouter(prefix=prefix, tags=["workers"], route_class=route_class, responses=WORKER)
 
     @api.post("/register", response_model=RegisterOut, openapi_extra=signed_body(RegisterIn))
@@ -39,7 +43,9 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     async def pop(request: Request) -> PopOut:
         """Lease jobs that fit this worker; long-polls up to ``wait_s``."""
         worker_id, body = await callers.worker(request, PopIn)
+        started = time.perf_counter()
         leased = await service.pop(worker_id, body.wait_s, body.max_jobs)
+        observer.on_pop(worker_id, leased, started)
         return PopOut(jobs=[convert.assignment(job) for job in leased])
 
     @api.post(
@@ -52,7 +58,14 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         """Results with signed receipts for jobs leased to this worker."""
         worker_id, body = await callers.worker(request, SubmitIn)
         results = [convert.submission(result) for result in body.results]
-        return convert.submit_out(await service.submit(worker_id, results))
+        try:
+            outcome = await service.submit(worker_id, results)
+        except SwarmgenError as exc:  # every result was refused
+            observer.on_results(worker_id, [], [(r.job_id, exc.code) for r in results])
+            raise
+        refused = [(job_id, error.code) for job_id, error in outcome.rejected]
+        observer.on_results(worker_id, outcome.accepted, refused)
+        return convert.submit_out(outcome)
 
     @api.post("/heartbeat", response_model=Ack, openapi_extra=signed_body(HeartbeatIn))
     async def heartbeat(request: Request) -> Ack:
