@@ -34,7 +34,8 @@ class Accepted:
 
     id: str
     state: str
-    queue_position: int
+    queue_position: int | None
+    """None once the job has left the queue (a retried submit answered again later)."""
     price: int
     payment: str
     seed: int

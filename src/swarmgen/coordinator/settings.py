@@ -54,6 +54,12 @@ class CoordinatorSettings(BaseSettings):
     )
     pop_wait_max_s: float = Field(30.0, ge=0, description="Longest long-poll of a worker pop.")
     result_wait_max_s: float = Field(60.0, ge=0, description="Longest long-poll of a status.")
+    idempotency_window_s: int = Field(
+        86_400,
+        ge=1,
+        description="How long an Idempotency-Key of a submit is remembered: a retry within it "
+        "gets the jobs the first request queued, and pays nothing more.",
+    )
     max_body_bytes: int = Field(64 * 1024, description="Largest requester request body.")
     max_worker_body_bytes: int = Field(
         32 * 1024 * 1024, description="Largest worker request body (results carry images)."
@@ -137,6 +143,7 @@ class JobSettings(_Slice):
     lease_min_s: int
     aging_points_per_s: int
     result_wait_max_s: float
+    idempotency_window_s: int = 86_400
 
 
 @dataclass(frozen=True)

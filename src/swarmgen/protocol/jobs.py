@@ -81,7 +81,9 @@ JobIn = Annotated[ImageJobIn | TextJobIn, Field(discriminator="kind")]
 class JobAccepted(BaseModel):
     id: str
     state: str
-    queue_position: int
+    queue_position: int | None
+    """None once the job has left the queue: a submit retried under its Idempotency-Key
+    after the job was leased or finished is answered with the job as it stands."""
     price: int
     payment: str
     seed: int

@@ -23,6 +23,7 @@ from swarmgen.store.records import (
     CheckStatus,
     Completion,
     ExpiredSeat,
+    IdempotentRequest,
     JobRecord,
     KeyRecord,
     OpenEpoch,
@@ -110,6 +111,12 @@ class Users(Protocol):
 
 class Nonces(Protocol):
     def remember(self, worker_id: str, nonce: str, now: int) -> bool: ...
+    def prune(self, before_ms: int) -> int: ...
+
+
+class Idempotency(Protocol):
+    def get(self, user_id: str, key: str, since_ms: int) -> IdempotentRequest | None: ...
+    def claim(self, request: IdempotentRequest, since_ms: int) -> IdempotentRequest | None: ...
     def prune(self, before_ms: int) -> int: ...
 
 
@@ -226,6 +233,8 @@ class Transaction(Protocol):
     def users(self) -> Users: ...
     @property
     def nonces(self) -> Nonces: ...
+    @property
+    def idempotency(self) -> Idempotency: ...
     @property
     def validations(self) -> Validations: ...
     @property

@@ -36,6 +36,17 @@ class WorkerRecord:
 
 
 @dataclass(frozen=True)
+class IdempotentRequest:
+    """A submit made under an ``Idempotency-Key``: what it asked for and what it queued."""
+
+    user_id: str
+    key: str
+    fingerprint: str
+    job_ids: tuple[str, ...]
+    created_ms: int
+
+
+@dataclass(frozen=True)
 class JobRecord:
     id: str
     user_id: str

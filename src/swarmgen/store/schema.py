@@ -96,6 +96,16 @@ jobs = Table(
     Index("ix_jobs_sample", "sample_epoch", "offering"),
 )
 
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),  # the client's Idempotency-Key header
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the request it named
+    Column("job_ids", JSON, nullable=False),  # the jobs that request queued, in order
+    Column("created_ms", BigInteger, nullable=False, index=True),
+)
+
 nonces = Table(
     "nonces",
     metadata,

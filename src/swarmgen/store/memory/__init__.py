@@ -13,7 +13,12 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-from swarmgen.store.memory.accounts import MemoryNonces, MemoryUsers, MemoryWorkers
+from swarmgen.store.memory.accounts import (
+    MemoryIdempotency,
+    MemoryNonces,
+    MemoryUsers,
+    MemoryWorkers,
+)
 from swarmgen.store.memory.jobs import MemoryDispatch, MemoryJobs
 from swarmgen.store.memory.ledger import MemoryBook, MemoryLedger
 from swarmgen.store.memory.tables import Tables
@@ -32,6 +37,7 @@ class MemoryTransaction:
         self.workers = MemoryWorkers(tables)
         self.users = MemoryUsers(tables)
         self.nonces = MemoryNonces(tables)
+        self.idempotency = MemoryIdempotency(tables)
         self.validations = MemoryValidations(tables)
         self.verdicts = MemoryVerdicts(tables)
         self.ledger = MemoryLedger(tables)

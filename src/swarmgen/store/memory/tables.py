@@ -15,6 +15,7 @@ from swarmgen.store.records import (
     SYSTEM_USER,
     BallotRow,
     CheckRow,
+    IdempotentRequest,
     JobRecord,
     KeyRecord,
     MissedSeat,
@@ -41,6 +42,8 @@ class Tables:
     """Key id to the key and its hash."""
     workers: dict[str, WorkerRecord] = field(default_factory=dict)
     nonces: dict[tuple[str, str], int] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], IdempotentRequest] = field(default_factory=dict)
+    """``(user_id, key)`` to the submit made under that key."""
     jobs: dict[str, JobRecord] = field(default_factory=dict)
     seeds: dict[int, tuple[bytes, str]] = field(default_factory=dict)
     checks: dict[str, tuple[CheckRow, int]] = field(default_factory=dict)

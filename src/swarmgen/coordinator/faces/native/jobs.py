@@ -5,7 +5,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
@@ -29,6 +29,19 @@ JobId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=PLAIN, description="The job's id.")
 ]
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A key of your choosing (1-255 visible ASCII characters) naming this "
+        "submit: a retry with the same key and body within the window gets the first "
+        "answer's jobs and is not charged again; the same key with another body is 409.",
+    ),
+]
+
 
 def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     """Routes under ``prefix`` (e.g. ``/api/v1/jobs``) on ``callers``' job service."""
@@ -36,10 +49,10 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     api = APIRouter(prefix=prefix, tags=["jobs"], route_class=route_class, responses=REQUESTER)
     User = Annotated[UserRecord, Depends(callers.requester)]
 
-    @api.post("", status_code=202, response_model=JobAccepted, responses=errors(402, 429))
-    def submit_job(job: JobIn, user: User) -> JobAccepted:
+    @api.post("", status_code=202, response_model=JobAccepted, responses=errors(402, 409, 429))
+    def submit_job(job: JobIn, user: User, idempotency_key: IdempotencyKey = None) -> JobAccepted:
         """Queue an image or text job; its price is reserved and its seed fixed."""
-        return convert.accepted(jobs.submit(user, convert.job_request(job)))
+        return convert.accepted(jobs.submit(user, convert.job_request(job), idempotency_key))
 
     @api.post("/quote", response_model=QuoteOut)
     def quote_job(job: JobIn, user: User) -> QuoteOut:
@@ -68,14 +81,18 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         return JobList(jobs=[convert.job_view(j, prefix) for j in found])
 
     @api.post(
-        "/batch", status_code=202, response_model=JobBatchAccepted, responses=errors(402, 429)
+        "/batch",
+        status_code=202,
+        response_model=JobBatchAccepted,
+        responses=errors(402, 409, 429),
     )
-    def submit_jobs(batch: JobBatchIn, user: User) -> JobBatchAccepted:
+    def submit_jobs(
+        batch: JobBatchIn, user: User, idempotency_key: IdempotencyKey = None
+    ) -> JobBatchAccepted:
         """Queue up to 64 jobs at once, all or none (one reservation of their total price)."""
         requests = [convert.job_request(job) for job in batch.jobs]
-        return JobBatchAccepted(
-            jobs=[convert.accepted(a) for a in jobs.submit_many(user, requests)]
-        )
+        accepted = jobs.submit_many(user, requests, idempotency_key)
+        return JobBatchAccepted(jobs=[convert.accepted(a) for a in accepted])
 
     @api.get("/{job_id}", response_model=JobView, responses=errors(404))
     async def job_status(
