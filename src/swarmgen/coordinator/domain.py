@@ -72,6 +72,7 @@ class JobStatus:
     outputs: int
     has_result: bool
     error: str | None
+    change_seq: int | None
 
 
 @dataclass(frozen=True)

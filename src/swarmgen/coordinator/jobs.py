@@ -283,6 +283,7 @@ class JobService:
             outputs=modality(record.kind).output_count(len(record.outputs or []), completed),
             has_result=completed,
             error=record.error,
+            change_seq=record.change_seq,
         )
 
     async def status(self, user: UserRecord, job_id: str, wait_s: float) -> JobStatus:
@@ -330,9 +331,12 @@ class JobService:
         state: JobState | None,
         limit: int,
         updated_since: int | None = None,
+        changed_after: int | None = None,
     ) -> list[JobStatus]:
-        """The user's jobs, newest first (refused to the anonymous key, see :meth:`cancel`)."""
+        """The user's jobs, newest first, or what changed after ``changed_after`` (see
+        :meth:`swarmgen.store.port.Jobs.of_user`); refused to the anonymous key, see
+        :meth:`cancel`."""
         _not_anonymous(user, "list jobs")
         with self.store.transaction() as tx:
-            records = tx.jobs.of_user(user.id, limit, state, updated_since)
+            records = tx.jobs.of_user(user.id, limit, state, updated_since, changed_after)
         return [self.view(r) for r in records]

@@ -121,6 +121,11 @@ class JobView(BaseModel):
     outputs: int = 0
     result_url: str | None = None
     error: str | None = None
+    change_seq: int | None = Field(
+        None,
+        description="The job's place in the change feed: numbered when a change commits, "
+        "in commit order. Pass the largest you have seen as ``changed_after``.",
+    )
 
 
 class JobList(BaseModel):

@@ -181,12 +181,16 @@ class endpoint(Generic[P, T]):
         return send
 
 
-def list_params(state: str | None, limit: int, updated_since: int | None) -> dict[str, Any]:
+def list_params(
+    state: str | None, limit: int, updated_since: int | None, changed_after: int | None = None
+) -> dict[str, Any]:
     params: dict[str, Any] = {"limit": limit}
     if state:
         params["state"] = state
     if updated_since is not None:
         params["updated_since"] = updated_since
+    if changed_after is not None:
+        params["changed_after"] = changed_after
     return params
 
 
@@ -264,10 +268,17 @@ class Requests:
 
     @endpoint
     def jobs(
-        self, state: str | None = None, limit: int = 50, updated_since: int | None = None
+        self,
+        state: str | None = None,
+        limit: int = 50,
+        updated_since: int | None = None,
+        changed_after: int | None = None,
     ) -> Call[list[dict[str, Any]]]:
-        """Your jobs, newest first; with ``updated_since`` (ms), those changed since then."""
-        params = list_params(state, limit, updated_since)
+        """Your jobs, newest first; with ``changed_after`` (a ``change_seq``; start at 0),
+        those changed since, in commit order: page on from the largest ``change_seq``
+        seen and no change is ever skipped. ``updated_since`` (ms) is the older time
+        cursor, which can skip a change committed late."""
+        params = list_params(state, limit, updated_since, changed_after)
         return Call("GET", paths.JOBS, answer(JobList, "jobs"), params=params)
 
 

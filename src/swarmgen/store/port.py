@@ -45,6 +45,7 @@ class Jobs(Protocol):
         limit: int,
         state: JobState | None = None,
         updated_since: int | None = None,
+        changed_after: int | None = None,
     ) -> list[JobRecord]: ...
     def cancel(self, job_id: str, now: int) -> JobRecord | None: ...
     def complete(

@@ -88,6 +88,9 @@ class JobRecord:
     ``leased_ms`` plus the hard maximum, and the coordinator times runs from it."""
     assigned_worker: str | None = None
     """A validation seat drawn for one worker: dispatch leases it to that worker only."""
+    change_seq: int | None = None
+    """The job's place in the change feed, numbered at commit in commit order (None
+    before its first commit): every later change commits with a larger number."""
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:

@@ -89,12 +89,24 @@ jobs = Table(
     # an original job: the sampling rate its draw used, and the epoch of the draw
     Column("sample_rate", Float),
     Column("sample_epoch", Integer),
+    # the job's place in the change feed: set by the database at commit, in commit order,
+    # by the triggers of migration 0006 (see docs/decisions/0017); null until then
+    Column("change_seq", BigInteger),
     Index("ix_jobs_dispatch", "state", "offering", "priority", "created_ms"),
     Index("ix_jobs_user", "user_id", "created_ms"),
     Index("ix_jobs_lease", "state", "lease_expires_ms"),
     Index("ix_jobs_validates", "validates"),
     Index("ix_jobs_sample", "sample_epoch", "offering"),
+    Index("ix_jobs_changes", "user_id", "change_seq"),
 )
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+"""Named counters; ``job_changes`` numbers the jobs' changes in commit order."""
 
 idempotency_keys = Table(
     "idempotency_keys",

@@ -72,6 +72,7 @@ class MemoryStore:
             working = self._tables.working_copy()
             book = MemoryBook(working, now_ms) if ledger and now_ms is not None else None
             yield MemoryTransaction(working, book)
+            working.number_changes(self._tables.jobs)
             self._tables = working
 
     def dispose(self) -> None:

@@ -7,7 +7,7 @@ either swaps them in when it commits or drops them when it rolls back.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from swarmgen.core.ledger import Entry
@@ -57,6 +57,24 @@ class Tables:
     balances: dict[str, int] = field(default_factory=dict)
     epochs: dict[int, EpochRow] = field(default_factory=dict)
     missed_seats: list[MissedSeat] = field(default_factory=list)
+    job_changes: int = 0
+    """The last change number given (the SQL ``counters`` row ``job_changes``)."""
+
+    def number_changes(self, before: dict[str, JobRecord]) -> None:
+        """Number the jobs this transaction inserted or changed (state, payment or
+        time) since ``before``, at its commit, as the SQL triggers do."""
+        for job_id, job in self.jobs.items():
+            old = before.get(job_id)
+            if old is job:
+                continue
+            if old is not None and (old.state, old.payment, old.updated_ms) == (
+                job.state,
+                job.payment,
+                job.updated_ms,
+            ):
+                continue
+            self.job_changes += 1
+            self.jobs[job_id] = replace(job, change_seq=self.job_changes)
 
     def working_copy(self) -> Tables:
         """Copies of every container (the records in them are immutable and shared)."""

@@ -69,15 +69,27 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
             Query(
                 ge=0,
                 le=INT64_MAX,
-                description="Only jobs changed at or after this time (ms), oldest first.",
+                description="Only jobs changed at or after this time (ms), oldest first. "
+                "Times are taken before commit, so this feed can miss a change; prefer "
+                "``changed_after``.",
+            ),
+        ] = None,
+        changed_after: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=INT64_MAX,
+                description="Only jobs whose ``change_seq`` is above this, in commit order: "
+                "a feed that never skips a change. Start at 0; pass the largest "
+                "``change_seq`` seen.",
             ),
         ] = None,
     ) -> JobList:
-        """Your jobs, newest first; or, with ``updated_since``, a feed of what changed.
+        """Your jobs, newest first; or, with ``changed_after``, a feed of what changed.
 
         Refused (403) to the anonymous key: anonymous jobs are reachable by id only.
         """
-        found = jobs.list(user, state, limit, updated_since)
+        found = jobs.list(user, state, limit, updated_since, changed_after)
         return JobList(jobs=[convert.job_view(j, prefix) for j in found])
 
     @api.post(
