@@ -287,16 +287,18 @@ class JobService:
         )
 
     async def status(self, user: UserRecord, job_id: str, wait_s: float) -> JobStatus:
-        """The job's view; with ``wait_s`` > 0, waits up to that long for a final state."""
-        record = self._own(user, job_id)
+        """The job's view; with ``wait_s`` > 0, waits up to that long for a final state.
+
+        Reads run in threads, so the event loop only ever waits on the notifier."""
+        record = await asyncio.to_thread(self._own, user, job_id)
         deadline = asyncio.get_running_loop().time() + min(wait_s, self.settings.result_wait_max_s)
         while not record.state.final:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
             await self.notifier.wait_job(job_id, min(remaining, 1.0))
-            record = self._job(job_id)
-        return self.view(record)
+            record = await asyncio.to_thread(self._job, job_id)
+        return await asyncio.to_thread(self.view, record)
 
     def result(self, user: UserRecord, job_id: str, index: int, fmt: str) -> tuple[bytes, str]:
         """The result bytes and their media type."""

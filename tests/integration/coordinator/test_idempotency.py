@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from tests.integration.coordinator.conftest import Env
 
 from swarmgen.sdk.client import AsyncClient, Client
@@ -137,21 +135,6 @@ def test_concurrent_retries_queue_and_charge_once(env: Env) -> None:
 
 
 # Through the SDK, over real HTTP --------------------------------------------------------
-
-
-@pytest.fixture
-def served(env: Env) -> Iterator[str]:
-    """The env's app served by uvicorn on a loopback port, in a thread."""
-    config = uvicorn.Config(env.http.app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 class LoseAnswers(httpx.HTTPTransport):
