@@ -98,6 +98,9 @@ jobs = Table(
     Index("ix_jobs_validates", "validates"),
     Index("ix_jobs_sample", "sample_epoch", "offering"),
     Index("ix_jobs_changes", "user_id", "change_seq"),
+    # a submit counts the user's active jobs: this walks those alone (at most the
+    # active-job cap), not every job the user ever had
+    Index("ix_jobs_user_state", "user_id", "state"),
 )
 
 counters = Table(

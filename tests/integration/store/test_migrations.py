@@ -123,3 +123,16 @@ def test_0006_numbers_existing_jobs_by_their_last_change_and_downgrades(database
     with engine.connect() as conn:
         assert conn.execute(sa.select(c.change_seq).where(c.id == "older")).scalar_one() == 3
     engine.dispose()
+
+
+def test_the_migrations_build_exactly_the_tables_and_indexes_of_the_schema(
+    database_url: str,
+) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
+    engine.dispose()

@@ -1,4 +1,4 @@
-"""idempotency keys of submits; a change feed numbered in commit order
+"""idempotency keys of submits; a change feed numbered in commit order; active jobs by user
 
 Revision ID: 0006
 Revises: 0005
@@ -77,6 +77,7 @@ def upgrade() -> None:
         )
     )
     op.create_index("ix_jobs_changes", "jobs", ["user_id", "change_seq"])
+    op.create_index("ix_jobs_user_state", "jobs", ["user_id", "state"])
     if conn.dialect.name == "postgresql":
         op.execute(POSTGRES_FUNCTION)
         op.execute(
@@ -97,6 +98,7 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER jobs_changed")
         op.execute("DROP TRIGGER jobs_inserted")
+    op.drop_index("ix_jobs_user_state", table_name="jobs")
     op.drop_index("ix_jobs_changes", table_name="jobs")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_column("change_seq")
