@@ -120,10 +120,9 @@ class WorkerService:
         """Lease the best fitting jobs; waits up to ``wait_s`` for one to arrive.
 
         Every database call runs in a thread: the event loop only waits."""
-        worker = await asyncio.to_thread(self._worker, worker_id)
+        worker, seats = await asyncio.to_thread(self._popper, worker_id)
         caps = worker.capabilities
         limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
-        seats = await asyncio.to_thread(self._may_take_seats, worker_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
         while True:
@@ -135,6 +134,10 @@ class WorkerService:
         for job in leased:
             self.notifier.job_changed(job.id)
         return leased
+
+    def _popper(self, worker_id: str) -> tuple[WorkerRecord, bool]:
+        """The registered worker, and whether it may be offered validation seats."""
+        return self._worker(worker_id), self._may_take_seats(worker_id)
 
     def _lease(self, worker: WorkerRecord, limit: int, seats: bool) -> list[JobRecord]:
         caps = worker.capabilities
