@@ -44,6 +44,8 @@ def test_healthz_answers_and_a_pop_waits_off_the_loop_while_the_db_is_locked(
     keys = KeyPair.generate()
     env.worker(keys).register("w1", MODELS, 1024 * 1024, 4)
     job = env.submit(env.image())
+    probe = httpx.Client(base_url=served, timeout=10)
+    assert probe.get("/healthz").status_code == 200  # connected before the clock starts
     held = threading.Event()
     locker = threading.Thread(target=hold_write_lock, args=(database_url, held, HELD_S))
     locker.start()
@@ -56,18 +58,19 @@ def test_healthz_answers_and_a_pop_waits_off_the_loop_while_the_db_is_locked(
         submit = pool.submit(
             httpx.post, f"{served}/api/v1/jobs", json=env.image(), headers=env.auth, timeout=30
         )
+        time.sleep(0.3)  # both reach the database and wait there
         answers = []
-        with httpx.Client(base_url=served, timeout=10) as probe:
-            while time.monotonic() - locked_at < HELD_S - 0.5:
-                started = time.perf_counter()
-                assert probe.get("/healthz").status_code == 200
-                answers.append(time.perf_counter() - started)
-                time.sleep(0.05)
+        while time.monotonic() - locked_at < HELD_S - 0.5:
+            started = time.perf_counter()
+            assert probe.get("/healthz").status_code == 200
+            answers.append(time.perf_counter() - started)
+            time.sleep(0.05)
         waiting = not pop.done() and not submit.done()
         leased = pop.result(timeout=30)
         waited = time.monotonic() - locked_at
     finally:
         worker.close()
+        probe.close()
     assert submit.result(timeout=30).status_code == 202
     locker.join(10)
     pool.shutdown()
