@@ -120,24 +120,29 @@ class WorkerService:
         """Lease the best fitting jobs; waits up to ``wait_s`` for one to arrive.
 
         Every database call runs in a thread: the event loop only waits."""
-        worker, seats = await asyncio.to_thread(self._popper, worker_id)
-        caps = worker.capabilities
-        limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
-        while True:
-            leased = await asyncio.to_thread(self._lease, worker, limit, seats)
+        worker, limit, seats, leased = await asyncio.to_thread(self._pop_once, worker_id, max_jobs)
+        while not leased:
             remaining = deadline - loop.time()
-            if leased or remaining <= 0:
+            if remaining <= 0:
                 break
             await self.notifier.queue.wait(min(remaining, 1.0))
+            leased = await asyncio.to_thread(self._lease, worker, limit, seats)
         for job in leased:
             self.notifier.job_changed(job.id)
         return leased
 
-    def _popper(self, worker_id: str) -> tuple[WorkerRecord, bool]:
-        """The registered worker, and whether it may be offered validation seats."""
-        return self._worker(worker_id), self._may_take_seats(worker_id)
+    def _pop_once(
+        self, worker_id: str, max_jobs: int | None
+    ) -> tuple[WorkerRecord, int, bool, list[JobRecord]]:
+        """A pop's first try, in one thread hop: the registered worker, how many jobs it
+        may take, whether it may be offered validation seats, and what it leased."""
+        worker = self._worker(worker_id)
+        caps = worker.capabilities
+        limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
+        seats = self._may_take_seats(worker_id)
+        return worker, limit, seats, self._lease(worker, limit, seats)
 
     def _lease(self, worker: WorkerRecord, limit: int, seats: bool) -> list[JobRecord]:
         caps = worker.capabilities
