@@ -6,8 +6,9 @@ measures the requester's own view of latency, submit sent → completion seen. T
 of using the public API:
 
 - ``batch`` (default): jobs go in with ``POST /api/v1/jobs/batch`` (up to 64 a request)
-  and completions are followed with the change feed ``GET /api/v1/jobs?updated_since=``,
-  as a high-volume application would;
+  and completions are followed with the change feed ``GET /api/v1/jobs?changed_after=``,
+  as a high-volume application would (a feed numbered in commit order: with several
+  processes a job committed late is still seen, so a run never stalls);
 - ``single``: one ``POST /api/v1/jobs`` per job, then a status long-poll per job.
 
     python bench/dispatch.py --jobs 5000 --workers 3 --concurrency 512
@@ -61,6 +62,17 @@ async def one_job(http: httpx.AsyncClient, i: int) -> float:
             raise RuntimeError(f"job {job_id} ended {view['state']}")
 
 
+async def feed_head(http: httpx.AsyncClient) -> int:
+    """Where the change feed stands now: the largest ``change_seq`` of this user's jobs."""
+    cursor = 0
+    while True:
+        params = {"changed_after": cursor, "limit": 500}
+        page = (await http.get("/api/v1/jobs", params=params)).json()["jobs"]
+        if not page:
+            return cursor
+        cursor = page[-1]["change_seq"]
+
+
 async def load_batched(
     url: str, key: str, jobs: int, concurrency: int, batch: int = 64
 ) -> tuple[float, list[float]]:
@@ -68,7 +80,7 @@ async def load_batched(
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
         sent: dict[str, float] = {}
         seen: dict[str, float] = {}
-        since = int(time.time() * 1000) - 1000
+        cursor = await feed_head(http)
 
         async def produce() -> None:
             index = 0
@@ -85,14 +97,14 @@ async def load_batched(
                 index += count
 
         async def follow() -> None:
-            nonlocal since
+            nonlocal cursor
             while len(sent) < jobs or not sent.keys() <= seen.keys():
-                params = {"updated_since": since, "state": "completed", "limit": 500}
+                params = {"changed_after": cursor, "state": "completed", "limit": 500}
                 feed = (await http.get("/api/v1/jobs", params=params)).json()["jobs"]
                 now = time.perf_counter()
                 for view in feed:
                     seen.setdefault(view["id"], now)
-                    since = max(since, view["updated_ms"])
+                    cursor = max(cursor, view["change_seq"])
                 if len(feed) < 500:
                     await asyncio.sleep(0.02)  # a poll every 20 ms at most
 

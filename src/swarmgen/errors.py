@@ -120,6 +120,12 @@ class Conflict(SwarmgenError):
     status = 409
 
 
+class IdempotencyKeyReused(Conflict):
+    """An ``Idempotency-Key`` came back with a request other than the one it first named."""
+
+    code = "idempotency_key_reused"
+
+
 class NotLeased(Conflict):
     """A worker submitted for a job that is not leased to it (or whose lease ended)."""
 

@@ -106,8 +106,9 @@ def create_app(
     metrics.mount(app, observer)
 
     @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, str]:
-        """Liveness probe."""
+    async def healthz() -> dict[str, str]:
+        """Liveness probe: answered on the event loop itself, never queued behind the
+        thread pool, so it says whether the loop is free."""
         return {"status": "ok", "version": swarmgen.__version__}
 
     return app

@@ -158,8 +158,12 @@ def leadership(services: Services, settings: CoordinatorSettings) -> Leadership:
     return leadership_for(services.store, settings.data)
 
 
+IDEMPOTENCY_PRUNE_S = 60.0
+"""How often expired idempotency keys are deleted (lookups ignore them meanwhile)."""
+
+
 def periodic_tasks(services: Services, settings: CoordinatorSettings) -> list[PeriodicTask]:
-    """The coordinator's background work; both run once per deployment, in the leader."""
+    """The coordinator's background work; each runs once per deployment, in the leader."""
     return [
         PeriodicTask(
             "lease-reaper",
@@ -173,6 +177,13 @@ def periodic_tasks(services: Services, settings: CoordinatorSettings) -> list[Pe
             settings.epoch_check_s,
             settings.epoch_close_timeout_s,
             services.epochs.close_due,
+            leader_only=True,
+        ),
+        PeriodicTask(
+            "idempotency-pruner",
+            IDEMPOTENCY_PRUNE_S,
+            IDEMPOTENCY_PRUNE_S,
+            services.jobs.prune_idempotency_keys,
             leader_only=True,
         ),
     ]

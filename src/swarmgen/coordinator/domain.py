@@ -34,7 +34,8 @@ class Accepted:
 
     id: str
     state: str
-    queue_position: int
+    queue_position: int | None
+    """None once the job has left the queue (a retried submit answered again later)."""
     price: int
     payment: str
     seed: int
@@ -71,6 +72,7 @@ class JobStatus:
     outputs: int
     has_result: bool
     error: str | None
+    change_seq: int | None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from swarmgen.coordinator.domain import Accepted, JobRequest, JobStatus, Quote
 from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.settings import JobSettings
 from swarmgen.core import accounts, credits
+from swarmgen.core.canonical import digest
 from swarmgen.core.jobs import SEED_MAX, Job, JobState
 from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Offering
@@ -24,13 +25,14 @@ from swarmgen.errors import (
     AnonymousRefused,
     Conflict,
     FieldProblem,
+    IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
     UnknownModel,
 )
 from swarmgen.registry import Registry
-from swarmgen.store.port import Store
-from swarmgen.store.records import JobRecord, UserRecord
+from swarmgen.store.port import Store, Transaction
+from swarmgen.store.records import IdempotentRequest, JobRecord, UserRecord
 
 
 def resolve_offering(registry: Registry, job_in: JobRequest) -> Offering:
@@ -52,6 +54,26 @@ def resolve_offering(registry: Registry, job_in: JobRequest) -> Offering:
     if problem is not None:
         raise InvalidRequest(problem)
     return offering
+
+
+def fingerprint(jobs_in: Sequence[JobRequest], *, batch: bool) -> str:
+    """What a submit asked for, as a digest: a retry under the same key must match it.
+
+    Taken before the service fixes unset seeds, so a retry of a request that left the
+    seed to the coordinator matches; the batch route and the single one never do."""
+    asked = [{"model": job.model, "spec": job.spec.canonical()} for job in jobs_in]
+    return digest({"batch": batch, "jobs": asked})
+
+
+def _accepted(record: JobRecord, position: int | None) -> Accepted:
+    return Accepted(
+        id=record.id,
+        state=record.state.value,
+        queue_position=position,
+        price=record.price,
+        payment=record.payment or Payment.RESERVED,
+        seed=record.spec["seed"],
+    )
 
 
 def _not_anonymous(user: UserRecord, what: str) -> None:
@@ -85,13 +107,16 @@ class JobService:
             shortfall=max(0, offer.price - balance),
         )
 
-    def submit(self, user: UserRecord, job_in: JobRequest) -> Accepted:
+    def submit(
+        self, user: UserRecord, job_in: JobRequest, idempotency_key: str | None = None
+    ) -> Accepted:
         """Price the job, reserve its price and queue it, in one ledger transaction.
 
         Refused with 429 when the user already has their limit of active jobs, and with
-        402 (and the shortfall) when their balance does not cover the price.
+        402 (and the shortfall) when their balance does not cover the price. With an
+        ``idempotency_key`` see :meth:`submit_many`.
         """
-        return self.submit_many(user, [job_in])[0]
+        return self._submit(user, [job_in], idempotency_key, batch=False)[0]
 
     def _record(self, user: UserRecord, job_in: JobRequest, now: int) -> JobRecord:
         offering = resolve_offering(self.registry, job_in)
@@ -117,50 +142,110 @@ class JobService:
             sampling_id=uuid.uuid4().hex if rules.needs_sampling_id(spec) else None,
         )
 
-    def submit_many(self, user: UserRecord, jobs_in: Sequence[JobRequest]) -> list[Accepted]:
-        """Queue several jobs all or none: one ledger transaction reserves every price."""
+    def submit_many(
+        self,
+        user: UserRecord,
+        jobs_in: Sequence[JobRequest],
+        idempotency_key: str | None = None,
+    ) -> list[Accepted]:
+        """Queue several jobs all or none: one ledger transaction reserves every price.
+
+        Under an ``idempotency_key`` the user used within the window, the jobs that first
+        request queued are answered again, at their price, and nothing more is charged;
+        the same key with another request is refused (409). The key is claimed in the
+        transaction that reserves the money, so concurrent retries charge once.
+        """
+        return self._submit(user, jobs_in, idempotency_key, batch=True)
+
+    def _submit(
+        self,
+        user: UserRecord,
+        jobs_in: Sequence[JobRequest],
+        key: str | None,
+        *,
+        batch: bool,
+    ) -> list[Accepted]:
+        asked = fingerprint(jobs_in, batch=batch) if key is not None else ""
         now = self.clock.now_ms()
+        since = now - self.settings.idempotency_window_s * 1000
+        if key is not None:  # a retry is answered without pricing anything again
+            with self.store.transaction() as tx:
+                earlier = tx.idempotency.get(user.id, key, since)
+            if earlier is not None:
+                return self._replay(earlier, asked)
         records = []
         for index, job_in in enumerate(jobs_in):
             try:
                 records.append(self._record(user, job_in, now))
             except InvalidRequest as exc:
-                if len(jobs_in) == 1:
+                if not batch:
                     raise
                 raise InvalidRequest(
                     [replace(p, field=f"jobs[{index}].{p.field}") for p in exc.problems]
                 ) from None
         with self.store.transaction(now, ledger=True) as tx:
-            active = tx.jobs.count_active(user.id)
-            admit(active + len(records) - 1, self.credits.active_limit(user), self._retry_s())
-            account = accounts.user(user.id)
-            balances = tx.book.balances(account, *(accounts.escrow(r.id) for r in records))
-            credits.require_funds(balances[account], sum(r.price for r in records))
-            rank = priority(
-                balances[account], 0, self.credits.policy, anonymous=user.role == ANONYMOUS
-            )
-            reserves = []
-            for record in records:  # each reservation sees the balance the previous left
-                reserves.append(credits.reserve(balances, user.id, record.id, record.price))
-                balances[account] -= record.price
-            records = [replace(r, priority=rank) for r in records]
-            tx.jobs.insert(records)
-            tx.book.post(reserves)
+            earlier = None
+            if key is not None:
+                claim = IdempotentRequest(user.id, key, asked, tuple(r.id for r in records), now)
+                earlier = tx.idempotency.claim(claim, since)
+            if earlier is None:
+                records = self._queue(tx, user, records)
+        if earlier is not None:  # a concurrent retry won the key; nothing was written
+            return self._replay(earlier, asked)
         self.notifier.queue.fire()
-        # Jobs of one batch share priority and time, so the queue orders them by id.
-        in_queue = sorted(record.id for record in records)
-        first = self._position(min(records, key=lambda record: record.id))
-        return [
-            Accepted(
-                id=record.id,
-                state=record.state.value,
-                queue_position=first + in_queue.index(record.id),
-                price=record.price,
-                payment=Payment.RESERVED,
-                seed=record.spec["seed"],
+        return self._accepted(records)
+
+    def _queue(
+        self, tx: Transaction, user: UserRecord, records: list[JobRecord]
+    ) -> list[JobRecord]:
+        """Admit, reserve and insert ``records`` in ``tx``; they come back ranked."""
+        active = tx.jobs.count_active(user.id)
+        admit(active + len(records) - 1, self.credits.active_limit(user), self._retry_s())
+        account = accounts.user(user.id)
+        balances = tx.book.balances(account, *(accounts.escrow(r.id) for r in records))
+        credits.require_funds(balances[account], sum(r.price for r in records))
+        rank = priority(balances[account], 0, self.credits.policy, anonymous=user.role == ANONYMOUS)
+        reserves = []
+        for record in records:  # each reservation sees the balance the previous left
+            reserves.append(credits.reserve(balances, user.id, record.id, record.price))
+            balances[account] -= record.price
+        records = [replace(r, priority=rank) for r in records]
+        tx.jobs.insert(records)
+        tx.book.post(reserves)
+        return records
+
+    def _replay(self, earlier: IdempotentRequest, asked: str) -> list[Accepted]:
+        """The jobs ``earlier`` queued, as they stand now; 409 if ``asked`` differs."""
+        if earlier.fingerprint != asked:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used with another request; use a new key",
+                idempotency_key=earlier.key,
             )
-            for record in records
+        with self.store.transaction() as tx:
+            found = {job.id: job for job in tx.jobs.get_many(earlier.job_ids)}
+        return [
+            _accepted(job, self._position(job) if job.state is JobState.QUEUED else None)
+            for job in (found[job_id] for job_id in earlier.job_ids)
         ]
+
+    def _accepted(self, records: list[JobRecord]) -> list[Accepted]:
+        """Freshly queued ``records`` as accepted: one queue count per offering."""
+        # Jobs of one batch share priority and time, so each offering's queue orders
+        # them by id, after whatever was ahead of the first of them.
+        ids: dict[str, list[str]] = {}
+        for record in sorted(records, key=lambda record: record.id):
+            ids.setdefault(record.offering, []).append(record.id)
+        first = {
+            offering: self._position(next(r for r in records if r.id == same[0]))
+            for offering, same in ids.items()
+        }
+        return [_accepted(r, first[r.offering] + ids[r.offering].index(r.id)) for r in records]
+
+    def prune_idempotency_keys(self) -> int:
+        """Forget idempotency keys whose window has closed (a leader's periodic task)."""
+        before = self.clock.now_ms() - self.settings.idempotency_window_s * 1000
+        with self.store.transaction() as tx:
+            return tx.idempotency.prune(before)
 
     def _retry_s(self) -> int:
         """When a slot is likely to free: the shortest lease, a pessimistic job length."""
@@ -198,19 +283,22 @@ class JobService:
             outputs=modality(record.kind).output_count(len(record.outputs or []), completed),
             has_result=completed,
             error=record.error,
+            change_seq=record.change_seq,
         )
 
     async def status(self, user: UserRecord, job_id: str, wait_s: float) -> JobStatus:
-        """The job's view; with ``wait_s`` > 0, waits up to that long for a final state."""
-        record = self._own(user, job_id)
+        """The job's view; with ``wait_s`` > 0, waits up to that long for a final state.
+
+        Reads run in threads, so the event loop only ever waits on the notifier."""
+        record = await asyncio.to_thread(self._own, user, job_id)
         deadline = asyncio.get_running_loop().time() + min(wait_s, self.settings.result_wait_max_s)
         while not record.state.final:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
             await self.notifier.wait_job(job_id, min(remaining, 1.0))
-            record = self._job(job_id)
-        return self.view(record)
+            record = await asyncio.to_thread(self._job, job_id)
+        return await asyncio.to_thread(self.view, record)
 
     def result(self, user: UserRecord, job_id: str, index: int, fmt: str) -> tuple[bytes, str]:
         """The result bytes and their media type."""
@@ -245,9 +333,12 @@ class JobService:
         state: JobState | None,
         limit: int,
         updated_since: int | None = None,
+        changed_after: int | None = None,
     ) -> list[JobStatus]:
-        """The user's jobs, newest first (refused to the anonymous key, see :meth:`cancel`)."""
+        """The user's jobs, newest first, or what changed after ``changed_after`` (see
+        :meth:`swarmgen.store.port.Jobs.of_user`); refused to the anonymous key, see
+        :meth:`cancel`."""
         _not_anonymous(user, "list jobs")
         with self.store.transaction() as tx:
-            records = tx.jobs.of_user(user.id, limit, state, updated_since)
+            records = tx.jobs.of_user(user.id, limit, state, updated_since, changed_after)
         return [self.view(r) for r in records]

@@ -63,6 +63,12 @@ class CoordinatorSettings(BaseSettings):
         description="Longest an OpenAI-compatible request waits for its job before answering "
         "422 job_unfinished with the job's id (OpenAI's API has no job to poll).",
     )
+    idempotency_window_s: int = Field(
+        86_400,
+        ge=1,
+        description="How long an Idempotency-Key of a submit is remembered: a retry within it "
+        "gets the jobs the first request queued, and pays nothing more.",
+    )
     max_body_bytes: int = Field(64 * 1024, description="Largest requester request body.")
     max_worker_body_bytes: int = Field(
         32 * 1024 * 1024, description="Largest worker request body (results carry images)."
@@ -171,6 +177,7 @@ class JobSettings(_Slice):
     lease_min_s: int
     aging_points_per_s: int
     result_wait_max_s: float
+    idempotency_window_s: int = 86_400
 
 
 @dataclass(frozen=True)

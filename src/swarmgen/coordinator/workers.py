@@ -165,35 +165,52 @@ class WorkerService:
 
         Validation seats drawn for this worker come in the same lease, in the same order
         as ordinary jobs: nothing in the answer tells the worker which was drawn for it.
+        Every database call runs in a thread: the event loop only waits.
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
+        worker, served, limit, seats, leased = await asyncio.to_thread(
+            self._pop_once, worker_id, max_jobs
+        )
+        while not leased:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await self.notifier.queue.wait(min(remaining, 1.0))
+            leased = await asyncio.to_thread(self._lease, worker, served, limit, seats)
+        for job in leased:
+            self.notifier.job_changed(job.id)
+        return leased
+
+    def _pop_once(
+        self, worker_id: str, max_jobs: int | None
+    ) -> tuple[WorkerRecord, list[str], int, bool, list[JobRecord]]:
+        """A pop's first try, in one thread hop: the registered worker, the offerings its
+        stake lets it serve, how many jobs it may take, whether it may be offered
+        validation seats, and what it leased."""
         worker = self._worker(worker_id)
         caps = worker.capabilities
         served = self._served(worker)
         limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
         seats = self._may_take_seats(worker_id)
         self._seen(worker, served)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
-        while True:
-            now = self.clock.now_ms()
-            with self.store.transaction() as tx:
-                leased = tx.dispatch.lease(
-                    worker_id,
-                    served,
-                    caps["max_pixels"],
-                    limit,
-                    now,
-                    aging_per_s=self.settings.aging_points_per_s,
-                    owner_id=worker.owner_id,
-                    seats=seats,
-                )
-            remaining = deadline - loop.time()
-            if leased or remaining <= 0:
-                break
-            await self.notifier.queue.wait(min(remaining, 1.0))
-        for job in leased:
-            self.notifier.job_changed(job.id)
-        return leased
+        return worker, served, limit, seats, self._lease(worker, served, limit, seats)
+
+    def _lease(
+        self, worker: WorkerRecord, served: Sequence[str], limit: int, seats: bool
+    ) -> list[JobRecord]:
+        caps = worker.capabilities
+        with self.store.transaction() as tx:
+            return tx.dispatch.lease(
+                worker.id,
+                list(served),
+                caps["max_pixels"],
+                limit,
+                self.clock.now_ms(),
+                aging_per_s=self.settings.aging_points_per_s,
+                owner_id=worker.owner_id,
+                seats=seats,
+            )
 
     def _check(
         self, worker_id: str, result: Submission, job: JobRecord | None
@@ -236,6 +253,8 @@ class WorkerService:
 
     def _complete(self, worker_id: str, checked: list[Completion]) -> list[str]:
         """Complete the checked results and release their escrow, in one ledger transaction."""
+        if not checked:
+            return []
         with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
             done = tx.jobs.complete(worker_id, tx.now_ms, checked)
             paid = [job for job in done if job.payment == Payment.RESERVED]
@@ -260,8 +279,27 @@ class WorkerService:
 
         The answer lists what was accepted and what was rejected, with a stable code for
         each rejection; when none is accepted, the first error is raised instead. Output
-        blobs are written off the event loop, which serves other requests meanwhile.
+        blobs are written, and every check and transaction runs, off the event loop (one
+        thread hop), which serves other requests meanwhile.
         """
+        return await asyncio.to_thread(self._submit, worker_id, results)
+
+    def _submit(self, worker_id: str, results: Sequence[Submission]) -> SubmitOutcome:
+        checked, rejected = self._check_all(worker_id, results)
+        completions = self._store_outputs(checked)
+        accepted = self._complete(worker_id, completions)
+        for completion in completions:  # lost its lease between the check and the transaction
+            if completion.job_id not in accepted:
+                lost = NotLeased(f"job {completion.job_id} is not leased to this worker")
+                rejected.append((completion.job_id, lost))
+        if rejected and not accepted:
+            raise rejected[0][1]
+        return SubmitOutcome(accepted=tuple(accepted), rejected=tuple(rejected))
+
+    def _check_all(
+        self, worker_id: str, results: Sequence[Submission]
+    ) -> tuple[list[tuple[Receipt, Output]], list[tuple[str, SwarmgenError]]]:
+        """Each result checked on its own (signatures, digests, decoded outputs)."""
         self._worker(worker_id)
         with self.store.transaction() as tx:
             found = tx.jobs.get_many([r.job_id for r in results])
@@ -274,15 +312,7 @@ class WorkerService:
             except SwarmgenError as exc:
                 log.info("rejected result for %s: %s", result.job_id, exc.message)
                 rejected.append((result.job_id, exc))
-        completions = await asyncio.to_thread(self._store_outputs, checked)
-        accepted = self._complete(worker_id, completions) if completions else []
-        for completion in completions:  # lost its lease between the check and the transaction
-            if completion.job_id not in accepted:
-                lost = NotLeased(f"job {completion.job_id} is not leased to this worker")
-                rejected.append((completion.job_id, lost))
-        if rejected and not accepted:
-            raise rejected[0][1]
-        return SubmitOutcome(accepted=tuple(accepted), rejected=tuple(rejected))
+        return checked, rejected
 
     def heartbeat(self, worker_id: str, job_ids: Sequence[str]) -> int:
         """Keep a live worker's leases, each up to its hard end and no further."""

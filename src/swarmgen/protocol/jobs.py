@@ -81,7 +81,9 @@ JobIn = Annotated[ImageJobIn | TextJobIn, Field(discriminator="kind")]
 class JobAccepted(BaseModel):
     id: str
     state: str
-    queue_position: int
+    queue_position: int | None
+    """None once the job has left the queue: a submit retried under its Idempotency-Key
+    after the job was leased or finished is answered with the job as it stands."""
     price: int
     payment: str
     seed: int
@@ -119,6 +121,11 @@ class JobView(BaseModel):
     outputs: int = 0
     result_url: str | None = None
     error: str | None = None
+    change_seq: int | None = Field(
+        None,
+        description="The job's place in the change feed: numbered when a change commits, "
+        "in commit order. Pass the largest you have seen as ``changed_after``.",
+    )
 
 
 class JobList(BaseModel):

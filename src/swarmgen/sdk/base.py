@@ -9,6 +9,7 @@ as a :class:`Call`. An :func:`endpoint` on it becomes a plain method on
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
@@ -40,6 +41,8 @@ T = TypeVar("T")
 FINAL_STATES = ("completed", "failed", "cancelled")
 LONG_POLL_S = 30.0
 """The longest single wait a client asks for; ``wait`` repeats it up to its timeout."""
+RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0, 4.0)
+"""Pauses before each resend of a submit whose answer was lost or was a 5xx."""
 
 
 class SwarmgenAPIError(Exception):
@@ -103,11 +106,36 @@ class Call(Generic[T]):
     read: Callable[[httpx.Response], T]
     params: dict[str, Any] = field(default_factory=dict)
     json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    retry: bool = False
+    """Safe to send again when the answer is lost or a 5xx: the call is idempotent."""
 
     def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         return http.build_request(
-            self.method, self.path, params=self.params or None, json=self.json
+            self.method,
+            self.path,
+            params=self.params or None,
+            json=self.json,
+            headers=self.headers or None,
         )
+
+    def resend_after(self, attempt: int, outcome: httpx.Response | Exception) -> float | None:
+        """Seconds to wait before sending again after ``attempt`` (0 the first) ended in
+        ``outcome``; None to give its answer (or raise its error) instead."""
+        if not self.retry or attempt >= len(RETRY_DELAYS_S):
+            return None
+        if isinstance(outcome, httpx.Response):
+            return RETRY_DELAYS_S[attempt] if outcome.status_code >= 500 else None
+        return RETRY_DELAYS_S[attempt] if isinstance(outcome, httpx.TransportError) else None
+
+
+def submit_call(
+    path: str, read: Callable[[httpx.Response], T], body: Any, key: str | None
+) -> Call[T]:
+    """A submit under an ``Idempotency-Key`` (a fresh one unless given): sent again with the
+    same key when its answer is lost, so a retry never queues or charges twice."""
+    headers = {"Idempotency-Key": key or uuid.uuid4().hex}
+    return Call("POST", path, read, json=body, headers=headers, retry=True)
 
 
 def answer(model: type[BaseModel], key: str | None = None) -> Callable[[httpx.Response], Any]:
@@ -153,12 +181,16 @@ class endpoint(Generic[P, T]):
         return send
 
 
-def list_params(state: str | None, limit: int, updated_since: int | None) -> dict[str, Any]:
+def list_params(
+    state: str | None, limit: int, updated_since: int | None, changed_after: int | None = None
+) -> dict[str, Any]:
     params: dict[str, Any] = {"limit": limit}
     if state:
         params["state"] = state
     if updated_since is not None:
         params["updated_since"] = updated_since
+    if changed_after is not None:
+        params["changed_after"] = changed_after
     return params
 
 
@@ -169,25 +201,37 @@ class Requests:
         raise NotImplementedError
 
     @endpoint
-    def submit(self, job: dict[str, Any]) -> Call[dict[str, Any]]:
-        """Queue a job (see :func:`image_job`, :func:`text_job`); returns id, position, price."""
-        return Call("POST", paths.JOBS, answer(JobAccepted), json=job)
+    def submit(
+        self, job: dict[str, Any], idempotency_key: str | None = None
+    ) -> Call[dict[str, Any]]:
+        """Queue a job (see :func:`image_job`, :func:`text_job`); returns id, position, price.
+
+        Sent under an ``Idempotency-Key`` (``idempotency_key``, or a fresh one), and sent
+        again with it when the answer is lost: the job is queued and charged once."""
+        return submit_call(paths.JOBS, answer(JobAccepted), job, idempotency_key)
 
     @endpoint
-    def submit_image(self, /, prompt: str, model: str, **settings: Any) -> Call[dict[str, Any]]:
-        return Call(
-            "POST", paths.JOBS, answer(JobAccepted), json=image_job(prompt, model, **settings)
-        )
+    def submit_image(
+        self, /, prompt: str, model: str, *, idempotency_key: str | None = None, **settings: Any
+    ) -> Call[dict[str, Any]]:
+        body = image_job(prompt, model, **settings)
+        return submit_call(paths.JOBS, answer(JobAccepted), body, idempotency_key)
 
     @endpoint
-    def submit_text(self, /, model: str, **settings: Any) -> Call[dict[str, Any]]:
-        return Call("POST", paths.JOBS, answer(JobAccepted), json=text_job(model, **settings))
+    def submit_text(
+        self, /, model: str, *, idempotency_key: str | None = None, **settings: Any
+    ) -> Call[dict[str, Any]]:
+        body = text_job(model, **settings)
+        return submit_call(paths.JOBS, answer(JobAccepted), body, idempotency_key)
 
     @endpoint
-    def submit_many(self, jobs: list[dict[str, Any]]) -> Call[list[dict[str, Any]]]:
-        """Queue up to 64 jobs at once, all or none."""
+    def submit_many(
+        self, jobs: list[dict[str, Any]], idempotency_key: str | None = None
+    ) -> Call[list[dict[str, Any]]]:
+        """Queue up to 64 jobs at once, all or none (idempotent as :meth:`submit`)."""
         body = _body(JobBatchIn, {"jobs": jobs})
-        return Call("POST", f"{paths.JOBS}/batch", answer(JobBatchAccepted, "jobs"), json=body)
+        path = f"{paths.JOBS}/batch"
+        return submit_call(path, answer(JobBatchAccepted, "jobs"), body, idempotency_key)
 
     @endpoint
     def status(self, job_id: str, wait: float = 0) -> Call[dict[str, Any]]:
@@ -224,10 +268,17 @@ class Requests:
 
     @endpoint
     def jobs(
-        self, state: str | None = None, limit: int = 50, updated_since: int | None = None
+        self,
+        state: str | None = None,
+        limit: int = 50,
+        updated_since: int | None = None,
+        changed_after: int | None = None,
     ) -> Call[list[dict[str, Any]]]:
-        """Your jobs, newest first; with ``updated_since`` (ms), those changed since then."""
-        params = list_params(state, limit, updated_since)
+        """Your jobs, newest first; with ``changed_after`` (a ``change_seq``; start at 0),
+        those changed since, in commit order: page on from the largest ``change_seq``
+        seen and no change is ever skipped. ``updated_since`` (ms) is the older time
+        cursor, which can skip a change committed late."""
+        params = list_params(state, limit, updated_since, changed_after)
         return Call("GET", paths.JOBS, answer(JobList, "jobs"), params=params)
 
 

@@ -10,6 +10,7 @@ clients here only send: :class:`Client` blocking, :class:`AsyncClient` awaiting.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -68,7 +69,20 @@ class Client(Requests):
         self._http.close()
 
     def _send(self, call: Call[Any]) -> Any:
-        return call.read(self._http.send(call.request(self._http)))
+        attempt = 0
+        while True:
+            outcome: httpx.Response | Exception
+            try:
+                outcome = self._http.send(call.request(self._http))
+            except httpx.TransportError as exc:
+                outcome = exc
+            delay = call.resend_after(attempt, outcome)
+            if delay is None:
+                if isinstance(outcome, Exception):
+                    raise outcome
+                return call.read(outcome)
+            attempt += 1
+            time.sleep(delay)
 
     def wait(self, job_id: str, timeout: float = 600) -> dict[str, Any]:
         """Long-poll until the job is final or ``timeout`` seconds pass."""
@@ -110,7 +124,20 @@ class AsyncClient(Requests):
         await self._http.aclose()
 
     async def _send(self, call: Call[Any]) -> Any:
-        return call.read(await self._http.send(call.request(self._http)))
+        attempt = 0
+        while True:
+            outcome: httpx.Response | Exception
+            try:
+                outcome = await self._http.send(call.request(self._http))
+            except httpx.TransportError as exc:
+                outcome = exc
+            delay = call.resend_after(attempt, outcome)
+            if delay is None:
+                if isinstance(outcome, Exception):
+                    raise outcome
+                return call.read(outcome)
+            attempt += 1
+            await asyncio.sleep(delay)
 
     async def wait(self, job_id: str, timeout: float = 600) -> dict[str, Any]:
         """Long-poll until the job is final or ``timeout`` seconds pass."""

@@ -70,17 +70,24 @@ class JobRepository(Repository):
         limit: int,
         state: JobState | None = None,
         updated_since: int | None = None,
+        changed_after: int | None = None,
     ) -> list[JobRecord]:
-        """The user's jobs, newest first; with ``updated_since`` (ms, inclusive), the jobs
-        changed since then, oldest change first, so a client can follow them page by page."""
+        """The user's jobs, newest first; or a feed of what changed, oldest change first.
+
+        ``changed_after`` (a ``change_seq``, exclusive) is the exact feed: numbers are
+        given at commit in commit order, so a reader that pages on from the largest it saw
+        never skips a commit. ``updated_since`` (ms, inclusive) is the older time cursor,
+        kept for clients that send it; times are taken before commit, so it can skip."""
         c = t.jobs.c
         query = select(t.jobs).where(c.user_id == user_id)
         if state is not None:
             query = query.where(c.state == state.value)
-        if updated_since is None:
-            query = query.order_by(c.created_ms.desc(), c.id.desc())
-        else:
+        if changed_after is not None:
+            query = query.where(c.change_seq > changed_after).order_by(c.change_seq)
+        elif updated_since is not None:
             query = query.where(c.updated_ms >= updated_since).order_by(c.updated_ms, c.id)
+        else:
+            query = query.order_by(c.created_ms.desc(), c.id.desc())
         return [JobRecord.from_row(row) for row in self.conn.execute(query.limit(limit))]
 
     def cancel(self, job_id: str, now: int) -> JobRecord | None:

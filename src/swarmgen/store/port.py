@@ -23,6 +23,7 @@ from swarmgen.store.records import (
     CheckStatus,
     Completion,
     ExpiredSeat,
+    IdempotentRequest,
     JobRecord,
     KeyRecord,
     OpenEpoch,
@@ -45,6 +46,7 @@ class Jobs(Protocol):
         limit: int,
         state: JobState | None = None,
         updated_since: int | None = None,
+        changed_after: int | None = None,
     ) -> list[JobRecord]: ...
     def cancel(self, job_id: str, now: int) -> JobRecord | None: ...
     def complete(
@@ -117,6 +119,12 @@ class Users(Protocol):
 
 class Nonces(Protocol):
     def remember(self, worker_id: str, nonce: str, now: int) -> bool: ...
+    def prune(self, before_ms: int) -> int: ...
+
+
+class Idempotency(Protocol):
+    def get(self, user_id: str, key: str, since_ms: int) -> IdempotentRequest | None: ...
+    def claim(self, request: IdempotentRequest, since_ms: int) -> IdempotentRequest | None: ...
     def prune(self, before_ms: int) -> int: ...
 
 
@@ -260,6 +268,8 @@ class Transaction(Protocol):
     def users(self) -> Users: ...
     @property
     def nonces(self) -> Nonces: ...
+    @property
+    def idempotency(self) -> Idempotency: ...
     @property
     def validations(self) -> Validations: ...
     @property

@@ -36,6 +36,17 @@ class WorkerRecord:
 
 
 @dataclass(frozen=True)
+class IdempotentRequest:
+    """A submit made under an ``Idempotency-Key``: what it asked for and what it queued."""
+
+    user_id: str
+    key: str
+    fingerprint: str
+    job_ids: tuple[str, ...]
+    created_ms: int
+
+
+@dataclass(frozen=True)
 class JobRecord:
     id: str
     user_id: str
@@ -77,6 +88,9 @@ class JobRecord:
     ``leased_ms`` plus the hard maximum, and the coordinator times runs from it."""
     assigned_worker: str | None = None
     """A validation seat drawn for one worker: dispatch leases it to that worker only."""
+    change_seq: int | None = None
+    """The job's place in the change feed, numbered at commit in commit order (None
+    before its first commit): every later change commits with a larger number."""
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:

@@ -89,11 +89,36 @@ jobs = Table(
     # an original job: the sampling rate its draw used, and the epoch of the draw
     Column("sample_rate", Float),
     Column("sample_epoch", Integer),
+    # the job's place in the change feed: set by the database at commit, in commit order,
+    # by the triggers of migration 0006 (see docs/decisions/0017); null until then
+    Column("change_seq", BigInteger),
     Index("ix_jobs_dispatch", "state", "offering", "priority", "created_ms"),
     Index("ix_jobs_user", "user_id", "created_ms"),
     Index("ix_jobs_lease", "state", "lease_expires_ms"),
     Index("ix_jobs_validates", "validates"),
     Index("ix_jobs_sample", "sample_epoch", "offering"),
+    Index("ix_jobs_changes", "user_id", "change_seq"),
+    # a submit counts the user's active jobs: this walks those alone (at most the
+    # active-job cap), not every job the user ever had
+    Index("ix_jobs_user_state", "user_id", "state"),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+"""Named counters; ``job_changes`` numbers the jobs' changes in commit order."""
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),  # the client's Idempotency-Key header
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the request it named
+    Column("job_ids", JSON, nullable=False),  # the jobs that request queued, in order
+    Column("created_ms", BigInteger, nullable=False, index=True),
 )
 
 nonces = Table(

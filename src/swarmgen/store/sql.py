@@ -2,12 +2,12 @@
 
 ``with store.transaction() as tx:`` opens one database transaction (``BEGIN
 IMMEDIATE`` on SQLite) and hands out a repository per concern (``tx.jobs``,
-``tx.dispatch``, ``tx.workers``, ``tx.users``, ``tx.nonces``, ``tx.validations``,
-``tx.verdicts``, ``tx.ledger``, ``tx.outbox``, ``tx.network``), all on that
-transaction's connection. It commits when the block ends and rolls back when it raises.
-``transaction(now_ms, ledger=True)`` also takes the ledger lock and adds ``tx.book``,
-the ledger's write side, so money and rows change together. Repositories are made on
-first use: a dispatch transaction costs the same round trips as a bare
+``tx.dispatch``, ``tx.workers``, ``tx.users``, ``tx.nonces``, ``tx.idempotency``,
+``tx.validations``, ``tx.verdicts``, ``tx.ledger``, ``tx.outbox``, ``tx.network``), all
+on that transaction's connection. It commits when the block ends and rolls back when it
+raises. ``transaction(now_ms, ledger=True)`` also takes the ledger lock and adds
+``tx.book``, the ledger's write side, so money and rows change together. Repositories
+are made on first use: a dispatch transaction costs the same round trips as a bare
 ``engine.begin()``.
 """
 
@@ -20,6 +20,7 @@ from functools import cached_property
 from sqlalchemy import Connection, Engine
 
 from swarmgen.store.dispatch import DispatchRepository
+from swarmgen.store.idempotency import IdempotencyRepository
 from swarmgen.store.jobs import JobRepository
 from swarmgen.store.ledger import Book, LedgerRepository
 from swarmgen.store.network import NetworkRepository
@@ -73,6 +74,10 @@ class SqlTransaction:
     @cached_property
     def nonces(self) -> NonceRepository:
         return NonceRepository(self.conn)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyRepository:
+        return IdempotencyRepository(self.conn)
 
     @cached_property
     def validations(self) -> ValidationRepository:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from swarmgen.clock import FakeClock
@@ -121,3 +123,21 @@ def env(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -
         app.state.credits.grant("alice", ALICE_CREDITS)
         yield Env(http, store, clock, key, tmp_path)
     store.dispose()
+
+
+@pytest.fixture
+def served(env: Env) -> Iterator[str]:
+    """The env's app also served by uvicorn on a loopback port, in a thread (its lifespan
+    already runs under the env's test client)."""
+    config = uvicorn.Config(
+        env.http.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

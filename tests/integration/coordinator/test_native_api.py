@@ -49,6 +49,7 @@ def test_anonymous_jobs_are_reachable_by_id_only(env: Env) -> None:
     ("path", "field"),
     [
         (f"/api/v1/jobs?updated_since={TOO_BIG}", "updated_since"),
+        (f"/api/v1/jobs?changed_after={TOO_BIG}", "changed_after"),
         (f"/api/v1/credits/entries?before={TOO_BIG}", "before"),
     ],
 )
@@ -129,7 +130,7 @@ def test_openapi_lists_every_error_status_with_the_error_schema(env: Env) -> Non
                     schema = answer["content"]["application/json"]["schema"]
                     assert schema == {"$ref": error_ref}, (method, path, status)
     jobs = paths["/api/v1/jobs"]
-    assert {"401", "402", "429"} <= set(jobs["post"]["responses"])
+    assert {"401", "402", "409", "429"} <= set(jobs["post"]["responses"])
     assert {"401", "403"} <= set(jobs["get"]["responses"])
     assert {"404", "409"} <= set(paths["/api/v1/jobs/{job_id}/cancel"]["post"]["responses"])
     assert {"401", "403", "409"} <= set(paths["/api/v1/workers/pop"]["post"]["responses"])
@@ -139,6 +140,7 @@ def test_openapi_lists_every_error_status_with_the_error_schema(env: Env) -> Non
     assert {"image/png", "text/plain", "application/json"} <= set(result)
     bounds = {p["name"]: p["schema"] for p in jobs["get"]["parameters"]}
     assert bounds["updated_since"]["anyOf"][0]["maximum"] == INT64_MAX
+    assert bounds["changed_after"]["anyOf"][0]["maximum"] == INT64_MAX
 
 
 def test_the_worker_client_speaks_stake_through_the_protocol(env: Env) -> None:

@@ -90,3 +90,49 @@ def test_0005_dates_held_leases_and_downgrades(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert "leased_ms" not in {c["name"] for c in sa.inspect(conn).get_columns("jobs")}
         assert "missed_seats" not in set(sa.inspect(conn).get_table_names())
+
+
+def test_0006_numbers_existing_jobs_by_their_last_change_and_downgrades(database_url: str) -> None:
+    from alembic import command
+
+    engine = make_engine(database_url)
+    migrate(engine, "0005")
+    rows = []
+    for job_id, updated in (("older", 9), ("newer", 3)):
+        row = _text_job(job_id, None, None) | {"updated_ms": updated}
+        del row["score_tokens"]
+        rows.append(row)
+    with engine.begin() as conn:
+        for row in rows:
+            columns = ", ".join(row)
+            values = ", ".join(f":{name}" for name in row)
+            conn.execute(sa.text(f"INSERT INTO jobs ({columns}) VALUES ({values})"), row)
+    migrate(engine)
+    c = t.jobs.c
+    with engine.begin() as conn:
+        assert dict(conn.execute(sa.select(c.id, c.change_seq)).all()) == {"newer": 1, "older": 2}
+        conn.execute(sa.update(t.jobs).where(c.id == "newer").values(state="cancelled"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(c.change_seq).where(c.id == "newer")).scalar_one() == 3
+    command.downgrade(alembic_config(engine), "0005")
+    with engine.connect() as conn:
+        assert "change_seq" not in {col["name"] for col in sa.inspect(conn).get_columns("jobs")}
+    migrate(engine)  # and up again, triggers and all
+    with engine.begin() as conn:
+        conn.execute(sa.update(t.jobs).where(c.id == "older").values(state="cancelled"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(c.change_seq).where(c.id == "older")).scalar_one() == 3
+    engine.dispose()
+
+
+def test_the_migrations_build_exactly_the_tables_and_indexes_of_the_schema(
+    database_url: str,
+) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
+    engine.dispose()

@@ -46,7 +46,7 @@ def test_periodic_tasks_are_named_leader_only_and_timed_by_the_settings(tmp_path
     )
     services = build_services(settings)
     tasks = {task.name: task for task in periodic_tasks(services, settings)}
-    assert set(tasks) == {"lease-reaper", "epoch-closer"}
+    assert set(tasks) == {"lease-reaper", "epoch-closer", "idempotency-pruner"}
     assert all(task.leader_only for task in tasks.values())
     assert (tasks["lease-reaper"].interval_s, tasks["lease-reaper"].timeout_s) == (2, 3)
     assert tasks["epoch-closer"].interval_s == 4

@@ -100,3 +100,67 @@ def test_waits_are_long_polls_bounded_by_what_is_left() -> None:
     assert finished({"state": "completed"}, 10.0)
     assert not finished({"state": "queued"}, 10.0)
     assert finished({"state": "queued"}, 0.0)
+
+
+class Flaky:
+    """Fails the first ``failures`` requests (``error``: a 5xx, or a lost connection)."""
+
+    def __init__(self, failures: int, error: int | None = 503) -> None:
+        self.failures = failures
+        self.error = error
+        self.keys: list[str | None] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.keys.append(request.headers.get("Idempotency-Key"))
+        if len(self.keys) <= self.failures:
+            if self.error is None:
+                raise httpx.ConnectError("refused", request=request)
+            return httpx.Response(self.error, json={"error": {"code": "oops", "message": "x"}})
+        if request.url.path == "/api/v1/jobs/batch":
+            return httpx.Response(202, json={"jobs": [ACCEPTED]})
+        if request.url.path == "/api/v1/jobs":
+            return httpx.Response(202, json=ACCEPTED)
+        return httpx.Response(200, json={"jobs": []})
+
+
+@pytest.fixture
+def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("swarmgen.sdk.base.RETRY_DELAYS_S", (0.0, 0.0, 0.0))
+
+
+@pytest.mark.usefixtures("no_pauses")
+@pytest.mark.parametrize("error", [503, None], ids=["5xx", "connection"])
+def test_a_submit_is_sent_again_under_the_same_key(error: int | None) -> None:
+    flaky = Flaky(2, error)
+    with Client("http://c", "k", transport=httpx.MockTransport(flaky)) as client:
+        assert client.submit_image("p", "m") == ACCEPTED
+    assert len(flaky.keys) == 3 and len(set(flaky.keys)) == 1 and flaky.keys[0]
+
+    flaky = Flaky(1, error)
+
+    async def run() -> list[dict[str, Any]]:
+        transport = httpx.MockTransport(flaky)
+        async with AsyncClient("http://c", "k", transport=transport) as client:
+            jobs: list[dict[str, Any]] = await client.submit_many([image_job("p", "m")])
+            return jobs
+
+    assert asyncio.run(run()) == [ACCEPTED]
+    assert len(flaky.keys) == 2 and len(set(flaky.keys)) == 1
+
+
+@pytest.mark.usefixtures("no_pauses")
+def test_retries_end_and_other_calls_are_not_repeated() -> None:
+    flaky = Flaky(10)
+    with Client("http://c", "k", transport=httpx.MockTransport(flaky)) as client:
+        with pytest.raises(SwarmgenAPIError) as failed:
+            client.submit(image_job("p", "m"), idempotency_key="mine")
+        assert failed.value.status == 503
+        assert flaky.keys == ["mine"] * 4  # the first try and one per pause
+        with pytest.raises(SwarmgenAPIError):
+            client.jobs()
+    assert flaky.keys[4:] == [None]  # a read is sent once, with no key
+    refused = Flaky(1, 409)
+    client = Client("http://c", "k", transport=httpx.MockTransport(refused))
+    with client, pytest.raises(SwarmgenAPIError):
+        client.submit(image_job("p", "m"))
+    assert len(refused.keys) == 1  # a 4xx is an answer, not a lost one

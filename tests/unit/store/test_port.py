@@ -24,8 +24,8 @@ ROOT = Path(swarmgen.__file__).parent
 BEHIND_THE_PORT = ("sqlalchemy", "alembic", "swarmgen.store.schema", "swarmgen.store.sql")
 # the SQL adapter's modules, one per repository (the port, the records and the
 # in-memory fake are public)
-ADAPTER = {"base", "dispatch", "engine", "jobs", "ledger", "network", "nonces", "users",
-           "validations", "verdicts", "workers"}  # fmt: skip
+ADAPTER = {"base", "dispatch", "engine", "idempotency", "jobs", "ledger", "network", "nonces",
+           "outbox", "users", "validations", "verdicts", "workers"}  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:

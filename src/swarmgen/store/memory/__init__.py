@@ -13,7 +13,12 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-from swarmgen.store.memory.accounts import MemoryNonces, MemoryUsers, MemoryWorkers
+from swarmgen.store.memory.accounts import (
+    MemoryIdempotency,
+    MemoryNonces,
+    MemoryUsers,
+    MemoryWorkers,
+)
 from swarmgen.store.memory.jobs import MemoryDispatch, MemoryJobs
 from swarmgen.store.memory.ledger import MemoryBook, MemoryLedger
 from swarmgen.store.memory.network import MemoryNetwork
@@ -34,6 +39,7 @@ class MemoryTransaction:
         self.workers = MemoryWorkers(tables)
         self.users = MemoryUsers(tables)
         self.nonces = MemoryNonces(tables)
+        self.idempotency = MemoryIdempotency(tables)
         self.validations = MemoryValidations(tables)
         self.verdicts = MemoryVerdicts(tables)
         self.ledger = MemoryLedger(tables)
@@ -70,6 +76,7 @@ class MemoryStore:
             working = self._tables.working_copy()
             book = MemoryBook(working, now_ms) if ledger and now_ms is not None else None
             yield MemoryTransaction(working, book)
+            working.number_changes(self._tables.jobs)
             self._tables = working
 
     def dispose(self) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from swarmgen.store.memory.tables import Tables
-from swarmgen.store.records import KeyRecord, UserRecord, WorkerRecord
+from swarmgen.store.records import IdempotentRequest, KeyRecord, UserRecord, WorkerRecord
 
 
 class MemoryUsers:
@@ -107,3 +107,24 @@ class MemoryNonces:
         for key in stale:
             del self.t.nonces[key]
         return len(stale)
+
+
+class MemoryIdempotency:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def get(self, user_id: str, key: str, since_ms: int) -> IdempotentRequest | None:
+        found = self.t.idempotency.get((user_id, key))
+        return found if found is not None and found.created_ms >= since_ms else None
+
+    def claim(self, request: IdempotentRequest, since_ms: int) -> IdempotentRequest | None:
+        earlier = self.get(request.user_id, request.key, since_ms)
+        if earlier is None:
+            self.t.idempotency[request.user_id, request.key] = request
+        return earlier
+
+    def prune(self, before_ms: int) -> int:
+        old = [k for k, r in self.t.idempotency.items() if r.created_ms < before_ms]
+        for k in old:
+            del self.t.idempotency[k]
+        return len(old)

@@ -61,19 +61,25 @@ class MemoryJobs:
         limit: int,
         state: JobState | None = None,
         updated_since: int | None = None,
+        changed_after: int | None = None,
     ) -> list[JobRecord]:
         mine = [
             j
             for j in self.t.jobs.values()
             if j.user_id == user_id and (state is None or j.state is state)
         ]
-        if updated_since is None:
-            mine.sort(key=lambda j: (j.created_ms, j.id), reverse=True)
-        else:
+        if changed_after is not None:
+            mine = sorted(
+                (j for j in mine if (j.change_seq or 0) > changed_after),
+                key=lambda j: j.change_seq or 0,
+            )
+        elif updated_since is not None:
             mine = sorted(
                 (j for j in mine if j.updated_ms >= updated_since),
                 key=lambda j: (j.updated_ms, j.id),
             )
+        else:
+            mine.sort(key=lambda j: (j.created_ms, j.id), reverse=True)
         return mine[:limit]
 
     def cancel(self, job_id: str, now: int) -> JobRecord | None:

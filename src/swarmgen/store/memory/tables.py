@@ -7,7 +7,7 @@ either swaps them in when it commits or drops them when it rolls back.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from swarmgen.core.ledger import Entry
@@ -15,6 +15,7 @@ from swarmgen.store.records import (
     SYSTEM_USER,
     BallotRow,
     CheckRow,
+    IdempotentRequest,
     JobRecord,
     KeyRecord,
     MissedSeat,
@@ -42,6 +43,8 @@ class Tables:
     """Key id to the key and its hash."""
     workers: dict[str, WorkerRecord] = field(default_factory=dict)
     nonces: dict[tuple[str, str], int] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], IdempotentRequest] = field(default_factory=dict)
+    """``(user_id, key)`` to the submit made under that key."""
     jobs: dict[str, JobRecord] = field(default_factory=dict)
     seeds: dict[int, tuple[bytes, str]] = field(default_factory=dict)
     checks: dict[str, tuple[CheckRow, int]] = field(default_factory=dict)
@@ -56,6 +59,24 @@ class Tables:
     epochs: dict[int, EpochRow] = field(default_factory=dict)
     missed_seats: list[MissedSeat] = field(default_factory=list)
     outbox: dict[str, OutboxRow] = field(default_factory=dict)
+    job_changes: int = 0
+    """The last change number given (the SQL ``counters`` row ``job_changes``)."""
+
+    def number_changes(self, before: dict[str, JobRecord]) -> None:
+        """Number the jobs this transaction inserted or changed (state, payment or
+        time) since ``before``, at its commit, as the SQL triggers do."""
+        for job_id, job in self.jobs.items():
+            old = before.get(job_id)
+            if old is job:
+                continue
+            if old is not None and (old.state, old.payment, old.updated_ms) == (
+                job.state,
+                job.payment,
+                job.updated_ms,
+            ):
+                continue
+            self.job_changes += 1
+            self.jobs[job_id] = replace(job, change_seq=self.job_changes)
 
     def working_copy(self) -> Tables:
         """Copies of every container (the records in them are immutable and shared)."""

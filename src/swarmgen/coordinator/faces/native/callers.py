@@ -12,6 +12,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Header, Request
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auth import authenticate_requester, authenticate_worker, bearer_token
@@ -65,9 +66,13 @@ class Callers:
         return authenticate_requester(self.services.store, authorization)
 
     async def worker(self, request: Request, model: type[M]) -> tuple[str, M]:
-        """Authenticate a signed worker request and parse its body as ``model``."""
+        """Authenticate a signed worker request and parse its body as ``model``.
+
+        The signature check (CPU) and the nonce's insert (a database write) run in the
+        thread pool, so a slow database never holds the event loop."""
         body = await request.body()
-        worker_id = authenticate_worker(
+        worker_id = await run_in_threadpool(
+            authenticate_worker,
             self.services.store,
             self.services.clock,
             headers=request.headers,

@@ -5,7 +5,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
@@ -29,6 +29,19 @@ JobId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=PLAIN, description="The job's id.")
 ]
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A key of your choosing (1-255 visible ASCII characters) naming this "
+        "submit: a retry with the same key and body within the window gets the first "
+        "answer's jobs and is not charged again; the same key with another body is 409.",
+    ),
+]
+
 
 def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     """Routes under ``prefix`` (e.g. ``/api/v1/jobs``) on ``callers``' job service."""
@@ -37,10 +50,10 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     api = APIRouter(prefix=prefix, tags=["jobs"], route_class=route_class, responses=REQUESTER)
     User = Annotated[UserRecord, Depends(callers.requester)]
 
-    @api.post("", status_code=202, response_model=JobAccepted, responses=errors(402, 429))
-    def submit_job(job: JobIn, user: User) -> JobAccepted:
+    @api.post("", status_code=202, response_model=JobAccepted, responses=errors(402, 409, 429))
+    def submit_job(job: JobIn, user: User, idempotency_key: IdempotencyKey = None) -> JobAccepted:
         """Queue an image or text job; its price is reserved and its seed fixed."""
-        accepted = jobs.submit(user, convert.job_request(job))
+        accepted = jobs.submit(user, convert.job_request(job), idempotency_key)
         observer.on_submit(user.id, job.model, [accepted.id], "native")
         return convert.accepted(accepted)
 
@@ -59,24 +72,41 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
             Query(
                 ge=0,
                 le=INT64_MAX,
-                description="Only jobs changed at or after this time (ms), oldest first.",
+                description="Only jobs changed at or after this time (ms), oldest first. "
+                "Times are taken before commit, so this feed can miss a change; prefer "
+                "``changed_after``.",
+            ),
+        ] = None,
+        changed_after: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=INT64_MAX,
+                description="Only jobs whose ``change_seq`` is above this, in commit order: "
+                "a feed that never skips a change. Start at 0; pass the largest "
+                "``change_seq`` seen.",
             ),
         ] = None,
     ) -> JobList:
-        """Your jobs, newest first; or, with ``updated_since``, a feed of what changed.
+        """Your jobs, newest first; or, with ``changed_after``, a feed of what changed.
 
         Refused (403) to the anonymous key: anonymous jobs are reachable by id only.
         """
-        found = jobs.list(user, state, limit, updated_since)
+        found = jobs.list(user, state, limit, updated_since, changed_after)
         return JobList(jobs=[convert.job_view(j, prefix) for j in found])
 
     @api.post(
-        "/batch", status_code=202, response_model=JobBatchAccepted, responses=errors(402, 429)
+        "/batch",
+        status_code=202,
+        response_model=JobBatchAccepted,
+        responses=errors(402, 409, 429),
     )
-    def submit_jobs(batch: JobBatchIn, user: User) -> JobBatchAccepted:
+    def submit_jobs(
+        batch: JobBatchIn, user: User, idempotency_key: IdempotencyKey = None
+    ) -> JobBatchAccepted:
         """Queue up to 64 jobs at once, all or none (one reservation of their total price)."""
         requests = [convert.job_request(job) for job in batch.jobs]
-        accepted = jobs.submit_many(user, requests)
+        accepted = jobs.submit_many(user, requests, idempotency_key)
         for job, one in zip(batch.jobs, accepted, strict=True):
             observer.on_submit(user.id, job.model, [one.id], "native")
         return JobBatchAccepted(jobs=[convert.accepted(a) for a in accepted])

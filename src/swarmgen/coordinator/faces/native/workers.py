@@ -1,10 +1,16 @@
-"""Worker routes: register, pop, submit, heartbeat, release; every request signed."""
+"""Worker routes: register, pop, submit, heartbeat, release; every request signed.
+
+The routes are coroutines (they read the raw body to check its signature), so each
+blocking service call runs in the thread pool; pop and submit are coroutines that do so
+themselves.
+"""
 
 from __future__ import annotations
 
 import time
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
@@ -33,9 +39,10 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     async def register(request: Request) -> RegisterOut:
         """Register a worker key with its capabilities; an owner's API key binds it to them."""
         worker_id, body = await callers.worker(request, RegisterIn)
-        owner = callers.owner(request)
+        owner = await run_in_threadpool(callers.owner, request)
         caps = convert.capabilities(body.capabilities)
-        return convert.registration(service.register(worker_id, owner, body.name, caps))
+        done = await run_in_threadpool(service.register, worker_id, owner, body.name, caps)
+        return convert.registration(done)
 
     @api.post(
         "/pop", response_model=PopOut, responses=errors(403), openapi_extra=signed_body(PopIn)
@@ -71,12 +78,13 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     async def heartbeat(request: Request) -> Ack:
         """Liveness; extends the leases of the jobs the worker is still running."""
         worker_id, body = await callers.worker(request, HeartbeatIn)
-        return Ack(count=service.heartbeat(worker_id, body.job_ids))
+        return Ack(count=await run_in_threadpool(service.heartbeat, worker_id, body.job_ids))
 
     @api.post("/release", response_model=Ack, openapi_extra=signed_body(ReleaseIn))
     async def release(request: Request) -> Ack:
         """Hand leased jobs back (e.g. on shutdown); they are queued again at once."""
         worker_id, body = await callers.worker(request, ReleaseIn)
-        return Ack(count=service.release(worker_id, body.job_ids, body.error))
+        count = await run_in_threadpool(service.release, worker_id, body.job_ids, body.error)
+        return Ack(count=count)
 
     return api
