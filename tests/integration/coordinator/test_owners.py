@@ -1,6 +1,9 @@
 """Verdicts follow the owner through the real app (on SQLite and PostgreSQL): one key of
 an owner cheats, the close convicts and slashes every key of that owner, and another
-owner's keys are untouched."""
+owner's keys are untouched.
+
+Seats are drawn by stake among every staked worker, claimants of other owners included,
+so every worker here is staked and every one runs the seats it is drawn for, honestly."""
 
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ def staked(env: Env, owner: str) -> WorkerClient:
 
 
 def drain(validators: list[WorkerClient]) -> None:
-    """Let the validators run every validation job they are offered."""
+    """Let the workers run every validation job they are drawn for, until none is left
+    that any of them may sit (a stage that needs more seats than there are eligible
+    workers waits for the close)."""
     while any(pending := [v.pop(0, 1) for v in validators]):
         for validator, held in zip(validators, pending, strict=True):
             if held:
@@ -48,13 +53,19 @@ def payments(env: Env, jobs: list[str]) -> set[str]:
 def test_one_cheating_key_convicts_and_slashes_every_key_of_its_owner(env: Env) -> None:
     cheat, sibling = staked(env, "mal"), staked(env, "mal")
     fair, idle = staked(env, "ann"), staked(env, "ann")
-    validators = [owned(env, "bob"), owned(env, "cat")]
-    honest_of_ann = [complete(env, fair) for _ in range(2)]
-    drain(validators)
-    honest_of_mal = [complete(env, sibling) for _ in range(2)]
-    drain(validators)
-    cheated = [complete(env, cheat, cheat=True) for _ in range(4)]
-    drain(validators)  # panels stall at two of three seats (ann's keys never ask)
+    validators = [cheat, sibling, fair, idle, staked(env, "bob"), staked(env, "cat")]
+    honest_of_ann = []
+    for _ in range(2):
+        honest_of_ann.append(complete(env, fair))
+        drain(validators)
+    honest_of_mal = []
+    for _ in range(2):
+        honest_of_mal.append(complete(env, sibling))
+        drain(validators)
+    cheated = []
+    for _ in range(4):
+        cheated.append(complete(env, cheat, cheat=True))
+        drain(validators)
     epoch = env.reads.ledger.open_epoch().epoch
     env.http.app.state.epochs.close_due(force=True)
 
@@ -62,7 +73,7 @@ def test_one_cheating_key_convicts_and_slashes_every_key_of_its_owner(env: Env) 
     assert {check(env, j).status for j in honest_of_mal + honest_of_ann} == {"upheld"}
     # both of mal's keys stand invalid: the sibling never failed a check
     assert standing(env, epoch, cheat) is True and standing(env, epoch, sibling) is True
-    assert standing(env, epoch, fair) is False and standing(env, epoch, idle) is None
+    assert standing(env, epoch, fair) is False and standing(env, epoch, idle) is not True
     evidence = env.reads.verdicts.get(epoch, sibling.keys.public_key)[1]
     assert evidence["failures"] == 4 and set(evidence["keys"]) == {
         cheat.keys.public_key,
@@ -79,21 +90,23 @@ def test_one_cheating_key_convicts_and_slashes_every_key_of_its_owner(env: Env) 
 def test_failures_spread_thin_over_keys_still_convict_their_owner(env: Env) -> None:
     keys = [staked(env, "mal"), staked(env, "mal")]
     fair = staked(env, "ann")
-    validators = [owned(env, "bob"), owned(env, "cat")]
+    validators = [*keys, fair, staked(env, "bob"), staked(env, "cat")]
     honest = complete(env, fair)
     drain(validators)
     cheated = []
     for key in keys:  # two failures per key: too few to convict any key on its own
-        cheated += [complete(env, key, cheat=True) for _ in range(2)]
-        drain(validators)
+        for _ in range(2):
+            cheated.append(complete(env, key, cheat=True))
+            drain(validators)
     epoch = env.reads.ledger.open_epoch().epoch
     env.http.app.state.epochs.close_due(force=True)
 
     assert {check(env, j).status for j in cheated} == {"rejected"}
     assert [standing(env, epoch, k) for k in keys] == [True, True]
     evidence = env.reads.verdicts.get(epoch, keys[0].keys.public_key)[1]
-    assert (evidence["checks"], evidence["failures"]) == (4, 4)
-    assert all(v == {"checks": 2, "failures": 2} for v in evidence["keys"].values())
+    # checks include the honest seats a key of mal may have been drawn for on ann's claim
+    assert evidence["failures"] == 4 and evidence["checks"] >= 4
+    assert all(v["failures"] == 2 <= v["checks"] for v in evidence["keys"].values())
     assert standing(env, epoch, fair) is False and payments(env, [honest]) == {"paid"}
     assert locked(env, fair) == STAKE
 
