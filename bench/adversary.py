@@ -1,9 +1,12 @@
 """Adversary bench: a network adversary against verification.
 
-Section "recognise validations" (``--section recognise``): a real coordinator on
-loopback (:class:`~swarmgen.localnet.LocalNetwork`) with honest echo workers under
-several owners, a requester that keeps work coming, and an adversarial owner whose
-workers (in this process) record everything a worker can see of each job they lease:
+Every section runs a real coordinator on loopback (:class:`~swarmgen.localnet.
+LocalNetwork`, SQLite, verification on) with echo workers in this process, each one
+registered under an owner and staked through the stake API.
+
+Section ``recognise``: honest workers under several owners, a requester that keeps
+work coming, and an adversarial owner whose workers record everything a worker can
+see of each job they lease:
 
 * the assignment's fields (model, every spec field, seed, prompt length, sampling id,
   whether its input digest was seen before) and its lease length;
@@ -18,11 +21,36 @@ validations. After the run the coordinator's database says which were; a decisio
 stump per feature and a logistic regression, trained on half the jobs, predict it for
 the other half (:mod:`classifier`). The target is chance.
 
+Sections ``capture``, ``starve``, ``late``, ``timing``, ``rotate`` (:mod:`network`),
+each at every stake share of ``--shares`` (the adversary's locked stake over all
+locked stake), on a fresh coordinator with short epochs and leases:
+
+* ``capture``: a key cheats on every job; a colluding key of another owner polls
+  without waiting and submits the partner's exact output on any seat of its panels;
+* ``starve``: as capture, but the colluder holds those seats under heartbeats and never
+  submits;
+* ``late``: the cheater holds each cheated job under heartbeats and submits half a
+  second before the close;
+* ``timing``: honest work, every receipt claiming a 1 ms run;
+* ``rotate``: cheats on every job and moves to a fresh key (stake moved along) every 30.
+
+For each: the share of its checked claims upheld (and escaped: upheld or abandoned for
+want of a panel), when its owner was first declared invalid (epoch and seconds into
+the run, or never), and its credits (balance plus stake, from the coordinator's ledger)
+minus those of an honest owner with the same hardware, beside what two such honest
+owners differ by. Section ``churn``: honest workers only, 30 % of them crashing while
+they hold jobs, every other one back an epoch later; how many are declared invalid.
+
     python bench/adversary.py --jobs 1000
 
-Prints a table, then one JSON line with ``validation_classifier_accuracy`` (features a
-worker has before it runs the job) and ``validation_classifier_accuracy_after_submit``
-(also what it learns from its own heartbeat and submit).
+runs everything (about 15 minutes on an idle two-core machine); ``--sections`` picks
+sections, ``--shares`` the stake shares, ``--epochs`` and ``--net-epoch-s`` size the
+strategy runs, ``--max-s`` stops starting new runs after that long. It prints a table
+per section, then one JSON line with ``validation_classifier_accuracy`` (features a
+worker has before it runs the job), ``validation_classifier_accuracy_after_submit``,
+``max_upheld_share``, ``max_escaped_share``, ``all_strategies_lose``,
+``honest_invalid`` (churn), ``honest_invalid_under_attack`` and ``strategies`` (every
+figure per strategy and share).
 """
 
 from __future__ import annotations

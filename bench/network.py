@@ -222,8 +222,9 @@ def adversary(swarm: Swarm, strategy: str, stake: int, watch: EpochWatch) -> lis
         "rotate": lambda: rotator(PER_KEY),
     }
     role = "adversary" if strategy == "timing" else "cheat"
+    batch = 4 if strategy == "late" else 1  # a holder keeps asking while it holds
     for i in range(KEYS):
-        swarm.add(f"eve-{i}", main, stake, behaviours[strategy](), role, max_jobs=4)
+        swarm.add(f"eve-{i}", main, stake, behaviours[strategy](), role, max_jobs=batch)
     return ["eve"]
 
 
