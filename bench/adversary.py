@@ -37,9 +37,10 @@ locked stake), on a fresh coordinator with short epochs and leases:
 For each: the share of its checked claims upheld (and escaped: upheld or abandoned for
 want of a panel), when its owner was first declared invalid (epoch and seconds into
 the run, or never), and its credits (balance plus stake, from the coordinator's ledger)
-minus those of an honest owner with the same hardware, beside what two such honest
-owners differ by. Section ``churn``: honest workers only, 30 % of them crashing while
-they hold jobs, every other one back an epoch later; how many are declared invalid.
+minus those of an honest owner with the same hardware, beside the range of three such
+honest owners' credits (the run's noise). Section ``churn``: honest workers only, 30 %
+of them crashing while they hold jobs, every other one back an epoch later; how many
+are declared invalid.
 
     python bench/adversary.py --jobs 1000
 
@@ -346,7 +347,7 @@ def net_rows(outcomes: list[Outcome], out: Callable[[str], None] = print) -> Non
         )
     out(
         "gain and noise in credits: the adversary's credits minus an honest owner's with the "
-        "same hardware; noise is what two such honest owners differ by"
+        "same hardware; noise is the range of three such honest owners' credits"
     )
 
 

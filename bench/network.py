@@ -5,9 +5,9 @@ puts in-process workers (:mod:`agents`) under four kinds of owner:
 
 * the adversary: two keys playing the strategy (the colluding keys of ``capture`` and
   ``starve`` under a second owner, since a panel never seats the claimant's own owner);
-* ``twin`` and ``twin2``: honest owners with the adversary's hardware (two keys, the
-  same simulated run time), whose difference is the run's noise floor;
-* ``others``: two more honest keys carrying the rest of the honest stake.
+* ``twin``, ``twin2`` and ``others``: honest owners with the adversary's hardware (two
+  keys each, the same simulated run time); the range of their credits is the run's
+  noise floor, and ``twin`` is the honest owner the adversary is compared with.
 
 Stake is locked through the stake API so that the adversary holds ``share`` of all
 locked stake. A requester keeps the queue full of small image jobs for ``epochs``
@@ -56,6 +56,8 @@ from swarmgen.localnet import LocalNetwork
 STRATEGIES = ["capture", "starve", "late", "timing", "rotate"]
 KEYS = 2
 """Worker keys of the adversary, and of each honest owner."""
+HONEST = ("twin", "twin2", "others")
+"""The honest owners, each with the adversary's hardware (:data:`KEYS` keys, same run time)."""
 PER_KEY = 30
 """Most claims a rotating owner puts on one key."""
 
@@ -90,7 +92,8 @@ class Outcome:
     gain: int = 0
     """Adversary's credits minus ``twin``'s (micro-credits)."""
     noise: int = 0
-    """``|twin - twin2|``: what two honest owners of the same hardware differ by."""
+    """The range of the three honest owners' credits: what owners of the same hardware
+    differ by in this run (dispatch order, seats drawn, speed as observed)."""
     honest_invalid: int = 0
     seconds: float = 0.0
     credits: dict[str, int] = field(default_factory=dict)
@@ -259,7 +262,7 @@ def _run(data: Path, outcome: Outcome, options: Options,
         )
         watcher.start()
         adversary_each, honest_each = stakes(outcome.share, KEYS, 3 * KEYS)
-        for name in ("twin", "twin2", "others"):
+        for name in HONEST:
             owner = swarm.owner(name, 100 * honest_each)
             for i in range(KEYS):
                 swarm.add(f"{name}-{i}", owner, honest_each, honest, "honest")
@@ -285,7 +288,8 @@ def _run(data: Path, outcome: Outcome, options: Options,
     final = {name: after[name] - baseline[name] for name in swarm.owners}
     outcome.credits = final
     outcome.gain = sum(final[o] for o in evil) - final["twin"]
-    outcome.noise = abs(final["twin"] - final["twin2"])
+    honest_owners = [final[name] for name in HONEST]
+    outcome.noise = max(honest_owners) - min(honest_owners)
     return swarm, evil, {e: t - began for e, t in watch.started.items()}
 
 
