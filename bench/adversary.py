@@ -271,12 +271,14 @@ def recognise(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(args.workers):
                 name = f"owner-{i % args.owners}"
                 owner = Owner(name, net.create_key(name))
+                net.grant(name, MIN_STAKE)  # what its worker locks
                 agent = Agent(net.url, f"honest-{i}", owner, MIN_STAKE, honest, 0.0, stop,
                               pop_wait_s=1.0, max_jobs=4)  # fmt: skip
                 agent.join()
                 agent.start()
                 honest_agents.append(agent)
             adversary = Adversary(net.url, net.create_key("eve"), args.keys)
+            net.grant("eve", args.keys * MIN_STAKE)  # every key stakes
             load = threading.Thread(
                 target=keep_busy, args=(net.url, requester, stop, args.rate, args.seed)
             )
