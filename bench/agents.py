@@ -27,10 +27,12 @@ from PIL import Image
 
 from swarmgen.backends.echo import EchoBackend
 from swarmgen.core.jobs import ImageSpec, Job, spec_from_canonical
+from swarmgen.core.leases import LEASE_MAX_FACTOR
 from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import ImageOutput, Output
 from swarmgen.core.receipts import Receipt
 from swarmgen.core.signing import KeyPair
+from swarmgen.protocol.workers import MAX_JOBS
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.worker.daemon import result_payload
@@ -71,6 +73,14 @@ def cheated_output(job: Job) -> Output:
     digest = job.input_digest()
     return ImageOutput(tuple(noise_png(spec.width, spec.height, f"{digest}:{i}")
                              for i in range(spec.n)))  # fmt: skip
+
+
+def lease_cap(assignment: dict[str, Any]) -> float:
+    """When the coordinator takes a leased job back however many heartbeats arrive
+    (wall-clock seconds; the assignment carries the first lease's expiry)."""
+    expires_s = int(assignment["lease_expires_ms"]) / 1000
+    leased_s = float(assignment.setdefault("_leased_s", time.time()))
+    return leased_s + LEASE_MAX_FACTOR * (expires_s - leased_s)
 
 
 def payload(keys: KeyPair, job: Job, output: Output, run_ms: int) -> dict[str, Any]:
@@ -211,10 +221,14 @@ class Agent:
             self.submit(due, cheat=True)
             for assignment in due:
                 self.held.pop(assignment["job_id"], None)
-        if self.held:
-            self.client.heartbeat(sorted(self.held))
+        for job_id in [j for j, (a, _) in self.held.items() if lease_cap(a) <= time.time()]:
+            del self.held[job_id]  # taken back at the lease cap: nothing left to hold
+        held = sorted(self.held)
+        for start in range(0, len(held), MAX_JOBS):
+            self.client.heartbeat(held[start : start + MAX_JOBS])
 
     def hold(self, assignment: dict[str, Any], until: float) -> None:
+        lease_cap(assignment)  # stamps when it was leased
         self.held[assignment["job_id"]] = (assignment, until)
 
     def submit(self, assignments: list[dict[str, Any]], cheat: bool, run_ms: int | None = None,
