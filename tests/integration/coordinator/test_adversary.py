@@ -313,3 +313,16 @@ def test_rotate_cheats_spread_one_per_key_convict_the_owner_on_every_key(env: En
         assert int(key.stake()["locked"]) < STAKE  # slashed on every key of the owner
     view = env.http.get(f"/api/v1/jobs/{fair}", headers=env.auth).json()
     assert view["payment"] == "forfeited"  # and its earnings in the epoch forfeited
+
+
+@pytest.mark.xfail(strict=True, reason="needs owner verdicts")
+def test_late_two_keys_of_one_owner_cannot_reject_an_honest_claim_at_the_close(env: Env) -> None:
+    claimant = staked(env, "ann")
+    liars = [staked(env, "mal"), staked(env, "mal")]
+    job_id = claim(env, claimant)
+    for liar in liars:  # the first seat, then one of the two the disagreement adds
+        (seat,) = liar.pop(0, 1)
+        liar.submit([run_noise(liar, seat)])  # e.g. just before the close
+    assert check(env, job_id).status == "pending"
+    close(env)  # the panel is settled on the votes it has: one owner's two
+    assert check(env, job_id).status != "rejected"
