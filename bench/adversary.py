@@ -1,9 +1,12 @@
 """Adversary bench: a network adversary against verification.
 
-Section "recognise validations" (``--section recognise``): a real coordinator on
-loopback (:class:`~swarmgen.localnet.LocalNetwork`) with honest echo workers under
-several owners, a requester that keeps work coming, and an adversarial owner whose
-workers (in this process) record everything a worker can see of each job they lease:
+Every section runs a real coordinator on loopback (:class:`~swarmgen.localnet.
+LocalNetwork`, SQLite, verification on) with echo workers in this process, each one
+registered under an owner and staked through the stake API.
+
+Section ``recognise``: honest workers under several owners, a requester that keeps
+work coming, and an adversarial owner whose workers record everything a worker can
+see of each job they lease:
 
 * the assignment's fields (model, every spec field, seed, prompt length, sampling id,
   whether its input digest was seen before) and its lease length;
@@ -18,11 +21,37 @@ validations. After the run the coordinator's database says which were; a decisio
 stump per feature and a logistic regression, trained on half the jobs, predict it for
 the other half (:mod:`classifier`). The target is chance.
 
+Sections ``capture``, ``starve``, ``late``, ``timing``, ``rotate`` (:mod:`network`),
+each at every stake share of ``--shares`` (the adversary's locked stake over all
+locked stake), on a fresh coordinator with short epochs and leases:
+
+* ``capture``: a key cheats on every job; a colluding key of another owner polls
+  without waiting and submits the partner's exact output on any seat of its panels;
+* ``starve``: as capture, but the colluder holds those seats under heartbeats and never
+  submits;
+* ``late``: the cheater holds each cheated job under heartbeats and submits half a
+  second before the close;
+* ``timing``: honest work, every receipt claiming a 1 ms run;
+* ``rotate``: cheats on every job and moves to a fresh key (stake moved along) every 30.
+
+For each: the share of its checked claims upheld (and escaped: upheld or abandoned for
+want of a panel), when its owner was first declared invalid (epoch and seconds into
+the run, or never), and its credits (balance plus stake, from the coordinator's ledger)
+minus those of an honest owner with the same hardware, beside the range of three such
+honest owners' credits (the run's noise). Section ``churn``: honest workers only, 30 %
+of them crashing while they hold jobs, every other one back an epoch later; how many
+are declared invalid.
+
     python bench/adversary.py --jobs 1000
 
-Prints a table, then one JSON line with ``validation_classifier_accuracy`` (features a
-worker has before it runs the job) and ``validation_classifier_accuracy_after_submit``
-(also what it learns from its own heartbeat and submit).
+runs everything (about 15 minutes on an idle two-core machine); ``--sections`` picks
+sections, ``--shares`` the stake shares, ``--epochs`` and ``--net-epoch-s`` size the
+strategy runs, ``--max-s`` stops starting new runs after that long. It prints a table
+per section, then one JSON line with ``validation_classifier_accuracy`` (features a
+worker has before it runs the job), ``validation_classifier_accuracy_after_submit``,
+``max_upheld_share``, ``max_escaped_share``, ``all_strategies_lose``,
+``honest_invalid`` (churn), ``honest_invalid_under_attack`` and ``strategies`` (every
+figure per strategy and share).
 """
 
 from __future__ import annotations
@@ -43,7 +72,9 @@ from typing import Any
 import httpx
 import numpy as np
 
+from agents import CREDIT, MIN_STAKE, Agent, Owner, honest
 from classifier import evaluate
+from network import STRATEGIES, Churn, Options, Outcome, churn, run
 from swarmgen.backends.echo import EchoBackend
 from swarmgen.coordinator.admin import open_store
 from swarmgen.coordinator.settings import CoordinatorSettings
@@ -51,7 +82,6 @@ from swarmgen.core.jobs import Job, spec_from_canonical
 from swarmgen.core.offerings import Offering
 from swarmgen.core.receipts import Receipt
 from swarmgen.core.signing import KeyPair
-from swarmgen.core.stake import MIN_STAKE
 from swarmgen.localnet import LocalNetwork
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
@@ -138,7 +168,7 @@ class Adversary:
         ledger = Ledger(http)
         worker = WorkerClient(self.url, KeyPair.generate(), owner_key=self.owner_key)
         worker.register(name, MODELS, 128 * 128, 4)
-        worker.lock_stake(MIN_STAKE)  # serving needs an owner and locked stake
+        worker.lock_stake(MIN_STAKE)
         submitted = time.monotonic()
         while len(self.rows) < wanted and time.monotonic() < self.deadline:
             started = time.monotonic()
@@ -236,13 +266,19 @@ def recognise(args: argparse.Namespace) -> dict[str, Any]:
             net.start_coordinator(env=env)
             requester = net.create_key("requester")
             net.grant("requester", 10**15)
-            for i in range(args.workers):
-                owner = f"owner-{i % args.owners}"
-                net.start_worker(f"honest-{i}", MODELS, "--owner-key", net.create_key(owner),
-                                 "--max-batch", "4", "--pop-wait-s", "1")  # fmt: skip
-            adversary = Adversary(net.url, net.create_key("eve"), args.keys)
-            net.grant("eve", args.keys * MIN_STAKE)
             stop = threading.Event()
+            honest_agents = []
+            for i in range(args.workers):
+                name = f"owner-{i % args.owners}"
+                owner = Owner(name, net.create_key(name))
+                net.grant(name, MIN_STAKE)  # what its worker locks
+                agent = Agent(net.url, f"honest-{i}", owner, MIN_STAKE, honest, 0.0, stop,
+                              pop_wait_s=1.0, max_jobs=4)  # fmt: skip
+                agent.join()
+                agent.start()
+                honest_agents.append(agent)
+            adversary = Adversary(net.url, net.create_key("eve"), args.keys)
+            net.grant("eve", args.keys * MIN_STAKE)  # every key stakes
             load = threading.Thread(
                 target=keep_busy, args=(net.url, requester, stop, args.rate, args.seed)
             )
@@ -253,6 +289,8 @@ def recognise(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 stop.set()
                 load.join()
+                for agent in honest_agents:
+                    agent.close()
             elapsed = time.monotonic() - started
         truth = labels(data, [job_id for job_id, _, _ in adversary.rows])
     rows = [(truth[j], before, after) for j, before, after in adversary.rows if j in truth]
@@ -296,20 +334,116 @@ def report(result: dict[str, Any], out: Callable[[str], None] = print) -> dict[s
     }
 
 
+def net_rows(outcomes: list[Outcome], out: Callable[[str], None] = print) -> None:
+    out(f"{'strategy':<10}{'share':>7}{'claims':>8}{'checked':>8}{'upheld':>8}{'escaped':>8}{'paid':>6}"
+        f"{'invalid at':>12}{'gain':>12}{'noise':>10}{'loses':>7}{'honest inv':>11}")  # fmt: skip
+    for o in outcomes:
+        when = (
+            "never" if o.invalidated_s is None else f"e{o.invalidated_epoch} {o.invalidated_s:.0f}s"
+        )
+        out(
+            f"{o.strategy:<10}{o.share:>7.0%}{o.claims:>8}{o.checked:>8}"
+            f"{o.upheld_share:>8.1%}{o.escaped_share:>8.1%}{o.paid:>6}{when:>12}"
+            f"{o.gain / CREDIT:>12.2f}"
+            f"{o.noise / CREDIT:>10.2f}{'yes' if o.loses else 'NO':>7}{o.honest_invalid:>11}"
+        )
+    out(
+        "gain and noise in credits: the adversary's credits minus an honest owner's with the "
+        "same hardware; noise is the range of three such honest owners' credits"
+    )
+
+
+def outcome_json(o: Outcome) -> dict[str, Any]:
+    return {
+        "share": o.share, "claims": o.claims, "checked": o.checked, "upheld": o.upheld,
+        "rejected": o.rejected, "abandoned": o.abandoned, "paid": o.paid,
+        "upheld_share": round(o.upheld_share, 4),
+        "escaped_share": round(o.escaped_share, 4), "invalidated_epoch": o.invalidated_epoch,
+        "invalidated_s": None if o.invalidated_s is None else round(o.invalidated_s, 1),
+        "gain": o.gain, "noise": o.noise, "loses": o.loses,
+        "honest_invalid": o.honest_invalid, "seconds": round(o.seconds, 1),
+    }  # fmt: skip
+
+
+def summarise(
+    recognised: dict[str, Any] | None, outcomes: list[Outcome], churned: Churn | None
+) -> dict[str, Any]:
+    """The one JSON line: headline figures, then every section's own."""
+    summary: dict[str, Any] = dict(recognised or {})
+    summary.setdefault("validation_classifier_accuracy", None)
+    summary["max_upheld_share"] = (
+        round(max(o.upheld_share for o in outcomes), 4) if outcomes else None
+    )
+    summary["max_escaped_share"] = (
+        round(max(o.escaped_share for o in outcomes), 4) if outcomes else None
+    )
+    summary["all_strategies_lose"] = all(o.loses for o in outcomes) if outcomes else None
+    summary["strategies"] = {
+        name: {f"{o.share:g}": outcome_json(o) for o in outcomes if o.strategy == name}
+        for name in dict.fromkeys(o.strategy for o in outcomes)
+    }
+    summary["honest_invalid_under_attack"] = sum(o.honest_invalid for o in outcomes)
+    summary["honest_invalid"] = None if churned is None else churned.honest_invalid
+    if churned is not None:
+        summary["churn"] = {"workers": churned.workers, "killed": churned.killed,
+                            "restarted": churned.restarted,
+                            "seconds": round(churned.seconds, 1)}  # fmt: skip
+    summary.pop("section", None)
+    return summary
+
+
+SECTIONS = ["recognise", *STRATEGIES, "churn"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--section", choices=["recognise"], default="recognise")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"Comma-separated, of: {', '.join(SECTIONS)}.")  # fmt: skip
+    parser.add_argument("--section", choices=SECTIONS, help="One section only.")
+    parser.add_argument("--shares", default="0.01,0.1,0.33",
+                        help="Adversary stake shares for the strategy sections.")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=1000, help="Jobs the adversary leases.")
     parser.add_argument("--workers", type=int, default=2, help="Honest echo workers.")
     parser.add_argument("--owners", type=int, default=2, help="Owners of the honest workers.")
     parser.add_argument("--keys", type=int, default=3, help="The adversary's worker keys.")
     parser.add_argument("--rate", type=float, default=30.0, help="Ordinary jobs per second.")
-    parser.add_argument("--epoch-s", type=int, default=10, help="Epoch length.")
+    parser.add_argument("--epoch-s", type=int, default=10, help="Epoch length (recognise).")
+    parser.add_argument("--net-epoch-s", type=int, default=4, help="Epoch length (strategies).")
+    parser.add_argument("--epochs", type=int, default=4, help="Epochs of work per strategy run.")
+    parser.add_argument("--settle", type=int, default=3, help="Closes to wait for checks after.")
+    parser.add_argument("--run-s", type=float, default=0.3, help="Simulated honest run time.")
+    parser.add_argument("--net-rate", type=float, default=12.0, help="Jobs/s in strategy runs.")
     parser.add_argument("--max-s", type=float, default=1800, help="Stop observing after this.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    summary = report(recognise(args))
-    print(json.dumps(summary, sort_keys=True))
+    sections = [args.section] if args.section else args.sections.split(",")
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    options = Options(epoch_s=args.net_epoch_s, epochs=args.epochs, settle=args.settle,
+                      run_s=args.run_s, rate=args.net_rate, seed=args.seed)  # fmt: skip
+    deadline = time.monotonic() + args.max_s
+    recognised = None
+    if "recognise" in sections:
+        recognised = report(recognise(args))
+    outcomes = []
+    for strategy in [s for s in STRATEGIES if s in sections]:
+        for share in (float(x) for x in args.shares.split(",")):
+            if time.monotonic() > deadline:
+                print(f"--max-s reached: {strategy} at {share:.0%} not run", file=sys.stderr)
+                continue
+            outcomes.append(run(strategy, share, options))
+            print(f"{strategy} at {share:.0%}: {outcome_json(outcomes[-1])}", file=sys.stderr)
+    if outcomes:
+        net_rows(outcomes)
+    churned = None
+    if "churn" in sections and time.monotonic() < deadline:
+        churned = churn(options)
+        print(
+            f"churn: {churned.workers} honest workers, {churned.killed} killed "
+            f"({churned.restarted} restarted): {churned.honest_invalid} declared invalid"
+        )
+    print(json.dumps(summarise(recognised, outcomes, churned), sort_keys=True))
 
 
 if __name__ == "__main__":
