@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from swarmgen.blobs import BlobStore, FileBlobStore
+from swarmgen.chain.settings import ChainSettings
+from swarmgen.chain.wiring import chain_task
 from swarmgen.clock import Clock, SystemClock
 from swarmgen.coordinator.admin import open_store
 from swarmgen.coordinator.credits import CreditService
@@ -163,8 +165,12 @@ IDEMPOTENCY_PRUNE_S = 60.0
 
 
 def periodic_tasks(services: Services, settings: CoordinatorSettings) -> list[PeriodicTask]:
-    """The coordinator's background work; each runs once per deployment, in the leader."""
-    return [
+    """The coordinator's background work; each runs once per deployment, in the leader.
+
+    With a chain configured (``SWARMGEN_CHAIN_*``), epoch closes owe their seal and
+    slashes to it and the ``chain-outbox`` task posts them (:mod:`swarmgen.chain.wiring`).
+    """
+    tasks = [
         PeriodicTask(
             "lease-reaper",
             settings.reap_interval_s,
@@ -187,3 +193,5 @@ def periodic_tasks(services: Services, settings: CoordinatorSettings) -> list[Pe
             leader_only=True,
         ),
     ]
+    chain = chain_task(services.epochs, services.store, services.clock, ChainSettings())
+    return tasks if chain is None else [*tasks, chain]

@@ -11,7 +11,7 @@ from swarmgen.chain.port import key32
 from swarmgen.chain.settings import ChainSettings
 from swarmgen.chain.wiring import chain_task
 from swarmgen.clock import FakeClock
-from swarmgen.coordinator.bootstrap import build_services
+from swarmgen.coordinator.bootstrap import build_services, periodic_tasks
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.store.memory import MemoryStore
 
@@ -46,4 +46,21 @@ def test_the_task_posts_each_close(tmp_path: Path, deployed: Deployed) -> None:
     seal = services.epochs.close_due(force=True)
     task.run()
     assert seal is not None
+    assert deployed.coordinator.seal_of(deployed.coordinator.address, 0) is not None
+
+
+def test_a_coordinator_configured_by_environment_runs_the_outbox(
+    tmp_path: Path, deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = CoordinatorSettings(data=tmp_path)
+    services = build_services(settings, store=MemoryStore(), clock=FakeClock())
+    assert "chain-outbox" not in {t.name for t in periodic_tasks(services, settings)}
+    monkeypatch.setenv("SWARMGEN_CHAIN_RPC_URL", deployed.rpc_url)
+    monkeypatch.setenv("SWARMGEN_CHAIN_CONTRACT", deployed.address)
+    monkeypatch.setenv("SWARMGEN_CHAIN_PRIVATE_KEY", DEV_KEYS[1])
+    tasks = {t.name: t for t in periodic_tasks(services, settings)}
+    assert services.epochs.chain_outbox and tasks["chain-outbox"].leader_only
+    deployed.coordinator.register_coordinator(key32(services.epochs.keys.public_key), BOND)
+    assert services.epochs.close_due(force=True) is not None
+    tasks["chain-outbox"].run()
     assert deployed.coordinator.seal_of(deployed.coordinator.address, 0) is not None
