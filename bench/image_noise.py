@@ -14,8 +14,9 @@ image metric, the distance between a validator's run (2 torch threads, batches o
   offering served with TF32 enabled would return. It is a lower precision, not fp32;
 - ``cut-10`` / ``cut-25`` / ``cut-50``: a tenth, a quarter and half of the steps cut.
 
-For each condition it prints quantiles of each metric and the share the offering's
-registry thresholds reject (``rejects``, the coordinator's decision rule).
+For each condition it prints the share the offering's registry thresholds reject
+(``rejects``, the coordinator's decision rule), the most levels (of 255) any pixel's
+channel moved, and the median and largest value of each metric.
 
 Run: ``HF_HUB_OFFLINE=1 PYTHONPATH=src .venv/bin/python bench/image_noise.py [--count 100]
 [--offering shapes-64@fp32]``. The last line is one JSON object.
@@ -89,6 +90,22 @@ def _tf32(backend: Any) -> None:
                 module.register_forward_pre_hook(lambda _, args: (rounded(args[0]), *args[1:]))
 
 
+def _largest_step(claims: list[Any], reference: list[Any]) -> int:
+    """The most levels (of 255) any channel of any pixel moved between paired outputs."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    def pixels(output: Any) -> Any:
+        with Image.open(io.BytesIO(output.images[0])) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+    return max(
+        int(np.abs(pixels(a) - pixels(b)).max()) for a, b in zip(claims, reference, strict=True)
+    )
+
+
 def _quantiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
@@ -135,16 +152,16 @@ def main() -> None:
     runs["tf32"] = run_batched(lowered, jobs, 1)
 
     summary: dict[str, Any] = {}
-    print(
-        f"{'condition':<9} {'rejected':>8}  " + "  ".join(f"{m + ' p50/max':>22}" for m in METRICS)
-    )
+    header = "  ".join(f"{m + ' p50/max':>22}" for m in METRICS)
+    print(f"{'condition':<9} {'rejected':>8} {'levels':>6}  {header}")
     for name in ("threads", "float64", "tf32", "cut-10", "cut-25", "cut-50"):
         found = image_distances(runs[name], reference)
         per = {m: _quantiles([getattr(d, m) for d in found]) for m in METRICS}
         rejected = sum(1 for d in found if rejects(d, thresholds)) / len(found)
         cells = "  ".join(f"{per[m]['p50']:>10.5f}/{per[m]['max']:<11.5f}" for m in METRICS)
-        print(f"{name:<9} {rejected:>8.3f}  {cells}")
-        summary[name] = {"rejected": rejected, "distances": per}
+        levels = _largest_step(runs[name], reference)
+        print(f"{name:<9} {rejected:>8.3f} {levels:>6}  {cells}")
+        summary[name] = {"rejected": rejected, "largest_level_change": levels, "distances": per}
     cut25_min = summary["cut-25"]["distances"]["changed"]["min"]
     honest_max = max(summary[k]["distances"]["changed"]["max"] for k in ("threads", "float64"))
     print(
@@ -158,6 +175,7 @@ def main() -> None:
         "honest_fp32_max_changed": honest_max,
         "cut25_min_changed": cut25_min,
         "rejected": {k: v["rejected"] for k, v in summary.items()},
+        "largest_level_change": {k: v["largest_level_change"] for k, v in summary.items()},
         "conditions": summary,
         "elapsed_s": round(time.perf_counter() - started, 1),
     }
