@@ -9,6 +9,7 @@ that was not bit-identical to the validator's.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,11 @@ def test_a_quarter_fewer_steps_is_caught_by_the_changed_share(shipped: ImageThre
     assert distance.changed > 2 * shipped.changed
     comparison = compare_images(claim, reference, shipped)
     assert not comparison.passed and "changed" in comparison.detail
+
+
+def test_artifacts_without_pixels_count_as_all_changed() -> None:
+    # fail closed: artifacts rebuilt from evidence (no pixels) never pass on the share
+    whole = artifacts(scene(6))
+    bare = replace(whole, pixels=b"")
+    assert image_distance(whole, bare).changed == 1.0
+    assert image_distance(bare, bare).changed == 1.0
