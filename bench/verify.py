@@ -7,7 +7,8 @@ work, with the offering's calibrated thresholds from the registry:
 - images: the validator re-executes the job (2 torch threads, batches of 4) and the
   coordinator compares artifacts it computes from both PNGs (``compare_image_sets``);
   claims come from 1 thread, one job per batch, honest or through a
-  :class:`~swarmgen.tools.cheats.CheatingBackend` with rate 1;
+  :class:`~swarmgen.tools.cheats.CheatingBackend` with rate 1 (step cuts of 50 %,
+  25 % and 10 %: ``fewer-steps``, ``fewer-steps-25``, ``fewer-steps-10``);
 - text: claims are generated with 1 thread; the validator runs the same jobs blinded
   (2 threads, the same sampling ids, so the same RNG draws) and ``check_text`` compares
   the two runs. Half the jobs are greedy, half sampled (T=0.8, top-p 0.95).
@@ -49,7 +50,7 @@ from typing import Any, NamedTuple
 from verify_sim import jobs_until_invalid, steady_share, validator_pool
 
 TARGET_CHEATS: tuple[str, ...] = ("wrong-seed", "other-model", "noise", "copy", "altered-prompt")
-TARGET_CHEATS += ("fewer-steps", "random-tokens", "prefill")
+TARGET_CHEATS += ("fewer-steps", "fewer-steps-25", "random-tokens", "prefill")
 """Cheats with a per-check detection target of 99 %."""
 TARGET_DETECTION = 0.99
 TARGET_HONEST_FP = 0.001
@@ -182,6 +183,7 @@ def run_image(
     """Image checks: honest and every image cheat against a 2-thread validator."""
     from swarmgen.core.offerings import Kind
     from swarmgen.core.verification import ImageThresholds
+    from swarmgen.core.verification.imagecheck import METRICS
     from swarmgen.core.verification.verdicts import upper_confidence_bound
     from swarmgen.tools.calibration import (
         compare_image_outputs,
@@ -228,11 +230,11 @@ def run_image(
         found = image_distances(claims, reference)
         distances[name] = {
             f"{metric}_{q}": v
-            for metric in ("phash", "phash16", "dhash", "whash", "pixel")
+            for metric in METRICS
             for q, v in _quantiles([getattr(d, metric) for d in found]).items()
         }
     calibrated = table.get("false_positive_bound")
-    limits = {m: thresholds.limit(m) for m in ("phash", "phash16", "dhash", "whash", "pixel")}
+    limits = {m: thresholds.limit(m) for m in METRICS}
     return PartResult(
         offering=offering_text,
         checks=checks,
@@ -417,9 +419,9 @@ def _image_notes(image: PartResult, summary: dict[str, Any]) -> None:
         d = image.distances["int8"]
         print(
             f"{image.offering}: undeclared int8 is caught on {int8:.1%} of checks; its distances "
-            f"(p50/p95) pixel {d['pixel_p50']:.4f}/{d['pixel_p95']:.4f}, phash16 "
-            f"{d['phash16_p50']:.4f}/{d['phash16_p95']:.4f} against limits pixel "
-            f"{image.thresholds['pixel']:.4f}, phash16 {image.thresholds['phash16']:.4f}: "
+            f"(p50/p95) pixel {d['pixel_p50']:.4f}/{d['pixel_p95']:.4f}, changed "
+            f"{d['changed_p50']:.4f}/{d['changed_p95']:.4f} against limits pixel "
+            f"{image.thresholds['pixel']:.4f}, changed {image.thresholds['changed']:.4f}: "
             "not separable at a safe threshold, so int8 must not be priced below fp32"
         )
 

@@ -176,7 +176,7 @@ def artifacts_of(output: Output) -> tuple[ImageArtifacts | Failure, ...] | Failu
 
 def image_distances(a: Sequence[Output], b: Sequence[Output]) -> list[ImageDistance]:
     """Distances between paired outputs' first images (failures count as maximal)."""
-    worst = ImageDistance(1.0, 1.0, 1.0, 1.0, 1.0)
+    worst = ImageDistance(**{name: 1.0 for name in ImageDistance.__dataclass_fields__})
     found = []
     for one, two in zip(a, b, strict=True):
         left, right = artifacts_of(one), artifacts_of(two)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,10 @@ def text(output: object) -> TextOutput:
 JOBS = [image_job(f"j{i}", seed=i) for i in range(8)]
 
 
-@pytest.mark.parametrize("cheat", [Cheat.WRONG_SEED, Cheat.FEWER_STEPS, Cheat.ALTERED_PROMPT])
+@pytest.mark.parametrize(
+    "cheat",
+    [Cheat.WRONG_SEED, Cheat.FEWER_STEPS, Cheat.FEWER_STEPS_25, Cheat.ALTERED_PROMPT],
+)
 def test_altered_job_cheats_change_every_image(cheat: Cheat) -> None:
     outputs = cheater(cheat, Kind.IMAGE).run(JOBS)
     truth = honest(Kind.IMAGE).run(JOBS)
@@ -88,7 +92,17 @@ def test_rate_zero_is_honest_and_partial_rates_are_reproducible() -> None:
     assert changed == [half.cheats_on(job) for job in JOBS]
 
 
-def test_fewer_steps_halves_the_steps() -> None:
+@pytest.mark.parametrize(
+    ("cheat", "asked", "run"),
+    [
+        (Cheat.FEWER_STEPS, 20, 10),
+        (Cheat.FEWER_STEPS_25, 20, 15),
+        (Cheat.FEWER_STEPS_10, 20, 18),
+        (Cheat.FEWER_STEPS_25, 7, 5),  # never less than the named cut
+        (Cheat.FEWER_STEPS, 1, 1),  # a job of one step still runs one
+    ],
+)
+def test_fewer_steps_cheats_cut_the_named_share(cheat: Cheat, asked: int, run: int) -> None:
     seen: list[Job] = []
 
     class Recorder(EchoBackend):
@@ -96,8 +110,17 @@ def test_fewer_steps_halves_the_steps() -> None:
             seen.extend(jobs)
             return super().run(jobs)
 
-    CheatingBackend(Recorder(IMAGE, Kind.IMAGE), Cheat.FEWER_STEPS).run([image_job("a")])
-    assert isinstance(seen[0].spec, ImageSpec) and seen[0].spec.steps == ImageSpec("x").steps // 2
+    job = image_job("a")
+    assert isinstance(job.spec, ImageSpec)
+    job = replace(job, spec=replace(job.spec, steps=asked))
+    CheatingBackend(Recorder(IMAGE, Kind.IMAGE), cheat).run([job])
+    assert isinstance(seen[0].spec, ImageSpec) and seen[0].spec.steps == run
+
+
+def test_only_the_step_cheats_cut_steps() -> None:
+    cutting = {cheat for cheat in Cheat if cheat.steps_cut}
+    assert cutting == {Cheat.FEWER_STEPS, Cheat.FEWER_STEPS_25, Cheat.FEWER_STEPS_10}
+    assert all(Kind.IMAGE in cheat.kinds and not cheat.needs_accomplice for cheat in cutting)
 
 
 def test_noise_returns_random_pixels_of_the_requested_size() -> None:

@@ -32,11 +32,16 @@ IMAGE_FLOORS: Mapping[str, float] = {
     "dhash": 2 / 64,
     "whash": 2 / 64,
     "pixel": 0.005,
+    "changed": 0.01,
 }
-"""Smallest image thresholds: a couple of hash bits and half a percent of pixel range.
+"""Smallest image thresholds: a couple of hash bits, half a percent of pixel range, and
+one pixel in a hundred changed.
 
 Bit-identical honest runs on one machine would otherwise fit a threshold of zero, which
-any other machine's rounding noise would exceed.
+any other machine's rounding noise would exceed. Rounding alone moves a pixel by one
+level (the same jobs in float64 change no pixel by more than that), inside the changed
+share's dead zone, so its floor allows for something rarer: a kernel that rounds
+differently enough to flip a few pixels on an edge (decision record 0006).
 """
 
 

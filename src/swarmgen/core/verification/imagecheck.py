@@ -2,17 +2,23 @@
 
 The coordinator derives the artifacts itself from the PNG bytes a worker returned (it
 never trusts a worker's hash): four perceptual hashes from :mod:`imagehash` (pHash at two
-sizes, dHash, wHash) and an RGB thumbnail for a pixel metric. Distances are normalised
-to ``[0, 1]``: the fraction of differing hash bits, and the RMS difference of the
-thumbnails over the full 0-255 range.
+sizes, dHash, wHash), an RGB thumbnail for a pixel metric, and the decoded pixels for a
+changed-pixel share. Distances are normalised to ``[0, 1]``: the fraction of differing
+hash bits, the RMS difference of the thumbnails over the full 0-255 range, and the share
+of pixels in which some channel moved by more than ``CHANGE_LEVELS``.
 
-Two images disagree when the pixel distance is past its calibrated threshold, or when
-at least two of the hashes are. The hashes catch a different picture (a cheap model,
-another seed), which moves all of them by many bits; the pixel metric catches a
-slightly different rendering of the same picture (fewer steps, a lower precision) that
-coarse hashes forgive. One hash alone never decides: each sets a bit by comparing a
-coefficient with the median of all of them, so on flat scenes an honest re-run's
-rounding noise can flip a few near-tied bits of one hash while the others stay put.
+Two images disagree when the pixel distance or the changed share is past its calibrated
+threshold, or when at least two of the hashes are. The hashes catch a different picture
+(a cheap model, another seed), which moves all of them by many bits; the pixel metric
+catches a slightly different rendering of the same picture (half the steps, a lower
+precision) that coarse hashes forgive. The changed share catches a smaller cut of the
+steps, which moves the edges of every shape by a few levels: averaged into a thumbnail
+that can stay inside the pixel metric's hardware allowance, but counted pixel by pixel it
+is far from what another correct fp32 run gives, since rounding moves a pixel by at most
+one level there (decision record 0006). One hash alone never decides: each sets a bit by
+comparing a coefficient with the median of all of them, so on flat scenes an honest
+re-run's rounding noise can flip a few near-tied bits of one hash while the others stay
+put.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import imagehash
@@ -39,16 +45,23 @@ from swarmgen.core.verification.failures import (
 
 THUMB_SIDE = 16
 """Side of the RGB thumbnail the pixel metric compares (box-filtered: noise averages out)."""
+CHANGE_LEVELS = 2
+"""A pixel counts as changed when some channel differs by more than this many of 255 levels.
+
+Rounding a float image to 8 bits on other hardware moves a pixel by one level at most;
+the second level of slack forgives a rounding convention that differs by one level too.
+"""
 MAX_PIXELS = LIMITS.max_side * LIMITS.max_side
 """Largest image the coordinator decodes."""
 
 
 @dataclass(frozen=True)
 class ImageArtifacts:
-    """What the coordinator keeps of one image to compare it: hashes and a thumbnail.
+    """What the coordinator keeps of one image to compare it: hashes, thumbnail and pixels.
 
     Hashes are the hex text :mod:`imagehash` prints; ``thumbnail`` is
-    ``3 * THUMB_SIDE**2`` bytes of RGB, row-major.
+    ``3 * THUMB_SIDE**2`` bytes of RGB, row-major; ``pixels`` is the whole decoded image,
+    ``3 * width * height`` bytes of RGB, row-major, held only while comparing.
     """
 
     width: int
@@ -58,11 +71,16 @@ class ImageArtifacts:
     dhash: str
     whash: str
     thumbnail: bytes
+    pixels: bytes = field(default=b"", repr=False)
 
     def canonical(self) -> dict[str, Any]:
-        """A JSON-ready form for ledger evidence (thumbnail as hex)."""
+        """A JSON-ready form for ledger evidence (thumbnail as hex).
+
+        The pixels are left out: they are the stored PNG itself, decoded.
+        """
         data = asdict(self)
         data["thumbnail"] = self.thumbnail.hex()
+        del data["pixels"]
         return data
 
 
@@ -75,6 +93,7 @@ class ImageDistance:
     dhash: float
     whash: float
     pixel: float
+    changed: float
 
     def items(self) -> tuple[tuple[str, float], ...]:
         return tuple((f.name, float(getattr(self, f.name))) for f in fields(self))
@@ -83,7 +102,7 @@ class ImageDistance:
 METRICS: tuple[str, ...] = tuple(f.name for f in fields(ImageDistance))
 """Names of the image metrics, in a fixed order."""
 HASHES: tuple[str, ...] = ("phash", "phash16", "dhash", "whash")
-"""The perceptual-hash metrics; the remaining one, ``pixel``, decides on its own."""
+"""The perceptual-hash metrics; each remaining one (``pixel``, ``changed``) decides alone."""
 HASH_QUORUM = 2
 """How many hashes must be past their thresholds together to reject an image."""
 
@@ -95,7 +114,10 @@ class ImageThresholds:
     ``false_positive`` is the share of honest pairs the thresholds reject in calibration,
     ``false_positive_bound`` its one-sided 95 % upper confidence bound (what verdicts
     should assume), ``detection`` the share of cheat pairs rejected. They are ``None``
-    for uncalibrated defaults.
+    for uncalibrated defaults. ``changed`` defaults to 1.0, which no distance exceeds: the
+    uncalibrated defaults must forgive rendering noise of unknown kind (a JPEG round trip
+    moves most pixels by a few levels), so the changed share only decides once an
+    offering is calibrated.
     """
 
     phash: float = 0.10
@@ -103,6 +125,7 @@ class ImageThresholds:
     dhash: float = 0.12
     whash: float = 0.16
     pixel: float = 0.04
+    changed: float = 1.0
     false_positive: float | None = None
     false_positive_bound: float | None = None
     detection: float | None = None
@@ -166,6 +189,7 @@ def image_artifacts(
         dhash=_hash_hex(imagehash.dhash(image, hash_size=8)),
         whash=_hash_hex(imagehash.whash(image, hash_size=8)),
         thumbnail=thumb.tobytes(),
+        pixels=image.tobytes(),
     )
 
 
@@ -185,6 +209,16 @@ def _pixel(a: bytes, b: bytes) -> float:
     return float(math.sqrt(float(np.mean(diff * diff))) / 255.0)
 
 
+def _changed(a: bytes, b: bytes) -> float:
+    """Share of RGB pixels in which some channel differs by more than ``CHANGE_LEVELS``."""
+    if len(a) != len(b) or not a or len(a) % 3:
+        return 1.0
+    left = np.frombuffer(a, dtype=np.uint8).reshape(-1, 3).astype(np.int16)
+    right = np.frombuffer(b, dtype=np.uint8).reshape(-1, 3).astype(np.int16)
+    moved = np.abs(left - right).max(axis=1) > CHANGE_LEVELS
+    return float(np.count_nonzero(moved)) / len(moved)
+
+
 def image_distance(a: ImageArtifacts, b: ImageArtifacts) -> ImageDistance:
     """Distances between two images' artifacts; symmetric, zero for identical images."""
     return ImageDistance(
@@ -193,6 +227,7 @@ def image_distance(a: ImageArtifacts, b: ImageArtifacts) -> ImageDistance:
         dhash=_bits(a.dhash, b.dhash),
         whash=_bits(a.whash, b.whash),
         pixel=_pixel(a.thumbnail, b.thumbnail),
+        changed=_changed(a.pixels, b.pixels),
     )
 
 
@@ -214,7 +249,7 @@ def _rejecting(by_metric: dict[str, float]) -> bool:
 
 
 def rejects(distance: ImageDistance, thresholds: ImageThresholds) -> bool:
-    """The decision rule: the pixel metric, or ``HASH_QUORUM`` hashes, past their limits."""
+    """The decision rule: ``pixel`` or ``changed``, or ``HASH_QUORUM`` hashes, past their limits."""
     return _rejecting(ratios(distance, thresholds))
 
 

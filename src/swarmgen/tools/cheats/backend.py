@@ -38,6 +38,10 @@ class Cheat(StrEnum):
     """Image: ignore the coordinator's seed (e.g. reuse a cached latent of another seed)."""
     FEWER_STEPS = "fewer-steps"
     """Image: run half the denoising steps."""
+    FEWER_STEPS_25 = "fewer-steps-25"
+    """Image: run a quarter fewer denoising steps (15 of 20)."""
+    FEWER_STEPS_10 = "fewer-steps-10"
+    """Image: run a tenth fewer denoising steps (18 of 20)."""
     OTHER_MODEL = "other-model"
     """Image or text: run another (cheaper) model and claim the declared one."""
     INT8 = "int8"
@@ -65,6 +69,13 @@ class Cheat(StrEnum):
         if self in both:
             return frozenset(Kind)
         return frozenset({Kind.TEXT} if self in text else {Kind.IMAGE})
+
+    @property
+    def steps_cut(self) -> int:
+        """Percent of the denoising steps a step-cutting cheat skips (0 for the others)."""
+        return {Cheat.FEWER_STEPS: 50, Cheat.FEWER_STEPS_25: 25, Cheat.FEWER_STEPS_10: 10}.get(
+            self, 0
+        )
 
     @property
     def needs_accomplice(self) -> bool:
@@ -181,7 +192,7 @@ class CheatingBackend:
         for index, job in enumerate(jobs):
             if not self.cheats_on(job):
                 honest.append(index)
-            elif self.cheat in (Cheat.WRONG_SEED, Cheat.FEWER_STEPS, Cheat.ALTERED_PROMPT):
+            elif self.cheat in (Cheat.WRONG_SEED, Cheat.ALTERED_PROMPT) or self.cheat.steps_cut:
                 altered.append((index, self._altered_job(job)))
             elif self.cheat is Cheat.COPY and self._copy_key(job) not in sources:
                 honest.append(index)  # nothing to copy yet: this one is run and kept
@@ -205,8 +216,10 @@ class CheatingBackend:
         if self.cheat is Cheat.WRONG_SEED:
             shift = 1 + int(_unit(self.seed, job.id, "seed") * 1_000_000)
             return replace(job, spec=replace(spec, seed=(seed_of(job) + shift) % (SEED_MAX + 1)))
-        if self.cheat is Cheat.FEWER_STEPS:
-            return replace(job, spec=replace(spec, steps=max(1, spec.steps // 2)))
+        if self.cheat.steps_cut:
+            # at least the named share fewer: 20 steps become 10, 15 or 18
+            kept = spec.steps * (100 - self.cheat.steps_cut) // 100
+            return replace(job, spec=replace(spec, steps=max(1, kept)))
         return replace(job, spec=replace(spec, prompt=alter_prompt(spec.prompt)))
 
     @staticmethod

@@ -21,7 +21,7 @@ from swarmgen.core.verification.imagecheck import (
 
 
 def distance(value: float, pixel: float | None = None) -> ImageDistance:
-    return ImageDistance(value, value, value, value, value if pixel is None else pixel)
+    return ImageDistance(value, value, value, value, value if pixel is None else pixel, value)
 
 
 def test_quantile_leaves_at_most_the_budget_above() -> None:
@@ -69,8 +69,8 @@ def test_measured_rates_agree_with_the_fitted_rule(
 
 def test_rejected_share_counts_what_the_rule_rejects_not_any_metric_past_its_limit() -> None:
     limits = ImageThresholds(phash=2 / 64, phash16=4 / 256, dhash=2 / 64, whash=2 / 64)
-    one_hash = ImageDistance(0.0, 0.0, 0.0, 3 / 64, 0.0)
-    two_hashes = ImageDistance(3 / 64, 0.0, 0.0, 3 / 64, 0.0)
+    one_hash = ImageDistance(0.0, 0.0, 0.0, 3 / 64, 0.0, 0.0)
+    two_hashes = ImageDistance(3 / 64, 0.0, 0.0, 3 / 64, 0.0, 0.0)
     assert rejected_share([one_hash, two_hashes], limits) == 0.5
     assert rejected_share([], limits) == 0.0
 
