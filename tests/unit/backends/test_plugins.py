@@ -66,3 +66,22 @@ def test_apply_precision_runs_the_registered_quantizer(monkeypatch: pytest.Monke
     net = object()
     assert precision.apply_precision(Precision.INT4, net) == ("quantized", net)  # type: ignore[arg-type, comparison-overlap]
     assert precision.apply_precision(Precision.FP32, net) is net  # type: ignore[arg-type]
+
+
+def test_an_fp32_load_pins_ieee_fp32_so_no_gpu_rounds_through_tf32() -> None:
+    torch = pytest.importorskip("torch")
+    conv, rnn, matmul = (
+        torch.backends.cudnn.conv,
+        torch.backends.cudnn.rnn,
+        torch.backends.cuda.matmul,
+    )
+    saved = (matmul.fp32_precision, conv.fp32_precision, rnn.fp32_precision)
+    try:
+        conv.fp32_precision = "tf32"  # PyTorch's default for cuDNN convolutions
+        precision.load_dtype(Precision.BF16)
+        assert conv.fp32_precision == "tf32"  # only fp32 promises IEEE arithmetic
+        assert precision.load_dtype(Precision.FP32) == torch.float32
+        assert conv.fp32_precision == "ieee"
+        assert matmul.fp32_precision == rnn.fp32_precision == "ieee"
+    finally:
+        matmul.fp32_precision, conv.fp32_precision, rnn.fp32_precision = saved
