@@ -9,6 +9,7 @@ from tests.integration.coordinator.conftest import (  # noqa: F401 (fixtures)
     env,
     settings_overrides,
 )
+from tests.integration.coordinator.test_owners import staked
 from tests.integration.coordinator.test_verification import complete, owned, run_echo
 
 from swarmgen.chain.node import advance
@@ -29,7 +30,8 @@ def test_a_cheater_is_slashed_on_chain_after_the_window(env: Env, deployed: Depl
     coordinator.register_coordinator(key32(state.epochs.keys.public_key), BOND)
     state.epochs.chain_outbox = True
     cheat, fair = owned(env, "mal"), owned(env, "ann")
-    validators = [owned(env, "bob"), owned(env, "cat")]
+    # seats are drawn by stake locked in the ledger: only the validators lock any
+    validators = [staked(env, "bob"), staked(env, "cat")]
     for worker in (cheat, fair):
         owner.deposit(key32(worker.keys.public_key), STAKE)
 
