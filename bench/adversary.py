@@ -422,13 +422,16 @@ def main() -> None:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     options = Options(epoch_s=args.net_epoch_s, epochs=args.epochs, settle=args.settle,
                       run_s=args.run_s, rate=args.net_rate, seed=args.seed)  # fmt: skip
+    shares = [float(x) for x in args.shares.split(",")]
+    if not all(0 < share < 0.5 for share in shares):
+        parser.error("--shares: each share must be above 0 and below 0.5 (the twin holds as much)")
     deadline = time.monotonic() + args.max_s
     recognised = None
     if "recognise" in sections:
         recognised = report(recognise(args))
     outcomes = []
     for strategy in [s for s in STRATEGIES if s in sections]:
-        for share in (float(x) for x in args.shares.split(",")):
+        for share in shares:
             if time.monotonic() > deadline:
                 print(f"--max-s reached: {strategy} at {share:.0%} not run", file=sys.stderr)
                 continue

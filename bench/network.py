@@ -6,11 +6,13 @@ puts in-process workers (:mod:`agents`) under four kinds of owner:
 * the adversary: two keys playing the strategy (the colluding keys of ``capture`` and
   ``starve`` under a second owner, since a panel never seats the claimant's own owner);
 * ``twin``, ``twin2`` and ``others``: honest owners with the adversary's hardware (two
-  keys each, the same simulated run time); the range of their credits is the run's
-  noise floor, and ``twin`` is the honest owner the adversary is compared with.
+  keys each, the same simulated run time). ``twin`` also locks the adversary's stake and
+  is the honest owner the adversary is compared with; ``twin2`` and ``others`` hold the
+  rest of the stake in equal parts, and the difference of their credits is the run's
+  noise floor.
 
-Stake is locked through the stake API so that the adversary holds ``share`` of all
-locked stake. A requester keeps the queue full of small image jobs for ``epochs``
+Stake is locked through the stake API so that the adversary (and its twin) each hold
+``share`` of all locked stake, so a share must be below one half. A requester keeps the queue full of small image jobs for ``epochs``
 epochs; then the workers keep serving seats for ``settle`` more closes (no new work)
 so checks settle and held earnings are paid or forfeited. Every figure is read back:
 credits from the balance and stake APIs, claims, checks and verdicts from the
@@ -261,11 +263,15 @@ def _run(data: Path, outcome: Outcome, options: Options,
             target=watch_epochs, args=(net.url, requester, watch, swarm.stop)
         )
         watcher.start()
-        adversary_each, honest_each = stakes(outcome.share, KEYS, 3 * KEYS)
+        # the twin has the adversary's hardware and its stake (stake earns seats and
+        # their fees); the other two honest owners hold the rest of the stake
+        share = outcome.share
+        adversary_each, honest_each = stakes(share / (1 - share), KEYS, 2 * KEYS)
         for name in HONEST:
-            owner = swarm.owner(name, 100 * honest_each)
+            each = adversary_each if name == "twin" else honest_each
+            owner = swarm.owner(name, 100 * each)
             for i in range(KEYS):
-                swarm.add(f"{name}-{i}", owner, honest_each, honest, "honest")
+                swarm.add(f"{name}-{i}", owner, each, honest, "honest")
         evil = adversary(swarm, outcome.strategy, adversary_each, watch)
         baseline = holdings(data, list(swarm.owners.values()))
         for agent in swarm.agents:
@@ -288,8 +294,8 @@ def _run(data: Path, outcome: Outcome, options: Options,
     final = {name: after[name] - baseline[name] for name in swarm.owners}
     outcome.credits = final
     outcome.gain = sum(final[o] for o in evil) - final["twin"]
-    honest_owners = [final[name] for name in HONEST]
-    outcome.noise = max(honest_owners) - min(honest_owners)
+    # the spread of two honest owners with equal hardware and equal stake
+    outcome.noise = abs(final["twin2"] - final["others"])
     return swarm, evil, {e: t - began for e, t in watch.started.items()}
 
 
