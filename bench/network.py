@@ -12,9 +12,10 @@ puts in-process workers (:mod:`agents`) under four kinds of owner:
   noise floor.
 
 Stake is locked through the stake API so that the adversary (and its twin) each hold
-``share`` of all locked stake, so a share must be below one half. A requester keeps the queue full of small image jobs for ``epochs``
-epochs; then the workers keep serving seats for ``settle`` more closes (no new work)
-so checks settle and held earnings are paid or forfeited. Every figure is read back:
+``share`` of all locked stake, so a share must be below one half. A requester keeps
+the queue full of small image jobs for ``epochs`` epochs; then the workers keep serving
+seats for ``settle`` more closes (no new work) so checks settle and held earnings are
+paid or forfeited. Every figure is read back:
 credits from the balance and stake APIs, claims, checks and verdicts from the
 coordinator's database after it stops, epoch boundaries as the API reported them.
 """
