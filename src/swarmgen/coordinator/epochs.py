@@ -162,6 +162,7 @@ class EpochService:
             owners=owners,
             check_states=_check_states(tx, held),
             job_work=_work(tx.jobs, releases),
+            seats=tx.validations.seat_records(epoch),
         )
         book.post(settlement.postings)
         _mark_jobs(tx, settlement)

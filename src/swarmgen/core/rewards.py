@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from swarmgen.core.credits import PPM
+from swarmgen.core.verification.reliability import SeatRecord, scaled_weight
 
 
 @dataclass(frozen=True)
@@ -167,21 +168,28 @@ def emission(
     work: Iterable[WorkerWork],
     bounds: SpeedBounds,
     excluded: frozenset[str] = frozenset(),
+    *,
+    seats: Mapping[str, SeatRecord] | None = None,
 ) -> dict[tuple[str, str], int]:
     """Emission per ``(offering, worker)``.
 
     ``pool`` is split across offerings by ``shares``; an offering's part is split among
-    its workers (except ``excluded``) by :func:`offering_weights`. A part with no
-    verified work in its offering is not minted.
+    its workers (except ``excluded``) by :func:`offering_weights`, each weight scaled by
+    the worker's reliability at the validation seats it was drawn for (``seats``; a
+    worker without a record is fully reliable). A part with no verified work in its
+    offering is not minted.
     """
+    records = seats or {}
     by_offering: dict[str, list[WorkerWork]] = {}
     for row in work:
         if row.worker_id not in excluded and row.offering in shares:
             by_offering.setdefault(row.offering, []).append(row)
     out: dict[tuple[str, str], int] = {}
     for offering, part in sorted(split(pool, shares).items()):
-        for worker_id, amount in split(
-            part, offering_weights(by_offering.get(offering, []), bounds)
-        ).items():
+        weights = {
+            worker_id: scaled_weight(weight, records.get(worker_id, SeatRecord()))
+            for worker_id, weight in offering_weights(by_offering.get(offering, []), bounds).items()
+        }
+        for worker_id, amount in split(part, weights).items():
             out[(offering, worker_id)] = amount
     return out

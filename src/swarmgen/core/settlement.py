@@ -31,6 +31,7 @@ from swarmgen.core.credits import REQUESTER
 from swarmgen.core.ledger import Entry, EntryKind, Posting, apply
 from swarmgen.core.rewards import JobWork, SpeedBounds, WorkerWork, emission, split, worker_work
 from swarmgen.core.stake import StakePolicy, slash
+from swarmgen.core.verification.reliability import SeatRecord
 from swarmgen.errors import SwarmgenError
 
 
@@ -210,6 +211,7 @@ def settle_epoch(
     owners: Mapping[str, str],
     check_states: Mapping[str, CheckState] | None = None,
     job_work: Mapping[str, JobWork] | None = None,
+    seats: Mapping[str, SeatRecord] | None = None,
 ) -> Settlement:
     """The postings that close an epoch.
 
@@ -220,7 +222,8 @@ def settle_epoch(
     stake of invalid workers; ``checks`` counts the validation jobs each worker ran in
     the epoch; ``owners`` maps worker ids to their owners' user ids (every worker paid
     must have one). Emission weighs ``work`` plus the ``job_work`` of the jobs released
-    at this close (never of held or forfeited ones).
+    at this close (never of held or forfeited ones), each worker's weight scaled by its
+    reliability at the validation seats of the epoch (``seats``).
     """
     invalid = frozenset(w for w, verdict in (verdicts or {}).items() if verdict.invalid)
     jobs = triage(releases, check_states or {}, invalid)
@@ -258,6 +261,7 @@ def settle_epoch(
         [*work, *worker_work(settled)],
         config.speed,
         invalid,
+        seats=seats,
     )
     for (offering, worker_id), amount in sorted(minted.items()):
         book.post(

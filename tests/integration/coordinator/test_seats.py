@@ -24,7 +24,10 @@ from tests.integration.coordinator.test_verification import (
     verdict_entries,
 )
 
+from swarmgen.coordinator.auditing import entries
+from swarmgen.core import accounts
 from swarmgen.core.leases import LEASE_MAX_FACTOR
+from swarmgen.core.ledger import EntryKind
 from swarmgen.sdk.worker_client import WorkerClient
 
 
@@ -110,6 +113,15 @@ def test_an_honest_worker_killed_holding_seats_is_not_invalid_and_its_seats_are_
     assert verdicts[victim.keys.public_key]["invalid"] == 0
     assert verdicts[victim.keys.public_key]["failures"] == 0
     assert all(v["invalid"] == 0 for v in verdicts.values())
+    # but it served none of the seats it was drawn for: its emission weight is zero,
+    # while its own work is paid like anyone's
+    emitted = {
+        accounts.account_id(e.posting.credit)
+        for e in entries(env.store)
+        if e.kind is EntryKind.EMISSION
+    }
+    assert victim.keys.public_key not in emitted and claimant.keys.public_key in emitted
+    assert env.reads.jobs.get(own_work).payment == "paid"
 
 
 @pytest.mark.parametrize("settings_overrides", [{"max_missed_seats": 1}])

@@ -16,6 +16,7 @@ from swarmgen.core.rewards import (
     split,
     worker_work,
 )
+from swarmgen.core.verification.reliability import SeatRecord
 
 weights_st = st.dictionaries(st.text("abcdef", min_size=1, max_size=3), st.integers(0, 10**12))
 
@@ -149,3 +150,15 @@ def test_a_batch_with_a_job_leased_again_ranks_at_the_floor() -> None:
     assert speeds == {"a": SLOWEST, "b": SLOWEST}
     bounds = SpeedBounds()
     assert speed_ppm(SLOWEST, 1000, bounds) == bounds.floor_ppm
+
+
+def test_a_worker_that_let_half_its_seats_lapse_earns_half_the_weight() -> None:
+    work = [WorkerWork("a", "m@fp32", 100, 100), WorkerWork("b", "m@fp32", 100, 100)]
+    seats = {"a": SeatRecord(missed=2, served=2), "b": SeatRecord(served=4)}
+    out = emission(3_000, {"m@fp32": 1}, work, SpeedBounds(), seats=seats)
+    assert out == {("m@fp32", "a"): 1_000, ("m@fp32", "b"): 2_000}
+    # a worker never drawn for a seat is not penalised
+    assert emission(3_000, {"m@fp32": 1}, work, SpeedBounds(), seats={}) == {
+        ("m@fp32", "a"): 1_500,
+        ("m@fp32", "b"): 1_500,
+    }

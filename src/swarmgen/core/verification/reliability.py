@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from swarmgen.core.credits import PPM
+
 MAX_MISSED_SEATS = 3
 """Default number of missed seats per epoch a worker may have and still be seated."""
 
@@ -37,6 +39,12 @@ class SeatRecord:
         taken = self.missed + self.served
         return 1.0 if taken == 0 else 1.0 - self.missed / taken
 
+    @property
+    def reliability_ppm(self) -> int:
+        """:attr:`reliability` in parts per million, exact (what emission applies)."""
+        taken = self.missed + self.served
+        return PPM if taken == 0 else PPM - self.missed * PPM // taken
+
 
 def may_take_seats(missed: int, max_missed: int = MAX_MISSED_SEATS) -> bool:
     """Whether a worker with ``missed`` seats missed this epoch may be offered another."""
@@ -45,6 +53,6 @@ def may_take_seats(missed: int, max_missed: int = MAX_MISSED_SEATS) -> bool:
     return missed <= max_missed
 
 
-def scaled_weight(weight: float, record: SeatRecord) -> float:
+def scaled_weight(weight: int, record: SeatRecord) -> int:
     """An emission weight scaled by the worker's reliability (what emission applies)."""
-    return weight * record.reliability
+    return weight * record.reliability_ppm // PPM

@@ -37,12 +37,13 @@ def test_more_than_max_missed_seats_bars_seats_for_the_epoch() -> None:
     assert may_take_seats(0, 0) and not may_take_seats(1, 0)
 
 
-@given(st.integers(0, 10_000), st.integers(0, 10_000), st.floats(0, 1e9))
+@given(st.integers(0, 10_000), st.integers(0, 10_000), st.integers(0, 10**15))
 def test_reliability_is_a_share_and_scales_weight_down_only(
-    missed: int, served: int, weight: float
+    missed: int, served: int, weight: int
 ) -> None:
     record = SeatRecord(missed, served)
     assert 0.0 <= record.reliability <= 1.0
-    assert 0.0 <= scaled_weight(weight, record) <= weight
+    assert 0 <= scaled_weight(weight, record) <= weight
+    assert record.reliability_ppm == pytest.approx(record.reliability * 1_000_000, abs=1)
     # missing one more seat never raises reliability: lapsing is never rewarded
     assert SeatRecord(missed + 1, served).reliability <= record.reliability
