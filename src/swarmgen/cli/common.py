@@ -48,11 +48,19 @@ def given(**options: Any) -> dict[str, Any]:
     return {name: value for name, value in options.items() if value is not None}
 
 
-def setup_logging(verbose: bool = False) -> None:
+def setup_logging(verbose: bool = False, *, plain: bool = False) -> None:
+    """Log at INFO (DEBUG with ``verbose``): through rich for a person at a terminal, or
+    ``plain`` one line per record for a server, whose per-job lines (``job leased
+    job_id=... worker_id=...``) rich would spend more time rendering than dispatch takes."""
+    handler: logging.Handler = (
+        logging.StreamHandler() if plain else RichHandler(show_path=False, rich_tracebacks=True)
+    )
+    if plain:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(show_path=False, rich_tracebacks=True)],
+        handlers=[handler],
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
 

@@ -53,7 +53,7 @@ def coordinator(
     from swarmgen.coordinator.bootstrap import prepare
     from swarmgen.coordinator.settings import CoordinatorSettings
 
-    setup_logging(verbose)
+    setup_logging(verbose, plain=True)
     settings = CoordinatorSettings(
         **given(
             data=data,
@@ -89,7 +89,7 @@ class ServerProcess:
     def __call__(self) -> FastAPI:
         from swarmgen.coordinator.app import create_app
 
-        setup_logging(self.verbose)
+        setup_logging(self.verbose, plain=True)
         return create_app(self.settings)
 
 
