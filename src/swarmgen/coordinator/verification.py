@@ -214,7 +214,8 @@ class Verifier:
         """Draw every queued seat (of ``claims``, or of ``offerings``, or all) that has no
         eligible drawn worker: undrawn seats, and seats whose worker has gone quiet, lost
         its stake or joined the panel meanwhile (itself, or another key of its owner: a
-        panel counts owners). A seat whose drawn worker is still eligible keeps it. Returns how many seats got a (new) worker."""
+        panel counts owners). A seat whose drawn worker is still eligible keeps it.
+        Returns how many seats got a (new) worker."""
         now = tx.now_ms if now is None else now
         seats = [
             s
