@@ -86,7 +86,8 @@ def _settle_stalled(tx: Transaction, escalation: EscalationPolicy) -> None:
     epoch = tx.book.epoch.epoch
     for check in tx.validations.pending_checks():
         ballots = ballots_of(tx.validations.ballots(check.job_id))
-        decision = settle_stalled(ballots, escalation)
+        owners = tx.workers.owners(b.validator_id for b in ballots)
+        decision = settle_stalled(ballots, escalation, owners=owners)
         if decision.status is Status.PENDING:
             if check.epoch < epoch:
                 tx.validations.settle(

@@ -213,8 +213,9 @@ class Verifier:
     ) -> int:
         """Draw every queued seat (of ``claims``, or of ``offerings``, or all) that has no
         eligible drawn worker: undrawn seats, and seats whose worker has gone quiet, lost
-        its stake or joined the panel meanwhile. A seat whose drawn worker is still
-        eligible keeps it. Returns how many seats got a (new) worker."""
+        its stake or joined the panel meanwhile (itself, or another key of its owner: a
+        panel counts owners). A seat whose drawn worker is still eligible keeps it.
+        Returns how many seats got a (new) worker."""
         now = tx.now_ms if now is None else now
         seats = [
             s
@@ -226,6 +227,8 @@ class Verifier:
         pool = self.candidates(tx, now)
         panels = tx.dispatch.panels({s.validates for s in seats if s.validates})
         drawn = {s.id: s.assigned_worker for s in seats}
+        owner_of = {c.worker_id: c.owner_id for c in pool}
+        owner_of.update(tx.workers.owners({w for p in panels.values() for w in p}))
         changes: dict[str, str | None] = {}
         for job in seats:
             assert job.validates is not None
@@ -235,13 +238,15 @@ class Verifier:
                 if s.validates == job.validates and s.id != job.id
                 if (w := drawn[s.id]) is not None
             }
+            panel = frozenset(panels.get(job.validates, set()) | others)
             seat = Seat(
                 job.validates,
                 job.id,
                 job.offering,
                 job.pixels,
                 Participant(job.exclude_worker or "", job.exclude_owner),
-                frozenset(panels.get(job.validates, set()) | others),
+                panel,
+                frozenset(o for w in panel if (o := owner_of.get(w)) is not None),
             )
             fit = eligible(pool, seat, now_ms=now, min_stake=self.min_stake_of(job.offering))
             if job.assigned_worker in {c.worker_id for c in fit}:

@@ -61,9 +61,9 @@ def _aged(aging_per_s: int) -> Any:
 def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
     """Jobs ``worker_id`` may lease: every ordinary job, and validation jobs that
     :func:`~swarmgen.core.verification.escalation.may_sit` allows it: seats drawn for
-    it, on a claim that is neither its own nor its owner's and whose panel it has not
-    sat on already (nor let a seat of expire). With ``seats`` false (the worker missed
-    too many seats this epoch,
+    it, on a claim that is neither its own nor its owner's and whose panel neither it
+    nor another key of its owner has sat on already (nor let a seat of expire). With
+    ``seats`` false (the worker missed too many seats this epoch,
     :func:`~swarmgen.core.verification.reliability.may_take_seats`) only ordinary jobs."""
     c = t.jobs.c
     if not seats:
@@ -82,6 +82,13 @@ def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
     ]
     if owner_id is not None:
         allowed.append(or_(c.exclude_owner.is_(None), c.exclude_owner != owner_id))
+        keys = select(t.workers.c.id).where(t.workers.c.owner_id == owner_id)
+        kin, b = t.jobs.alias("kin"), t.ballots.c
+        allowed += [  # nor any key of its owner on the panel: a panel counts owners
+            not_(exists().where(kin.c.validates == c.validates, kin.c.worker_id.in_(keys))),
+            not_(exists().where(b.job_id == c.validates, b.validator_id.in_(keys))),
+            not_(exists().where(m.checked_job_id == c.validates, m.worker_id.in_(keys))),
+        ]
     return or_(c.validates.is_(None), and_(*allowed))
 
 

@@ -11,6 +11,7 @@ from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import extended_expiry_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.store import Store
+from swarmgen.store.records import UserRecord, WorkerRecord
 
 WORKERS = [f"w{i}" for i in range(6)]
 OWNERS = [None, "o1", "o2", "o3"]
@@ -20,16 +21,23 @@ CASES = 150
 def test_the_dispatch_query_agrees_with_may_sit_on_generated_cases(store: Store) -> None:
     rng = random.Random(18)
     cases = []
+    kin_barred = 0  # cases only the owner rule decides: another key of its owner is on the panel
     with store.transaction() as tx:
+        for name in OWNERS:
+            if name is not None:
+                tx.users.create(UserRecord(name, name, "user", 0))
         for i in range(CASES):
-            owner = {w: rng.choice(OWNERS) for w in WORKERS}
-            claimant, candidate = rng.choice(WORKERS), rng.choice(WORKERS)
+            keys = [f"c{i}{w}" for w in WORKERS]  # a worker has one owner: fresh keys per case
+            owner = {w: rng.choice(OWNERS) for w in keys}
+            for w in keys:
+                tx.workers.register(WorkerRecord(w, owner[w], w, {}, 0, 0))
+            claimant, candidate = rng.choice(keys), rng.choice(keys)
             claim = f"claim{i}"
-            seated = rng.sample(WORKERS, rng.randint(0, 2))
-            voted = rng.sample(WORKERS, rng.randint(0, 2))
-            missed = rng.sample(WORKERS, rng.randint(0, 1))
+            seated = rng.sample(keys, rng.randint(0, 2))
+            voted = rng.sample(keys, rng.randint(0, 2))
+            missed = rng.sample(keys, rng.randint(0, 1))
             seat = f"seat{i}"
-            assigned = rng.choice([candidate, candidate, None, rng.choice(WORKERS)])
+            assigned = rng.choice([candidate, candidate, None, rng.choice(keys)])
             rows = [
                 job(
                     seat,
@@ -65,17 +73,27 @@ def test_the_dispatch_query_agrees_with_may_sit_on_generated_cases(store: Store)
                 )
             for n, worker in enumerate(missed):
                 tx.validations.record_miss(f"missed{i}-{n}", worker, claim, epoch=0, now=0)
+            panel = set(seated) | set(voted) | set(missed)
             expected = may_sit(
                 Participant(candidate, owner[candidate]),
                 Participant(claimant, owner[claimant]),
-                panel=set(seated) | set(voted) | set(missed),
+                panel=panel,
+                assigned=assigned,
+                panel_owners={o for w in panel if (o := owner[w]) is not None},
+            )
+            by_key_alone = may_sit(
+                Participant(candidate, owner[candidate]),
+                Participant(claimant, owner[claimant]),
+                panel=panel,
                 assigned=assigned,
             )
+            kin_barred += by_key_alone and not expected
             cases.append((candidate, owner[candidate], seat, expected))
     with store.transaction() as tx:
         found = [tx.dispatch.may_validate(w, o, seat) for w, o, seat, _ in cases]
     assert found == [expected for *_, expected in cases]
     assert 0 < sum(found) < len(found)  # the cases reach both answers
+    assert kin_barred > 0
 
 
 def test_an_ordinary_job_goes_to_anyone(store: Store) -> None:

@@ -16,7 +16,8 @@ Eligible (:func:`eligible`): the worker serves the seat's offering at its size, 
 minimum stake locked, has not missed too many seats this epoch, and
 :func:`~swarmgen.core.verification.escalation.can_validate` allows it on this panel
 (not the claimant, not of the claimant's owner, not already seated, voted or missed on
-this claim, nor drawn for another of its seats). Nobody eligible: the seat waits undrawn and is
+this claim, nor drawn for another of its seats, nor a key of an owner that is any of
+these: a panel counts owners, not keys). Nobody eligible: the seat waits undrawn and is
 drawn again later, when workers appear; it is never handed to whoever pops first.
 """
 
@@ -73,6 +74,8 @@ class Seat:
     claimant: Participant
     panel: frozenset[str] = frozenset()
     """Workers that hold or held a seat on this claim, voted on it or missed a seat of it."""
+    panel_owners: frozenset[str] = frozenset()
+    """The owners of :attr:`panel`'s workers: no other key of theirs is drawn for the seat."""
 
 
 def eligible(
@@ -96,7 +99,7 @@ def eligible(
             and c.owner_id is not None
             and c.seats_allowed
             and c.stake >= min_stake
-            and can_validate(c.participant, seat.claimant, seat.panel)
+            and can_validate(c.participant, seat.claimant, seat.panel, seat.panel_owners)
         ),
         key=lambda c: c.worker_id,
     )

@@ -16,7 +16,7 @@ failed to produce an artifact (error, timeout) is penalised and replaced.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -38,13 +38,19 @@ def same_owner(a: Participant, b: Participant) -> bool:
 
 
 def can_validate(
-    candidate: Participant, claimant: Participant, panel: Collection[str] = ()
+    candidate: Participant,
+    claimant: Participant,
+    panel: Collection[str] = (),
+    panel_owners: Collection[str] = (),
 ) -> bool:
     """True when ``candidate`` may re-execute ``claimant``'s job.
 
     Never the same worker, never a worker of the same owner, never twice on one panel
     (``panel``: every worker that holds or held a seat on this claim, voted on it, or
-    let a seat on it expire, so a key that lets a seat lapse cannot take it back).
+    let a seat on it expire, so a key that lets a seat lapse cannot take it back), and
+    never a second key of an owner already there (``panel_owners``: the owners of
+    ``panel``'s workers). A panel counts owners, not keys: two keys of one owner would
+    cast one party's two votes, and a seat one key let lapse would go to its sibling.
     This is the rule; dispatch implements it as a query
     (:mod:`swarmgen.store.dispatch`), and a test checks the two agree.
     """
@@ -52,6 +58,7 @@ def can_validate(
         candidate.worker_id != claimant.worker_id
         and not same_owner(candidate, claimant)
         and candidate.worker_id not in panel
+        and (candidate.owner_id is None or candidate.owner_id not in panel_owners)
     )
 
 
@@ -60,6 +67,7 @@ def may_sit(
     claimant: Participant,
     panel: Collection[str] = (),
     assigned: str | None = None,
+    panel_owners: Collection[str] = (),
 ) -> bool:
     """True when ``candidate`` may lease a validation seat drawn for ``assigned``.
 
@@ -67,7 +75,9 @@ def may_sit(
     an undrawn seat (``assigned`` is ``None``) goes to nobody. :func:`can_validate` still
     holds on top, should a drawn worker's standing on the panel change before it pops.
     """
-    return assigned == candidate.worker_id and can_validate(candidate, claimant, panel)
+    return assigned == candidate.worker_id and can_validate(
+        candidate, claimant, panel, panel_owners
+    )
 
 
 class Vote(StrEnum):
@@ -181,6 +191,7 @@ def settle_stalled(
     ballots: Sequence[Ballot],
     policy: EscalationPolicy = EscalationPolicy(),
     min_votes: int = 2,
+    owners: Mapping[str, str] | None = None,
 ) -> Decision:
     """Decide a panel that cannot wait any longer (its epoch closes before it is full).
 
@@ -189,11 +200,26 @@ def settle_stalled(
     counted votes rejects, a tie or an agreeing majority upholds (a claim is never lost
     without more voices against it than for it), and with fewer than ``min_votes``
     counted votes the panel stays pending, so no single validator decides alone.
+
+    A vote is one owner's (``owners``: each validator's owner, where it has one): the
+    keys of one owner count as one voice, its first counted ballot, so one party
+    holding two keys never settles a panel alone (:func:`can_validate` already keeps a
+    second key off a panel; this holds should ballots of two keys meet anyway).
     """
     decision = decide(ballots, policy)
     if decision.status is not Status.PENDING:
         return decision
-    counted = [b for b in ballots if b.vote in (Vote.AGREE, Vote.DISAGREE)]
+    known = owners or {}
+    voices: set[tuple[str, str]] = set()
+    counted: list[Ballot] = []
+    for b in ballots:
+        if b.vote not in (Vote.AGREE, Vote.DISAGREE):
+            continue
+        owner = known.get(b.validator_id)
+        voice = ("owner", owner) if owner is not None else ("worker", b.validator_id)
+        if voice not in voices:
+            voices.add(voice)
+            counted.append(b)
     if len(counted) < min_votes:
         return decision
     agree = sum(1 for b in counted if b.vote is Vote.AGREE)

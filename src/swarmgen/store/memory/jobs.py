@@ -165,7 +165,10 @@ class MemoryDispatch:
             return False  # as SQL compares with NULL
         panel = self.panels([job.validates])[job.validates]
         claimant = Participant(job.exclude_worker, job.exclude_owner)
-        return may_sit(Participant(worker_id, owner_id), claimant, panel, job.assigned_worker)
+        owners = {o for w in panel if (k := self.t.workers.get(w)) and (o := k.owner_id)}
+        return may_sit(
+            Participant(worker_id, owner_id), claimant, panel, job.assigned_worker, owners
+        )
 
     def panels(self, checked_job_ids: Iterable[str]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {i: set() for i in checked_job_ids}

@@ -119,3 +119,33 @@ def test_splitting_stake_over_keys_does_not_raise_the_share() -> None:
 
     assert abs(share(honest + one_key, "adv") - 0.10) < 0.015
     assert abs(share(honest + many, "adv") - 0.10) < 0.015
+
+
+def test_a_panel_counts_owners_no_second_key_of_an_owner_on_it_is_drawn() -> None:
+    # "mal" holds (or held, voted or missed) a seat of this panel with one key: its other
+    # keys are out of every draw for the panel, whatever their stake and the seed
+    kin = [candidate(f"mal-{i}", 1000 * 5_000_000, owner_id="mal") for i in range(3)]
+    honest = candidate("bob")
+    on_panel = seat(panel=frozenset({"mal-0"}), panel_owners=frozenset({"mal"}))
+    found = eligible([*kin, honest], on_panel, now_ms=NOW, min_stake=1)
+    assert [c.worker_id for c in found] == ["bob"]
+    for i in range(50):
+        assert draw(bytes([i]) * 32, on_panel, [*kin, honest], now_ms=NOW, min_stake=1) == "bob"
+    # with nobody else eligible the seat waits undrawn rather than go to a sibling key
+    assert draw(b"s" * 32, on_panel, kin, now_ms=NOW, min_stake=1) is None
+    # and an owner not on the panel is drawn as before
+    assert {c.worker_id for c in eligible(kin, seat(), now_ms=NOW, min_stake=1)} == {
+        "mal-0",
+        "mal-1",
+        "mal-2",
+    }
+
+
+def test_an_unowned_panel_member_bars_no_one_else() -> None:
+    found = eligible(
+        [candidate("a"), candidate("b")],
+        seat(panel=frozenset({"x"}), panel_owners=frozenset()),
+        now_ms=NOW,
+        min_stake=1,
+    )
+    assert [c.worker_id for c in found] == ["a", "b"]

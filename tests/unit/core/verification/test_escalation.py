@@ -141,3 +141,10 @@ def test_the_default_first_stage_needs_three_agreeing_seats() -> None:
     assert decide(ballots(A, A, A)).status is Status.UPHELD
     assert decide(ballots(A, A, D)).needed == 2
     assert decide(ballots(D, D, D, D, D)).status is Status.REJECTED  # at least 4 of 7
+
+
+def test_a_second_key_of_an_owner_on_the_panel_may_not_validate() -> None:
+    claimant = Participant("w1", "alice")
+    assert not can_validate(Participant("w3", "bob"), claimant, {"w2"}, {"bob"})
+    assert can_validate(Participant("w3", "carol"), claimant, {"w2"}, {"bob"})
+    assert can_validate(Participant("w3", None), claimant, {"w2"}, {"bob"})

@@ -62,3 +62,14 @@ def test_rejection_needs_more_votes_against_than_for(votes: list[Vote]) -> None:
         assert against > for_ and against >= 2
     if decision.status is Status.UPHELD:
         assert for_ >= against
+
+
+def test_two_keys_of_one_owner_are_one_voice_at_the_close() -> None:
+    owners = {"v0": "mal", "v1": "mal", "v2": "bob"}
+    # one owner's two disagreeing keys do not settle (let alone reject) a panel
+    assert settle_stalled(ballots(D, D), owners=owners).status is Status.PENDING
+    # nor outvote a third party: one voice each, a tie upholds
+    decision = settle_stalled(ballots(D, D, A), owners=owners)
+    assert decision.status is Status.UPHELD and decision.penalised == ("v0",)
+    # two owners' votes settle as before
+    assert settle_stalled(ballots(D, A, D), owners=owners).status is Status.REJECTED
