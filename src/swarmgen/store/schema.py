@@ -238,6 +238,8 @@ missed_seats = Table(
     Column("epoch", Integer, nullable=False),
     Column("recorded_ms", BigInteger, nullable=False),
     Index("ix_missed_seats_worker", "worker_id", "epoch"),
+    # the lease query's "missed a seat on this panel" test, per validation job
+    Index("ix_missed_seats_panel", "checked_job_id", "worker_id"),
 )
 
 # the chain outbox --------------------------------------------------------------------
