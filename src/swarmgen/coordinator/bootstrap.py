@@ -31,6 +31,7 @@ from swarmgen.coordinator.settings import (
 from swarmgen.coordinator.tasks import PeriodicTask
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.coordinator.workers import WorkerService
+from swarmgen.core.economics import Terms
 from swarmgen.core.verification.escalation import EscalationPolicy
 from swarmgen.keyfile import load_or_create
 from swarmgen.registry import Registry, check_economics, economic_terms, load_registry
@@ -66,13 +67,17 @@ def check_settings(settings: CoordinatorSettings, registry: Registry) -> None:
     """
     if not settings.verify or settings.trusted_workers:
         return
-    terms = economic_terms(
+    check_economics(registry, terms_of(settings, registry))
+
+
+def terms_of(settings: CoordinatorSettings, registry: Registry) -> Terms:
+    """The economic rule's terms under ``settings`` and ``registry``."""
+    return economic_terms(
         registry,
         slash_ppm=settings.slash_ppm,
         min_stake=settings.min_stake,
         validator_fee_ppm=settings.validator_fee_ppm,
     )
-    check_economics(registry, terms)
 
 
 def prepare(settings: CoordinatorSettings) -> None:
@@ -108,6 +113,7 @@ def build_services(
             escalation=EscalationPolicy(settings.panel_stages),
             min_stake=settings.min_stake,
             max_missed_seats=settings.max_missed_seats,
+            economics=None if settings.trusted_workers else terms_of(settings, registry),
         )
         if settings.verify
         else None

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from swarmgen.blobs import BlobStore
 from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.core import accounts
+from swarmgen.core.economics import Terms
 from swarmgen.core.jobs import JobState
 from swarmgen.core.modalities import Thresholds, modality, modality_of
 from swarmgen.core.offerings import Offering
@@ -91,6 +92,10 @@ class Verifier:
     """How recently a worker must have been seen to be drawn."""
     max_missed_seats: int = MAX_MISSED_SEATS
     """Missed seats this epoch past which a worker is neither drawn nor leased seats."""
+    economics: Terms | None = None
+    """The economic rule's terms: a job priced above what the sampling floor covers is
+    checked at the rate its price needs (:meth:`Terms.required_rate`). None: the
+    reputation rate alone (trusted workers, tests)."""
 
     def after_complete(self, tx: Transaction, done: Sequence[JobRecord]) -> int:
         """Draw the completed originals and count the completed validation jobs.
@@ -124,6 +129,8 @@ class Verifier:
             rate = sampling_rate(
                 reputation.get(job.worker_id, 0.0), traffic[job.offering], self.sampling
             )
+            if self.economics is not None:
+                rate = max(rate, self.economics.required_rate(job.price))
             tx.jobs.set_draw(job.id, rate, epoch)
             if must_check(seed, job.id, rate):
                 tx.validations.open_check(

@@ -25,9 +25,13 @@ Both sides are per cheated job, so the rule holds for any number of cheated jobs
 any way of spreading them over keys and epochs: each one is an independent losing bet.
 An epoch verdict against the owner (forfeit of all pending earnings, a slash on every
 key) only adds to the loss. ``F`` and ``saved`` grow with the price while ``S`` does
-not, so the rule holds exactly for jobs priced below :meth:`Terms.covered_price`::
+not, so at the sampling floor the rule holds for jobs priced below
+:meth:`Terms.covered_price`::
 
     P* = p × S / (σ − p × (1 − v))       (every price when σ ≤ p × (1 − v))
+
+A job priced above ``P*`` is checked at :meth:`Terms.required_rate` instead of the floor
+(the coordinator's draw takes the higher of the two), so the rule holds at every price.
 
 Decision record 0015 derives it.
 """
@@ -54,6 +58,10 @@ MIN_STAKE = 5_000_000
 """Locked stake (micro-credits) assumed behind every serving key when the settings name
 none: 5 credits."""
 
+
+RATE_MARGIN = 1.25
+"""How far above the break-even rate a job priced beyond ``P*`` is checked: the rule is
+a strict inequality, and detection figures are estimates."""
 
 FULL_COMPUTE_CHEATS = frozenset({"wrong-seed", "altered-prompt"})
 """Cheats of the zoo that run the whole job, on other inputs: they save no compute, so
@@ -155,6 +163,17 @@ class Terms:
         kept = 1.0 - self.validator_fee_ppm / PPM
         margin = self.saving - p * kept
         return math.inf if margin <= 0 else p * self.slash / margin
+
+    def required_rate(self, price: int) -> float:
+        """The least sampling rate at which cheating on a job of ``price`` is a losing
+        bet, with :data:`RATE_MARGIN` to spare: ``r × d × (F + S) > saved`` solved for
+        ``r`` (1.0 when even a sure check cannot price it). Below :meth:`covered_price`
+        it is under the sampling floor; above, the coordinator checks such a job at this
+        rate instead, so the rule holds for every price, not only up to ``P*``."""
+        at_stake = self.detection * (self.forfeit(price) + self.slash)
+        if at_stake <= 0:
+            return 1.0
+        return min(1.0, RATE_MARGIN * self.saved(price) / at_stake)
 
     def describe(self, price: int) -> str:
         """The rule with its values filled in, for error messages and reports."""

@@ -193,3 +193,41 @@ def test_the_coordinator_command_exits_with_the_values_named(
     assert result.exit_code == 2
     assert "error [economics_violated]: cheating pays" in result.output
     assert "slash_ppm=1000" in result.output and "min_stake=5000000" in result.output
+
+
+@given(st.integers(1, 10**9))
+def test_checked_at_its_required_rate_every_price_is_a_losing_bet(price: int) -> None:
+    rule = terms(validator_fee_ppm=50_000)
+    rate = rule.required_rate(price)
+    assert 0.0 < rate <= 1.0
+    at_that_rate = Terms(**{**rule.__dict__, "min_sampling_rate": rate})
+    assert at_that_rate.holds(price) or rate == 1.0
+    if price < rule.covered_price() / 2:  # the floor prices it with room: no extra checks
+        assert rate < rule.min_sampling_rate
+
+
+def test_a_price_no_check_rate_can_cover_is_checked_every_time() -> None:
+    assert terms(detection=0.0).required_rate(1_000) == 1.0
+    assert terms(slash_ppm=0, validator_fee_ppm=0, detection=0.5).required_rate(1_000) == 1.0
+
+
+def test_the_coordinators_draw_carries_the_terms_unless_its_workers_are_trusted(
+    tmp_path: Path,
+) -> None:
+    from swarmgen.clock import FakeClock
+    from swarmgen.store.memory import MemoryStore
+
+    def verifier_terms(**settings: object) -> Terms | None:
+        built = build_services(
+            CoordinatorSettings(data=tmp_path, **settings),  # type: ignore[arg-type]
+            store=MemoryStore(),
+            clock=FakeClock(),
+        )
+        assert built.verifier is not None
+        return built.verifier.economics
+
+    drawn = verifier_terms()
+    assert drawn is not None and drawn.min_stake == 5_000_000
+    big = 52_429  # a 512x512, 20-step tiny-sd image: above what the floor covers
+    assert big > drawn.covered_price() and drawn.required_rate(big) > drawn.min_sampling_rate
+    assert verifier_terms(trusted_workers=True, min_stake=0) is None
