@@ -12,9 +12,10 @@ Run inside the close's ledger transaction, before settlement:
 3. verdicts follow the owner: the checks and failures of all of an owner's keys are
    pooled and :func:`~swarmgen.core.verification.verdicts.epoch_verdict` judges the
    pool against the highest honest false-positive rate of its offerings. An owner is
-   invalid when the pool is, when one of its keys is by itself (so honest siblings'
-   clean checks cannot dilute a cheating key's failures), or when one of its keys
-   already stands invalid for the epoch (an operator's verdict); then *every* key of the
+   invalid when the pool is, when its claims alone are (so honest ballots cannot dilute
+   rejected claims), when one of its keys is by itself (so honest siblings' clean
+   checks cannot dilute a cheating key's failures), or when one of its keys already
+   stands invalid for the epoch (an operator's verdict); then *every* key of the
    owner is recorded invalid, so the close that follows forfeits and slashes them all.
    A key without an owner is its own owner. Spreading work over many keys therefore
    hides no failure;
@@ -74,6 +75,13 @@ class Tally:
     """Claims on whose panel it voted on the losing side or was absent."""
     validated: int = 0
     """Ballots it cast that counted and were on the winning side (paid from the pool)."""
+    claims: int = 0
+    """Its own claims among ``checks`` (the rest are its ballots)."""
+
+    @property
+    def on_claims(self) -> Tally:
+        """Its claims alone: ballots it cast honestly must not dilute rejected claims."""
+        return Tally(self.claims, len(self.rejected), self.honest_fp)
 
 
 def honest_fp(registry: Registry, offering: str) -> float:
@@ -123,6 +131,7 @@ def tally(tx: Transaction, registry: Registry) -> dict[str, Tally]:
     for check in decided:
         mine = of(check.worker_id, check.offering)
         mine.checks += 1
+        mine.claims += 1
         if check.status is CheckStatus.REJECTED:
             mine.failures += 1
             mine.rejected.append(check.job_id)
@@ -154,6 +163,7 @@ def pooled(tallies: Sequence[Tally]) -> Tally:
         out.rejected.extend(one.rejected)
         out.lost.extend(one.lost)
         out.validated += one.validated
+        out.claims += one.claims
     return out
 
 
@@ -161,6 +171,13 @@ def _alone(tallied: Tally) -> Verdict:
     """One key's own verdict: pooling must never hide a key that is invalid by itself
     behind its siblings' clean checks."""
     return epoch_verdict(tallied.checks, tallied.failures, tallied.honest_fp)
+
+
+def claims_convict(tallied: Tally) -> bool:
+    """Whether the claims alone convict where claims and ballots together do not: a
+    cheater must not buy its way under the bound by sitting honest seats."""
+    claims = tallied.on_claims
+    return epoch_verdict(claims.checks, claims.failures, claims.honest_fp).invalid
 
 
 def _groups(keys: Iterable[str], owners: Mapping[str, str]) -> dict[str, list[str]]:
@@ -246,6 +263,7 @@ class EpochJudge:
                 verdict = epoch_verdict(pool.checks, pool.failures, pool.honest_fp)
                 convicted = (
                     verdict.invalid
+                    or claims_convict(pool)
                     or any(k in standing for k in every)
                     or any(_alone(tallies[k]).invalid for k in judged)
                 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swarmgen.coordinator.verdicts import Tally, owner_of, pooled
+from swarmgen.coordinator.verdicts import Tally, claims_convict, owner_of, pooled
 from swarmgen.core.verification import epoch_verdict
 
 FP = 0.0149
@@ -37,3 +37,13 @@ def test_a_key_without_owner_is_its_own_owner() -> None:
     owners = {"k1": "u1", "k2": "u1"}
     assert owner_of("k1", owners) == owner_of("k2", owners) == "u1"
     assert owner_of("k3", owners) == "key:k3" != owner_of("k4", owners)
+
+
+def test_honest_ballots_do_not_dilute_rejected_claims() -> None:
+    # four claims, all rejected, behind thirty honest seats it sat for others
+    cheat = Tally(checks=34, failures=4, honest_fp=FP, rejected=["j"] * 4, claims=4)
+    assert not epoch_verdict(cheat.checks, cheat.failures, cheat.honest_fp).invalid
+    assert claims_convict(cheat)
+    # an honest worker's one unlucky claim among many stays valid either way
+    honest = Tally(checks=60, failures=1, honest_fp=FP, rejected=["j"], claims=30)
+    assert not claims_convict(honest)
