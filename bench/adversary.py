@@ -37,8 +37,8 @@ locked stake), on a fresh coordinator with short epochs and leases:
 For each: the share of its checked claims upheld (and escaped: upheld or abandoned for
 want of a panel), when its owner was first declared invalid (epoch and seconds into
 the run, or never), and its credits (balance plus stake, from the coordinator's ledger)
-minus those of an honest owner with the same hardware, beside the range of three such
-honest owners' credits (the run's noise). Section ``churn``: honest workers only, 30 %
+minus those of an honest owner with the same hardware and stake, beside the spread of
+two other honest owners' credits (the run's noise). Section ``churn``: honest workers only, 30 %
 of them crashing while they hold jobs, every other one back an epoch later; how many
 are declared invalid.
 
