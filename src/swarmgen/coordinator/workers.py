@@ -14,7 +14,6 @@ from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment, refund
 from swarmgen.coordinator.domain import Capabilities, Registration, Submission, SubmitOutcome
 from swarmgen.coordinator.notify import Notifier
-from swarmgen.coordinator.pacing import PopPace
 from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.verification import Verifier
@@ -63,8 +62,6 @@ class WorkerService:
     notifier: Notifier
     verifier: Verifier | None = None
     """Draws completed jobs for checks and counts validation results (None: no checks)."""
-    pace: PopPace = dataclass_field(default_factory=PopPace)
-    """How long a pop that finds only validation seats is held (:mod:`pacing`)."""
     _io: ThreadPoolExecutor = dataclass_field(
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="blobs"), repr=False
     )
@@ -171,8 +168,7 @@ class WorkerService:
         Every database call runs in a thread: the event loop only waits.
         """
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        deadline = started + min(wait_s, self.settings.pop_wait_max_s)
+        deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
         worker, served, limit, seats, leased = await asyncio.to_thread(
             self._pop_once, worker_id, max_jobs
         )
@@ -182,24 +178,9 @@ class WorkerService:
                 break
             await self.notifier.queue.wait(min(remaining, 1.0))
             leased = await asyncio.to_thread(self._lease, worker, served, limit, seats)
-        if leased and all(job.validates is not None for job in leased):
-            hold = self.pace.hold(loop.time() - started, deadline - loop.time())
-            if hold > 0:
-                await asyncio.sleep(hold)
-                leased = await asyncio.to_thread(self._restamp, worker.id, leased)
-        elif leased:
-            self.pace.note(loop.time() - started)
         for job in leased:
             self.notifier.job_changed(job.id)
         return leased
-
-    def _restamp(self, worker_id: str, leased: Sequence[JobRecord]) -> list[JobRecord]:
-        """Leases held back by the pace start again when they are handed out."""
-        ids = [job.id for job in leased]
-        with self.store.transaction() as tx:
-            tx.dispatch.extend(worker_id, ids, self.clock.now_ms(), self.settings.lease_max_factor)
-            fresh = {job.id: job for job in tx.jobs.get_many(ids)}
-        return [fresh.get(job.id, job) for job in leased]
 
     def _pop_once(
         self, worker_id: str, max_jobs: int | None

@@ -160,25 +160,3 @@ def test_handing_a_seat_back_before_the_cap_is_a_miss_and_cannot_renew_the_lease
     assert ballots(env, job_id) == []
     honest.submit([run_echo(honest, pop_one(honest))])
     assert check(env, job_id).status == "upheld"
-
-
-def test_a_pop_that_finds_only_a_seat_takes_as_long_as_ordinary_pops_do(env: Env) -> None:
-    import time
-
-    claimant, validator = owned(env, "ann"), owned(env, "bob")
-    stake(env, "bob", validator, 1_000)  # the only staked worker: drawn for every seat
-    pace = env.http.app.state.workers.pace
-    for _ in range(20):
-        pace.note(0.6)  # ordinary pops have lately taken 0.6 s
-    checked = complete(env, claimant)
-    assert seated(env, checked, [validator]) is validator
-    started = time.monotonic()
-    (seat,) = validator.pop(5, 1)
-    assert time.monotonic() - started >= 0.5 and seat["job_id"] != checked
-    ttl = (int(seat["lease_expires_ms"]) - env.clock.now_ms()) / 1000
-    assert ttl > 0  # stamped when handed out
-    # a pop that may not wait is never held, and ordinary work is never held
-    ordinary = str(env.submit(env.image(width=64, height=64))["id"])
-    started = time.monotonic()
-    assert pop_one(claimant)["job_id"] == ordinary
-    assert time.monotonic() - started < 0.5
