@@ -12,8 +12,9 @@ Run inside the close's ledger transaction, before settlement:
 3. verdicts follow the owner: the checks and failures of all of an owner's keys are
    pooled and :func:`~swarmgen.core.verification.verdicts.epoch_verdict` judges the
    pool against the highest honest false-positive rate of its offerings. An owner is
-   invalid when the pool is, when its claims alone are (so honest ballots cannot dilute
-   rejected claims), when one of its keys is by itself (so honest siblings' clean
+   invalid when the pool is, when its claims alone are, or one key's claims alone are
+   (so honest ballots and siblings' claims cannot dilute rejected claims), when one of
+   its keys is by itself (so honest siblings' clean
    checks cannot dilute a cheating key's failures), or when one of its keys already
    stands invalid for the epoch (an operator's verdict); then *every* key of the
    owner is recorded invalid, so the close that follows forfeits and slashes them all.
@@ -266,6 +267,7 @@ class EpochJudge:
                     or claims_convict(pool)
                     or any(k in standing for k in every)
                     or any(_alone(tallies[k]).invalid for k in judged)
+                    or any(claims_convict(tallies[k]) for k in judged)
                 )
             if pool.failures or convicted:
                 failed.add(group)
