@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from swarmgen.clock import Clock
@@ -53,6 +53,19 @@ def authenticate_requester(store: Store, authorization: str | None) -> UserRecor
     if user is None:
         raise Unauthorized("unknown or revoked API key")
     return user
+
+
+def requester_or_anonymous(
+    store: Store,
+    authorization: str | None,
+    anonymous_key: str | None,
+    anonymous: Callable[[], UserRecord],
+) -> UserRecord:
+    """The user behind ``Authorization: Bearer <API key>``, or the shared anonymous user
+    (``anonymous()``) behind the anonymous key; an empty ``anonymous_key`` refuses it."""
+    if anonymous_key and bearer_token(authorization) == anonymous_key:
+        return anonymous()
+    return authenticate_requester(store, authorization)
 
 
 def authenticate_worker(

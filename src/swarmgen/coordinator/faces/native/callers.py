@@ -15,7 +15,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from swarmgen.clock import Clock
-from swarmgen.coordinator.auth import authenticate_requester, authenticate_worker, bearer_token
+from swarmgen.coordinator.auth import (
+    authenticate_requester,
+    authenticate_worker,
+    bearer_token,
+    requester_or_anonymous,
+)
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService
 from swarmgen.coordinator.faces.native.errors import invalid_from
@@ -53,10 +58,12 @@ class Callers:
 
     def requester(self, authorization: Annotated[str | None, Header()] = None) -> UserRecord:
         """The user behind an API key, or the shared anonymous user behind its key."""
-        anonymous = self.settings.anonymous_key
-        if anonymous and bearer_token(authorization) == anonymous:
-            return self.services.credits.anonymous()
-        return authenticate_requester(self.services.store, authorization)
+        return requester_or_anonymous(
+            self.services.store,
+            authorization,
+            self.settings.anonymous_key,
+            self.services.credits.anonymous,
+        )
 
     def owner(self, request: Request) -> UserRecord | None:
         """The owner a worker names with its owner's API key when registering, if any."""

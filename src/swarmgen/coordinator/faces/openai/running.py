@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Header
 
 from swarmgen.blobs import BlobStore
-from swarmgen.coordinator.auth import authenticate_requester, bearer_token
+from swarmgen.coordinator.auth import requester_or_anonymous
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.domain import JobRequest, JobStatus
 from swarmgen.coordinator.jobs import JobService
@@ -58,10 +58,12 @@ class Runner:
 
     def requester(self, authorization: Annotated[str | None, Header()] = None) -> UserRecord:
         """The user behind ``Authorization: Bearer <API key>`` (or the anonymous key)."""
-        anonymous = self.settings.anonymous_key
-        if anonymous and bearer_token(authorization) == anonymous:
-            return self.services.credits.anonymous()
-        return authenticate_requester(self.services.store, authorization)
+        return requester_or_anonymous(
+            self.services.store,
+            authorization,
+            self.settings.anonymous_key,
+            self.services.credits.anonymous,
+        )
 
     def submit(self, user: UserRecord, request: JobRequest) -> str:
         """Queue the job (402, 404, 422 and 429 come from here, before any answer)."""
