@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,14 +27,8 @@ from swarmgen.coordinator.auth import hash_key
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.stake import MIN_STAKE
 from swarmgen.keyfile import load_or_create
+from swarmgen.processes import free_port
 from swarmgen.sdk.worker_client import WorkerClient
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""Child processes that start clean (spawned, no forked torch state) and die with their parent."""
+"""Child processes that start clean (spawned, no forked torch state) and die with their
+parent, and a free loopback port for the servers they run."""
 
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -27,3 +29,11 @@ def spawn_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         workers, mp_context=get_context("spawn"), initializer=exit_with_parent
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
