@@ -24,13 +24,20 @@ $(CHAIN_STAMP): chain/package.json chain/package-lock.json
 	cd chain && npm ci --no-audit --no-fund
 	touch $(CHAIN_STAMP)
 
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium \
+	  || { $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; }
+
 .PHONY: install demo test lint
 install: $(STAMP) $(CHAIN_STAMP)
 
 demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/swarmgen demo
 
-test: install
+test: install $(CHROMIUM)
 	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest
 
 # The static gates, in the order CI runs them; the first failure stops the run.
