@@ -41,6 +41,19 @@ class NetworkRepository(Repository):
             out.setdefault(offering, []).append(int(took))
         return out
 
+    def completions_by_bucket(self, since_ms: int, bucket_ms: int) -> dict[int, int]:
+        """Bucket -> jobs completed in it, for jobs completed at or after ``since_ms``;
+        bucket ``i`` spans ``[since_ms + i * bucket_ms, since_ms + (i + 1) * bucket_ms)``.
+        Buckets without a completion are absent."""
+        c = t.jobs.c
+        bucket = ((c.updated_ms - since_ms) // bucket_ms).label("bucket")
+        rows = self.conn.execute(
+            select(bucket, func.count())
+            .where(c.state == JobState.COMPLETED.value, c.updated_ms >= since_ms)
+            .group_by(bucket)
+        ).all()
+        return {int(row[0]): int(row[1]) for row in rows}
+
     def workers(self, limit: int, after: str | None = None) -> list[WorkerRecord]:
         """Registered workers ordered by id, ``limit`` of them after ``after``."""
         c = t.workers.c

@@ -41,6 +41,10 @@ def test_tallies_count_jobs_workers_checks_and_flows(store: Store) -> None:
         }
         # a validation job ("d") counts like any other
         assert net.completed_since(300) == {"echo-image@fp32": [300, 1000]}
+        # completions at 50, 400 and 1100 ms, in 500 ms buckets from 0 and from 100
+        assert net.completions_by_bucket(0, 500) == {0: 2, 2: 1}
+        assert net.completions_by_bucket(100, 500) == {0: 1, 2: 1}
+        assert net.completions_by_bucket(1101, 500) == {}
         assert [w.id for w in net.workers(2)] == ["w1", "w2"]
         assert [w.id for w in net.workers(5, after="w2")] == ["w3"]
         assert net.jobs_done(["w1", "w2"], 1100) == {"w1": 2}

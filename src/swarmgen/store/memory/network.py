@@ -24,6 +24,15 @@ class MemoryNetwork:
                 out.setdefault(job.offering, []).append(job.updated_ms - job.created_ms)
         return {offering: sorted(took) for offering, took in out.items()}
 
+    def completions_by_bucket(self, since_ms: int, bucket_ms: int) -> dict[int, int]:
+        return dict(
+            Counter(
+                (job.updated_ms - since_ms) // bucket_ms
+                for job in self.t.jobs.values()
+                if job.state is JobState.COMPLETED and job.updated_ms >= since_ms
+            )
+        )
+
     def workers(self, limit: int, after: str | None = None) -> list[WorkerRecord]:
         ids = sorted(i for i in self.t.workers if after is None or i > after)
         return [self.t.workers[i] for i in ids[:limit]]
