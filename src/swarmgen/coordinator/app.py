@@ -13,7 +13,8 @@ from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
-from swarmgen.coordinator.faces import fallback, metrics, native, openai
+from swarmgen.coordinator.explorer import Explorer
+from swarmgen.coordinator.faces import dashboard, fallback, metrics, native, openai
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.provenance import Provenance
@@ -104,6 +105,18 @@ def create_app(
         settings,
     )
     metrics.mount(app, observer)
+    dashboard.mount(
+        app,
+        dashboard.DashboardServices(
+            network,
+            Explorer(services.store, network.publication, services.epochs.keys.public_key),
+            services.jobs,
+            services.credits,
+            Provenance(services.store, network.publication),
+            services.store,
+        ),
+        settings,
+    )
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

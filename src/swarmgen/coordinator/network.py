@@ -124,6 +124,15 @@ class NetworkStats:
     """Completions per minute over the last hour."""
 
 
+@dataclass(frozen=True)
+class Throughput:
+    """Jobs completed per bucket, oldest bucket first, the last one ending now."""
+
+    since_ms: int
+    bucket_s: int
+    counts: tuple[int, ...]
+
+
 def typical_spec(kind: Kind, max_pixels: int) -> Spec:
     """The job an offering's price is shown for: the wire defaults (an image at the
     default size, shrunk to fit the model), or a short prompt and 64 new tokens."""
@@ -291,6 +300,15 @@ class NetworkService:
             done_last_minute=sum(len(d) for d in last_minute.values()),
             jobs_per_minute=round(done / (RECENT_MS / 60_000), 3),
         )
+
+    def throughput(self, buckets: int = 60, bucket_s: int = 60) -> Throughput:
+        """Completions per ``bucket_s`` over the last ``buckets`` of them (an hour by
+        default). Like ``done_last_hour``, ordinary and validation jobs count alike."""
+        now = self.clock.now_ms()
+        since = now - buckets * bucket_s * 1000 + 1  # the last bucket ends at now, inclusive
+        with self.store.transaction() as tx:
+            found = tx.network.completions_by_bucket(since, bucket_s * 1000)
+        return Throughput(since, bucket_s, tuple(found.get(i, 0) for i in range(buckets)))
 
 
 def earnings(flows: list[tuple[int, str, int]]) -> tuple[EpochEarnings, ...]:

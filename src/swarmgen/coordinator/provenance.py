@@ -10,6 +10,7 @@ learn which jobs the open epoch's secret seed drew for re-execution.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from swarmgen.coordinator.auditing import Publication
 from swarmgen.core.canonical import digest
@@ -31,6 +32,8 @@ class JobProvenance:
     verification: str
     """``optimistic``, ``unchecked``, or the published check's ``pending``, ``upheld``,
     ``rejected`` or ``abandoned``; ``none`` for a job that did not complete."""
+    receipt: dict[str, Any] | None = None
+    """The worker's signed receipt itself, whose digest is above."""
 
 
 @dataclass
@@ -50,4 +53,4 @@ class Provenance:
         else:
             state = check.status.value if check is not None else UNCHECKED
         receipt = digest(job.receipt) if job.receipt is not None else None
-        return JobProvenance(job.id, job.worker_id, receipt, state)
+        return JobProvenance(job.id, job.worker_id, receipt, state, job.receipt)
