@@ -32,7 +32,7 @@ def throughput_svg(series: Throughput) -> str:
         f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 4}" y2="{TOP + plot_h}" '
         'stroke="#888888"/>',
-        f'<text x="{LEFT - 4}" y="{TOP + 8}" text-anchor="end" fill="#444444">{peak}</text>',
+        f'<text x="{LEFT - 4}" y="{TOP + 8}" text-anchor="end" fill="#444444">{scale}</text>',
         f'<text x="{LEFT - 4}" y="{TOP + plot_h}" text-anchor="end" fill="#444444">0</text>',
         f'<text x="{LEFT}" y="{HEIGHT - 4}" fill="#444444">-{minutes} min</text>',
         f'<text x="{WIDTH - 4}" y="{HEIGHT - 4}" text-anchor="end" fill="#444444">now</text>',
