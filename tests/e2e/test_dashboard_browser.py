@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.models, pytest.mark.browser]
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 IMAGE = "shapes-64@fp32"
+TEXT = "echo-text@fp32"
 EPOCH_S = 20
 UPHELD_MS = 300_000
 """The check runs on the other worker, then its epoch closes and is published."""
@@ -73,7 +74,7 @@ def swarm(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterat
         for name in ("ann", "bob"):
             owner = net.create_key(f"owner-{name}")
             workers[name] = net.start_worker(
-                name, [IMAGE], "--threads", "1", "--pop-wait-s", "1",
+                name, [IMAGE, TEXT], "--threads", "1", "--pop-wait-s", "1",
                 env={"SWARMGEN_API_KEY": owner, "SWARMGEN_CACHE": str(model_cache)},
             )  # fmt: skip
         deadline = time.monotonic() + 300
@@ -84,7 +85,25 @@ def swarm(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterat
             time.sleep(0.5)
         else:
             raise TimeoutError(f"the workers did not come online; see {data / 'logs'}")
+        warm_up(net.url, key, data)
         yield Swarm(net.url, key, workers, data)
+
+
+def warm_up(url: str, key: str, data: Path) -> None:
+    """One image job before the tests, so the first page waits for no model to load
+    (its check warms the other worker too)."""
+    auth = {"Authorization": f"Bearer {key}"}
+    job = {"kind": "image", "model": IMAGE, "prompt": "warm up", "steps": 2}
+    accepted = httpx.post(f"{url}/api/v1/jobs", json=job, headers=auth, timeout=10).json()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        view = httpx.get(
+            f"{url}/api/v1/jobs/{accepted['id']}", params={"wait": 30}, headers=auth, timeout=40
+        ).json()
+        if view["state"] == "completed":
+            return
+        assert view["state"] in {"queued", "leased"}, view
+    raise TimeoutError(f"the warm-up job did not finish; see {data / 'logs'}")
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +162,7 @@ def test_playground_runs_a_prompt_and_follows_its_check(
     page.fill("#pg-prompt", EVIL_PROMPT)
     page.fill("input[name=steps]", "4")
     page.click("#pg-run")
-    page.wait_for_selector("#pg-image", timeout=120_000)
+    page.wait_for_selector("#pg-image", timeout=180_000)
     assert page.eval_on_selector("#pg-image", "img => img.naturalWidth") == 64
     assert page.text_content("#pg-state") == "completed"
     assert page.text_content("#pg-worker") in swarm.workers.values()
@@ -178,6 +197,30 @@ def test_playground_runs_a_prompt_and_follows_its_check(
     for i in range(checks.count()):
         expect(checks.nth(i)).to_have_text("the path leads to the root")
     page.screenshot(path=str(shots / "dashboard-ledger.png"), full_page=False)
+
+
+def test_playground_runs_a_text_prompt(swarm: Swarm, page: Any) -> None:
+    page.goto(swarm.url + f"/playground?model={TEXT}")
+    use_key(page, swarm.key)
+    assert page.input_value("#pg-model") == TEXT
+    assert page.is_hidden("input[name=steps]") and page.is_visible("input[name=max_tokens]")
+    page.fill("#pg-prompt", EVIL_PROMPT)
+    page.fill("input[name=max_tokens]", "8")
+    page.click("#pg-run")
+    page.wait_for_selector("#pg-text", timeout=60_000)
+    assert (page.text_content("#pg-text") or "").strip()
+    assert page.text_content("#pg-worker") in swarm.workers.values()
+    expect(page.locator("#pg-verification")).to_have_text("optimistic", timeout=30_000)
+
+
+def test_the_playground_says_what_is_wrong(swarm: Swarm, page: Any) -> None:
+    page.goto(swarm.url + "/playground")
+    page.click("#pg-run")
+    expect(page.locator("#pg-error")).to_contain_text("enter an API key")
+    page.fill("#api-key", "not-a-key")
+    page.click("#key-form button[type=submit]")
+    page.click("#pg-run")
+    expect(page.locator("#pg-error")).to_contain_text("401")
 
 
 def test_a_worker_name_with_markup_stays_text(swarm: Swarm, page: Any) -> None:

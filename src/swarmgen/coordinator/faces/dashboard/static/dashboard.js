@@ -7,6 +7,8 @@ const KEY = "swarmgen.apiKey";
 const FINAL = new Set(["completed", "failed", "cancelled", "expired"]);
 const SETTLED = new Set(["unchecked", "upheld", "rejected", "abandoned", "none"]);
 
+let currentRun = 0; // a newer run in the playground stops following an older one
+
 function apiKey() { return localStorage.getItem(KEY) || ""; }
 
 function $(selector) { return document.querySelector(selector); }
@@ -154,9 +156,10 @@ async function showOutput(view) {
   }
 }
 
-async function followVerification(jobId) {
-  for (let tries = 0; tries < 720; tries++) {
+async function followVerification(jobId, run) {
+  for (let tries = 0; tries < 720 && run === currentRun; tries++) {
     const found = await (await api(`/playground/provenance/${encodeURIComponent(jobId)}`)).json();
+    if (run !== currentRun) return;
     setText("#pg-verification", found.verification, `state-${found.verification}`);
     setText("#pg-receipt", found.receipt_digest);
     setText("#pg-receipt-json", found.receipt ? JSON.stringify(found.receipt, null, 2) : "–");
@@ -166,6 +169,7 @@ async function followVerification(jobId) {
 }
 
 async function followJob(form, jobId) {
+  const run = ++currentRun;
   $("#pg-result").hidden = false;
   $("#pg-error").hidden = true;
   $("#pg-output").textContent = "";
@@ -175,10 +179,11 @@ async function followJob(form, jobId) {
   let view;
   do {
     view = await (await api(`${url}?wait=10`)).json();
+    if (run !== currentRun) return;
     showJob(view);
   } while (!FINAL.has(view.state));
   await showOutput(view);
-  await followVerification(jobId);
+  await followVerification(jobId, run);
 }
 
 function fail(error) {
