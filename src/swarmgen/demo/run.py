@@ -35,6 +35,7 @@ from swarmgen.demo import tables
 from swarmgen.demo.story import Refund, WorkerEpoch, epoch_entries, refunds, worker_epoch
 from swarmgen.localnet import LocalNetwork
 from swarmgen.sdk.client import Client, image_job, text_job
+from swarmgen.tools.cheats import Cheat
 
 IMAGE_PROMPTS = (
     "a large red circle on a white background",
@@ -179,6 +180,12 @@ def run_demo(
                 tables.step(console, 4, f"epoch {epoch} closes: verdicts, refunds, payouts, seal")
                 seal = admin.epochs.close_due(force=True)
                 assert seal is not None  # forced
+                if seal.epoch != epoch:
+                    console.print(
+                        f"[yellow]epoch {epoch} closed on time while the jobs ran: "
+                        f"the tables show epoch {seal.epoch} only"
+                    )
+                report.epoch = seal.epoch
                 console.print(tables.seal(seal, progress))
                 _tell(report, admin, client, out, console=console)
             (out / "summary.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
@@ -209,11 +216,7 @@ def _start_workers(net: LocalNetwork, settings: DemoSettings, console: Console) 
                 cheat_rate=settings.cheat_rate,
             )
             started[name] = int(time.time() * 1000)
-            behaviour = (
-                f"cheats: {settings.cheat} on {settings.cheat_rate:.0%} of the jobs it fits"
-                if cheats
-                else "honest"
-            )
+            behaviour = _cheater(settings) if cheats else "honest"
             workers.append(DemoWorker(name, f"owner-{name}", worker_id, cheats, behaviour))
             if index == 0:
                 status.update(f"loading models in worker {name} (first start prepares the cache)")
@@ -222,6 +225,13 @@ def _start_workers(net: LocalNetwork, settings: DemoSettings, console: Console) 
         for worker in workers:
             net.wait_ready(worker.name, worker.id, started[worker.name], settings.timeout_s)
     return workers
+
+
+def _cheater(settings: DemoSettings) -> str:
+    kinds = " and ".join(sorted(Cheat(settings.cheat).kinds))
+    share = "all" if settings.cheat_rate == 1 else f"{settings.cheat_rate:.0%}"
+    rest = "" if kinds == "image and text" else ", honest on the others"
+    return f"cheats: {settings.cheat} on {share} of its {kinds} jobs{rest}"
 
 
 def _progress(console: Console) -> Progress:

@@ -67,7 +67,7 @@ def seal(sealed: EpochSeal, progress: CheckProgress) -> Group:
     )
 
 
-def verdicts(workers: Sequence[DemoWorker], found: Mapping[str, WorkerEpoch]) -> Table:
+def verdicts(workers: Sequence[DemoWorker], found: Mapping[str, WorkerEpoch]) -> Group:
     table = _table(
         "worker", "checks", "failed", "p (honest)", "verdict", title="verdicts at the close"
     )
@@ -75,7 +75,14 @@ def verdicts(workers: Sequence[DemoWorker], found: Mapping[str, WorkerEpoch]) ->
         e = found[w.id]
         verdict = Text("INVALID", style="bold red") if e.invalid else Text("valid", style="green")
         table.add_row(w.name, str(e.checks), str(e.failures), e.p_value, verdict)
-    return table
+    return Group(
+        table,
+        Text(
+            "checks: its jobs that panels re-ran plus the seats it sat on others' panels; "
+            "failed: its jobs a panel rejected plus its votes against the panel; "
+            "p: the chance an honest worker fails that often (invalid at 1e-6 or less)"
+        ),
+    )
 
 
 def refunds(
@@ -102,7 +109,7 @@ def refunds(
     return Group(table, summary)
 
 
-def earnings(workers: Sequence[DemoWorker], found: Mapping[str, WorkerEpoch]) -> Table:
+def earnings(workers: Sequence[DemoWorker], found: Mapping[str, WorkerEpoch]) -> Group:
     table = _table(
         "worker", "for jobs", "for checks", "emission", "forfeited", "paid to owner", "slashed"
     )
@@ -117,7 +124,13 @@ def earnings(workers: Sequence[DemoWorker], found: Mapping[str, WorkerEpoch]) ->
             credits(e.paid),
             credits(e.slashed),
         )
-    return table
+    return Group(
+        table,
+        Text(
+            "an invalid worker is paid nothing: its jobs' earnings go back to the requesters "
+            "and it loses a share of its stake for the verdict and for each rejected job"
+        ),
+    )
 
 
 def ledger(report: VerifyReport, path: Path, key: str) -> Group:
