@@ -7,6 +7,7 @@ demo claims is checked against the ledger export it wrote, read here independent
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -62,9 +63,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         stdin=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        start_new_session=True,  # its own process group, so nothing it started outlives it
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_read, args=(proc, lines), daemon=True).start()
+    reader = threading.Thread(target=_read, args=(proc, lines), daemon=True)
+    reader.start()
     seen: list[str] = []
     deadline = time.monotonic() + READY_S
     url = None
@@ -81,8 +84,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield Demo(proc, out, url, seen)
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
+            proc.terminate()  # the demo stops its swarm on SIGTERM
+        try:
+            proc.wait(60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        reader.join(10)
+        assert proc.stdout is not None
+        proc.stdout.close()
 
 
 def _summary(demo: Demo) -> dict[str, Any]:
