@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from swarmgen.cli.common import reports_errors
+
 if TYPE_CHECKING:
     from swarmgen.demo import DemoReport
 
 
+@reports_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder; data lives in OUT/data.")] = Path(
         "demo-out"

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.audit import VerifyReport, load_export, verify_export_bytes
 from swarmgen.demo import tables
 from swarmgen.demo.story import Refund, WorkerEpoch, epoch_entries, refunds, worker_epoch
+from swarmgen.errors import Conflict
 from swarmgen.localnet import LocalNetwork
 from swarmgen.sdk.client import Client, image_job, text_job
 from swarmgen.tools.cheats import Cheat
@@ -59,6 +61,10 @@ TEXT_PROMPTS = (
 HONEST = ("ann", "bob", "cy", "dee", "eve", "fay")
 CHEATER = "mal"
 REQUESTER = "demo"
+MARKER = ".swarmgen-demo"
+"""Marks a data folder as a demo's, which the next run may clear."""
+CACHE = "cache"
+"""The workers' model cache in the data folder, kept from run to run."""
 QUIET_S = 3.0
 """Seconds with no seat in play before the epoch is closed: the reaper draws waiting
 seats every second, so three quiet seconds mean nobody can take one."""
@@ -155,8 +161,7 @@ def run_demo(
     """Run the demo into ``out``; with ``serve``, call it (while the swarm still runs)
     once everything is written, and stop the swarm when it returns."""
     console = console or Console()
-    out.mkdir(parents=True, exist_ok=True)
-    data = out / "data"
+    data = _fresh(out)
     coordinator = CoordinatorSettings(data=data, epoch_length_s=settings.epoch_s)
     with LocalNetwork(data) as net:
         key = net.create_key(REQUESTER)
@@ -196,6 +201,25 @@ def run_demo(
         finally:
             admin.store.dispose()
     return report
+
+
+def _fresh(out: Path) -> Path:
+    """A new network's data folder under ``out``, clearing an earlier demo's (its model
+    cache stays); refuses a data folder no demo made."""
+    data = out / "data"
+    marker = data / MARKER
+    if data.exists() and any(data.iterdir()) and not marker.exists():
+        raise Conflict(f"{data} holds data no demo wrote; choose another --out", path=str(data))
+    if marker.exists():
+        for path in data.iterdir():
+            if path.name != CACHE:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for pattern in ("[0-9][0-9]-image.png", "[0-9][0-9]-text.txt"):
+            for old in out.glob(pattern):
+                old.unlink()
+    data.mkdir(parents=True, exist_ok=True)
+    marker.write_text("a swarmgen demo's network: the next demo run clears it\n")
+    return data
 
 
 def _start_workers(net: LocalNetwork, settings: DemoSettings, console: Console) -> list[DemoWorker]:
