@@ -52,6 +52,14 @@ def demo(
             "epoch itself; with --serve the next ones close on time).",
         ),
     ] = 3600,
+    lease_min_s: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="The coordinator's shortest lease in seconds (long: CPU workers on a busy "
+            "machine are slow, and heartbeats keep a lease for at most three of these).",
+        ),
+    ] = 120,
     serve: Annotated[
         bool,
         typer.Option("--serve", help="Keep the swarm running for a browser until Ctrl-C."),
@@ -80,6 +88,7 @@ def demo(
         steps=steps,
         max_tokens=max_tokens,
         epoch_s=epoch_s,
+        lease_min_s=lease_min_s,
     )
     # SIGTERM unwinds like Ctrl-C, so the local swarm's processes are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

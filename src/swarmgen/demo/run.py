@@ -85,6 +85,9 @@ class DemoSettings:
     max_tokens: int = 48
     epoch_s: int = 3600
     """The coordinator's epoch length; the demo closes its first epoch itself."""
+    lease_min_s: int = 120
+    """The coordinator's shortest lease: CPU workers on a machine busy with other work
+    are slow, and a lease holds at most three of these (with heartbeats)."""
     timeout_s: float = 900
     """Longest wait for the workers, the jobs and then the checks, each."""
     worker_args: tuple[str, ...] = ("--threads", "1")
@@ -163,7 +166,7 @@ def run_demo(
     console = console or Console()
     data = _fresh(out)
     coordinator = CoordinatorSettings(data=data, epoch_length_s=settings.epoch_s)
-    with LocalNetwork(data) as net:
+    with LocalNetwork(data, lease_min_s=settings.lease_min_s) as net:
         key = net.create_key(REQUESTER)
         env = {"SWARMGEN_EPOCH_LENGTH_S": str(settings.epoch_s)}
         net.start_coordinator(env=env)
