@@ -26,6 +26,10 @@ def credits(micro: int) -> str:
     return f"{micro / CREDIT:,.6f}".rstrip("0").rstrip(".") if micro else "0"
 
 
+def _short(prompt: str, width: int = 40) -> str:
+    return prompt if len(prompt) <= width else prompt[: width - 1] + "…"
+
+
 def step(console: Console, number: int, title: str) -> None:
     console.print()
     console.rule(f"[bold]{number}. {title}", align="left")
@@ -50,7 +54,7 @@ def jobs(records: Sequence[DemoRecord]) -> Table:
     table = _table("job", "kind", "prompt", "worker", "seconds", "status", "file")
     for r in records:
         seconds = f"{r.seconds:.1f}" if r.seconds is not None else "-"
-        prompt = r.prompt if len(r.prompt) <= 40 else r.prompt[:39] + "…"
+        prompt = _short(r.prompt)
         table.add_row(r.id[:8], r.kind, prompt, r.worker or "-", seconds, r.status, r.file or "-")
     return table
 
@@ -97,7 +101,10 @@ def refunds(
     for r in found:
         prompt = prompts.get(r.job_id, "")
         table.add_row(
-            r.job_id[:8], prompt[:40], names.get(r.worker_id, r.worker_id[:12]), credits(r.amount)
+            r.job_id[:8],
+            _short(prompt),
+            names.get(r.worker_id, r.worker_id[:12]),
+            credits(r.amount),
         )
     summary = Text(
         f"requester: {credits(requester['welcome'])} welcome credits − "
