@@ -157,6 +157,24 @@ class LocalNetwork:
             self._spawn(name, [*cheating, *args, *extra], env, "swarmgen.tools.cheat_worker")
         return keys.public_key
 
+    def wait_ready(self, name: str, worker_id: str, since_ms: int, timeout: float = 600) -> None:
+        """Until worker process ``name`` has loaded its models and registered itself
+        (its public page shows it seen at or after ``since_ms``, a time taken after
+        :meth:`start_worker` returned)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"worker {name} exited; see {self.data / 'logs'}")
+            try:
+                page = httpx.get(f"{self.url}/api/v1/workers/{worker_id}", timeout=5)
+            except httpx.TransportError:
+                page = None
+            seen = page.json()["last_seen_ms"] if page and page.status_code == 200 else -1
+            if seen >= since_ms:
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"worker {name} did not register within {timeout} s")
+
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
         proc = self.procs.pop(name)
         if proc.poll() is None:

@@ -62,6 +62,16 @@ def create_key(
     return key
 
 
+@dataclass(frozen=True)
+class CheckProgress:
+    """Where verification stands: what an operator waits on before closing an epoch."""
+
+    pending: int
+    """Checks not settled yet."""
+    seats_in_play: int
+    """Validation seats held, or drawn for a worker that has still to take them."""
+
+
 @dataclass
 class Admin:
     """What an operator does on the coordinator's database: users, keys and credits."""
@@ -86,6 +96,14 @@ class Admin:
         keys = load_or_create(self.settings.key_path)
         settings = EpochSettings.of(self.settings)
         return EpochService(settings, self.store, registry, self.clock, keys)
+
+    def check_progress(self) -> CheckProgress:
+        """Pending checks and the seats still in play on them. Once no seat is in play,
+        the pending checks can move only when workers appear (or settle at the close)."""
+        with self.store.transaction() as tx:
+            return CheckProgress(
+                len(tx.validations.pending_checks()), tx.validations.seats_in_play()
+            )
 
     def user(self, name: str) -> UserRecord:
         with self.store.transaction() as tx:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.verification.reliability import SeatRecord
@@ -125,6 +125,19 @@ class ValidationRepository(Repository):
         """Validation jobs of ``job_id`` still queued or leased."""
         c = t.jobs.c
         query = select(func.count()).where(c.validates == job_id, c.state.in_(ACTIVE))
+        return int(self.conn.execute(query).scalar_one())
+
+    def seats_in_play(self) -> int:
+        """Validation seats a worker holds or has been drawn for and has still to vote on.
+
+        Seats waiting undrawn (nobody eligible) are not counted: they are filled only when
+        eligible workers appear, else the panel settles at the close on the votes cast.
+        """
+        c = t.jobs.c
+        drawn = and_(c.state == JobState.QUEUED.value, c.assigned_worker.is_not(None))
+        query = select(func.count()).where(
+            c.validates.is_not(None), or_(c.state == JobState.LEASED.value, drawn)
+        )
         return int(self.conn.execute(query).scalar_one())
 
     def decided_in(self, epoch: int) -> list[CheckRow]:

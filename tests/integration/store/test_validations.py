@@ -98,3 +98,21 @@ def test_missed_seats_are_counted_per_epoch_once_each_and_apart_from_ballots(
         "w2": SeatRecord(missed=0, served=1),
     }
     assert records["w0"].reliability == pytest.approx(1 / 3)
+
+
+def test_seats_in_play_counts_held_and_drawn_seats_but_not_undrawn_ones(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.validations.open_check("c1", "claimant", "echo-image@fp32", epoch=0, now=0)
+        tx.jobs.insert(
+            [
+                job("undrawn", validates="c1"),
+                job("drawn", validates="c1", assigned_worker="v1"),
+                job("held", validates="c1", state=JobState.LEASED, worker_id="v2"),
+                job("voted", validates="c1", state=JobState.COMPLETED, worker_id="v3"),
+                job("ordinary", state=JobState.LEASED, worker_id="v4"),
+                job("queued", assigned_worker=None),
+            ]
+        )
+        assert tx.validations.seats_in_play() == 2
+        tx.validations.settle("c1", CheckStatus.UPHELD, epoch=0, reason="agree", now=5)
+        assert tx.validations.seats_in_play() == 0

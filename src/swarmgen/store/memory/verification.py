@@ -77,6 +77,17 @@ class MemoryValidations:
     def outstanding(self, job_id: str) -> int:
         return sum(1 for j in self.t.jobs.values() if j.validates == job_id and j.state in _ACTIVE)
 
+    def seats_in_play(self) -> int:
+        return sum(
+            1
+            for j in self.t.jobs.values()
+            if j.validates is not None
+            and (
+                j.state is JobState.LEASED
+                or (j.state is JobState.QUEUED and j.assigned_worker is not None)
+            )
+        )
+
     def decided_in(self, epoch: int) -> list[CheckRow]:
         return sorted(
             (
