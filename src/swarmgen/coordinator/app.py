@@ -13,7 +13,7 @@ from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
-from swarmgen.coordinator.faces import fallback, metrics, native, openai
+from swarmgen.coordinator.faces import fallback, horde, metrics, native, openai
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.provenance import Provenance
@@ -67,7 +67,7 @@ def create_app(
     app.state.workers = services.workers
     app.state.credits = services.credits
     app.state.epochs = services.epochs
-    fallback.install(app, {openai.PREFIX: openai.routing_error})
+    fallback.install(app, {openai.PREFIX: openai.routing_error, horde.PREFIX: horde.routing_error})
     network = NetworkService(
         services.store,
         services.registry,
@@ -100,6 +100,19 @@ def create_app(
             Provenance(services.store, network.publication),
             services.epochs.keys,
             observer,
+        ),
+        settings,
+    )
+    horde.mount(
+        app,
+        horde.HordeServices(
+            services.jobs,
+            services.credits,
+            services.store,
+            services.registry,
+            network,
+            observer,
+            services.epochs.keys,
         ),
         settings,
     )
