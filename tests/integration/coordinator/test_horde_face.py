@@ -234,11 +234,11 @@ def test_service_refusals_in_horde_shape(env: Env) -> None:
              "InvalidAPIKey")  # fmt: skip
     unknown = error_of(
         env.http.post(image, json={"prompt": "x", "models": ["nope@fp32"]}, headers=key(env)),
-        400, "ModelNotFound",
+        400, "UnsupportedModel",
     )  # fmt: skip
     assert "models" in unknown["errors"]
     error_of(env.http.post(image, json={"prompt": "x", "models": [TEXT]}, headers=key(env)),
-             400, "ModelNotFound")  # fmt: skip
+             400, "UnsupportedModel")  # fmt: skip
     too_big = {"prompt": "x", "models": ["shapes-64@fp32"], "params": {"width": 128}}
     error_of(env.http.post(image, json=too_big, headers=key(env)), 400, "BadRequest")
     poor = {"apikey": env.new_key("poor")}

@@ -1,8 +1,9 @@
 """The Horde face's errors: ``{"message", "rc"}``, as AI Horde answers them.
 
 ``rc`` is a stable return code in AI Horde's style (PascalCase): Horde's own name where
-one exists (``InvalidAPIKey``, ``RequestNotFound``, ``KudosUpfront``...), else swarmgen's
-error code written the same way. A request that fails validation is a 400 (Horde's
+one exists (``InvalidAPIKey``, ``RequestNotFound``, ``KudosUpfront``, ``UnsupportedModel``,
+members of ``horde_sdk``'s ``RC``), else swarmgen's error code written the same way
+(``BadRequest``, ``PayloadTooLarge``...; ``horde_sdk`` logs that it does not know them). A request that fails validation is a 400 (Horde's
 status for it, where swarmgen's native face answers 422) and also carries ``errors``,
 each offending field with its reason, as Horde's validation answers do.
 """
@@ -23,7 +24,7 @@ RC = {
     "not_found": "RequestNotFound",
     "insufficient_credits": "KudosUpfront",
     "rate_limited": "TooManyPrompts",
-    "unknown_model": "ModelNotFound",
+    "unknown_model": "UnsupportedModel",
     "invalid_request": "BadRequest",
     "anonymous_forbidden": "AnonForbidden",
 }

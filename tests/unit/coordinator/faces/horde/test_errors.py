@@ -37,7 +37,7 @@ def test_validation_is_400_with_each_field() -> None:
     status, body = answer(error_response(InvalidRequest([FieldProblem("params.n", "too many")])))
     assert status == 400 and body["errors"] == {"params.n": "too many"}
     status, body = answer(error_response(UnknownModel(FieldProblem("models", "none"))))
-    assert (status, body["rc"]) == (400, "ModelNotFound")
+    assert (status, body["rc"]) == (400, "UnsupportedModel")
 
 
 def test_return_codes_and_routing_errors() -> None:
