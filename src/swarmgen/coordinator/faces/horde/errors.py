@@ -1,11 +1,13 @@
 """The Horde face's errors: ``{"message", "rc"}``, as AI Horde answers them.
 
 ``rc`` is a stable return code in AI Horde's style (PascalCase): Horde's own name where
-one exists (``InvalidAPIKey``, ``RequestNotFound``, ``KudosUpfront``, ``UnsupportedModel``,
-members of ``horde_sdk``'s ``RC``), else swarmgen's error code written the same way
-(``BadRequest``, ``PayloadTooLarge``...; ``horde_sdk`` logs that it does not know them). A request that fails validation is a 400 (Horde's
-status for it, where swarmgen's native face answers 422) and also carries ``errors``,
-each offending field with its reason, as Horde's validation answers do.
+one exists (``InvalidAPIKey``, ``RequestNotFound``, ``KudosUpfront``,
+``UnsupportedModel``: members of ``horde_sdk``'s ``RC``), else swarmgen's error code
+written the same way (``BadRequest``, ``PayloadTooLarge``...; ``horde_sdk`` logs that
+it does not know them). A request that fails validation is a 400 (Horde's status for
+it, where swarmgen's native face answers 422) and also carries ``errors``, each
+offending field with its reason, as Horde's validation answers do (``horde_sdk`` raises
+``AIHordePayloadValidationError`` for them).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ clients open either.
 
 # No ``from __future__ import annotations``: FastAPI reads the parameter annotations.
 
+import asyncio
 import base64
 import hashlib
 import uuid
@@ -87,25 +88,30 @@ def router(requests: Requests, links: Links, route_class: type) -> APIRouter:
         queued = status.state == JobState.QUEUED.value
         return progress(status, requests.possible(status.model) if queued else True)
 
+    def whole(
+        owner: UserRecord, status: JobStatus, horde_id: str, r2: bool, base_url: str
+    ) -> dict[str, Any]:
+        """The status with its images (store reads: the routes run this in a thread)."""
+        images = generations(owner, status, horde_id, r2, base_url)
+        return {**answer(status), "generations": images, "shared": False}
+
     @api.get("/check/{id}", responses=FOLLOW)
     async def check(id: RequestId) -> dict[str, Any]:
         """How far the request is (no images; no API key: the id is the handle)."""
         _owner, status = await requests.follow(id, Kind.IMAGE)
-        return answer(status)
+        return await asyncio.to_thread(answer, status)
 
     @api.get("/status/{id}", responses=FOLLOW)
     async def status(id: RequestId, request: Request, r2: bool = True) -> dict[str, Any]:
         """How far the request is, with its images once done (links, or base64 with
         ``?r2=false``)."""
         owner, job = await requests.follow(id, Kind.IMAGE)
-        images = generations(owner, job, id, r2, str(request.base_url))
-        return {**answer(job), "generations": images, "shared": False}
+        return await asyncio.to_thread(whole, owner, job, id, r2, str(request.base_url))
 
     @api.delete("/status/{id}", responses={**FOLLOW, **documented(403)})
     async def cancel(id: RequestId, request: Request) -> dict[str, Any]:
         """Cancel the request (refunded as any cancel is) and answer its status."""
         owner, job = await requests.cancel(id, Kind.IMAGE)
-        images = generations(owner, job, id, True, str(request.base_url))
-        return {**answer(job), "generations": images, "shared": False}
+        return await asyncio.to_thread(whole, owner, job, id, True, str(request.base_url))
 
     return api

@@ -8,6 +8,7 @@ not applied (clients that send one cut the text themselves).
 
 # No ``from __future__ import annotations``: FastAPI reads the parameter annotations.
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -46,6 +47,7 @@ def router(requests: Requests, route_class: type) -> APIRouter:
         return JSONResponse(requests.submit(user, request), 202)
 
     def render(owner: UserRecord, status: JobStatus) -> dict[str, Any]:
+        """The status with its text (store reads: the routes run this in a thread)."""
         queued = status.state == JobState.QUEUED.value
         answer = progress(status, requests.possible(status.model) if queued else True)
         generations: list[dict[str, Any]] = []
@@ -63,12 +65,12 @@ def router(requests: Requests, route_class: type) -> APIRouter:
     async def status(id: RequestId) -> dict[str, Any]:
         """How far the request is, with its text once done (the id is the handle)."""
         owner, job = await requests.follow(id, Kind.TEXT)
-        return render(owner, job)
+        return await asyncio.to_thread(render, owner, job)
 
     @api.delete("/status/{id}", responses={**FOLLOW, **documented(403)})
     async def cancel(id: RequestId) -> dict[str, Any]:
         """Cancel the request (refunded as any cancel is) and answer its status."""
         owner, job = await requests.cancel(id, Kind.TEXT)
-        return render(owner, job)
+        return await asyncio.to_thread(render, owner, job)
 
     return api
