@@ -89,11 +89,11 @@ def test_image_round_trip_as_links_and_as_base64(serving: Env) -> None:
                        "n": 2, "sampler_name": "k_euler_a", "karras": False}}  # fmt: skip
     horde_id = submit(env, "/api/v2/generate/async", body, key(env))
     assert uuid.UUID(horde_id).version == 4
+    checked = until_done(env, f"/api/v2/generate/check/{horde_id}")
     job = job_of(env, horde_id)
     assert job.id != uuid.UUID(horde_id).hex  # the Horde id is not the public job id
     assert job.spec["negative_prompt"] == "blurry" and job.spec["prompt"] == "a red circle"
     assert (job.spec["width"], job.spec["height"], job.spec["n"]) == (64, 96, 2)
-    checked = until_done(env, f"/api/v2/generate/check/{horde_id}")
     assert (checked["finished"], checked["waiting"], checked["faulted"]) == (2, 0, False)
     assert "generations" not in checked
     status = env.http.get(f"/api/v2/generate/status/{horde_id}").json()
@@ -303,3 +303,20 @@ def test_odd_bodies_are_4xx_never_5xx(env: Env) -> None:
             response = env.http.post(path, json=body, headers=key(env))
             assert 400 <= response.status_code < 500, response.text
             assert set(response.json()) >= {"message", "rc"}
+
+
+def test_openapi_documents_every_horde_error_in_horde_shape(env: Env) -> None:
+    paths = env.http.get("/openapi.json").json()["paths"]
+    horde = {p: ops for p, ops in paths.items() if p.startswith("/api/v2")}
+    assert len(horde) == 8
+    for path, operations in horde.items():
+        for method, operation in operations.items():
+            codes = operation["responses"]
+            assert "400" in codes, (method, path)
+            for status, answer in codes.items():
+                if status.startswith(("4", "5")):
+                    schema = answer["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/HordeErrorOut"}, (path, status)
+    submit = paths["/api/v2/generate/async"]["post"]["responses"]
+    assert {"200", "202", "401", "402", "413", "429"} <= set(submit)
+    assert "403" in paths["/api/v2/generate/status/{id}"]["delete"]["responses"]

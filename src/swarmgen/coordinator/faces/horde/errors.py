@@ -95,12 +95,22 @@ WHY = {
 }
 
 
+OTHER = "Any other client error (the face never answers FastAPI's 422 ``detail``)."
+
+
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for ``statuses``, each with Horde's error schema."""
-    return {s: {"model": HordeErrorOut, "description": WHY[s]} for s in statuses}
+    """OpenAPI ``responses`` for ``statuses``, each with Horde's error schema, and a
+    ``4XX`` in that schema too, which keeps FastAPI from documenting its own 422."""
+    answers: dict[int | str, dict[str, Any]] = {
+        "4XX": {"model": HordeErrorOut, "description": OTHER}
+    }
+    return answers | {s: {"model": HordeErrorOut, "description": WHY[s]} for s in statuses}
 
 
-SUBMIT = documented(400, 401, 402, 404, 413, 429)
-"""What a route that queues a job can answer."""
+SUBMIT: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A dry run: ``{kudos}``, the price, nothing queued."},
+    **documented(400, 401, 402, 404, 413, 429),
+}
+"""What a route that queues a job can answer (202 with the request's id)."""
 FOLLOW = documented(400, 404)
 """What a route that follows a request by its id can answer."""
