@@ -71,10 +71,11 @@ class LocalNetwork:
             args += ["--database-url", self.database_url]
         return args
 
-    def create_key(self, user: str, role: str = "user") -> str:
+    def create_key(self, user: str, role: str = "user", *, horde: bool = False) -> str:
         settings = CoordinatorSettings(data=self.data, database_url=self.database_url)
         welcome = settings.welcome_credits
-        return create_key(open_store(settings), SystemClock(), user, role, welcome).key
+        store = open_store(settings)
+        return create_key(store, SystemClock(), user, role, welcome, horde=horde).key
 
     def grant(self, user: str, amount: int) -> None:
         """Mint ``amount`` micro-credits to ``user`` (an operator's grant)."""

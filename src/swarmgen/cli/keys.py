@@ -66,11 +66,14 @@ def set_role(
 def create(
     user: Annotated[str, typer.Option(help="User name; created when missing.")],
     role: RoleOption = "user",
+    horde: Annotated[
+        bool, typer.Option(help="A 22-character key, the shape AI Horde's clients send.")
+    ] = False,
     data: DataOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Make an API key for USER and print it once (only its hash is stored)."""
-    print(admin_for(data, database_url).create_key(user, role).key)
+    print(admin_for(data, database_url).create_key(user, role, horde=horde).key)
 
 
 @keys_app.command("rotate")

@@ -52,11 +52,19 @@ def ensure_user(
 
 
 def create_key(
-    store: Store, clock: Clock, name: str, role: str = "user", welcome: int = 0
+    store: Store,
+    clock: Clock,
+    name: str,
+    role: str = "user",
+    welcome: int = 0,
+    *,
+    horde: bool = False,
 ) -> NewKey:
-    """A new API key for user ``name`` (created if missing); the key is returned once."""
+    """A new API key for user ``name`` (created if missing); the key is returned once.
+
+    With ``horde`` the key has the 22 characters AI Horde's clients require."""
     user = ensure_user(store, clock, name, role, welcome)
-    key = new_api_key()
+    key = new_api_key(horde=horde)
     with store.transaction() as tx:
         tx.users.add_key(key.id, user.id, key.key_hash, key.prefix, clock.now_ms())
     return key
@@ -132,8 +140,9 @@ class Admin:
             tx.users.set_role(user.id, role)
         return self.user(name)
 
-    def create_key(self, name: str, role: str = "user") -> NewKey:
-        return create_key(self.store, self.clock, name, role, self.settings.welcome_credits)
+    def create_key(self, name: str, role: str = "user", *, horde: bool = False) -> NewKey:
+        welcome = self.settings.welcome_credits
+        return create_key(self.store, self.clock, name, role, welcome, horde=horde)
 
     def rotate_key(self, name: str) -> NewKey:
         """Revoke every key of ``name`` and make a new one."""

@@ -13,8 +13,7 @@ from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
-from swarmgen.coordinator.explorer import Explorer
-from swarmgen.coordinator.faces import dashboard, fallback, metrics, native, openai
+from swarmgen.coordinator.faces import fallback, horde, metrics, native, openai
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.provenance import Provenance
@@ -68,7 +67,7 @@ def create_app(
     app.state.workers = services.workers
     app.state.credits = services.credits
     app.state.epochs = services.epochs
-    fallback.install(app, {openai.PREFIX: openai.routing_error})
+    fallback.install(app, {openai.PREFIX: openai.routing_error, horde.PREFIX: horde.routing_error})
     network = NetworkService(
         services.store,
         services.registry,
@@ -79,6 +78,7 @@ def create_app(
     )
     observer = Observer(services.store, services.clock)
     app.state.observer = observer
+    provenance = Provenance(services.store, network.publication)
     face = native.NativeServices(
         services.jobs,
         services.workers,
@@ -98,25 +98,26 @@ def create_app(
             services.store,
             services.blobs,
             services.registry,
-            Provenance(services.store, network.publication),
+            provenance,
             services.epochs.keys,
             observer,
         ),
         settings,
     )
-    metrics.mount(app, observer)
-    dashboard.mount(
+    horde.mount(
         app,
-        dashboard.DashboardServices(
-            network,
-            Explorer(services.store, network.publication, services.epochs.keys.public_key),
+        horde.HordeServices(
             services.jobs,
             services.credits,
-            Provenance(services.store, network.publication),
             services.store,
+            services.registry,
+            network,
+            observer,
+            services.epochs.keys,
         ),
         settings,
     )
+    metrics.mount(app, observer)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

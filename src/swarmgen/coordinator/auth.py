@@ -15,10 +15,13 @@ from swarmgen.store.port import Store
 from swarmgen.store.records import UserRecord
 
 KEY_PREFIX = "sg_"
+HORDE_KEY_BYTES = 16
+"""A Horde-shaped key: 128 random bits, 22 URL-safe characters, the only length (besides
+the anonymous key) that AI Horde's ``horde_sdk`` sends."""
 
 
 def hash_key(key: str) -> str:
-    """API keys are 256-bit random, so one SHA-256 is enough to store them safely."""
+    """API keys are 128- or 256-bit random, so one SHA-256 is enough to store them safely."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
@@ -32,7 +35,15 @@ class NewKey:
     prefix: str
 
 
-def new_api_key() -> NewKey:
+def new_api_key(*, horde: bool = False) -> NewKey:
+    """A fresh key: ``sg_`` and 256 random bits, or with ``horde`` a 22-character key of
+    128 random bits that AI Horde's clients accept (no ``sg_``: it would cost bits).
+
+    The stored ``prefix`` (what ``keys list`` shows) is 10 characters of a native key
+    (7 random) but only 4 of a Horde key, so the listing gives away at most 24 bits."""
+    if horde:
+        key = secrets.token_urlsafe(HORDE_KEY_BYTES)
+        return NewKey(id=uuid.uuid4().hex, key=key, key_hash=hash_key(key), prefix=key[:4])
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     return NewKey(id=uuid.uuid4().hex, key=key, key_hash=hash_key(key), prefix=key[:10])
 

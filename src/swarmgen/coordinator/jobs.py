@@ -265,6 +265,15 @@ class JobService:
             raise NotFound(f"no job {job_id}", job_id=job_id)  # never reveal others' jobs
         return job
 
+    def owner(self, job_id: str) -> UserRecord:
+        """Who submitted ``job_id``, for a face whose job handles are capabilities of
+        their own (404 when there is no such job)."""
+        with self.store.transaction() as tx:
+            user = tx.users.by_id(tx.jobs.get(job_id).user_id)
+        if user is None:
+            raise NotFound(f"no job {job_id}", job_id=job_id)
+        return user
+
     def view(self, record: JobRecord) -> JobStatus:
         completed = record.state is JobState.COMPLETED
         return JobStatus(

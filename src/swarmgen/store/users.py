@@ -26,6 +26,10 @@ class UserRepository(Repository):
         row = self.conn.execute(select(t.users).where(t.users.c.name == name)).first()
         return UserRecord(**row._mapping) if row else None
 
+    def by_id(self, user_id: str) -> UserRecord | None:
+        row = self.conn.execute(select(t.users).where(t.users.c.id == user_id)).first()
+        return UserRecord(**row._mapping) if row else None
+
     def all(self) -> list[UserRecord]:
         rows = self.conn.execute(select(t.users).order_by(t.users.c.name)).all()
         return [UserRecord(**row._mapping) for row in rows]

@@ -92,3 +92,12 @@ def test_a_checked_jobs_earnings_wait_for_its_check_on_the_memory_store(tmp_path
         app.state.epochs.close_due(force=True)
         assert http.get(f"/api/v1/jobs/{job_id}", headers=auth).json()["payment"] == "paid"
         assert verify_live(store, app.state.epochs.keys.public_key).ok
+
+
+def test_users_are_found_by_id() -> None:
+    store = MemoryStore()
+    key = create_key(store, FakeClock(1), "ann")
+    with store.transaction() as tx:
+        ann = tx.users.by_name("ann")
+        assert ann is not None and tx.users.by_id(ann.id) == ann
+        assert tx.users.by_id("nobody") is None and key.key

@@ -29,6 +29,9 @@ class MemoryUsers:
     def by_name(self, name: str) -> UserRecord | None:
         return next((u for u in self.t.users.values() if u.name == name), None)
 
+    def by_id(self, user_id: str) -> UserRecord | None:
+        return self.t.users.get(user_id)
+
     def all(self) -> list[UserRecord]:
         return sorted(self.t.users.values(), key=lambda u: u.name)
 
