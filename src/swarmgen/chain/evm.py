@@ -119,17 +119,16 @@ class EvmChain:
         if self.account is None:
             raise ChainError("this chain view has no account to send from")
         sender = self.account.address
+        call = {"from": sender, "value": value}
         try:
-            function.call({"from": sender, "value": value})
+            # against the pending block: the next block's time, not the last one's (a
+            # node that mines only on demand would otherwise hold a window open forever)
+            function.call(call, block_identifier="pending")
+            gas = function.estimate_gas(call, block_identifier="pending")
         except (ContractCustomError, ContractLogicError) as exc:
             raise _refusal(exc) from None
-        tx = function.build_transaction(
-            {
-                "from": sender,
-                "value": value,
-                "nonce": self.w3.eth.get_transaction_count(sender, "pending"),
-            }
-        )
+        nonce = self.w3.eth.get_transaction_count(sender, "pending")
+        tx = function.build_transaction({**call, "gas": gas, "nonce": nonce})
         receipt = _send(self.w3, self.account, tx)
         self.last_gas = int(receipt["gasUsed"])
         return receipt
