@@ -133,6 +133,9 @@ class ChainStakes:
             self._current[worker_id] = (now, found)
         return found
 
+    def slashed(self, tx: Transaction, worker_ids: Collection[str]) -> set[str]:
+        return {w for w in worker_ids if self.current(tx, w).slashed}
+
     def for_draw(self, tx: Transaction, worker_ids: Collection[str]) -> dict[str, WorkerStake]:
         epoch = tx.ledger.open_epoch()
         if epoch is None:

@@ -42,6 +42,11 @@ class StakeSource(Protocol):
         the whole epoch, whichever replica asks."""
         ...
 
+    def slashed(self, tx: Transaction, worker_ids: Collection[str]) -> set[str]:
+        """Those of ``worker_ids`` a slash stands against now (every job of theirs is
+        checked)."""
+        ...
+
 
 class LedgerStakes:
     """Stake locked in this coordinator's own ledger."""
@@ -51,3 +56,7 @@ class LedgerStakes:
 
     def for_draw(self, tx: Transaction, worker_ids: Collection[str]) -> dict[str, WorkerStake]:
         return {w: self.current(tx, w) for w in worker_ids}
+
+    def slashed(self, tx: Transaction, worker_ids: Collection[str]) -> set[str]:
+        """None: the ledger's slashes act through the verdict of the epoch that made them."""
+        return set()

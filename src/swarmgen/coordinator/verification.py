@@ -122,6 +122,7 @@ class Verifier:
         workers = {job.worker_id for job in jobs if job.worker_id}
         reputation = tx.validations.reputations(workers)
         owners = tx.workers.owners(workers)
+        slashed = self.stakes.slashed(tx, workers)
         traffic: dict[str, int] = {}
         queued = 0
         for job in jobs:
@@ -134,7 +135,7 @@ class Verifier:
             )
             if self.economics is not None:
                 rate = max(rate, self.economics.required_rate(job.price))
-            if self.stakes.current(tx, job.worker_id).slashed:
+            if job.worker_id in slashed:
                 rate = 1.0  # slashed on the chain, here or by another coordinator
             tx.jobs.set_draw(job.id, rate, epoch)
             if must_check(seed, job.id, rate):

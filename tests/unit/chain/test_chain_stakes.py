@@ -129,6 +129,9 @@ def test_a_slash_by_any_coordinator_stands_against_the_worker_for_all() -> None:
     with store.transaction() as tx:
         assert seen_by_b.current(tx, cheat.public_key) == WorkerStake(0, slashed=True)
         assert seen_by_b.current(tx, refuted.public_key) == WorkerStake(10 + 1, slashed=False)
+        ids = [cheat.public_key, refuted.public_key, KeyPair.generate().public_key]
+        assert seen_by_b.slashed(tx, ids) == {cheat.public_key}
+        assert LedgerStakes().slashed(tx, ids) == set()  # no chain: verdicts act locally
     net.advance(net.challenge_window_s)
     b.execute_slash(executed)  # anyone may execute once the window is over
     with store.transaction() as tx:
