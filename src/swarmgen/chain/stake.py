@@ -19,10 +19,11 @@ that stake may be gone once the window ends. Workers never seen on chain hold 0.
 * **now** (may this key serve; must every job of it be checked), cached for
   ``cache_s`` seconds.
 
-A worker that any coordinator sharing the contract has slashed (pending or executed,
-not cancelled by a dispute) is ``slashed``. A chain that cannot be read fails closed:
-a worker whose stake cannot be read is not drawn, and keeps its last known standing
-for serving (none: it holds nothing).
+Stake a pending slash may take does not count. A worker that any coordinator sharing
+the contract has slashed (pending or executed, not cancelled by a dispute) is
+``slashed``: it keeps serving on what is left, and every job of it is checked. A
+chain that cannot be read fails closed: a worker whose stake cannot be read is not
+drawn, and keeps its last known standing for serving (none: it holds nothing).
 """
 
 from __future__ import annotations
@@ -60,13 +61,14 @@ def chain_stakes(chain: Chain, worker_ids: Iterable[str]) -> dict[str, int]:
 def standing(
     chain: Chain, worker_id: str, units_per_micro: int, block: int | None = None
 ) -> WorkerStake:
-    """A worker's locked stake in micro-credits (0 with a slash pending) and whether a
-    slash stands against it, as of ``block`` (now when ``None``)."""
+    """A worker's locked stake in micro-credits, less what its pending slashes may take,
+    and whether a slash stands against it, as of ``block`` (now when ``None``)."""
     worker = key32(worker_id)
     info = chain.stake_of(worker, block)
-    slashed = any(s.counts for s in chain.slashes_against(worker, block))
-    locked = 0 if info.pending_slashes else info.locked // units_per_micro
-    return WorkerStake(locked, slashed)
+    slashes = chain.slashes_against(worker, block)
+    at_risk = sum(s.amount for s in slashes if s.state == "pending")
+    locked = max(info.locked - at_risk, 0) // units_per_micro
+    return WorkerStake(locked, any(s.counts for s in slashes))
 
 
 def pinned_block(chain: Chain, opened_ms: int, lag_s: int = PIN_LAG_S) -> int | None:
