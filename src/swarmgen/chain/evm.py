@@ -19,8 +19,9 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.types import BlockIdentifier
 
-from swarmgen.chain.port import ChainError, ChainSeal, SlashClaim, StakeInfo
+from swarmgen.chain.port import ChainError, ChainSeal, SlashClaim, SlashRecord, StakeInfo
 
 _ZERO = "0x" + "00" * 20
 _STATES = ("none", "pending", "executed", "cancelled")
@@ -64,8 +65,18 @@ def connect(rpc_url: str, timeout_s: float = 10.0) -> Web3:
 class EvmChain:
     """One account's view of the contract at ``contract_address`` (see the port)."""
 
-    def __init__(self, w3: Web3, contract_address: str, private_key: str | None = None) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        contract_address: str,
+        private_key: str | None = None,
+        *,
+        from_block: int = 0,
+    ) -> None:
         self.w3 = w3
+        self.from_block = from_block
+        """Where event scans start (the contract's deployment block spares a public node
+        the scan of the chain before it)."""
         self.contract: Contract = w3.eth.contract(
             address=Web3.to_checksum_address(contract_address), abi=artifact()["abi"]
         )
@@ -108,17 +119,16 @@ class EvmChain:
         if self.account is None:
             raise ChainError("this chain view has no account to send from")
         sender = self.account.address
+        call = {"from": sender, "value": value}
         try:
-            function.call({"from": sender, "value": value})
+            # against the pending block: the next block's time, not the last one's (a
+            # node that mines only on demand would otherwise hold a window open forever)
+            function.call(call, block_identifier="pending")
+            gas = function.estimate_gas(call, block_identifier="pending")
         except (ContractCustomError, ContractLogicError) as exc:
             raise _refusal(exc) from None
-        tx = function.build_transaction(
-            {
-                "from": sender,
-                "value": value,
-                "nonce": self.w3.eth.get_transaction_count(sender, "pending"),
-            }
-        )
+        nonce = self.w3.eth.get_transaction_count(sender, "pending")
+        tx = function.build_transaction({**call, "gas": gas, "nonce": nonce})
         receipt = _send(self.w3, self.account, tx)
         self.last_gas = int(receipt["gasUsed"])
         return receipt
@@ -176,8 +186,9 @@ class EvmChain:
         root, head, count, posted_at = fn.call()
         return ChainSeal(epoch, bytes(root), bytes(head), int(count)) if posted_at else None
 
-    def stake_of(self, worker: bytes) -> StakeInfo:
-        owner, locked, unbonding, unlock_at, pending = self.contract.functions.stakes(worker).call()
+    def stake_of(self, worker: bytes, block: int | None = None) -> StakeInfo:
+        fn = self.contract.functions.stakes(worker)
+        owner, locked, unbonding, unlock_at, pending = fn.call(block_identifier=_at(block))
         return StakeInfo(
             owner=None if owner == _ZERO else str(owner),
             locked=int(locked),
@@ -186,6 +197,39 @@ class EvmChain:
             pending_slashes=int(pending),
         )
 
+    def slashes_against(self, worker: bytes, block: int | None = None) -> list[SlashRecord]:
+        events = self.contract.events.SlashProposed().get_logs(
+            argument_filters={"worker": worker}, from_block=self.from_block, to_block=_at(block)
+        )
+        records = []
+        for event in sorted(events, key=lambda e: int(e["args"]["id"])):
+            slash_id = int(event["args"]["id"])
+            row = self.contract.functions.slashes(slash_id).call(block_identifier=_at(block))
+            records.append(
+                SlashRecord(
+                    id=slash_id,
+                    coordinator=str(row[0]),
+                    worker=bytes(row[1]),
+                    amount=int(row[2]),
+                    epoch=int(row[3]),
+                    state=_STATES[int(row[-1])],
+                )
+            )
+        return records
+
+    def block_at(self, timestamp_s: int) -> int | None:
+        """Binary search over block timestamps (they never decrease)."""
+        if int(self.w3.eth.get_block(0)["timestamp"]) > timestamp_s:
+            return None
+        low, high = 0, int(self.w3.eth.block_number)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if int(self.w3.eth.get_block(middle)["timestamp"]) <= timestamp_s:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
     def slash_id_of(self, coordinator: str, evidence: bytes) -> int | None:
         fn = self.contract.functions.slashIdOf(Web3.to_checksum_address(coordinator), evidence)
         found = int(fn.call())
@@ -193,6 +237,10 @@ class EvmChain:
 
     def slash_state(self, slash_id: int) -> str:
         return _STATES[int(self.contract.functions.slashes(slash_id).call()[-1])]
+
+
+def _at(block: int | None) -> BlockIdentifier:
+    return "latest" if block is None else block
 
 
 def _send(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from swarmgen.chain.port import ChainError, ChainSeal, SlashClaim, StakeInfo
+from swarmgen.chain.port import ChainError, ChainSeal, SlashClaim, SlashRecord, StakeInfo
 from swarmgen.chain.receipts import ChainReceipt
 
 
@@ -25,6 +25,15 @@ class _Slash:
     claim: SlashClaim
     executable_at: int
     state: str = "pending"
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The state readers ask about as of a block: stakes and slash states."""
+
+    time_s: int
+    stakes: dict[bytes, StakeInfo]
+    slash_states: dict[int, str]
 
 
 @dataclass
@@ -43,6 +52,16 @@ class FakeNetwork:
     posts: int = 0
     """Writes that reached the chain (tests count them)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    blocks: list[_Block] = field(default_factory=list)
+    """One block per write (the genesis block first), as a node that mines each
+    transaction at once: what ``block_at`` and reads ``as of`` a block see."""
+
+    def __post_init__(self) -> None:
+        self.mine()
+
+    def mine(self) -> None:
+        states = {i: slash.state for i, slash in self.slashes.items()}
+        self.blocks.append(_Block(self.now_s, dict(self.stakes), states))
 
     def view(self, address: str) -> FakeChain:
         return FakeChain(self, address)
@@ -82,6 +101,7 @@ class FakeChain:
         tx = self._write()
         self.net.bonds[self._address] = bond
         self.net.keys[ledger_key] = self._address
+        self.net.mine()
         return tx
 
     def is_coordinator(self, address: str) -> bool:
@@ -94,6 +114,7 @@ class FakeChain:
             raise _refuse("AlreadySealed")
         tx = self._write()
         self.net.seals[(self._address, seal.epoch)] = seal
+        self.net.mine()
         return tx
 
     def coordinator_of(self, ledger_key: bytes) -> str | None:
@@ -112,6 +133,7 @@ class FakeChain:
         self.net.stakes[worker] = StakeInfo(
             self._address, s.locked + amount, s.unbonding, s.unlock_at, s.pending_slashes
         )
+        self.net.mine()
         return tx
 
     def request_unlock(self, worker: bytes, amount: int) -> str:
@@ -127,6 +149,7 @@ class FakeChain:
         self.net.stakes[worker] = StakeInfo(
             s.owner, s.locked - amount, s.unbonding + amount, unlock_at, s.pending_slashes
         )
+        self.net.mine()
         return tx
 
     def withdraw(self, worker: bytes) -> str:
@@ -141,10 +164,29 @@ class FakeChain:
             raise _refuse("SlashPending")
         tx = self._write()
         self.net.stakes[worker] = StakeInfo(s.owner, s.locked, 0, s.unlock_at, 0)
+        self.net.mine()
         return tx
 
-    def stake_of(self, worker: bytes) -> StakeInfo:
-        return self._stake(worker)
+    def stake_of(self, worker: bytes, block: int | None = None) -> StakeInfo:
+        if block is None:
+            return self._stake(worker)
+        return self.net.blocks[block].stakes.get(worker, StakeInfo(None, 0, 0, 0, 0))
+
+    def slashes_against(self, worker: bytes, block: int | None = None) -> list[SlashRecord]:
+        states = None if block is None else self.net.blocks[block].slash_states
+        return [
+            SlashRecord(i, s.coordinator, worker, s.claim.amount, s.claim.epoch, state)
+            for i, s in sorted(self.net.slashes.items())
+            if s.claim.worker == worker
+            if (state := s.state if states is None else states.get(i)) is not None
+        ]
+
+    def block_at(self, timestamp_s: int) -> int | None:
+        found = None
+        for number, block in enumerate(self.net.blocks):
+            if block.time_s <= timestamp_s:
+                found = number
+        return found
 
     def propose_slash(self, claim: SlashClaim) -> int:
         if self._address not in self.net.bonds:
@@ -163,6 +205,7 @@ class FakeChain:
         self.net.stakes[claim.worker] = StakeInfo(
             s.owner, s.locked, s.unbonding, s.unlock_at, s.pending_slashes + 1
         )
+        self.net.mine()
         return slash_id
 
     def _pending(self, slash_id: int) -> _Slash:
@@ -187,6 +230,7 @@ class FakeChain:
             s.pending_slashes - 1,
         )
         slash.state = "executed"
+        self.net.mine()
         return tx
 
     def dispute(self, slash_id: int, receipt: bytes) -> str:
@@ -213,6 +257,7 @@ class FakeChain:
             s.owner, s.locked + penalty, s.unbonding, s.unlock_at, s.pending_slashes - 1
         )
         slash.state = "cancelled"
+        self.net.mine()
         return tx
 
     def slash_id_of(self, coordinator: str, evidence: bytes) -> int | None:

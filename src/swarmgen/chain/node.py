@@ -44,6 +44,9 @@ class AnvilNode:
 
     binary: Path
     port: int = field(default_factory=free_port)
+    block_time_s: int | None = None
+    """Mine a block every this many seconds (as a public chain does); ``None``: mine
+    each transaction at once."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,8 +54,11 @@ class AnvilNode:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 20.0) -> AnvilNode:
+        args = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent"]
+        if self.block_time_s is not None:
+            args += ["--block-time", str(self.block_time_s)]
         self.process = subprocess.Popen(
-            [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent"],
+            args,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

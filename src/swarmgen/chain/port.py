@@ -87,6 +87,26 @@ class StakeInfo:
 
 
 @dataclass(frozen=True)
+class SlashRecord:
+    """A slash as the chain holds it: what every coordinator sharing the contract sees."""
+
+    id: int
+    coordinator: str
+    """The address of the coordinator that proposed it."""
+    worker: bytes
+    amount: int
+    epoch: int
+    """The proposing coordinator's epoch it judged."""
+    state: str
+    """``pending``, ``executed`` or ``cancelled`` (by a dispute)."""
+
+    @property
+    def counts(self) -> bool:
+        """Whether it stands against the worker: pending or executed, not refuted."""
+        return self.state in ("pending", "executed")
+
+
+@dataclass(frozen=True)
 class SlashClaim:
     """What a coordinator asserts when it proposes a slash (see decision 0018)."""
 
@@ -124,7 +144,20 @@ class Chain(Protocol):
     def deposit(self, worker: bytes, amount: int) -> str: ...
     def request_unlock(self, worker: bytes, amount: int) -> str: ...
     def withdraw(self, worker: bytes) -> str: ...
-    def stake_of(self, worker: bytes) -> StakeInfo: ...
+    def stake_of(self, worker: bytes, block: int | None = None) -> StakeInfo:
+        """The worker's stake now, or as of ``block``."""
+        ...
+
+    def slashes_against(self, worker: bytes, block: int | None = None) -> list[SlashRecord]:
+        """Every slash any coordinator proposed against ``worker`` (up to ``block``),
+        oldest first, each in its state now (or as of ``block``)."""
+        ...
+
+    def block_at(self, timestamp_s: int) -> int | None:
+        """The last block mined at or before ``timestamp_s`` (chain time, seconds), or
+        ``None`` when the chain's first block is younger."""
+        ...
+
     def propose_slash(self, claim: SlashClaim) -> int:
         """Propose a slash; returns its id."""
         ...

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 import swarmgen
 from swarmgen.blobs import BlobStore
+from swarmgen.chain.settings import ChainSettings
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
@@ -30,13 +31,14 @@ def create_app(
     store: Store | None = None,
     blobs: BlobStore | None = None,
     clock: Clock | None = None,
+    chain: ChainSettings | None = None,
 ) -> FastAPI:
     """The coordinator as an ASGI app; the database is migrated here, before serving.
 
     The periodic tasks start with the app's lifespan (not here), so an app that is built
     but never served, like the one a multi-process parent builds, never takes leadership.
     """
-    services = build_services(settings, store=store, blobs=blobs, clock=clock)
+    services = build_services(settings, store=store, blobs=blobs, clock=clock, chain=chain)
     runner = TaskRunner(
         periodic_tasks(services, settings),
         leadership(services, settings),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from swarmgen.blobs import BlobStore, FileBlobStore
 from swarmgen.chain.settings import ChainSettings
-from swarmgen.chain.wiring import chain_task
+from swarmgen.chain.wiring import chain_task, stake_source
 from swarmgen.clock import Clock, SystemClock
 from swarmgen.coordinator.admin import open_store
 from swarmgen.coordinator.credits import CreditService
@@ -55,6 +55,8 @@ class Services:
     epochs: EpochService
     verifier: Verifier | None
     """None when re-execution checks are off (``verify=false``)."""
+    chain: ChainSettings
+    """Where the chain is (none by default): stake is read there, seals posted there."""
 
 
 def check_settings(settings: CoordinatorSettings, registry: Registry) -> None:
@@ -97,8 +99,14 @@ def build_services(
     store: Store | None = None,
     blobs: BlobStore | None = None,
     clock: Clock | None = None,
+    chain: ChainSettings | None = None,
 ) -> Services:
-    """Wire the services; ``store``, ``blobs`` and ``clock`` replace the real ones (tests)."""
+    """Wire the services; ``store``, ``blobs`` and ``clock`` replace the real ones (tests).
+
+    ``chain`` defaults to the ``SWARMGEN_CHAIN_*`` environment; with a chain, the stake
+    that lets a key serve and weighs the draw is read from the contract."""
+    chain = chain if chain is not None else ChainSettings()
+    stakes = stake_source(chain)
     registry = load_registry(settings.registry)
     check_settings(settings, registry)
     settings.data.mkdir(parents=True, exist_ok=True)
@@ -114,6 +122,7 @@ def build_services(
             min_stake=settings.min_stake,
             max_missed_seats=settings.max_missed_seats,
             economics=None if settings.trusted_workers else terms_of(settings, registry),
+            stakes=stakes,
         )
         if settings.verify
         else None
@@ -149,6 +158,7 @@ def build_services(
             clock=clock,
             notifier=notifier,
             verifier=verifier,
+            stakes=stakes,
         ),
         epochs=EpochService(
             settings=EpochSettings.of(settings),
@@ -158,6 +168,7 @@ def build_services(
             keys=keys,
         ),
         verifier=verifier,
+        chain=chain,
     )
 
 
@@ -199,5 +210,5 @@ def periodic_tasks(services: Services, settings: CoordinatorSettings) -> list[Pe
             leader_only=True,
         ),
     ]
-    chain = chain_task(services.epochs, services.store, services.clock, ChainSettings())
+    chain = chain_task(services.epochs, services.store, services.clock, services.chain)
     return tasks if chain is None else [*tasks, chain]

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 
 from swarmgen.blobs import BlobStore
 from swarmgen.coordinator.sampling import ensure_seed
-from swarmgen.core import accounts
+from swarmgen.coordinator.stakes import LedgerStakes, StakeSource
 from swarmgen.core.economics import Terms
 from swarmgen.core.jobs import JobState
 from swarmgen.core.modalities import Thresholds, modality, modality_of
@@ -96,6 +96,9 @@ class Verifier:
     """The economic rule's terms: a job priced above what the sampling floor covers is
     checked at the rate its price needs (:meth:`Terms.required_rate`). None: the
     reputation rate alone (trusted workers, tests)."""
+    stakes: StakeSource = field(default_factory=LedgerStakes)
+    """Where stake is read: the ledger, or the chain (:mod:`swarmgen.coordinator.stakes`).
+    A worker slashed on the chain is checked at every job and never drawn."""
 
     def after_complete(self, tx: Transaction, done: Sequence[JobRecord]) -> int:
         """Draw the completed originals and count the completed validation jobs.
@@ -119,6 +122,7 @@ class Verifier:
         workers = {job.worker_id for job in jobs if job.worker_id}
         reputation = tx.validations.reputations(workers)
         owners = tx.workers.owners(workers)
+        slashed = self.stakes.slashed(tx, workers)
         traffic: dict[str, int] = {}
         queued = 0
         for job in jobs:
@@ -131,6 +135,8 @@ class Verifier:
             )
             if self.economics is not None:
                 rate = max(rate, self.economics.required_rate(job.price))
+            if job.worker_id in slashed:
+                rate = 1.0  # slashed on the chain, here or by another coordinator
             tx.jobs.set_draw(job.id, rate, epoch)
             if must_check(seed, job.id, rate):
                 tx.validations.open_check(
@@ -185,20 +191,23 @@ class Verifier:
     # seating ----------------------------------------------------------------------
 
     def candidates(self, tx: Transaction, now: int) -> list[Candidate]:
-        """Every worker seen within :attr:`live_ms`, with its owner, locked stake and
-        whether it may still take seats this epoch."""
+        """Every worker seen within :attr:`live_ms`, with its owner, locked stake (as the
+        epoch's draws weigh it, :meth:`StakeSource.for_draw`) and whether it may still
+        take seats this epoch (not when slashed on the chain)."""
         workers = tx.workers.seen_since(now - self.live_ms)
         epoch = tx.ledger.open_epoch()
         records = tx.validations.seat_records(epoch.epoch) if epoch and workers else {}
+        stakes = self.stakes.for_draw(tx, [w.id for w in workers])
         return [
             Candidate(
                 worker_id=w.id,
                 owner_id=w.owner_id,
-                stake=tx.ledger.balance(accounts.stake(w.id)),
+                stake=stakes[w.id].locked,
                 offerings=frozenset(w.capabilities.get("models", ())),
                 max_pixels=int(w.capabilities.get("max_pixels", 0)),
                 last_seen_ms=w.last_seen_ms,
-                seats_allowed=may_take_seats(
+                seats_allowed=not stakes[w.id].slashed
+                and may_take_seats(
                     records[w.id].missed if w.id in records else 0, self.max_missed_seats
                 ),
             )

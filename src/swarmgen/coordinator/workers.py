@@ -16,6 +16,7 @@ from swarmgen.coordinator.domain import Capabilities, Registration, Submission, 
 from swarmgen.coordinator.notify import Notifier
 from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.settings import DispatchSettings
+from swarmgen.coordinator.stakes import LedgerStakes, StakeSource
 from swarmgen.coordinator.verification import Verifier
 from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import JobState
@@ -62,6 +63,8 @@ class WorkerService:
     notifier: Notifier
     verifier: Verifier | None = None
     """Draws completed jobs for checks and counts validation results (None: no checks)."""
+    stakes: StakeSource = dataclass_field(default_factory=LedgerStakes)
+    """Where the stake that lets a key serve is read (the ledger, or the chain)."""
     _io: ThreadPoolExecutor = dataclass_field(
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="blobs"), repr=False
     )
@@ -131,7 +134,7 @@ class WorkerService:
                 locked=0,
             )
         with self.store.transaction() as tx:
-            locked = tx.ledger.balance(accounts.stake(worker.id))
+            locked = self.stakes.current(tx, worker.id).locked
         served = [m for m in models if locked >= needed[m]]
         if not served:
             raise StakeRequired(

@@ -187,3 +187,27 @@ def test_a_verdict_is_slashed_once(deployed: Deployed) -> None:
     assert coordinator.slash_id_of(coordinator.address, b"\x00" * 32) is None
     with _refused("AlreadyProposed"):
         coordinator.propose_slash(claim)
+
+
+def test_stake_and_slashes_read_as_of_a_block(deployed: Deployed) -> None:
+    """What a coordinator's draw reads: the contract's state at a pinned block."""
+    owner, reader = deployed.worker_owner, deployed.stranger
+    w3 = reader.w3
+    _worker, receipt, slash_id = _slash_setup(deployed)
+    before = int(w3.eth.block_number)
+    stamp = int(w3.eth.get_block(before)["timestamp"])
+    advance(deployed.rpc_url, 100)  # the next blocks are stamped later
+    owner.deposit(receipt.worker, ETH)
+    advance(deployed.rpc_url, WINDOW_S)
+    reader.execute_slash(slash_id)
+    assert reader.block_at(stamp) == before
+    assert reader.block_at(stamp + 99) == before
+    assert reader.block_at(int(w3.eth.get_block(0)["timestamp"]) - 1) is None
+    past, now = reader.stake_of(receipt.worker, before), reader.stake_of(receipt.worker)
+    assert (past.locked, past.pending_slashes) == (2 * ETH, 1)
+    assert (now.locked, now.pending_slashes) == (2 * ETH, 0)  # 3 ETH less the 1 ETH slash
+    (then,) = reader.slashes_against(receipt.worker, before)
+    (later,) = reader.slashes_against(receipt.worker)
+    assert (then.id, then.state, later.state) == (slash_id, "pending", "executed")
+    assert then.coordinator == deployed.coordinator.address and then.amount == ETH
+    assert reader.slashes_against(key32(KeyPair.generate().public_key)) == []

@@ -9,10 +9,12 @@ import pytest
 from swarmgen.chain.node import DEV_KEYS
 from swarmgen.chain.port import key32
 from swarmgen.chain.settings import ChainSettings
+from swarmgen.chain.stake import ChainStakes
 from swarmgen.chain.wiring import chain_task
 from swarmgen.clock import FakeClock
 from swarmgen.coordinator.bootstrap import build_services, periodic_tasks
 from swarmgen.coordinator.settings import CoordinatorSettings
+from swarmgen.coordinator.stakes import LedgerStakes
 from swarmgen.store.memory import MemoryStore
 
 from .conftest import BOND, Deployed
@@ -58,8 +60,15 @@ def test_a_coordinator_configured_by_environment_runs_the_outbox(
     monkeypatch.setenv("SWARMGEN_CHAIN_RPC_URL", deployed.rpc_url)
     monkeypatch.setenv("SWARMGEN_CHAIN_CONTRACT", deployed.address)
     monkeypatch.setenv("SWARMGEN_CHAIN_PRIVATE_KEY", DEV_KEYS[1])
+    assert isinstance(services.workers.stakes, LedgerStakes)
+    # the environment is read once, where the services are built
+    services = build_services(settings, store=MemoryStore(), clock=FakeClock())
     tasks = {t.name: t for t in periodic_tasks(services, settings)}
     assert services.epochs.chain_outbox and tasks["chain-outbox"].leader_only
+    # every process (not only the leader) weighs workers by their stake on the chain
+    assert services.verifier is not None
+    assert isinstance(services.workers.stakes, ChainStakes)
+    assert services.verifier.stakes is services.workers.stakes
     deployed.coordinator.register_coordinator(key32(services.epochs.keys.public_key), BOND)
     assert services.epochs.close_due(force=True) is not None
     tasks["chain-outbox"].run()
