@@ -24,6 +24,7 @@ from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.pricing import Rates, quote
 from swarmgen.core.settlement import EpochConfig
 from swarmgen.core.stake import StakePolicy
+from swarmgen.core.tiers import TierPins, parse_pins
 from swarmgen.core.verification.escalation import rejection_probability
 from swarmgen.core.verification.sampling import SamplingPolicy
 
@@ -41,6 +42,14 @@ class OfferingEntry:
     min_stake: int | None = None
     """Locked stake (micro-credits) a worker needs to serve this offering; ``None``: the
     coordinator's ``min_stake`` setting."""
+    pins: TierPins | None = None
+    """How the tier is computed (library, version range, method and its parameters);
+    required of every precision but ``fp32``, whose arithmetic the model's pins fix."""
+    footprint: int | None = None
+    """Peak resident memory in bytes of a worker process serving this tier, as measured by
+    ``bench/quality.py``; a worker that declares less memory is not given its jobs."""
+    quality: dict[str, float] = field(default_factory=dict)
+    """Measured quality against fp32 (``bench/quality.py``), shown in the model listings."""
 
 
 @dataclass(frozen=True)
@@ -111,14 +120,47 @@ def _min_stake(name: str, spec: dict[str, Any]) -> int | None:
     return value
 
 
+def _footprint(where: str, spec: dict[str, Any]) -> int | None:
+    """An offering's ``footprint``: absent, or a positive integer of bytes."""
+    value = spec.get("footprint")
+    if value is None:
+        return None
+    if type(value) is not int or value < 1:
+        raise ValueError(f"models.{where}: footprint must be a positive integer of bytes")
+    return value
+
+
+def _quality(where: str, spec: dict[str, Any]) -> dict[str, float]:
+    table = spec.get("quality", {})
+    if not isinstance(table, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()
+    ):
+        raise ValueError(f"models.{where}: quality must be a table of numbers")
+    return {str(k): float(v) for k, v in table.items()}
+
+
+def _parse_offering(name: str, precision: str, spec: dict[str, Any]) -> OfferingEntry:
+    """One ``[models.NAME.offerings.PRECISION]`` table; a tier other than fp32 without
+    complete pins is refused (:class:`~swarmgen.core.tiers.TierError`)."""
+    where = f"{name}.offerings.{precision}"
+    raw_pins = spec.get("pins")
+    pins = None
+    if raw_pins is not None or precision != Precision.FP32:
+        pins = parse_pins(f"models.{where}.pins", raw_pins)
+    return OfferingEntry(
+        price_multiplier=int(spec.get("price_multiplier", 1)),
+        emission_share=int(spec.get("emission_share", 0)),
+        thresholds=dict(spec.get("thresholds", {})),
+        min_stake=_min_stake(where, spec),
+        pins=pins,
+        footprint=_footprint(where, spec),
+        quality=_quality(where, spec),
+    )
+
+
 def _parse_model(name: str, table: dict[str, Any]) -> ModelEntry:
     offerings = {
-        Precision(precision): OfferingEntry(
-            price_multiplier=int(spec.get("price_multiplier", 1)),
-            emission_share=int(spec.get("emission_share", 0)),
-            thresholds=dict(spec.get("thresholds", {})),
-            min_stake=_min_stake(f"{name}.offerings.{precision}", spec),
-        )
+        Precision(precision): _parse_offering(name, precision, spec)
         for precision, spec in table.get("offerings", {}).items()
     }
     return ModelEntry(
