@@ -12,7 +12,7 @@ the coordinator checks again with its own settings when it starts.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -95,6 +95,25 @@ class Registry:
         """Locked stake a worker needs to serve ``offering``: its own, else ``default``."""
         own = self.offering(offering).min_stake
         return default if own is None else own
+
+    def fits(self, offering: Offering, memory: int | None) -> bool:
+        """Whether a worker that declared ``memory`` bytes can hold ``offering``: always when
+        it declared none or the offering has no measured footprint."""
+        footprint = self.offering(offering).footprint
+        return memory is None or footprint is None or footprint <= memory
+
+    def held(self, models: Iterable[str], memory: int | None) -> list[str]:
+        """The offerings among ``models`` (``name@precision`` texts) that are in the
+        registry and fit ``memory`` (:meth:`fits`), in their order."""
+        held = []
+        for text in models:
+            try:
+                offering = Offering.parse(text)
+            except ValueError:
+                continue
+            if offering in self and self.fits(offering, memory):
+                held.append(text)
+        return held
 
     def emission_shares(self) -> dict[str, int]:
         """``name@precision`` -> emission weight, for offerings with a share."""
