@@ -224,7 +224,7 @@ class TransformersTextBackend:
             choice_margins=tuple(margins) if sampler.sampled else (),
         )
 
-    def _teacher_forced(self, job: Job, token_ids: Sequence[int]) -> torch.Tensor:
+    def teacher_forced(self, job: Job, token_ids: Sequence[int]) -> torch.Tensor:
         """Logits predicting each claimed token, from one pass over prompt + claim."""
         import torch
 
@@ -240,7 +240,7 @@ class TransformersTextBackend:
 
     def score(self, job: Job, token_ids: Sequence[int]) -> TopLogprobs:
         """Top-k ``(token_id, logprob)`` at each given position, from one teacher-forced pass."""
-        logits = self._teacher_forced(job, token_ids)
+        logits = self.teacher_forced(job, token_ids)
         return tuple(self._top(row) for row in logits)
 
 
