@@ -148,13 +148,43 @@ def _measure_images(backend: Any, count: int) -> tuple[float, dict[str, Any]]:
     return seconds / max(1, count), {"images": images}
 
 
-def _question_job(backend: Any, index: int) -> Any:
+def _question_job(backend: Any, index: int, temperature: float = 0.0) -> Any:
     from swarmgen.core.jobs import Job, Message, TextSpec
 
     spec = TextSpec(
-        messages=(Message("user", QUESTIONS[index]),), max_tokens=ANSWER_TOKENS, seed=index
+        messages=(Message("user", QUESTIONS[index]),),
+        max_tokens=ANSWER_TOKENS,
+        seed=index,
+        temperature=temperature,
     )
-    return Job(f"q{index}", backend.offering, spec)
+    return Job(f"q{index}-{temperature}", backend.offering, spec)
+
+
+def _claim(out: Any) -> dict[str, Any]:
+    """A text output as JSON, to be checked later as a claim or a validator's run."""
+    return {
+        "text": out.text,
+        "token_ids": list(out.token_ids),
+        "top_logprobs": [[list(pair) for pair in row] for row in out.top_logprobs],
+        "prompt_tokens": out.prompt_tokens,
+        "finish_reason": out.finish_reason,
+        "choice_margins": list(out.choice_margins),
+    }
+
+
+def _output(claim: dict[str, Any]) -> Any:
+    from swarmgen.core.outputs import TextOutput
+
+    return TextOutput(
+        text=claim["text"],
+        token_ids=tuple(claim["token_ids"]),
+        top_logprobs=tuple(
+            tuple((int(t), float(v)) for t, v in row) for row in claim["top_logprobs"]
+        ),
+        prompt_tokens=claim["prompt_tokens"],
+        finish_reason=claim["finish_reason"],
+        choice_margins=tuple(claim["choice_margins"]),
+    )
 
 
 def _measure_text(backend: Any, reference: dict[str, Any] | None) -> tuple[float, dict[str, Any]]:
@@ -181,7 +211,15 @@ def _measure_text(backend: Any, reference: dict[str, Any] | None) -> tuple[float
             )
             rows.append({"top": top, "lp": row[top].tolist(), "best": int(row.argmax())})
         forced.append(rows)
-    return tokens / seconds, {"answers": answers, "forced": forced}
+    claims = {
+        "greedy": [
+            _claim(backend.run([_question_job(backend, i)])[0]) for i in range(len(QUESTIONS))
+        ],
+        "sampled": [
+            _claim(backend.run([_question_job(backend, i, 1.0)])[0]) for i in range(len(QUESTIONS))
+        ],
+    }
+    return tokens / seconds, {"answers": answers, "forced": forced, "claims": claims}
 
 
 def measure(
@@ -238,6 +276,7 @@ def _image_quality(tier: dict[str, Any], fp32: dict[str, Any], count: int) -> di
         verdicts.append(judge(a, parse_caption(prompt)))
     n = max(1, len(verdicts))
     mse = float(np.mean(squared))  # pooled over every image: one PSNR for the set
+    caught = _images_caught(tier, fp32)
     return {
         "psnr_db": 10 * math.log10(255**2 / mse) if mse > 0 else 99.0,  # 99: identical
         "ssim": float(np.mean(ssim)),
@@ -245,7 +284,52 @@ def _image_quality(tier: dict[str, Any], fp32: dict[str, Any], count: int) -> di
         "color_accuracy": sum(v.color for v in verdicts) / n,
         "background_accuracy": sum(v.background for v in verdicts) / n,
         "count_accuracy": sum(v.count for v in verdicts) / n,
+        "detected_as_fp32": caught,
     }
+
+
+def _fp32_thresholds(offering: str) -> Any:
+    from swarmgen.core.modalities import modality
+    from swarmgen.core.offerings import Offering
+    from swarmgen.registry import load_registry
+
+    registry = load_registry(economics=False)
+    parsed = Offering.parse(offering.rsplit("@", 1)[0] + "@fp32")
+    return modality(registry.entry(parsed).kind).thresholds(registry.offering(parsed).thresholds)
+
+
+def _images_caught(tier: dict[str, Any], fp32: dict[str, Any]) -> float:
+    """Share of the tier's images an fp32 check rejects at fp32's calibrated thresholds
+    (the tier's image as the claim, fp32's as the validator's run)."""
+    from swarmgen.core.verification.imagecheck import compare_images, image_artifacts
+
+    thresholds = _fp32_thresholds(tier["offering"])
+    pairs = zip(tier["outputs"]["images"], fp32["outputs"]["images"], strict=True)
+    caught = [
+        not compare_images(
+            image_artifacts(base64.b64decode(ours)),
+            image_artifacts(base64.b64decode(theirs)),
+            thresholds,
+        ).passed
+        for ours, theirs in pairs
+    ]
+    return sum(caught) / max(1, len(caught))
+
+
+def _text_caught(tier: dict[str, Any], fp32: dict[str, Any], mode: str) -> float:
+    """Share of the tier's ``mode`` (greedy or sampled) answers an fp32 check rejects at
+    fp32's calibrated thresholds, fp32's own answer being the validator's run."""
+    from swarmgen.core.verification import check_text
+    from swarmgen.core.verification.failures import Outcome
+
+    thresholds = _fp32_thresholds(tier["offering"])
+    pairs = zip(tier["outputs"]["claims"][mode], fp32["outputs"]["claims"][mode], strict=True)
+    caught = [
+        check_text(_output(ours), _output(theirs), mode == "sampled", thresholds).outcome
+        is not Outcome.AGREE
+        for ours, theirs in pairs
+    ]
+    return sum(caught) / max(1, len(caught))
 
 
 def _text_quality(tier: dict[str, Any], fp32: dict[str, Any]) -> dict[str, float]:
@@ -268,6 +352,8 @@ def _text_quality(tier: dict[str, Any], fp32: dict[str, Any]) -> dict[str, float
         "top1_agreement": agree / max(1, positions),
         "kl_top5": kl_total / max(1, positions),
         "exact_match": same / len(QUESTIONS),
+        "detected_as_fp32_greedy": _text_caught(tier, fp32, "greedy"),
+        "detected_as_fp32_sampled": _text_caught(tier, fp32, "sampled"),
     }
 
 
