@@ -24,7 +24,7 @@ from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.pricing import Rates, quote
 from swarmgen.core.settlement import EpochConfig
 from swarmgen.core.stake import StakePolicy
-from swarmgen.core.tiers import TierPins, parse_pins
+from swarmgen.core.tiers import TierPins, TierTerms, check_indistinguishable, parse_pins
 from swarmgen.core.verification.escalation import rejection_probability
 from swarmgen.core.verification.sampling import SamplingPolicy
 
@@ -177,11 +177,28 @@ def _parse_offering(name: str, precision: str, spec: dict[str, Any]) -> Offering
     )
 
 
+def _check_tiers(name: str, offerings: dict[Precision, OfferingEntry]) -> None:
+    """Tiers that checks cannot tell apart must be paid alike (``detection_by_tier``)."""
+    terms = {p.value: TierTerms(o.price_multiplier, o.emission_share) for p, o in offerings.items()}
+    detection: dict[str, dict[str, float]] = {}
+    for precision, entry in offerings.items():
+        table = entry.thresholds.get("detection_by_tier", {})
+        if not isinstance(table, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()
+        ):
+            raise ValueError(
+                f"models.{name}.offerings.{precision}: detection_by_tier must map tiers to rates"
+            )
+        detection[precision.value] = {str(k): float(v) for k, v in table.items()}
+    check_indistinguishable(name, terms, detection)
+
+
 def _parse_model(name: str, table: dict[str, Any]) -> ModelEntry:
     offerings = {
         Precision(precision): _parse_offering(name, precision, spec)
         for precision, spec in table.get("offerings", {}).items()
     }
+    _check_tiers(name, offerings)
     return ModelEntry(
         name=name,
         kind=Kind(table["kind"]),

@@ -17,6 +17,13 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from swarmgen.core.economics import DEFAULT_DETECTION
+
+SEPARABLE_DETECTION = DEFAULT_DETECTION
+"""Least per-check detection at which a lower tier run under a higher tier's name counts
+as told apart. Below it the pair is one offering in all but name: the registry makes the
+two share one price and one emission share, so running the lower one pays nothing."""
+
 DTYPES = frozenset({"float32", "float16", "bfloat16"})
 """Names of the floating dtypes a tier may load its weights in."""
 
@@ -155,3 +162,36 @@ def parse_pins(where: str, table: object) -> TierPins:
     if pins.quantizes and (pins.bits is None or not pins.modules):
         raise TierError(f"{where}: method {pins.method} needs bits and modules pinned")
     return pins
+
+
+@dataclass(frozen=True)
+class TierTerms:
+    """What a tier is paid by: its price multiplier and its emission share."""
+
+    price_multiplier: int
+    emission_share: int
+
+
+def check_indistinguishable(
+    model: str,
+    terms: Mapping[str, TierTerms],
+    detection_by_tier: Mapping[str, Mapping[str, float]],
+) -> None:
+    """Refuse a model whose tiers that cannot be told apart are paid differently.
+
+    ``detection_by_tier[claimed][run]`` is the measured share of checks at ``claimed``'s
+    calibrated thresholds that reject ``run`` served under ``claimed``'s name (for text,
+    the lower of greedy and sampled jobs). A pair below :data:`SEPARABLE_DETECTION` must
+    share one price multiplier and one emission share (:class:`TierError` otherwise).
+    """
+    for claimed, table in detection_by_tier.items():
+        for run, rate in table.items():
+            if claimed not in terms or run not in terms or rate >= SEPARABLE_DETECTION:
+                continue
+            if terms[claimed] != terms[run]:
+                raise TierError(
+                    f"models.{model}: {run} served as {claimed} is caught on {rate:.0%} of "
+                    f"checks (below {SEPARABLE_DETECTION:.0%}), so the two cannot be told "
+                    f"apart and must share one price_multiplier and emission_share; they "
+                    f"have {terms[claimed]} and {terms[run]}"
+                )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from swarmgen.core.offerings import Offering, Precision
-from swarmgen.core.tiers import TierError, TierPins, parse_pins
+from swarmgen.core.tiers import SEPARABLE_DETECTION, TierError, TierPins, parse_pins
 from swarmgen.registry import load_registry, parse_registry
 
 TOML = """
@@ -100,3 +100,48 @@ def test_the_shipped_tiers_all_pin_their_arithmetic() -> None:
             else:
                 assert offering.pins.method == "dtype"
     assert registry.models["smollm2-135m"].offerings[Precision.INT4].pins.keep == ("lm_head",)  # type: ignore[union-attr]
+
+
+PAIR = """
+[models.m]
+kind = "image"
+backend = "diffusers"
+
+[models.m.offerings.fp32]
+price_multiplier = 2
+emission_share = 2
+thresholds = {{ detection_by_tier = {{ fp16 = {rate} }} }}
+
+[models.m.offerings.fp16]
+price_multiplier = {price}
+emission_share = 2
+pins = {{ library = "torch", version = ">=2", method = "dtype", dtype = "float16" }}
+"""
+
+
+def test_tiers_that_checks_cannot_tell_apart_must_be_paid_alike() -> None:
+    with pytest.raises(TierError, match=r"fp16 served as fp32 is caught on 3% of checks"):
+        parse_registry(PAIR.format(rate=0.03, price=1), economics=False)
+    same = parse_registry(PAIR.format(rate=0.03, price=2), economics=False)
+    assert same.offering(Offering.parse("m@fp16")).price_multiplier == 2
+    told_apart = parse_registry(PAIR.format(rate=0.9, price=1), economics=False)
+    assert told_apart.offering(Offering.parse("m@fp16")).price_multiplier == 1
+
+
+def test_a_malformed_detection_by_tier_is_refused() -> None:
+    with pytest.raises(ValueError, match="detection_by_tier must map tiers to rates"):
+        parse_registry(PAIR.format(rate='"low"', price=2), economics=False)
+
+
+def test_the_shipped_registry_pays_indistinguishable_tiers_alike() -> None:
+    registry = load_registry()
+    for name in ("shapes-64", "smollm2-135m"):
+        model = registry.models[name]
+        for claimed, entry in model.offerings.items():
+            for run, rate in entry.thresholds.get("detection_by_tier", {}).items():
+                other = model.offerings[Precision(run)]
+                if rate < SEPARABLE_DETECTION:
+                    assert (entry.price_multiplier, entry.emission_share) == (
+                        other.price_multiplier,
+                        other.emission_share,
+                    ), f"{name}: {claimed}/{run}"
