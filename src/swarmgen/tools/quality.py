@@ -45,13 +45,9 @@ QUESTIONS = (
     "What do bees make?",
     "Which animal is known as the king of the jungle?",
     "What is the opposite of hot?",
-    "How many legs does a spider have?",
-    "What is frozen water called?",
-    "Which ocean is the largest?",
-    "What gas do plants take in from the air?",
 )
 """The fixed question set of the text tiers (greedy answers of :data:`ANSWER_TOKENS`)."""
-ANSWER_TOKENS = 24
+ANSWER_TOKENS = 16
 
 
 @dataclass
@@ -190,7 +186,7 @@ def _output(claim: dict[str, Any]) -> Any:
 def _measure_text(backend: Any, reference: dict[str, Any] | None) -> tuple[float, dict[str, Any]]:
     import torch
 
-    answers, tokens, seconds = [], 0, 0.0
+    answers, greedy, tokens, seconds = [], [], 0, 0.0
     forced: list[list[dict[str, Any]]] = []
     for index in range(len(QUESTIONS)):
         job = _question_job(backend, index)
@@ -199,6 +195,7 @@ def _measure_text(backend: Any, reference: dict[str, Any] | None) -> tuple[float
         seconds += time.perf_counter() - started
         tokens += len(out.token_ids)
         answers.append(list(out.token_ids))
+        greedy.append(_claim(out))
         claim = reference["answers"][index] if reference else list(out.token_ids)
         logprobs = torch.log_softmax(backend.teacher_forced(job, claim).double(), dim=-1)
         rows = []
@@ -212,9 +209,7 @@ def _measure_text(backend: Any, reference: dict[str, Any] | None) -> tuple[float
             rows.append({"top": top, "lp": row[top].tolist(), "best": int(row.argmax())})
         forced.append(rows)
     claims = {
-        "greedy": [
-            _claim(backend.run([_question_job(backend, i)])[0]) for i in range(len(QUESTIONS))
-        ],
+        "greedy": greedy,
         "sampled": [
             _claim(backend.run([_question_job(backend, i, 1.0)])[0]) for i in range(len(QUESTIONS))
         ],
