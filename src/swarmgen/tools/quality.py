@@ -341,12 +341,12 @@ def _text_quality(tier: dict[str, Any], fp32: dict[str, Any]) -> dict[str, float
                 for a, b in zip(p, q, strict=True)
             )
             positions += 1
-    answers = zip(tier["outputs"]["answers"], fp32["outputs"]["answers"], strict=True)
+    answers = list(zip(tier["outputs"]["answers"], fp32["outputs"]["answers"], strict=True))
     same = sum(a == b for a, b in answers)
     return {
         "top1_agreement": agree / max(1, positions),
         "kl_top5": kl_total / max(1, positions),
-        "exact_match": same / len(QUESTIONS),
+        "exact_match": same / max(1, len(answers)),
         "detected_as_fp32_greedy": _text_caught(tier, fp32, "greedy"),
         "detected_as_fp32_sampled": _text_caught(tier, fp32, "sampled"),
     }
