@@ -28,7 +28,13 @@ def quality(
         "./swarmgen-data/cache"
     ),
     threads: Annotated[int, typer.Option(min=1, help="torch threads of every tier.")] = 1,
-    images: Annotated[int, typer.Option(min=1, help="Held-out prompts per image tier.")] = 32,
+    images: Annotated[
+        int, typer.Option(min=1, help="Held-out prompts (images) or questions (text, up to 8).")
+    ] = 32,
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="A saved fp32 run (a tier process's JSON) to compare with."),
+    ] = None,
     plot: Annotated[
         Path | None, typer.Option(help="Write the plot PNG here (default: none).")
     ] = None,
@@ -51,6 +57,7 @@ def quality(
         cache=cache,
         threads=threads,
         images=images,
+        reference=reference,
         on_tier=lambda r: typer.echo(render_row(r)),
     )
     if plot is not None:

@@ -183,12 +183,14 @@ def _output(claim: dict[str, Any]) -> Any:
     )
 
 
-def _measure_text(backend: Any, reference: dict[str, Any] | None) -> tuple[float, dict[str, Any]]:
+def _measure_text(
+    backend: Any, reference: dict[str, Any] | None, questions: int
+) -> tuple[float, dict[str, Any]]:
     import torch
 
     answers, greedy, tokens, seconds = [], [], 0, 0.0
     forced: list[list[dict[str, Any]]] = []
-    for index in range(len(QUESTIONS)):
+    for index in range(questions):
         job = _question_job(backend, index)
         started = time.perf_counter()
         (out,) = backend.run([job])
@@ -211,7 +213,7 @@ def _measure_text(backend: Any, reference: dict[str, Any] | None) -> tuple[float
     claims = {
         "greedy": greedy,
         "sampled": [
-            _claim(backend.run([_question_job(backend, i, 1.0)])[0]) for i in range(len(QUESTIONS))
+            _claim(backend.run([_question_job(backend, i, 1.0)])[0]) for i in range(questions)
         ],
     }
     return tokens / seconds, {"answers": answers, "forced": forced, "claims": claims}
@@ -229,7 +231,7 @@ def measure(
         speed, outputs = _measure_images(backend, images)
     else:
         modules = [backend._model]
-        speed, outputs = _measure_text(backend, ref)
+        speed, outputs = _measure_text(backend, ref, min(images, len(QUESTIONS)))
     stored, floats, packed = weight_bytes(modules)
     return {
         "offering": offering,
@@ -260,7 +262,7 @@ def _image_quality(tier: dict[str, Any], fp32: dict[str, Any], count: int) -> di
     squared, ssim, phash = [], [], []
     verdicts = []
     for prompt, ours, theirs in zip(
-        prompts, tier["outputs"]["images"], fp32["outputs"]["images"], strict=True
+        prompts, tier["outputs"]["images"], fp32["outputs"]["images"][:count], strict=True
     ):
         a = Image.open(io.BytesIO(base64.b64decode(ours))).convert("RGB")
         b = Image.open(io.BytesIO(base64.b64decode(theirs))).convert("RGB")
@@ -299,7 +301,8 @@ def _images_caught(tier: dict[str, Any], fp32: dict[str, Any]) -> float:
     from swarmgen.core.verification.imagecheck import compare_images, image_artifacts
 
     thresholds = _fp32_thresholds(tier["offering"])
-    pairs = zip(tier["outputs"]["images"], fp32["outputs"]["images"], strict=True)
+    images = tier["outputs"]["images"]
+    pairs = zip(images, fp32["outputs"]["images"][: len(images)], strict=True)
     caught = [
         not compare_images(
             image_artifacts(base64.b64decode(ours)),
@@ -318,7 +321,8 @@ def _text_caught(tier: dict[str, Any], fp32: dict[str, Any], mode: str) -> float
     from swarmgen.core.verification.failures import Outcome
 
     thresholds = _fp32_thresholds(tier["offering"])
-    pairs = zip(tier["outputs"]["claims"][mode], fp32["outputs"]["claims"][mode], strict=True)
+    claims = tier["outputs"]["claims"][mode]
+    pairs = zip(claims, fp32["outputs"]["claims"][mode][: len(claims)], strict=True)
     caught = [
         check_text(_output(ours), _output(theirs), mode == "sampled", thresholds).outcome
         is not Outcome.AGREE
@@ -330,7 +334,10 @@ def _text_caught(tier: dict[str, Any], fp32: dict[str, Any], mode: str) -> float
 def _text_quality(tier: dict[str, Any], fp32: dict[str, Any]) -> dict[str, float]:
     agree = positions = 0
     kl_total = 0.0
-    for ours, theirs in zip(tier["outputs"]["forced"], fp32["outputs"]["forced"], strict=True):
+    count = len(tier["outputs"]["forced"])  # a saved fp32 run may hold more questions
+    for ours, theirs in zip(
+        tier["outputs"]["forced"], fp32["outputs"]["forced"][:count], strict=True
+    ):
         for q_row, p_row in zip(ours, theirs, strict=True):
             agree += q_row["best"] == p_row["best"]
             p = [math.exp(v) for v in p_row["lp"]]
@@ -341,7 +348,7 @@ def _text_quality(tier: dict[str, Any], fp32: dict[str, Any]) -> dict[str, float
                 for a, b in zip(p, q, strict=True)
             )
             positions += 1
-    answers = list(zip(tier["outputs"]["answers"], fp32["outputs"]["answers"], strict=True))
+    answers = list(zip(tier["outputs"]["answers"], fp32["outputs"]["answers"][:count], strict=True))
     same = sum(a == b for a, b in answers)
     return {
         "top1_agreement": agree / max(1, positions),
@@ -373,14 +380,23 @@ def run(
     cache: Path,
     threads: int = 1,
     images: int = 32,
+    reference: Path | None = None,
     on_tier: Callable[[TierReport], None] | None = None,
 ) -> list[TierReport]:
-    """Measure fp32 and every tier in ``tiers`` of ``model``; fp32 is the reference."""
+    """Measure fp32 and every tier in ``tiers`` of ``model``; fp32 is the reference.
+
+    ``images`` is the number of held-out prompts (images) or questions (text, at most the
+    fixed set). ``reference``: a saved fp32 run (the JSON report a tier process
+    writes) to compare with instead of running fp32 again; it must hold at least
+    as many outputs, made at the same thread count."""
     reports: list[TierReport] = []
     with tempfile.TemporaryDirectory(prefix="swarmgen-quality-") as folder:
         base = Path(folder)
-        reference = base / "fp32.json"
-        fp32 = _run_tier(f"{model}@fp32", cache, threads, images, reference=None, out=reference)
+        if reference is None:
+            reference = base / "fp32.json"
+            fp32 = _run_tier(f"{model}@fp32", cache, threads, images, reference=None, out=reference)
+        else:
+            fp32 = json.loads(reference.read_text())
         for tier in ["fp32", *[t for t in tiers if t != "fp32"]]:
             data = (
                 fp32
