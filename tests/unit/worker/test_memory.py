@@ -53,8 +53,13 @@ def test_fits_compares_the_footprint_with_declared_memory() -> None:
 def test_explicit_offerings_that_do_not_fit_are_dropped_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.INFO, "swarmgen.worker.factory"):
-        chosen = choose_offerings(REGISTRY, ["m@fp32", "m@bf16", "e@fp32"], 600)
+    logger = logging.getLogger("swarmgen.worker.factory")
+    logger.addHandler(caplog.handler)  # a CLI test may have stopped propagation upwards
+    try:
+        with caplog.at_level(logging.INFO, "swarmgen.worker.factory"):
+            chosen = choose_offerings(REGISTRY, ["m@fp32", "m@bf16", "e@fp32"], 600)
+    finally:
+        logger.removeHandler(caplog.handler)
     assert chosen == offerings("m@bf16", "e@fp32")
     assert "not serving m@fp32: it needs 900 bytes, 600 declared" in caplog.text
     assert "serving m@bf16, e@fp32 (memory 600)" in caplog.text
