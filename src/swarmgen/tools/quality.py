@@ -495,6 +495,7 @@ def plot(reports: Sequence[TierReport], path: Path, title: str) -> Path:
     )
     for axis in (left, right):
         axis.set_xticks([4, 8, 16, 32], ["4", "8", "16", "32"])
+        axis.minorticks_off()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
