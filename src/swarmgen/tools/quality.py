@@ -224,7 +224,7 @@ def measure(
 ) -> dict[str, Any]:
     """Load ``offering``, run the workload and report what it measured (one tier's process)."""
     backend = _backend(offering, cache, threads)
-    ref = json.loads(reference.read_text()) if reference else None
+    ref = json.loads(reference.read_text())["outputs"] if reference else None
     pipe = getattr(backend, "_pipe", None)
     if pipe is not None:
         modules = [pipe.unet, pipe.text_encoder, pipe.vae]
