@@ -12,7 +12,7 @@ the coordinator checks again with its own settings when it starts.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,6 +24,7 @@ from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.pricing import Rates, quote
 from swarmgen.core.settlement import EpochConfig
 from swarmgen.core.stake import StakePolicy
+from swarmgen.core.tiers import TierPins, TierTerms, check_indistinguishable, parse_pins
 from swarmgen.core.verification.escalation import rejection_probability
 from swarmgen.core.verification.sampling import SamplingPolicy
 
@@ -41,6 +42,14 @@ class OfferingEntry:
     min_stake: int | None = None
     """Locked stake (micro-credits) a worker needs to serve this offering; ``None``: the
     coordinator's ``min_stake`` setting."""
+    pins: TierPins | None = None
+    """How the tier is computed (library, version range, method and its parameters);
+    required of every precision but ``fp32``, whose arithmetic the model's pins fix."""
+    footprint: int | None = None
+    """Peak resident memory in bytes of a worker process serving this tier, as measured by
+    ``bench/quality.py``; a worker that declares less memory is not given its jobs."""
+    quality: dict[str, float] = field(default_factory=dict)
+    """Measured quality against fp32 (``bench/quality.py``), shown in the model listings."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,25 @@ class Registry:
         own = self.offering(offering).min_stake
         return default if own is None else own
 
+    def fits(self, offering: Offering, memory: int | None) -> bool:
+        """Whether a worker that declared ``memory`` bytes can hold ``offering``: always when
+        it declared none or the offering has no measured footprint."""
+        footprint = self.offering(offering).footprint
+        return memory is None or footprint is None or footprint <= memory
+
+    def held(self, models: Iterable[str], memory: int | None) -> list[str]:
+        """The offerings among ``models`` (``name@precision`` texts) that are in the
+        registry and fit ``memory`` (:meth:`fits`), in their order."""
+        held = []
+        for text in models:
+            try:
+                offering = Offering.parse(text)
+            except ValueError:
+                continue
+            if offering in self and self.fits(offering, memory):
+                held.append(text)
+        return held
+
     def emission_shares(self) -> dict[str, int]:
         """``name@precision`` -> emission weight, for offerings with a share."""
         return {
@@ -111,16 +139,66 @@ def _min_stake(name: str, spec: dict[str, Any]) -> int | None:
     return value
 
 
+def _footprint(where: str, spec: dict[str, Any]) -> int | None:
+    """An offering's ``footprint``: absent, or a positive integer of bytes."""
+    value = spec.get("footprint")
+    if value is None:
+        return None
+    if type(value) is not int or value < 1:
+        raise ValueError(f"models.{where}: footprint must be a positive integer of bytes")
+    return value
+
+
+def _quality(where: str, spec: dict[str, Any]) -> dict[str, float]:
+    table = spec.get("quality", {})
+    if not isinstance(table, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()
+    ):
+        raise ValueError(f"models.{where}: quality must be a table of numbers")
+    return {str(k): float(v) for k, v in table.items()}
+
+
+def _parse_offering(name: str, precision: str, spec: dict[str, Any]) -> OfferingEntry:
+    """One ``[models.NAME.offerings.PRECISION]`` table; a tier other than fp32 without
+    complete pins is refused (:class:`~swarmgen.core.tiers.TierError`)."""
+    where = f"{name}.offerings.{precision}"
+    raw_pins = spec.get("pins")
+    pins = None
+    if raw_pins is not None or precision != Precision.FP32:
+        pins = parse_pins(f"models.{where}.pins", raw_pins)
+    return OfferingEntry(
+        price_multiplier=int(spec.get("price_multiplier", 1)),
+        emission_share=int(spec.get("emission_share", 0)),
+        thresholds=dict(spec.get("thresholds", {})),
+        min_stake=_min_stake(where, spec),
+        pins=pins,
+        footprint=_footprint(where, spec),
+        quality=_quality(where, spec),
+    )
+
+
+def _check_tiers(name: str, offerings: dict[Precision, OfferingEntry]) -> None:
+    """Tiers that checks cannot tell apart must be paid alike (``detection_by_tier``)."""
+    terms = {p.value: TierTerms(o.price_multiplier, o.emission_share) for p, o in offerings.items()}
+    detection: dict[str, dict[str, float]] = {}
+    for precision, entry in offerings.items():
+        table = entry.thresholds.get("detection_by_tier", {})
+        if not isinstance(table, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()
+        ):
+            raise ValueError(
+                f"models.{name}.offerings.{precision}: detection_by_tier must map tiers to rates"
+            )
+        detection[precision.value] = {str(k): float(v) for k, v in table.items()}
+    check_indistinguishable(name, terms, detection)
+
+
 def _parse_model(name: str, table: dict[str, Any]) -> ModelEntry:
     offerings = {
-        Precision(precision): OfferingEntry(
-            price_multiplier=int(spec.get("price_multiplier", 1)),
-            emission_share=int(spec.get("emission_share", 0)),
-            thresholds=dict(spec.get("thresholds", {})),
-            min_stake=_min_stake(f"{name}.offerings.{precision}", spec),
-        )
+        Precision(precision): _parse_offering(name, precision, spec)
         for precision, spec in table.get("offerings", {}).items()
     }
+    _check_tiers(name, offerings)
     return ModelEntry(
         name=name,
         kind=Kind(table["kind"]),

@@ -1,4 +1,4 @@
-"""The coordinator, the CLI and the SDK start without torch, diffusers or transformers.
+"""The coordinator, the CLI and the SDK start without torch, diffusers, transformers or torchao.
 
 Nor do the coordinator and worker runtimes import the tools (calibration, the cheater
 zoo, shapes-64 training): those stay outside the runtime import graph.
@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("torch", "diffusers", "transformers")
+HEAVY = ("torch", "diffusers", "transformers", "torchao")
 TOOLS = ("swarmgen.tools",)
 
 

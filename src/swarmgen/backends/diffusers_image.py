@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swarmgen.backends.base import BackendError, check_jobs, seed_of
-from swarmgen.backends.precision import apply_precision, load_dtype, pin_threads
+from swarmgen.backends.precision import apply_pins, default_pins, load_dtype, pin_threads
 from swarmgen.core.jobs import ImageSpec, Job, guidance_text
 from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.outputs import ImageOutput, Output
+from swarmgen.core.tiers import TierPins
 
 if TYPE_CHECKING:
     import numpy as np
@@ -76,18 +77,21 @@ class DiffusersImageBackend:
         max_batch: int = 4,
         *,
         precision: Precision | None = None,
+        pins: TierPins | None = None,
         cache_dir: Path | None = None,
         guidance_rescale: float = 0.0,
     ) -> None:
         """``source`` is a folder, a hub id or ``builtin:NAME`` (which needs ``cache_dir``).
 
-        ``precision`` is what actually runs; it defaults to the offering's own.
+        ``precision`` is what actually runs; it defaults to the offering's own, and
+        ``pins`` say how it is computed (default: :func:`default_pins` of it).
         """
         self.offering = offering
         self.source = source
         self.threads = threads
         self.max_batch = max_batch
         self.precision = precision or offering.precision
+        self.pins = pins or default_pins(self.precision)
         if not 0.0 <= guidance_rescale <= 1.0:
             raise BackendError(f"guidance_rescale {guidance_rescale} is outside [0, 1]")
         self.guidance_rescale = guidance_rescale
@@ -104,17 +108,23 @@ class DiffusersImageBackend:
         from swarmgen.backends.sources import resolve_source
 
         pin_threads(self.threads)
-        dtype = load_dtype(self.precision)
+        dtype = load_dtype(self.pins)
         path = resolve_source(self.source, self.cache_dir)
         diffusers_logging.disable_progress_bar()
         pipe = StableDiffusionPipeline.from_pretrained(  # type: ignore[no-untyped-call]
             path, dtype=dtype, safety_checker=None, requires_safety_checker=False
         )
         pipe.set_progress_bar_config(disable=True)
-        pipe.unet = apply_precision(self.precision, pipe.unet)
-        pipe.text_encoder = apply_precision(self.precision, pipe.text_encoder)
+        for part in ("unet", "text_encoder"):
+            setattr(pipe, part, apply_pins(self.pins, part, getattr(pipe, part)))
         self._pipe = pipe
-        logger.info("loaded %s from %s at %s", self.offering, path, self.precision)
+        logger.info(
+            "loaded %s from %s at %s (%s)",
+            self.offering,
+            path,
+            self.precision,
+            self.pins.describe(),
+        )
 
     def run(self, jobs: Sequence[Job]) -> list[Output]:
         """Images for each job, grouping jobs that can share one pipeline call."""
@@ -179,6 +189,7 @@ def build(request: BackendRequest) -> DiffusersImageBackend:
         request.threads,
         max_batch=int(request.option("max_batch", 4)),
         precision=request.run_precision,
+        pins=request.tier,
         cache_dir=request.cache_dir,
         guidance_rescale=float(request.option("guidance_rescale", 0.0)),
     )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from swarmgen.backends.base import Backend, BackendError
 from swarmgen.core.offerings import Kind, Offering, Precision
+from swarmgen.core.tiers import TierPins
 
 if TYPE_CHECKING:
     from swarmgen.registry import ModelEntry
@@ -31,6 +32,17 @@ class BackendRequest:
     threads: int
     run_precision: Precision | None = None
     """The precision actually run; ``None`` runs the offering's own."""
+    pins: TierPins | None = None
+    """How the precision actually run is computed (the factory resolves it)."""
+
+    @property
+    def tier(self) -> TierPins:
+        """:attr:`pins`, else those of the precision run on this model."""
+        if self.pins is not None:
+            return self.pins
+        from swarmgen.backends.precision import tier_pins
+
+        return tier_pins(self.entry, self.run_precision or self.offering.precision)
 
     def option(self, name: str, default: Any) -> Any:
         """The entry's ``[options]`` value ``name``, or ``default``."""
@@ -49,6 +61,8 @@ class BackendPlugin:
     builder: str
     """``"module:attribute"`` of a :data:`BackendBuilder`, imported on first use."""
     kinds: frozenset[Kind]
+    tiers: bool = False
+    """Whether the backend computes in torch, so each precision runs its tier's pins."""
 
 
 _BACKENDS: dict[str, BackendPlugin] = {}
@@ -65,15 +79,23 @@ def load_object(target: str) -> Any:
         raise BackendError(f"cannot load {target}: {exc}") from exc
 
 
-def register_backend(name: str, builder: str, kinds: Iterable[Kind]) -> BackendPlugin:
+def register_backend(
+    name: str, builder: str, kinds: Iterable[Kind], *, tiers: bool = False
+) -> BackendPlugin:
     """Make ``name`` a backend registry entries may name; the last registration wins."""
-    plugin = BackendPlugin(name, builder, frozenset(kinds))
+    plugin = BackendPlugin(name, builder, frozenset(kinds), tiers)
     _BACKENDS[name] = plugin
     return plugin
 
 
 def backend_names() -> tuple[str, ...]:
     return tuple(_BACKENDS)
+
+
+def uses_tiers(name: str) -> bool:
+    """Whether backend ``name`` runs tier pins (false for unknown names)."""
+    plugin = _BACKENDS.get(name)
+    return plugin is not None and plugin.tiers
 
 
 def build_backend(name: str, request: BackendRequest) -> Backend:
@@ -90,5 +112,7 @@ def build_backend(name: str, request: BackendRequest) -> Backend:
 
 
 register_backend("echo", "swarmgen.backends.echo:build", (Kind.IMAGE, Kind.TEXT))
-register_backend("diffusers", "swarmgen.backends.diffusers_image:build", (Kind.IMAGE,))
-register_backend("transformers", "swarmgen.backends.transformers_text:build", (Kind.TEXT,))
+register_backend("diffusers", "swarmgen.backends.diffusers_image:build", (Kind.IMAGE,), tiers=True)
+register_backend(
+    "transformers", "swarmgen.backends.transformers_text:build", (Kind.TEXT,), tiers=True
+)

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swarmgen.backends.base import BackendError, TopLogprobs, check_jobs, seed_of
-from swarmgen.backends.precision import apply_precision, load_dtype, pin_threads
+from swarmgen.backends.precision import apply_pins, default_pins, load_dtype, pin_threads
 from swarmgen.core.jobs import Job, TextSpec, text_sampling_seed
 from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.outputs import Output, TextOutput
+from swarmgen.core.tiers import TierPins
 
 if TYPE_CHECKING:
     import torch
@@ -96,11 +97,13 @@ class TransformersTextBackend:
         top_k: int = 5,
         *,
         precision: Precision | None = None,
+        pins: TierPins | None = None,
         max_batch: int = 1,
     ) -> None:
         """``source`` is a folder, a hub id or ``builtin:smollm2-135m``.
 
-        ``precision`` is what actually runs; it defaults to the offering's own.
+        ``precision`` is what actually runs; it defaults to the offering's own, and
+        ``pins`` say how it is computed (default: :func:`default_pins` of it).
         """
         self.offering = offering
         self.source = source
@@ -108,6 +111,7 @@ class TransformersTextBackend:
         self.threads = threads
         self.top_k = top_k
         self.precision = precision or offering.precision
+        self.pins = pins or default_pins(self.precision)
         self.max_batch = max_batch
         self._model: Any = None
         self._tokenizer: Any = None
@@ -123,18 +127,24 @@ class TransformersTextBackend:
         from swarmgen.backends.sources import resolve_source
 
         pin_threads(self.threads)
-        dtype = load_dtype(self.precision)
+        dtype = load_dtype(self.pins)
         path = resolve_source(self.source, self.cache_dir)
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         tokenizer = AutoTokenizer.from_pretrained(path)
         model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
         model.eval()
-        model = apply_precision(self.precision, model)
+        model = apply_pins(self.pins, "model", model)
         eos: set[int] = set()
         for value in (model.config.eos_token_id, tokenizer.eos_token_id):
             eos.update(value if isinstance(value, list) else [] if value is None else [value])
         self._tokenizer, self._model, self._eos = tokenizer, model, frozenset(eos)
-        logger.info("loaded %s from %s at %s", self.offering, path, self.precision)
+        logger.info(
+            "loaded %s from %s at %s (%s)",
+            self.offering,
+            path,
+            self.precision,
+            self.pins.describe(),
+        )
 
     def prompt_ids(self, job: Job) -> list[int]:
         """The prompt's token ids through the chat template; a bare prompt is one user message.
@@ -214,7 +224,7 @@ class TransformersTextBackend:
             choice_margins=tuple(margins) if sampler.sampled else (),
         )
 
-    def _teacher_forced(self, job: Job, token_ids: Sequence[int]) -> torch.Tensor:
+    def teacher_forced(self, job: Job, token_ids: Sequence[int]) -> torch.Tensor:
         """Logits predicting each claimed token, from one pass over prompt + claim."""
         import torch
 
@@ -230,7 +240,7 @@ class TransformersTextBackend:
 
     def score(self, job: Job, token_ids: Sequence[int]) -> TopLogprobs:
         """Top-k ``(token_id, logprob)`` at each given position, from one teacher-forced pass."""
-        logits = self._teacher_forced(job, token_ids)
+        logits = self.teacher_forced(job, token_ids)
         return tuple(self._top(row) for row in logits)
 
 
@@ -243,4 +253,5 @@ def build(request: BackendRequest) -> TransformersTextBackend:
         request.threads,
         top_k=int(request.option("top_k", 5)),
         precision=request.run_precision,
+        pins=request.tier,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from swarmgen.cli.audit import audit_app
+from swarmgen.cli.bench import bench_app
 from swarmgen.cli.calibrate import calibrate
 from swarmgen.cli.chain import chain_app, with_stake
 from swarmgen.cli.credits import credits_app
@@ -30,6 +31,7 @@ app.add_typer(credits_app, name="credits")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(chain_app, name="chain")
+app.add_typer(bench_app, name="bench")
 
 try:  # the models commands need the training code, which ships with the package
     from swarmgen.cli.models import models_app

@@ -120,7 +120,10 @@ def serve_processes(factory: Callable[[], Any], host: str, port: int, processes:
 def worker(
     model: Annotated[
         list[str],
-        typer.Option(help="Offering to serve, name@precision; repeat for several."),
+        typer.Option(
+            help="Offering to serve, name@precision, or a model name (its best tier that fits "
+            "--memory); repeat for several."
+        ),
     ],
     coordinator: Annotated[
         str | None,
@@ -150,27 +153,45 @@ def worker(
     pop_wait_s: Annotated[
         float | None, typer.Option(help="Long-poll length of a pop in seconds. Default 5.")
     ] = None,
+    memory: Annotated[
+        str | None,
+        typer.Option(
+            help="Memory for models, e.g. 1GB or 512MiB: serve only the tiers whose measured "
+            "footprint fits, and declare it to the coordinator. Default: not declared."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run a worker: serve jobs for MODEL until SIGTERM/SIGINT, then hand back held jobs."""
-    from swarmgen.worker.factory import build_worker
+    from pydantic import ValidationError
+
+    from swarmgen.worker.factory import NothingFits, build_worker
     from swarmgen.worker.settings import WorkerSettings
 
     setup_logging(verbose)
-    settings = WorkerSettings(
-        **given(
-            models=model,
-            coordinator_url=coordinator,
-            data=data,
-            name=name,
-            owner_key=owner_key,
-            stake=stake,
-            threads=threads,
-            max_batch=max_batch,
-            max_pixels=max_pixels,
-            pop_wait_s=pop_wait_s,
+    try:
+        settings = WorkerSettings(
+            **given(
+                models=model,
+                coordinator_url=coordinator,
+                data=data,
+                name=name,
+                owner_key=owner_key,
+                stake=stake,
+                threads=threads,
+                max_batch=max_batch,
+                max_pixels=max_pixels,
+                pop_wait_s=pop_wait_s,
+                memory=memory,
+            )
         )
-    )
-    daemon = build_worker(settings)
+        daemon = build_worker(settings)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        raise typer.BadParameter(f"{where}: {problem['msg']}") from None
+    except (NothingFits, KeyError, ValueError) as exc:
+        reason = f"unknown offering {exc.args[0]}" if isinstance(exc, KeyError) else str(exc)
+        raise typer.BadParameter(reason) from None
     daemon.install_signal_handlers()
     daemon.run()

@@ -96,6 +96,8 @@ class Capabilities:
     models: tuple[str, ...]
     max_pixels: int
     max_batch: int
+    memory: int | None = None
+    """Bytes of memory for models; ``None``: not declared."""
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,12 @@ class OfferingView:
     median_s: float | None
     verification: dict[str, Any]
     """The registry's measured figures (``calibrated`` false when there are none)."""
+    tier: str
+    """How the tier is computed (its pins, in one line); the reference for fp32."""
+    footprint: int | None
+    """Measured peak memory (bytes) of a worker serving it; ``None``: not measured."""
+    quality: dict[str, float]
+    """Measured quality against fp32 (``bench/quality.py``); empty: not measured."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,22 @@ def typical_spec(kind: Kind, max_pixels: int) -> Spec:
     return TextSpec(prompt="x" * TYPICAL_PROMPT_CHARS, max_tokens=64, seed=0)
 
 
+def tier_figures(registry: Registry, credits: CreditService, offering: Offering) -> dict[str, Any]:
+    """What a requester compares tiers by: the typical job and its price, how the tier is
+    computed, its measured footprint and its quality against fp32. Every listing of
+    models (native and OpenAI faces) shows these."""
+    model, entry = registry.entry(offering), registry.offering(offering)
+    spec = typical_spec(model.kind, model.max_pixels)
+    pins = entry.pins
+    return {
+        "typical_job": {k: v for k, v in spec.canonical().items() if k != "seed"},
+        "typical_price": credits.quote(offering, spec).price,
+        "tier": pins.describe() if pins is not None else "reference (model pins)",
+        "footprint": entry.footprint,
+        "quality": dict(entry.quality),
+    }
+
+
 def verification_figures(thresholds: Mapping[str, Any]) -> dict[str, Any]:
     figures = {k: thresholds[k] for k in VERIFICATION_FIGURES if k in thresholds}
     return {"calibrated": bool(thresholds), **figures}
@@ -184,16 +206,13 @@ class NetworkService:
         for offering in self.registry.all_offerings():
             model = self.registry.entry(offering)
             key = str(offering)
-            spec = typical_spec(model.kind, model.max_pixels)
-            typical = {k: v for k, v in spec.canonical().items() if k != "seed"}
             views.append(
                 OfferingView(
                     model=key,
                     name=offering.name,
                     precision=str(offering.precision),
                     kind=model.kind.value,
-                    typical_job=typical,
-                    typical_price=self.credits.quote(offering, spec).price,
+                    **tier_figures(self.registry, self.credits, offering),
                     workers_online=sum(key in w.capabilities.get("models", ()) for w in workers),
                     queued=states.get((key, JobState.QUEUED.value), 0),
                     running=states.get((key, JobState.LEASED.value), 0),

@@ -203,7 +203,11 @@ class Verifier:
                 worker_id=w.id,
                 owner_id=w.owner_id,
                 stake=stakes[w.id].locked,
-                offerings=frozenset(w.capabilities.get("models", ())),
+                offerings=frozenset(
+                    self.registry.held(
+                        w.capabilities.get("models", ()), w.capabilities.get("memory")
+                    )
+                ),
                 max_pixels=int(w.capabilities.get("max_pixels", 0)),
                 last_seen_ms=w.last_seen_ms,
                 seats_allowed=not stakes[w.id].slashed

@@ -82,6 +82,16 @@ class WorkerService:
             if offering not in self.registry:
                 known = sorted(str(o) for o in self.registry.all_offerings())
                 raise UnknownModel(FieldProblem(field, f"unknown model offering {offering}", known))
+            if not self.registry.fits(offering, capabilities.memory):
+                needed = self.registry.offering(offering).footprint
+                raise InvalidRequest(
+                    FieldProblem(
+                        field,
+                        f"{offering} needs {needed} bytes of memory, more than the "
+                        f"{capabilities.memory} declared",
+                        needed,
+                    )
+                )
             models.append(str(offering))
         with self.store.transaction() as tx:
             previous = tx.workers.get(worker_id)
@@ -121,9 +131,13 @@ class WorkerService:
 
     def _served(self, worker: WorkerRecord) -> list[str]:
         """The offerings ``worker`` may serve: those whose minimum stake its owner has
-        locked behind it. :class:`StakeRequired` (403) when it has no owner or too little
-        stake for every one, so a free key cannot take work, or seats, at all."""
-        models: list[str] = list(worker.capabilities["models"])
+        locked behind it, among those its declared memory holds (none: it leases nothing).
+        :class:`StakeRequired` (403) when it has no owner or too little stake for every
+        one, so a free key cannot take work, or seats, at all."""
+        caps = worker.capabilities
+        models = self.registry.held(caps["models"], caps.get("memory"))
+        if not models:
+            return []
         default = self.settings.min_stake
         needed = {m: self.registry.min_stake(Offering.parse(m), default) for m in models}
         least = min(needed.values(), default=0)

@@ -25,6 +25,19 @@ class ModelOut(BaseModel):
         description="Measured figures of the offering's calibration (detection rate, "
         "false-positive bound, samples); calibrated is false when there are none."
     )
+    tier: str = Field(
+        description="How the tier is computed: library and version range, method and its "
+        "parameters (group size, which layers it quantizes and keeps)."
+    )
+    footprint: int | None = Field(
+        description="Measured peak memory in bytes of a worker serving this tier; a worker "
+        "that declares less is not given its jobs (null: not measured)."
+    )
+    quality: dict[str, float] = Field(
+        description="Measured quality against fp32 on fixed seeds and held-out prompts "
+        "(images: psnr_db, ssim, phash_distance, color/background/count accuracy; text: "
+        "top1_agreement, kl_top5, exact_match); empty when not measured."
+    )
 
 
 class ModelList(BaseModel):

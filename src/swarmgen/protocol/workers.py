@@ -31,6 +31,13 @@ class CapabilitiesIn(BaseModel):
     )
     max_pixels: int = Field(512 * 512, ge=1, le=LIMITS.max_side * LIMITS.max_side)
     max_batch: int = Field(1, ge=1, le=MAX_JOBS)
+    memory: int | None = Field(
+        None,
+        ge=1,
+        le=SAFE_INT,
+        description="Bytes of memory the worker gives its models; the coordinator leases "
+        "it no job of an offering whose measured footprint is larger (absent: not declared).",
+    )
 
 
 class RegisterIn(BaseModel):

@@ -79,9 +79,17 @@ class WorkerClient:
             answer.model_validate(decoded)
         return decoded
 
-    def register(self, name: str, models: list[str], max_pixels: int, max_batch: int) -> Any:
+    def register(
+        self,
+        name: str,
+        models: list[str],
+        max_pixels: int,
+        max_batch: int,
+        memory: int | None = None,
+    ) -> Any:
+        """Register this key for ``models``; ``memory`` (bytes) declares what it can hold."""
         caps = CapabilitiesIn.model_construct(
-            models=models, max_pixels=max_pixels, max_batch=max_batch
+            models=models, max_pixels=max_pixels, max_batch=max_batch, memory=memory
         )
         body = RegisterIn.model_construct(name=name, capabilities=caps)
         return self.call(f"{paths.WORKERS}/register", body, RegisterOut)

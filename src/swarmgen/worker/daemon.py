@@ -96,6 +96,8 @@ class Worker:
     heartbeat_s: float = 5.0
     stake: int = 0
     """Micro-credits to keep locked behind the worker (topped up at start)."""
+    memory: int | None = None
+    """Bytes of memory declared at registration (``None``: not declared)."""
     stop: threading.Event = field(default_factory=threading.Event)
     held: set[str] = field(default_factory=set)
     completed: int = 0
@@ -133,7 +135,9 @@ class Worker:
         models = [str(o) for o in self.backends]
         self._retry(
             "register",
-            lambda: self.client.register(self.name, models, self.max_pixels, self.max_batch),
+            lambda: self.client.register(
+                self.name, models, self.max_pixels, self.max_batch, self.memory
+            ),
         )
         log.info("registered %s as %s for %s", self.name, self.client.keys.public_key, models)
         if self.stake > 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import ByteSize, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,7 +15,15 @@ class WorkerSettings(BaseSettings):
 
     data: Path = Field(Path("./swarmgen-data"), description="Data folder: the worker's key.")
     coordinator_url: str = Field("http://127.0.0.1:8787", description="Coordinator base URL.")
-    models: list[str] = Field(default_factory=list, description="Offerings, name@precision.")
+    models: list[str] = Field(
+        default_factory=list,
+        description="Offerings, name@precision; a bare name serves its best tier that fits memory.",
+    )
+    memory: ByteSize | None = Field(
+        None,
+        description="Memory for models, e.g. 1GB: only offerings whose measured footprint "
+        "fits are served, and the coordinator is told (default: not declared, no limit).",
+    )
     name: str = Field("worker", description="Worker name; also names its key file.")
     owner_key: str | None = Field(None, description="API key of the user who gets paid.")
     stake: int = Field(

@@ -8,6 +8,7 @@ import pytest
 from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 
+from swarmgen.core.offerings import Offering
 from swarmgen.registry import load_registry
 from swarmgen.sdk.worker_client import WorkerClient
 
@@ -53,6 +54,25 @@ def test_models_list_every_offering_with_price_and_figures(env: Env) -> None:
     assert "phash" not in tiny["verification"]  # thresholds are not a target to publish
     assert listed["echo-text@fp32"]["verification"] == {"calibrated": False}
     assert listed["shapes-64@fp32"]["typical_job"]["width"] * 64 <= 4096
+
+
+def test_each_tier_lists_its_price_how_it_is_computed_its_footprint_and_quality(
+    env: Env,
+) -> None:
+    listed = models(env)
+    registry = load_registry()
+    for name in ("shapes-64", "smollm2-135m"):
+        for precision in ("fp32", "fp16", "bf16", "int8", "int4"):
+            view = listed[f"{name}@{precision}"]
+            entry = registry.offering(Offering.parse(view["model"]))
+            assert view["typical_price"] > 0
+            assert view["footprint"] == entry.footprint and view["quality"] == entry.quality
+    int4 = listed["smollm2-135m@int4"]["tier"]
+    assert (
+        int4.startswith("torchao>=0.18,<0.19 intx-weight-only 4-bit group 32") and "lm_head" in int4
+    )
+    assert listed["shapes-64@fp16"]["tier"] == "torch>=2.13,<2.14 dtype float16"
+    assert listed["shapes-64@fp32"]["tier"] == "reference (model pins)"
 
 
 @NO_CHECKS

@@ -72,6 +72,10 @@ def test_models_list_every_offering(env: Env) -> None:
     assert (one["id"], one["object"], one["swarmgen"]["kind"]) == (TEXT, "model", "text")
     missing = env.http.get("/v1/models/nope@fp32", headers=env.auth)
     assert missing.status_code == 404 and error_of(missing)["code"] == "model_not_found"
+    int8 = env.http.get("/v1/models/smollm2-135m@int8", headers=env.auth).json()["swarmgen"]
+    assert int8["precision"] == "int8" and int8["typical_price"] > 0
+    assert int8["tier"].startswith("torchao>=0.18,<0.19 int8-weight-only")
+    assert set(int8) >= {"footprint", "quality", "typical_job"}
 
 
 def test_chat_with_logprobs_usage_and_the_swarmgen_object(served: Env) -> None:

@@ -8,9 +8,8 @@ from dataclasses import replace
 import pytest
 
 from swarmgen.backends.base import BackendError
-from swarmgen.backends.precision import load_dtype
 from swarmgen.core.jobs import Job, TextSpec
-from swarmgen.core.offerings import Offering, Precision
+from swarmgen.core.offerings import Offering
 
 torch = pytest.importorskip("torch")
 
@@ -73,12 +72,6 @@ def test_draw_frequencies_follow_the_tempered_distribution() -> None:
 def test_sampled_job_needs_a_seed() -> None:
     with pytest.raises(BackendError, match="no seed"):
         Sampler(job(seed=None))  # type: ignore[arg-type]
-
-
-def test_int4_has_no_torch_dtype() -> None:
-    with pytest.raises(BackendError, match="int4"):
-        load_dtype(Precision.INT4)
-    assert load_dtype(Precision.INT8) == torch.float32
 
 
 def two_tokens(first: float) -> torch.Tensor:

@@ -59,7 +59,7 @@ def job_view(status: JobStatus, jobs_url: str) -> JobView:
 
 
 def capabilities(caps: CapabilitiesIn) -> Capabilities:
-    return Capabilities(tuple(caps.models), caps.max_pixels, caps.max_batch)
+    return Capabilities(tuple(caps.models), caps.max_pixels, caps.max_batch, caps.memory)
 
 
 def registration(done: Registration) -> RegisterOut:

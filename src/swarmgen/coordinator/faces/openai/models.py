@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path
 
 from swarmgen.coordinator.faces.openai.errors import documented
 from swarmgen.coordinator.faces.openai.running import Runner
+from swarmgen.coordinator.network import tier_figures
 from swarmgen.core.offerings import Offering
 from swarmgen.errors import FieldProblem, UnknownModel
 from swarmgen.protocol.bounds import PLAIN
@@ -22,8 +23,10 @@ def router(runner: Runner, route_class: type) -> APIRouter:
 
     def card(offering: Offering) -> dict[str, Any]:
         kind = registry.entry(offering).kind.value
+        figures = tier_figures(registry, runner.services.credits, offering)
+        extension = {"kind": kind, "precision": offering.precision.value, **figures}
         return {"id": str(offering), "object": "model", "created": 0, "owned_by": OWNER,
-                "swarmgen": {"kind": kind}}  # fmt: skip
+                "swarmgen": extension}  # fmt: skip
 
     @api.get("/models", responses=documented(400, 401))
     def list_models(_user: Annotated[UserRecord, Depends(runner.requester)]) -> dict[str, Any]:
