@@ -21,6 +21,7 @@ from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.replicas import notifier_for
 from swarmgen.coordinator.settings import (
     CoordinatorSettings,
     CreditSettings,
@@ -125,7 +126,7 @@ def build_services(
     store = store or open_store(settings)
     blobs = blobs or open_blobs(settings)
     clock = clock or SystemClock()
-    notifier = Notifier()
+    notifier = notifier_for(store)
     verifier = (
         Verifier(
             registry,
