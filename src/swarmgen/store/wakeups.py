@@ -33,6 +33,8 @@ QUEUE = "q"
 MAX_PAYLOAD = 7900
 """PostgreSQL refuses a payload of 8,000 bytes or more."""
 RECONNECT_S = 1.0
+LISTEN_POLL_S = 0.25
+"""How long the listener blocks between looks at whether it should stop."""
 
 Deliver = Callable[[list[str]], None]
 """Called (from the listener thread) with the topics another replica published."""
@@ -141,7 +143,7 @@ class PgWakeups:
                     self._deliver([QUEUE])
                 first = False
                 while not self._stopping.is_set():
-                    for note in conn.notifies(timeout=1.0):
+                    for note in conn.notifies(timeout=LISTEN_POLL_S):
                         topics = self._topics(note.payload)
                         if topics:
                             self._deliver(topics)
