@@ -55,7 +55,7 @@ from swarmgen.core.audit import load_export
 from swarmgen.core.ledger import EntryKind
 from swarmgen.localnet import LocalNetwork
 from swarmgen.processes import free_port
-from swarmgen.sdk.client import Client, image_job, text_job
+from swarmgen.sdk.client import Client, SwarmgenAPIError, image_job, text_job
 
 MODELS = ["echo-image@fp32", "echo-text@fp32"]
 PG_URL = os.environ.get("SWARMGEN_TEST_PG", "postgresql://127.0.0.1:5432/test")
@@ -78,6 +78,7 @@ class Campaign:
     kills: list[str] = field(default_factory=list)
     churned: int = 0
     failovers_s: list[float] = field(default_factory=list)
+    restart_failures: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
 
@@ -131,8 +132,16 @@ def submit_all(client: Client, jobs: int, batch: int, run: Campaign) -> None:
             else text_job(MODELS[1], prompt=f"job {i}", max_tokens=8)
             for i in range(start, min(jobs, start + batch))
         ]
-        for accepted in client.submit_many(bodies):  # resent under its key if the answer is lost
-            run.accepted[accepted["id"]] = accepted["price"]
+        while True:
+            try:  # resent under its key by the SDK if the answer is lost
+                accepted = client.submit_many(bodies)
+                break
+            except SwarmgenAPIError as exc:
+                if exc.status != 429:  # too many active jobs: nothing was queued, wait
+                    raise
+                time.sleep(1.0)
+        for one in accepted:
+            run.accepted[one["id"]] = one["price"]
 
 
 def follow(client: Client, run: Campaign) -> None:
@@ -176,13 +185,19 @@ def kill_replicas(
         was_leader = victim == net.leader()
         net.stop(victim, signal.SIGKILL)
         killed_at = time.monotonic()
+        net.replicas.pop(victim, None)  # the balancer skips its port until it is back
         run.kills.append(victim)
         if was_leader:  # time until another replica says it leads
             while time.monotonic() - killed_at < 30 and net.leader() in (None, victim):
                 time.sleep(0.05)
             run.failovers_s.append(time.monotonic() - killed_at)
         time.sleep(max(0.0, 1.0 - (time.monotonic() - killed_at)))
-        net.start_replica(victim, env=env)
+        if run.stop.is_set():
+            return
+        try:
+            net.start_replica(victim, timeout=180, env=env)
+        except (RuntimeError, TimeoutError) as exc:  # counted, and the campaign goes on
+            run.restart_failures.append(f"{victim}: {exc}")
 
 
 def churn_workers(net: LocalNetwork, share: float, every_s: float, run: Campaign) -> None:
@@ -275,19 +290,21 @@ def campaign(
         follower = threading.Thread(target=follow, args=(feed, run), daemon=True)
         for thread in [*threads, follower]:
             thread.start()
-        submit_all(client, jobs, batch, run)
-        submitted_s = time.monotonic() - started
-        # faults go on while the queue drains, until the last kill is done
-        threads[1].join(kills * (kill_every_s + 40) + 10)
-        deadline = time.monotonic() + settle_s
-        while time.monotonic() < deadline and any(
-            run.final.get(j) != "completed" for j in run.accepted
-        ):
-            time.sleep(0.5)
-        elapsed_s = time.monotonic() - started
-        run.stop.set()
-        for thread in [*threads, follower]:
-            thread.join(60)
+        try:
+            submit_all(client, jobs, batch, run)
+            submitted_s = time.monotonic() - started
+            # faults go on while the queue drains, until the last kill is done
+            threads[1].join(kills * (kill_every_s + 200) + 10)
+            deadline = time.monotonic() + settle_s
+            while time.monotonic() < deadline and any(
+                run.final.get(j) != "completed" for j in run.accepted
+            ):
+                time.sleep(0.5)
+            elapsed_s = time.monotonic() - started
+        finally:  # no fault may outlive the run (the network is torn down next)
+            run.stop.set()
+            for thread in [*threads, follower]:
+                thread.join(200)
         epoch = client.balance()["epoch"]
         # the epoch the last job ran in closes: wait for the one after it to begin
         wait_until = time.monotonic() + 60
@@ -300,6 +317,7 @@ def campaign(
         "replicas": replicas,
         "workers": workers,
         "kills": len(run.kills),
+        "restart_failures": len(run.restart_failures),
         "churned_workers": run.churned,
         "failover_s_max": round(max(run.failovers_s), 2) if run.failovers_s else None,
         "healthz_p50_ms": round(statistics.median(probes), 1) if probes else None,
@@ -318,6 +336,7 @@ def settings_env(epoch_s: int) -> dict[str, str]:
         "SWARMGEN_EPOCH_CHECK_S": "0.2",
         "SWARMGEN_LEADER_CHECK_S": "0.5",
         "SWARMGEN_REAP_INTERVAL_S": "0.5",
+        "SWARMGEN_MAX_ACTIVE_JOBS": "100000",
     }
 
 
@@ -358,8 +377,9 @@ def main() -> None:
     print(f"{'measure':<22} value")
     for name in (
         "accepted", "completed", "lost", "paid_twice", "unreserved", "honest_invalid",
-        "epochs_sealed", "double_closes", "ledger_ok", "kills", "churned_workers",
-        "failover_s_max", "healthz_p50_ms", "healthz_p99_ms", "probes", "submit_s", "elapsed_s",
+        "epochs_sealed", "double_closes", "ledger_ok", "kills", "restart_failures",
+        "churned_workers", "failover_s_max", "healthz_p50_ms", "healthz_p99_ms", "probes",
+        "submit_s", "elapsed_s",
     ):  # fmt: skip
         print(f"{name:<22} {result[name]}")
     print(json.dumps({k: v for k, v in result.items() if k != "ledger_report"}))

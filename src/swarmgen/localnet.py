@@ -207,7 +207,9 @@ class LocalNetwork:
         return keys.public_key
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
-        proc = self.procs.pop(name)
+        proc = self.procs.pop(name, None)
+        if proc is None:  # stopped already (by another thread of a test or bench)
+            return None
         if proc.poll() is None:
             proc.send_signal(sig)
         try:
