@@ -207,9 +207,14 @@ def churn_workers(net: LocalNetwork, share: float, every_s: float, run: Campaign
         workers = [n for n in net.procs if n.startswith("w")]
         for name in rng.sample(workers, max(1, round(share * len(workers)))):
             net.stop(name, signal.SIGKILL)
-            serial += 1
-            net.start_worker(f"w{serial}", MODELS, "--max-batch", "4")
             run.churned += 1
+        while len([n for n in net.procs if n.startswith("w")]) < len(workers):
+            serial += 1
+            try:  # staking goes through the API, which a replica's death may cut off
+                net.start_worker(f"w{serial}", MODELS, "--max-batch", "4")
+            except httpx.HTTPError:
+                if run.stop.wait(1.0):
+                    return
 
 
 def audit(net: LocalNetwork, run: Campaign, out: Path) -> dict[str, Any]:
