@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from swarmgen.coordinator.notify import Notifier, Signal
 from swarmgen.store import Store
-from swarmgen.store.sql import SqlStore
-from swarmgen.store.wakeups import QUEUE, PgWakeups
+from swarmgen.store.wakeups import QUEUE, PgWakeups, wakeups_for
 
 
 class _RelayedSignal(Signal):
@@ -45,12 +44,19 @@ class _Publish:
 class RelayedNotifier(Notifier):
     """A notifier whose wake-ups also reach the other replicas, and theirs this one."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self._publish = _Publish()
         self.queue: _RelayedSignal = _RelayedSignal(self._publish)
-        self.channel = PgWakeups(store.engine, self._deliver)
-        self._publish.channel = self.channel
+
+    @property
+    def channel(self) -> PgWakeups:
+        channel = self._publish.channel
+        assert channel is not None, "attach a channel first"
+        return channel
+
+    def attach(self, channel: PgWakeups) -> None:
+        self._publish.channel = channel
 
     def job_changed(self, job_id: str) -> None:
         super().job_changed(job_id)
@@ -72,6 +78,9 @@ class RelayedNotifier(Notifier):
 
 def notifier_for(store: Store) -> Notifier:
     """A notifier relayed across replicas on PostgreSQL; a local one otherwise."""
-    if isinstance(store, SqlStore) and store.engine.dialect.name == "postgresql":
-        return RelayedNotifier(store)
-    return Notifier()
+    notifier = RelayedNotifier()
+    channel = wakeups_for(store, notifier._deliver)
+    if channel is None:
+        return Notifier()
+    notifier.attach(channel)
+    return notifier

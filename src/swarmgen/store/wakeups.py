@@ -26,6 +26,9 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from swarmgen.store.port import Store
+from swarmgen.store.sql import SqlStore
+
 log = logging.getLogger(__name__)
 
 QUEUE = "q"
@@ -173,6 +176,15 @@ class PgWakeups:
             connect_timeout=5,
         )
         return conn
+
+
+def wakeups_for(store: Store, deliver: Deliver) -> PgWakeups | None:
+    """The wake-up channel between replicas of ``store``'s deployment: on PostgreSQL,
+    :class:`PgWakeups` (not started yet); None elsewhere (SQLite and the in-memory store
+    serve one host, where the notifier alone suffices)."""
+    if isinstance(store, SqlStore) and store.engine.dialect.name == "postgresql":
+        return PgWakeups(store.engine, deliver)
+    return None
 
 
 def _identifier(name: str) -> str:
