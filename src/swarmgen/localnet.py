@@ -163,9 +163,10 @@ class LocalNetwork:
             self.balancer.backends = list(self.replicas.values())
         return port
 
-    def leader(self) -> str | None:
+    def leader(self, since: str = "") -> str | None:
         """The living replica that last logged taking the leadership (log lines start
-        with their time, so the latest claim is the current one)."""
+        with their local time, ``YYYY-MM-DD HH:MM:SS,mmm``, so the latest claim is the
+        current one); with ``since`` (a time in that form), only a claim made after it."""
         claims: list[tuple[str, str]] = []
         for name in self.replicas:
             proc = self.procs.get(name)
@@ -173,6 +174,7 @@ class LocalNetwork:
                 continue
             log = (self.data / "logs" / f"{name}.log").read_text()
             claims += [(ln[:23], name) for ln in log.splitlines() if "leading the periodic" in ln]
+        claims = [claim for claim in claims if claim[0] > since]
         return max(claims)[1] if claims else None
 
     def start_worker(
