@@ -77,3 +77,42 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'swarmgen.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "swarmgen-test",
+    "AWS_SECRET_ACCESS_KEY": "swarmgen-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+"""What boto3 signs with against the local S3 server (moto checks none of it: tests must
+not rely on the server for integrity or authentication)."""
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-API server (moto's) on loopback for the whole session: its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    from swarmgen.processes import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty bucket on the local S3 server (credentials set in the environment)."""
+    import boto3
+
+    for name, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"swarmgen-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket
+    )
+    return bucket

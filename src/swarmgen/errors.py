@@ -157,3 +157,10 @@ class PayloadTooLarge(SwarmgenError):
 
     code = "payload_too_large"
     status = 413
+
+
+class StorageUnavailable(SwarmgenError):
+    """The blob store did not answer (network, throttling, its own error): try again."""
+
+    code = "storage_unavailable"
+    status = 503

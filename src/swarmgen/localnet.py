@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from swarmgen.balancer import Balancer
 from swarmgen.clock import SystemClock
 from swarmgen.coordinator.admin import Admin, create_key, open_store
 from swarmgen.coordinator.auth import hash_key
@@ -41,6 +42,9 @@ class LocalNetwork:
     ``SWARMGEN_MIN_STAKE=0``)."""
     port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)
+    """Name → port of each coordinator replica (:meth:`start_replicas`)."""
+    balancer: Balancer | None = None
 
     @property
     def url(self) -> str:
@@ -75,12 +79,19 @@ class LocalNetwork:
         settings = CoordinatorSettings(data=self.data, database_url=self.database_url)
         welcome = settings.welcome_credits
         store = open_store(settings)
-        return create_key(store, SystemClock(), user, role, welcome, horde=horde).key
+        try:
+            return create_key(store, SystemClock(), user, role, welcome, horde=horde).key
+        finally:
+            store.dispose()
 
     def grant(self, user: str, amount: int) -> None:
         """Mint ``amount`` micro-credits to ``user`` (an operator's grant)."""
         settings = CoordinatorSettings(data=self.data, database_url=self.database_url)
-        Admin.open(settings).credits.grant(user, amount)
+        admin = Admin.open(settings)
+        try:
+            admin.credits.grant(user, amount)
+        finally:
+            admin.store.dispose()
 
     def _user_of(self, key: str) -> str:
         """The name of the user whose API key is ``key``."""
@@ -115,17 +126,56 @@ class LocalNetwork:
         if self.lease_min_s is not None:
             args += ["--lease-min-s", str(self.lease_min_s)]
         self._spawn("coordinator", args, env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.procs["coordinator"].poll() is not None:
-                raise RuntimeError(f"coordinator exited; see {self.data / 'logs'}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self.url
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("coordinator did not answer /healthz")
+        _wait_healthy(self.procs["coordinator"], self.url, timeout, self.data)
+        return self.url
+
+    def start_replicas(
+        self, count: int, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> str:
+        """Start ``count`` coordinator replicas (``replica-0`` …), each its own process
+        on its own port, sharing the database and the data folder's key, behind a
+        round-robin balancer on :attr:`port`; returns the balancer's URL.
+
+        Replicas are for PostgreSQL (``database_url``); blobs they share through a bucket
+        (``SWARMGEN_BLOB_STORE=s3`` in ``env``) or, on one machine, the data folder.
+        """
+        settings = CoordinatorSettings(data=self.data, database_url=self.database_url)
+        open_store(settings).dispose()  # migrate once, before the replicas race to
+        load_or_create(settings.key_path)  # one coordinator key for all of them
+        for i in range(count):
+            self.start_replica(f"replica-{i}", timeout, env)
+        self.balancer = Balancer(list(self.replicas.values()), self.port).start()
+        return self.url
+
+    def start_replica(
+        self, name: str, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> int:
+        """Start one more replica (or restart ``name``) on a port of its own; the
+        balancer, once started, sends new connections to it too."""
+        port = free_port()
+        args = ["coordinator", *self._common(), "--port", str(port)]
+        if self.lease_min_s is not None:
+            args += ["--lease-min-s", str(self.lease_min_s)]
+        self._spawn(name, args, env)
+        _wait_healthy(self.procs[name], f"http://127.0.0.1:{port}", timeout, self.data)
+        self.replicas[name] = port
+        if self.balancer is not None:
+            self.balancer.backends = list(self.replicas.values())
+        return port
+
+    def leader(self, since: str = "") -> str | None:
+        """The living replica that last logged taking the leadership (log lines start
+        with their local time, ``YYYY-MM-DD HH:MM:SS,mmm``, so the latest claim is the
+        current one); with ``since`` (a time in that form), only a claim made after it."""
+        claims: list[tuple[str, str]] = []
+        for name in self.replicas:
+            proc = self.procs.get(name)
+            if proc is None or proc.poll() is not None:
+                continue
+            log = (self.data / "logs" / f"{name}.log").read_text()
+            claims += [(ln[:23], name) for ln in log.splitlines() if "leading the periodic" in ln]
+        claims = [claim for claim in claims if claim[0] > since]
+        return max(claims)[1] if claims else None
 
     def start_worker(
         self,
@@ -177,7 +227,9 @@ class LocalNetwork:
         raise TimeoutError(f"worker {name} did not register within {timeout} s")
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
-        proc = self.procs.pop(name)
+        proc = self.procs.pop(name, None)
+        if proc is None:  # stopped already (by another thread of a test or bench)
+            return None
         if proc.poll() is None:
             proc.send_signal(sig)
         try:
@@ -187,17 +239,35 @@ class LocalNetwork:
             return proc.wait()
 
     def close(self) -> None:
-        """Stop workers first (they hand back jobs), then the coordinator."""
-        for name in [n for n in self.procs if n != "coordinator"]:
+        """Stop workers first (they hand back jobs), then the coordinator or replicas."""
+        servers = {"coordinator", *self.replicas}
+        for name in [n for n in self.procs if n not in servers]:
             self.stop(name)
-        if "coordinator" in self.procs:
-            self.stop("coordinator")
+        for name in [n for n in self.procs if n in servers]:
+            self.stop(name)
+        if self.balancer is not None:
+            self.balancer.stop()
+            self.balancer = None
 
     def __enter__(self) -> LocalNetwork:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float, data: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"coordinator exited; see {data / 'logs'}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"coordinator at {url} did not answer /healthz")
 
 
 def _owner_key(extra: tuple[str, ...], env: dict[str, str] | None) -> str | None:

@@ -60,3 +60,12 @@ def test_a_worker_loading_the_modalities_loads_no_comparison() -> None:
         "modality('image'), modality('text')"
     )
     assert loaded_after(code, ("imagehash", "swarmgen.core.verification")) == []
+
+
+def test_a_coordinator_on_files_loads_no_s3_client(tmp_path: Path) -> None:
+    code = (
+        "from swarmgen.coordinator.bootstrap import open_blobs\n"
+        "from swarmgen.coordinator.settings import CoordinatorSettings\n"
+        f"open_blobs(CoordinatorSettings(data={str(tmp_path)!r}))"
+    )
+    assert loaded_after(code, ("boto3", "botocore")) == []

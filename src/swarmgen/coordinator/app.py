@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from swarmgen.coordinator.faces import fallback, horde, metrics, native, openai
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.provenance import Provenance
+from swarmgen.coordinator.replicas import RelayedNotifier
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.tasks import TaskRunner
 from swarmgen.store import Store
@@ -47,11 +49,16 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        relayed = services.notifier if isinstance(services.notifier, RelayedNotifier) else None
+        if relayed is not None:  # wake-ups from and to the other replicas
+            relayed.start()
         await runner.start()
         try:
             yield
         finally:
             await runner.stop()
+            if relayed is not None:
+                await asyncio.to_thread(relayed.stop)
 
     app = FastAPI(
         title="swarmgen coordinator",

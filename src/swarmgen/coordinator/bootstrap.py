@@ -21,6 +21,7 @@ from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.replicas import notifier_for
 from swarmgen.coordinator.settings import (
     CoordinatorSettings,
     CreditSettings,
@@ -82,6 +83,26 @@ def terms_of(settings: CoordinatorSettings, registry: Registry) -> Terms:
     )
 
 
+def open_blobs(settings: CoordinatorSettings) -> BlobStore:
+    """The blob store ``settings`` name: files in the data folder, or a bucket (checked
+    reachable now, so a wrong bucket fails the start, not the first result)."""
+    if settings.blob_store == "files":
+        return FileBlobStore(settings.blob_dir)
+    from swarmgen.blobs.s3 import S3BlobStore, S3Location  # boto3 only where a bucket is used
+
+    assert settings.s3_bucket is not None  # the settings' validator requires it
+    store = S3BlobStore(
+        S3Location(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+        )
+    )
+    store.check()
+    return store
+
+
 def prepare(settings: CoordinatorSettings) -> None:
     """What must happen once before any server process starts: check the economics,
     migrate, make the key.
@@ -111,9 +132,9 @@ def build_services(
     check_settings(settings, registry)
     settings.data.mkdir(parents=True, exist_ok=True)
     store = store or open_store(settings)
-    blobs = blobs or FileBlobStore(settings.blob_dir)
+    blobs = blobs or open_blobs(settings)
     clock = clock or SystemClock()
-    notifier = Notifier()
+    notifier = notifier_for(store)
     verifier = (
         Verifier(
             registry,

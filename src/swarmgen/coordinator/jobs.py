@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from swarmgen.blobs import BlobStore
+from swarmgen.blobs import BlobStore, LinkingBlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import ANONYMOUS, CreditService, Payment, refund
 from swarmgen.coordinator.domain import Accepted, JobRequest, JobStatus, Quote
@@ -28,6 +28,7 @@ from swarmgen.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
+    StorageUnavailable,
     UnknownModel,
 )
 from swarmgen.registry import Registry
@@ -315,9 +316,32 @@ class JobService:
         if record.state is not JobState.COMPLETED or not record.outputs:
             raise Conflict(f"job {job_id} is {record.state.value}, not completed", job_id=job_id)
         keys = record.outputs
-        return modality(record.kind).result(
-            lambda i: self.blobs.get(keys[i]), len(keys), index, fmt
-        )
+        try:
+            return modality(record.kind).result(
+                lambda i: self.blobs.get(keys[i]), len(keys), index, fmt
+            )
+        except KeyError as exc:  # the store lost it, or holds other bytes under its key
+            raise StorageUnavailable(
+                f"the result of job {job_id} cannot be read back intact", job_id=job_id
+            ) from exc
+
+    def result_link(
+        self, user: UserRecord, job_id: str, index: int, fmt: str
+    ) -> tuple[str, str] | None:
+        """A presigned link to the result's blob and the blob's key (its SHA-256), when
+        results are served by redirect and the result is a blob as stored; None to serve
+        it with :meth:`result`."""
+        if not self.settings.result_redirect_s or not isinstance(self.blobs, LinkingBlobStore):
+            return None
+        record = self._own(user, job_id)
+        if record.state is not JobState.COMPLETED or not record.outputs:
+            raise Conflict(f"job {job_id} is {record.state.value}, not completed", job_id=job_id)
+        stored = modality(record.kind).stored_result(len(record.outputs), index, fmt)
+        if stored is None:
+            return None
+        blob, media_type = stored
+        key = record.outputs[blob]
+        return self.blobs.link(key, media_type, self.settings.result_redirect_s), key
 
     def cancel(self, user: UserRecord, job_id: str) -> JobStatus:
         """Withdraw a job that has not completed and refund its escrow.

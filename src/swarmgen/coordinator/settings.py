@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from swarmgen.core.leases import LEASE_MAX_FACTOR, MAX_FACTOR_LIMIT
@@ -135,9 +135,33 @@ class CoordinatorSettings(BaseSettings):
     aging_points_per_s: int = Field(
         100, ge=1, description="Priority points a queued job gains per second it waits."
     )
+    blob_store: Literal["files", "s3"] = Field(
+        "files",
+        description="Where result blobs live: files under DATA/blobs (one host), or a bucket "
+        "through the S3 API (replicas on several hosts; see the s3_* settings).",
+    )
+    s3_bucket: str | None = Field(None, description="Bucket of the blobs (blob_store=s3).")
+    s3_prefix: str = Field("blobs", description="Folder of the blobs inside the bucket.")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 API endpoint (MinIO, moto …); unset for AWS itself."
+    )
+    s3_region: str | None = Field(None, description="Region of the bucket; default us-east-1.")
+    result_redirect_s: int = Field(
+        0,
+        ge=0,
+        le=7 * 86_400,
+        description="With a bucket, answer a result download with a redirect to a presigned "
+        "link valid this many seconds instead of relaying the bytes; 0 relays them.",
+    )
     coordinator_key: Path | None = Field(
         None, description="Ed25519 key that signs epoch seals; default DATA/coordinator.key."
     )
+
+    @model_validator(mode="after")
+    def _bucket_named(self) -> Self:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("blob_store=s3 needs s3_bucket")
+        return self
 
     @field_validator("panel_stages")
     @classmethod
@@ -178,6 +202,7 @@ class JobSettings(_Slice):
     aging_points_per_s: int
     result_wait_max_s: float
     idempotency_window_s: int = 86_400
+    result_redirect_s: int = 0
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ as a :class:`Call`. An :func:`endpoint` on it becomes a plain method on
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -109,6 +111,9 @@ class Call(Generic[T]):
     headers: dict[str, str] = field(default_factory=dict)
     retry: bool = False
     """Safe to send again when the answer is lost or a 5xx: the call is idempotent."""
+    follow_redirects: bool = False
+    """Follow a redirect (a result served from a bucket by a presigned link). httpx drops
+    the ``Authorization`` header when a redirect leaves the coordinator's origin."""
 
     def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         return http.build_request(
@@ -151,6 +156,29 @@ def answer(model: type[BaseModel], key: str | None = None) -> Callable[[httpx.Re
 
 def content(response: httpx.Response) -> bytes:
     return check_response(response).content
+
+
+def result_content(response: httpx.Response) -> bytes:
+    """A result's bytes; when they came by redirect, checked against the SHA-256 the
+    coordinator stated on it (``Repr-Digest``), so a bucket cannot swap them."""
+    data = check_response(response).content
+    for hop in response.history:
+        stated = hop.headers.get("repr-digest")
+        if stated is None:
+            continue
+        expected = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
+        if stated.strip() != expected:
+            raise SwarmgenAPIError(
+                502,
+                {
+                    "error": {
+                        "code": "digest_mismatch",
+                        "message": "redirected result "
+                        "does not match the digest the coordinator stated",
+                    }
+                },
+            )
+    return data
 
 
 class endpoint(Generic[P, T]):
@@ -242,7 +270,13 @@ class Requests:
     def result(self, job_id: str, index: int = 0, format: str = "raw") -> Call[bytes]:
         """PNG bytes of image ``index``, or the text (``format="json"``: tokens, logprobs)."""
         params = {"index": index, "format": format}
-        return Call("GET", f"{paths.job(job_id)}/result", content, params=params)
+        return Call(
+            "GET",
+            f"{paths.job(job_id)}/result",
+            result_content,
+            params=params,
+            follow_redirects=True,
+        )
 
     @endpoint
     def cancel(self, job_id: str) -> Call[dict[str, Any]]:

@@ -73,7 +73,9 @@ class Client(Requests):
         while True:
             outcome: httpx.Response | Exception
             try:
-                outcome = self._http.send(call.request(self._http))
+                outcome = self._http.send(
+                    call.request(self._http), follow_redirects=call.follow_redirects
+                )
             except httpx.TransportError as exc:
                 outcome = exc
             delay = call.resend_after(attempt, outcome)
@@ -128,7 +130,9 @@ class AsyncClient(Requests):
         while True:
             outcome: httpx.Response | Exception
             try:
-                outcome = await self._http.send(call.request(self._http))
+                outcome = await self._http.send(
+                    call.request(self._http), follow_redirects=call.follow_redirects
+                )
             except httpx.TransportError as exc:
                 outcome = exc
             delay = call.resend_after(attempt, outcome)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from pydantic import ValidationError
 
 from swarmgen.coordinator.settings import (
     CoordinatorSettings,
@@ -45,3 +46,11 @@ def test_a_slice_is_frozen(cut: type) -> None:
     name = dataclasses.fields(piece)[0].name
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(piece, name, 1)
+
+
+def test_blobs_in_a_bucket_need_the_bucket_named() -> None:
+    with pytest.raises(ValidationError, match="s3_bucket"):
+        CoordinatorSettings(blob_store="s3")
+    assert CoordinatorSettings(blob_store="s3", s3_bucket="results").s3_prefix == "blobs"
+    with pytest.raises(ValidationError):
+        CoordinatorSettings(blob_store="gcs")

@@ -95,6 +95,12 @@ class Modality(Protocol):
         """The bytes and media type of result ``index`` (``fmt`` for text), read via ``blobs``."""
         ...
 
+    def stored_result(self, stored: int, index: int, fmt: str) -> tuple[int, str] | None:
+        """Which stored blob result ``index`` (``fmt``) is, byte for byte, and its media
+        type; None when the result is derived from a blob (then only :meth:`result` serves
+        it). A blob served as stored may be handed out as a link to the blob store."""
+        ...
+
     def thresholds(self, stored: Mapping[str, Any]) -> Thresholds:
         """The offering's calibrated thresholds (core defaults where none are stored)."""
         ...

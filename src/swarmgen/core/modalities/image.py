@@ -126,9 +126,13 @@ class ImageModality:
     def result(
         self, blobs: Callable[[int], bytes], stored: int, index: int, fmt: str
     ) -> tuple[bytes, str]:
+        blob, media_type = self.stored_result(stored, index, fmt)
+        return blobs(blob), media_type
+
+    def stored_result(self, stored: int, index: int, fmt: str) -> tuple[int, str]:
         if not 0 <= index < stored:
             raise InvalidRequest(FieldProblem("index", "no image at this index", stored - 1))
-        return blobs(index), "image/png"
+        return index, "image/png"
 
     def thresholds(self, stored: Mapping[str, Any]) -> Thresholds:
         from swarmgen.core.verification.imagecheck import ImageThresholds

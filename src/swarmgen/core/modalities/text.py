@@ -151,6 +151,9 @@ class TextModality:
             return data, "application/json"
         return json.loads(data)["text"].encode("utf-8"), "text/plain; charset=utf-8"
 
+    def stored_result(self, stored: int, index: int, fmt: str) -> tuple[int, str] | None:
+        return (0, "application/json") if fmt == "json" else None
+
     def thresholds(self, stored: Mapping[str, Any]) -> Thresholds:
         from swarmgen.core.verification.textcheck import TextThresholds
 

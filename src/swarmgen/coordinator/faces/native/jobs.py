@@ -3,9 +3,11 @@
 # No ``from __future__ import annotations``: FastAPI must see the route-local ``User``
 # dependency type itself, not a string it cannot resolve from module globals.
 
+import base64
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi.responses import RedirectResponse
 
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
@@ -130,6 +132,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
                 "text/plain",
                 "application/json",
             ),
+            307: {"description": "The result's blob at a presigned link (result_redirect_s)."},
             **errors(404, 409),
         },
     )
@@ -139,7 +142,17 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         index: Annotated[int, Query(ge=0, lt=16)] = 0,
         format: Literal["raw", "json"] = "raw",
     ) -> Response:
-        """PNG bytes of image ``index``, or the text (``format=json``: tokens and logprobs)."""
+        """PNG bytes of image ``index``, or the text (``format=json``: tokens and logprobs).
+
+        Where the coordinator is set to (``result_redirect_s``), a 307 to a presigned link
+        to the blob in the bucket instead."""
+        link = jobs.result_link(user, job_id, index, format)
+        if link is not None:
+            url, key = link
+            digest = base64.b64encode(bytes.fromhex(key)).decode("ascii")
+            # RFC 9530: the client checks what the bucket serves against the digest stated here
+            headers = {"Repr-Digest": f"sha-256=:{digest}:"}
+            return RedirectResponse(url, status_code=307, headers=headers)
         data, media_type = jobs.result(user, job_id, index, format)
         return Response(content=data, media_type=media_type)
 

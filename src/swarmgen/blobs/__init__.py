@@ -1,8 +1,12 @@
 """The blob-store port: content-addressed bytes (images, texts) keyed by SHA-256.
 
 Keys are the hex digest of the content, so a blob is written once and any reader can
-check what it got. :class:`FileBlobStore` keeps them under a folder; :class:`MemoryBlobStore`
-is the in-package stand-in for tests.
+check what it got. :class:`FileBlobStore` keeps them under a folder (the embedded default);
+:class:`~swarmgen.blobs.s3.S3BlobStore` in a bucket through the S3 API, for replicas that
+share no disk; :class:`MemoryBlobStore` is the in-package stand-in for tests.
+
+A store whose reader is not the coordinator (a bucket) may also hand out a time-limited
+link to one blob (:class:`LinkingBlobStore`), so results can be served by redirect.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 
@@ -23,12 +27,38 @@ class BlobStore(Protocol):
         ...
 
     def get(self, key: str) -> bytes:
-        """The bytes under ``key``; ``KeyError`` when absent."""
+        """The bytes under ``key``, checked against it; ``KeyError`` when absent (or when
+        what is stored does not hash to ``key``: :class:`BlobCorrupt`)."""
         ...
+
+
+@runtime_checkable
+class LinkingBlobStore(BlobStore, Protocol):
+    """A blob store that can give a reader a link to one blob, valid for a while."""
+
+    def link(self, key: str, media_type: str, expires_s: int) -> str:
+        """A URL that serves the blob under ``key`` as ``media_type`` for ``expires_s``."""
+        ...
+
+
+class BlobCorrupt(KeyError):
+    """What a store holds under a key does not hash to that key: never served as it."""
 
 
 def blob_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def is_key(key: str) -> bool:
+    """Whether ``key`` has a blob key's form (64 lowercase hex digits)."""
+    return bool(_KEY.match(key))
+
+
+def checked(key: str, data: bytes) -> bytes:
+    """``data`` if it hashes to ``key``; :class:`BlobCorrupt` otherwise."""
+    if blob_key(data) != key:
+        raise BlobCorrupt(key)
+    return data
 
 
 class MemoryBlobStore:
@@ -41,7 +71,7 @@ class MemoryBlobStore:
         return key
 
     def get(self, key: str) -> bytes:
-        return self._blobs[key]
+        return checked(key, self._blobs[key])
 
 
 class FileBlobStore:
@@ -53,7 +83,7 @@ class FileBlobStore:
         self._dirs: set[str] = set()
 
     def _path(self, key: str) -> str:
-        if not _KEY.match(key):
+        if not is_key(key):
             raise KeyError(key)
         return os.path.join(self.root, key[:2], key)
 
@@ -79,6 +109,7 @@ class FileBlobStore:
     def get(self, key: str) -> bytes:
         try:
             with open(self._path(key), "rb") as handle:
-                return handle.read()
+                data = handle.read()
         except FileNotFoundError:
             raise KeyError(key) from None
+        return checked(key, data)
