@@ -15,7 +15,8 @@ from swarmgen.chain.settings import ChainSettings
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.bootstrap import build_services, leadership, periodic_tasks
-from swarmgen.coordinator.faces import fallback, horde, metrics, native, openai
+from swarmgen.coordinator.explorer import Explorer
+from swarmgen.coordinator.faces import dashboard, fallback, horde, metrics, native, openai
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.provenance import Provenance
@@ -127,6 +128,18 @@ def create_app(
         settings,
     )
     metrics.mount(app, observer)
+    dashboard.mount(
+        app,
+        dashboard.DashboardServices(
+            network,
+            Explorer(services.store, network.publication, services.epochs.keys.public_key),
+            services.jobs,
+            services.credits,
+            provenance,
+            services.store,
+        ),
+        settings,
+    )
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:
