@@ -107,12 +107,15 @@ def run_swarm(data: Path, db: str) -> Run:
         owners = {name: net.create_key(f"owner-{name}") for name in ("ann", "bob", "mal")}
         net.start_coordinator()
         ids = {}
+        since = int(time.time() * 1000)
         for name, key in owners.items():
             extra = ["--max-batch", "2", "--pop-wait-s", "1"]
             cheat = "noise" if name == "mal" else None
             ids[name] = net.start_worker(
                 name, [IMAGE], *extra, env={"SWARMGEN_API_KEY": key}, cheat=cheat
             )
+        for name, worker_id in ids.items():  # all three serve before any job: none is left out
+            net.wait_ready(name, worker_id, since)
         with Client(net.url, requester) as client:
             wait_for_epoch(client, 1)  # the workers' whole first epoch lies ahead
             jobs = [

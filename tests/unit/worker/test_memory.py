@@ -54,12 +54,16 @@ def test_explicit_offerings_that_do_not_fit_are_dropped_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     logger = logging.getLogger("swarmgen.worker.factory")
-    logger.addHandler(caplog.handler)  # a CLI test may have stopped propagation upwards
+    # a CLI test may have configured logging: stopped propagation upwards, or disabled
+    # the loggers that existed then (dictConfig's disable_existing_loggers)
+    logger.addHandler(caplog.handler)
+    disabled, logger.disabled = logger.disabled, False
     try:
         with caplog.at_level(logging.INFO, "swarmgen.worker.factory"):
             chosen = choose_offerings(REGISTRY, ["m@fp32", "m@bf16", "e@fp32"], 600)
     finally:
         logger.removeHandler(caplog.handler)
+        logger.disabled = disabled
     assert chosen == offerings("m@bf16", "e@fp32")
     assert "not serving m@fp32: it needs 900 bytes, 600 declared" in caplog.text
     assert "serving m@bf16, e@fp32 (memory 600)" in caplog.text
