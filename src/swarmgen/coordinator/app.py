@@ -41,6 +41,7 @@ def create_app(
     The periodic tasks start with the app's lifespan (not here), so an app that is built
     but never served, like the one a multi-process parent builds, never takes leadership.
     """
+    owns_store = store is None  # a store the app opened is the app's to close
     services = build_services(settings, store=store, blobs=blobs, clock=clock, chain=chain)
     runner = TaskRunner(
         periodic_tasks(services, settings),
@@ -60,6 +61,8 @@ def create_app(
             await runner.stop()
             if relayed is not None:
                 await asyncio.to_thread(relayed.stop)
+            if owns_store:
+                services.store.dispose()
 
     app = FastAPI(
         title="swarmgen coordinator",
