@@ -4,7 +4,8 @@ Every operation in the document gets generated requests, valid and invalid, sent
 client would: requester operations carry a requester key, worker operations are signed by a
 registered worker. No answer may be a server error, and every answer must be one the
 document declares (status code, media type, body schema); that is what keeps the document
-honest for SDKs generated from it.
+honest for SDKs generated from it. The replicated deployment gets the same run: two
+coordinators on one PostgreSQL, the cases alternating between them.
 
 The run is bounded: a fixed case budget spread over the operations, derandomised so CI sees
 the same cases every run, no per-example deadline, and a wall-clock cap per database.
@@ -15,14 +16,16 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import hypothesis
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, Verbosity
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -32,9 +35,12 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.integration.coordinator.conftest import Env
+from tests.integration.coordinator.conftest import Clock, Env
 from tests.integration.coordinator.helpers import MODELS
 
+from swarmgen.coordinator.admin import create_key
+from swarmgen.coordinator.app import create_app
+from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.signing import KeyPair, sign_request
 from swarmgen.sdk.worker_client import WorkerClient
 
@@ -69,11 +75,24 @@ class Finding:
         return f"{self.operation}: {self.title} (HTTP {self.status})\n    {self.example}"
 
 
-class Fuzzer:
-    """Sends generated cases through the test client, authenticated, and collects findings."""
+class Alternating:
+    """A client that sends each request to the next of several replicas in turn."""
 
-    def __init__(self, env: Env, worker: KeyPair) -> None:
-        self.env = env
+    def __init__(self, clients: list[TestClient]) -> None:
+        self.clients = clients
+        self.sent = 0
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        client = self.clients[self.sent % len(self.clients)]
+        self.sent += 1
+        return client.request(method, url, **kwargs)
+
+
+class Fuzzer:
+    """Sends generated cases through ``http``, authenticated, and collects findings."""
+
+    def __init__(self, http: TestClient | Alternating, worker: KeyPair) -> None:
+        self.http = http
         self.worker = worker
         self.cases = 0
         self.findings: dict[tuple[str, str, int], Finding] = {}
@@ -87,7 +106,7 @@ class Fuzzer:
         if path.startswith(WORKER_PREFIX):
             signed = sign_request(self.worker, case.method.upper(), path, content, int(time.time()))
             kwargs["headers"] = {**kwargs.get("headers", {}), **signed}
-        response = self.env.http.request(
+        response = self.http.request(
             kwargs["method"],
             kwargs["url"],
             params=kwargs.get("params"),
@@ -159,16 +178,17 @@ def _run(strategy: Any, examples: int, send: Callable[[Any], None], end: float) 
     fuzz()
 
 
-@pytest.mark.parametrize("settings_overrides", [{"openai_wait_s": 0}])  # nobody serves jobs
-def test_whole_openapi_document_survives_generated_requests(env: Env) -> None:
+def _fuzz_document(http: TestClient | Alternating, first: TestClient, key: str) -> None:
+    """Every operation of ``first``'s document, with generated cases sent through ``http``;
+    fails on any finding or on too few cases."""
     # The worker is registered with its owner's key, so the stake operations reach past
     # "register with your owner's key" into their own rules.
     worker = KeyPair.generate()
-    owned = WorkerClient("http://testserver", worker, owner_key=env.key, http=env.http)
+    owned = WorkerClient("http://testserver", worker, owner_key=key, http=first)
     owned.register("fuzz", MODELS, 512 * 512, 4)
-    requester = {"authorization": f"Bearer {env.key}"}
-    app = env.http.app
+    app = first.app
     assert isinstance(app, FastAPI)
+    requester = {"authorization": f"Bearer {key}"}
     schema = schemathesis.openapi.from_dict(app.openapi())
     # Operations with a body last: an operation with few distinct inputs (``GET /healthz``)
     # runs out of new cases early, and the ones after it take up what it left of the budget.
@@ -176,7 +196,7 @@ def test_whole_openapi_document_survives_generated_requests(env: Env) -> None:
         (result.ok() for result in schema.get_all_operations()),
         key=lambda op: (op.body is not None and len(op.body) > 0, op.path, op.method),
     )
-    fuzzer = Fuzzer(env, worker)
+    fuzzer = Fuzzer(http, worker)
     end = time.monotonic() + WALL_S
     target = math.ceil(MIN_CASES * 1.1)
     for done, operation in enumerate(operations):
@@ -188,3 +208,42 @@ def test_whole_openapi_document_survives_generated_requests(env: Env) -> None:
     print(f"{fuzzer.cases} cases over {len(operations)} operations\n{report}")
     assert fuzzer.cases >= MIN_CASES, f"only {fuzzer.cases} cases in {WALL_S} s"
     assert not fuzzer.findings, report
+
+
+@pytest.mark.parametrize("settings_overrides", [{"openai_wait_s": 0}])  # nobody serves jobs
+def test_whole_openapi_document_survives_generated_requests(env: Env) -> None:
+    _fuzz_document(env.http, env.http, env.key)
+
+
+@pytest.fixture
+def replicas(postgres_url: str, tmp_path: Path) -> Iterator[tuple[list[TestClient], str]]:
+    """Two coordinators on one PostgreSQL, each with its own engine, as replicas run."""
+    settings = CoordinatorSettings(
+        data=tmp_path,
+        database_url=postgres_url,
+        lease_min_s=5,
+        max_attempts=2,
+        min_stake=0,
+        panel_stages=(1, 3, 5),
+        trusted_workers=True,
+        openai_wait_s=0,  # nobody serves jobs
+    )
+    clock = Clock()
+    apps = [create_app(settings, clock=clock), create_app(settings, clock=clock)]
+    with (
+        TestClient(apps[0], raise_server_exceptions=False) as first,
+        TestClient(apps[1], raise_server_exceptions=False) as second,
+    ):
+        key = create_key(apps[0].state.store, clock, "alice").key
+        apps[0].state.credits.grant("alice", 10**9)
+        yield [first, second], key
+
+
+@pytest.mark.postgres
+def test_two_replicas_survive_generated_requests(
+    replicas: tuple[list[TestClient], str],
+) -> None:
+    clients, key = replicas
+    http = Alternating(clients)
+    _fuzz_document(http, clients[0], key)
+    assert http.sent >= MIN_CASES  # each replica answered half of them
