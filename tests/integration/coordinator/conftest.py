@@ -23,6 +23,11 @@ from swarmgen.store import SqlStore, open_store
 ALICE_CREDITS = 1_000_000_000
 """What the fixture user starts with: enough for every job the tests submit."""
 
+SKEW_S = 1800
+"""Accepted skew of signed timestamps in these tests. Workers sign with the real time while
+the test clock moves only when told, so on a slow host a long test's requests drifted past
+the default 60 s and were refused as stale; a request an hour old still is."""
+
 
 class Reads:
     """Each repository call in a short transaction of its own, as a test reads state:
@@ -108,6 +113,7 @@ def env(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -
         database_url=database_url,
         lease_min_s=5,
         max_attempts=2,
+        clock_skew_s=SKEW_S,
         # tests about stake, or about the drawn panel, set their own; without stake
         # cheating is not priced, which the start-up check would refuse
         **{
