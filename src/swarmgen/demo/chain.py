@@ -237,10 +237,16 @@ class DemoChain:
             load_or_create(data / f"worker-{name}.key")  # the key the worker starts with
             args = ["worker", "stake", "deposit", str(STAKE), "--worker", name, *where]
             running[name] = _cli(args, {"SWARMGEN_CHAIN_PRIVATE_KEY": DEV_KEYS[index + 1]})
-        for name, proc in running.items():
-            output, _ = proc.communicate(timeout=WAIT_S)
-            if proc.returncode != 0:
-                raise ChainError(f"the deposit for {name} failed: {output.strip()}")
+        try:
+            for name, proc in running.items():
+                output, _ = proc.communicate(timeout=WAIT_S)
+                if proc.returncode != 0:
+                    raise ChainError(f"the deposit for {name} failed: {output.strip()}")
+        finally:
+            for proc in running.values():  # none outlives a failed one
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         reader = self._reader()
         stakes = []
         for name in names:
