@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -16,6 +17,7 @@ from swarmgen.cli.common import reports_errors
 
 if TYPE_CHECKING:
     from swarmgen.demo import DemoReport
+    from swarmgen.demo.chain import DemoChain
 
 
 @reports_errors
@@ -64,13 +66,30 @@ def demo(
         bool,
         typer.Option("--serve", help="Keep the swarm running for a browser until Ctrl-C."),
     ] = False,
+    chain: Annotated[
+        bool,
+        typer.Option(
+            "--chain",
+            help="Stake, seal and slash on a local EVM node (anvil): the owners stake on "
+            "chain, the seal is read back, the cheater's slash executes after its window.",
+        ),
+    ] = False,
+    challenge_window_s: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=600,
+            help="With --chain: seconds the cheater's owner has to dispute its slash.",
+        ),
+    ] = 5,
 ) -> None:
     """Run a local swarm with one cheating worker through a whole epoch.
 
     Starts a coordinator, honest workers and a cheater (each of its own owner, staked),
     submits image and text jobs, waits for the validators, closes the epoch, and shows
     the cheater's verdict, the requester's refunds, each worker's earnings and the
-    verified ledger export. Outputs and their prompts go to OUT/summary.json.
+    verified ledger export. Outputs and their prompts go to OUT/summary.json. With
+    --chain, the same story on a local EVM node; the node stops with the demo.
     """
     from swarmgen.demo import DemoSettings, run_demo
     from swarmgen.tools.cheats import Cheat
@@ -93,11 +112,29 @@ def demo(
     # SIGTERM unwinds like Ctrl-C, so the local swarm's processes are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     console = Console(width=None if sys.stdout.isatty() else 120)
-    report = run_demo(out, settings, console=console, serve=_serve(console) if serve else None)
-    if any(r.status != "completed" for r in report.records) or not (
-        report.ledger and report.ledger.ok
+    with _chain(chain, challenge_window_s) as on_chain:
+        report = run_demo(
+            out,
+            settings,
+            console=console,
+            serve=_serve(console) if serve else None,
+            chain=on_chain,
+        )
+    if (
+        any(r.status != "completed" for r in report.records)
+        or not (report.ledger and report.ledger.ok)
+        or (chain and not (report.chain and report.chain.ok))
     ):
         raise typer.Exit(1)
+
+
+def _chain(wanted: bool, window_s: int) -> contextlib.AbstractContextManager[DemoChain | None]:
+    """The demo's chain (checked for anvil before anything starts), or none."""
+    if not wanted:
+        return contextlib.nullcontext()
+    from swarmgen.demo.chain import DemoChain
+
+    return DemoChain(window_s=window_s)
 
 
 def _serve(console: Console) -> Callable[[DemoReport], None]:

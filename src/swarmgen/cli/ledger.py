@@ -178,9 +178,20 @@ def close(
     data: DataOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Close and seal the open epoch when it is due (a running coordinator does this itself)."""
-    seal = admin_for(data, database_url).epochs.close_due(force=force)
+    """Close and seal the open epoch when it is due (a running coordinator does this itself).
+
+    With a chain configured (``SWARMGEN_CHAIN_*``, as the coordinator's), the close is
+    owed to it like a periodic one: the seal and the slashes wait in the outbox for
+    the coordinator's ``chain-outbox`` task (or ``swarmgen chain post``).
+    """
+    admin = admin_for(data, database_url)
+    try:
+        seal = admin.epochs.close_due(force=force)
+    finally:
+        admin.store.dispose()
     if seal is None:
         typer.echo("the open epoch is not due yet (use --force)", err=True)
         return
     print(json.dumps(seal.to_dict(), sort_keys=True))
+    if admin.chain is not None and admin.chain.enabled:
+        typer.echo(f"epoch {seal.epoch} is owed to the chain at {admin.chain.rpc_url}", err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from swarmgen.chain.settings import ChainSettings
 from swarmgen.clock import Clock, SystemClock
 from swarmgen.coordinator.auth import NewKey, new_api_key
 from swarmgen.coordinator.credits import CreditService
@@ -87,10 +88,16 @@ class Admin:
     settings: CoordinatorSettings
     store: Store
     clock: Clock
+    chain: ChainSettings | None = None
+    """The chain the coordinator posts to, if any: an epoch this closes is owed to it
+    as a periodic close is (its seal and slashes go through the outbox)."""
 
     @classmethod
-    def open(cls, settings: CoordinatorSettings) -> Admin:
-        return cls(settings, open_store(settings), SystemClock())
+    def open(cls, settings: CoordinatorSettings, chain: ChainSettings | None = None) -> Admin:
+        """``chain`` defaults to the ``SWARMGEN_CHAIN_*`` environment, as the
+        coordinator's own (:func:`swarmgen.coordinator.bootstrap.build_services`)."""
+        chain = chain if chain is not None else ChainSettings()
+        return cls(settings, open_store(settings), SystemClock(), chain)
 
     @property
     def credits(self) -> CreditService:
@@ -103,7 +110,8 @@ class Admin:
         registry = load_registry(self.settings.registry)
         keys = load_or_create(self.settings.key_path)
         settings = EpochSettings.of(self.settings)
-        return EpochService(settings, self.store, registry, self.clock, keys)
+        on_chain = self.chain is not None and self.chain.enabled
+        return EpochService(settings, self.store, registry, self.clock, keys, chain_outbox=on_chain)
 
     def check_progress(self) -> CheckProgress:
         """Pending checks and the seats still in play on them. Once no seat is in play,

@@ -4,6 +4,7 @@
   exports and verifies the ledger (:func:`run_demo`).
 - :mod:`.story` — reads an epoch's verdicts, refunds and earnings from the ledger.
 - :mod:`.tables` — one short table per step.
+- :mod:`.chain` — ``--chain``: the stake, the seal and the slash on a local EVM node.
 """
 
 from swarmgen.demo.run import DemoReport, DemoSettings, run_demo

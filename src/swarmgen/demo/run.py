@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.console import Console
@@ -38,6 +38,9 @@ from swarmgen.errors import Conflict
 from swarmgen.localnet import LocalNetwork
 from swarmgen.sdk.client import Client, image_job, text_job
 from swarmgen.tools.cheats import Cheat
+
+if TYPE_CHECKING:
+    from swarmgen.demo.chain import ChainReport, DemoChain
 
 IMAGE_PROMPTS = (
     "a large red circle on a white background",
@@ -130,6 +133,7 @@ class DemoReport:
     refunds: list[Refund] = field(default_factory=list)
     requester: dict[str, int] = field(default_factory=dict)
     ledger: VerifyReport | None = None
+    chain: ChainReport | None = None
 
     @property
     def dashboard(self) -> str:
@@ -151,6 +155,7 @@ class DemoReport:
             "refunds": [asdict(r) for r in self.refunds],
             "requester": self.requester,
             "ledger": {"file": "ledger.jsonl", **asdict(self.ledger)} if self.ledger else None,
+            **({"chain": asdict(self.chain)} if self.chain else {}),
         }
 
 
@@ -160,17 +165,26 @@ def run_demo(
     *,
     console: Console | None = None,
     serve: Callable[[DemoReport], None] | None = None,
+    chain: DemoChain | None = None,
 ) -> DemoReport:
     """Run the demo into ``out``; with ``serve``, call it (while the swarm still runs)
-    once everything is written, and stop the swarm when it returns."""
+    once everything is written, and stop the swarm when it returns. With ``chain``
+    (:mod:`swarmgen.demo.chain`) the stake, the seal and the slash are on its node."""
     console = console or Console()
     data = _fresh(out)
     coordinator = CoordinatorSettings(data=data, epoch_length_s=settings.epoch_s)
-    with LocalNetwork(data, lease_min_s=settings.lease_min_s) as net:
+    env = {"SWARMGEN_EPOCH_LENGTH_S": str(settings.epoch_s)}
+    if chain is not None:  # before the first epoch opens: its draw reads this stake
+        env |= chain.join(coordinator, _names(settings), console)
+    net = (
+        chain.network(data, settings.lease_min_s)
+        if chain is not None
+        else LocalNetwork(data, lease_min_s=settings.lease_min_s)
+    )
+    with net:
         key = net.create_key(REQUESTER)
-        env = {"SWARMGEN_EPOCH_LENGTH_S": str(settings.epoch_s)}
         net.start_coordinator(env=env)
-        admin = Admin.open(coordinator)
+        admin = Admin.open(coordinator, chain.settings if chain is not None else None)
         try:
             tables.step(console, 1, f"the swarm: a coordinator on {net.url}, data in {data}")
             workers = _start_workers(net, settings, console)
@@ -196,8 +210,10 @@ def run_demo(
                 report.epoch = seal.epoch
                 console.print(tables.seal(seal, progress))
                 _tell(report, admin, client, out, console=console)
+                if chain is not None:
+                    report.chain = chain.tell(report, seal, admin, out, console)
             (out / "summary.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
-            tables.step(console, 8, "look around")
+            tables.step(console, 8 if chain is None else 9, "look around")
             console.print(tables.links(report, out))
             if serve is not None:
                 serve(report)
@@ -225,11 +241,15 @@ def _fresh(out: Path) -> Path:
     return data
 
 
+def _names(settings: DemoSettings) -> list[str]:
+    return [*HONEST[: settings.honest], CHEATER]
+
+
 def _start_workers(net: LocalNetwork, settings: DemoSettings, console: Console) -> list[DemoWorker]:
     """Start the workers, each under its own owner; the first alone, so the others
     reuse the model files it prepares in the shared cache."""
     models = [settings.image_model, settings.text_model]
-    names = [*HONEST[: settings.honest], CHEATER]
+    names = _names(settings)
     workers: list[DemoWorker] = []
     started: dict[str, int] = {}
     with console.status("loading models in the worker processes") as status:

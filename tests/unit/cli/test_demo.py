@@ -19,6 +19,7 @@ from swarmgen.cli.main import app
         (["--honest", "2"], "--honest"),
         (["--cheat-rate", "1.5"], "--cheat-rate"),
         (["--images", "0"], "--images"),
+        (["--chain", "--challenge-window-s", "0"], "--challenge-window-s"),
     ],
 )
 def test_bad_options_are_refused_before_any_process_starts(
@@ -47,3 +48,15 @@ def test_a_folder_no_demo_wrote_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "error [conflict]" in result.output and "no demo wrote" in result.output
     assert (tmp_path / "data" / "swarmgen.db").read_text() == "someone's"
+
+
+@pytest.mark.usefixtures("keep_sigterm")
+def test_chain_without_anvil_is_refused_before_any_process_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("swarmgen.demo.chain.anvil_binary", lambda: None)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--chain"])
+    assert result.exit_code == 2
+    assert "error [chain_error]" in result.output and "anvil is missing" in result.output
+    assert not out.exists()
