@@ -4,6 +4,9 @@ a validation seat only to the worker drawn for it."""
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Callable
+from typing import Any
 
 from tests.integration.store.rows import job
 
@@ -341,3 +344,42 @@ def test_untaken_seats_agree_with_the_core_deadline_on_generated_cases(store: St
         cases.append((seat.id in found, now > deadline))
     assert [f for f, _ in cases] == [e for _, e in cases]
     assert 0 < sum(e for _, e in cases) < len(cases)  # both sides of the deadline
+
+
+def test_a_seat_is_taken_or_missed_never_both_when_its_lease_races_the_pass(
+    store: Store,
+) -> None:
+    """The reaper's pass and the drawn worker's pop meet on one late seat, on another
+    connection (another replica): whichever holds the row first wins, the other finds
+    nothing (PostgreSQL: ``SKIP LOCKED``; SQLite and memory: the second waits)."""
+    late = take_deadline_ms(0, 30, 3) + 1
+    with store.transaction() as tx:
+        tx.jobs.insert([job("seat", validates="c1", exclude_worker="w9")])
+        tx.dispatch.assign({"seat": "w0"}, 0)
+
+    def rival(work: Callable[[Any], list[Any]], out: list[Any]) -> threading.Thread:
+        def body() -> None:
+            with store.transaction() as tx:
+                out.extend(work(tx))
+
+        return threading.Thread(target=body)
+
+    leased: list[Any] = []
+    pop = rival(lambda tx: tx.dispatch.lease("w0", ["echo-image@fp32"], 4096, 1, now=late), leased)
+    with store.transaction() as tx:  # the pass finds the seat first and clears its draw
+        assert [s.job_id for s in tx.dispatch.untaken_seats(late, 3)] == ["seat"]
+        pop.start()
+        pop.join(0.3)
+        assert tx.dispatch.assign({"seat": None}, late) == 1
+    pop.join(10)
+    assert leased == []  # the missed seat is not the worker's any more
+    with store.transaction() as tx:
+        tx.dispatch.assign({"seat": "w0"}, 0)
+    missed: list[Any] = []
+    reaper = rival(lambda tx: tx.dispatch.untaken_seats(late, 3), missed)
+    with store.transaction() as tx:  # the worker takes it first
+        (taken,) = tx.dispatch.lease("w0", ["echo-image@fp32"], 4096, 1, now=late)
+        reaper.start()
+        reaper.join(0.3)
+    reaper.join(10)
+    assert taken.id == "seat" and missed == []  # a seat taken is not missed
