@@ -13,6 +13,7 @@ drawn, is forced where it matters. The figures at scale are ``bench/adversary.py
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from swarmgen.core.leases import LEASE_MAX_FACTOR
 from swarmgen.core.ledger import EntryKind
 from swarmgen.core.receipts import Receipt
 from swarmgen.core.verification.draw import take_deadline_ms
+from swarmgen.sdk import worker_client
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.worker.daemon import result_payload
 
@@ -201,11 +203,13 @@ def reap_at(env: Env, now_ms: int) -> None:
     env.http.app.state.workers.reap()
 
 
-# the test clock runs minutes ahead of the real time the workers sign their requests with
-@pytest.mark.parametrize("settings_overrides", [{"clock_skew_s": 3600}])
 def test_starve_a_drawn_key_that_only_heartbeats_misses_its_seat_at_the_deadline(
-    env: Env,
+    env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # minutes pass on the test clock: the workers sign their requests by it, as workers
+    # whose clocks agree with the coordinator's would
+    signing_clock = SimpleNamespace(time=lambda: env.clock.now_ms() / 1000)
+    monkeypatch.setattr(worker_client, "time", signing_clock)
     claimant, sitter = staked(env, "ann"), staked(env, "mal")
     job_id = claim(env, claimant)
     (seat,) = seats_of(env, job_id)
