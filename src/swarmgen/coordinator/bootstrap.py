@@ -142,6 +142,7 @@ def build_services(
             escalation=EscalationPolicy(settings.panel_stages),
             min_stake=settings.min_stake,
             max_missed_seats=settings.max_missed_seats,
+            lease_max_factor=settings.lease_max_factor,
             economics=None if settings.trusted_workers else terms_of(settings, registry),
             stakes=stakes,
         )

@@ -20,9 +20,11 @@ into a decision, asking for more validators (1 → 3 → 5) while it is pending.
 validation lease that expires (leases have a hard maximum, however many heartbeats
 arrive) is a *missed seat*, not a ballot: :meth:`Verifier.reseat` records the miss
 against its holder's reliability (:mod:`swarmgen.core.verification.reliability`) and
-queues the seat again for anyone but that holder. An honest worker that crashes is
-never convicted for it; a key that holds seats to starve a panel loses each at the cap
-and cannot take it back.
+queues the seat again for anyone but that holder. So is a drawn seat its worker has
+not taken by :func:`~swarmgen.core.verification.draw.take_deadline_ms` (a key that
+heartbeats to stay drawn but never pops). An honest worker that crashes is never
+convicted for it; a key that holds or sits on seats to starve a panel loses each at
+the cap and cannot take it back.
 Everything happens inside the caller's ledger transaction (a store
 :class:`~swarmgen.store.port.Transaction` opened with ``ledger=True``).
 """
@@ -39,6 +41,7 @@ from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.stakes import LedgerStakes, StakeSource
 from swarmgen.core.economics import Terms
 from swarmgen.core.jobs import JobState
+from swarmgen.core.leases import LEASE_MAX_FACTOR
 from swarmgen.core.modalities import Thresholds, modality, modality_of
 from swarmgen.core.offerings import Offering
 from swarmgen.core.stake import MIN_STAKE
@@ -92,6 +95,9 @@ class Verifier:
     """How recently a worker must have been seen to be drawn."""
     max_missed_seats: int = MAX_MISSED_SEATS
     """Missed seats this epoch past which a worker is neither drawn nor leased seats."""
+    lease_max_factor: int = LEASE_MAX_FACTOR
+    """The lease cap in TTLs: a drawn seat not taken within the cap plus a grace, from
+    its draw, is missed (:func:`~swarmgen.core.verification.draw.take_deadline_ms`)."""
     economics: Terms | None = None
     """The economic rule's terms: a job priced above what the sampling floor covers is
     checked at the rate its price needs (:meth:`Terms.required_rate`). None: the
@@ -246,6 +252,7 @@ class Verifier:
             return 0
         pool = self.candidates(tx, now)
         panels = tx.dispatch.panels({s.validates for s in seats if s.validates})
+        requesters = {j.id: j.user_id for j in tx.jobs.get_many(panels)}
         drawn = {s.id: s.assigned_worker for s in seats}
         owner_of = {c.worker_id: c.owner_id for c in pool}
         owner_of.update(tx.workers.owners({w for p in panels.values() for w in p}))
@@ -267,6 +274,7 @@ class Verifier:
                 Participant(job.exclude_worker or "", job.exclude_owner),
                 panel,
                 frozenset(o for w in panel if (o := owner_of.get(w)) is not None),
+                requesters.get(job.validates),
             )
             fit = eligible(pool, seat, now_ms=now, min_stake=self.min_stake_of(job.offering))
             if job.assigned_worker in {c.worker_id for c in fit}:
@@ -332,22 +340,32 @@ class Verifier:
         return 0
 
     def expired(self, tx: Transaction) -> list[ExpiredSeat]:
-        """Validation seats whose lease has run out, with their holders.
+        """Validation seats whose lease has run out, with their holders, and drawn seats
+        their worker has not taken by their deadline, with that worker.
 
         Call before the reaper requeues them (which forgets the worker).
         """
-        return tx.dispatch.expired_seats(tx.now_ms)
+        return [
+            *tx.dispatch.expired_seats(tx.now_ms),
+            *tx.dispatch.untaken_seats(tx.now_ms, self.lease_max_factor),
+        ]
 
     def reseat(self, tx: Transaction, seat: ExpiredSeat) -> bool:
-        """Take back a validation seat its holder let expire (or handed back), and offer
-        it again.
+        """Take back a validation seat its holder let expire (or handed back), or that
+        its drawn worker did not take in time, and offer it again.
 
         The miss is recorded against ``seat.worker_id`` (its reliability, never its
         honesty verdict: no ballot is cast), the seat is queued again and drawn anew
         among the eligible workers less the one that missed it, and dispatch never gives
         it (or any seat of the same panel) back to that worker. Returns whether the seat
-        was queued again.
+        was queued again (an untaken seat: whether its draw was cleared).
         """
+        if seat.leased:
+            queued = bool(tx.dispatch.reseat([seat.job_id], tx.now_ms))
+        else:
+            queued = tx.dispatch.assign({seat.job_id: None}, tx.now_ms) > 0
+        if not queued:
+            return False  # taken or settled meanwhile: nothing was missed
         tx.validations.record_miss(
             seat.job_id,
             seat.worker_id,
@@ -356,10 +374,8 @@ class Verifier:
             now=tx.now_ms,
         )
         log.info("seat %s on %s missed by %s", seat.job_id, seat.validates, seat.worker_id)
-        queued = bool(tx.dispatch.reseat([seat.job_id], tx.now_ms))
-        if queued:
-            self.draw_seats(tx, ensure_seed(tx), claims={seat.validates})
-        return queued
+        self.draw_seats(tx, ensure_seed(tx), claims={seat.validates})
+        return True
 
     def missed(self, tx: Transaction, expired: Sequence[ExpiredSeat]) -> int:
         """:meth:`reseat` every expired seat; returns how many were queued again.

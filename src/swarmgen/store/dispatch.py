@@ -18,7 +18,9 @@ in the one query that picks the jobs, and a drawn seat goes out mixed into the s
 ordering as ordinary jobs. ``tests/integration/store/test_dispatch.py`` checks the two
 agree on generated cases. :meth:`DispatchRepository.queued_seats`,
 :meth:`~DispatchRepository.panels` and :meth:`~DispatchRepository.assign` are what the
-coordinator's draw (:mod:`swarmgen.core.verification.draw`) reads and writes.
+coordinator's draw (:mod:`swarmgen.core.verification.draw`) reads and writes;
+:meth:`~DispatchRepository.untaken_seats` finds drawn seats their worker left waiting
+past :func:`~swarmgen.core.verification.draw.take_deadline_ms`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy import BigInteger, and_, case, exists, func, literal, not_, or_,
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, check_factor
+from swarmgen.core.verification.draw import TAKE_GRACE_MS
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
 from swarmgen.store.records import ExpiredSeat, JobRecord
@@ -61,8 +64,9 @@ def _aged(aging_per_s: int) -> Any:
 def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
     """Jobs ``worker_id`` may lease: every ordinary job, and validation jobs that
     :func:`~swarmgen.core.verification.escalation.may_sit` allows it: seats drawn for
-    it, on a claim that is neither its own nor its owner's and whose panel neither it
-    nor another key of its owner has sat on already (nor let a seat of expire). With
+    it, on a claim that is neither its own nor its owner's, nor a job its owner
+    submitted, and whose panel neither it nor another key of its owner has sat on
+    already (nor let a seat of expire). With
     ``seats`` false (the worker missed too many seats this epoch,
     :func:`~swarmgen.core.verification.reliability.may_take_seats`) only ordinary jobs."""
     c = t.jobs.c
@@ -82,6 +86,10 @@ def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
     ]
     if owner_id is not None:
         allowed.append(or_(c.exclude_owner.is_(None), c.exclude_owner != owner_id))
+        original = t.jobs.alias("original")  # nor a job its owner submitted
+        allowed.append(
+            not_(exists().where(original.c.id == c.validates, original.c.user_id == owner_id))
+        )
         keys = select(t.workers.c.id).where(t.workers.c.owner_id == owner_id)
         kin, b = t.jobs.alias("kin"), t.ballots.c
         allowed += [  # nor any key of its owner on the panel: a panel counts owners
@@ -247,8 +255,39 @@ class DispatchRepository(Repository):
             worker_id=None,
             lease_expires_ms=None,
             assigned_worker=None,
+            assigned_ms=None,
             updated_ms=now,
         )
+
+    def untaken_seats(self, now: int, max_factor: int = LEASE_MAX_FACTOR) -> list[ExpiredSeat]:
+        """Queued seats whose drawn worker has not taken them by
+        :func:`~swarmgen.core.verification.draw.take_deadline_ms` (``assigned_ms`` plus
+        ``max_factor`` TTLs plus the grace), with that worker.
+
+        The rows stay locked for the caller's transaction (``SKIP LOCKED``: a seat a
+        worker is leasing right now is left to it), so a seat found here cannot be taken
+        before the caller clears its draw (:meth:`assign`) and records the miss.
+        """
+        c = t.jobs.c
+        deadline = (
+            c.assigned_ms
+            + literal(check_factor(max_factor), BigInteger) * c.lease_ttl_s * 1000
+            + literal(TAKE_GRACE_MS, BigInteger)
+        )
+        rows = self.conn.execute(
+            select(c.id, c.validates, c.assigned_worker)
+            .where(
+                c.state == JobState.QUEUED.value,
+                c.validates.is_not(None),
+                c.assigned_worker.is_not(None),
+                deadline < now,
+            )
+            .order_by(c.id)
+            .with_for_update(skip_locked=True)
+        ).all()
+        return [
+            ExpiredSeat(row.id, row.validates, row.assigned_worker, leased=False) for row in rows
+        ]
 
     def queued_seats(self, offerings: Iterable[str] | None = None) -> list[JobRecord]:
         """Queued validation jobs (of ``offerings``, or all), drawn or not: what the
@@ -278,8 +317,9 @@ class DispatchRepository(Repository):
         return out
 
     def assign(self, assignments: Mapping[str, str | None], now: int) -> int:
-        """Set the drawn worker of queued seats (``None``: undrawn, nobody may lease it).
-        Returns how many seats changed."""
+        """Set the drawn worker of queued seats (``None``: undrawn, nobody may lease it),
+        drawn at ``now`` (its deadline to take the seat counts from there). Returns how
+        many seats changed."""
         c = t.jobs.c
         changed = 0
         for job_id, worker_id in assignments.items():
@@ -293,7 +333,11 @@ class DispatchRepository(Repository):
                     if worker_id is not None
                     else c.assigned_worker.is_not(None),
                 )
-                .values(assigned_worker=worker_id, updated_ms=now)
+                .values(
+                    assigned_worker=worker_id,
+                    assigned_ms=None if worker_id is None else now,
+                    updated_ms=now,
+                )
             ).rowcount
         return changed
 

@@ -88,6 +88,9 @@ class JobRecord:
     ``leased_ms`` plus the hard maximum, and the coordinator times runs from it."""
     assigned_worker: str | None = None
     """A validation seat drawn for one worker: dispatch leases it to that worker only."""
+    assigned_ms: int | None = None
+    """When :attr:`assigned_worker` was drawn: a seat it has not taken by
+    :func:`~swarmgen.core.verification.draw.take_deadline_ms` is missed and drawn again."""
     change_seq: int | None = None
     """The job's place in the change feed, numbered at commit in commit order (None
     before its first commit): every later change commits with a larger number."""
@@ -140,11 +143,14 @@ class Completion:
 
 @dataclass(frozen=True)
 class ExpiredSeat:
-    """A validation job whose lease ran out, and the validator that held it."""
+    """A validation seat its worker missed: a lease that ran out (or was handed back),
+    or a draw it did not take up in time, and that worker."""
 
     job_id: str
     validates: str
     worker_id: str
+    leased: bool = True
+    """False: the seat was drawn for ``worker_id`` and is still queued, never taken."""
 
 
 @dataclass(frozen=True)

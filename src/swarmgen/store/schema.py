@@ -86,6 +86,7 @@ jobs = Table(
     Column("sampling_id", String(32)),  # text: seeds sampling; validation jobs copy it
     Column("leased_ms", BigInteger),  # when the current lease began (hard maximum, speed)
     Column("assigned_worker", String(64)),  # a drawn validation seat: only this worker leases it
+    Column("assigned_ms", BigInteger),  # when it was drawn: it must take the seat in time
     # an original job: the sampling rate its draw used, and the epoch of the draw
     Column("sample_rate", Float),
     Column("sample_epoch", Integer),

@@ -13,8 +13,10 @@ drawn, is forced where it matters. The figures at scale are ``bench/adversary.py
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 from tests.integration.coordinator.test_verification import (
@@ -28,9 +30,12 @@ from tests.integration.coordinator.test_verification import (
 from swarmgen.backends.echo import EchoBackend
 from swarmgen.core import accounts
 from swarmgen.core.credits import PPM
+from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR
 from swarmgen.core.ledger import EntryKind
 from swarmgen.core.receipts import Receipt
+from swarmgen.core.verification.draw import take_deadline_ms
+from swarmgen.sdk import worker_client
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.worker.daemon import result_payload
 
@@ -56,9 +61,10 @@ def tick(env: Env, seconds: float = 1.0) -> None:
     env.http.app.state.workers.reap()
 
 
-def claim(env: Env, worker: WorkerClient, cheat: bool = False) -> str:
-    """A new image job, leased and completed by ``worker`` (honestly or not)."""
-    job_id = str(env.submit(env.image(width=64, height=64))["id"])
+def claim(env: Env, worker: WorkerClient, cheat: bool = False, key: str | None = None) -> str:
+    """A new image job (submitted with ``key``, else the env's), leased and completed by
+    ``worker`` (honestly or not)."""
+    job_id = str(env.submit(env.image(width=64, height=64), key)["id"])
     (leased,) = worker.pop(0, 1)
     assert leased["job_id"] == job_id
     worker.submit([run_noise(worker, leased) if cheat else run_echo(worker, leased)])
@@ -184,6 +190,56 @@ def test_starve_a_seat_one_key_let_lapse_does_not_go_to_another_key_that_asks(en
     assert {check(env, c).status for c in claims} == {"upheld"}
     voters = {b.validator_id for c in claims for b in ballots(env, c)}
     assert voters and voters <= {w.keys.public_key for w in honest}
+
+
+def seats_of(env: Env, job_id: str) -> list[Any]:
+    """The queued seats on ``job_id``'s panel (with their drawn worker and draw time)."""
+    return [j for j in env.reads.dispatch.queued_seats() if j.validates == job_id]
+
+
+def reap_at(env: Env, now_ms: int) -> None:
+    """Move the clock to ``now_ms`` exactly and run the reaper."""
+    env.clock.ms = now_ms
+    env.http.app.state.workers.reap()
+
+
+def test_starve_a_drawn_key_that_only_heartbeats_misses_its_seat_at_the_deadline(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # minutes pass on the test clock: the workers sign their requests by it, as workers
+    # whose clocks agree with the coordinator's would
+    signing_clock = SimpleNamespace(time=lambda: env.clock.now_ms() / 1000)
+    monkeypatch.setattr(worker_client, "time", signing_clock)
+    claimant, sitter = staked(env, "ann"), staked(env, "mal")
+    job_id = claim(env, claimant)
+    (seat,) = seats_of(env, job_id)
+    assert seat.assigned_worker == sitter.keys.public_key  # the only eligible worker
+    honest = [staked(env, name) for name in ("bob", "cat")]
+    assert seat.assigned_ms is not None
+    deadline = take_deadline_ms(seat.assigned_ms, seat.lease_ttl_s, LEASE_MAX_FACTOR)
+    while env.clock.now_ms() < deadline:  # it stays live, drawn, and never pops
+        for worker in [sitter, *honest]:
+            worker.heartbeat([])
+        assert [worker.pop(0) for worker in honest] == [[], []]  # nobody else may take it
+        reap_at(env, min(deadline, env.clock.now_ms() + 30_000))
+    epoch = env.reads.ledger.open_epoch().epoch
+    assert env.reads.jobs.get(seat.id).assigned_worker == sitter.keys.public_key
+    assert sitter.keys.public_key not in env.reads.validations.seat_records(epoch)
+    reap_at(env, deadline + 1)  # past it: a missed seat, drawn again without the sitter
+    redrawn = env.reads.jobs.get(seat.id)
+    assert redrawn.state is JobState.QUEUED
+    assert redrawn.assigned_worker in {w.keys.public_key for w in honest}
+    assert redrawn.assigned_ms == deadline + 1  # the new worker's time counts afresh
+    assert env.reads.validations.seat_records(epoch)[sitter.keys.public_key].missed == 1
+    sitter.heartbeat([])
+    assert sitter.pop(0, 8) == []  # the panel is closed to it
+    serve(env, honest)
+    assert check(env, job_id).status == "upheld"  # the panel completes
+    assert sitter.keys.public_key not in {b.validator_id for b in ballots(env, job_id)}
+    close(env)
+    verdicts = verdict_entries(env)
+    assert verdicts.get(sitter.keys.public_key, {"invalid": 0})["invalid"] == 0  # no conviction
+    assert verdicts[claimant.keys.public_key]["invalid"] == 0
 
 
 # late ---------------------------------------------------------------------------
@@ -313,6 +369,30 @@ def test_capture_a_polling_key_with_a_tenth_of_the_stake_gets_seats_only_when_dr
     assert seats >= len(claims)
     assert taken <= 0.1 * seats + 4 * (0.09 * seats) ** 0.5 + 1
     assert upheld <= 7
+
+
+def test_capture_a_requester_owning_a_worker_never_sits_its_own_jobs_panel(env: Env) -> None:
+    claimant = staked(env, "ann")
+    rita = staked(env, "rita", 200 * STAKE)  # she submits jobs, and holds nearly all stake
+    assert rita.owner_key is not None
+    own = claim(env, claimant, key=rita.owner_key)
+    # she is the only worker that could sit it, and the draw would pick her: it waits
+    assert [s.assigned_worker for s in seats_of(env, own)] == [None]
+    assert rita.pop(0, 8) == []
+    others = claim(env, claimant)  # someone else's job: she is drawn as anyone is
+    (seat,) = rita.pop(0, 8)
+    assert env.reads.jobs.get(seat["job_id"]).validates == others
+    rita.submit([run_echo(rita, seat)])
+    bob = staked(env, "bob")  # a twentieth of her stake
+    mine = [own] + [claim(env, claimant, key=rita.owner_key) for _ in range(4)]
+    theirs = [claim(env, claimant) for _ in range(4)]
+    assert {s.assigned_worker for j in mine for s in seats_of(env, j)} == {bob.keys.public_key}
+    assert rita.keys.public_key in {s.assigned_worker for j in theirs for s in seats_of(env, j)}
+    serve(env, [rita, bob])
+    assert {check(env, j).status for j in [*mine, others, *theirs]} == {"upheld"}
+    voters = {j: {b.validator_id for b in ballots(env, j)} for j in [*mine, others, *theirs]}
+    assert all(voters[j] == {bob.keys.public_key} for j in mine)
+    assert rita.keys.public_key in set().union(*(voters[j] for j in [others, *theirs]))
 
 
 def test_rotate_cheats_spread_one_per_key_convict_the_owner_on_every_key(env: Env) -> None:

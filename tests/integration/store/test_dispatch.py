@@ -4,14 +4,18 @@ a validation seat only to the worker drawn for it."""
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Callable
+from typing import Any
 
 from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import extended_expiry_ms
+from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.store import Store
-from swarmgen.store.records import UserRecord, WorkerRecord
+from swarmgen.store.records import SYSTEM_USER, UserRecord, WorkerRecord
 
 WORKERS = [f"w{i}" for i in range(6)]
 OWNERS = [None, "o1", "o2", "o3"]
@@ -22,6 +26,7 @@ def test_the_dispatch_query_agrees_with_may_sit_on_generated_cases(store: Store)
     rng = random.Random(18)
     cases = []
     kin_barred = 0  # cases only the owner rule decides: another key of its owner is on the panel
+    requester_barred = 0  # cases only the requester rule decides: its owner submitted the claim
     with store.transaction() as tx:
         for name in OWNERS:
             if name is not None:
@@ -33,19 +38,21 @@ def test_the_dispatch_query_agrees_with_may_sit_on_generated_cases(store: Store)
                 tx.workers.register(WorkerRecord(w, owner[w], w, {}, 0, 0))
             claimant, candidate = rng.choice(keys), rng.choice(keys)
             claim = f"claim{i}"
+            requester = rng.choice([SYSTEM_USER, *(o for o in OWNERS if o is not None)])
             seated = rng.sample(keys, rng.randint(0, 2))
             voted = rng.sample(keys, rng.randint(0, 2))
             missed = rng.sample(keys, rng.randint(0, 1))
             seat = f"seat{i}"
             assigned = rng.choice([candidate, candidate, None, rng.choice(keys)])
             rows = [
+                job(claim, user_id=requester, state=JobState.COMPLETED, worker_id=claimant),
                 job(
                     seat,
                     validates=claim,
                     exclude_worker=claimant,
                     exclude_owner=owner[claimant],
                     assigned_worker=assigned,
-                )
+                ),
             ]
             states = (JobState.LEASED, JobState.COMPLETED, JobState.CANCELLED)
             for n, worker in enumerate(seated):
@@ -80,20 +87,31 @@ def test_the_dispatch_query_agrees_with_may_sit_on_generated_cases(store: Store)
                 panel=panel,
                 assigned=assigned,
                 panel_owners={o for w in panel if (o := owner[w]) is not None},
+                requester=requester,
             )
             by_key_alone = may_sit(
                 Participant(candidate, owner[candidate]),
                 Participant(claimant, owner[claimant]),
                 panel=panel,
                 assigned=assigned,
+                requester=requester,
+            )
+            for_anyones_job = may_sit(
+                Participant(candidate, owner[candidate]),
+                Participant(claimant, owner[claimant]),
+                panel=panel,
+                assigned=assigned,
+                panel_owners={o for w in panel if (o := owner[w]) is not None},
             )
             kin_barred += by_key_alone and not expected
+            requester_barred += for_anyones_job and not expected
             cases.append((candidate, owner[candidate], seat, expected))
     with store.transaction() as tx:
         found = [tx.dispatch.may_validate(w, o, seat) for w, o, seat, _ in cases]
     assert found == [expected for *_, expected in cases]
     assert 0 < sum(found) < len(found)  # the cases reach both answers
     assert kin_barred > 0
+    assert requester_barred > 0
 
 
 def test_an_ordinary_job_goes_to_anyone(store: Store) -> None:
@@ -264,3 +282,104 @@ def test_seats_panels_and_assignments_are_what_the_draw_reads_and_writes(store: 
     with store.transaction() as tx:
         leased = tx.dispatch.lease("w5", ["echo-image@fp32"], 4096, 9, now=9)
     assert [r.id for r in leased] == ["plain", "s1"]  # its seat, in the ordinary order
+
+
+def test_a_drawn_seat_not_taken_by_its_deadline_is_found_with_its_drawn_worker(
+    store: Store,
+) -> None:
+    """TTL 30 s, cap 3 TTLs: a seat drawn at 10 s is the drawn worker's until 10 s + 90 s
+    + the grace, counted from the draw, whatever else happens to the row meanwhile."""
+    deadline = take_deadline_ms(10_000, 30, 3)
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("seat", validates="c1", exclude_worker="w9"),
+                job("taken", validates="c2", exclude_worker="w9"),
+                job("undrawn", validates="c3", exclude_worker="w9"),
+                job("redrawn", validates="c4", exclude_worker="w9"),
+                # not a seat, never reported (another offering: the lease below skips it)
+                job("plain", assigned_worker="w0", offering="echo-text@fp32"),
+            ]
+        )
+        assert tx.dispatch.assign({"seat": "w0", "taken": "w0", "redrawn": "w1"}, 10_000) == 3
+        assert tx.dispatch.assign({"seat": "w0"}, 50_000) == 0  # kept: its draw time too
+        assert tx.dispatch.assign({"redrawn": "w2"}, 60_000) == 1  # a new worker: a new clock
+        assert tx.jobs.get("seat").assigned_ms == 10_000
+    with store.transaction() as tx:
+        (taken,) = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 1, now=20_000)
+        assert taken.validates in {"c1", "c2"}
+    untaken = "taken" if taken.id == "seat" else "seat"
+    with store.transaction() as tx:
+        assert tx.dispatch.untaken_seats(deadline, 3) == []  # due at the deadline, not yet past
+        found = tx.dispatch.untaken_seats(deadline + 1, 3)
+        assert [(s.job_id, s.validates, s.worker_id, s.leased) for s in found] == [
+            (untaken, tx.jobs.get(untaken).validates, "w0", False)
+        ]
+        later = take_deadline_ms(60_000, 30, 3)
+        assert {s.job_id for s in tx.dispatch.untaken_seats(later + 1, 3)} == {untaken, "redrawn"}
+        # a longer cap gives longer: the deadline is the lease cap plus the grace
+        assert tx.dispatch.untaken_seats(deadline + 1, 4) == []
+        # clearing the draw clears its time: an undrawn seat is nobody's to miss
+        assert tx.dispatch.assign({untaken: None}, deadline + 1) == 1
+        assert tx.jobs.get(untaken).assigned_ms is None
+        assert [s.job_id for s in tx.dispatch.untaken_seats(later + 1, 3)] == ["redrawn"]
+
+
+def test_untaken_seats_agree_with_the_core_deadline_on_generated_cases(store: Store) -> None:
+    rng = random.Random(20)
+    cases = []
+    with store.transaction() as tx:
+        for i in range(40):
+            tx.jobs.insert([job(f"s{i}", validates=f"c{i}", lease_ttl_s=rng.randint(1, 900))])
+            tx.dispatch.assign({f"s{i}": f"w{i}"}, rng.randint(0, 10**12))
+    with store.transaction() as tx:
+        seats = tx.jobs.get_many([f"s{i}" for i in range(40)])
+    for seat in seats:
+        assert seat.assigned_ms is not None
+        factor = rng.randint(1, 10)
+        deadline = take_deadline_ms(seat.assigned_ms, seat.lease_ttl_s, factor)
+        now = deadline + rng.choice([-1, 0, 1, 2])
+        with store.transaction() as tx:
+            found = {s.job_id for s in tx.dispatch.untaken_seats(now, factor)}
+        cases.append((seat.id in found, now > deadline))
+    assert [f for f, _ in cases] == [e for _, e in cases]
+    assert 0 < sum(e for _, e in cases) < len(cases)  # both sides of the deadline
+
+
+def test_a_seat_is_taken_or_missed_never_both_when_its_lease_races_the_pass(
+    store: Store,
+) -> None:
+    """The reaper's pass and the drawn worker's pop meet on one late seat, on another
+    connection (another replica): whichever holds the row first wins, the other finds
+    nothing (PostgreSQL: ``SKIP LOCKED``; SQLite and memory: the second waits)."""
+    late = take_deadline_ms(0, 30, 3) + 1
+    with store.transaction() as tx:
+        tx.jobs.insert([job("seat", validates="c1", exclude_worker="w9")])
+        tx.dispatch.assign({"seat": "w0"}, 0)
+
+    def rival(work: Callable[[Any], list[Any]], out: list[Any]) -> threading.Thread:
+        def body() -> None:
+            with store.transaction() as tx:
+                out.extend(work(tx))
+
+        return threading.Thread(target=body)
+
+    leased: list[Any] = []
+    pop = rival(lambda tx: tx.dispatch.lease("w0", ["echo-image@fp32"], 4096, 1, now=late), leased)
+    with store.transaction() as tx:  # the pass finds the seat first and clears its draw
+        assert [s.job_id for s in tx.dispatch.untaken_seats(late, 3)] == ["seat"]
+        pop.start()
+        pop.join(0.3)
+        assert tx.dispatch.assign({"seat": None}, late) == 1
+    pop.join(10)
+    assert leased == []  # the missed seat is not the worker's any more
+    with store.transaction() as tx:
+        tx.dispatch.assign({"seat": "w0"}, 0)
+    missed: list[Any] = []
+    reaper = rival(lambda tx: tx.dispatch.untaken_seats(late, 3), missed)
+    with store.transaction() as tx:  # the worker takes it first
+        (taken,) = tx.dispatch.lease("w0", ["echo-image@fp32"], 4096, 1, now=late)
+        reaper.start()
+        reaper.join(0.3)
+    reaper.join(10)
+    assert taken.id == "seat" and missed == []  # a seat taken is not missed

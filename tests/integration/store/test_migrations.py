@@ -136,3 +136,42 @@ def test_the_migrations_build_exactly_the_tables_and_indexes_of_the_schema(
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
     engine.dispose()
+
+
+def test_0009_dates_waiting_draws_keeps_the_change_feed_and_downgrades(database_url: str) -> None:
+    from alembic import command
+
+    engine = make_engine(database_url)
+    migrate(engine, "0008")
+    rows = []
+    for job_id, state, assigned in (
+        ("drawn", "queued", "w1"),
+        ("undrawn", "queued", None),
+        ("held", "leased", "w2"),
+    ):
+        row = _text_job(job_id, "claim", None) | {
+            "state": state,
+            "updated_ms": 7_000,
+            "assigned_worker": assigned,
+        }
+        del row["score_tokens"]
+        rows.append(row)
+    with engine.begin() as conn:
+        for row in rows:
+            columns = ", ".join(row)
+            values = ", ".join(f":{name}" for name in row)
+            conn.execute(sa.text(f"INSERT INTO jobs ({columns}) VALUES ({values})"), row)
+    migrate(engine)
+    c = t.jobs.c
+    with engine.begin() as conn:
+        dated = dict(conn.execute(sa.select(c.id, c.assigned_ms)).all())
+        before = conn.execute(sa.select(c.change_seq).where(c.id == "held")).scalar_one()
+        conn.execute(sa.update(t.jobs).where(c.id == "held").values(state="cancelled"))
+    # a waiting draw counts from its last change; nothing else is dated
+    assert dated == {"drawn": 7_000, "undrawn": None, "held": None}
+    with engine.connect() as conn:  # the change feed's triggers survive the new column
+        assert conn.execute(sa.select(c.change_seq).where(c.id == "held")).scalar_one() > before
+    command.downgrade(alembic_config(engine), "0008")
+    with engine.connect() as conn:
+        assert "assigned_ms" not in {col["name"] for col in sa.inspect(conn).get_columns("jobs")}
+    engine.dispose()

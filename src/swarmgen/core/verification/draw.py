@@ -15,10 +15,17 @@ Eligible (:func:`eligible`): the worker serves the seat's offering at its size, 
 (a pop or a heartbeat) within :data:`LIVE_MS`, has an owner, has at least the offering's
 minimum stake locked, has not missed too many seats this epoch, and
 :func:`~swarmgen.core.verification.escalation.can_validate` allows it on this panel
-(not the claimant, not of the claimant's owner, not already seated, voted or missed on
-this claim, nor drawn for another of its seats, nor a key of an owner that is any of
-these: a panel counts owners, not keys). Nobody eligible: the seat waits undrawn and is
-drawn again later, when workers appear; it is never handed to whoever pops first.
+(not the claimant, not of the claimant's owner, not of the account that submitted the
+checked job, not already seated, voted or missed on this claim, nor drawn for another
+of its seats, nor a key of an owner that is any of these: a panel counts owners, not
+keys). Nobody eligible: the seat waits undrawn and is drawn again later, when workers
+appear; it is never handed to whoever pops first.
+
+A drawn worker must take its seat (pop it) by :func:`take_deadline_ms`: a lease's hard
+maximum plus :data:`TAKE_GRACE_MS`, counted from the draw. Past it the seat is missed,
+as a lease that runs out is (reliability, never a ballot), and drawn again without that
+worker. Otherwise a key that heartbeats (so stays eligible) but never pops would hold
+its seat for ever: an unleased seat has no lease to expire.
 """
 
 from __future__ import annotations
@@ -27,11 +34,25 @@ import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from swarmgen.core.leases import LEASE_MAX_FACTOR, hard_end_ms
 from swarmgen.core.verification.escalation import Participant, can_validate
 from swarmgen.core.verification.failures import VerificationError
 
 LIVE_MS = 120_000
 """How recently a worker must have been seen (pop or heartbeat) to be drawn."""
+
+TAKE_GRACE_MS = 120_000
+"""How long past a lease's hard maximum, counted from its draw, a drawn seat may wait
+for its worker to take it. A live worker pops again at the latest when the leases it
+holds reach their hard maximum, so an honest one drawn while busy takes its seat in
+time; the grace covers its poll interval and clock skew (:data:`LIVE_MS` alike)."""
+
+
+def take_deadline_ms(drawn_ms: int, ttl_s: int, factor: int = LEASE_MAX_FACTOR) -> int:
+    """The instant after which a seat drawn at ``drawn_ms`` and not yet taken is missed
+    by its drawn worker: the hard end a lease of the seat taken at the draw would have
+    (``ttl_s``: the seat's lease TTL, ``factor``: the lease cap), plus :data:`TAKE_GRACE_MS`."""
+    return hard_end_ms(drawn_ms, ttl_s, factor) + TAKE_GRACE_MS
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,8 @@ class Seat:
     """Workers that hold or held a seat on this claim, voted on it or missed a seat of it."""
     panel_owners: frozenset[str] = frozenset()
     """The owners of :attr:`panel`'s workers: no other key of theirs is drawn for the seat."""
+    requester: str | None = None
+    """The account that submitted the checked job: none of its workers is drawn."""
 
 
 def eligible(
@@ -99,7 +122,9 @@ def eligible(
             and c.owner_id is not None
             and c.seats_allowed
             and c.stake >= min_stake
-            and can_validate(c.participant, seat.claimant, seat.panel, seat.panel_owners)
+            and can_validate(
+                c.participant, seat.claimant, seat.panel, seat.panel_owners, seat.requester
+            )
         ),
         key=lambda c: c.worker_id,
     )

@@ -42,6 +42,7 @@ def can_validate(
     claimant: Participant,
     panel: Collection[str] = (),
     panel_owners: Collection[str] = (),
+    requester: str | None = None,
 ) -> bool:
     """True when ``candidate`` may re-execute ``claimant``'s job.
 
@@ -51,6 +52,9 @@ def can_validate(
     never a second key of an owner already there (``panel_owners``: the owners of
     ``panel``'s workers). A panel counts owners, not keys: two keys of one owner would
     cast one party's two votes, and a seat one key let lapse would go to its sibling.
+    Nor a worker of ``requester``, the account that submitted the checked job: a
+    requester has a stake in its own job's verdict (a rejected claim refunds it), so it
+    could vote a sound result down, stall the panel, or shield a partner's cheat.
     This is the rule; dispatch implements it as a query
     (:mod:`swarmgen.store.dispatch`), and a test checks the two agree.
     """
@@ -59,6 +63,7 @@ def can_validate(
         and not same_owner(candidate, claimant)
         and candidate.worker_id not in panel
         and (candidate.owner_id is None or candidate.owner_id not in panel_owners)
+        and (candidate.owner_id is None or candidate.owner_id != requester)
     )
 
 
@@ -68,6 +73,8 @@ def may_sit(
     panel: Collection[str] = (),
     assigned: str | None = None,
     panel_owners: Collection[str] = (),
+    *,
+    requester: str | None = None,
 ) -> bool:
     """True when ``candidate`` may lease a validation seat drawn for ``assigned``.
 
@@ -76,7 +83,7 @@ def may_sit(
     holds on top, should a drawn worker's standing on the panel change before it pops.
     """
     return assigned == candidate.worker_id and can_validate(
-        candidate, claimant, panel, panel_owners
+        candidate, claimant, panel, panel_owners, requester
     )
 
 

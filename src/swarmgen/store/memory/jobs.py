@@ -13,6 +13,7 @@ from typing import Any
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, extended_expiry_ms
+from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.errors import NotFound
 from swarmgen.store.memory.tables import Tables
@@ -166,8 +167,15 @@ class MemoryDispatch:
         panel = self.panels([job.validates])[job.validates]
         claimant = Participant(job.exclude_worker, job.exclude_owner)
         owners = {o for w in panel if (k := self.t.workers.get(w)) and (o := k.owner_id)}
+        original = self.t.jobs.get(job.validates)
+        requester = original.user_id if original is not None else None
         return may_sit(
-            Participant(worker_id, owner_id), claimant, panel, job.assigned_worker, owners
+            Participant(worker_id, owner_id),
+            claimant,
+            panel,
+            job.assigned_worker,
+            owners,
+            requester=requester,
         )
 
     def panels(self, checked_job_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -206,7 +214,10 @@ class MemoryDispatch:
                 or job.assigned_worker == worker_id
             ):
                 continue
-            self.t.jobs[job_id] = replace(job, assigned_worker=worker_id, updated_ms=now)
+            drawn_ms = None if worker_id is None else now
+            self.t.jobs[job_id] = replace(
+                job, assigned_worker=worker_id, assigned_ms=drawn_ms, updated_ms=now
+            )
             changed += 1
         return changed
 
@@ -323,9 +334,21 @@ class MemoryDispatch:
                 worker_id=None,
                 lease_expires_ms=None,
                 assigned_worker=None,
+                assigned_ms=None,
                 updated_ms=now,
             )
         return ids
+
+    def untaken_seats(self, now: int, max_factor: int = LEASE_MAX_FACTOR) -> list[ExpiredSeat]:
+        return [
+            ExpiredSeat(j.id, j.validates, j.assigned_worker, leased=False)
+            for j in sorted(self.t.jobs.values(), key=lambda j: j.id)
+            if j.state is JobState.QUEUED
+            and j.validates is not None
+            and j.assigned_worker is not None
+            and j.assigned_ms is not None
+            and take_deadline_ms(j.assigned_ms, j.lease_ttl_s, max_factor) < now
+        ]
 
     def reap(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
         def expired(j: JobRecord) -> bool:

@@ -7,7 +7,17 @@ from dataclasses import replace
 
 import pytest
 
-from swarmgen.core.verification.draw import LIVE_MS, Candidate, Seat, draw, eligible, pick
+from swarmgen.core.leases import hard_end_ms
+from swarmgen.core.verification.draw import (
+    LIVE_MS,
+    TAKE_GRACE_MS,
+    Candidate,
+    Seat,
+    draw,
+    eligible,
+    pick,
+    take_deadline_ms,
+)
 from swarmgen.core.verification.escalation import Participant
 from swarmgen.core.verification.failures import VerificationError
 
@@ -64,6 +74,35 @@ def test_each_exclusion_keeps_a_worker_out() -> None:
         )
     just_live = candidate("edge", last_seen_ms=NOW - LIVE_MS)
     assert eligible([just_live], seat(), now_ms=NOW, min_stake=0) == [just_live]
+
+
+def test_the_requesters_keys_are_never_drawn_for_its_own_job() -> None:
+    # "rita" submitted the checked job and owns keys holding nearly all the stake
+    hers = [candidate(f"rita-{i}", 1000 * 5_000_000, owner_id="rita") for i in range(3)]
+    honest = candidate("bob")
+    own_job = seat(requester="rita")
+    assert [c.worker_id for c in eligible([*hers, honest], own_job, now_ms=NOW, min_stake=1)] == [
+        "bob"
+    ]
+    for i in range(50):
+        assert draw(bytes([i]) * 32, own_job, [*hers, honest], now_ms=NOW, min_stake=1) == "bob"
+    assert draw(b"s" * 32, own_job, hers, now_ms=NOW, min_stake=1) is None  # waits undrawn
+    # on another requester's job her stake counts as before: she sits almost every seat
+    others = [draw(bytes([i]) * 32, seat(requester="bob"), [*hers, honest], now_ms=NOW,
+                   min_stake=1) for i in range(50)]  # fmt: skip
+    assert sum(w is not None and w.startswith("rita") for w in others) > 45
+
+
+def test_a_drawn_seat_must_be_taken_by_the_lease_cap_plus_the_grace_from_its_draw() -> None:
+    for drawn, ttl, factor in [(0, 30, 3), (NOW, 5, 1), (10**12, 900, 100)]:
+        deadline = take_deadline_ms(drawn, ttl, factor)
+        assert deadline == drawn + factor * ttl * 1000 + TAKE_GRACE_MS
+        assert deadline == hard_end_ms(drawn, ttl, factor) + TAKE_GRACE_MS
+        # never earlier than a lease of the seat taken at the draw could still run
+        assert deadline > hard_end_ms(drawn, ttl, factor)
+    assert take_deadline_ms(0, 30) == take_deadline_ms(0, 30, 3)  # the default cap
+    with pytest.raises(ValueError, match="factor"):
+        take_deadline_ms(0, 30, 0)
 
 
 def test_nobody_eligible_draws_nobody() -> None:

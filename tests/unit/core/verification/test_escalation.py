@@ -14,6 +14,7 @@ from swarmgen.core.verification.escalation import (
     can_validate,
     decide,
     expected_panel,
+    may_sit,
     rejection_probability,
 )
 from swarmgen.core.verification.failures import Comparison, Outcome, VerificationError
@@ -39,6 +40,20 @@ def test_unowned_workers_share_no_owner() -> None:
     assert can_validate(Participant("w2", None), Participant("w1", "alice"))
     assert can_validate(Participant("w2", "alice"), Participant("w1", None))
     assert not can_validate(Participant("w1", None), Participant("w1", None))
+
+
+def test_no_worker_of_the_checked_jobs_requester_may_validate_it() -> None:
+    claimant = Participant("w1", "alice")
+    rita = Participant("w2", "rita")  # owns a worker and submitted the checked job
+    assert can_validate(rita, claimant)  # on anyone else's job she may sit
+    assert can_validate(rita, claimant, requester="bob")
+    assert not can_validate(rita, claimant, requester="rita")
+    assert can_validate(Participant("w3", "carol"), claimant, requester="rita")
+    # an unowned key has no requester account behind it (and is never drawn anyway)
+    assert can_validate(Participant("w4", None), claimant, requester="rita")
+    # drawn for the seat does not override it
+    assert not may_sit(rita, claimant, assigned="w2", requester="rita")
+    assert may_sit(rita, claimant, assigned="w2", requester="bob")
 
 
 def test_one_agreeing_validator_upholds() -> None:
