@@ -2,9 +2,9 @@
 
 Run inside the close's ledger transaction, before settlement:
 
-1. panels still pending are settled on the votes they have when their claim was made
-   this epoch (:func:`~swarmgen.core.verification.escalation.settle_stalled`), and
-   abandoned when they have already waited a whole epoch;
+1. panels still pending carry over the close of their claim's epoch and, at the next
+   close, are settled when at least two owners voted and all agree, else abandoned
+   (:func:`~swarmgen.core.verification.escalation.settle_stalled`);
 2. each worker's checks this epoch are its settled claims plus the ballots it cast on
    settled panels; its failures are its rejected claims plus its ballots on the losing
    side (or absent). Seats a worker let expire are not ballots and never count here
@@ -91,28 +91,37 @@ def honest_fp(registry: Registry, offering: str) -> float:
     return bound if bound is not None and 0.0 < bound < 1.0 else DEFAULT_HONEST_FP
 
 
+_CHECK_STATUS = {
+    Status.UPHELD: CheckStatus.UPHELD,
+    Status.REJECTED: CheckStatus.REJECTED,
+    Status.ABANDONED: CheckStatus.ABANDONED,
+}
+
+
 def _settle_stalled(tx: Transaction, escalation: EscalationPolicy) -> None:
+    """Apply :func:`~swarmgen.core.verification.escalation.settle_stalled` to every
+    panel still pending: carried over at its claim's own close, settled or abandoned at
+    the next."""
     epoch = tx.book.epoch.epoch
     for check in tx.validations.pending_checks():
         ballots = ballots_of(tx.validations.ballots(check.job_id))
         owners = tx.workers.owners(b.validator_id for b in ballots)
-        decision = settle_stalled(ballots, escalation, owners=owners)
+        decision = settle_stalled(
+            ballots, escalation, owners=owners, closes_waited=epoch - check.epoch
+        )
         if decision.status is Status.PENDING:
-            if check.epoch < epoch:
-                tx.validations.settle(
-                    check.job_id,
-                    CheckStatus.ABANDONED,
-                    epoch=epoch,
-                    reason="no panel",
-                    now=tx.now_ms,
-                )
             continue
-        status = CheckStatus.UPHELD if decision.status is Status.UPHELD else CheckStatus.REJECTED
+        status = _CHECK_STATUS[decision.status]
+        reason = (
+            f"no agreeing panel by the close after its epoch ({len(ballots)} ballots)"
+            if status is CheckStatus.ABANDONED
+            else f"settled at close on {len(ballots)} ballots"
+        )
         tx.validations.settle(
             check.job_id,
             status,
             epoch=epoch,
-            reason=f"settled at close on {len(ballots)} ballots",
+            reason=reason,
             now=tx.now_ms,
             penalised=decision.penalised,
         )
