@@ -24,7 +24,10 @@ Run inside the close's ledger transaction, before settlement:
 5. reputations move per owner
    (:func:`~swarmgen.core.verification.sampling.reputation_after`): from the owner's
    lowest key reputation, and written to every key of the owner, so a new key never
-   starts better than its owner's worst;
+   starts better than its owner's worst; an owner without failures but with a claim
+   whose check was abandoned at this close keeps that reputation, so a colluder who
+   splits every panel of its partner's cheats does not let it earn trust and fewer
+   checks;
 6. the sampling seed is revealed.
 
 It returns the counted checks per validator, which settlement pays from the pool.
@@ -98,11 +101,12 @@ _CHECK_STATUS = {
 }
 
 
-def _settle_stalled(tx: Transaction, escalation: EscalationPolicy) -> None:
+def _settle_stalled(tx: Transaction, escalation: EscalationPolicy) -> set[str]:
     """Apply :func:`~swarmgen.core.verification.escalation.settle_stalled` to every
     panel still pending: carried over at its claim's own close, settled or abandoned at
-    the next."""
+    the next. Returns the claimants of the checks abandoned."""
     epoch = tx.book.epoch.epoch
+    abandoned: set[str] = set()
     for check in tx.validations.pending_checks():
         ballots = ballots_of(tx.validations.ballots(check.job_id))
         owners = tx.workers.owners(b.validator_id for b in ballots)
@@ -112,6 +116,8 @@ def _settle_stalled(tx: Transaction, escalation: EscalationPolicy) -> None:
         if decision.status is Status.PENDING:
             continue
         status = _CHECK_STATUS[decision.status]
+        if status is CheckStatus.ABANDONED:
+            abandoned.add(check.worker_id)
         reason = (
             f"no agreeing panel by the close after its epoch ({len(ballots)} ballots)"
             if status is CheckStatus.ABANDONED
@@ -125,6 +131,7 @@ def _settle_stalled(tx: Transaction, escalation: EscalationPolicy) -> None:
             now=tx.now_ms,
             penalised=decision.penalised,
         )
+    return abandoned
 
 
 def tally(tx: Transaction, registry: Registry) -> dict[str, Tally]:
@@ -253,7 +260,7 @@ class EpochJudge:
     def judge(self, tx: Transaction, entries: Sequence[Entry]) -> Mapping[str, int]:
         """Record the epoch's verdicts; returns each validator's paid checks."""
         epoch = tx.book.epoch.epoch
-        _settle_stalled(tx, self.escalation)
+        abandoned = _settle_stalled(tx, self.escalation)
         tallies = tally(tx, self.registry)
         standing = set(tx.verdicts.invalid_workers(epoch))
         owners = tx.workers.owners(set(tallies) | standing)
@@ -298,13 +305,18 @@ class EpochJudge:
                     memo = _memo(epoch, group, pool, verdict, len(every))
                     postings.append(Posting(EntryKind.VERDICT, account, account, 0, memo=memo))
         tx.book.post(postings)
-        self._reputations(tx, failed, set(tallies) | _workers_with_work(entries))
+        active = set(tallies) | _workers_with_work(entries) | abandoned
+        self._reputations(tx, failed, active, abandoned)
         reveal_seed(tx)
         return {w: t.validated for w, t in tallies.items() if t.validated and w not in invalid}
 
-    def _reputations(self, tx: Transaction, failed: set[str], active: set[str]) -> None:
+    def _reputations(
+        self, tx: Transaction, failed: set[str], active: set[str], abandoned: set[str]
+    ) -> None:
         """Move each active owner's reputation once, from its lowest key's, and write it
-        to every key of the owner (see the module docstring)."""
+        to every key of the owner (see the module docstring); an owner with a claim
+        whose check was abandoned at this close and no failure is left as it stands
+        (an undecided check neither builds nor spends trust)."""
         owners = tx.workers.owners(active)
         groups = _groups(active, owners)
         keys = tx.workers.keys_of(owners.values())
@@ -312,6 +324,8 @@ class EpochJudge:
         epoch = tx.book.epoch.epoch
         for group, members in groups.items():
             clean = group not in failed
+            if clean and any(k in abandoned for k in members):
+                continue
             start = min(previous.get(k, 0.0) for k in members)
             after = reputation_after(start, clean, self.sampling)
             for worker_id in _all_keys(group, members, keys):

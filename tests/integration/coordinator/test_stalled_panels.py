@@ -176,3 +176,17 @@ def test_one_voice_abandons_at_the_next_close(env: Env) -> None:
     assert refunds(env, job_id) == [release_of(env, job_id)]
     assert convicted(env) == set()
     assert int(ann.stake()["locked"]) == STAKE
+
+
+def test_an_abandoned_check_does_not_let_its_claimant_earn_reputation(env: Env) -> None:
+    partner, colluder, fair = staked(env, "mal"), staked(env, "mallory"), staked(env, "hon")
+    job_id = claim(env, partner, cheat=True)
+    lie([colluder])
+    serve(env, [fair])
+    close(env)
+    key = partner.keys.public_key
+    (held,) = env.reads.validations.reputations([key]).values()
+    claim(env, partner)  # work in the next epoch, which would count as a clean epoch
+    close(env)
+    assert check(env, job_id).status == "abandoned"
+    assert env.reads.validations.reputations([key]) == {key: held}
