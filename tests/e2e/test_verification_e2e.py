@@ -57,8 +57,9 @@ def wait_for_epoch(client: Client, epoch: int, timeout: float = 2 * EPOCH_S) -> 
         time.sleep(0.1)
 
 
-def wait_for_panels(db: str, timeout: float = EPOCH_S / 2) -> None:
-    """Until no validation job is running and no panel is left undecided."""
+def wait_for_panels(db: str, timeout: float = EPOCH_S / 2, *, decided: bool = False) -> None:
+    """Until no validation job is running and every open panel has the two votes it can
+    get (``decided``: until no panel is left open)."""
     engine = make_engine(db)
     deadline = time.monotonic() + timeout
     try:
@@ -69,8 +70,14 @@ def wait_for_panels(db: str, timeout: float = EPOCH_S / 2) -> None:
                         t.jobs.c.validates.is_not(None), t.jobs.c.state == "leased"
                     )
                 ).scalar_one()
+                votes = (
+                    select(func.count())
+                    .where(t.ballots.c.job_id == t.checks.c.job_id)
+                    .scalar_subquery()
+                )
+                open_panels = select(func.count()).where(t.checks.c.status == "pending")
                 short = conn.execute(
-                    select(func.count()).where(t.checks.c.status == "pending")
+                    open_panels if decided else open_panels.where(votes < 2)
                 ).scalar_one()
             if leased == 0 and short == 0:
                 return
@@ -122,7 +129,7 @@ def run_swarm(data: Path, db: str) -> Run:
             accepted = client.submit_many(jobs)
             views = [client.wait(a["id"], timeout=EPOCH_S) for a in accepted]
             assert {v["state"] for v in views} == {"completed"}
-            wait_for_panels(db)
+            wait_for_panels(db, decided=True)
             wait_for_epoch(client, 2)
             views = [client.wait(a["id"]) for a in accepted]
             requester_balance = client.balance()["balance"]
