@@ -11,7 +11,9 @@ adversary holding a share ``s`` of the stake sits each drawn seat with probabili
 10 % of the stake), with three it must hold all three or win the escalation, under 1 %
 at 10 % (decision record 0014, ``bench/cheat_economics.py --section seats``).
 Validators on the losing side are penalised like a cheating worker; a validator that
-failed to produce an artifact (error, timeout) is penalised and replaced.
+failed to produce an artifact (error, timeout) is penalised and replaced. A panel the
+stages leave undecided at epoch closes (a network too small to fill it) is settled by
+:func:`settle_stalled`: carried over one close, then unanimous or abandoned.
 """
 
 from __future__ import annotations
