@@ -35,12 +35,12 @@ locked stake), on a fresh coordinator with short epochs and leases:
 * ``rotate``: cheats on every job and moves to a fresh key (stake moved along) every 30.
 
 For each: the share of its checked claims upheld (and escaped: upheld or abandoned for
-want of a panel), when its owner was first declared invalid (epoch and seconds into
-the run, or never), and its credits (balance plus stake, from the coordinator's ledger)
-minus those of an honest owner with the same hardware and stake, beside the spread of
-two other honest owners' credits (the run's noise). Section ``churn``: honest workers only, 30 %
-of them crashing while they hold jobs, every other one back an epoch later; how many
-are declared invalid.
+want of an agreeing panel, refunded but not slashed), when its owner was first declared
+invalid (epoch and seconds into the run, or never), and its credits (balance plus stake,
+from the coordinator's ledger) minus those of an honest owner with the same hardware and
+stake, beside the spread of two other honest owners' credits (the run's noise). Section
+``churn``: honest workers only, 30 % of them crashing while they hold jobs, every other
+one back an epoch later; how many are declared invalid.
 
     python bench/adversary.py --jobs 1000
 

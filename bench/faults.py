@@ -20,7 +20,10 @@ signatures, conservation), and counts:
 - ``paid_twice``: jobs reserved (charged) more than once or released (paid) more than
   once, plus charges for jobs the requester was never told of (a retried submit that
   queued a second job);
-- ``honest_invalid``: workers (all honest here) forfeited or slashed;
+- ``honest_invalid``: workers (all honest here) judged invalid or slashed;
+- ``refunded``: jobs whose earnings went back to the requester (with no one invalid:
+  their check was
+  abandoned: no two owners agreed on it by the close after its epoch);
 - ``double_closes``: epochs sealed more than once;
 - ``healthz_p99_ms``: the prober's p99 (a refused probe counts as its timeout, 2 s).
 
@@ -51,6 +54,7 @@ from typing import Any
 
 import httpx
 
+from swarmgen.core.accounts import account_id
 from swarmgen.core.audit import load_export
 from swarmgen.core.ledger import EntryKind
 from swarmgen.localnet import LocalNetwork
@@ -239,7 +243,14 @@ def audit(net: LocalNetwork, run: Campaign, out: Path) -> dict[str, Any]:
         p.job_id for _, p in postings if p.kind is EntryKind.RESERVE and p.debit in payer
     }
     seals = Counter(s.epoch for s in ledger.seals)
-    punished = {p.debit for _, p in postings if p.kind in (EntryKind.SLASH, EntryKind.FORFEIT)}
+    slashed = {account_id(p.debit) for _, p in postings if p.kind is EntryKind.SLASH}
+    invalid = {
+        account_id(p.debit)
+        for _, p in postings
+        if p.kind is EntryKind.VERDICT and int(p.memo.get("invalid", 0))
+    }
+    punished = slashed | invalid
+    refunded = sum(1 for _, p in postings if p.kind is EntryKind.FORFEIT)
     lost = [j for j in run.accepted if run.final.get(j) != "completed"]
     return {
         "accepted": len(run.accepted),
@@ -250,6 +261,7 @@ def audit(net: LocalNetwork, run: Campaign, out: Path) -> dict[str, Any]:
         + len(requester_jobs - set(run.accepted)),
         "unreserved": len(set(run.accepted) - set(reserves)),
         "honest_invalid": len(punished),
+        "refunded": refunded,
         "epochs_sealed": len(seals),
         "double_closes": sum(1 for n in seals.values() if n > 1),
         "ledger_ok": verified.returncode == 0,
@@ -382,7 +394,7 @@ def main() -> None:
     print("fault campaign: replicas on PostgreSQL + S3 (moto) behind a loopback balancer")
     print(f"{'measure':<22} value")
     for name in (
-        "accepted", "completed", "lost", "paid_twice", "unreserved", "honest_invalid",
+        "accepted", "completed", "lost", "paid_twice", "unreserved", "honest_invalid", "refunded",
         "epochs_sealed", "double_closes", "ledger_ok", "kills", "restart_failures",
         "churned_workers", "failover_s_max", "healthz_p50_ms", "healthz_p99_ms", "probes",
         "submit_s", "elapsed_s",

@@ -107,9 +107,9 @@ class Outcome:
 
     @property
     def escaped_share(self) -> float:
-        """Checked claims that were not rejected: upheld, or abandoned for want of a panel
-        (an abandoned check is counted for no one, so its claim is paid like an unchecked
-        one unless its owner is convicted on other claims)."""
+        """Checked claims that were not rejected: upheld, or abandoned for want of an
+        agreeing panel (an abandoned check is counted for no one: its claim is refunded,
+        not paid, but neither is it slashed)."""
         return (self.upheld + self.abandoned) / self.checked if self.checked else 0.0
 
     @property

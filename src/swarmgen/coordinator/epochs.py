@@ -39,6 +39,7 @@ from swarmgen.core.settlement import (
     settle_epoch,
 )
 from swarmgen.core.signing import KeyPair
+from swarmgen.core.verification import EscalationPolicy
 from swarmgen.errors import Conflict, Forbidden
 from swarmgen.registry import Registry
 from swarmgen.store.port import Jobs, Store, Transaction
@@ -143,7 +144,8 @@ class EpochService:
             for name, amount in balances.items()
             if amount > 0 and accounts.account_kind(name) is AccountKind.WORKER
         )
-        validated = EpochJudge(self.registry).judge(tx, entries)
+        judge = EpochJudge(self.registry, escalation=EscalationPolicy(self.settings.panel_stages))
+        validated = judge.judge(tx, entries)
         owners = tx.workers.owners(set(pending) | set(validated))
         verdicts: dict[str, Sanction] = {
             w: Sanction(reason=NO_OWNER) for w in pending if w not in owners

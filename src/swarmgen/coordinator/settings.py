@@ -237,3 +237,5 @@ class EpochSettings(_Slice):
     validator_fee_ppm: int
     stake_unlock_epochs: int
     slash_ppm: int
+    panel_stages: tuple[int, ...] = DRAWN_STAGES
+    """The panel stages, so a panel is settled at a close under the stages it was drawn by."""

@@ -2,9 +2,9 @@
 
 Run inside the close's ledger transaction, before settlement:
 
-1. panels still pending are settled on the votes they have when their claim was made
-   this epoch (:func:`~swarmgen.core.verification.escalation.settle_stalled`), and
-   abandoned when they have already waited a whole epoch;
+1. panels still pending carry over the close of their claim's epoch and, at the next
+   close, are settled when at least two owners voted and all agree, else abandoned
+   (:func:`~swarmgen.core.verification.escalation.settle_stalled`);
 2. each worker's checks this epoch are its settled claims plus the ballots it cast on
    settled panels; its failures are its rejected claims plus its ballots on the losing
    side (or absent). Seats a worker let expire are not ballots and never count here
@@ -24,7 +24,10 @@ Run inside the close's ledger transaction, before settlement:
 5. reputations move per owner
    (:func:`~swarmgen.core.verification.sampling.reputation_after`): from the owner's
    lowest key reputation, and written to every key of the owner, so a new key never
-   starts better than its owner's worst;
+   starts better than its owner's worst; an owner without failures but with a claim
+   whose check was abandoned at this close keeps that reputation, so a colluder who
+   splits every panel of its partner's cheats does not let it earn trust and fewer
+   checks;
 6. the sampling seed is revealed.
 
 It returns the counted checks per validator, which settlement pays from the pool.
@@ -91,31 +94,44 @@ def honest_fp(registry: Registry, offering: str) -> float:
     return bound if bound is not None and 0.0 < bound < 1.0 else DEFAULT_HONEST_FP
 
 
-def _settle_stalled(tx: Transaction, escalation: EscalationPolicy) -> None:
+_CHECK_STATUS = {
+    Status.UPHELD: CheckStatus.UPHELD,
+    Status.REJECTED: CheckStatus.REJECTED,
+    Status.ABANDONED: CheckStatus.ABANDONED,
+}
+
+
+def _settle_stalled(tx: Transaction, escalation: EscalationPolicy) -> set[str]:
+    """Apply :func:`~swarmgen.core.verification.escalation.settle_stalled` to every
+    panel still pending: carried over at its claim's own close, settled or abandoned at
+    the next. Returns the claimants of the checks abandoned."""
     epoch = tx.book.epoch.epoch
+    abandoned: set[str] = set()
     for check in tx.validations.pending_checks():
         ballots = ballots_of(tx.validations.ballots(check.job_id))
         owners = tx.workers.owners(b.validator_id for b in ballots)
-        decision = settle_stalled(ballots, escalation, owners=owners)
+        decision = settle_stalled(
+            ballots, escalation, owners=owners, closes_waited=epoch - check.epoch
+        )
         if decision.status is Status.PENDING:
-            if check.epoch < epoch:
-                tx.validations.settle(
-                    check.job_id,
-                    CheckStatus.ABANDONED,
-                    epoch=epoch,
-                    reason="no panel",
-                    now=tx.now_ms,
-                )
             continue
-        status = CheckStatus.UPHELD if decision.status is Status.UPHELD else CheckStatus.REJECTED
+        status = _CHECK_STATUS[decision.status]
+        if status is CheckStatus.ABANDONED:
+            abandoned.add(check.worker_id)
+        reason = (
+            f"no agreeing panel by the close after its epoch ({len(ballots)} ballots)"
+            if status is CheckStatus.ABANDONED
+            else f"settled at close on {len(ballots)} ballots"
+        )
         tx.validations.settle(
             check.job_id,
             status,
             epoch=epoch,
-            reason=f"settled at close on {len(ballots)} ballots",
+            reason=reason,
             now=tx.now_ms,
             penalised=decision.penalised,
         )
+    return abandoned
 
 
 def tally(tx: Transaction, registry: Registry) -> dict[str, Tally]:
@@ -244,7 +260,7 @@ class EpochJudge:
     def judge(self, tx: Transaction, entries: Sequence[Entry]) -> Mapping[str, int]:
         """Record the epoch's verdicts; returns each validator's paid checks."""
         epoch = tx.book.epoch.epoch
-        _settle_stalled(tx, self.escalation)
+        abandoned = _settle_stalled(tx, self.escalation)
         tallies = tally(tx, self.registry)
         standing = set(tx.verdicts.invalid_workers(epoch))
         owners = tx.workers.owners(set(tallies) | standing)
@@ -289,13 +305,18 @@ class EpochJudge:
                     memo = _memo(epoch, group, pool, verdict, len(every))
                     postings.append(Posting(EntryKind.VERDICT, account, account, 0, memo=memo))
         tx.book.post(postings)
-        self._reputations(tx, failed, set(tallies) | _workers_with_work(entries))
+        active = set(tallies) | _workers_with_work(entries) | abandoned
+        self._reputations(tx, failed, active, abandoned)
         reveal_seed(tx)
         return {w: t.validated for w, t in tallies.items() if t.validated and w not in invalid}
 
-    def _reputations(self, tx: Transaction, failed: set[str], active: set[str]) -> None:
+    def _reputations(
+        self, tx: Transaction, failed: set[str], active: set[str], abandoned: set[str]
+    ) -> None:
         """Move each active owner's reputation once, from its lowest key's, and write it
-        to every key of the owner (see the module docstring)."""
+        to every key of the owner (see the module docstring); an owner with a claim
+        whose check was abandoned at this close and no failure is left as it stands
+        (an undecided check neither builds nor spends trust)."""
         owners = tx.workers.owners(active)
         groups = _groups(active, owners)
         keys = tx.workers.keys_of(owners.values())
@@ -303,6 +324,8 @@ class EpochJudge:
         epoch = tx.book.epoch.epoch
         for group, members in groups.items():
             clean = group not in failed
+            if clean and any(k in abandoned for k in members):
+                continue
             start = min(previous.get(k, 0.0) for k in members)
             after = reputation_after(start, clean, self.sampling)
             for worker_id in _all_keys(group, members, keys):

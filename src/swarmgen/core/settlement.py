@@ -8,7 +8,8 @@ verdicts to the postings that close the epoch, in this order:
    job whose check was rejected is forfeited too and costs its worker ``slash_ppm`` of
    its stake on its own, whatever the epoch's verdict: a detected cheat is priced when it
    is detected, not only once enough of them add up to a verdict (the rule of
-   :mod:`swarmgen.core.economics`);
+   :mod:`swarmgen.core.economics`); a job whose check was abandoned is refunded the
+   same way, without a slash;
 2. the validator pool is paid to the valid validators in proportion to their checks;
 3. the emission pool is minted to valid workers (see :mod:`swarmgen.core.rewards`);
 4. every valid worker's pending earnings are paid to its owner.
@@ -99,7 +100,9 @@ class CheckState(StrEnum):
     UPHELD = "upheld"
     REJECTED = "rejected"
     ABANDONED = "abandoned"
-    """No panel was seated in time; counted for no one (released, like an unsampled job)."""
+    """No agreeing panel by the close after the job's epoch: counted for no one, the job
+    refunded to its requester and its worker not paid for it, with no slash (neither a
+    pass nor a conviction is handed out on a split or a lone voice)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def triage(
             continue
         state = checks.get(entry.job_id or "", CheckState.UNSAMPLED)
         worker_id = accounts.account_id(entry.posting.credit)
-        if worker_id in invalid or state is CheckState.REJECTED:
+        if worker_id in invalid or state in (CheckState.REJECTED, CheckState.ABANDONED):
             forfeited.append(entry)
         elif state is CheckState.PENDING:
             held.append(entry)

@@ -4,12 +4,15 @@
    owner that cheats (the tools' cheating worker), each staked through the real API.
    New workers have no reputation, so every job they complete is checked by a panel of
    three workers of other owners, drawn by stake (decision 0014): three honest owners
-   besides the cheater are what lets every panel sit.
+   besides the cheater are what lets every panel sit. The demo's panels are one stage of
+   three (:data:`STAGES`), decided by its majority: a network this small cannot seat the
+   five or seven of a grown panel, and a panel left undecided would only settle (or be
+   abandoned) at the close after the next.
 2. Image and text jobs go in through the SDK; outputs are written to the output folder.
 3. The demo waits until no validation seat is in play, then closes the epoch as an
-   operator would (``swarmgen ledger close --force``): panels still short of seats
-   settle on the votes cast, the verdicts are recorded, the invalid owner's earnings go
-   back to the requesters and its stake is slashed, everyone else is paid.
+   operator would (``swarmgen ledger close --force``): the verdicts are recorded, the
+   invalid owner's earnings go back to the requesters and its stake is slashed, everyone
+   else is paid.
 4. The ledger is exported and verified against the coordinator's published key; the
    verdicts, refunds and earnings shown are read from that export.
 """
@@ -68,6 +71,8 @@ MARKER = ".swarmgen-demo"
 """Marks a data folder as a demo's, which the next run may clear."""
 CACHE = "cache"
 """The workers' model cache in the data folder, kept from run to run."""
+STAGES = (3,)
+"""The demo's panel stages (see the module docstring)."""
 QUIET_S = 3.0
 """Seconds with no seat in play before the epoch is closed: the reaper draws waiting
 seats every second, so three quiet seconds mean nobody can take one."""
@@ -172,8 +177,13 @@ def run_demo(
     (:mod:`swarmgen.demo.chain`) the stake, the seal and the slash are on its node."""
     console = console or Console()
     data = _fresh(out)
-    coordinator = CoordinatorSettings(data=data, epoch_length_s=settings.epoch_s)
-    env = {"SWARMGEN_EPOCH_LENGTH_S": str(settings.epoch_s)}
+    coordinator = CoordinatorSettings(
+        data=data, epoch_length_s=settings.epoch_s, panel_stages=STAGES
+    )
+    env = {
+        "SWARMGEN_EPOCH_LENGTH_S": str(settings.epoch_s),
+        "SWARMGEN_PANEL_STAGES": json.dumps(list(STAGES)),
+    }
     if chain is not None:  # before the first epoch opens: its draw reads this stake
         env |= chain.join(coordinator, _names(settings), console)
     net = (
@@ -366,7 +376,7 @@ def _settle(admin: Admin, timeout: float, console: Console) -> CheckProgress:
             time.sleep(0.25)
     console.print(
         f"no seat in play: {progress.pending} checks still pending (their panels have no "
-        "more eligible owners) settle at the close on the votes cast"
+        "more eligible owners) carry over to the next close"
     )
     return progress
 

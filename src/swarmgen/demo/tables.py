@@ -61,7 +61,7 @@ def jobs(records: Sequence[DemoRecord]) -> Table:
 
 def seal(sealed: EpochSeal, progress: CheckProgress) -> Group:
     settled = (
-        f"{progress.pending} checks settled at the close on the votes cast"
+        f"{progress.pending} checks still undecided carry over to the next close"
         if progress.pending
         else "every check had settled before the close"
     )

@@ -2,8 +2,9 @@
 
 Two independent coordinators (own databases, own keys, own requesters) register in
 one contract on a real anvil node. Three workers stake once on the chain and serve both
-with one key each; neither coordinator holds any of their stake. One cheats on A. At A's
-epoch close the seal goes on chain and the cheater's slash is proposed; after the
+with one key each; neither coordinator holds any of their stake. One cheats on A. At the
+close after the cheat's epoch (its panels, short of a third owner, carry over one close)
+the seal goes on chain and the cheater's slash is proposed; after the
 challenge window it is executed. B then checks every job of that worker and never draws
 it for a seat, while the honest workers' checks stay at their reputation's rate. Both
 exports verify against the chain and a tampered one does not. A slash proposed on a
@@ -184,9 +185,12 @@ def test_a_cheater_caught_on_one_coordinator_is_checked_on_every_job_by_the_othe
         # A, epoch 0: mal cheats, its checks are drawn among ann and bob by chain stake
         cheated = [complete(a, on_a["mal"], cheat=True) for _ in range(4)]
         assert drain([on_a["ann"], on_a["bob"]]) >= 8  # two votes against each claim
+        # the panels, stalled short of a third owner, carry over the close of their
+        # epoch and settle, two owners unanimous, at the next one
+        assert a.http.app.state.epochs.close_due(force=True) is not None
+        assert {a.reads.validations.get_check(j).status for j in cheated} == {"pending"}
         closed_at = time.monotonic()
         assert a.http.app.state.epochs.close_due(force=True) is not None
-        # the panels, stalled short of a third owner, settle at the close
         assert {a.reads.validations.get_check(j).status for j in cheated} == {"rejected"}
         seal_s = wait_until(
             lambda: network.reader.seal_of(network.view(DEV_KEYS[1]).address, 0), 10

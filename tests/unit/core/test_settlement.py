@@ -364,7 +364,7 @@ def test_held_releases_are_paid_once_only_when_their_checks_settle(
         now_paid = [e.job_id or "" for e in result.jobs.released]
         now_forfeited = [e.job_id or "" for e in result.jobs.forfeited]
         assert all(states[j] is not CheckState.PENDING for j in now_paid)
-        assert all(states[j] is not CheckState.REJECTED for j in now_paid)
+        assert all(states[j] not in (CheckState.REJECTED, CheckState.ABANDONED) for j in now_paid)
         released += now_paid
         forfeited += now_forfeited
         open_ids -= set(now_paid) | set(now_forfeited)
@@ -379,7 +379,8 @@ def test_held_releases_are_paid_once_only_when_their_checks_settle(
     assert not open_ids  # every check settled by the last close
     assert sorted(released + forfeited) == sorted(release)  # each exactly once
     for i, (_, _, final, _) in enumerate(jobs):
-        assert final is not CheckState.REJECTED or f"j{i}" in forfeited
+        if final in (CheckState.REJECTED, CheckState.ABANDONED):
+            assert f"j{i}" in forfeited
     for n, keys in enumerate(WORKERS):
         owed = sum(
             release[j].posting.amount
@@ -484,3 +485,27 @@ def test_each_rejected_check_slashes_its_worker_without_a_verdict() -> None:
     assert ledger.balance(accounts.stake(cheat.public_key)) == 250
     assert ledger.balance(accounts.stake(honest.public_key)) == 1000  # an upheld check costs 0
     assert ledger.balance(accounts.BURN) == 750 and settled.forfeited == {cheat.public_key: 180}
+
+
+def test_an_abandoned_check_refunds_the_job_without_paying_or_slashing_its_worker() -> None:
+    worker = WORKERS[1]
+    ledger = Ledger()
+    ledger.append([credits.grant("alice", 100), credits.grant("owner1", 1000)], epoch=0)
+    ledger.append([stake.lock(ledger.balances, "owner1", worker.public_key, 1000)], epoch=0)
+    ledger.append([credits.reserve(ledger.balances, "alice", "split", 100)], epoch=0)
+    _complete(ledger, "split", "alice", worker, run_ms=1)
+    releases = [e for e in ledger.entries if e.kind is EntryKind.RELEASE]
+    held = settle_epoch(
+        releases, ledger.balances, CONFIG, owners=OWNERS, check_states={"split": CheckState.PENDING}
+    )
+    ledger.append(held.postings, epoch=0)
+    assert held.paid == {} and [e.job_id for e in held.jobs.held] == ["split"]
+    states = {"split": CheckState.ABANDONED}
+    settled = settle_epoch(releases, ledger.balances, CONFIG, owners=OWNERS, check_states=states)
+    ledger.append(settled.postings, epoch=1)
+    assert settled.paid == {} and settled.slashed == {}
+    assert settled.forfeited == {worker.public_key: releases[0].amount}
+    assert ledger.balance(accounts.user("owner1")) == 0
+    assert ledger.balance(accounts.stake(worker.public_key)) == 1000
+    assert ledger.balance(accounts.user("alice")) == releases[0].amount
+    assert ledger.totals().conserved

@@ -11,7 +11,9 @@ adversary holding a share ``s`` of the stake sits each drawn seat with probabili
 10 % of the stake), with three it must hold all three or win the escalation, under 1 %
 at 10 % (decision record 0014, ``bench/cheat_economics.py --section seats``).
 Validators on the losing side are penalised like a cheating worker; a validator that
-failed to produce an artifact (error, timeout) is penalised and replaced.
+failed to produce an artifact (error, timeout) is penalised and replaced. A panel the
+stages leave undecided at epoch closes (a network too small to fill it) is settled by
+:func:`settle_stalled`: carried over one close, then unanimous or abandoned.
 """
 
 from __future__ import annotations
@@ -149,6 +151,9 @@ class Status(StrEnum):
     """The claim stands: the check is passed."""
     REJECTED = "rejected"
     """The claim loses: the check is failed."""
+    ABANDONED = "abandoned"
+    """Settled at a close without a decision (:func:`settle_stalled`): counted for no
+    one, nobody penalised, the job refunded and its claimant not paid."""
 
 
 @dataclass(frozen=True)
@@ -194,49 +199,55 @@ def decide(ballots: Sequence[Ballot], policy: EscalationPolicy = EscalationPolic
     raise AssertionError("unreachable: the last stage always decides")
 
 
+def _voice(validator_id: str, owners: Mapping[str, str]) -> tuple[str, str]:
+    """Whose voice a ballot is: its validator's owner, or the key alone if it has none."""
+    owner = owners.get(validator_id)
+    return ("owner", owner) if owner is not None else ("key", validator_id)
+
+
 def settle_stalled(
     ballots: Sequence[Ballot],
     policy: EscalationPolicy = EscalationPolicy(),
-    min_votes: int = 2,
     owners: Mapping[str, str] | None = None,
+    *,
+    closes_waited: int = 1,
+    min_voices: int = 2,
 ) -> Decision:
-    """Decide a panel that cannot wait any longer (its epoch closes before it is full).
+    """Settle at an epoch close a panel that the stages have not decided.
 
-    A network with few workers of distinct owners cannot always seat 3 or 5 validators.
-    Such a panel is settled on the votes cast: a strict majority of at least ``min_votes``
-    counted votes rejects, a tie or an agreeing majority upholds (a claim is never lost
-    without more voices against it than for it), and with fewer than ``min_votes``
-    counted votes the panel stays pending, so no single validator decides alone.
+    A network with few workers of distinct owners cannot always seat 3 or 5 validators,
+    and an adversary controls when its own seats vote. ``closes_waited`` counts the
+    closes the panel has already stood through before this one (0 at the close of its
+    claim's epoch). The rule:
 
-    A vote is one owner's (``owners``: each validator's owner, where it has one): the
-    keys of one owner count as one voice, its first counted ballot, so one party
-    holding two keys never settles a panel alone (:func:`can_validate` already keeps a
-    second key off a panel; this holds should ballots of two keys meet anyway).
+    * a panel the stages decided keeps that decision (:func:`decide`);
+    * at the close of its claim's epoch it is not settled: it stays pending, so a seat
+      drawn late still has a whole epoch to vote (the claimant's earnings stay held);
+    * at any later close it is settled on one voice per owner (``owners``: each
+      validator's owner, where it has one; the keys of one owner are one voice): when at
+      least ``min_voices`` owners voted and every counted ballot agrees, the claim is
+      upheld; when every one disagrees, it is rejected; anything else -- fewer voices, or
+      any split, within an owner too -- is :attr:`Status.ABANDONED`: counted for no one,
+      nobody penalised, the job refunded (:mod:`swarmgen.core.settlement`).
+
+    Why unanimity and not a majority (decision record 0014): a tie that upheld let a
+    colluder in a 1--1 split uphold its partner's cheat, and a majority let two colluding
+    owners outvote one honest voice and convict an honest key. A split reached at the
+    close decides nothing either way; the cheat and the honest claim both lose the job's
+    pay, and neither a conviction nor a pass is handed out on a vote the adversary can
+    make even.
     """
     decision = decide(ballots, policy)
-    if decision.status is not Status.PENDING:
+    if decision.status is not Status.PENDING or closes_waited < 1:
         return decision
     known = owners or {}
-    voices: set[tuple[str, str]] = set()
-    counted: list[Ballot] = []
-    for b in ballots:
-        if b.vote not in (Vote.AGREE, Vote.DISAGREE):
-            continue
-        owner = known.get(b.validator_id)
-        voice = ("owner", owner) if owner is not None else ("worker", b.validator_id)
-        if voice not in voices:
-            voices.add(voice)
-            counted.append(b)
-    if len(counted) < min_votes:
-        return decision
-    agree = sum(1 for b in counted if b.vote is Vote.AGREE)
-    if len(counted) - agree > agree:
-        return Decision(
-            Status.REJECTED, 0, len(counted), decision.penalised + _voted(counted, Vote.AGREE)
-        )
-    return Decision(
-        Status.UPHELD, 0, len(counted), decision.penalised + _voted(counted, Vote.DISAGREE)
-    )
+    counted = [b for b in ballots if b.vote in (Vote.AGREE, Vote.DISAGREE)]
+    voices = {_voice(b.validator_id, known) for b in counted}
+    votes = {b.vote for b in counted}
+    if len(voices) < min_voices or len(votes) != 1:
+        return Decision(Status.ABANDONED, 0, len(counted), ())
+    status = Status.UPHELD if votes == {Vote.AGREE} else Status.REJECTED
+    return Decision(status, 0, len(counted), decision.penalised)
 
 
 def rejection_probability(
