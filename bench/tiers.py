@@ -141,8 +141,34 @@ def compare(model: str, tiers: list[str], checks: int, out: Path) -> dict[str, A
             }
         row["_calibrated"] = {"yes": float("honest_samples" in stored)}
         table[claimed] = row
-    timing = {t: {"cpu_s": c["cpu_s"], "wall_s": c["wall_s"]} for t, c in claims.items() if c}
+    timing = {t: _timing(c, image) for t, c in claims.items() if c}
     return {"model": model, "kind": kind.value, "detection": table, "timing": timing}
+
+
+def _timing(claim: dict[str, Any], image: bool) -> dict[str, float]:
+    """A tier's claimant cost: CPU and wall seconds per job and CPU seconds per unit of
+    work (an image, or a generated token: tiers may stop at different lengths)."""
+    outputs = claim["outputs"]
+    units = len(outputs) if image else sum(len(o.token_ids) for o in outputs)
+    return {
+        "cpu_s": claim["cpu_s"],
+        "wall_s": claim["wall_s"],
+        "cpu_per_unit": claim["cpu_s"] * len(outputs) / max(1, units),
+    }
+
+
+def prices(result: dict[str, Any]) -> dict[str, str]:
+    """Price multipliers that follow the measured CPU cost per unit of work, look-alikes
+    priced alike (:func:`~swarmgen.core.tiers.prices_from_cost`), as the registry writes
+    them."""
+    from swarmgen.core.pricing import multiplier_text
+    from swarmgen.core.tiers import parse_detection, prices_from_cost
+
+    cost = {tier: t["cpu_per_unit"] for tier, t in result["timing"].items()}
+    if "fp32" not in cost:
+        return {}
+    detection = {c: parse_detection(c, t) for c, t in registry_form(result).items()}
+    return {tier: multiplier_text(p) for tier, p in prices_from_cost(cost, detection).items()}
 
 
 def render(result: dict[str, Any]) -> str:
@@ -165,18 +191,33 @@ def render(result: dict[str, Any]) -> str:
             note = "" if calibrated else "  (default thresholds)"
             lines.append(f"{claimed:<8} {label:<6} {figures['checks']:>6} {cells}{note}")
     timing = result["timing"]
-    base = timing.get("fp32", {}).get("cpu_s")
-    lines.append(f"\n{'tier':<6} {'CPU s/job':>10} {'wall s/job':>10} {'CPU x fp32':>10}")
+    base = timing.get("fp32", {}).get("cpu_per_unit")
+    unit = "image" if image else "token"
+    lines.append(
+        f"\n{'tier':<6} {'CPU s/job':>10} {'wall s/job':>10} {'CPU s/' + unit:>12} "
+        f"{'x fp32':>7} {'price':>6}"
+    )
+    priced = prices(result)
     for tier, t in timing.items():
-        ratio = f"{t['cpu_s'] / base:>10.3f}" if base else f"{'-':>10}"
-        lines.append(f"{tier:<6} {t['cpu_s']:>10.3f} {t['wall_s']:>10.3f} {ratio}")
+        ratio = f"{t['cpu_per_unit'] / base:>7.3f}" if base else f"{'-':>7}"
+        lines.append(
+            f"{tier:<6} {t['cpu_s']:>10.3f} {t['wall_s']:>10.3f} {t['cpu_per_unit']:>12.4f} "
+            f"{ratio} {priced.get(tier, '-'):>6}"
+        )
     return "\n".join(lines)
 
 
 def registry_form(result: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
-    """``detection_by_tier`` per claimed tier, as the registry stores it (no honest row)."""
+    """``detection_by_tier`` per claimed tier, as the registry stores it: runs that save
+    (not above the claimed tier), no honest row."""
+    from swarmgen.core.tiers import TIER_RANK
+
     return {
-        claimed: {run: f for run, f in row.items() if run != claimed and not run.startswith("_")}
+        claimed: {
+            run: f
+            for run, f in row.items()
+            if run in TIER_RANK and run != claimed and TIER_RANK[run] >= TIER_RANK[claimed]
+        }
         for claimed, row in result["detection"].items()
     }
 
@@ -216,6 +257,7 @@ def main() -> None:
             set_detection_by_tier(path, Offering.parse(f"{args.model}@{tier}"), table)
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
     result["detection_by_tier"] = registry_form(result)
+    result["price_multiplier"] = prices(result)
     print(json.dumps(result, sort_keys=True))
 
 
