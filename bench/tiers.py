@@ -39,6 +39,9 @@ BENCH_SEED = 3
 TEXT_TOKENS = 12
 """Tokens per text job, as in bench/verify.py."""
 ORDER = ("fp32", "fp16", "bf16", "int8", "int4")
+SAVE_EVERY = 8
+"""Jobs between two saves of a run's outputs (a multiple of the image validator's batch
+of 4 and of text's greedy/sampled pair)."""
 
 
 def _jobs(model: str, tier: str, checks: int, kind: str) -> list[Any]:
@@ -69,13 +72,26 @@ def generate(model: str, tier: str, role: str, checks: int, *, cache: Path, out:
     backend = make_backend(entry, offering, cache_dir=cache, threads=threads)
     backend.load()
     jobs = _jobs(model, tier, checks, kind)
-    cpu, wall = time.process_time(), time.perf_counter()
-    outputs = run_batched(backend, jobs, batch)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    record = {"outputs": outputs, "cpu_s": cpu / len(jobs), "wall_s": wall / len(jobs)}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(record))
-    tmp.replace(path)
+    outputs: list[Any] = []
+    cpu = wall = 0.0
+    if kept:  # a run cut short goes on where it stopped
+        record = pickle.loads(kept[-1][1].read_bytes())
+        outputs = list(record["outputs"])
+        cpu, wall = record["cpu_s"] * len(outputs), record["wall_s"] * len(outputs)
+    for start in range(len(outputs), len(jobs), SAVE_EVERY):  # saved as it goes
+        began, clock = time.process_time(), time.perf_counter()
+        outputs += run_batched(backend, jobs[start : start + SAVE_EVERY], batch)
+        cpu += time.process_time() - began
+        wall += time.perf_counter() - clock
+        done = len(outputs) // (1 if kind == "image" else 2)
+        record = {"outputs": outputs, "cpu_s": cpu / len(outputs), "wall_s": wall / len(outputs)}
+        path = out / f"{model}-{tier}-{role}-{done}.pkl"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(record))
+        tmp.replace(path)
+        for count, old in _kept(out, model, tier, role):
+            if count < done:
+                old.unlink(missing_ok=True)
     print(f"{model}@{tier} {role}: {len(jobs)} jobs, {cpu / len(jobs):.3f} CPU s/job", flush=True)
     del backend
     gc.collect()
@@ -242,7 +258,8 @@ def main() -> None:
     started = time.perf_counter()
     if not args.compare_only:
         # the fp32 pairs first, so a run cut short still has the headline figures
-        steps = [("fp32", "validate"), *[(t, "claim") for t in tiers]]
+        steps = [("fp32", "validate")] if "fp32" in claimed else []
+        steps += [(t, "claim") for t in tiers]
         steps += [(t, "validate") for t in claimed if t != "fp32"]
         for tier, role in steps:
             generate(args.model, tier, role, args.checks, cache=Path(args.cache), out=out)
