@@ -247,6 +247,7 @@ def main() -> None:
     parser.add_argument("--cache", default="/tmp/swarmgen-cache", help="Model cache folder.")
     parser.add_argument("--out", default="/tmp/swarmgen-tiers", help="Outputs kept here.")
     parser.add_argument("--compare-only", action="store_true", help="Run no model.")
+    parser.add_argument("--only", choices=["", "claim", "validate"], default="", help="One role.")
     parser.add_argument("--write", action="store_true", help="Store detection in the registry.")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -261,6 +262,7 @@ def main() -> None:
         steps = [("fp32", "validate")] if "fp32" in claimed else []
         steps += [(t, "claim") for t in tiers]
         steps += [(t, "validate") for t in claimed if t != "fp32"]
+        steps = [(t, role) for t, role in steps if args.only in {"", role}]
         for tier, role in steps:
             generate(args.model, tier, role, args.checks, cache=Path(args.cache), out=out)
     result = compare(args.model, tiers, args.checks, out)
