@@ -2,7 +2,9 @@
 
 It is a TOML file (``swarmgen/models.toml`` ships as the default). Each ``[models.NAME]``
 table names a backend and a source, the precisions offered, and per precision a price
-multiplier and (once calibrated) verification thresholds.
+multiplier, (once calibrated) verification thresholds and (once measured) how often checks
+at that precision catch each lower tier (``detection_by_tier``, kept apart from the
+thresholds so a recalibration does not wipe it).
 
 Loading refuses a registry under which cheating pays even at the default stake, slash
 and sampling floor (:func:`check_economics`, the rule of :mod:`swarmgen.core.economics`);
@@ -21,10 +23,18 @@ from typing import Any
 from swarmgen.core.economics import DEFAULT_DETECTION, MIN_STAKE, Terms, lowest_detection
 from swarmgen.core.jobs import ImageSpec, Spec, TextSpec
 from swarmgen.core.offerings import Kind, Offering, Precision
-from swarmgen.core.pricing import Rates, quote
+from swarmgen.core.pricing import MULTIPLIER_UNIT, Rates, parse_multiplier, quote
 from swarmgen.core.settlement import EpochConfig
 from swarmgen.core.stake import StakePolicy
-from swarmgen.core.tiers import TierPins, TierTerms, check_indistinguishable, parse_pins
+from swarmgen.core.tiers import (
+    TierDetection,
+    TierError,
+    TierPins,
+    TierTerms,
+    check_indistinguishable,
+    parse_detection,
+    parse_pins,
+)
 from swarmgen.core.verification.escalation import rejection_probability
 from swarmgen.core.verification.sampling import SamplingPolicy
 
@@ -33,8 +43,9 @@ from swarmgen.core.verification.sampling import SamplingPolicy
 class OfferingEntry:
     """Per-precision settings of a model."""
 
-    price_multiplier: int = 1
-    """Integer multiplier on the base price of a unit of work."""
+    multiplier_ppm: int = MULTIPLIER_UNIT
+    """Multiplier on the base price of a unit of work, in millionths (the registry's
+    ``price_multiplier``, which may be a fraction: ``0.5`` is ``500_000``)."""
     emission_share: int = 0
     """Relative weight of this offering in each epoch's emission pool (0: none)."""
     thresholds: dict[str, Any] = field(default_factory=dict)
@@ -50,6 +61,14 @@ class OfferingEntry:
     ``bench/quality.py``; a worker that declares less memory is not given its jobs."""
     quality: dict[str, float] = field(default_factory=dict)
     """Measured quality against fp32 (``bench/quality.py``), shown in the model listings."""
+    detection_by_tier: dict[str, TierDetection] = field(default_factory=dict)
+    """Per lower tier: how often checks at this tier's thresholds reject its outputs
+    served under this tier's name (``bench/tiers.py``)."""
+
+    @property
+    def price_multiplier(self) -> float:
+        """:attr:`multiplier_ppm` as a number, for listings."""
+        return self.multiplier_ppm / MULTIPLIER_UNIT
 
 
 @dataclass(frozen=True)
@@ -166,30 +185,34 @@ def _parse_offering(name: str, precision: str, spec: dict[str, Any]) -> Offering
     pins = None
     if raw_pins is not None or precision != Precision.FP32:
         pins = parse_pins(f"models.{where}.pins", raw_pins)
+    thresholds = dict(spec.get("thresholds", {}))
+    if "detection_by_tier" in thresholds:
+        raise TierError(
+            f"models.{where}.thresholds.detection_by_tier: moved to "
+            f"[models.{where}.detection_by_tier] (a recalibration rewrites the thresholds)"
+        )
+    try:
+        multiplier = parse_multiplier(spec.get("price_multiplier", 1))
+    except ValueError as exc:
+        raise ValueError(f"models.{where}.price_multiplier: {exc}") from None
     return OfferingEntry(
-        price_multiplier=int(spec.get("price_multiplier", 1)),
+        multiplier_ppm=multiplier,
         emission_share=int(spec.get("emission_share", 0)),
-        thresholds=dict(spec.get("thresholds", {})),
+        thresholds=thresholds,
         min_stake=_min_stake(where, spec),
         pins=pins,
         footprint=_footprint(where, spec),
         quality=_quality(where, spec),
+        detection_by_tier=parse_detection(
+            f"models.{where}.detection_by_tier", spec.get("detection_by_tier", {})
+        ),
     )
 
 
 def _check_tiers(name: str, offerings: dict[Precision, OfferingEntry]) -> None:
     """Tiers that checks cannot tell apart must be paid alike (``detection_by_tier``)."""
-    terms = {p.value: TierTerms(o.price_multiplier, o.emission_share) for p, o in offerings.items()}
-    detection: dict[str, dict[str, float]] = {}
-    for precision, entry in offerings.items():
-        table = entry.thresholds.get("detection_by_tier", {})
-        if not isinstance(table, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()
-        ):
-            raise ValueError(
-                f"models.{name}.offerings.{precision}: detection_by_tier must map tiers to rates"
-            )
-        detection[precision.value] = {str(k): float(v) for k, v in table.items()}
+    terms = {p.value: TierTerms(o.multiplier_ppm, o.emission_share) for p, o in offerings.items()}
+    detection = {p.value: o.detection_by_tier for p, o in offerings.items()}
     check_indistinguishable(name, terms, detection)
 
 
@@ -249,7 +272,7 @@ def reference_price(registry: Registry) -> tuple[int, str]:
         (
             quote(
                 REFERENCE_JOBS[registry.entry(o).kind],
-                registry.offering(o).price_multiplier,
+                registry.offering(o).multiplier_ppm,
                 registry.rates,
             ).price,
             str(o),

@@ -62,22 +62,28 @@ def _value(value: Any) -> str:
     raise RegistryEditError(f"cannot store a {type(value).__name__} in the registry")
 
 
+SECTIONS = ("thresholds", "detection_by_tier")
+"""Tables of an offering that tools write, each rendered as its own section."""
+
+
 def _section(path: tuple[str, ...], table: Mapping[str, Any]) -> list[str]:
     header = ".".join(p if p.startswith('"') else _key(p) for p in path)
     return [f"[{header}]"] + [f"{_key(k)} = {_value(v)}" for k, v in table.items()]
 
 
 def render_model(name: str, table: Mapping[str, Any]) -> list[str]:
-    """A model's TOML lines: plain keys first, then one table per offering and its thresholds."""
+    """A model's TOML lines: plain keys first, then one table per offering and its
+    :data:`SECTIONS`."""
     base = ("models", json.dumps(name))
     plain = {k: v for k, v in table.items() if k != "offerings"}
     lines = _section(base, plain)
     for precision, offering in table.get("offerings", {}).items():
-        fields = {k: v for k, v in offering.items() if k != "thresholds"}
+        fields = {k: v for k, v in offering.items() if k not in SECTIONS}
         lines += ["", *_section((*base, "offerings", precision), fields)]
-        if "thresholds" in offering:
-            path = (*base, "offerings", precision, "thresholds")
-            lines += ["", *_section(path, offering["thresholds"])]
+        for key in SECTIONS:
+            if key in offering:
+                path = (*base, "offerings", precision, key)
+                lines += ["", *_section(path, offering[key])]
     return lines
 
 
@@ -105,6 +111,16 @@ def _model_spans(lines: list[str], name: str) -> list[tuple[int, int]]:
 
 def set_thresholds(path: Path, offering: Offering, thresholds: Mapping[str, Any]) -> None:
     """Store ``thresholds`` under ``[models.NAME.offerings.PRECISION.thresholds]`` in ``path``."""
+    _set_section(path, offering, "thresholds", thresholds)
+
+
+def set_detection_by_tier(path: Path, offering: Offering, table: Mapping[str, Any]) -> None:
+    """Store measured detection of lower tiers under
+    ``[models.NAME.offerings.PRECISION.detection_by_tier]`` (the thresholds are untouched)."""
+    _set_section(path, offering, "detection_by_tier", table)
+
+
+def _set_section(path: Path, offering: Offering, key: str, table: Mapping[str, Any]) -> None:
     text = path.read_text("utf-8")
     data = tomllib.loads(text)
     model = data.get("models", {}).get(offering.name)
@@ -113,7 +129,7 @@ def set_thresholds(path: Path, offering: Offering, thresholds: Mapping[str, Any]
     offerings = model.get("offerings", {})
     if offering.precision.value not in offerings:
         raise RegistryEditError(f"{offering.name} is not offered at {offering.precision}")
-    offerings[offering.precision.value]["thresholds"] = dict(thresholds)
+    offerings[offering.precision.value][key] = dict(table)
     lines = text.splitlines()
     spans = _model_spans(lines, offering.name)
     if not spans:

@@ -11,7 +11,7 @@ import pytest
 from swarmgen.core.offerings import Offering
 from swarmgen.core.verification import ImageThresholds
 from swarmgen.registry import load_registry
-from swarmgen.registry_edit import RegistryEditError, set_thresholds
+from swarmgen.registry_edit import RegistryEditError, set_detection_by_tier, set_thresholds
 
 TINY = Offering.parse("tiny-sd@fp32")
 TABLE = {
@@ -59,6 +59,20 @@ def test_thresholds_land_where_the_registry_reads_them(shipped: Path) -> None:
     assert entry.thresholds == TABLE
     assert entry.price_multiplier == 1 and entry.emission_share == 1
     assert ImageThresholds.from_mapping(entry.thresholds).phash == TABLE["phash"]
+
+
+def test_a_recalibration_keeps_the_measured_detection_of_lower_tiers(shipped: Path) -> None:
+    shapes = Offering.parse("shapes-64@fp32")
+    figures = {"fp16": {"rate": 0.5, "checks": 200}, "int4": {"rate": 1.0, "checks": 200}}
+    set_detection_by_tier(shipped, shapes, figures)
+    set_thresholds(shipped, shapes, TABLE)  # what `swarmgen calibrate` does
+    entry = load_registry(shipped, economics=False).offering(shapes)
+    assert entry.thresholds == TABLE
+    assert {run: (d.rate, d.checks) for run, d in entry.detection_by_tier.items()} == {
+        "fp16": (0.5, 200),
+        "int4": (1.0, 200),
+    }
+    assert '[models."shapes-64".offerings.fp32.detection_by_tier]' in shipped.read_text()
 
 
 def test_other_models_and_comments_are_untouched(shipped: Path) -> None:

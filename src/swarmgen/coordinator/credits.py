@@ -90,7 +90,7 @@ class CreditService:
 
     def quote(self, offering: Offering, spec: Spec) -> pricing.Quote:
         """What ``spec`` costs on ``offering``, from the registry's rates and multiplier."""
-        multiplier = self.registry.offering(offering).price_multiplier
+        multiplier = self.registry.offering(offering).multiplier_ppm
         return pricing.quote(spec, multiplier, self.registry.rates)
 
     def active_limit(self, user: UserRecord) -> int:

@@ -48,7 +48,8 @@ class Quote:
     model: str
     price: int
     work_units: int
-    multiplier: int
+    multiplier: float
+    """The offering's price multiplier (shown, never computed with: prices are integers)."""
     balance: int
     shortfall: int
 

@@ -19,6 +19,7 @@ from swarmgen.core.canonical import digest
 from swarmgen.core.jobs import SEED_MAX, Job, JobState
 from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Offering
+from swarmgen.core.pricing import MULTIPLIER_UNIT
 from swarmgen.core.priority import admit, priority
 from swarmgen.core.scheduling import lease_ttl_s
 from swarmgen.errors import (
@@ -103,7 +104,7 @@ class JobService:
             model=str(offering),
             price=offer.price,
             work_units=offer.work_units,
-            multiplier=offer.multiplier,
+            multiplier=offer.multiplier_ppm / MULTIPLIER_UNIT,
             balance=balance,
             shortfall=max(0, offer.price - balance),
         )

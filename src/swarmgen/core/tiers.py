@@ -164,34 +164,145 @@ def parse_pins(where: str, table: object) -> TierPins:
     return pins
 
 
+TIER_RANK: Mapping[str, int] = {"fp32": 0, "fp16": 1, "bf16": 1, "int8": 2, "int4": 3}
+"""Tiers by the arithmetic they spend, highest first. A run at the claimed tier's rank or
+below it is the cheat that saves (fp16 and bf16 share a rank: either may be the cheaper
+one on a given device); a run above the claimed tier spends more and is not checked for."""
+
+RATE_KEYS = ("rate", "greedy", "sampled")
+"""Measured shares a detection figure may hold: ``rate`` for images, ``greedy`` and
+``sampled`` for text (jobs whose kind a worker can see, so it cheats on the weaker)."""
+
+
+@dataclass(frozen=True)
+class TierDetection:
+    """How often checks at a claimed tier's thresholds reject another tier's outputs."""
+
+    rates: Mapping[str, float]
+    """Share of checks that reject, per kind of job (:data:`RATE_KEYS`)."""
+    checks: int
+    """Checks measured per kind of job."""
+
+    @property
+    def rate(self) -> float:
+        """The figure a cheater faces: the lowest over the kinds of job it can pick."""
+        return min(self.rates.values())
+
+
+def parse_detection(where: str, table: object) -> dict[str, TierDetection]:
+    """A claimed tier's ``detection_by_tier`` table: run tier -> ``{rate = …, checks = …}``
+    (text: ``greedy`` and ``sampled`` instead of ``rate``); :class:`TierError` otherwise."""
+    if not isinstance(table, Mapping):
+        raise TierError(f"{where} must be a table of tiers")
+    found: dict[str, TierDetection] = {}
+    for run, entry in table.items():
+        at = f"{where}.{run}"
+        if run not in TIER_RANK:
+            raise TierError(f"{at}: unknown tier (known: {sorted(TIER_RANK)})")
+        if not isinstance(entry, Mapping) or set(entry) - {*RATE_KEYS, "checks"}:
+            raise TierError(f"{at} must be {{ rate = share, checks = n }} (text: greedy, sampled)")
+        rates = {k: entry[k] for k in RATE_KEYS if k in entry}
+        if not rates or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
+            for v in rates.values()
+        ):
+            raise TierError(f"{at}: detection must be shares in [0, 1], not {dict(entry)!r}")
+        checks = _count(at, entry, "checks", 1, 1 << 30)
+        if checks is None:
+            raise TierError(f"{at}.checks is missing: say how many checks measured it")
+        found[str(run)] = TierDetection({k: float(v) for k, v in rates.items()}, checks)
+    return found
+
+
 @dataclass(frozen=True)
 class TierTerms:
-    """What a tier is paid by: its price multiplier and its emission share."""
+    """What a tier is paid by: its price multiplier (millionths) and its emission share."""
 
-    price_multiplier: int
+    multiplier_ppm: int
     emission_share: int
+
+    def __str__(self) -> str:
+        return (
+            f"price_multiplier {self.multiplier_ppm / 1e6:g}, emission_share {self.emission_share}"
+        )
 
 
 def check_indistinguishable(
     model: str,
     terms: Mapping[str, TierTerms],
-    detection_by_tier: Mapping[str, Mapping[str, float]],
+    detection_by_tier: Mapping[str, Mapping[str, TierDetection]],
 ) -> None:
     """Refuse a model whose tiers that cannot be told apart are paid differently.
 
     ``detection_by_tier[claimed][run]`` is the measured share of checks at ``claimed``'s
     calibrated thresholds that reject ``run`` served under ``claimed``'s name (for text,
-    the lower of greedy and sampled jobs). A pair below :data:`SEPARABLE_DETECTION` must
+    the lower of greedy and sampled jobs). Where ``run`` is not above ``claimed``
+    (:data:`TIER_RANK`) and the share is below :data:`SEPARABLE_DETECTION`, the two must
     share one price multiplier and one emission share (:class:`TierError` otherwise).
     """
     for claimed, table in detection_by_tier.items():
-        for run, rate in table.items():
-            if claimed not in terms or run not in terms or rate >= SEPARABLE_DETECTION:
+        for run, found in table.items():
+            if claimed not in terms or run not in terms or run == claimed:
+                continue
+            if TIER_RANK[run] < TIER_RANK.get(claimed, 0) or found.rate >= SEPARABLE_DETECTION:
                 continue
             if terms[claimed] != terms[run]:
                 raise TierError(
-                    f"models.{model}: {run} served as {claimed} is caught on {rate:.0%} of "
-                    f"checks (below {SEPARABLE_DETECTION:.0%}), so the two cannot be told "
-                    f"apart and must share one price_multiplier and emission_share; they "
-                    f"have {terms[claimed]} and {terms[run]}"
+                    f"models.{model}: {run} served as {claimed} is caught on {found.rate:.0%} "
+                    f"of {found.checks} checks (below {SEPARABLE_DETECTION:.0%}), so the two "
+                    f"cannot be told apart and must share one price_multiplier and "
+                    f"emission_share; they have {terms[claimed]} and {terms[run]}"
                 )
+
+
+PRICE_STEP_PPM = 10_000
+"""Prices that follow cost are rounded up to hundredths of fp32's price."""
+
+
+def look_alikes(detection_by_tier: Mapping[str, Mapping[str, TierDetection]]) -> list[set[str]]:
+    """Groups of tiers joined by a pair checks cannot tell apart (a run not above the
+    claimed tier, caught below :data:`SEPARABLE_DETECTION`); tiers alone are left out."""
+    groups: list[set[str]] = []
+    for claimed, table in detection_by_tier.items():
+        for run, found in table.items():
+            if run == claimed or TIER_RANK[run] < TIER_RANK.get(claimed, 0):
+                continue
+            if found.rate >= SEPARABLE_DETECTION:
+                continue
+            joined = {claimed, run}
+            for group in [g for g in groups if g & joined]:
+                groups.remove(group)
+                joined |= group
+            groups.append(joined)
+    return groups
+
+
+def prices_from_cost(
+    cost: Mapping[str, float], detection_by_tier: Mapping[str, Mapping[str, TierDetection]]
+) -> dict[str, int]:
+    """Price multipliers (millionths) that follow measured cost, for the tiers in ``cost``.
+
+    ``cost`` is each tier's measured compute per unit of work (seconds per image, or per
+    token) on one machine at one thread count; ``fp32`` must be among them and is 1. A
+    tier is priced at its cost relative to fp32, rounded up to :data:`PRICE_STEP_PPM`
+    (never below what it costs its worker) and never above fp32's price (a tier that runs
+    slower than fp32 on the measuring machine is served for its memory, not its speed).
+    Look-alikes (:func:`look_alikes`) then share the highest price among them, so
+    serving one under the other's name earns nothing and no honest worker of the
+    group is paid below its cost.
+    """
+    base = cost["fp32"]
+    if base <= 0:
+        raise ValueError("fp32's measured cost must be positive")
+    unit = 1_000_000
+    prices = {
+        tier: min(
+            unit, max(PRICE_STEP_PPM, -(-round(c / base * unit) // PRICE_STEP_PPM) * PRICE_STEP_PPM)
+        )
+        for tier, c in cost.items()
+    }
+    for group in look_alikes(detection_by_tier):
+        shared = max(prices.get(tier, unit) for tier in group)
+        for tier in group & prices.keys():
+            prices[tier] = shared
+    return prices

@@ -138,6 +138,6 @@ class QuoteOut(BaseModel):
     model: str
     price: int
     work_units: int = Field(description="Pixel-steps for images, tokens for text.")
-    multiplier: int
+    multiplier: float = Field(description="The offering's price multiplier (fp32 tiers: 1).")
     balance: int
     shortfall: int = Field(description="How much the balance lacks (0 when it covers the price).")

@@ -32,7 +32,7 @@ def price_of(env: Env, body: dict[str, Any]) -> int:
         (ImageJobIn if body["kind"] == "image" else TextJobIn).model_validate(body)
     )
     offering = resolve_offering(state.jobs.registry, job_in)
-    multiplier = state.jobs.registry.offering(offering).price_multiplier
+    multiplier = state.jobs.registry.offering(offering).multiplier_ppm
     spec = replace(job_in.spec, seed=0)
     return core_quote(spec, multiplier, state.jobs.registry.rates).price
 

@@ -63,8 +63,10 @@ class Modality(Protocol):
         """Whether the job gets a secret sampling id at submission (blinded replay)."""
         ...
 
-    def quote(self, spec: Spec, multiplier: int, rates: Rates, prompt_tokens: int | None) -> Quote:
-        """The price of ``spec`` at ``multiplier``."""
+    def quote(
+        self, spec: Spec, multiplier_ppm: int, rates: Rates, prompt_tokens: int | None
+    ) -> Quote:
+        """The price of ``spec`` at ``multiplier_ppm`` (millionths)."""
         ...
 
     def expected_run_s(self, spec: Spec) -> float:

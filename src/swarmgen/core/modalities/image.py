@@ -92,12 +92,19 @@ class ImageModality:
     def needs_sampling_id(self, spec: Spec) -> bool:
         return False
 
-    def quote(self, spec: Spec, multiplier: int, rates: Rates, prompt_tokens: int | None) -> Quote:
+    def quote(
+        self, spec: Spec, multiplier_ppm: int, rates: Rates, prompt_tokens: int | None
+    ) -> Quote:
         image = _image(spec)
         price = price_image(
-            image.width, image.height, image.steps, image.n, multiplier=multiplier, rates=rates
+            image.width,
+            image.height,
+            image.steps,
+            image.n,
+            multiplier_ppm=multiplier_ppm,
+            rates=rates,
         )
-        return Quote(price, image.work_units(), multiplier)
+        return Quote(price, image.work_units(), multiplier_ppm)
 
     def expected_run_s(self, spec: Spec) -> float:
         return _image(spec).work_units() / WORK_PER_S

@@ -108,11 +108,13 @@ class TextModality:
     def needs_sampling_id(self, spec: Spec) -> bool:
         return True
 
-    def quote(self, spec: Spec, multiplier: int, rates: Rates, prompt_tokens: int | None) -> Quote:
+    def quote(
+        self, spec: Spec, multiplier_ppm: int, rates: Rates, prompt_tokens: int | None
+    ) -> Quote:
         text = _text(spec)
         tokens = estimate_prompt_tokens(text) if prompt_tokens is None else prompt_tokens
-        price = price_text(tokens, text.max_tokens, multiplier, rates)
-        return Quote(price, tokens + text.max_tokens, multiplier)
+        price = price_text(tokens, text.max_tokens, multiplier_ppm, rates)
+        return Quote(price, tokens + text.max_tokens, multiplier_ppm)
 
     def expected_run_s(self, spec: Spec) -> float:
         return _text(spec).work_units() / TOKENS_PER_S

@@ -55,9 +55,9 @@ def test_model_size_limit() -> None:
 
 
 def test_quote_and_lease_follow_the_work() -> None:
-    quote = IMAGE.quote(SPEC, 2, RATES, None)
-    assert quote.price == price_image(64, 64, 4, 1, multiplier=2, rates=RATES)
-    assert quote.work_units == SPEC.work_units() and quote.multiplier == 2
+    quote = IMAGE.quote(SPEC, 2_000_000, RATES, None)
+    assert quote.price == price_image(64, 64, 4, 1, multiplier_ppm=2_000_000, rates=RATES)
+    assert quote.work_units == SPEC.work_units() and quote.multiplier_ppm == 2_000_000
     bigger = ImageSpec(prompt="x", width=128, height=128, steps=4, seed=1)
     assert IMAGE.expected_run_s(bigger) == 4 * IMAGE.expected_run_s(SPEC)
 
