@@ -345,8 +345,9 @@ class Verifier:
         The miss is recorded against ``seat.worker_id`` (its reliability, never its
         honesty verdict: no ballot is cast), the seat is queued again and drawn anew
         among the eligible workers less the one that missed it, and dispatch never gives
-        it (or any seat of the same panel) back to that worker. Returns whether the seat
-        was queued again.
+        it (or any seat of the same panel) back to that worker. A seat whose panel
+        settled while it was leased is withdrawn instead (settling leaves leased seats
+        to run on). Returns whether the seat was queued again.
         """
         tx.validations.record_miss(
             seat.job_id,
@@ -357,6 +358,10 @@ class Verifier:
         )
         log.info("seat %s on %s missed by %s", seat.job_id, seat.validates, seat.worker_id)
         queued = bool(tx.dispatch.reseat([seat.job_id], tx.now_ms))
+        check = tx.validations.get_check(seat.validates)
+        if queued and (check is None or check.status is not CheckStatus.PENDING):
+            tx.validations.withdraw(seat.validates, tx.now_ms)
+            return False
         if queued:
             self.draw_seats(tx, ensure_seed(tx), claims={seat.validates})
         return queued

@@ -100,7 +100,8 @@ class ValidationRepository(Repository):
         """Settle the check of ``job_id``: the one write path for a panel's outcome.
 
         Records ``status``, marks the ``penalised`` validators (losing side or absent)
-        and withdraws the claim's validation jobs that no one has finished.
+        and withdraws the claim's seats still queued (:meth:`withdraw`). Seats already
+        leased run on: taking one back from its worker would tell it what it holds.
         """
         self.conn.execute(
             update(t.checks)
@@ -114,12 +115,16 @@ class ValidationRepository(Repository):
                 .where(c.job_id == job_id, c.validator_id.in_(list(penalised)))
                 .values(penalised=True)
             )
+        self.withdraw(job_id, now)
+
+    def withdraw(self, job_id: str, now: int) -> int:
+        """Cancel the validation jobs of ``job_id`` still queued; returns how many."""
         j = t.jobs.c
-        self.conn.execute(
+        return self.conn.execute(
             update(t.jobs)
-            .where(j.validates == job_id, j.state.in_(ACTIVE))
+            .where(j.validates == job_id, j.state == JobState.QUEUED.value)
             .values(state=JobState.CANCELLED.value, updated_ms=now, lease_expires_ms=None)
-        )
+        ).rowcount
 
     def outstanding(self, job_id: str) -> int:
         """Validation jobs of ``job_id`` still queued or leased."""

@@ -109,9 +109,11 @@ def env(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -
         lease_min_s=5,
         max_attempts=2,
         # tests about stake, or about the drawn panel, set their own; without stake
-        # cheating is not priced, which the start-up check would refuse
+        # cheating is not priced, which the start-up check would refuse; tests about
+        # how seats are paced among ordinary jobs set a hold
         **{
             "min_stake": 0,
+            "seat_hold_s": 0,
             "panel_stages": (1, 3, 5),
             "trusted_workers": True,
             **settings_overrides,
