@@ -371,10 +371,11 @@ class NetworkService:
 
     def throughput(self, buckets: int = 60, bucket_s: int = 60) -> Throughput:
         """Completions per ``bucket_s`` over the last ``buckets`` of them (an hour by
-        default), the last bucket ending at the public window's start. Like
+        default), the last bucket ending at the public window's start (completions from
+        then on fall past it). Like
         ``done_recently``, ordinary and validation jobs count alike."""
         end = self.load().as_of_ms
-        since = end - buckets * bucket_s * 1000 + 1  # the last bucket ends at ``end``, inclusive
+        since = end - buckets * bucket_s * 1000  # the last bucket ends just before ``end``
         with self.store.transaction() as tx:
             found = tx.network.completions_by_bucket(since, bucket_s * 1000)
         return Throughput(since, bucket_s, tuple(found.get(i, 0) for i in range(buckets)))

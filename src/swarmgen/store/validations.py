@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.verification.reliability import SeatRecord
@@ -133,15 +133,19 @@ class ValidationRepository(Repository):
         return int(self.conn.execute(query).scalar_one())
 
     def seats_in_play(self) -> int:
-        """Validation seats a worker holds or has been drawn for and has still to vote on.
+        """Validation seats a worker holds or has been drawn for and has still to vote on,
+        on panels still pending.
 
         Seats waiting undrawn (nobody eligible) are not counted: they are filled only when
         eligible workers appear, else the panel settles at the close on the votes cast.
+        Nor are seats still leased on a panel that settled meanwhile (they run on, their
+        votes no longer needed).
         """
-        c = t.jobs.c
+        c, k = t.jobs.c, t.checks.c
         drawn = and_(c.state == JobState.QUEUED.value, c.assigned_worker.is_not(None))
+        pending = exists().where(k.job_id == c.validates, k.status == CheckStatus.PENDING.value)
         query = select(func.count()).where(
-            c.validates.is_not(None), or_(c.state == JobState.LEASED.value, drawn)
+            c.validates.is_not(None), or_(c.state == JobState.LEASED.value, drawn), pending
         )
         return int(self.conn.execute(query).scalar_one())
 

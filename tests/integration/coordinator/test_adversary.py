@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 from tests.integration.coordinator.test_verification import (
@@ -26,6 +27,7 @@ from tests.integration.coordinator.test_verification import (
 )
 
 from swarmgen.backends.echo import EchoBackend
+from swarmgen.coordinator.windows import PUBLIC_WINDOW_S
 from swarmgen.core import accounts
 from swarmgen.core.credits import PPM
 from swarmgen.core.leases import LEASE_MAX_FACTOR
@@ -125,6 +127,7 @@ def test_recognise_a_seat_and_an_ordinary_job_of_the_same_spec_look_the_same(env
     ordinary = str(env.submit(body)["id"])
     popped = spy.pop(0, 8)
     assert len(popped) == 2
+    assert [a["job_id"] for a in popped] == sorted(a["job_id"] for a in popped)  # not seat-first
     by_kind = {env.reads.jobs.get(a["job_id"]).validates is not None: a for a in popped}
     assert env.reads.jobs.get(by_kind[True]["job_id"]).validates == checked
     assert by_kind[False]["job_id"] == ordinary
@@ -132,6 +135,81 @@ def test_recognise_a_seat_and_an_ordinary_job_of_the_same_spec_look_the_same(env
     seat, plain = (observe(env, spy, spy.owner_key, by_kind[k]) for k in (True, False))
     assert seat == plain
     assert seat["status"][0] == 404 and not seat["in_export"]  # the owner learns nothing
+
+
+PACED = pytest.mark.parametrize("settings_overrides", [{"seat_hold_s": 5}])
+"""Seats paced as a coordinator paces them by default: in place of ordinary jobs due,
+or after the worker has been idle for five seconds."""
+
+
+def seat_of(env: Env, job_id: str) -> str | None:
+    """The claim a leased job validates (``None``: an ordinary job)."""
+    return env.reads.jobs.get(job_id).validates
+
+
+@PACED
+def test_recognise_a_pop_carries_a_seat_only_when_it_would_carry_ordinary_work(
+    env: Env,
+) -> None:
+    """The pop that brings a seat returns when a pop would have anyway: at once when an
+    ordinary job is due (which then stays queued for another worker), else once the
+    worker has been idle for the hold, counted from its first idle pop, never at the
+    instant the seat was drawn."""
+    claimant, spy = staked(env, "ann"), staked(env, "eve")
+    first = claim(env, claimant)  # checked: its seat is drawn for eve, the only other owner
+    assert spy.pop(0, 4) == []  # nothing due: the seat waits, the answer is an empty queue's
+    tick(env, 4.9)
+    assert spy.pop(0, 4) == []
+    tick(env, 0.1)  # idle for the hold: the seat goes out on its own
+    (held,) = spy.pop(0, 4)
+    assert seat_of(env, held["job_id"]) == first
+    spy.submit([run_echo(spy, held)])
+    second = claim(env, claimant)
+    ordinary = [str(env.submit(env.image(width=64, height=64))["id"]) for _ in range(2)]
+    (got,) = spy.pop(0, 1)
+    assert got["job_id"] in ordinary  # no seat before an ordinary job has been run
+    spy.submit([run_echo(spy, got)])
+    left = set(ordinary) - {got["job_id"]}
+    (got,) = spy.pop(0, 1)
+    assert seat_of(env, got["job_id"]) == second  # in place of the ordinary job due...
+    spy.submit([run_echo(spy, got)])
+    other = staked(env, "bob")
+    assert {a["job_id"] for a in other.pop(0, 4)} == left  # ...which another took
+    assert spy.pop(0, 4) == []
+
+
+def public_view(env: Env) -> list[str]:
+    """Every public figure of the network: native stats and models, the Horde status,
+    the dashboard's overview and throughput chart."""
+    pages = ("/api/v1/stats", "/api/v1/models", "/api/v2/status/models", "/")
+    pages += ("/charts/throughput.svg",)
+    return [env.http.get(page).text for page in pages]
+
+
+def next_window(env: Env) -> None:
+    size = PUBLIC_WINDOW_S * 1000
+    env.clock.ms += size - env.clock.ms % size
+
+
+def test_recognise_the_public_view_does_not_move_when_a_seat_is_queued_or_leased(
+    env: Env,
+) -> None:
+    """A seat queued right after a sampled completion, and leased by its drawn worker,
+    shows nowhere in the public view until the next window: reading it at pop time tells
+    a seat from an ordinary job no better than chance."""
+    claimant, spy = staked(env, "ann"), staked(env, "eve")
+    next_window(env)
+    before = public_view(env)
+    checked = claim(env, claimant)
+    assert [s.validates for s in env.reads.dispatch.queued_seats()] == [checked]
+    assert public_view(env) == before
+    (seat,) = spy.pop(0, 4)
+    assert seat_of(env, seat["job_id"]) == checked
+    assert public_view(env) == before
+    spy.submit([run_echo(spy, seat)])
+    assert public_view(env) == before
+    next_window(env)
+    assert public_view(env) != before  # a window later, it all shows
 
 
 # starve -------------------------------------------------------------------------

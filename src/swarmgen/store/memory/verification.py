@@ -92,6 +92,8 @@ class MemoryValidations:
                 j.state is JobState.LEASED
                 or (j.state is JobState.QUEUED and j.assigned_worker is not None)
             )
+            and j.validates in self.t.checks
+            and self.t.checks[j.validates][0].status is CheckStatus.PENDING
         )
 
     def decided_in(self, epoch: int) -> list[CheckRow]:
