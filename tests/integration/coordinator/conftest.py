@@ -70,6 +70,12 @@ class Env:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
+    def next_window(self, after_s: float = 0.0) -> None:
+        """Move the clock to ``after_s`` seconds into the next public window (when the
+        network view shows what happened before it)."""
+        size = self.http.app.state.settings.public_window_s * 1000
+        self.clock.ms += size - self.clock.ms % size + int(after_s * 1000)
+
     def new_key(self, user: str) -> str:
         return create_key(self.store, self.clock, user).key
 

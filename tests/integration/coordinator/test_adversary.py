@@ -27,7 +27,6 @@ from tests.integration.coordinator.test_verification import (
 )
 
 from swarmgen.backends.echo import EchoBackend
-from swarmgen.coordinator.windows import PUBLIC_WINDOW_S
 from swarmgen.core import accounts
 from swarmgen.core.credits import PPM
 from swarmgen.core.leases import LEASE_MAX_FACTOR
@@ -186,11 +185,6 @@ def public_view(env: Env) -> list[str]:
     return [env.http.get(page).text for page in pages]
 
 
-def next_window(env: Env) -> None:
-    size = PUBLIC_WINDOW_S * 1000
-    env.clock.ms += size - env.clock.ms % size
-
-
 def test_recognise_the_public_view_does_not_move_when_a_seat_is_queued_or_leased(
     env: Env,
 ) -> None:
@@ -198,7 +192,7 @@ def test_recognise_the_public_view_does_not_move_when_a_seat_is_queued_or_leased
     shows nowhere in the public view until the next window: reading it at pop time tells
     a seat from an ordinary job no better than chance."""
     claimant, spy = staked(env, "ann"), staked(env, "eve")
-    next_window(env)
+    env.next_window()
     before = public_view(env)
     checked = claim(env, claimant)
     assert [s.validates for s in env.reads.dispatch.queued_seats()] == [checked]
@@ -208,7 +202,7 @@ def test_recognise_the_public_view_does_not_move_when_a_seat_is_queued_or_leased
     assert public_view(env) == before
     spy.submit([run_echo(spy, seat)])
     assert public_view(env) == before
-    next_window(env)
+    env.next_window()
     assert public_view(env) != before  # a window later, it all shows
 
 

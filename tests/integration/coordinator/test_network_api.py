@@ -76,15 +76,9 @@ def test_each_tier_lists_its_price_how_it_is_computed_its_footprint_and_quality(
     assert listed["shapes-64@fp32"]["tier"] == "reference (model pins)"
 
 
-def next_window(env: Env, after_s: float = 0.0) -> None:
-    """Move the clock to ``after_s`` seconds into the next public window."""
-    size = PUBLIC_WINDOW_S * 1000
-    env.clock.ms += size - env.clock.ms % size + int(after_s * 1000)
-
-
 @NO_CHECKS
 def test_models_follow_the_queue_and_completions_a_window_late(env: Env) -> None:
-    next_window(env)
+    env.next_window()
     before = models(env)["echo-image@fp32"]
     assert (before["queued"], before["workers_online"], before["median_s"]) == (0, 0, None)
     env.submit(env.image())
@@ -95,13 +89,13 @@ def test_models_follow_the_queue_and_completions_a_window_late(env: Env) -> None
     same = models(env)["echo-image@fp32"]
     assert (same["queued"], same["workers_online"]) == (0, 0)
     assert get(env, "/api/v1/stats")["queued"] == 0
-    next_window(env)
+    env.next_window()
     now = models(env)["echo-image@fp32"]
     assert (now["queued"], now["running"], now["workers_online"]) == (2, 0, 1)
     assert models(env)["echo-text@fp32"]["workers_online"] == 1
     assert len(serve(env, worker)) == 1
     assert models(env)["echo-image@fp32"]["queued"] == 2  # still the window's figure
-    next_window(env)
+    env.next_window()
     after = models(env)["echo-image@fp32"]
     assert (after["queued"], after["done_last_hour"]) == (1, 1)
     assert after["median_s"] == pytest.approx(PUBLIC_WINDOW_S, abs=1)
@@ -114,16 +108,16 @@ def test_models_follow_the_queue_and_completions_a_window_late(env: Env) -> None
 
 @NO_CHECKS
 def test_a_completion_just_before_a_window_starts_shows_from_that_window_only(env: Env) -> None:
-    next_window(env)
+    env.next_window()
     worker = env.worker()
     worker.register("w", MODELS, 4096, 1)
     env.submit(env.image())
-    next_window(env, after_s=-0.001)  # the last millisecond of this window
+    env.next_window(after_s=-0.001)  # the last millisecond of this window
     assert len(serve(env, worker)) == 1
     assert get(env, "/api/v1/stats")["done_last_hour"] == 0
-    next_window(env)
+    env.next_window()
     assert get(env, "/api/v1/stats")["done_last_hour"] == 1
-    next_window(env, after_s=-0.001)
+    env.next_window(after_s=-0.001)
     assert get(env, "/api/v1/stats")["done_last_hour"] == 1
 
 
