@@ -229,6 +229,7 @@ class WorkerService:
         hold_ms = int(self.settings.seat_hold_s * 1000)
         with self._pace_lock:
             pace = self._paces.get(worker.id, Pace())
+        turn = pace.turn(now, hold_ms)
         with self.store.transaction() as tx:
             leased = tx.dispatch.lease(
                 worker.id,
@@ -239,11 +240,13 @@ class WorkerService:
                 aging_per_s=self.settings.aging_points_per_s,
                 owner_id=worker.owner_id,
                 seats=seats,
-                turn=pace.turn(now, hold_ms),
+                turn=turn,
             )
         drawn = sum(job.validates is not None for job in leased)
         with self._pace_lock:
-            self._paces[worker.id] = pace.after(now, drawn, len(leased) - drawn, caps["max_batch"])
+            self._paces[worker.id] = pace.after(
+                now, turn, drawn, len(leased) - drawn, caps["max_batch"]
+            )
         return leased
 
     def _check(

@@ -123,12 +123,21 @@ class Pace:
         overdue = hold_ms <= 0 or (idle is not None and now_ms - idle >= hold_ms)
         return SeatTurn(self.credit, overdue)
 
-    def after(self, now_ms: int, seats: int, ordinary: int, cap: int) -> Pace:
-        """The pace after a lease of ``seats`` seats and ``ordinary`` ordinary jobs."""
+    def after(self, now_ms: int, turn: SeatTurn, seats: int, ordinary: int, cap: int) -> Pace:
+        """The pace after a lease, under ``turn``, of ``seats`` seats and ``ordinary``
+        ordinary jobs.
+
+        Seats that took the places of ordinary jobs spend credit; ordinary jobs leased
+        earn it (up to ``cap``). A lease with ordinary work due ends an idle spell; seats
+        that went out because the worker was overdue leave it overdue, so a worker with
+        no ordinary work runs its seats back to back rather than one per hold."""
         if seats == 0 and ordinary == 0:
-            idle = self.idle_since_ms if self.idle_since_ms is not None else now_ms
-            return replace(self, idle_since_ms=idle)
-        credit = min(max(cap, 0), max(self.credit - seats, 0) + ordinary)
+            idle = self.idle_since_ms
+            return replace(self, idle_since_ms=now_ms if idle is None else idle)
+        if turn.overdue and ordinary == 0:
+            return self
+        spent = 0 if turn.overdue else seats
+        credit = min(max(cap, 0), max(self.credit - spent, 0) + ordinary)
         return Pace(idle_since_ms=None, credit=credit)
 
 

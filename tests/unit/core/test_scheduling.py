@@ -109,11 +109,15 @@ def test_pace_holds_seats_for_an_idle_worker_from_when_it_went_idle() -> None:
     hold = 5_000
     pace = Pace()
     assert not pace.turn(0, hold).overdue  # never idle yet: the seat waits
-    pace = pace.after(1_000, seats=0, ordinary=0, cap=4)  # idle from 1 s
-    assert pace.after(3_000, 0, 0, 4).idle_since_ms == 1_000  # still idle since then
+    waiting = SeatTurn(0, overdue=False)
+    pace = pace.after(1_000, waiting, seats=0, ordinary=0, cap=4)  # idle from 1 s
+    assert pace.after(3_000, waiting, 0, 0, 4).idle_since_ms == 1_000  # still idle since then
     assert not pace.turn(5_999, hold).overdue
     assert pace.turn(6_000, hold).overdue
-    busy = pace.after(6_000, seats=0, ordinary=1, cap=4)  # work again: the hold restarts
+    overdue = pace.turn(6_000, hold)
+    seated = pace.after(6_000, overdue, seats=2, ordinary=0, cap=4)  # seats alone: still
+    assert seated.turn(6_500, hold).overdue and seated.credit == pace.credit  # overdue
+    busy = pace.after(6_000, overdue, seats=0, ordinary=1, cap=4)  # work: the hold restarts
     assert busy.idle_since_ms is None and not busy.turn(60_000, hold).overdue
     assert Pace().turn(0, 0).overdue  # no hold: at once
 
@@ -123,10 +127,10 @@ def test_pace_gives_at_most_one_seat_per_ordinary_job_while_work_is_due() -> Non
     any run of pops with ordinary work due, seats never outnumber ordinary jobs."""
     pace, seats_run, ordinary_run = Pace(), 0, 0
     for now in range(0, 200_000, 1_000):
-        chosen = hand_out(["o1"], ["S1"], 1, pace.turn(now, 5_000))
-        got_seat = chosen == ["S1"]
+        turn = pace.turn(now, 5_000)
+        got_seat = hand_out(["o1"], ["S1"], 1, turn) == ["S1"]
         seats_run += got_seat
         ordinary_run += not got_seat
-        pace = pace.after(now, int(got_seat), int(not got_seat), cap=1)
+        pace = pace.after(now, turn, int(got_seat), int(not got_seat), cap=1)
         assert seats_run <= ordinary_run
     assert seats_run == ordinary_run == 100
