@@ -155,26 +155,34 @@ def test_recognise_a_pop_carries_a_seat_only_when_it_would_carry_ordinary_work(
     worker has been idle for the hold, counted from its first idle pop, never at the
     instant the seat was drawn."""
     claimant, spy = staked(env, "ann"), staked(env, "eve")
+
+    def ordinary_job() -> str:
+        return str(env.submit(env.image(width=64, height=64))["id"])
+
+    def pop_one(wanted: str | None) -> str:
+        (got,) = spy.pop(0, 1)
+        spy.submit([run_echo(spy, got)])
+        assert seat_of(env, got["job_id"]) == wanted
+        return str(got["job_id"])
+
     first = claim(env, claimant)  # checked: its seat is drawn for eve, the only other owner
     assert spy.pop(0, 4) == []  # nothing due: the seat waits, the answer is an empty queue's
     tick(env, 4.9)
     assert spy.pop(0, 4) == []
     tick(env, 0.1)  # idle for the hold: the seat goes out on its own
-    (held,) = spy.pop(0, 4)
-    assert seat_of(env, held["job_id"]) == first
-    spy.submit([run_echo(spy, held)])
-    second = claim(env, claimant)
-    ordinary = [str(env.submit(env.image(width=64, height=64))["id"]) for _ in range(2)]
-    (got,) = spy.pop(0, 1)
-    assert got["job_id"] in ordinary  # no seat before an ordinary job has been run
-    spy.submit([run_echo(spy, got)])
-    left = set(ordinary) - {got["job_id"]}
-    (got,) = spy.pop(0, 1)
-    assert seat_of(env, got["job_id"]) == second  # in place of the ordinary job due...
-    spy.submit([run_echo(spy, got)])
-    other = staked(env, "bob")
-    assert {a["job_id"] for a in other.pop(0, 4)} == left  # ...which another took
-    assert spy.pop(0, 4) == []
+    pop_one(first)
+    pop_one(claim(env, claimant))  # still idle: the next seat goes out at once
+    plain = ordinary_job()
+    assert pop_one(None) == plain  # ordinary work ends the idle spell
+    assert claimant.pop(0, 4) == []  # the seat on eve's job, drawn for ann, waits too
+    tick(env, 5)
+    serve(env, [claimant])
+    third = claim(env, claimant)
+    assert spy.pop(0, 4) == []  # not idle for the hold: the seat waits for ordinary work
+    due = {ordinary_job(), ordinary_job()}
+    pop_one(third)  # in place of an ordinary job due...
+    assert {j.state.value for j in env.reads.jobs.get_many(list(due))} == {"queued"}
+    assert {pop_one(None), pop_one(None)} == due  # ...which stayed queued
 
 
 def public_view(env: Env) -> list[str]:
