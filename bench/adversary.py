@@ -13,6 +13,8 @@ see of each job they lease:
 * timing: how long the pop took, how long since that key's last submit, the job's
   place in its batch and the batch's size;
 * the public ledger at pop time (is the job in the export; does its proof exist);
+* the public network view at pop time (``/api/v1/stats`` queue, running and done
+  counts; ``/api/v1/models`` queue depth of the job's model);
 * the job as a requester sees it (``GET /api/v1/jobs/{id}`` with the owner's own key);
 * after the fact: the heartbeat's answer and how long the submit took.
 
@@ -182,6 +184,8 @@ class Adversary:
             if not popped:
                 continue
             ledger.refresh()
+            stats = http.get("/api/v1/stats").json()
+            depth = {m["model"]: m for m in http.get("/api/v1/models").json()["models"]}
             mine = []
             for index, a in enumerate(popped):
                 seen = http.get(f"/api/v1/jobs/{a['job_id']}", headers=owner)
@@ -200,6 +204,10 @@ class Adversary:
                     "proof_status": proof.status_code,
                     "requester_status": seen.status_code,
                     "requester_body": len(seen.text.replace(a["job_id"], "")),
+                    "stats_queued": stats["queued"],
+                    "stats_running": stats["running"],
+                    "stats_done_last_minute": stats["done_last_minute"],
+                    "model_queued": depth.get(a["model"], {}).get("queued", 0),
                 }
                 for key, value in a["spec"].items():
                     if isinstance(value, int | float) and key != "seed":

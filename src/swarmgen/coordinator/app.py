@@ -43,8 +43,17 @@ def create_app(
     """
     owns_store = store is None  # a store the app opened is the app's to close
     services = build_services(settings, store=store, blobs=blobs, clock=clock, chain=chain)
+    network = NetworkService(
+        services.store,
+        services.registry,
+        services.credits,
+        services.clock,
+        settings.epoch_length_s,
+        Publication(services.store),
+        window_s=settings.public_window_s,
+    )
     runner = TaskRunner(
-        periodic_tasks(services, settings),
+        [*periodic_tasks(services, settings), network.window_task()],
         leadership(services, settings),
         leader_check_s=settings.leader_check_s,
     )
@@ -81,14 +90,6 @@ def create_app(
     app.state.credits = services.credits
     app.state.epochs = services.epochs
     fallback.install(app, {openai.PREFIX: openai.routing_error, horde.PREFIX: horde.routing_error})
-    network = NetworkService(
-        services.store,
-        services.registry,
-        services.credits,
-        services.clock,
-        settings.epoch_length_s,
-        Publication(services.store),
-    )
     observer = Observer(services.store, services.clock)
     app.state.observer = observer
     provenance = Provenance(services.store, network.publication)

@@ -1,9 +1,12 @@
 """The public network view: offerings, workers and throughput, as anyone may read them.
 
-What the view shows live is only what cannot tell a validation job from an ordinary
-one (decision record 0016): per offering, jobs waiting, running and done count both
-alike, as the queue itself treats them. What follows a worker's own jobs (jobs done,
-checks passed and failed, verdicts, earnings) is read up to the last *published* epoch
+Per offering, jobs waiting, running and done count validation and ordinary jobs alike,
+as the queue itself treats them, and these figures are never live: they are read
+through a :class:`~swarmgen.coordinator.windows.PublicWindow`, as of the start of the
+current window (decision record 0016), since a seat queued right after a sampled
+completion would otherwise show in the queue the moment its worker pops. What follows
+a worker's own jobs (jobs done, checks passed and failed, verdicts, earnings) is read
+up to the last *published* epoch
 (:class:`~swarmgen.coordinator.auditing.Publication`), never from the open one: a
 worker watching its own page after each job learns nothing about which were checks.
 """
@@ -12,12 +15,14 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auditing import Publication
 from swarmgen.coordinator.credits import CreditService
+from swarmgen.coordinator.tasks import PeriodicTask
+from swarmgen.coordinator.windows import PUBLIC_WINDOW_S, PublicWindow
 from swarmgen.core import accounts
 from swarmgen.core.jobs import ImageSpec, JobState, Spec, TextSpec
 from swarmgen.core.ledger import EntryKind
@@ -32,6 +37,8 @@ ONLINE_S = 60
 beat every few seconds while they serve)."""
 RECENT_MS = 3_600_000
 """The window of "jobs done recently" and the median time: one hour."""
+WINDOW_TICK_S = 1.0
+"""How often each process looks whether a public window began (and takes its figures)."""
 TYPICAL_PROMPT_CHARS = 200
 """A typical text job's prompt length, for the price shown per offering."""
 VERIFICATION_FIGURES = (
@@ -131,6 +138,21 @@ class NetworkStats:
 
 
 @dataclass(frozen=True)
+class Load:
+    """The queue and throughput figures of one public window, taken at its first reading."""
+
+    as_of_ms: int
+    """The window's start: throughput counts stop there."""
+    states: dict[tuple[str, str], int]
+    """Jobs per ``(offering, state)``."""
+    recent: dict[str, list[int]]
+    """Run times (ms) per offering of the jobs done in the hour before ``as_of_ms``."""
+    last_minute: int
+    online: tuple[tuple[str, ...], ...]
+    """The models of each worker online."""
+
+
+@dataclass(frozen=True)
 class Throughput:
     """Jobs completed per bucket, oldest bucket first, the last one ending now."""
 
@@ -183,6 +205,38 @@ class NetworkService:
     clock: Clock
     epoch_length_s: int
     publication: Publication
+    window_s: int = PUBLIC_WINDOW_S
+    """Length of the public window the queue and throughput figures are read as of."""
+    _window: PublicWindow[Load] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._window = PublicWindow(self.window_s)
+
+    def load(self) -> Load:
+        """The queue and throughput figures every public face shows: those of the
+        current window (the one rule, :class:`~swarmgen.coordinator.windows.PublicWindow`)."""
+        return self._window.read(self.clock.now_ms(), self._take)
+
+    def window_task(self) -> PeriodicTask:
+        """Takes each window's figures at its start, in every process: the instant
+        they show is the clock's, not that of whoever reads first."""
+        return PeriodicTask("public-window", WINDOW_TICK_S, 10 * WINDOW_TICK_S, self.load)
+
+    def _take(self, as_of: int) -> Load:
+        with self.store.transaction() as tx:
+            states = tx.network.jobs_by_state()
+            recent = tx.network.completed_since(as_of - RECENT_MS, until_ms=as_of)
+            last_minute = tx.network.completed_since(as_of - 60_000, until_ms=as_of)
+            workers = self._all_workers(tx)
+        return Load(
+            as_of_ms=as_of,
+            states=states,
+            recent=recent,
+            last_minute=sum(len(d) for d in last_minute.values()),
+            online=tuple(
+                tuple(w.capabilities.get("models", ())) for w in workers if self._online(w, as_of)
+            ),
+        )
 
     def _online(self, worker: WorkerRecord, now: int) -> bool:
         return now - worker.last_seen_ms <= ONLINE_S * 1000
@@ -196,12 +250,9 @@ class NetworkService:
         return found
 
     def models(self) -> list[OfferingView]:
-        """Every offering in the registry with its live load and recent speed."""
-        now = self.clock.now_ms()
-        with self.store.transaction() as tx:
-            states = tx.network.jobs_by_state()
-            recent = tx.network.completed_since(now - RECENT_MS)
-            workers = [w for w in self._all_workers(tx) if self._online(w, now)]
+        """Every offering in the registry with its load and recent speed (as of the
+        public window's start)."""
+        load = self.load()
         views = []
         for offering in self.registry.all_offerings():
             model = self.registry.entry(offering)
@@ -213,11 +264,11 @@ class NetworkService:
                     precision=str(offering.precision),
                     kind=model.kind.value,
                     **tier_figures(self.registry, self.credits, offering),
-                    workers_online=sum(key in w.capabilities.get("models", ()) for w in workers),
-                    queued=states.get((key, JobState.QUEUED.value), 0),
-                    running=states.get((key, JobState.LEASED.value), 0),
-                    done_recently=len(recent.get(key, [])),
-                    median_s=median_s(recent.get(key, [])),
+                    workers_online=sum(key in models for models in load.online),
+                    queued=load.states.get((key, JobState.QUEUED.value), 0),
+                    running=load.states.get((key, JobState.LEASED.value), 0),
+                    done_recently=len(load.recent.get(key, [])),
+                    median_s=median_s(load.recent.get(key, [])),
                     verification=verification_figures(self.registry.offering(offering).thresholds),
                 )
             )
@@ -295,36 +346,36 @@ class NetworkService:
         )
 
     def stats(self) -> NetworkStats:
-        """The network at a glance: the epoch, the queue and the recent throughput."""
+        """The network at a glance: the epoch (live), the queue and the recent
+        throughput (as of the public window's start)."""
         published = self.publication.published()
-        now = self.clock.now_ms()
+        load = self.load()
         with self.store.transaction() as tx:
-            states = tx.network.jobs_by_state()
-            recent = tx.network.completed_since(now - RECENT_MS)
-            last_minute = tx.network.completed_since(now - 60_000)
-            online = sum(self._online(w, now) for w in self._all_workers(tx))
             opened = tx.ledger.open_epoch()
             seals = tx.ledger.seals()
-        done = sum(len(d) for d in recent.values())
+        done = sum(len(d) for d in load.recent.values())
+        states = load.states
         return NetworkStats(
             epoch=opened.epoch if opened else 0,
             epoch_opened_ms=opened.opened_ms if opened else None,
             epoch_length_s=self.epoch_length_s,
             last_sealed=max((s.epoch for s in seals), default=-1),
             published_epoch=published,
-            workers_online=online,
+            workers_online=len(load.online),
             queued=sum(n for (_, state), n in states.items() if state == JobState.QUEUED.value),
             running=sum(n for (_, state), n in states.items() if state == JobState.LEASED.value),
             done_recently=done,
-            done_last_minute=sum(len(d) for d in last_minute.values()),
+            done_last_minute=load.last_minute,
             jobs_per_minute=round(done / (RECENT_MS / 60_000), 3),
         )
 
     def throughput(self, buckets: int = 60, bucket_s: int = 60) -> Throughput:
         """Completions per ``bucket_s`` over the last ``buckets`` of them (an hour by
-        default). Like ``done_last_hour``, ordinary and validation jobs count alike."""
-        now = self.clock.now_ms()
-        since = now - buckets * bucket_s * 1000 + 1  # the last bucket ends at now, inclusive
+        default), the last bucket ending at the public window's start (completions from
+        then on fall past it). Like
+        ``done_recently``, ordinary and validation jobs count alike."""
+        end = self.load().as_of_ms
+        since = end - buckets * bucket_s * 1000  # the last bucket ends just before ``end``
         with self.store.transaction() as tx:
             found = tx.network.completions_by_bucket(since, bucket_s * 1000)
         return Throughput(since, bucket_s, tuple(found.get(i, 0) for i in range(buckets)))

@@ -15,7 +15,9 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from swarmgen.coordinator.windows import PUBLIC_WINDOW_S
 from swarmgen.core.leases import LEASE_MAX_FACTOR, MAX_FACTOR_LIMIT
+from swarmgen.core.scheduling import SEAT_HOLD_S
 from swarmgen.core.stake import MIN_STAKE
 from swarmgen.core.verification.escalation import DRAWN_STAGES, EscalationPolicy
 from swarmgen.core.verification.failures import VerificationError
@@ -56,6 +58,19 @@ class CoordinatorSettings(BaseSettings):
         30.0, gt=0, description="Longest reaper pass; a longer one is skipped and retried."
     )
     pop_wait_max_s: float = Field(30.0, ge=0, description="Longest long-poll of a worker pop.")
+    seat_hold_s: float = Field(
+        SEAT_HOLD_S,
+        ge=0,
+        description="Longest a worker stays idle while a validation seat drawn for it waits "
+        "to take the place of an ordinary job; then the seat goes out on its own.",
+    )
+    public_window_s: int = Field(
+        PUBLIC_WINDOW_S,
+        ge=1,
+        description="The public network view (stats, models, dashboard, Horde status) shows "
+        "queue and throughput figures as of the start of the current window of this many "
+        "seconds, never live (admin /metrics stays live).",
+    )
     result_wait_max_s: float = Field(60.0, ge=0, description="Longest long-poll of a status.")
     openai_wait_s: float = Field(
         600.0,
@@ -217,6 +232,7 @@ class DispatchSettings(_Slice):
     lease_max_factor: int = LEASE_MAX_FACTOR
     max_missed_seats: int = MAX_MISSED_SEATS
     min_stake: int = MIN_STAKE
+    seat_hold_s: float = SEAT_HOLD_S
 
 
 @dataclass(frozen=True)

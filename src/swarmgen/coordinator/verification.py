@@ -357,8 +357,10 @@ class Verifier:
         The miss is recorded against ``seat.worker_id`` (its reliability, never its
         honesty verdict: no ballot is cast), the seat is queued again and drawn anew
         among the eligible workers less the one that missed it, and dispatch never gives
-        it (or any seat of the same panel) back to that worker. Returns whether the seat
-        was queued again (an untaken seat: whether its draw was cleared).
+        it (or any seat of the same panel) back to that worker. A seat whose panel
+        settled while it was leased is withdrawn instead (settling leaves leased seats
+        to run on). Returns whether the seat was queued again for a new draw (an
+        untaken seat: whether its draw was cleared).
         """
         if seat.leased:
             queued = bool(tx.dispatch.reseat([seat.job_id], tx.now_ms))
@@ -374,6 +376,10 @@ class Verifier:
             now=tx.now_ms,
         )
         log.info("seat %s on %s missed by %s", seat.job_id, seat.validates, seat.worker_id)
+        check = tx.validations.get_check(seat.validates)
+        if check is None or check.status is not CheckStatus.PENDING:
+            tx.validations.withdraw(seat.validates, tx.now_ms)
+            return False
         self.draw_seats(tx, ensure_seed(tx), claims={seat.validates})
         return True
 

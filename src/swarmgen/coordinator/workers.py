@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -24,6 +25,7 @@ from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import Output
 from swarmgen.core.receipts import Receipt
+from swarmgen.core.scheduling import Pace
 from swarmgen.core.verification.reliability import may_take_seats
 from swarmgen.errors import (
     BadSignature,
@@ -68,6 +70,10 @@ class WorkerService:
     _io: ThreadPoolExecutor = dataclass_field(
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="blobs"), repr=False
     )
+    _paces: dict[str, Pace] = dataclass_field(default_factory=dict, repr=False)
+    """Per worker, what :func:`~swarmgen.core.scheduling.hand_out` needs of its past pops
+    (in this process: a worker popping at several replicas is paced at each)."""
+    _pace_lock: threading.Lock = dataclass_field(default_factory=threading.Lock, repr=False)
 
     def register(
         self, worker_id: str, owner: UserRecord | None, name: str, capabilities: Capabilities
@@ -180,9 +186,11 @@ class WorkerService:
     ) -> list[JobRecord]:
         """Lease the best fitting jobs; waits up to ``wait_s`` for one to arrive.
 
-        Validation seats drawn for this worker come in the same lease, in the same order
-        as ordinary jobs: nothing in the answer tells the worker which was drawn for it.
-        Every database call runs in a thread: the event loop only waits.
+        Validation seats drawn for this worker go out in place of ordinary jobs it is due
+        (:func:`~swarmgen.core.scheduling.hand_out`), so the pop returns when it would
+        have anyway, in a batch listed in id order: nothing in the answer or its timing
+        tells the worker which was drawn for it. Every database call runs in a thread:
+        the event loop only waits.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
@@ -217,17 +225,29 @@ class WorkerService:
         self, worker: WorkerRecord, served: Sequence[str], limit: int, seats: bool
     ) -> list[JobRecord]:
         caps = worker.capabilities
+        now = self.clock.now_ms()
+        hold_ms = int(self.settings.seat_hold_s * 1000)
+        with self._pace_lock:
+            pace = self._paces.get(worker.id, Pace())
+        turn = pace.turn(now, hold_ms)
         with self.store.transaction() as tx:
-            return tx.dispatch.lease(
+            leased = tx.dispatch.lease(
                 worker.id,
                 list(served),
                 caps["max_pixels"],
                 limit,
-                self.clock.now_ms(),
+                now,
                 aging_per_s=self.settings.aging_points_per_s,
                 owner_id=worker.owner_id,
                 seats=seats,
+                turn=turn,
             )
+        drawn = sum(job.validates is not None for job in leased)
+        with self._pace_lock:
+            self._paces[worker.id] = pace.after(
+                now, turn, drawn, len(leased) - drawn, caps["max_batch"]
+            )
+        return leased
 
     def _check(
         self, worker_id: str, result: Submission, job: JobRecord | None

@@ -13,10 +13,11 @@ heartbeats arrive.
 Who may validate whom is the core's rule
 (:func:`swarmgen.core.verification.escalation.may_sit`: only the worker drawn for a
 seat, and only while :func:`~swarmgen.core.verification.escalation.can_validate`
-allows it); :func:`may_run` states it as SQL so that dispatch filters in the database,
-in the one query that picks the jobs, and a drawn seat goes out mixed into the same
-ordering as ordinary jobs. ``tests/integration/store/test_dispatch.py`` checks the two
-agree on generated cases. :meth:`DispatchRepository.queued_seats`,
+allows it); :func:`may_run` states it as SQL so that dispatch filters in the database.
+Which of the ordinary jobs due and the seats drawn go out is
+:func:`swarmgen.core.scheduling.hand_out`'s rule, applied to what the queries found.
+``tests/integration/store/test_dispatch.py`` checks the SQL and the core agree on
+generated cases. :meth:`DispatchRepository.queued_seats`,
 :meth:`~DispatchRepository.panels` and :meth:`~DispatchRepository.assign` are what the
 coordinator's draw (:mod:`swarmgen.core.verification.draw`) reads and writes;
 :meth:`~DispatchRepository.untaken_seats` finds drawn seats their worker left waiting
@@ -32,6 +33,7 @@ from sqlalchemy import BigInteger, and_, case, exists, func, literal, not_, or_,
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, check_factor
+from swarmgen.core.scheduling import ANY_TIME, SeatTurn, hand_out
 from swarmgen.core.verification.draw import TAKE_GRACE_MS
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
@@ -124,28 +126,42 @@ class DispatchRepository(Repository):
         owner_id: str | None = None,
         *,
         seats: bool = True,
+        turn: SeatTurn = ANY_TIME,
     ) -> list[JobRecord]:
-        """Lease up to ``limit`` queued jobs that fit the worker, best first.
+        """Lease up to ``limit`` queued jobs that fit the worker, in id order.
 
-        Best is the highest priority plus ``aging_per_s`` points per second waited. A
-        validation job never goes to a worker :func:`may_run` excludes (nor two of one
-        panel to one worker in a batch). ``leased_ms`` is set to ``now``: the lease's
-        hard end counts from it.
+        The ordinary jobs due are the best fitting ones (highest priority plus
+        ``aging_per_s`` points per second waited); the seats drawn for it are those
+        :func:`may_run` allows (one per panel); :func:`~swarmgen.core.scheduling.hand_out`
+        decides, under ``turn``, which of them go out. ``leased_ms`` is set to ``now``:
+        the lease's hard end counts from it.
         """
         c = t.jobs.c
-        candidates = (
-            select(c.id, c.validates)
-            .where(
-                c.state == JobState.QUEUED.value,
-                c.offering.in_(list(offerings)),
-                c.pixels <= max_pixels,
-                may_run(worker_id, owner_id, seats),
-            )
-            .order_by(_aged(aging_per_s).desc(), c.created_ms, c.id)
+        fitting = and_(
+            c.state == JobState.QUEUED.value,
+            c.offering.in_(list(offerings)),
+            c.pixels <= max_pixels,
+        )
+        order = (_aged(aging_per_s).desc(), c.created_ms, c.id)
+        ordinary = (
+            select(c.id)
+            .where(fitting, c.validates.is_(None))
+            .order_by(*order)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        ids = _one_seat_per_panel(self.conn.execute(candidates))
+        due = list(self.conn.execute(ordinary).scalars())
+        drawn: list[str] = []
+        if seats:
+            query = (
+                select(c.id, c.validates)
+                .where(fitting, c.validates.is_not(None), may_run(worker_id, owner_id))
+                .order_by(*order)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            drawn = _one_seat_per_panel(self.conn.execute(query))
+        ids = hand_out(due, drawn, limit, turn)
         if not ids:
             return []
         self.conn.execute(

@@ -27,13 +27,16 @@ class NetworkRepository(Repository):
         ).all()
         return {(row[0], row[1]): int(row[2]) for row in rows}
 
-    def completed_since(self, since_ms: int) -> dict[str, list[int]]:
+    def completed_since(self, since_ms: int, until_ms: int | None = None) -> dict[str, list[int]]:
         """Offering -> milliseconds from submission to completion of each job completed
-        at or after ``since_ms``, shortest first."""
+        at or after ``since_ms`` (and before ``until_ms``, if given), shortest first."""
         c = t.jobs.c
+        when = [c.state == JobState.COMPLETED.value, c.updated_ms >= since_ms]
+        if until_ms is not None:
+            when.append(c.updated_ms < until_ms)
         rows = self.conn.execute(
             select(c.offering, c.updated_ms - c.created_ms)
-            .where(c.state == JobState.COMPLETED.value, c.updated_ms >= since_ms)
+            .where(*when)
             .order_by(c.offering, c.updated_ms - c.created_ms)
         ).all()
         out: dict[str, list[int]] = {}

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.verification.reliability import SeatRecord
@@ -100,7 +100,8 @@ class ValidationRepository(Repository):
         """Settle the check of ``job_id``: the one write path for a panel's outcome.
 
         Records ``status``, marks the ``penalised`` validators (losing side or absent)
-        and withdraws the claim's validation jobs that no one has finished.
+        and withdraws the claim's seats still queued (:meth:`withdraw`). Seats already
+        leased run on: taking one back from its worker would tell it what it holds.
         """
         self.conn.execute(
             update(t.checks)
@@ -114,12 +115,16 @@ class ValidationRepository(Repository):
                 .where(c.job_id == job_id, c.validator_id.in_(list(penalised)))
                 .values(penalised=True)
             )
+        self.withdraw(job_id, now)
+
+    def withdraw(self, job_id: str, now: int) -> int:
+        """Cancel the validation jobs of ``job_id`` still queued; returns how many."""
         j = t.jobs.c
-        self.conn.execute(
+        return self.conn.execute(
             update(t.jobs)
-            .where(j.validates == job_id, j.state.in_(ACTIVE))
+            .where(j.validates == job_id, j.state == JobState.QUEUED.value)
             .values(state=JobState.CANCELLED.value, updated_ms=now, lease_expires_ms=None)
-        )
+        ).rowcount
 
     def outstanding(self, job_id: str) -> int:
         """Validation jobs of ``job_id`` still queued or leased."""
@@ -128,15 +133,19 @@ class ValidationRepository(Repository):
         return int(self.conn.execute(query).scalar_one())
 
     def seats_in_play(self) -> int:
-        """Validation seats a worker holds or has been drawn for and has still to vote on.
+        """Validation seats a worker holds or has been drawn for and has still to vote on,
+        on panels still pending.
 
         Seats waiting undrawn (nobody eligible) are not counted: they are filled only when
         eligible workers appear, else the panel settles at the close on the votes cast.
+        Nor are seats still leased on a panel that settled meanwhile (they run on, their
+        votes no longer needed).
         """
-        c = t.jobs.c
+        c, k = t.jobs.c, t.checks.c
         drawn = and_(c.state == JobState.QUEUED.value, c.assigned_worker.is_not(None))
+        pending = exists().where(k.job_id == c.validates, k.status == CheckStatus.PENDING.value)
         query = select(func.count()).where(
-            c.validates.is_not(None), or_(c.state == JobState.LEASED.value, drawn)
+            c.validates.is_not(None), or_(c.state == JobState.LEASED.value, drawn), pending
         )
         return int(self.conn.execute(query).scalar_one())
 

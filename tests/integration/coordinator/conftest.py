@@ -75,6 +75,12 @@ class Env:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
+    def next_window(self, after_s: float = 0.0) -> None:
+        """Move the clock to ``after_s`` seconds into the next public window (when the
+        network view shows what happened before it)."""
+        size = self.http.app.state.settings.public_window_s * 1000
+        self.clock.ms += size - self.clock.ms % size + int(after_s * 1000)
+
     def new_key(self, user: str) -> str:
         return create_key(self.store, self.clock, user).key
 
@@ -115,9 +121,11 @@ def env(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -
         max_attempts=2,
         clock_skew_s=SKEW_S,
         # tests about stake, or about the drawn panel, set their own; without stake
-        # cheating is not priced, which the start-up check would refuse
+        # cheating is not priced, which the start-up check would refuse; tests about
+        # how seats are paced among ordinary jobs set a hold
         **{
             "min_stake": 0,
+            "seat_hold_s": 0,
             "panel_stages": (1, 3, 5),
             "trusted_workers": True,
             **settings_overrides,

@@ -131,6 +131,7 @@ def test_recognise_a_seat_and_an_ordinary_job_of_the_same_spec_look_the_same(env
     ordinary = str(env.submit(body)["id"])
     popped = spy.pop(0, 8)
     assert len(popped) == 2
+    assert [a["job_id"] for a in popped] == sorted(a["job_id"] for a in popped)  # not seat-first
     by_kind = {env.reads.jobs.get(a["job_id"]).validates is not None: a for a in popped}
     assert env.reads.jobs.get(by_kind[True]["job_id"]).validates == checked
     assert by_kind[False]["job_id"] == ordinary
@@ -138,6 +139,84 @@ def test_recognise_a_seat_and_an_ordinary_job_of_the_same_spec_look_the_same(env
     seat, plain = (observe(env, spy, spy.owner_key, by_kind[k]) for k in (True, False))
     assert seat == plain
     assert seat["status"][0] == 404 and not seat["in_export"]  # the owner learns nothing
+
+
+PACED = pytest.mark.parametrize("settings_overrides", [{"seat_hold_s": 5}])
+"""Seats paced as a coordinator paces them by default: in place of ordinary jobs due,
+or after the worker has been idle for five seconds."""
+
+
+def seat_of(env: Env, job_id: str) -> str | None:
+    """The claim a leased job validates (``None``: an ordinary job)."""
+    return env.reads.jobs.get(job_id).validates
+
+
+@PACED
+def test_recognise_a_pop_carries_a_seat_only_when_it_would_carry_ordinary_work(
+    env: Env,
+) -> None:
+    """The pop that brings a seat returns when a pop would have anyway: at once when an
+    ordinary job is due (which then stays queued for another worker), else once the
+    worker has been idle for the hold, counted from its first idle pop, never at the
+    instant the seat was drawn."""
+    claimant, spy = staked(env, "ann"), staked(env, "eve")
+
+    def ordinary_job() -> str:
+        return str(env.submit(env.image(width=64, height=64))["id"])
+
+    def pop_one(wanted: str | None) -> str:
+        (got,) = spy.pop(0, 1)
+        spy.submit([run_echo(spy, got)])
+        assert seat_of(env, got["job_id"]) == wanted
+        return str(got["job_id"])
+
+    first = claim(env, claimant)  # checked: its seat is drawn for eve, the only other owner
+    assert spy.pop(0, 4) == []  # nothing due: the seat waits, the answer is an empty queue's
+    tick(env, 4.9)
+    assert spy.pop(0, 4) == []
+    tick(env, 0.1)  # idle for the hold: the seat goes out on its own
+    pop_one(first)
+    pop_one(claim(env, claimant))  # still idle: the next seat goes out at once
+    plain = ordinary_job()
+    assert pop_one(None) == plain  # ordinary work ends the idle spell
+    assert claimant.pop(0, 4) == []  # the seat on eve's job, drawn for ann, waits too
+    tick(env, 5)
+    serve(env, [claimant])
+    third = claim(env, claimant)
+    assert spy.pop(0, 4) == []  # not idle for the hold: the seat waits for ordinary work
+    due = {ordinary_job(), ordinary_job()}
+    pop_one(third)  # in place of an ordinary job due...
+    assert {j.state.value for j in env.reads.jobs.get_many(list(due))} == {"queued"}
+    assert {pop_one(None), pop_one(None)} == due  # ...which stayed queued
+
+
+def public_view(env: Env) -> list[str]:
+    """Every public figure of the network: native stats and models, the Horde status,
+    the dashboard's overview and throughput chart."""
+    pages = ("/api/v1/stats", "/api/v1/models", "/api/v2/status/models", "/")
+    pages += ("/charts/throughput.svg",)
+    return [env.http.get(page).text for page in pages]
+
+
+def test_recognise_the_public_view_does_not_move_when_a_seat_is_queued_or_leased(
+    env: Env,
+) -> None:
+    """A seat queued right after a sampled completion, and leased by its drawn worker,
+    shows nowhere in the public view until the next window: reading it at pop time tells
+    a seat from an ordinary job no better than chance."""
+    claimant, spy = staked(env, "ann"), staked(env, "eve")
+    env.next_window()
+    before = public_view(env)
+    checked = claim(env, claimant)
+    assert [s.validates for s in env.reads.dispatch.queued_seats()] == [checked]
+    assert public_view(env) == before
+    (seat,) = spy.pop(0, 4)
+    assert seat_of(env, seat["job_id"]) == checked
+    assert public_view(env) == before
+    spy.submit([run_echo(spy, seat)])
+    assert public_view(env) == before
+    env.next_window()
+    assert public_view(env) != before  # a window later, it all shows
 
 
 # starve -------------------------------------------------------------------------

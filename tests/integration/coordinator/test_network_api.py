@@ -8,6 +8,7 @@ import pytest
 from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 
+from swarmgen.coordinator.windows import PUBLIC_WINDOW_S
 from swarmgen.core.offerings import Offering
 from swarmgen.registry import load_registry
 from swarmgen.sdk.worker_client import WorkerClient
@@ -76,26 +77,48 @@ def test_each_tier_lists_its_price_how_it_is_computed_its_footprint_and_quality(
 
 
 @NO_CHECKS
-def test_models_follow_the_queue_and_completions(env: Env) -> None:
+def test_models_follow_the_queue_and_completions_a_window_late(env: Env) -> None:
+    env.next_window()
     before = models(env)["echo-image@fp32"]
     assert (before["queued"], before["workers_online"], before["median_s"]) == (0, 0, None)
     env.submit(env.image())
     env.submit(env.image())
     worker = env.worker()
     worker.register("w", MODELS, 4096, 1)
+    env.clock.advance(PUBLIC_WINDOW_S - 1)  # the same window: nothing moved yet
+    same = models(env)["echo-image@fp32"]
+    assert (same["queued"], same["workers_online"]) == (0, 0)
+    assert get(env, "/api/v1/stats")["queued"] == 0
+    env.next_window()
     now = models(env)["echo-image@fp32"]
     assert (now["queued"], now["running"], now["workers_online"]) == (2, 0, 1)
     assert models(env)["echo-text@fp32"]["workers_online"] == 1
-    env.clock.advance(2)
     assert len(serve(env, worker)) == 1
+    assert models(env)["echo-image@fp32"]["queued"] == 2  # still the window's figure
+    env.next_window()
     after = models(env)["echo-image@fp32"]
     assert (after["queued"], after["done_last_hour"]) == (1, 1)
-    assert after["median_s"] == pytest.approx(2.0)
+    assert after["median_s"] == pytest.approx(PUBLIC_WINDOW_S, abs=1)
     stats = get(env, "/api/v1/stats")
     assert (stats["queued"], stats["done_last_hour"], stats["workers_online"]) == (1, 1, 1)
     env.clock.advance(3601)  # out of the hour, and the worker went quiet
     late = models(env)["echo-image@fp32"]
     assert (late["done_last_hour"], late["median_s"], late["workers_online"]) == (0, None, 0)
+
+
+@NO_CHECKS
+def test_a_completion_just_before_a_window_starts_shows_from_that_window_only(env: Env) -> None:
+    env.next_window()
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 1)
+    env.submit(env.image())
+    env.next_window(after_s=-0.001)  # the last millisecond of this window
+    assert len(serve(env, worker)) == 1
+    assert get(env, "/api/v1/stats")["done_last_hour"] == 0
+    env.next_window()
+    assert get(env, "/api/v1/stats")["done_last_hour"] == 1
+    env.next_window(after_s=-0.001)
+    assert get(env, "/api/v1/stats")["done_last_hour"] == 1
 
 
 def test_unknown_model_and_bad_names_answer_in_the_native_shape(env: Env) -> None:

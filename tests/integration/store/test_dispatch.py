@@ -12,10 +12,11 @@ from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import extended_expiry_ms
+from swarmgen.core.scheduling import SeatTurn, hand_out
 from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.store import Store
-from swarmgen.store.records import SYSTEM_USER, UserRecord, WorkerRecord
+from swarmgen.store.records import SYSTEM_USER, Completion, JobRecord, UserRecord, WorkerRecord
 
 WORKERS = [f"w{i}" for i in range(6)]
 OWNERS = [None, "o1", "o2", "o3"]
@@ -383,3 +384,54 @@ def test_a_seat_is_taken_or_missed_never_both_when_its_lease_races_the_pass(
         reaper.join(0.3)
     reaper.join(10)
     assert taken.id == "seat" and missed == []  # a seat taken is not missed
+
+
+def best(rows: list[JobRecord]) -> list[JobRecord]:
+    """Best first, as dispatch orders (no aging)."""
+    return sorted(rows, key=lambda j: (-j.priority, j.created_ms, j.id))
+
+
+def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Store) -> None:
+    """Each store's lease leases exactly :func:`hand_out` of the ordinary jobs due (best
+    first) and the seats drawn for the worker (one per panel): a seat never goes out
+    but in place of an ordinary job, unless the worker is overdue."""
+    rng = random.Random(19)
+    for case in range(40):
+        ordinary = [
+            job(f"o{case}-{n}", priority=rng.randint(0, 2), created_ms=rng.randint(0, 9))
+            for n in range(rng.randint(0, 4))
+        ]
+        seats = [
+            job(
+                f"s{case}-{n}",
+                priority=rng.randint(0, 2),
+                created_ms=rng.randint(0, 9),
+                validates=f"claim{case}-{rng.randint(0, 2)}",
+                exclude_worker="w9",
+                assigned_worker="w0",
+            )
+            for n in range(rng.randint(0, 3))
+        ]
+        limit, turn = rng.randint(1, 4), SeatTurn(rng.randint(0, 3), rng.random() < 0.3)
+        with store.transaction() as tx:
+            tx.jobs.insert(ordinary + seats)
+
+        panels: set[str | None] = set()
+        drawn = []
+        for seat in best(seats)[:limit]:
+            if seat.validates not in panels:
+                panels.add(seat.validates)
+                drawn.append(seat.id)
+        due = [j.id for j in best(ordinary)[:limit]]
+        expected = hand_out(due, drawn, limit, turn)
+        with store.transaction() as tx:
+            leased = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, limit, 1, turn=turn)
+            assert [j.id for j in leased] == expected
+            tx.dispatch.release("w0", [j.id for j in leased], 2)  # clear the queue for the next
+            for n in range(3):
+                tx.validations.withdraw(f"claim{case}-{n}", 2)
+        with store.transaction() as tx:
+            left = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, 3, seats=False)
+            tx.jobs.complete("w0", 4, [Completion(j.id, [], "0" * 64, {}, {}) for j in left])
+        with store.transaction() as tx:
+            assert tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, 5) == []

@@ -9,9 +9,12 @@ from swarmgen.core.scheduling import (
     LEASE_MAX_S,
     LEASE_MIN_S,
     Capabilities,
+    Pace,
     QueuedJob,
+    SeatTurn,
     choose,
     fits,
+    hand_out,
     lease_ttl_s,
 )
 
@@ -61,3 +64,73 @@ def test_lease_grows_with_size_within_bounds(steps: int, side: int, n: int, toke
         TextSpec(prompt="x", max_tokens=1)
     )
     assert lease_ttl_s(ImageSpec(prompt="x"), min_s=2) < LEASE_MIN_S
+
+
+# hand_out: seats only in place of ordinary jobs due -----------------------------------
+
+ids = st.lists(st.text("0123456789abcdef", min_size=4, max_size=4), unique=True, max_size=6)
+
+
+@given(ids, ids, st.integers(0, 5), st.integers(0, 6), st.booleans())
+def test_hand_out_never_leases_more_than_the_limit_nor_what_was_not_offered(
+    ordinary: list[str], seats: list[str], limit: int, credit: int, overdue: bool
+) -> None:
+    seats = ["S" + s for s in seats]  # disjoint from the ordinary ids
+    chosen = hand_out(ordinary, seats, limit, SeatTurn(credit, overdue))
+    assert len(chosen) == len(set(chosen)) <= limit
+    assert set(chosen) <= set(ordinary) | set(seats)
+    assert chosen == sorted(chosen)  # id order: nothing says which is which
+
+
+@given(ids, ids, st.integers(1, 5), st.integers(0, 6))
+def test_a_seat_goes_out_only_in_place_of_an_ordinary_job_due(
+    ordinary: list[str], seats: list[str], limit: int, credit: int
+) -> None:
+    seats = ["S" + s for s in seats]
+    chosen = hand_out(ordinary, seats, limit, SeatTurn(credit, overdue=False))
+    given_seats = [i for i in chosen if i in seats]
+    # the lease is exactly as long as the ordinary one would have been
+    assert len(chosen) == min(len(ordinary), limit)
+    assert len(given_seats) == min(len(seats), len(ordinary), limit, credit)
+    if not ordinary:
+        assert chosen == []  # nothing due: the seat waits, the pop returns nothing
+    # the seats take the places of the worst ordinary jobs, which stay queued
+    kept = [i for i in chosen if i not in seats]
+    assert kept == sorted(ordinary[: len(kept)])
+
+
+def test_an_overdue_worker_gets_its_seats_with_nothing_else_due() -> None:
+    assert hand_out([], ["S1", "S2"], 1, SeatTurn(0, overdue=True)) == ["S1"]
+    assert hand_out(["b", "a"], ["S1"], 2, SeatTurn(0, overdue=True)) == ["S1", "b"]
+    assert hand_out([], ["S1"], 4, SeatTurn(9, overdue=False)) == []
+
+
+def test_pace_holds_seats_for_an_idle_worker_from_when_it_went_idle() -> None:
+    hold = 5_000
+    pace = Pace()
+    assert not pace.turn(0, hold).overdue  # never idle yet: the seat waits
+    waiting = SeatTurn(0, overdue=False)
+    pace = pace.after(1_000, waiting, seats=0, ordinary=0, cap=4)  # idle from 1 s
+    assert pace.after(3_000, waiting, 0, 0, 4).idle_since_ms == 1_000  # still idle since then
+    assert not pace.turn(5_999, hold).overdue
+    assert pace.turn(6_000, hold).overdue
+    overdue = pace.turn(6_000, hold)
+    seated = pace.after(6_000, overdue, seats=2, ordinary=0, cap=4)  # seats alone: still
+    assert seated.turn(6_500, hold).overdue and seated.credit == pace.credit  # overdue
+    busy = pace.after(6_000, overdue, seats=0, ordinary=1, cap=4)  # work: the hold restarts
+    assert busy.idle_since_ms is None and not busy.turn(60_000, hold).overdue
+    assert Pace().turn(0, 0).overdue  # no hold: at once
+
+
+def test_pace_gives_at_most_one_seat_per_ordinary_job_while_work_is_due() -> None:
+    """A worker drawn onto every panel (a small network) still runs ordinary jobs: over
+    any run of pops with ordinary work due, seats never outnumber ordinary jobs."""
+    pace, seats_run, ordinary_run = Pace(), 0, 0
+    for now in range(0, 200_000, 1_000):
+        turn = pace.turn(now, 5_000)
+        got_seat = hand_out(["o1"], ["S1"], 1, turn) == ["S1"]
+        seats_run += got_seat
+        ordinary_run += not got_seat
+        pace = pace.after(now, turn, int(got_seat), int(not got_seat), cap=1)
+        assert seats_run <= ordinary_run
+    assert seats_run == ordinary_run == 100

@@ -35,7 +35,8 @@ def validate(workers: list[WorkerClient]) -> list[dict[str, Any]]:
 
 def test_a_job_runs_is_checked_and_its_epoch_seals_on_the_memory_store(tmp_path: Path) -> None:
     store, clock = MemoryStore(), FakeClock(int(time.time() * 1000))
-    app = create_app(CoordinatorSettings(data=tmp_path), store=store, clock=clock)
+    settings = CoordinatorSettings(data=tmp_path, seat_hold_s=0)  # seats go out once drawn
+    app = create_app(settings, store=store, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as http:
         key = create_key(store, clock, "alice").key
         app.state.credits.grant("alice", 10**9)
@@ -66,7 +67,8 @@ def test_a_job_runs_is_checked_and_its_epoch_seals_on_the_memory_store(tmp_path:
 
 def test_a_checked_jobs_earnings_wait_for_its_check_on_the_memory_store(tmp_path: Path) -> None:
     store, clock = MemoryStore(), FakeClock(int(time.time() * 1000))
-    app = create_app(CoordinatorSettings(data=tmp_path), store=store, clock=clock)
+    settings = CoordinatorSettings(data=tmp_path, seat_hold_s=0)  # seats go out once drawn
+    app = create_app(settings, store=store, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as http:
         auth = {"Authorization": f"Bearer {create_key(store, clock, 'alice').key}"}
         app.state.credits.grant("alice", 10**9)

@@ -13,6 +13,7 @@ from typing import Any
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, extended_expiry_ms
+from swarmgen.core.scheduling import ANY_TIME, SeatTurn, hand_out
 from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.errors import NotFound
@@ -232,25 +233,31 @@ class MemoryDispatch:
         owner_id: str | None = None,
         *,
         seats: bool = True,
+        turn: SeatTurn = ANY_TIME,
     ) -> list[JobRecord]:
         wanted = set(offerings)
-        candidates = sorted(
+        fitting = sorted(
             (
                 j
                 for j in self.t.jobs.values()
-                if j.state is JobState.QUEUED
-                and j.offering in wanted
-                and j.pixels <= max_pixels
-                and self._may_run(worker_id, owner_id, j, seats)
+                if j.state is JobState.QUEUED and j.offering in wanted and j.pixels <= max_pixels
             ),
             key=lambda j: (-_aged(j, aging_per_s), j.created_ms, j.id),
-        )[:limit]
-        leased, panels = [], set()
-        for job in candidates:
-            if job.validates is not None:
-                if job.validates in panels:
-                    continue
+        )
+        due = [j.id for j in fitting if j.validates is None][:limit]
+        drawn, panels = [], set()
+        candidates = [
+            j
+            for j in fitting
+            if j.validates is not None and seats and self._may_run(worker_id, owner_id, j)
+        ]
+        for job in candidates[:limit]:
+            if job.validates not in panels:
                 panels.add(job.validates)
+                drawn.append(job.id)
+        leased = []
+        for job_id in hand_out(due, drawn, limit, turn):
+            job = self.t.jobs[job_id]
             taken = replace(
                 job,
                 state=JobState.LEASED,

@@ -17,10 +17,14 @@ class MemoryNetwork:
     def jobs_by_state(self) -> dict[tuple[str, str], int]:
         return dict(Counter((job.offering, job.state.value) for job in self.t.jobs.values()))
 
-    def completed_since(self, since_ms: int) -> dict[str, list[int]]:
+    def completed_since(self, since_ms: int, until_ms: int | None = None) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
         for job in self.t.jobs.values():
-            if job.state is JobState.COMPLETED and job.updated_ms >= since_ms:
+            if (
+                job.state is JobState.COMPLETED
+                and job.updated_ms >= since_ms
+                and (until_ms is None or job.updated_ms < until_ms)
+            ):
                 out.setdefault(job.offering, []).append(job.updated_ms - job.created_ms)
         return {offering: sorted(took) for offering, took in out.items()}
 

@@ -68,11 +68,17 @@ class MemoryValidations:
             replace(b, penalised=True) if b.validator_id in penalised else b
             for b in self.t.ballots.get(job_id, [])
         ]
-        for job in list(self.t.jobs.values()):
-            if job.validates == job_id and job.state in _ACTIVE:
-                self.t.jobs[job.id] = replace(
-                    job, state=JobState.CANCELLED, updated_ms=now, lease_expires_ms=None
-                )
+        self.withdraw(job_id, now)
+
+    def withdraw(self, job_id: str, now: int) -> int:
+        queued = [
+            j for j in self.t.jobs.values() if j.validates == job_id and j.state is JobState.QUEUED
+        ]
+        for job in queued:
+            self.t.jobs[job.id] = replace(
+                job, state=JobState.CANCELLED, updated_ms=now, lease_expires_ms=None
+            )
+        return len(queued)
 
     def outstanding(self, job_id: str) -> int:
         return sum(1 for j in self.t.jobs.values() if j.validates == job_id and j.state in _ACTIVE)
@@ -86,6 +92,8 @@ class MemoryValidations:
                 j.state is JobState.LEASED
                 or (j.state is JobState.QUEUED and j.assigned_worker is not None)
             )
+            and j.validates in self.t.checks
+            and self.t.checks[j.validates][0].status is CheckStatus.PENDING
         )
 
     def decided_in(self, epoch: int) -> list[CheckRow]:
