@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.integration.coordinator.conftest import ALICE_CREDITS, Clock, Env
+from tests.integration.coordinator.conftest import ALICE_CREDITS, SKEW_S, Clock, Env
 from tests.integration.coordinator.test_verification import complete, pop_one, run_echo
 from typer.testing import CliRunner
 
@@ -106,6 +106,7 @@ def coordinator(url: str, data: Path, network: Network, key: str) -> Iterator[En
         database_url=url,
         lease_min_s=5,
         max_attempts=2,
+        clock_skew_s=SKEW_S,
         min_stake=MIN_STAKE,
         slash_ppm=SLASH_PPM,
         panel_stages=(1, 3, 5),
