@@ -106,15 +106,18 @@ def test_a_forced_close_slashes_a_cheater_on_chain(env: Env, deployed: Deployed)
     drain(validators)
 
     chain = {"rpc_url": deployed.rpc_url, "contract": deployed.address}
-    code, out, err = _close(env.data, chain, env.store.url)
-    assert code == 0, out + err
-    slash_key = f"slash:0:{cheat.keys.public_key}"
+    # mal's panels, short of a third owner, carry over the close of their epoch and
+    # settle, two owners unanimous, at the next one
+    for _ in range(2):
+        code, out, err = _close(env.data, chain, env.store.url)
+        assert code == 0, out + err
+    slash_key = f"slash:1:{cheat.keys.public_key}"
     with env.store.transaction() as tx:
         owed = tx.outbox.get(slash_key)
     assert owed is not None and owed.payload["job_id"] in cheated
 
     outbox = ChainOutbox(env.store, coordinator, env.clock)
-    assert outbox.drain().posted == ["seal:0", slash_key]
+    assert outbox.drain().posted == ["seal:0", "seal:1", slash_key]
     assert coordinator.seal_of(coordinator.address, 0) is not None
     (slash,) = coordinator.slashes_against(key32(cheat.keys.public_key))
     assert coordinator.slash_id_of(coordinator.address, bytes.fromhex(owed.payload["evidence"]))
