@@ -7,23 +7,16 @@ demo claims is checked against the ledger export it wrote, read here independent
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import queue
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from tests.e2e.demo_process import Demo, served_demo
 
 from swarmgen.core import accounts
 from swarmgen.core.audit import load_export
@@ -33,78 +26,22 @@ from swarmgen.demo.run import IMAGE_PROMPTS, TEXT_PROMPTS
 IMAGES = 8
 TEXTS = 2
 READY_S = 300
-SERVING = re.compile(r"serving (http://127\.0\.0\.1:\d+/) until Ctrl-C")
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@dataclass
-class Demo:
-    proc: subprocess.Popen[str]
-    out: Path
-    url: str
-    lines: list[str]
-
-
-def _read(proc: subprocess.Popen[str], into: queue.Queue[str]) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        into.put(line)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     out = tmp_path_factory.mktemp("demo") / "out"
-    args = ["--out", str(out), "--image-model", "echo-image@fp32"]
-    args += ["--text-model", "echo-text@fp32", "--images", str(IMAGES), "--texts", str(TEXTS)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "swarmgen.cli.main", "demo", *args, "--serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
-        start_new_session=True,  # its own process group, so nothing it started outlives it
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=_read, args=(proc, lines), daemon=True)
-    reader.start()
-    seen: list[str] = []
-    deadline = time.monotonic() + READY_S
-    url = None
-    try:
-        while url is None:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("the demo never served:\n" + "".join(seen))
-            try:
-                seen.append(lines.get(timeout=1))
-            except queue.Empty:
-                continue
-            found = SERVING.search(seen[-1])
-            url = found.group(1) if found else None
-        yield Demo(proc, out, url, seen)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()  # the demo stops its swarm on SIGTERM
-        try:
-            proc.wait(60)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        reader.join(10)
-        assert proc.stdout is not None
-        proc.stdout.close()
-
-
-def _summary(demo: Demo) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((demo.out / "summary.json").read_text())
-    return data
+    args = ["--image-model", "echo-image@fp32", "--text-model", "echo-text@fp32"]
+    args += ["--images", str(IMAGES), "--texts", str(TEXTS)]
+    with served_demo(out, args, READY_S) as served:
+        yield served
 
 
 def test_the_cheater_is_caught_the_requester_refunded_and_the_ledger_verifies(
     demo: Demo,
 ) -> None:
-    summary = _summary(demo)
+    summary = demo.summary
     text = "".join(demo.lines)
     assert summary["dashboard"] == demo.url
     assert f"dashboard: {demo.url}" in text
@@ -179,7 +116,7 @@ def test_the_cheater_is_caught_the_requester_refunded_and_the_ledger_verifies(
 def test_serve_answers_until_ctrl_c(demo: Demo) -> None:
     stats = httpx.get(demo.url + "api/v1/stats", timeout=10)
     assert stats.status_code == 200
-    assert stats.json()["last_sealed"] == _summary(demo)["epoch"]
+    assert stats.json()["last_sealed"] == demo.summary["epoch"]
     assert httpx.get(demo.url, timeout=10).status_code < 500
     time.sleep(2)
     assert demo.proc.poll() is None  # still serving

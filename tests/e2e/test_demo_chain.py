@@ -8,23 +8,15 @@ Ctrl-C must stop the node with the swarm.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import queue
-import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from tests.e2e.demo_process import Demo, served_demo
 
 from swarmgen.chain.evm import EvmChain, connect
 from swarmgen.chain.node import anvil_binary
@@ -36,31 +28,11 @@ IMAGES = 8
 TEXTS = 2
 WINDOW_S = 3
 READY_S = 360
-SERVING = re.compile(r"serving (http://127\.0\.0\.1:\d+/) until Ctrl-C")
 
 
-@dataclass
-class Demo:
-    proc: subprocess.Popen[str]
-    out: Path
-    url: str
-    lines: list[str]
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.out / "summary.json").read_text())
-        return data
-
-    @property
-    def chain(self) -> EvmChain:
-        on_chain = self.summary["chain"]
-        return EvmChain(connect(on_chain["rpc_url"]), on_chain["contract"])
-
-
-def _read(proc: subprocess.Popen[str], into: queue.Queue[str]) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        into.put(line)
+def _chain(demo: Demo) -> EvmChain:
+    on_chain = demo.summary["chain"]
+    return EvmChain(connect(on_chain["rpc_url"]), on_chain["contract"])
 
 
 @pytest.fixture(scope="module")
@@ -68,53 +40,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     if anvil_binary() is None:
         pytest.fail("anvil is missing: run `make install` (npm ci in chain/)")
     out = tmp_path_factory.mktemp("demo-chain") / "out"
-    args = ["--out", str(out), "--image-model", "echo-image@fp32", "--text-model"]
-    args += ["echo-text@fp32", "--images", str(IMAGES), "--texts", str(TEXTS)]
-    args += ["--chain", "--challenge-window-s", str(WINDOW_S), "--serve"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "swarmgen.cli.main", "demo", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
-        start_new_session=True,  # its own process group, so nothing it started outlives it
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=_read, args=(proc, lines), daemon=True)
-    reader.start()
-    seen: list[str] = []
-    deadline = time.monotonic() + READY_S
-    url = None
-    try:
-        while url is None:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("the demo never served:\n" + "".join(seen))
-            try:
-                seen.append(lines.get(timeout=1))
-            except queue.Empty:
-                continue
-            found = SERVING.search(seen[-1])
-            url = found.group(1) if found else None
-        yield Demo(proc, out, url, seen)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(60)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        reader.join(10)
-        assert proc.stdout is not None
-        proc.stdout.close()
+    args = ["--image-model", "echo-image@fp32", "--text-model", "echo-text@fp32"]
+    args += ["--images", str(IMAGES), "--texts", str(TEXTS)]
+    args += ["--chain", "--challenge-window-s", str(WINDOW_S)]
+    with served_demo(out, args, READY_S) as served:
+        yield served
 
 
 def test_stake_seal_and_slash_are_on_chain_and_the_export_verifies_against_it(
     demo: Demo,
 ) -> None:
-    summary, chain = demo.summary, demo.chain
+    summary, chain = demo.summary, _chain(demo)
     on_chain = summary["chain"]
     text = "".join(demo.lines)
     assert "equals the ledger's" in text and "executed slash" in text
