@@ -122,11 +122,13 @@ def coordinator(url: str, data: Path, network: Network, key: str) -> Iterator[En
         stake_pin_lag_s=0,
     )
     app = create_app(settings, store=store, clock=clock, chain=chain)
-    with TestClient(app, raise_server_exceptions=False) as http:
-        requester = create_key(store, clock, "alice").key
-        app.state.credits.grant("alice", ALICE_CREDITS)
-        yield Env(http, store, clock, requester, data)
-    store.dispose()
+    try:
+        with TestClient(app, raise_server_exceptions=False) as http:
+            requester = create_key(store, clock, "alice").key
+            app.state.credits.grant("alice", ALICE_CREDITS)
+            yield Env(http, store, clock, requester, data)
+    finally:  # also when the test fails: pooled connections left to the collector warn
+        store.dispose()
 
 
 def join(env: Env, owner: str, keys: KeyPair) -> WorkerClient:
