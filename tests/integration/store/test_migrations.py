@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -36,17 +37,22 @@ def _text_job(
     }
 
 
+def _insert(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
+    """Insert job rows in raw SQL, as an older schema (not ``t.jobs``) holds them."""
+    with engine.begin() as conn:
+        for row in rows:
+            columns = ", ".join(row)
+            values = ", ".join(f":{name}" for name in row)
+            conn.execute(sa.text(f"INSERT INTO jobs ({columns}) VALUES ({values})"), row)
+
+
 def test_queued_text_validations_draw_with_their_originals_rng_after_0004(
     tmp_path: Path,
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     migrate(engine, "0003")
     rows = [_text_job("orig", None, None), _text_job("check", "orig", [5, 6])]
-    with engine.begin() as conn:
-        for row in rows:
-            columns = ", ".join(row)
-            values = ", ".join(f":{name}" for name in row)
-            conn.execute(sa.text(f"INSERT INTO jobs ({columns}) VALUES ({values})"), row)
+    _insert(engine, rows)
     migrate(engine)
     with engine.connect() as conn:
         found = dict(conn.execute(sa.select(t.jobs.c.id, t.jobs.c.sampling_id)).all())
@@ -76,10 +82,7 @@ def test_0005_dates_held_leases_and_downgrades(tmp_path: Path) -> None:
     migrate(engine, "0004")
     held = _text_job("held", None, None) | {"state": "leased", "lease_expires_ms": 50_000}
     del held["score_tokens"]
-    with engine.begin() as conn:
-        columns = ", ".join(held)
-        values = ", ".join(f":{name}" for name in held)
-        conn.execute(sa.text(f"INSERT INTO jobs ({columns}) VALUES ({values})"), held)
+    _insert(engine, [held])
     migrate(engine)
     with engine.connect() as conn:
         leased = conn.execute(sa.select(t.jobs.c.leased_ms)).scalar_one()
@@ -102,11 +105,7 @@ def test_0006_numbers_existing_jobs_by_their_last_change_and_downgrades(database
         row = _text_job(job_id, None, None) | {"updated_ms": updated}
         del row["score_tokens"]
         rows.append(row)
-    with engine.begin() as conn:
-        for row in rows:
-            columns = ", ".join(row)
-            values = ", ".join(f":{name}" for name in row)
-            conn.execute(sa.text(f"INSERT INTO jobs ({columns}) VALUES ({values})"), row)
+    _insert(engine, rows)
     migrate(engine)
     c = t.jobs.c
     with engine.begin() as conn:
@@ -156,11 +155,7 @@ def test_0009_dates_waiting_draws_keeps_the_change_feed_and_downgrades(database_
         }
         del row["score_tokens"]
         rows.append(row)
-    with engine.begin() as conn:
-        for row in rows:
-            columns = ", ".join(row)
-            values = ", ".join(f":{name}" for name in row)
-            conn.execute(sa.text(f"INSERT INTO jobs ({columns}) VALUES ({values})"), row)
+    _insert(engine, rows)
     migrate(engine)
     c = t.jobs.c
     with engine.begin() as conn:
