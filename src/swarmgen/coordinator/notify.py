@@ -2,12 +2,17 @@
 
 A waiter also re-checks the store at least once a second, so jobs queued by another
 coordinator replica (or by the lease reaper) are never missed for long.
+:class:`WaitingPops` counts the workers waiting, per offering, so that they share a
+short queue (:func:`~swarmgen.core.scheduling.fair_share`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections import Counter
+from collections.abc import Collection, Iterator
 
 
 class Signal:
@@ -43,11 +48,43 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+class WaitingPops:
+    """How many workers' pops wait for work in this process, per offering they serve.
+
+    Read from the threads that lease, so guarded by a lock. With replicas each process
+    counts its own pops: a worker waiting at another replica is not counted here.
+    """
+
+    def __init__(self) -> None:
+        self._count: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def waiting(self, offerings: Collection[str]) -> Iterator[None]:
+        """Count one pop waiting for any of ``offerings`` while the block runs."""
+        with self._lock:
+            self._count.update(offerings)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count.subtract(offerings)
+                for offering in offerings:
+                    if self._count[offering] <= 0:
+                        del self._count[offering]
+
+    def most(self, offerings: Collection[str]) -> int:
+        """The most pops waiting for any one of ``offerings``."""
+        with self._lock:
+            return max((self._count[o] for o in offerings if o in self._count), default=0)
+
+
 class Notifier:
-    """Signals for "the queue changed" and "job X changed"."""
+    """Signals for "the queue changed" and "job X changed", and the pops waiting."""
 
     def __init__(self) -> None:
         self.queue = Signal()
+        self.pops = WaitingPops()
         self._jobs: dict[str, Signal] = {}
         self._waiters: dict[str, int] = {}
 

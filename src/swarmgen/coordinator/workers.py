@@ -190,19 +190,24 @@ class WorkerService:
         (:func:`~swarmgen.core.scheduling.hand_out`), so the pop returns when it would
         have anyway, in a batch listed in id order: nothing in the answer or its timing
         tells the worker which was drawn for it. Every database call runs in a thread:
-        the event loop only waits.
+        the event loop only waits. Pops waiting together share a short queue
+        (:func:`~swarmgen.core.scheduling.fair_share`).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
         worker, served, limit, seats, leased = await asyncio.to_thread(
             self._pop_once, worker_id, max_jobs
         )
-        while not leased:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            await self.notifier.queue.wait(min(remaining, 1.0))
-            leased = await asyncio.to_thread(self._lease, worker, served, limit, seats)
+        if not leased:
+            with self.notifier.pops.waiting(served):
+                while not leased:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    await self.notifier.queue.wait(min(remaining, 1.0))
+                    leased = await asyncio.to_thread(
+                        self._lease, worker, served, limit, seats, waiting=True
+                    )
         for job in leased:
             self.notifier.job_changed(job.id)
         return leased
@@ -222,10 +227,19 @@ class WorkerService:
         return worker, served, limit, seats, self._lease(worker, served, limit, seats)
 
     def _lease(
-        self, worker: WorkerRecord, served: Sequence[str], limit: int, seats: bool
+        self,
+        worker: WorkerRecord,
+        served: Sequence[str],
+        limit: int,
+        seats: bool,
+        *,
+        waiting: bool = False,
     ) -> list[JobRecord]:
+        """Lease under the worker's pace, sharing the queue with the pops waiting here
+        (``waiting``: this pop is one of them)."""
         caps = worker.capabilities
         now = self.clock.now_ms()
+        sharing = self.notifier.pops.most(served) + (0 if waiting else 1)
         hold_ms = int(self.settings.seat_hold_s * 1000)
         with self._pace_lock:
             pace = self._paces.get(worker.id, Pace())
@@ -241,6 +255,7 @@ class WorkerService:
                 owner_id=worker.owner_id,
                 seats=seats,
                 turn=turn,
+                sharing=sharing,
             )
         drawn = sum(job.validates is not None for job in leased)
         with self._pace_lock:

@@ -9,6 +9,10 @@ worker takes the place of an ordinary job that worker's pop would have leased an
 so a pop carrying a seat returns exactly when one carrying ordinary work would; the
 ordinary job stays queued for the next worker. Only a worker left idle for its hold
 (:class:`Pace`) gets its seats with nothing else due, so no panel waits for ever.
+
+Workers waiting together share a short queue (:func:`fair_share`): each takes its part
+of the jobs due rather than a full batch, so a burst is spread over every idle worker
+instead of going to whichever asked first (decision record 0023).
 """
 
 from __future__ import annotations
@@ -62,6 +66,26 @@ def choose(queue: Iterable[QueuedJob], caps: Capabilities, limit: int | None = N
     """Ids of the jobs to lease to a worker, best first, at most its batch size."""
     count = caps.max_batch if limit is None else min(limit, caps.max_batch)
     return [job.id for job in sorted((j for j in queue if fits(j, caps)), key=order_key)][:count]
+
+
+SHARE_LOOKAHEAD = 16
+"""Most waiting workers a queue is divided among: a queue holding a full batch for this
+many of them is deep, and every pop takes a full batch."""
+
+
+def share_lookahead(limit: int, sharing: int) -> int:
+    """How many ordinary jobs due a pop looks at to find its :func:`fair_share`."""
+    return max(limit, 0) * min(max(sharing, 1), SHARE_LOOKAHEAD)
+
+
+def fair_share(found: int, limit: int, sharing: int) -> int:
+    """How many of the ``found`` ordinary jobs due (counted up to :func:`share_lookahead`)
+    one of ``sharing`` workers waiting for them takes: all it may (``limit``) from a deep
+    queue, else its part, rounded up. Taken in turn, the parts add up to the queue, so
+    every waiting worker gets a job while there are as many jobs as workers."""
+    if found >= share_lookahead(limit, sharing):
+        return max(limit, 0)
+    return min(max(limit, 0), -(-max(found, 0) // max(sharing, 1)))
 
 
 SEAT_HOLD_S = 5.0

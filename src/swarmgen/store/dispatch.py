@@ -33,7 +33,7 @@ from sqlalchemy import BigInteger, and_, case, exists, func, literal, not_, or_,
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, check_factor
-from swarmgen.core.scheduling import ANY_TIME, SeatTurn, hand_out
+from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out, share_lookahead
 from swarmgen.core.verification.draw import TAKE_GRACE_MS
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
@@ -127,11 +127,14 @@ class DispatchRepository(Repository):
         *,
         seats: bool = True,
         turn: SeatTurn = ANY_TIME,
+        sharing: int = 1,
     ) -> list[JobRecord]:
         """Lease up to ``limit`` queued jobs that fit the worker, in id order.
 
         The ordinary jobs due are the best fitting ones (highest priority plus
-        ``aging_per_s`` points per second waited); the seats drawn for it are those
+        ``aging_per_s`` points per second waited), as many as its
+        :func:`~swarmgen.core.scheduling.fair_share` of them when ``sharing`` workers
+        wait for them (counted without locking a row); the seats drawn for it are those
         :func:`may_run` allows (one per panel); :func:`~swarmgen.core.scheduling.hand_out`
         decides, under ``turn``, which of them go out. ``leased_ms`` is set to ``now``:
         the lease's hard end counts from it.
@@ -143,14 +146,14 @@ class DispatchRepository(Repository):
             c.pixels <= max_pixels,
         )
         order = (_aged(aging_per_s).desc(), c.created_ms, c.id)
-        ordinary = (
-            select(c.id)
-            .where(fitting, c.validates.is_(None))
-            .order_by(*order)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        due = list(self.conn.execute(ordinary).scalars())
+        ordinary = select(c.id).where(fitting, c.validates.is_(None))
+        take = limit
+        if sharing > 1:
+            ahead = ordinary.limit(share_lookahead(limit, sharing)).subquery()
+            found = self.conn.execute(select(func.count()).select_from(ahead)).scalar_one()
+            take = fair_share(found, limit, sharing)
+        locked = ordinary.order_by(*order).limit(take).with_for_update(skip_locked=True)
+        due = list(self.conn.execute(locked).scalars()) if take else []
         drawn: list[str] = []
         if seats:
             query = (

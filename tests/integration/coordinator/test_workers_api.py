@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from typing import Any
 
 import pytest
 from tests.integration.coordinator.conftest import Env
@@ -11,6 +13,7 @@ from tests.integration.coordinator.helpers import MODELS, run_echo
 
 from swarmgen.core.signing import KeyPair, sign_request
 from swarmgen.sdk.client import SwarmgenAPIError
+from swarmgen.sdk.worker_client import WorkerClient
 
 
 def signed_post(env: Env, keys: KeyPair, path: str, body: object, **override: object):
@@ -288,3 +291,34 @@ def resign(worker, assignment: dict, text: dict) -> dict:  # type: ignore[no-unt
         "text": output.canonical(),
         "receipt": receipt.to_dict(),
     }
+
+
+def test_workers_waiting_together_each_get_part_of_a_burst(env: Env, served: str) -> None:
+    """A burst shorter than everyone's batches is spread over the waiting workers instead
+    of going, a full batch at a time, to whichever asked first."""
+    workers = [WorkerClient(served, KeyPair.generate()) for _ in range(4)]
+    for n, worker in enumerate(workers):
+        worker.register(f"w{n}", MODELS, 4096, 4)
+    got: dict[int, list[dict[str, Any]]] = {}
+    pops = [
+        threading.Thread(target=lambda n=n, w=w: got.__setitem__(n, w.pop(20, 4)))
+        for n, w in enumerate(workers)
+    ]
+    for pop in pops:
+        pop.start()
+    waiting = env.http.app.state.services.notifier.pops
+    deadline = time.monotonic() + 10
+    while waiting.most([MODELS[0]]) < len(workers):
+        assert time.monotonic() < deadline, "the pops never waited"
+        time.sleep(0.01)
+    burst = {"jobs": [env.image(prompt=f"shape {n}") for n in range(8)]}
+    accepted = env.http.post("/api/v1/jobs/batch", json=burst, headers=env.auth)
+    assert accepted.status_code == 202, accepted.text
+    for pop in pops:
+        pop.join(30)
+    for worker in workers:
+        worker.close()
+    # the first woken takes two (8 among 4), not its batch of four: all four get work
+    assert all(got.get(n) for n in range(4)), got
+    leased = [a["job_id"] for assignments in got.values() for a in assignments]
+    assert len(leased) == len(set(leased)) <= 8

@@ -12,7 +12,7 @@ from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import extended_expiry_ms
-from swarmgen.core.scheduling import SeatTurn, hand_out
+from swarmgen.core.scheduling import SeatTurn, fair_share, hand_out
 from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.store import Store
@@ -392,14 +392,14 @@ def best(rows: list[JobRecord]) -> list[JobRecord]:
 
 
 def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Store) -> None:
-    """Each store's lease leases exactly :func:`hand_out` of the ordinary jobs due (best
-    first) and the seats drawn for the worker (one per panel): a seat never goes out
-    but in place of an ordinary job, unless the worker is overdue."""
+    """Each store's lease leases exactly :func:`hand_out` of its :func:`fair_share` of the
+    ordinary jobs due (best first) and the seats drawn for the worker (one per panel): a
+    seat never goes out but in place of an ordinary job, unless the worker is overdue."""
     rng = random.Random(19)
     for case in range(40):
         ordinary = [
             job(f"o{case}-{n}", priority=rng.randint(0, 2), created_ms=rng.randint(0, 9))
-            for n in range(rng.randint(0, 4))
+            for n in range(rng.randint(0, 9))
         ]
         seats = [
             job(
@@ -413,6 +413,7 @@ def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Stor
             for n in range(rng.randint(0, 3))
         ]
         limit, turn = rng.randint(1, 4), SeatTurn(rng.randint(0, 3), rng.random() < 0.3)
+        sharing = rng.choice([1, 1, 2, 3, 5])
         with store.transaction() as tx:
             tx.jobs.insert(ordinary + seats)
 
@@ -422,10 +423,12 @@ def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Stor
             if seat.validates not in panels:
                 panels.add(seat.validates)
                 drawn.append(seat.id)
-        due = [j.id for j in best(ordinary)[:limit]]
+        due = [j.id for j in best(ordinary)[: fair_share(len(ordinary), limit, sharing)]]
         expected = hand_out(due, drawn, limit, turn)
         with store.transaction() as tx:
-            leased = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, limit, 1, turn=turn)
+            leased = tx.dispatch.lease(
+                "w0", ["echo-image@fp32"], 64 * 64, limit, 1, turn=turn, sharing=sharing
+            )
             assert [j.id for j in leased] == expected
             tx.dispatch.release("w0", [j.id for j in leased], 2)  # clear the queue for the next
             for n in range(3):
@@ -435,3 +438,24 @@ def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Stor
             tx.jobs.complete("w0", 4, [Completion(j.id, [], "0" * 64, {}, {}) for j in left])
         with store.transaction() as tx:
             assert tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, 5) == []
+
+
+def test_waiting_workers_share_a_short_queue_and_a_deep_one_fills_every_batch(
+    store: Store,
+) -> None:
+    with store.transaction() as tx:
+        tx.jobs.insert([job(f"j{n:02d}", created_ms=n) for n in range(10)])
+    parts = []
+    for n, sharing in enumerate((4, 3, 2, 1)):  # four pops woken together lease in turn
+        with store.transaction() as tx:
+            leased = tx.dispatch.lease(f"w{n}", ["echo-image@fp32"], 4096, 4, 1, sharing=sharing)
+        parts.append([j.id for j in leased])
+    assert [len(p) for p in parts] == [3, 3, 2, 2]
+    assert sorted(i for p in parts for i in p) == [f"j{n:02d}" for n in range(10)]
+
+    with store.transaction() as tx:  # 64 due, a full batch for each of 16 waiting: deep
+        tx.jobs.insert([job(f"d{n:02d}", created_ms=n) for n in range(64)])
+    with store.transaction() as tx:
+        assert len(tx.dispatch.lease("w9", ["echo-image@fp32"], 4096, 4, 2, sharing=40)) == 4
+        short = tx.dispatch.lease("w8", ["echo-image@fp32"], 4096, 4, 2, sharing=40)
+    assert len(short) == 2  # then 60 due among 40 waiting: 1.5 each, rounded up

@@ -13,9 +13,11 @@ from swarmgen.core.scheduling import (
     QueuedJob,
     SeatTurn,
     choose,
+    fair_share,
     fits,
     hand_out,
     lease_ttl_s,
+    share_lookahead,
 )
 
 IMG = Offering.parse("shapes-64@fp32")
@@ -134,3 +136,31 @@ def test_pace_gives_at_most_one_seat_per_ordinary_job_while_work_is_due() -> Non
         pace = pace.after(now, turn, int(got_seat), int(not got_seat), cap=1)
         assert seats_run <= ordinary_run
     assert seats_run == ordinary_run == 100
+
+
+@given(st.integers(0, 200), st.integers(1, 8), st.integers(1, 40), st.integers(0, 40))
+def test_workers_waiting_together_share_a_short_queue_and_take_it_all(
+    queued: int, limit: int, sharing: int, overcount: int
+) -> None:
+    """Waiting pops lease in turn, each counting itself and those not yet served (and
+    perhaps some already served: a pop leaves the count only once its lease returned)."""
+    left, parts = queued, []
+    for served in range(sharing):
+        counted = sharing - served + min(overcount, served)
+        found = min(left, share_lookahead(limit, counted))
+        take = fair_share(found, limit, counted)
+        assert 0 <= take <= min(limit, left)
+        parts.append(take)
+        left -= take
+    if queued >= sharing:  # a job for every worker waiting
+        assert all(parts), parts
+    if overcount == 0 and queued <= limit * min(sharing, 16):  # nothing left behind
+        assert left == 0 or all(p == limit for p in parts), parts
+
+
+def test_a_deep_queue_gives_every_pop_a_full_batch() -> None:
+    assert fair_share(share_lookahead(4, 1000), 4, 1000) == 4
+    assert share_lookahead(4, 1000) == 4 * 16
+    assert fair_share(10, 4, 4) == 3
+    assert fair_share(3, 4, 1) == 3
+    assert fair_share(0, 4, 3) == 0

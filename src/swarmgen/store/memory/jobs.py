@@ -13,7 +13,7 @@ from typing import Any
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, extended_expiry_ms
-from swarmgen.core.scheduling import ANY_TIME, SeatTurn, hand_out
+from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out
 from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.errors import NotFound
@@ -234,6 +234,7 @@ class MemoryDispatch:
         *,
         seats: bool = True,
         turn: SeatTurn = ANY_TIME,
+        sharing: int = 1,
     ) -> list[JobRecord]:
         wanted = set(offerings)
         fitting = sorted(
@@ -244,7 +245,8 @@ class MemoryDispatch:
             ),
             key=lambda j: (-_aged(j, aging_per_s), j.created_ms, j.id),
         )
-        due = [j.id for j in fitting if j.validates is None][:limit]
+        due = [j.id for j in fitting if j.validates is None]
+        due = due[: fair_share(len(due), limit, sharing)]
         drawn, panels = [], set()
         candidates = [
             j
