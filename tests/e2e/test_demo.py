@@ -49,8 +49,12 @@ def test_the_cheater_is_caught_the_requester_refunded_and_the_ledger_verifies(
 
     # every output kept, with its prompt
     jobs = summary["jobs"]
-    assert [j["kind"] for j in jobs] == ["image"] * IMAGES + ["text"] * TEXTS
-    assert [j["prompt"] for j in jobs] == [*IMAGE_PROMPTS[:IMAGES], *TEXT_PROMPTS[:TEXTS]]
+    planned, extra = jobs[: IMAGES + TEXTS], jobs[IMAGES + TEXTS :]
+    assert [j["kind"] for j in planned] == ["image"] * IMAGES + ["text"] * TEXTS
+    assert [j["prompt"] for j in planned] == [*IMAGE_PROMPTS[:IMAGES], *TEXT_PROMPTS[:TEXTS]]
+    # rounds of images follow only while the cheater (noise: images) has run none
+    assert all(j["kind"] == "image" and j["prompt"] in IMAGE_PROMPTS for j in extra)
+    assert not extra or not any(j["worker"] == "mal" and j["kind"] == "image" for j in planned)
     for job in jobs:
         assert job["status"] == "completed"
         content = (demo.out / job["file"]).read_bytes()

@@ -51,7 +51,18 @@ def test_mixed_jobs_survive_a_killed_worker(tmp_path: Path, model_cache: Path) -
                     v["id"] for v in views if v["state"] == "leased" and v["worker_id"] == victim
                 ]
 
-            held = wait_until(leased_to_victim, 240, "the first worker never leased a job")
+            def frozen_holding() -> list[str]:
+                """Stop the victim while it holds jobs, read once it can no longer submit
+                them (a sub-second text job could finish between a read and the kill)."""
+                while True:
+                    wait_until(leased_to_victim, 240, "the first worker never leased a job")
+                    net.procs["w1"].send_signal(signal.SIGSTOP)
+                    time.sleep(0.5)  # a submit already sent is answered before the read
+                    if held := leased_to_victim():
+                        return held
+                    net.procs["w1"].send_signal(signal.SIGCONT)
+
+            held = frozen_holding()
             net.stop("w1", signal.SIGKILL)
             survivor = net.start_worker(
                 "w2", [IMAGE, TEXT], "--threads", "1", "--max-batch", "2", env=env

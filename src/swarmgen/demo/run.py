@@ -9,6 +9,8 @@
    five or seven of a grown panel, and a panel left undecided would only settle (or be
    abandoned) at the close after the next.
 2. Image and text jobs go in through the SDK; outputs are written to the output folder.
+   Should the cheater have run none of the jobs it cheats on, a few more of that kind
+   follow (:data:`EXTRA_ROUNDS`), so that there is a cheat to catch.
 3. The demo waits until no validation seat is in play, then closes the epoch as an
    operator would (``swarmgen ledger close --force``): the verdicts are recorded, the
    invalid owner's earnings go back to the requesters and its stake is slashed, everyone
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from swarmgen.coordinator.admin import Admin, CheckProgress
 from swarmgen.coordinator.auditing import export
@@ -73,6 +75,9 @@ CACHE = "cache"
 """The workers' model cache in the data folder, kept from run to run."""
 STAGES = (3,)
 """The demo's panel stages (see the module docstring)."""
+EXTRA_ROUNDS = 3
+"""Rounds of more jobs the requester submits while the cheater has run none of the kind
+it cheats on: on a fast model, which worker asks first is a race it can lose."""
 QUIET_S = 3.0
 """Seconds with no seat in play before the epoch is closed: the reaper draws waiting
 seats every second, so three quiet seconds mean nobody can take one."""
@@ -314,13 +319,54 @@ def _run_jobs(
     jobs += [text_job(settings.text_model, prompt=p, max_tokens=settings.max_tokens) for p in texts]
     names = {w.id: w.name for w in workers}
     records: list[DemoRecord] = []
+    cheated = {str(kind) for kind in Cheat(settings.cheat).kinds}
     with _progress(console) as progress:
         task = progress.add_task("jobs", total=len(jobs))
-        accepted = client.submit_many(jobs)
-        for job, acc in zip(jobs, accepted, strict=True):
-            view = client.wait(acc["id"], timeout=settings.timeout_s)
-            records.append(_save(client, out, len(records), job=job, view=view, names=names))
-            progress.advance(task)
+
+        def submit(batch: list[dict[str, Any]]) -> list[DemoRecord]:
+            first = len(records)
+            return _round(
+                client,
+                out,
+                batch,
+                settings=settings,
+                names=names,
+                first=first,
+                progress=progress,
+                task=task,
+            )
+
+        records += submit(jobs)
+        for _ in range(EXTRA_ROUNDS):
+            if any(r.worker == CHEATER and r.kind in cheated for r in records):
+                break
+            more = [job for job in jobs if job["kind"] in cheated][: len(workers)]
+            progress.console.print(
+                f"[yellow]{CHEATER} ran none of the {' or '.join(sorted(cheated))} jobs it "
+                f"cheats on (whichever worker asks first gets a job): {len(more)} more"
+            )
+            progress.update(task, total=len(records) + len(more))
+            records += submit(more)
+    return records
+
+
+def _round(
+    client: Client,
+    out: Path,
+    jobs: list[dict[str, Any]],
+    *,
+    settings: DemoSettings,
+    names: dict[str, str],
+    first: int,
+    progress: Progress,
+    task: TaskID,
+) -> list[DemoRecord]:
+    """Submit ``jobs`` at once and save each output as it completes, numbered from ``first``."""
+    records: list[DemoRecord] = []
+    for job, acc in zip(jobs, client.submit_many(jobs), strict=True):
+        view = client.wait(acc["id"], timeout=settings.timeout_s)
+        records.append(_save(client, out, first + len(records), job=job, view=view, names=names))
+        progress.advance(task)
     return records
 
 
