@@ -32,7 +32,7 @@ from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import ImageOutput, Output
 from swarmgen.core.receipts import Receipt
 from swarmgen.core.signing import KeyPair
-from swarmgen.protocol.workers import MAX_JOBS
+from swarmgen.protocol.workers import MAX_HELD
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.worker.daemon import result_payload
@@ -224,8 +224,8 @@ class Agent:
         for job_id in [j for j, (a, _) in self.held.items() if lease_cap(a) <= time.time()]:
             del self.held[job_id]  # taken back at the lease cap: nothing left to hold
         held = sorted(self.held)
-        for start in range(0, len(held), MAX_JOBS):
-            self.client.heartbeat(held[start : start + MAX_JOBS])
+        for start in range(0, len(held), MAX_HELD):
+            self.client.heartbeat(held[start : start + MAX_HELD])
 
     def hold(self, assignment: dict[str, Any], until: float) -> None:
         lease_cap(assignment)  # stamps when it was leased

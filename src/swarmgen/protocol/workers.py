@@ -16,7 +16,10 @@ from swarmgen.core.jobs import LIMITS
 from swarmgen.protocol.bounds import INT64_MAX, PLAIN, SAFE_INT, STRICT, Millis
 
 MAX_JOBS = 64
-"""Most jobs one pop, submit, heartbeat or release names."""
+"""Most jobs one pop or submit names."""
+MAX_HELD = 4 * MAX_JOBS
+"""Most jobs one heartbeat or release names: a worker holds a pop's jobs while up to two
+earlier batches upload (three pops' worth), so every job it may hold fits in one."""
 
 Short = Annotated[str, Field(max_length=64, pattern=PLAIN)]
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -145,13 +148,13 @@ class SubmitOut(BaseModel):
 class HeartbeatIn(BaseModel):
     model_config = STRICT
 
-    job_ids: list[Short] = Field(default_factory=list, max_length=MAX_JOBS)
+    job_ids: list[Short] = Field(default_factory=list, max_length=MAX_HELD)
 
 
 class ReleaseIn(BaseModel):
     model_config = STRICT
 
-    job_ids: list[Short] = Field(min_length=1, max_length=MAX_JOBS)
+    job_ids: list[Short] = Field(min_length=1, max_length=MAX_HELD)
     error: str | None = Field(
         None,
         max_length=500,

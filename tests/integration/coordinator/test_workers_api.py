@@ -12,6 +12,7 @@ from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 
 from swarmgen.core.signing import KeyPair, sign_request
+from swarmgen.protocol.workers import MAX_HELD, MAX_JOBS
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
 
@@ -190,6 +191,29 @@ def test_heartbeat_extends_and_release_requeues(env: Env) -> None:
     other = env.worker()
     other.register("o", MODELS, 4096, 1)
     assert [a["job_id"] for a in other.pop(0)] == [assignment["job_id"]]
+
+
+def test_a_worker_holding_three_full_pops_keeps_and_hands_back_every_lease(env: Env) -> None:
+    """A worker runs one pop's jobs while two earlier batches upload: all it holds fits
+    in one heartbeat and one release (a cap of one pop refused it, and its leases ran out)."""
+    held = 3 * MAX_JOBS
+    accepted = env.http.post(
+        "/api/v1/jobs/batch",
+        json={"jobs": [env.image(prompt=f"p{n}") for n in range(MAX_JOBS)]},
+        headers=env.auth,
+    )
+    assert accepted.status_code == 202, accepted.text
+    ids = [str(a["id"]) for a in accepted.json()["jobs"]]
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, MAX_JOBS)
+    assert len(worker.pop(0)) == MAX_JOBS
+    padding = [f"gone{n}" for n in range(held - MAX_JOBS)]  # ids no longer held count 0
+    assert worker.heartbeat(ids + padding)["count"] == MAX_JOBS
+    too_many = signed_post(
+        env, worker.keys, "/api/v1/workers/heartbeat", {"job_ids": ["x"] * (MAX_HELD + 1)}
+    )
+    assert too_many.status_code == 422
+    assert worker.release(ids + padding)["count"] == MAX_JOBS
 
 
 def test_expired_lease_goes_back_to_the_queue_then_fails(env: Env) -> None:
