@@ -151,9 +151,9 @@ class CoordinatorSettings(BaseSettings):
         100,
         ge=1,
         le=MAX_AGING_POINTS_PER_S,
-        description="Priority points a queued job gains per second it waits. Read when a "
-        "job is queued (its place is stored with it): after a change, jobs already queued "
-        "keep the place they were given until they leave the queue.",
+        description="Priority points a queued job gains per second it waits. A job's place "
+        "is stored when it is queued; a coordinator started with another value places every "
+        "job again at start (all replicas must share one value).",
     )
     blob_store: Literal["files", "s3"] = Field(
         "files",
@@ -230,7 +230,6 @@ class DispatchSettings(_Slice):
     """What the worker service (pop, submit, reap) reads."""
 
     pop_wait_max_s: float
-    aging_points_per_s: int
     validator_fee_ppm: int
     max_attempts: int
     clock_skew_s: int

@@ -33,6 +33,7 @@ from sqlalchemy import (
     BigInteger,
     Select,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -46,7 +47,14 @@ from sqlalchemy import (
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, check_factor
-from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out, share_lookahead
+from swarmgen.core.scheduling import (
+    ANY_TIME,
+    SeatTurn,
+    fair_share,
+    hand_out,
+    queue_key,
+    share_lookahead,
+)
 from swarmgen.core.verification.draw import TAKE_GRACE_MS
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
@@ -66,6 +74,11 @@ def _capped_expiry(now: int, factor: int) -> Any:
     fresh = _expiry(now)
     return case((end < fresh, end), else_=fresh)
 
+
+QUEUE_AGING = "queue_aging"
+"""The ``counters`` row holding the aging (points per second) the stored keys were made with."""
+_CHUNK = 5_000
+"""Most rows one executemany of :meth:`DispatchRepository.rekey` writes."""
 
 ORDER = (t.jobs.c.queue_key, t.jobs.c.created_ms, t.jobs.c.id)
 """Queue order, best first: the stored :func:`~swarmgen.core.scheduling.queue_key`, then
@@ -219,6 +232,39 @@ class DispatchRepository(Repository):
         by_id = {row.id: JobRecord.from_row(row) for row in rows}
         return [by_id[i] for i in ids]
 
+    def rekey(self, aging_per_s: int) -> int:
+        """Key every job again by ``aging_per_s`` when the stored keys were made with
+        another aging (the operator changed ``aging_points_per_s``); returns how many
+        jobs were keyed again (0 when nothing changed, the usual case: one row read).
+
+        Every job, not only queued ones: a leased job may be queued again, and a
+        validation job copies the key of the job it checks. The aging the keys were made
+        with is the ``queue_aging`` counter."""
+        n = t.counters.c
+        held = select(n.value).where(n.name == QUEUE_AGING).with_for_update()
+        made_with = self.conn.execute(held).scalar_one_or_none()
+        if made_with == aging_per_s:
+            return 0
+        c = t.jobs.c
+        rows = self.conn.execute(select(c.id, c.priority, c.created_ms)).all()
+        for start in range(0, len(rows), _CHUNK):
+            self.conn.execute(
+                update(t.jobs)
+                .where(c.id == bindparam("job_id"))
+                .values(queue_key=bindparam("key")),
+                [
+                    {"job_id": r.id, "key": queue_key(r.priority, r.created_ms, aging_per_s)}
+                    for r in rows[start : start + _CHUNK]
+                ],
+            )
+        if made_with is None:
+            self.conn.execute(t.counters.insert().values(name=QUEUE_AGING, value=aging_per_s))
+        else:
+            self.conn.execute(
+                update(t.counters).where(n.name == QUEUE_AGING).values(value=aging_per_s)
+            )
+        return len(rows)
+
     def may_validate(self, worker_id: str, owner_id: str | None, job_id: str) -> bool:
         """Whether :func:`may_run` lets ``worker_id`` lease job ``job_id`` (for tests and
         diagnostics; dispatch applies the same expression inside :meth:`lease`)."""
@@ -252,7 +298,7 @@ class DispatchRepository(Repository):
         for offering in offerings:
             query = _due(offering, max_pixels, self._sqlite).limit(take)
             query = query.with_for_update(skip_locked=True)
-            found.extend(tuple(row) for row in self.conn.execute(query))
+            found.extend((row[0], row[1], row[2]) for row in self.conn.execute(query))
         return [job_id for *_, job_id in sorted(found)[:take]]
 
     def queue_position(self, job: JobRecord) -> int:

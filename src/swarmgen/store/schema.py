@@ -115,7 +115,8 @@ counters = Table(
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
-"""Named counters; ``job_changes`` numbers the jobs' changes in commit order."""
+"""Named counters; ``job_changes`` numbers the jobs' changes in commit order,
+``queue_aging`` is the aging the jobs' ``queue_key`` were made with (migration 0010)."""
 
 idempotency_keys = Table(
     "idempotency_keys",

@@ -400,10 +400,9 @@ OFFERINGS = ["echo-image@fp32", "echo-text@fp32", "echo-image@int8"]
 
 def best(rows: list[JobRecord], aging_per_s: int = 0) -> list[JobRecord]:
     """Best first, as the core orders: :func:`queue_key` (priority with aging), age, id."""
-    return sorted(rows, key=lambda j: (queue_key(j.priority, j.created_ms, aging_per_s),) + (
-        j.created_ms,
-        j.id,
-    ))
+    return sorted(
+        rows, key=lambda j: (queue_key(j.priority, j.created_ms, aging_per_s), j.created_ms, j.id)
+    )
 
 
 def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Store) -> None:
@@ -419,7 +418,7 @@ def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Stor
         aging = rng.choice([0, 1, 100, 1000])
         caps = Capabilities(frozenset(map(Offering.parse, rng.sample(OFFERINGS, 2))), 4096, 9)
 
-        def queued(name: str, **fields: Any) -> JobRecord:
+        def queued(name: str, aging: int = aging, **fields: Any) -> JobRecord:
             return job(
                 name,
                 priority=rng.randint(0, 2),
@@ -445,7 +444,9 @@ def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Stor
         with store.transaction() as tx:
             tx.jobs.insert(ordinary + seats)
 
-        def fit(rows: list[JobRecord]) -> list[JobRecord]:
+        def fit(
+            rows: list[JobRecord], aging: int = aging, caps: Capabilities = caps
+        ) -> list[JobRecord]:
             return [j for j in best(rows, aging) if fits(_queued(j), caps)]
 
         panels: set[str | None] = set()
@@ -508,3 +509,25 @@ def test_waiting_workers_share_a_short_queue_and_a_deep_one_fills_every_batch(
         assert len(tx.dispatch.lease("w9", ["echo-image@fp32"], 4096, 4, 2, sharing=40)) == 4
         short = tx.dispatch.lease("w8", ["echo-image@fp32"], 4096, 4, 2, sharing=40)
     assert len(short) == 2  # then 60 due among 40 waiting: 1.5 each, rounded up
+
+
+def test_a_new_aging_places_every_job_again_once(store: Store) -> None:
+    """Keys made with 100 points/s put the older job first; at 1 point/s two priority
+    points outweigh its 1 s head start, so the richer job goes first once keyed again."""
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("old", created_ms=0, aging_per_s=100),
+                job("rich", priority=2, created_ms=1_000, aging_per_s=100),
+                job("done", state=JobState.COMPLETED, priority=1, aging_per_s=100),
+            ]
+        )
+        assert tx.dispatch.rekey(100) == 0  # the keys were made with this aging
+        assert tx.dispatch.queue_position(tx.jobs.get("rich")) == 1
+    with store.transaction() as tx:
+        assert tx.dispatch.rekey(1) == 3  # every job, finished ones too (checks copy them)
+        assert tx.dispatch.rekey(1) == 0
+        keys = {j.id: j.queue_key for j in tx.jobs.get_many(["old", "rich", "done"])}
+        assert keys == {"old": 0, "rich": queue_key(2, 1_000, 1), "done": queue_key(1, 0, 1)}
+        assert tx.dispatch.queue_position(tx.jobs.get("rich")) == 0
+        assert [j.id for j in tx.dispatch.lease("w0", ["echo-image@fp32"], 4096, 1, 5)] == ["rich"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, extended_expiry_ms
-from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out
+from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out, queue_key
 from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.errors import NotFound
@@ -283,6 +283,15 @@ class MemoryDispatch:
             for j in self.t.jobs.values()
             if j.state is JobState.QUEUED and j.offering == job.offering and _place(j) < mine
         )
+
+    def rekey(self, aging_per_s: int) -> int:
+        if self.t.queue_aging == aging_per_s:
+            return 0
+        for job in list(self.t.jobs.values()):
+            key = queue_key(job.priority, job.created_ms, aging_per_s)
+            self.t.jobs[job.id] = replace(job, queue_key=key)
+        self.t.queue_aging = aging_per_s
+        return len(self.t.jobs)
 
     def release(
         self,

@@ -25,19 +25,16 @@ rows already there are placed with (``queue_key`` of core.scheduling, frozen her
 
 def upgrade() -> None:
     op.add_column("jobs", sa.Column("queue_key", sa.BigInteger(), nullable=True))
-    op.execute(
-        sa.text(
-            f"UPDATE jobs SET queue_key = created_ms * {AGING_PER_S} - 1000 * priority"
-        )
-    )
+    op.execute(sa.text(f"UPDATE jobs SET queue_key = created_ms * {AGING_PER_S} - 1000 * priority"))
     op.drop_index("ix_jobs_dispatch", table_name="jobs")
-    op.create_index(
-        "ix_jobs_queue", "jobs", ["state", "offering", "queue_key", "created_ms", "id"]
-    )
+    op.create_index("ix_jobs_queue", "jobs", ["state", "offering", "queue_key", "created_ms", "id"])
     op.create_index("ix_jobs_seats", "jobs", ["assigned_worker", "state"])
+    # what the keys were made with: a coordinator with another aging keys them again
+    op.execute(sa.text(f"INSERT INTO counters (name, value) VALUES ('queue_aging', {AGING_PER_S})"))
 
 
 def downgrade() -> None:
+    op.execute(sa.text("DELETE FROM counters WHERE name = 'queue_aging'"))
     op.drop_index("ix_jobs_seats", table_name="jobs")
     op.drop_index("ix_jobs_queue", table_name="jobs")
     op.create_index("ix_jobs_dispatch", "jobs", ["state", "offering", "priority", "created_ms"])
