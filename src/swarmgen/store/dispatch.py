@@ -85,7 +85,7 @@ ORDER = (t.jobs.c.queue_key, t.jobs.c.created_ms, t.jobs.c.id)
 age, then id; ``ix_jobs_queue`` holds the queued jobs of an offering in this order."""
 
 
-def _due(offering: str, max_pixels: int, sqlite: bool) -> Select[tuple[int, int, str]]:
+def _due(offering: str, max_pixels: int, sqlite: bool) -> Select[int, int, str]:
     """The ordinary jobs of ``offering`` due to a worker holding ``max_pixels``, best
     first: a range of ``ix_jobs_queue`` read in its own order.
 
@@ -298,7 +298,9 @@ class DispatchRepository(Repository):
         for offering in offerings:
             query = _due(offering, max_pixels, self._sqlite).limit(take)
             query = query.with_for_update(skip_locked=True)
-            found.extend((row[0], row[1], row[2]) for row in self.conn.execute(query))
+            found.extend(
+                (key, created, job_id) for key, created, job_id in self.conn.execute(query)
+            )
         return [job_id for *_, job_id in sorted(found)[:take]]
 
     def queue_position(self, job: JobRecord) -> int:
