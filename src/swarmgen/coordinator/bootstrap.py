@@ -10,6 +10,7 @@ else, so a new face or a new task needs no change here beyond its own line.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from swarmgen.blobs import BlobStore, FileBlobStore
@@ -38,6 +39,8 @@ from swarmgen.keyfile import load_or_create
 from swarmgen.registry import Registry, check_economics, economic_terms, load_registry
 from swarmgen.store import Store
 from swarmgen.store.leader import Leadership, leadership_for
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,12 @@ def build_services(
     check_settings(settings, registry)
     settings.data.mkdir(parents=True, exist_ok=True)
     store = store or open_store(settings)
+    with store.transaction() as tx:  # jobs keep their place; a new aging moves them all
+        moved = tx.dispatch.rekey(settings.aging_points_per_s)
+    if moved:
+        log.warning(
+            "aging is now %d points/s: placed %d jobs again", settings.aging_points_per_s, moved
+        )
     blobs = blobs or open_blobs(settings)
     clock = clock or SystemClock()
     notifier = notifier_for(store)

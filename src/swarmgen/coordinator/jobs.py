@@ -21,7 +21,7 @@ from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Offering
 from swarmgen.core.pricing import MULTIPLIER_UNIT
 from swarmgen.core.priority import admit, priority
-from swarmgen.core.scheduling import lease_ttl_s
+from swarmgen.core.scheduling import lease_ttl_s, queue_key
 from swarmgen.errors import (
     AnonymousRefused,
     Conflict,
@@ -135,6 +135,7 @@ class JobService:
             input_digest=job.input_digest(),
             pixels=rules.pixels(spec),
             priority=0,
+            queue_key=queue_key(0, now, self.settings.aging_points_per_s),
             price=self.credits.quote(offering, spec).price,
             lease_ttl_s=lease_ttl_s(spec, min_s=self.settings.lease_min_s),
             state=JobState.QUEUED,
@@ -211,7 +212,11 @@ class JobService:
         for record in records:  # each reservation sees the balance the previous left
             reserves.append(credits.reserve(balances, user.id, record.id, record.price))
             balances[account] -= record.price
-        records = [replace(r, priority=rank) for r in records]
+        aging = self.settings.aging_points_per_s  # read now: the key keeps the job's place
+        records = [
+            replace(r, priority=rank, queue_key=queue_key(rank, r.created_ms, aging))
+            for r in records
+        ]
         tx.jobs.insert(records)
         tx.book.post(reserves)
         return records
@@ -255,7 +260,7 @@ class JobService:
 
     def _position(self, record: JobRecord) -> int:
         with self.store.transaction() as tx:
-            return tx.dispatch.queue_position(record, self.settings.aging_points_per_s)
+            return tx.dispatch.queue_position(record)
 
     def _job(self, job_id: str) -> JobRecord:
         with self.store.transaction() as tx:

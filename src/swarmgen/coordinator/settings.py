@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from swarmgen.coordinator.windows import PUBLIC_WINDOW_S
 from swarmgen.core.leases import LEASE_MAX_FACTOR, MAX_FACTOR_LIMIT
-from swarmgen.core.scheduling import SEAT_HOLD_S
+from swarmgen.core.scheduling import MAX_AGING_POINTS_PER_S, SEAT_HOLD_S
 from swarmgen.core.stake import MIN_STAKE
 from swarmgen.core.verification.escalation import DRAWN_STAGES, EscalationPolicy
 from swarmgen.core.verification.failures import VerificationError
@@ -148,7 +148,12 @@ class CoordinatorSettings(BaseSettings):
         "workers (or to measure dispatch alone).",
     )
     aging_points_per_s: int = Field(
-        100, ge=1, description="Priority points a queued job gains per second it waits."
+        100,
+        ge=1,
+        le=MAX_AGING_POINTS_PER_S,
+        description="Priority points a queued job gains per second it waits. A job's place "
+        "is stored when it is queued; a coordinator started with another value places every "
+        "job again at start (all replicas must share one value).",
     )
     blob_store: Literal["files", "s3"] = Field(
         "files",
@@ -225,7 +230,6 @@ class DispatchSettings(_Slice):
     """What the worker service (pop, submit, reap) reads."""
 
     pop_wait_max_s: float
-    aging_points_per_s: int
     validator_fee_ppm: int
     max_attempts: int
     clock_skew_s: int

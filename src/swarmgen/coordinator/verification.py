@@ -156,8 +156,8 @@ class Verifier:
     def _queue(self, tx: Transaction, original: JobRecord, owner: str | None, count: int) -> None:
         """Queue ``count`` validation jobs re-executing ``original``.
 
-        They keep the original's priority and creation time, so they queue with the age
-        the original had: checks finish within the epoch instead of starving behind new
+        They keep the original's priority, creation time and queue key, so they queue
+        with the age the original had: checks finish within the epoch instead of starving behind new
         work, and the queue holds few of them for dispatch to sort through. What a worker
         is shown (id, offering, spec, input digest, sampling id, lease length) is drawn
         and computed as for an ordinary job of the same spec; nothing of a previous run

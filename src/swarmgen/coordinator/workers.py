@@ -251,7 +251,6 @@ class WorkerService:
                 caps["max_pixels"],
                 limit,
                 now,
-                aging_per_s=self.settings.aging_points_per_s,
                 owner_id=worker.owner_id,
                 seats=seats,
                 turn=turn,

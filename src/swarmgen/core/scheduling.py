@@ -2,7 +2,9 @@
 
 The store's SQL query mirrors :func:`fits` and :func:`order_key` (offering in the
 worker's list, pixels within its limit, priority first then age); the in-memory fake
-and the tests use these functions directly.
+and the tests use these functions directly. With aging, priority and waiting time fold
+into one integer per job, :func:`queue_key`, which the store keeps on the job's row and
+indexes, so a lease walks an index instead of sorting the queue (decision record 0024).
 
 Validation seats go out by :func:`hand_out` (decision record 0008): a seat drawn for a
 worker takes the place of an ordinary job that worker's pop would have leased anyway,
@@ -60,6 +62,26 @@ def fits(job: QueuedJob, caps: Capabilities) -> bool:
 def order_key(job: QueuedJob) -> tuple[int, int, str]:
     """Sort key: higher priority first, then older first, then id for a total order."""
     return (-job.priority, job.created_ms, job.id)
+
+
+MAX_AGING_POINTS_PER_S = 1_000_000
+"""Most priority points per second of waiting :func:`queue_key` takes: its key stays a
+64-bit integer for millisecond times until the year 2262."""
+
+
+def queue_key(priority: int, created_ms: int, aging_per_s: int) -> int:
+    """A queued job's place as one integer, smaller first (ties: older, then by id).
+
+    A job that gains ``aging_per_s`` points per second waited stands at
+    ``priority + (now - created_ms) * aging_per_s / 1000`` points; scaled by 1000 and
+    shifted by ``-now * aging_per_s`` that is ``1000 * priority - created_ms * aging_per_s``
+    for every job at once, so the order needs no clock and the key is fixed when the job
+    is queued. Negated, so the best job has the smallest key. With no aging it orders as
+    :func:`order_key` does.
+    """
+    if not 0 <= aging_per_s <= MAX_AGING_POINTS_PER_S:
+        raise ValueError(f"aging_per_s must be within 0..{MAX_AGING_POINTS_PER_S}")
+    return created_ms * aging_per_s - 1000 * priority
 
 
 def choose(queue: Iterable[QueuedJob], caps: Capabilities, limit: int | None = None) -> list[str]:

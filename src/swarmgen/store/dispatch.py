@@ -29,11 +29,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, exists, func, literal, not_, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, check_factor
-from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out, share_lookahead
+from swarmgen.core.scheduling import (
+    ANY_TIME,
+    SeatTurn,
+    fair_share,
+    hand_out,
+    queue_key,
+    share_lookahead,
+)
 from swarmgen.core.verification.draw import TAKE_GRACE_MS
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
@@ -54,13 +75,38 @@ def _capped_expiry(now: int, factor: int) -> Any:
     return case((end < fresh, end), else_=fresh)
 
 
-def _aged(aging_per_s: int) -> Any:
-    """A job's priority plus its waiting time, scaled by 1000 and shifted by ``-now``.
+QUEUE_AGING = "queue_aging"
+"""The ``counters`` row holding the aging (points per second) the stored keys were made with."""
+_CHUNK = 5_000
+"""Most rows one executemany of :meth:`DispatchRepository.rekey` writes."""
 
-    ``priority + (now - created_ms) * aging_per_s / 1000`` orders jobs the same way for
-    every ``now``, so the order needs no clock: jobs that wait climb past newer ones.
+ORDER = (t.jobs.c.queue_key, t.jobs.c.created_ms, t.jobs.c.id)
+"""Queue order, best first: the stored :func:`~swarmgen.core.scheduling.queue_key`, then
+age, then id; ``ix_jobs_queue`` holds the queued jobs of an offering in this order."""
+
+
+def _due(offering: str, max_pixels: int, sqlite: bool) -> Select[int, int, str]:
+    """The ordinary jobs of ``offering`` due to a worker holding ``max_pixels``, best
+    first: a range of ``ix_jobs_queue`` read in its own order.
+
+    On SQLite "not a validation job" is written so that no index can answer it: as
+    ``validates IS NULL``, SQLite with statistics (``ANALYZE``) takes it for a selective
+    lookup on ``ix_jobs_validates`` (which finds every ordinary job) and sorts the whole
+    queue. PostgreSQL estimates ``IS NULL`` right, and an expression wrong, so it keeps
+    the plain test. Validation jobs name a job id, never the empty string.
     """
-    return literal(1000, BigInteger) * t.jobs.c.priority - t.jobs.c.created_ms * aging_per_s
+    c = t.jobs.c
+    ordinary = func.coalesce(c.validates, "") == "" if sqlite else c.validates.is_(None)
+    return (
+        select(*ORDER)
+        .where(
+            c.state == JobState.QUEUED.value,
+            c.offering == offering,
+            c.pixels <= max_pixels,
+            ordinary,
+        )
+        .order_by(*ORDER)
+    )
 
 
 def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
@@ -115,6 +161,10 @@ def _one_seat_per_panel(rows: Iterable[Any]) -> list[str]:
 
 
 class DispatchRepository(Repository):
+    @property
+    def _sqlite(self) -> bool:
+        return self.conn.dialect.name == "sqlite"
+
     def lease(  # noqa: PLR0917
         self,
         worker_id: str,
@@ -122,7 +172,6 @@ class DispatchRepository(Repository):
         max_pixels: int,
         limit: int,
         now: int,
-        aging_per_s: int = 0,
         owner_id: str | None = None,
         *,
         seats: bool = True,
@@ -131,35 +180,35 @@ class DispatchRepository(Repository):
     ) -> list[JobRecord]:
         """Lease up to ``limit`` queued jobs that fit the worker, in id order.
 
-        The ordinary jobs due are the best fitting ones (highest priority plus
-        ``aging_per_s`` points per second waited), as many as its
+        The ordinary jobs due are the best fitting ones in the stored queue order
+        (:data:`ORDER`: priority with aging, fixed at insert), as many as its
         :func:`~swarmgen.core.scheduling.fair_share` of them when ``sharing`` workers
-        wait for them (counted without locking a row); the seats drawn for it are those
-        :func:`may_run` allows (one per panel); :func:`~swarmgen.core.scheduling.hand_out`
-        decides, under ``turn``, which of them go out. ``leased_ms`` is set to ``now``:
-        the lease's hard end counts from it.
+        wait for them (counted without locking a row, along ``ix_jobs_queue``); the
+        seats drawn for it are those :func:`may_run` allows (one per panel), found
+        through ``ix_jobs_seats``; :func:`~swarmgen.core.scheduling.hand_out` decides,
+        under ``turn``, which of them go out. ``leased_ms`` is set to ``now``: the
+        lease's hard end counts from it. Nothing here sorts more rows than it leases.
         """
         c = t.jobs.c
-        fitting = and_(
-            c.state == JobState.QUEUED.value,
-            c.offering.in_(list(offerings)),
-            c.pixels <= max_pixels,
-        )
-        order = (_aged(aging_per_s).desc(), c.created_ms, c.id)
-        ordinary = select(c.id).where(fitting, c.validates.is_(None))
+        wanted = sorted(set(offerings))
         take = limit
         if sharing > 1:
-            ahead = ordinary.limit(share_lookahead(limit, sharing)).subquery()
-            found = self.conn.execute(select(func.count()).select_from(ahead)).scalar_one()
+            found = self._count_due(wanted, max_pixels, share_lookahead(limit, sharing))
             take = fair_share(found, limit, sharing)
-        locked = ordinary.order_by(*order).limit(take).with_for_update(skip_locked=True)
-        due = list(self.conn.execute(locked).scalars()) if take else []
+        due = self._best(wanted, max_pixels, take)
         drawn: list[str] = []
         if seats:
             query = (
                 select(c.id, c.validates)
-                .where(fitting, c.validates.is_not(None), may_run(worker_id, owner_id))
-                .order_by(*order)
+                .where(
+                    c.assigned_worker == worker_id,  # only its own seats: ix_jobs_seats
+                    c.state == JobState.QUEUED.value,
+                    c.offering.in_(wanted),
+                    c.pixels <= max_pixels,
+                    c.validates.is_not(None),
+                    may_run(worker_id, owner_id),
+                )
+                .order_by(*ORDER)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -183,6 +232,39 @@ class DispatchRepository(Repository):
         by_id = {row.id: JobRecord.from_row(row) for row in rows}
         return [by_id[i] for i in ids]
 
+    def rekey(self, aging_per_s: int) -> int:
+        """Key every job again by ``aging_per_s`` when the stored keys were made with
+        another aging (the operator changed ``aging_points_per_s``); returns how many
+        jobs were keyed again (0 when nothing changed, the usual case: one row read).
+
+        Every job, not only queued ones: a leased job may be queued again, and a
+        validation job copies the key of the job it checks. The aging the keys were made
+        with is the ``queue_aging`` counter."""
+        n = t.counters.c
+        held = select(n.value).where(n.name == QUEUE_AGING).with_for_update()
+        made_with = self.conn.execute(held).scalar_one_or_none()
+        if made_with == aging_per_s:
+            return 0
+        c = t.jobs.c
+        rows = self.conn.execute(select(c.id, c.priority, c.created_ms)).all()
+        for start in range(0, len(rows), _CHUNK):
+            self.conn.execute(
+                update(t.jobs)
+                .where(c.id == bindparam("job_id"))
+                .values(queue_key=bindparam("key")),
+                [
+                    {"job_id": r.id, "key": queue_key(r.priority, r.created_ms, aging_per_s)}
+                    for r in rows[start : start + _CHUNK]
+                ],
+            )
+        if made_with is None:
+            self.conn.execute(t.counters.insert().values(name=QUEUE_AGING, value=aging_per_s))
+        else:
+            self.conn.execute(
+                update(t.counters).where(n.name == QUEUE_AGING).values(value=aging_per_s)
+            )
+        return len(rows)
+
     def may_validate(self, worker_id: str, owner_id: str | None, job_id: str) -> bool:
         """Whether :func:`may_run` lets ``worker_id`` lease job ``job_id`` (for tests and
         diagnostics; dispatch applies the same expression inside :meth:`lease`)."""
@@ -190,17 +272,48 @@ class DispatchRepository(Repository):
         query = select(c.id).where(c.id == job_id, may_run(worker_id, owner_id))
         return self.conn.execute(query).first() is not None
 
-    def queue_position(self, job: JobRecord, aging_per_s: int = 0) -> int:
-        """How many queued jobs of the same offering are ahead of ``job`` (0 = next)."""
+    def _count_due(self, offerings: Sequence[str], max_pixels: int, most: int) -> int:
+        """How many ordinary jobs of ``offerings`` are due, counted up to ``most``
+        without locking any: per offering, the head of its ``ix_jobs_queue`` range (read
+        in queue order, so no planner walks the table's history looking for them)."""
+        found = 0
+        for offering in offerings:
+            if found >= most:
+                break
+            head = _due(offering, max_pixels, self._sqlite).limit(most - found).subquery()
+            found += self.conn.execute(select(func.count()).select_from(head)).scalar_one()
+        return found
+
+    def _best(self, offerings: Sequence[str], max_pixels: int, take: int) -> list[str]:
+        """The ``take`` best ordinary jobs due of ``offerings``, locked, best first.
+
+        One query per offering, each a range of ``ix_jobs_queue`` read in order and cut
+        at ``take`` (an ``IN`` list would leave the database to merge the offerings'
+        ranges by sorting them all); the merged best ``take`` of them are leased. On
+        PostgreSQL the rows found but not taken stay locked until the lease commits.
+        """
+        if take <= 0:
+            return []
+        found: list[tuple[int, int, str]] = []
+        for offering in offerings:
+            query = _due(offering, max_pixels, self._sqlite).limit(take)
+            query = query.with_for_update(skip_locked=True)
+            found.extend(
+                (key, created, job_id) for key, created, job_id in self.conn.execute(query)
+            )
+        return [job_id for *_, job_id in sorted(found)[:take]]
+
+    def queue_position(self, job: JobRecord) -> int:
+        """How many queued jobs of the same offering are ahead of ``job`` (0 = next):
+        a count over the range of ``ix_jobs_queue`` before it."""
         c = t.jobs.c
-        aged, mine = _aged(aging_per_s), 1000 * job.priority - job.created_ms * aging_per_s
-        ahead = or_(
-            aged > mine,
-            and_(aged == mine, c.created_ms < job.created_ms),
-            and_(aged == mine, c.created_ms == job.created_ms, c.id < job.id),
-        )
+        key = literal(job.queue_key, BigInteger)
+        ahead = tuple_(*ORDER) < tuple_(key, literal(job.created_ms, BigInteger), job.id)
         query = select(func.count()).where(
-            c.state == JobState.QUEUED.value, c.offering == job.offering, ahead
+            c.state == JobState.QUEUED.value,
+            c.offering == job.offering,
+            c.queue_key <= key,  # implied; PostgreSQL estimates it (not the row) from stats
+            ahead,
         )
         return int(self.conn.execute(query).scalar_one())
 

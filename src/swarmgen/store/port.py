@@ -69,7 +69,6 @@ class Dispatch(Protocol):
         max_pixels: int,
         limit: int,
         now: int,
-        aging_per_s: int = 0,
         owner_id: str | None = None,
         *,
         seats: bool = True,
@@ -77,7 +76,8 @@ class Dispatch(Protocol):
         sharing: int = 1,
     ) -> list[JobRecord]: ...
     def may_validate(self, worker_id: str, owner_id: str | None, job_id: str) -> bool: ...
-    def queue_position(self, job: JobRecord, aging_per_s: int = 0) -> int: ...
+    def queue_position(self, job: JobRecord) -> int: ...
+    def rekey(self, aging_per_s: int) -> int: ...
     def release(
         self,
         worker_id: str,

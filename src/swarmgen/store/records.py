@@ -61,6 +61,10 @@ class JobRecord:
     state: JobState
     created_ms: int
     updated_ms: int
+    queue_key: int
+    """The job's place in its offering's queue, smaller first
+    (:func:`~swarmgen.core.scheduling.queue_key` of its priority and creation time),
+    fixed when it is queued and kept through every lease and requeue."""
     worker_id: str | None = None
     lease_expires_ms: int | None = None
     attempts: int = 0

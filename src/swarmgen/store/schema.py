@@ -93,7 +93,12 @@ jobs = Table(
     # the job's place in the change feed: set by the database at commit, in commit order,
     # by the triggers of migration 0006 (see docs/decisions/0017); null until then
     Column("change_seq", BigInteger),
-    Index("ix_jobs_dispatch", "state", "offering", "priority", "created_ms"),
+    # the job's place in the queue, set at insert (core.scheduling.queue_key; migration
+    # 0010 filled it for older rows): a lease walks ix_jobs_queue in this order
+    Column("queue_key", BigInteger),
+    Index("ix_jobs_queue", "state", "offering", "queue_key", "created_ms", "id"),
+    # the seats drawn for one worker, which only it may lease
+    Index("ix_jobs_seats", "assigned_worker", "state"),
     Index("ix_jobs_user", "user_id", "created_ms"),
     Index("ix_jobs_lease", "state", "lease_expires_ms"),
     Index("ix_jobs_validates", "validates"),
@@ -110,7 +115,8 @@ counters = Table(
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
-"""Named counters; ``job_changes`` numbers the jobs' changes in commit order."""
+"""Named counters; ``job_changes`` numbers the jobs' changes in commit order,
+``queue_aging`` is the aging the jobs' ``queue_key`` were made with (migration 0010)."""
 
 idempotency_keys = Table(
     "idempotency_keys",

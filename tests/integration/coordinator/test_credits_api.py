@@ -12,6 +12,7 @@ import pytest
 from tests.integration.coordinator.conftest import ALICE_CREDITS, Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 
+from swarmgen.coordinator.app import create_app
 from swarmgen.coordinator.faces.native.convert import job_request
 from swarmgen.coordinator.jobs import resolve_offering
 from swarmgen.core import accounts
@@ -242,3 +243,19 @@ def test_entries_page_newest_first(env: Env) -> None:
     assert seqs == sorted(seqs, reverse=True) and len(seqs) == 4
     assert rest["next_before"] is None
     assert env.http.get("/api/v1/credits/entries?limit=0", headers=env.auth).status_code == 422
+
+
+def test_a_coordinator_started_with_another_aging_places_queued_jobs_again(env: Env) -> None:
+    """Queued at 100 points/s, an anonymous job 10 s older is still behind a keyed one;
+    at 100,000 points/s its 10 s outweigh any balance, once the coordinator restarts."""
+    env.http.app.state.credits.grant("anonymous", ALICE_CREDITS)
+    old = env.http.post("/api/v1/jobs", json=env.image(), headers=ANON).json()
+    env.clock.advance(10)
+    rich = env.submit(env.image())
+    with env.store.transaction() as tx:
+        assert tx.dispatch.queue_position(tx.jobs.get(str(old["id"]))) == 1
+    settings = env.http.app.state.settings.model_copy(update={"aging_points_per_s": 100_000})
+    create_app(settings, store=env.store, clock=env.clock)  # a restart: services built again
+    with env.store.transaction() as tx:
+        assert tx.dispatch.queue_position(tx.jobs.get(str(old["id"]))) == 0
+        assert tx.dispatch.queue_position(tx.jobs.get(str(rich["id"]))) == 1

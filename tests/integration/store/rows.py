@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from swarmgen.core.jobs import JobState
+from swarmgen.core.scheduling import queue_key
 from swarmgen.store.records import SYSTEM_USER, JobRecord
 
 
 def job(job_id: str, **fields: Any) -> JobRecord:
-    """A queued echo-image job owned by the system user, with ``fields`` changed."""
+    """A queued echo-image job owned by the system user, with ``fields`` changed; its
+    queue key is its priority and age's with ``aging_per_s`` (none unless given)."""
+    aging = fields.pop("aging_per_s", 0)
     values: dict[str, Any] = dict(
         id=job_id,
         user_id=SYSTEM_USER,
@@ -26,4 +29,5 @@ def job(job_id: str, **fields: Any) -> JobRecord:
         updated_ms=0,
     )
     values.update(fields)
+    values.setdefault("queue_key", queue_key(values["priority"], values["created_ms"], aging))
     return JobRecord(**values)

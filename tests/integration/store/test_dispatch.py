@@ -12,7 +12,16 @@ from tests.integration.store.rows import job
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import extended_expiry_ms
-from swarmgen.core.scheduling import SeatTurn, fair_share, hand_out
+from swarmgen.core.offerings import Offering
+from swarmgen.core.scheduling import (
+    Capabilities,
+    QueuedJob,
+    SeatTurn,
+    fair_share,
+    fits,
+    hand_out,
+    queue_key,
+)
 from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.store import Store
@@ -386,26 +395,44 @@ def test_a_seat_is_taken_or_missed_never_both_when_its_lease_races_the_pass(
     assert taken.id == "seat" and missed == []  # a seat taken is not missed
 
 
-def best(rows: list[JobRecord]) -> list[JobRecord]:
-    """Best first, as dispatch orders (no aging)."""
-    return sorted(rows, key=lambda j: (-j.priority, j.created_ms, j.id))
+OFFERINGS = ["echo-image@fp32", "echo-text@fp32", "echo-image@int8"]
+
+
+def best(rows: list[JobRecord], aging_per_s: int = 0) -> list[JobRecord]:
+    """Best first, as the core orders: :func:`queue_key` (priority with aging), age, id."""
+    return sorted(
+        rows, key=lambda j: (queue_key(j.priority, j.created_ms, aging_per_s), j.created_ms, j.id)
+    )
 
 
 def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Store) -> None:
     """Each store's lease leases exactly :func:`hand_out` of its :func:`fair_share` of the
-    ordinary jobs due (best first) and the seats drawn for the worker (one per panel): a
-    seat never goes out but in place of an ordinary job, unless the worker is overdue."""
+    ordinary jobs due (best first by the core's :func:`queue_key`, whatever the aging, over
+    every offering the worker serves, within its pixels) and the seats drawn for the
+    worker (one per panel): a seat never goes out but in place of an ordinary job, unless
+    the worker is overdue. Each queued job's position counts the jobs of its offering the
+    core puts ahead of it."""
     rng = random.Random(19)
-    for case in range(40):
-        ordinary = [
-            job(f"o{case}-{n}", priority=rng.randint(0, 2), created_ms=rng.randint(0, 9))
-            for n in range(rng.randint(0, 9))
-        ]
-        seats = [
-            job(
-                f"s{case}-{n}",
+    aged_apart = 0  # cases where aging puts an older job ahead of a higher priority
+    for case in range(60):
+        aging = rng.choice([0, 1, 100, 1000])
+        caps = Capabilities(frozenset(map(Offering.parse, rng.sample(OFFERINGS, 2))), 4096, 9)
+
+        def queued(name: str, aging: int = aging, **fields: Any) -> JobRecord:
+            return job(
+                name,
                 priority=rng.randint(0, 2),
-                created_ms=rng.randint(0, 9),
+                created_ms=rng.randint(0, 3) * 7_000,
+                offering=rng.choice(OFFERINGS),
+                pixels=rng.choice([64 * 64, 64 * 64, 128 * 128]),
+                aging_per_s=aging,
+                **fields,
+            )
+
+        ordinary = [queued(f"o{case}-{n}") for n in range(rng.randint(0, 12))]
+        seats = [
+            queued(
+                f"s{case}-{n}",
                 validates=f"claim{case}-{rng.randint(0, 2)}",
                 exclude_worker="w9",
                 assigned_worker="w0",
@@ -417,27 +444,50 @@ def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Stor
         with store.transaction() as tx:
             tx.jobs.insert(ordinary + seats)
 
+        def fit(
+            rows: list[JobRecord], aging: int = aging, caps: Capabilities = caps
+        ) -> list[JobRecord]:
+            return [j for j in best(rows, aging) if fits(_queued(j), caps)]
+
         panels: set[str | None] = set()
         drawn = []
-        for seat in best(seats)[:limit]:
+        for seat in fit(seats)[:limit]:
             if seat.validates not in panels:
                 panels.add(seat.validates)
                 drawn.append(seat.id)
-        due = [j.id for j in best(ordinary)[: fair_share(len(ordinary), limit, sharing)]]
+        due_rows = fit(ordinary)
+        due = [j.id for j in due_rows[: fair_share(len(due_rows), limit, sharing)]]
+        aged_apart += [j.id for j in due_rows] != [j.id for j in best(due_rows)]
         expected = hand_out(due, drawn, limit, turn)
+        served = sorted(str(o) for o in caps.offerings)
         with store.transaction() as tx:
+            everyone = ordinary + seats
+            for one in everyone:
+                mine = best([j for j in everyone if j.offering == one.offering], aging)
+                assert tx.dispatch.queue_position(one) == mine.index(one)
             leased = tx.dispatch.lease(
-                "w0", ["echo-image@fp32"], 64 * 64, limit, 1, turn=turn, sharing=sharing
+                "w0", served, caps.max_pixels, limit, 1, turn=turn, sharing=sharing
             )
             assert [j.id for j in leased] == expected
             tx.dispatch.release("w0", [j.id for j in leased], 2)  # clear the queue for the next
             for n in range(3):
                 tx.validations.withdraw(f"claim{case}-{n}", 2)
         with store.transaction() as tx:
-            left = tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, 3, seats=False)
+            left = tx.dispatch.lease("w0", OFFERINGS, 128 * 128, 99, 3, seats=False)
             tx.jobs.complete("w0", 4, [Completion(j.id, [], "0" * 64, {}, {}) for j in left])
         with store.transaction() as tx:
-            assert tx.dispatch.lease("w0", ["echo-image@fp32"], 64 * 64, 10, 5) == []
+            assert tx.dispatch.lease("w0", OFFERINGS, 128 * 128, 10, 5) == []
+    assert aged_apart > 0
+
+
+def _queued(record: JobRecord) -> QueuedJob:
+    return QueuedJob(
+        record.id,
+        Offering.parse(record.offering),
+        record.pixels,
+        record.priority,
+        record.created_ms,
+    )
 
 
 def test_waiting_workers_share_a_short_queue_and_a_deep_one_fills_every_batch(
@@ -459,3 +509,25 @@ def test_waiting_workers_share_a_short_queue_and_a_deep_one_fills_every_batch(
         assert len(tx.dispatch.lease("w9", ["echo-image@fp32"], 4096, 4, 2, sharing=40)) == 4
         short = tx.dispatch.lease("w8", ["echo-image@fp32"], 4096, 4, 2, sharing=40)
     assert len(short) == 2  # then 60 due among 40 waiting: 1.5 each, rounded up
+
+
+def test_a_new_aging_places_every_job_again_once(store: Store) -> None:
+    """Keys made with 100 points/s put the older job first; at 1 point/s two priority
+    points outweigh its 1 s head start, so the richer job goes first once keyed again."""
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("old", created_ms=0, aging_per_s=100),
+                job("rich", priority=2, created_ms=1_000, aging_per_s=100),
+                job("done", state=JobState.COMPLETED, priority=1, aging_per_s=100),
+            ]
+        )
+        assert tx.dispatch.rekey(100) == 0  # the keys were made with this aging
+        assert tx.dispatch.queue_position(tx.jobs.get("rich")) == 1
+    with store.transaction() as tx:
+        assert tx.dispatch.rekey(1) == 3  # every job, finished ones too (checks copy them)
+        assert tx.dispatch.rekey(1) == 0
+        keys = {j.id: j.queue_key for j in tx.jobs.get_many(["old", "rich", "done"])}
+        assert keys == {"old": 0, "rich": queue_key(2, 1_000, 1), "done": queue_key(1, 0, 1)}
+        assert tx.dispatch.queue_position(tx.jobs.get("rich")) == 0
+        assert [j.id for j in tx.dispatch.lease("w0", ["echo-image@fp32"], 4096, 1, 5)] == ["rich"]

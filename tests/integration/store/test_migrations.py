@@ -8,7 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from swarmgen.store import make_engine, migrate
+from swarmgen.core.scheduling import queue_key
+from swarmgen.store import SqlStore, make_engine, migrate
 from swarmgen.store import schema as t
 from swarmgen.store.engine import alembic_config
 
@@ -169,4 +170,52 @@ def test_0009_dates_waiting_draws_keeps_the_change_feed_and_downgrades(database_
     command.downgrade(alembic_config(engine), "0008")
     with engine.connect() as conn:
         assert "assigned_ms" not in {col["name"] for col in sa.inspect(conn).get_columns("jobs")}
+    engine.dispose()
+
+
+def test_0010_places_queued_jobs_by_priority_and_age_and_downgrades(database_url: str) -> None:
+    """Rows from before 0010 get the key the default aging (100 points/s) gives them, so
+    dispatch keeps their order: 1 priority point is worth 10 ms of waiting."""
+    from alembic import command
+
+    engine = make_engine(database_url)
+    migrate(engine, "0009")
+    rows = []
+    for job_id, state, priority, created_ms in (
+        ("rich", "queued", 2, 10_000),  # 20 ms of waiting's worth ahead of "old"...
+        ("old", "queued", 0, 9_990),  # ...which waited 10 ms longer: "rich" goes first
+        ("older", "queued", 0, 9_970),  # 30 ms longer: ahead of "rich"
+        ("held", "leased", 5, 1),
+    ):
+        row = _text_job(job_id, None, None) | {
+            "state": state,
+            "priority": priority,
+            "created_ms": created_ms,
+        }
+        del row["score_tokens"]
+        rows.append(row)
+    _insert(engine, rows)
+    migrate(engine)
+    c = t.jobs.c
+    with engine.connect() as conn:
+        keys = dict(conn.execute(sa.select(c.id, c.queue_key)).all())
+        indexes = {i["name"] for i in sa.inspect(conn).get_indexes("jobs")}
+        counters = dict(conn.execute(sa.select(t.counters.c.name, t.counters.c.value)).all())
+    assert counters["queue_aging"] == 100  # what the keys were made with
+    assert keys == {
+        "rich": queue_key(2, 10_000, 100),
+        "old": queue_key(0, 9_990, 100),
+        "older": queue_key(0, 9_970, 100),
+        "held": queue_key(5, 1, 100),
+    }
+    assert {"ix_jobs_queue", "ix_jobs_seats"} <= indexes and "ix_jobs_dispatch" not in indexes
+    store = SqlStore(engine)
+    with store.transaction() as tx:
+        leased = tx.dispatch.lease("w0", ["echo-text@fp32"], 0, 2, 20_000)
+        assert {j.id for j in leased} == {"older", "rich"}
+        assert tx.dispatch.queue_position(tx.jobs.get("old")) == 0
+    command.downgrade(alembic_config(engine), "0009")
+    with engine.connect() as conn:
+        assert "queue_key" not in {col["name"] for col in sa.inspect(conn).get_columns("jobs")}
+        assert "ix_jobs_dispatch" in {i["name"] for i in sa.inspect(conn).get_indexes("jobs")}
     engine.dispose()

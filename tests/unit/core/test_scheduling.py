@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from itertools import pairwise
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -8,6 +11,7 @@ from swarmgen.core.offerings import Offering
 from swarmgen.core.scheduling import (
     LEASE_MAX_S,
     LEASE_MIN_S,
+    MAX_AGING_POINTS_PER_S,
     Capabilities,
     Pace,
     QueuedJob,
@@ -17,6 +21,7 @@ from swarmgen.core.scheduling import (
     fits,
     hand_out,
     lease_ttl_s,
+    queue_key,
     share_lookahead,
 )
 
@@ -164,3 +169,27 @@ def test_a_deep_queue_gives_every_pop_a_full_batch() -> None:
     assert fair_share(10, 4, 4) == 3
     assert fair_share(3, 4, 1) == 3
     assert fair_share(0, 4, 3) == 0
+
+
+@given(
+    st.lists(st.tuples(st.integers(-(10**5), 10**5), st.integers(0, 9 * 10**12)), min_size=2),
+    st.integers(0, MAX_AGING_POINTS_PER_S),
+    st.integers(0, 10**6),
+)
+def test_queue_key_orders_as_priority_plus_waiting_at_any_time(
+    jobs: list[tuple[int, int]], aging: int, later_ms: int
+) -> None:
+    """Smaller key first is higher ``priority + waited × aging`` first, whenever one looks
+    (the key needs no clock), and a key stays a 64-bit integer until the year 2255."""
+    now = max(created for _, created in jobs) + later_ms
+    for (p1, c1), (p2, c2) in pairwise(jobs):
+        aged1 = 1000 * p1 + (now - c1) * aging
+        aged2 = 1000 * p2 + (now - c2) * aging
+        k1, k2 = queue_key(p1, c1, aging), queue_key(p2, c2, aging)
+        assert (k1 < k2) == (aged1 > aged2) and (k1 == k2) == (aged1 == aged2)
+        assert -(2**63) <= k1 < 2**63
+
+
+def test_queue_key_refuses_an_aging_past_its_bound() -> None:
+    with pytest.raises(ValueError, match="aging_per_s"):
+        queue_key(0, 0, MAX_AGING_POINTS_PER_S + 1)

@@ -13,7 +13,7 @@ from typing import Any
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, extended_expiry_ms
-from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out
+from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out, queue_key
 from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.errors import NotFound
@@ -149,9 +149,9 @@ class MemoryJobs:
         )
 
 
-def _aged(job: JobRecord, aging_per_s: int) -> int:
-    """The SQL's clock-free order key (see :func:`swarmgen.store.dispatch._aged`)."""
-    return 1000 * job.priority - job.created_ms * aging_per_s
+def _place(job: JobRecord) -> tuple[int, int, str]:
+    """The SQL's queue order (:data:`swarmgen.store.dispatch.ORDER`), best first."""
+    return (job.queue_key, job.created_ms, job.id)
 
 
 class MemoryDispatch:
@@ -229,7 +229,6 @@ class MemoryDispatch:
         max_pixels: int,
         limit: int,
         now: int,
-        aging_per_s: int = 0,
         owner_id: str | None = None,
         *,
         seats: bool = True,
@@ -243,7 +242,7 @@ class MemoryDispatch:
                 for j in self.t.jobs.values()
                 if j.state is JobState.QUEUED and j.offering in wanted and j.pixels <= max_pixels
             ),
-            key=lambda j: (-_aged(j, aging_per_s), j.created_ms, j.id),
+            key=_place,
         )
         due = [j.id for j in fitting if j.validates is None]
         due = due[: fair_share(len(due), limit, sharing)]
@@ -277,15 +276,22 @@ class MemoryDispatch:
         job = self.t.jobs.get(job_id)
         return job is not None and self._may_run(worker_id, owner_id, job)
 
-    def queue_position(self, job: JobRecord, aging_per_s: int = 0) -> int:
-        mine = (-_aged(job, aging_per_s), job.created_ms, job.id)
+    def queue_position(self, job: JobRecord) -> int:
+        mine = _place(job)
         return sum(
             1
             for j in self.t.jobs.values()
-            if j.state is JobState.QUEUED
-            and j.offering == job.offering
-            and (-_aged(j, aging_per_s), j.created_ms, j.id) < mine
+            if j.state is JobState.QUEUED and j.offering == job.offering and _place(j) < mine
         )
+
+    def rekey(self, aging_per_s: int) -> int:
+        if self.t.queue_aging == aging_per_s:
+            return 0
+        for job in list(self.t.jobs.values()):
+            key = queue_key(job.priority, job.created_ms, aging_per_s)
+            self.t.jobs[job.id] = replace(job, queue_key=key)
+        self.t.queue_aging = aging_per_s
+        return len(self.t.jobs)
 
     def release(
         self,

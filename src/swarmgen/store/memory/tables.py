@@ -61,6 +61,9 @@ class Tables:
     outbox: dict[str, OutboxRow] = field(default_factory=dict)
     job_changes: int = 0
     """The last change number given (the SQL ``counters`` row ``job_changes``)."""
+    queue_aging: int = 100
+    """The aging the jobs' queue keys were made with (the SQL ``counters`` row
+    ``queue_aging``, which migration 0010 starts at the default, 100 points/s)."""
 
     def number_changes(self, before: dict[str, JobRecord]) -> None:
         """Number the jobs this transaction inserted or changed (state, payment or
