@@ -214,6 +214,8 @@ class WorkerService:
                     if remaining <= 0:
                         break
                     await waiter.wait(min(remaining, self._recheck_s(worker.id)))
+                    if not waiter.woken and loop.time() >= deadline:
+                        break  # its time is up and nothing new: no last look
                     leased = await asyncio.to_thread(
                         self._lease_woken, waiter, worker, served, limit, seats
                     )

@@ -459,3 +459,22 @@ def test_waiting_workers_share_a_short_queue_and_a_deep_one_fills_every_batch(
         assert len(tx.dispatch.lease("w9", ["echo-image@fp32"], 4096, 4, 2, sharing=40)) == 4
         short = tx.dispatch.lease("w8", ["echo-image@fp32"], 4096, 4, 2, sharing=40)
     assert len(short) == 2  # then 60 due among 40 waiting: 1.5 each, rounded up
+
+
+def test_queued_in_names_the_offerings_with_an_ordinary_job_queued(store: Store) -> None:
+    """What a woken pop that leased nothing asks before passing its wake-up on: a seat or
+    a leased job does not count, and every store agrees."""
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("img", offering="a@fp32"),
+                job("leased", offering="b@fp32", state=JobState.LEASED, worker_id="w"),
+                job("seat", offering="c@fp32", validates="img"),
+                job("done", offering="d@fp32", state=JobState.COMPLETED),
+            ]
+        )
+    with store.transaction() as tx:
+        assert tx.dispatch.queued_in(["a@fp32", "b@fp32", "c@fp32", "d@fp32", "e@fp32"]) == {
+            "a@fp32"
+        }
+        assert tx.dispatch.queued_in([]) == set()

@@ -161,38 +161,54 @@ class Model:
 
     def act(self, op: tuple[str, int, int]) -> None:
         kind, a, b = op
-        offering, pixels = "AB"[a % 2], 1 + b % 2
-        live = [p for p in self.pops if not p.done]
-        if kind == "submit":
-            self.queue.append((offering, pixels))
-            self.room.fire(Queued.of([offering]))
-        elif kind == "steal" and self.queue:  # a pop that does not wait takes a job
+        getattr(self, f"_{kind}")(a, b)
+
+    def _live(self) -> list[Pop]:
+        return [p for p in self.pops if not p.done]
+
+    def _submit(self, a: int, b: int) -> None:
+        offering = "AB"[a % 2]
+        self.queue.append((offering, 1 + b % 2))
+        self.room.fire(Queued.of([offering]))
+
+    def _steal(self, a: int, b: int) -> None:
+        if self.queue:  # a pop that does not wait takes a job
             self.queue.pop(a % len(self.queue))
-        elif kind == "arrive":
-            offerings = frozenset({"A", "B"}) if b == 2 else frozenset(offering)
-            pop = Pop(offerings, 1 + (a // 2) % 2, since=self.room.fired)
-            pop.done = self.lease(pop)  # its first try
-            self.pops.append(pop)
-            if not pop.done and b != 3:  # b == 3: it enters later (an "enter" step)
-                pop.waiter = self.enter(pop)
-        elif kind == "enter" and (entering := [p for p in live if p.waiter is None]):
+
+    def _arrive(self, a: int, b: int) -> None:
+        offerings = frozenset({"A", "B"}) if b == 2 else frozenset("AB"[a % 2])
+        pop = Pop(offerings, 1 + (a // 2) % 2, since=self.room.fired)
+        pop.done = self.lease(pop)  # its first try
+        self.pops.append(pop)
+        if not pop.done and b != 3:  # b == 3: it enters later (an "enter" step)
+            pop.waiter = self.enter(pop)
+
+    def _enter(self, a: int, b: int) -> None:
+        if entering := [p for p in self._live() if p.waiter is None]:
             pop = entering[a % len(entering)]
             pop.waiter = self.enter(pop)
-        elif kind == "take" and (woken := [p for p in live if p.waiter and p.waiter.woken]):
+
+    def _take(self, a: int, b: int) -> None:
+        if woken := [p for p in self._live() if p.waiter and p.waiter.woken]:
             pop = woken[a % len(woken)]
             if pop.tickets is None:
                 assert pop.waiter is not None
                 pop.tickets = list(self.room.take(pop.waiter))
-        elif kind == "lease" and (taking := [p for p in live if p.tickets is not None]):
+
+    def _lease(self, a: int, b: int) -> None:
+        if taking := [p for p in self._live() if p.tickets is not None]:
             self.finish(taking[a % len(taking)])
-        elif kind == "settle":
-            self.check()
-        elif kind == "leave" and (waiting := [p for p in live if p.waiter]):
+
+    def _settle(self, a: int, b: int) -> None:
+        self.check()
+
+    def _leave(self, a: int, b: int) -> None:
+        if waiting := [p for p in self._live() if p.waiter]:
             woken = [p for p in waiting if p.waiter and p.waiter.woken]
             if woken and b % 2 == 0:  # its wait ran out just as it was woken
                 waiting = woken
-            pop = waiting[a % len(waiting)]  # its wait ran out
-            if pop.tickets is None:
+            pop = waiting[a % len(waiting)]
+            if pop.tickets is None:  # a pop leaves only between leases
                 self.leave_only(pop)
 
     def enter(self, pop: Pop) -> Waiter:
