@@ -104,6 +104,8 @@ class Waiter:
         self.tickets: list[_Ticket] = []
         self.wakes = 0
         """How often it was woken (tests count lease attempts with it)."""
+        self.seated = False
+        """A seat may be drawn for it: its pop re-checks while its seat hold runs."""
         self._event = asyncio.Event()
         self._loop = asyncio.get_running_loop()
 
@@ -202,10 +204,12 @@ class WaitingRoom:
             if queued.everything:
                 for mine in self._by_worker.values():
                     for waiter in mine:
+                        waiter.seated = True  # a seat may be among what was missed
                         waiter._wake(None)
                 return
             for worker_id in queued.workers:
                 for waiter in self._by_worker.get(worker_id, ()):
+                    waiter.seated = True
                     waiter._wake(None)
             for offering, count in queued.jobs.items():
                 waiters = self._by_offering.get(offering)

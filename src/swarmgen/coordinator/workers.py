@@ -165,15 +165,18 @@ class WorkerService:
             )
         return served
 
-    def _seen(self, worker: WorkerRecord, served: Sequence[str]) -> None:
+    def _seen(self, worker: WorkerRecord, served: Sequence[str]) -> bool:
         """Mark ``worker`` seen and draw the waiting seats it might now be drawn for,
-        under the open epoch's committed seed (committed here if the epoch has none yet)."""
+        under the open epoch's committed seed (committed here if the epoch has none yet).
+        Whether a queued seat is drawn for it (it may wait for its hold to pass)."""
         now = self.clock.now_ms()
-        wake = Queued()
         with self.store.transaction() as tx:
             tx.workers.touch(worker.id, now)
-            if self.verifier is None or not tx.dispatch.queued_seats(served):
-                return
+            queued = tx.dispatch.queued_seats(served) if self.verifier else []
+            if self.verifier is None or not queued:
+                return False
+            held = any(s.assigned_worker == worker.id for s in queued)
+            wake = Queued()
             epoch = tx.ledger.open_epoch()
             seed = tx.validations.seed_of(epoch.epoch) if epoch else None
             if seed is not None and self.verifier.draw_seats(tx, seed, offerings=served, now=now):
@@ -184,6 +187,7 @@ class WorkerService:
                     wake = _queued(tx, [], seats=True)
         if wake:  # seats drawn for other waiting workers wake them
             self.notifier.queue.fire(wake)
+        return held or worker.id in wake.workers
 
     async def pop(
         self, worker_id: str, wait_s: float, max_jobs: int | None = None
@@ -201,7 +205,7 @@ class WorkerService:
         deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
         room = self.notifier.queue
         since = room.fired
-        worker, served, limit, seats, leased = await asyncio.to_thread(
+        worker, served, limit, seats, seated, leased = await asyncio.to_thread(
             self._pop_once, worker_id, max_jobs
         )
         if not leased and deadline > loop.time():
@@ -209,11 +213,12 @@ class WorkerService:
                 room.waiting(worker.id, served, since) as waiter,
                 self.notifier.pops.waiting(served),
             ):
+                waiter.seated = seated
                 while not leased:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         break
-                    await waiter.wait(min(remaining, self._recheck_s(worker.id)))
+                    await waiter.wait(min(remaining, self._recheck_s(worker.id, waiter.seated)))
                     if not waiter.woken and loop.time() >= deadline:
                         break  # its time is up and nothing new: no last look
                     leased = await asyncio.to_thread(
@@ -225,27 +230,29 @@ class WorkerService:
 
     def _pop_once(
         self, worker_id: str, max_jobs: int | None
-    ) -> tuple[WorkerRecord, list[str], int, bool, list[JobRecord]]:
+    ) -> tuple[WorkerRecord, list[str], int, bool, bool, list[JobRecord]]:
         """A pop's first try, in one thread hop: the registered worker, the offerings its
         stake lets it serve, how many jobs it may take, whether it may be offered
-        validation seats, and what it leased."""
+        validation seats, whether a queued seat is drawn for it, and what it leased."""
         worker = self._worker(worker_id)
         caps = worker.capabilities
         served = self._served(worker)
         limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
         seats = self._may_take_seats(worker_id)
-        self._seen(worker, served)
-        return worker, served, limit, seats, self._lease(worker, served, limit, seats)
+        seated = self._seen(worker, served)
+        return worker, served, limit, seats, seated, self._lease(worker, served, limit, seats)
 
-    def _recheck_s(self, worker_id: str) -> float:
+    def _recheck_s(self, worker_id: str, seated: bool) -> float:
         """How long a waiting pop sleeps unless woken: the safety re-check, and no more
-        than a second while the worker's seat hold runs (its seats go out once the hold
-        passes, with no queue change to wake it; decision 0024)."""
+        than a second while a seat is drawn for it (``seated``) and its hold runs (the
+        seat goes out once the hold passes, with no queue change to wake it; decision
+        0024)."""
         hold_ms = int(self.settings.seat_hold_s * 1000)
         with self._pace_lock:
             pace = self._paces.get(worker_id)
         idle = pace.idle_since_ms if pace else None
-        if hold_ms > 0 and idle is not None and self.clock.now_ms() - idle < hold_ms:
+        held = idle is not None and self.clock.now_ms() - idle < hold_ms
+        if seated and held:
             return min(1.0, self.settings.pop_recheck_s)
         return self.settings.pop_recheck_s
 
