@@ -3,7 +3,8 @@
 A coordinator (SQLite in a temporary data folder, no checks) serves WAITERS workers, all
 simulated from this one process with asyncio and httpx: each has its own Ed25519 key, is
 registered, and long-polls ``POST /api/v1/workers/pop`` (``wait_s`` WAIT_S, batch 1) with
-every request signed, as a real worker's. Then:
+every request signed, as a real worker's; their first pops are spread over one WAIT_S, so
+that pops end and start again at a steady rate, as a real fleet's do. Then:
 
 1. **idle**: for IDLE_S seconds nothing is queued; the coordinator's CPU time (user +
    system of its process tree, from ``/proc``), less what it spent in an equal spell
@@ -28,6 +29,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +86,7 @@ class Swarm:
         self.wait_s = wait_s
         self.assigned: dict[str, float] = {}
         self.pops = 0
-        self.errors = 0
+        self.errors: Counter[str] = Counter()
         self.stop = asyncio.Event()
 
     async def register(self, concurrency: int = 32) -> None:
@@ -98,13 +100,14 @@ class Swarm:
 
         await asyncio.gather(*(one(n, k) for n, k in enumerate(self.keys)))
 
-    async def wait_loop(self, keys: KeyPair) -> None:
+    async def wait_loop(self, keys: KeyPair, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)  # pops spread over one wait, as workers' are
         while not self.stop.is_set():
             try:
                 body = {"wait_s": self.wait_s, "max_jobs": 1}
                 jobs = (await signed(self.http, keys, POP, body))["jobs"]
-            except httpx.HTTPError:
-                self.errors += 1
+            except httpx.HTTPError as exc:
+                self.errors[type(exc).__name__] += 1
                 await asyncio.sleep(1.0)
                 continue
             self.pops += 1
@@ -141,8 +144,11 @@ async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict
         cpu_before = tree_cpu_s(server)
         await asyncio.sleep(args.idle_s)  # no waiter: the coordinator's own periodic work
         base_cpu_s = tree_cpu_s(server) - cpu_before
-        tasks = [asyncio.create_task(swarm.wait_loop(k)) for k in swarm.keys]
-        await asyncio.sleep(args.settle_s)  # every waiter parked on its pop
+        step = args.wait_s / len(swarm.keys)
+        tasks = [
+            asyncio.create_task(swarm.wait_loop(k, n * step)) for n, k in enumerate(swarm.keys)
+        ]
+        await asyncio.sleep(args.wait_s + args.settle_s)  # every waiter parked on its pop
         pops_before, cpu_before = swarm.pops, tree_cpu_s(server)
         await asyncio.sleep(args.idle_s)
         idle_cpu_s = tree_cpu_s(server) - cpu_before
@@ -193,7 +199,8 @@ async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict
         "empty_pop_p50_ms": round(statistics.median(empty), 1) if empty else None,
         "empty_pop_p99_ms": round(percentile(empty, 99), 1) if len(empty) > 1 else None,
         "load_cpu_ms_per_job": round(load_cpu_s * 1000 / max(args.jobs, 1), 2),
-        "pop_errors": swarm.errors,
+        "assign_over_1s": sum(ms > 1000 for ms in latencies),
+        "pop_errors": dict(swarm.errors),
     }
 
 
@@ -201,7 +208,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--waiters", type=int, default=1000, help="long-polling workers")
     parser.add_argument("--wait-s", type=float, default=30.0, help="each pop's long-poll")
-    parser.add_argument("--settle-s", type=float, default=10.0, help="before measuring idle")
+    parser.add_argument(
+        "--settle-s", type=float, default=10.0, help="after the first pops, before measuring"
+    )
     parser.add_argument("--idle-s", type=float, default=30.0, help="idle spell measured")
     parser.add_argument("--jobs", type=int, default=100, help="single jobs at light load")
     parser.add_argument("--gap-s", type=float, default=0.1, help="between two submits")
