@@ -12,7 +12,7 @@ from swarmgen.blobs import BlobStore, LinkingBlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import ANONYMOUS, CreditService, Payment, refund
 from swarmgen.coordinator.domain import Accepted, JobRequest, JobStatus, Quote
-from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.notify import Notifier, Queued
 from swarmgen.coordinator.settings import JobSettings
 from swarmgen.core import accounts, credits
 from swarmgen.core.canonical import digest
@@ -195,7 +195,7 @@ class JobService:
                 records = self._queue(tx, user, records)
         if earlier is not None:  # a concurrent retry won the key; nothing was written
             return self._replay(earlier, asked)
-        self.notifier.queue.fire()
+        self.notifier.queue.fire(Queued.of(r.offering for r in records))
         return self._accepted(records)
 
     def _queue(

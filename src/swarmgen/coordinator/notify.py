@@ -1,7 +1,12 @@
 """In-process wake-ups for long polls: workers waiting for jobs, requesters for results.
 
-A waiter also re-checks the store at least once a second, so jobs queued by another
-coordinator replica (or by the lease reaper) are never missed for long.
+Workers' pops wait in a :class:`WaitingRoom`, registered per offering they serve. A queue
+change names what it queued (:class:`Queued`: jobs per offering, seats per drawn worker)
+and wakes at most as many matching waiters as it queued jobs, and the drawn workers
+(decision 0025). A woken waiter that leases nothing while its offering still has queued
+jobs passes its wake on to a waiter that has not tried it yet, so a lost race never
+leaves a job queued while a matching waiter sleeps. Waiters also re-check the store at a
+long interval (:data:`RECHECK_S`), a safety net for what no wake-up names.
 :class:`WaitingPops` counts the workers waiting, per offering, so that they share a
 short queue (:func:`~swarmgen.core.scheduling.fair_share`).
 """
@@ -12,7 +17,34 @@ import asyncio
 import contextlib
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+RECHECK_S = 15.0
+"""How often a waiting pop re-checks the store when nothing wakes it (decision 0025)."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What a queue change put up for lease, so that it wakes only those who can take it."""
+
+    jobs: Mapping[str, int] = field(default_factory=dict)
+    """Ordinary jobs queued (or queued again), per offering."""
+    workers: frozenset[str] = frozenset()
+    """Workers that validation seats were drawn for."""
+    everything: bool = False
+    """Unknown changes (a relay that lost its connection): wake every waiter."""
+
+    @classmethod
+    def of(cls, offerings: Iterable[str]) -> Queued:
+        """One job for each of ``offerings`` (repeats count)."""
+        return cls(jobs=dict(Counter(offerings)))
+
+    def __bool__(self) -> bool:
+        return self.everything or bool(self.workers) or any(n > 0 for n in self.jobs.values())
+
+
+EVERYTHING = Queued(everything=True)
 
 
 class Signal:
@@ -28,12 +60,7 @@ class Signal:
 
     def fire(self) -> None:
         event, self._event = self._event, asyncio.Event()
-        loop = self._loop
-        if loop is None or _running_loop() is loop:
-            event.set()
-        else:
-            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
-                loop.call_soon_threadsafe(event.set)
+        _set(event, self._loop)
 
     async def wait(self, timeout: float) -> None:
         self._loop = asyncio.get_running_loop()
@@ -41,11 +68,168 @@ class Signal:
             await asyncio.wait_for(self._event.wait(), timeout)
 
 
+def _set(event: asyncio.Event, loop: asyncio.AbstractEventLoop | None) -> None:
+    """Set ``event`` from any thread, on ``loop`` (the one its waiter runs on)."""
+    if loop is None or _running_loop() is loop:
+        event.set()
+    else:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+            loop.call_soon_threadsafe(event.set)
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """One queued job's wake-up, handed from waiter to waiter until one leases it."""
+
+    offering: str
+    tried: set[int] = field(default_factory=set)
+    """The waiters (by ``id``) it has woken: it never wakes one twice."""
+
+
+class Waiter:
+    """One pop waiting in a :class:`WaitingRoom`."""
+
+    def __init__(self, worker_id: str, offerings: Collection[str]) -> None:
+        self.worker_id = worker_id
+        self.offerings = tuple(offerings)
+        self.woken = False
+        """Woken and not yet leasing: a wake-up is due to it (it is not picked again)."""
+        self.tickets: list[_Ticket] = []
+        self.wakes = 0
+        """How often it was woken (tests count lease attempts with it)."""
+        self.seated = False
+        """A seat may be drawn for it: its pop re-checks while its seat hold runs."""
+        self._event = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    async def wait(self, timeout: float) -> None:
+        """Until woken, or ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+
+    def _wake(self, ticket: _Ticket | None) -> None:
+        """Called under the room's lock."""
+        if ticket is not None:
+            ticket.tried.add(id(self))
+            self.tickets.append(ticket)
+        if not self.woken:
+            self.woken = True
+            self.wakes += 1
+            _set(self._event, self._loop)
+
+
+class WaitingRoom:
+    """The pops waiting for work in this process, per offering they serve and per worker.
+
+    :meth:`fire` may come from any thread; so may :meth:`pass_on` (a lease runs in one).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_offering: dict[str, dict[Waiter, None]] = {}
+        """Insertion-ordered: a woken waiter moves to the back (round robin)."""
+        self._by_worker: dict[str, set[Waiter]] = {}
+        self.fired = 0
+        """Wake-ups so far: a pop reads it before its first lease, and looks again at
+        once if it moved by the time the pop has entered (what it queued in between
+        would otherwise wait for the re-check)."""
+
+    @contextlib.contextmanager
+    def waiting(
+        self, worker_id: str, offerings: Collection[str], since: int | None = None
+    ) -> Iterator[Waiter]:
+        """A waiter for ``worker_id`` on ``offerings`` while the block runs; woken at once
+        if anything fired since ``since`` (a reading of :attr:`fired`)."""
+        waiter = Waiter(worker_id, offerings)
+        with self._lock:
+            for offering in waiter.offerings:
+                self._by_offering.setdefault(offering, {})[waiter] = None
+            self._by_worker.setdefault(worker_id, set()).add(waiter)
+            if since is not None and since != self.fired:
+                waiter._wake(None)
+        try:
+            yield waiter
+        finally:
+            self._leave(waiter)
+
+    def _leave(self, waiter: Waiter) -> None:
+        """Remove ``waiter``; wake-ups it got but did not act on go to others."""
+        with self._lock:
+            for offering in waiter.offerings:
+                waiters = self._by_offering.get(offering, {})
+                waiters.pop(waiter, None)
+                if not waiters:
+                    self._by_offering.pop(offering, None)
+            mine = self._by_worker.get(waiter.worker_id, set())
+            mine.discard(waiter)
+            if not mine:
+                self._by_worker.pop(waiter.worker_id, None)
+            unused = waiter.tickets if waiter.woken else []
+            waiter.tickets = []
+            self._hand_on(unused)
+
+    def take(self, waiter: Waiter) -> list[_Ticket]:
+        """``waiter`` is about to lease: what woke it, and it may be woken again."""
+        with self._lock:
+            tickets, waiter.tickets = waiter.tickets, []
+            waiter.woken = False
+            waiter._event.clear()
+        return tickets
+
+    def pass_on(self, tickets: Iterable[_Ticket], still_queued: Collection[str]) -> None:
+        """A woken waiter leased nothing: each of its ``tickets`` whose offering still has
+        queued jobs wakes a waiter it has not woken yet (if any)."""
+        with self._lock:
+            self._hand_on([t for t in tickets if t.offering in still_queued])
+
+    def _hand_on(self, tickets: Iterable[_Ticket]) -> None:
+        for ticket in tickets:
+            for waiter in self._by_offering.get(ticket.offering, {}):
+                if not waiter.woken and id(waiter) not in ticket.tried:
+                    waiter._wake(ticket)
+                    break
+
+    def fire(self, queued: Queued) -> None:
+        """Wake the waiters ``queued`` names: per offering as many as it queued jobs (those
+        not woken already, longest idle first), and every pop of the drawn workers."""
+        with self._lock:
+            self.fired += 1
+            if queued.everything:
+                for mine in self._by_worker.values():
+                    for waiter in mine:
+                        waiter.seated = True  # a seat may be among what was missed
+                        waiter._wake(None)
+                return
+            for worker_id in queued.workers:
+                for waiter in self._by_worker.get(worker_id, ()):
+                    waiter.seated = True
+                    waiter._wake(None)
+            for offering, count in queued.jobs.items():
+                waiters = self._by_offering.get(offering)
+                if not waiters or count <= 0:
+                    continue
+                picked: list[Waiter] = []
+                for waiter in waiters:
+                    if len(picked) >= count:
+                        break
+                    if not waiter.woken:
+                        picked.append(waiter)
+                for waiter in picked:
+                    waiter._wake(_Ticket(offering))
+                    del waiters[waiter]  # to the back: the next job wakes another
+                    waiters[waiter] = None
+
+    def waiters(self, offering: str) -> list[Waiter]:
+        """The pops waiting for ``offering`` (for tests and metrics)."""
+        with self._lock:
+            return list(self._by_offering.get(offering, {}))
 
 
 class WaitingPops:
@@ -80,10 +264,10 @@ class WaitingPops:
 
 
 class Notifier:
-    """Signals for "the queue changed" and "job X changed", and the pops waiting."""
+    """The waiting room for pops, signals for "job X changed", and the pops waiting."""
 
     def __init__(self) -> None:
-        self.queue = Signal()
+        self.queue = WaitingRoom()
         self.pops = WaitingPops()
         self._jobs: dict[str, Signal] = {}
         self._waiters: dict[str, int] = {}

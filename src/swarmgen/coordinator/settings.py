@@ -15,6 +15,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from swarmgen.coordinator.notify import RECHECK_S
 from swarmgen.coordinator.windows import PUBLIC_WINDOW_S
 from swarmgen.core.leases import LEASE_MAX_FACTOR, MAX_FACTOR_LIMIT
 from swarmgen.core.scheduling import MAX_AGING_POINTS_PER_S, SEAT_HOLD_S
@@ -58,6 +59,12 @@ class CoordinatorSettings(BaseSettings):
         30.0, gt=0, description="Longest reaper pass; a longer one is skipped and retried."
     )
     pop_wait_max_s: float = Field(30.0, ge=0, description="Longest long-poll of a worker pop.")
+    pop_recheck_s: float = Field(
+        RECHECK_S,
+        gt=0,
+        description="How often a waiting pop re-checks the queue when no wake-up names it "
+        "(a safety net: queue changes wake matching waiters at once).",
+    )
     seat_hold_s: float = Field(
         SEAT_HOLD_S,
         ge=0,
@@ -237,6 +244,7 @@ class DispatchSettings(_Slice):
     max_missed_seats: int = MAX_MISSED_SEATS
     min_stake: int = MIN_STAKE
     seat_hold_s: float = SEAT_HOLD_S
+    pop_recheck_s: float = RECHECK_S
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -14,7 +15,7 @@ from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment, refund
 from swarmgen.coordinator.domain import Capabilities, Registration, Submission, SubmitOutcome
-from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.notify import Notifier, Queued, Waiter
 from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.stakes import LedgerStakes, StakeSource
@@ -39,7 +40,7 @@ from swarmgen.errors import (
     UnknownModel,
 )
 from swarmgen.registry import Registry
-from swarmgen.store.port import Store
+from swarmgen.store.port import Store, Transaction
 from swarmgen.store.records import Completion, JobRecord, UserRecord, WorkerRecord
 
 log = logging.getLogger(__name__)
@@ -164,22 +165,29 @@ class WorkerService:
             )
         return served
 
-    def _seen(self, worker: WorkerRecord, served: Sequence[str]) -> None:
+    def _seen(self, worker: WorkerRecord, served: Sequence[str]) -> bool:
         """Mark ``worker`` seen and draw the waiting seats it might now be drawn for,
-        under the open epoch's committed seed (committed here if the epoch has none yet)."""
+        under the open epoch's committed seed (committed here if the epoch has none yet).
+        Whether a queued seat is drawn for it (it may wait for its hold to pass)."""
         now = self.clock.now_ms()
         with self.store.transaction() as tx:
             tx.workers.touch(worker.id, now)
-            if self.verifier is None or not tx.dispatch.queued_seats(served):
-                return
+            queued = tx.dispatch.queued_seats(served) if self.verifier else []
+            if self.verifier is None or not queued:
+                return False
+            held = any(s.assigned_worker == worker.id for s in queued)
+            wake = Queued()
             epoch = tx.ledger.open_epoch()
             seed = tx.validations.seed_of(epoch.epoch) if epoch else None
-            if seed is not None:
-                self.verifier.draw_seats(tx, seed, offerings=served, now=now)
-                return
-        # a new epoch with no seed yet: commit it (once per epoch) and draw under it
-        with self.store.transaction(now, ledger=True) as tx:
-            self.verifier.draw_seats(tx, ensure_seed(tx), offerings=served)
+            if seed is not None and self.verifier.draw_seats(tx, seed, offerings=served, now=now):
+                wake = _queued(tx, [], seats=True)
+        if seed is None:  # a new epoch with no seed yet: commit it (once) and draw under it
+            with self.store.transaction(now, ledger=True) as tx:
+                if self.verifier.draw_seats(tx, ensure_seed(tx), offerings=served):
+                    wake = _queued(tx, [], seats=True)
+        if wake:  # seats drawn for other waiting workers wake them
+            self.notifier.queue.fire(wake)
+        return held or worker.id in wake.workers
 
     async def pop(
         self, worker_id: str, wait_s: float, max_jobs: int | None = None
@@ -195,18 +203,26 @@ class WorkerService:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_s, self.settings.pop_wait_max_s)
-        worker, served, limit, seats, leased = await asyncio.to_thread(
+        room = self.notifier.queue
+        since = room.fired
+        worker, served, limit, seats, seated, leased = await asyncio.to_thread(
             self._pop_once, worker_id, max_jobs
         )
-        if not leased:
-            with self.notifier.pops.waiting(served):
+        if not leased and deadline > loop.time():
+            with (
+                room.waiting(worker.id, served, since) as waiter,
+                self.notifier.pops.waiting(served),
+            ):
+                waiter.seated = seated
                 while not leased:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         break
-                    await self.notifier.queue.wait(min(remaining, 1.0))
+                    await waiter.wait(min(remaining, self._recheck_s(worker.id, waiter.seated)))
+                    if not waiter.woken and loop.time() >= deadline:
+                        break  # its time is up and nothing new: no last look
                     leased = await asyncio.to_thread(
-                        self._lease, worker, served, limit, seats, waiting=True
+                        self._lease_woken, waiter, worker, served, limit, seats
                     )
         for job in leased:
             self.notifier.job_changed(job.id)
@@ -214,17 +230,45 @@ class WorkerService:
 
     def _pop_once(
         self, worker_id: str, max_jobs: int | None
-    ) -> tuple[WorkerRecord, list[str], int, bool, list[JobRecord]]:
+    ) -> tuple[WorkerRecord, list[str], int, bool, bool, list[JobRecord]]:
         """A pop's first try, in one thread hop: the registered worker, the offerings its
         stake lets it serve, how many jobs it may take, whether it may be offered
-        validation seats, and what it leased."""
+        validation seats, whether a queued seat is drawn for it, and what it leased."""
         worker = self._worker(worker_id)
         caps = worker.capabilities
         served = self._served(worker)
         limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
         seats = self._may_take_seats(worker_id)
-        self._seen(worker, served)
-        return worker, served, limit, seats, self._lease(worker, served, limit, seats)
+        seated = self._seen(worker, served)
+        return worker, served, limit, seats, seated, self._lease(worker, served, limit, seats)
+
+    def _recheck_s(self, worker_id: str, seated: bool) -> float:
+        """How long a waiting pop sleeps unless woken: the safety re-check, and no more
+        than a second while a seat is drawn for it (``seated``) and its hold runs (the
+        seat goes out once the hold passes, with no queue change to wake it; decision
+        0025)."""
+        hold_ms = int(self.settings.seat_hold_s * 1000)
+        with self._pace_lock:
+            pace = self._paces.get(worker_id)
+        idle = pace.idle_since_ms if pace else None
+        held = idle is not None and self.clock.now_ms() - idle < hold_ms
+        if seated and held:
+            return min(1.0, self.settings.pop_recheck_s)
+        return self.settings.pop_recheck_s
+
+    def _lease_woken(
+        self, waiter: Waiter, worker: WorkerRecord, served: Sequence[str], limit: int, seats: bool
+    ) -> list[JobRecord]:
+        """A waiting pop's lease. Finding nothing, it passes the wake-ups it got on for
+        the offerings that still have jobs queued (another pop won the race, or the job
+        does not fit this worker): the next waiter tries them."""
+        tickets = self.notifier.queue.take(waiter)
+        leased = self._lease(worker, served, limit, seats, waiting=True)
+        if not leased and tickets:
+            with self.store.transaction() as tx:
+                still = tx.dispatch.queued_in({ticket.offering for ticket in tickets})
+            self.notifier.queue.pass_on(tickets, still)
+        return leased
 
     def _lease(
         self,
@@ -319,8 +363,9 @@ class WorkerService:
             )
             tx.jobs.set_payment([job.id for job in paid], Payment.PENDING)
             queued = self.verifier.after_complete(tx, done) if self.verifier else 0
-        if queued:
-            self.notifier.queue.fire()
+            wake = _queued(tx, [], seats=True) if queued else Queued()
+        if wake:
+            self.notifier.queue.fire(wake)
         for job in done:
             self.notifier.job_changed(job.id)
         return [job.id for job in done]
@@ -391,8 +436,9 @@ class WorkerService:
                 max_attempts=self.settings.max_attempts,
             )
             refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
-        if released or seats:
-            self.notifier.queue.fire()
+            wake = _queued(tx, released, seats=seats > 0)
+        if wake:
+            self.notifier.queue.fire(wake)
         for job_id in failed:
             self.notifier.job_changed(job_id)
         return len(released) + len(failed) + seats
@@ -414,11 +460,26 @@ class WorkerService:
             if self.verifier:
                 queued += self.verifier.draw_waiting(tx)
             refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
+            wake = _queued(tx, requeued, seats=queued > 0)
         if requeued or queued:
             log.info("lease expired, queued again: %s", ", ".join(requeued))
-            self.notifier.queue.fire()
+        if wake:
+            self.notifier.queue.fire(wake)
         for job_id in requeued + failed:
             self.notifier.job_changed(job_id)
         with self.store.transaction() as tx:
             tx.nonces.prune(now - 3 * self.settings.clock_skew_s * 1000)
         return requeued, failed
+
+
+def _queued(tx: Transaction, job_ids: Sequence[str], *, seats: bool) -> Queued:
+    """What queuing ``job_ids`` again, and (with ``seats``) drawing seats, put up for
+    lease: the ordinary jobs per offering, and every worker a queued seat is drawn for
+    (a seat among ``job_ids`` counts as drawn)."""
+    jobs = tx.jobs.get_many(list(job_ids)) if job_ids else []
+    ordinary = Counter(job.offering for job in jobs if job.validates is None)
+    workers: frozenset[str] = frozenset()
+    if seats or sum(ordinary.values()) < len(jobs):
+        queued = tx.dispatch.queued_seats()
+        workers = frozenset(s.assigned_worker for s in queued if s.assigned_worker)
+    return Queued(jobs=dict(ordinary), workers=workers)

@@ -430,6 +430,19 @@ class DispatchRepository(Repository):
             query = query.where(c.offering.in_(list(offerings)))
         return [JobRecord.from_row(row) for row in self.conn.execute(query.order_by(c.id))]
 
+    def queued_in(self, offerings: Iterable[str]) -> set[str]:
+        """Which of ``offerings`` have an ordinary job queued (one index probe each): a
+        woken pop that leased nothing passes its wake-up on only for these."""
+        c = t.jobs.c
+        found: set[str] = set()
+        for offering in sorted(set(offerings)):
+            query = select(c.id).where(
+                c.state == JobState.QUEUED.value, c.offering == offering, c.validates.is_(None)
+            )
+            if self.conn.execute(query.limit(1)).first() is not None:
+                found.add(offering)
+        return found
+
     def panels(self, checked_job_ids: Iterable[str]) -> dict[str, set[str]]:
         """Per checked job, every worker on its panel: holding or having held a seat,
         having voted, or having missed a seat (the draw never seats them again)."""

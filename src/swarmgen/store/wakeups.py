@@ -7,13 +7,13 @@ a connection of its own, outside the pool:
 
 - the *sender* coalesces what was published since its last round into as few
   ``pg_notify`` calls as fit the payload limit (one per round under load, not one per
-  job);
+  job), a topic published ``n`` times sent once as ``topic*n``;
 - the *listener* ``LISTEN``\\ s and hands every message from another replica to a callback
   (its own, tagged with its origin, are dropped). When its connection fails it reconnects
   and reports a wake-up of everything, since it may have missed some.
 
-Notifications are hints, not a log: a waiter still re-checks the database about once a
-second, so a lost one delays a pop, it never loses a job.
+Notifications are hints, not a log: a waiter still re-checks the database at a long
+interval (decision 0025), so a lost one delays a pop, it never loses a job.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -32,15 +33,17 @@ from swarmgen.store.sql import SqlStore
 log = logging.getLogger(__name__)
 
 QUEUE = "q"
-"""The topic "the queue changed"; a job's topic is its id."""
+"""The topic "the queue changed, wake everyone"; a job's topic is its id. The notifier
+names finer topics for what it queued (:mod:`swarmgen.coordinator.replicas`)."""
 MAX_PAYLOAD = 7900
 """PostgreSQL refuses a payload of 8,000 bytes or more."""
 RECONNECT_S = 1.0
 LISTEN_POLL_S = 0.25
 """How long the listener blocks between looks at whether it should stop."""
 
-Deliver = Callable[[list[str]], None]
-"""Called (from the listener thread) with the topics another replica published."""
+Deliver = Callable[[dict[str, int]], None]
+"""Called (from the listener thread) with the topics another replica published, each
+with how many times it was published since the sender's previous round."""
 
 
 def channel_of(engine: Engine) -> str:
@@ -51,11 +54,14 @@ def channel_of(engine: Engine) -> str:
     return f"swarmgen.{schema}"
 
 
-def packed(origin: str, topics: Iterable[str]) -> list[str]:
-    """``topics`` as payloads ``ORIGIN topic topic …`` of at most :data:`MAX_PAYLOAD` bytes."""
+def packed(origin: str, topics: Iterable[str] | Mapping[str, int]) -> list[str]:
+    """``topics`` as payloads ``ORIGIN topic topic*n …`` of at most :data:`MAX_PAYLOAD`
+    bytes (with counts, a topic counted ``n`` > 1 times is written ``topic*n``)."""
     payloads: list[str] = []
     current = origin
-    for topic in topics:
+    counted = topics.items() if isinstance(topics, Mapping) else ((t, 1) for t in topics)
+    for name, count in counted:
+        topic = name if count == 1 else f"{name}*{count}"
         if len(current) + 1 + len(topic) > MAX_PAYLOAD and current != origin:
             payloads.append(current)
             current = origin
@@ -73,7 +79,7 @@ class PgWakeups:
         self._deliver = deliver
         self.origin = uuid.uuid4().hex[:12]
         self.channel = channel_of(engine)
-        self._pending: dict[str, None] = {}  # insertion-ordered set
+        self._pending: Counter[str] = Counter()
         self._wake = threading.Condition()
         self._stopping = threading.Event()
         self._listening = threading.Event()
@@ -99,19 +105,20 @@ class PgWakeups:
         for thread in self._threads:
             thread.join(3.0)
 
-    def publish(self, topic: str) -> None:
-        """Tell the other replicas ``topic`` changed (coalesced; returns at once)."""
+    def publish(self, topic: str, count: int = 1) -> None:
+        """Tell the other replicas ``topic`` changed, ``count`` times (coalesced, counts
+        added; returns at once)."""
         with self._wake:
-            self._pending[topic] = None
+            self._pending[topic] += count
             self._wake.notify()
 
     # --- sender -------------------------------------------------------------------------
 
-    def _take(self) -> list[str]:
+    def _take(self) -> Counter[str]:
         with self._wake:
             while not self._pending and not self._stopping.is_set():
                 self._wake.wait(1.0)
-            topics, self._pending = list(self._pending), {}
+            topics, self._pending = self._pending, Counter()
         return topics
 
     def _send_loop(self) -> None:
@@ -143,7 +150,7 @@ class PgWakeups:
                 conn.execute(f"LISTEN {_identifier(self.channel)}")
                 self._listening.set()
                 if not first:  # what was sent while we were away is lost: wake everything
-                    self._deliver([QUEUE])
+                    self._deliver({QUEUE: 1})
                 first = False
                 while not self._stopping.is_set():
                     for note in conn.notifies(timeout=LISTEN_POLL_S):
@@ -158,11 +165,11 @@ class PgWakeups:
             finally:
                 _closed(conn)
 
-    def _topics(self, payload: str) -> list[str]:
+    def _topics(self, payload: str) -> dict[str, int]:
         origin, _, rest = payload.partition(" ")
         if origin == self.origin:
-            return []
-        return rest.split()
+            return {}
+        return dict(unpacked(rest.split()))
 
     def _raw(self) -> Any:
         """A psycopg connection of its own, in autocommit (a LISTEN must not sit in a
@@ -176,6 +183,18 @@ class PgWakeups:
             connect_timeout=5,
         )
         return conn
+
+
+def unpacked(words: Iterable[str]) -> Counter[str]:
+    """The topics and counts of a payload's words (``topic`` or ``topic*n``)."""
+    topics: Counter[str] = Counter()
+    for word in words:
+        name, star, count = word.rpartition("*")
+        if star and count.isdigit():
+            topics[name] += int(count)
+        else:
+            topics[word] += 1
+    return topics
 
 
 def wakeups_for(store: Store, deliver: Deliver) -> PgWakeups | None:

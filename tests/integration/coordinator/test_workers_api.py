@@ -346,3 +346,71 @@ def test_workers_waiting_together_each_get_part_of_a_burst(env: Env, served: str
     assert all(got.get(n) for n in range(4)), got
     leased = [a["job_id"] for assignments in got.values() for a in assignments]
     assert len(leased) == len(set(leased)) <= 8
+
+
+def test_a_job_wakes_one_waiting_worker_of_its_offering_only(
+    env: Env, served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three workers wait for images and three for text; one image job costs one lease
+    attempt, by one image worker, and none by the others (a broadcast woke all six)."""
+    service = env.http.app.state.services.workers
+    attempts: list[str] = []
+    lease = service._lease
+
+    def counted(worker: Any, *args: Any, waiting: bool = False, **kwargs: Any) -> Any:
+        if waiting:
+            attempts.append(worker.capabilities["models"][0])
+        return lease(worker, *args, waiting=waiting, **kwargs)
+
+    monkeypatch.setattr(service, "_lease", counted)
+    workers = [WorkerClient(served, KeyPair.generate()) for _ in range(6)]
+    for n, worker in enumerate(workers):
+        worker.register(f"w{n}", [MODELS[n % 2]], 4096, 1)
+    got: dict[int, list[dict[str, Any]]] = {}
+    pops = [
+        threading.Thread(target=lambda n=n, w=w: got.__setitem__(n, w.pop(3, 1)))
+        for n, w in enumerate(workers)
+    ]
+    for pop in pops:
+        pop.start()
+    room = env.http.app.state.services.notifier.queue
+    deadline = time.monotonic() + 10
+    while len(room.waiters(MODELS[0])) + len(room.waiters(MODELS[1])) < len(workers):
+        assert time.monotonic() < deadline, "the pops never waited"
+        time.sleep(0.01)
+    env.submit(env.image())
+    for pop in pops:
+        pop.join(30)
+    for worker in workers:
+        worker.close()
+    assert attempts == [MODELS[0]]
+    assert sorted(n for n, assignments in got.items() if assignments) in ([0], [2], [4])
+
+
+def test_a_seat_drawn_for_a_waiting_worker_wakes_it(env: Env, served: str) -> None:
+    """A completion draws a validation seat for a worker whose pop waits: that pop is
+    woken at once (unwoken it would wait for the re-check, past its own wait)."""
+    claimant = env.worker()
+    claimant.owner_key = env.new_key("ann")
+    claimant.register("ann-w", MODELS, 1024 * 1024, 4)
+    validator = WorkerClient(served, KeyPair.generate())
+    env.new_key("bob")
+    validator.owner_key = env.new_key("bob")
+    validator.register("bob-w", MODELS, 1024 * 1024, 4)
+    job_id = str(env.submit(env.image(width=64, height=64))["id"])
+    (assignment,) = claimant.pop(0, 1)
+    got: list[list[dict[str, Any]]] = []
+    waiting = threading.Thread(target=lambda: got.append(validator.pop(8, 1)))
+    waiting.start()
+    room = env.http.app.state.services.notifier.queue
+    deadline = time.monotonic() + 10
+    while not room.waiters(MODELS[0]):
+        assert time.monotonic() < deadline, "the pop never waited"
+        time.sleep(0.01)
+    started = time.monotonic()
+    claimant.submit([run_echo(claimant, assignment)])  # the check draws bob's seat
+    waiting.join(10)
+    validator.close()
+    assert got and got[0], "the drawn worker was not woken"
+    assert time.monotonic() - started < 4.0
+    assert env.reads.jobs.get(got[0][0]["job_id"]).validates == job_id

@@ -531,3 +531,22 @@ def test_a_new_aging_places_every_job_again_once(store: Store) -> None:
         assert keys == {"old": 0, "rich": queue_key(2, 1_000, 1), "done": queue_key(1, 0, 1)}
         assert tx.dispatch.queue_position(tx.jobs.get("rich")) == 0
         assert [j.id for j in tx.dispatch.lease("w0", ["echo-image@fp32"], 4096, 1, 5)] == ["rich"]
+
+
+def test_queued_in_names_the_offerings_with_an_ordinary_job_queued(store: Store) -> None:
+    """What a woken pop that leased nothing asks before passing its wake-up on: a seat or
+    a leased job does not count, and every store agrees."""
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("img", offering="a@fp32"),
+                job("leased", offering="b@fp32", state=JobState.LEASED, worker_id="w"),
+                job("seat", offering="c@fp32", validates="img"),
+                job("done", offering="d@fp32", state=JobState.COMPLETED),
+            ]
+        )
+    with store.transaction() as tx:
+        assert tx.dispatch.queued_in(["a@fp32", "b@fp32", "c@fp32", "d@fp32", "e@fp32"]) == {
+            "a@fp32"
+        }
+        assert tx.dispatch.queued_in([]) == set()

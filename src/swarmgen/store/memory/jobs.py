@@ -204,6 +204,14 @@ class MemoryDispatch:
             key=lambda j: j.id,
         )
 
+    def queued_in(self, offerings: Iterable[str]) -> set[str]:
+        wanted = set(offerings)
+        return {
+            j.offering
+            for j in self.t.jobs.values()
+            if j.state is JobState.QUEUED and j.validates is None and j.offering in wanted
+        }
+
     def assign(self, assignments: Mapping[str, str | None], now: int) -> int:
         changed = 0
         for job_id, worker_id in assignments.items():

@@ -1,0 +1,237 @@
+"""Waiting workers' cost: W long-polling workers held by one coordinator, idle, then light load.
+
+A coordinator (SQLite in a temporary data folder, no checks) serves WAITERS workers, all
+simulated from this one process with asyncio and httpx: each has its own Ed25519 key, is
+registered, and long-polls ``POST /api/v1/workers/pop`` (``wait_s`` WAIT_S, batch 1) with
+every request signed, as a real worker's; their first pops are spread over one WAIT_S, so
+that pops end and start again at a steady rate, as a real fleet's do. Then:
+
+1. **idle**: for IDLE_S seconds nothing is queued; the coordinator's CPU time (user +
+   system of its process tree, from ``/proc``), less what it spent in an equal spell
+   before any worker waited (``base_cpu_s``: its periodic tasks), per waiter per second
+   is the idle cost (``idle_cpu_ms_per_waiter_s``);
+2. **light load**: JOBS single jobs are submitted one at a time, GAP_S apart; each goes to
+   one waiter, which runs it (echo) and submits the signed result. Latency is submit sent →
+   the waiter's pop answered with it (``assign_p50_ms``, ``assign_p99_ms``); meanwhile a
+   probe worker pops with ``wait_s`` 0 every 50 ms (``empty_pop_p99_ms``: what an empty
+   pop costs while the waiters wait).
+
+    nice -n 19 python bench/waiters.py --waiters 1000 --idle-s 30 --jobs 100
+
+Prints a table, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dispatch import percentile, tree_cpu_s
+from swarmgen.backends.echo import EchoBackend
+from swarmgen.core.jobs import Job, spec_from_canonical
+from swarmgen.core.offerings import Offering
+from swarmgen.core.receipts import Receipt
+from swarmgen.core.signing import KeyPair, sign_request
+from swarmgen.localnet import LocalNetwork
+from swarmgen.protocol import paths
+from swarmgen.worker.daemon import result_payload
+
+MODEL = "echo-image@fp32"
+POP = f"{paths.WORKERS}/pop"
+
+
+async def signed(http: httpx.AsyncClient, keys: KeyPair, path: str, body: object) -> Any:
+    data = json.dumps(body).encode()
+    headers = sign_request(keys, "POST", path, data, int(time.time()))
+    headers["Content-Type"] = "application/json"
+    response = await http.post(path, content=data, headers=headers)
+    response.raise_for_status()
+    return response.json()
+
+
+def result_of(keys: KeyPair, assignment: dict[str, Any]) -> dict[str, Any]:
+    """A signed echo result for ``assignment``, as the worker daemon would submit it."""
+    job = Job(
+        assignment["job_id"],
+        Offering.parse(assignment["model"]),
+        spec_from_canonical(assignment["spec"]),
+    )
+    (output,) = EchoBackend(job.offering, job.kind).run([job])
+    receipt = Receipt.signed(
+        keys,
+        job_id=job.id,
+        input_digest=job.input_digest(),
+        output_digest=output.digest(),
+        artifact_digest=output.digest(),
+        timings={"run_ms": 1},
+    )
+    return result_payload(job, output, receipt)
+
+
+class Swarm:
+    """The simulated waiters and what they saw."""
+
+    def __init__(self, http: httpx.AsyncClient, waiters: int, wait_s: float) -> None:
+        self.http = http
+        self.keys = [KeyPair.generate() for _ in range(waiters)]
+        self.wait_s = wait_s
+        self.assigned: dict[str, float] = {}
+        self.pops = 0
+        self.errors: Counter[str] = Counter()
+        self.stop = asyncio.Event()
+
+    async def register(self, concurrency: int = 32) -> None:
+        gate = asyncio.Semaphore(concurrency)
+        caps = {"models": [MODEL], "max_pixels": 1024 * 1024, "max_batch": 1}
+
+        async def one(n: int, keys: KeyPair) -> None:
+            async with gate:
+                body = {"name": f"waiter-{n}", "capabilities": caps}
+                await signed(self.http, keys, f"{paths.WORKERS}/register", body)
+
+        await asyncio.gather(*(one(n, k) for n, k in enumerate(self.keys)))
+
+    async def wait_loop(self, keys: KeyPair, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)  # pops spread over one wait, as workers' are
+        while not self.stop.is_set():
+            try:
+                body = {"wait_s": self.wait_s, "max_jobs": 1}
+                jobs = (await signed(self.http, keys, POP, body))["jobs"]
+            except httpx.HTTPError as exc:
+                self.errors[type(exc).__name__] += 1
+                await asyncio.sleep(1.0)
+                continue
+            self.pops += 1
+            now = time.perf_counter()
+            for assignment in jobs:
+                self.assigned[assignment["job_id"]] = now
+            if jobs:
+                results = [result_of(keys, a) for a in jobs]
+                await signed(self.http, keys, f"{paths.WORKERS}/submit", {"results": results})
+
+
+async def probe(http: httpx.AsyncClient, keys: KeyPair, stop: asyncio.Event) -> list[float]:
+    """Empty pops (``wait_s`` 0) every 50 ms until ``stop``: their latency in ms."""
+    took: list[float] = []
+    while not stop.is_set():
+        started = time.perf_counter()
+        await signed(http, keys, POP, {"wait_s": 0, "max_jobs": 1})
+        took.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.05)
+    return took
+
+
+async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict[str, Any]:
+    n = args.waiters + 16
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as http:
+        swarm = Swarm(http, args.waiters, args.wait_s)
+        await swarm.register()
+        prober = KeyPair.generate()
+        caps = {"models": ["echo-text@fp32"], "max_pixels": 64 * 64, "max_batch": 1}
+        await signed(
+            http, prober, f"{paths.WORKERS}/register", {"name": "probe", "capabilities": caps}
+        )
+        cpu_before = tree_cpu_s(server)
+        await asyncio.sleep(args.idle_s)  # no waiter: the coordinator's own periodic work
+        base_cpu_s = tree_cpu_s(server) - cpu_before
+        step = args.wait_s / len(swarm.keys)
+        tasks = [
+            asyncio.create_task(swarm.wait_loop(k, n * step)) for n, k in enumerate(swarm.keys)
+        ]
+        await asyncio.sleep(args.wait_s + args.settle_s)  # every waiter parked on its pop
+        pops_before, cpu_before = swarm.pops, tree_cpu_s(server)
+        await asyncio.sleep(args.idle_s)
+        idle_cpu_s = tree_cpu_s(server) - cpu_before
+        idle_pops = swarm.pops - pops_before
+
+        stop_probe = asyncio.Event()
+        probing = asyncio.create_task(probe(http, prober, stop_probe))
+        auth = {"Authorization": f"Bearer {key}"}
+        submitted: dict[str, float] = {}
+        cpu_before = tree_cpu_s(server)
+        for i in range(args.jobs):
+            body = {"kind": "image", "model": MODEL, "prompt": f"job {i}", "steps": 4}
+            started = time.perf_counter()
+            response = await http.post("/api/v1/jobs", json=body, headers=auth)
+            response.raise_for_status()
+            submitted[response.json()["id"]] = started
+            await asyncio.sleep(args.gap_s)
+        deadline = time.monotonic() + 30
+        while len(set(submitted) & set(swarm.assigned)) < len(submitted):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        load_cpu_s = tree_cpu_s(server) - cpu_before
+        stop_probe.set()
+        empty = await probing
+        swarm.stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    latencies = [
+        (swarm.assigned[j] - t) * 1000 for j, t in submitted.items() if j in swarm.assigned
+    ]
+    return {
+        "waiters": args.waiters,
+        "wait_s": args.wait_s,
+        "idle_s": args.idle_s,
+        "idle_pops": idle_pops,
+        "base_cpu_s": round(base_cpu_s, 3),
+        "idle_cpu_s": round(idle_cpu_s, 3),
+        "idle_cpu_ms_per_waiter_s": round(
+            (idle_cpu_s - base_cpu_s) * 1000 / (args.waiters * args.idle_s), 4
+        ),
+        "jobs": args.jobs,
+        "assigned": len(latencies),
+        "assign_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "assign_p99_ms": round(percentile(latencies, 99), 1) if len(latencies) > 1 else None,
+        "empty_pops": len(empty),
+        "empty_pop_p50_ms": round(statistics.median(empty), 1) if empty else None,
+        "empty_pop_p99_ms": round(percentile(empty, 99), 1) if len(empty) > 1 else None,
+        "load_cpu_ms_per_job": round(load_cpu_s * 1000 / max(args.jobs, 1), 2),
+        "assign_over_1s": sum(ms > 1000 for ms in latencies),
+        "pop_errors": dict(swarm.errors),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--waiters", type=int, default=1000, help="long-polling workers")
+    parser.add_argument("--wait-s", type=float, default=30.0, help="each pop's long-poll")
+    parser.add_argument(
+        "--settle-s", type=float, default=10.0, help="after the first pops, before measuring"
+    )
+    parser.add_argument("--idle-s", type=float, default=30.0, help="idle spell measured")
+    parser.add_argument("--jobs", type=int, default=100, help="single jobs at light load")
+    parser.add_argument("--gap-s", type=float, default=0.1, help="between two submits")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalNetwork(Path(tmp), database_url=args.database_url, stake=0) as net,
+    ):
+        key = net.create_key("bench")
+        net.grant("bench", 10**15)
+        url = net.start_coordinator(
+            env={"SWARMGEN_VERIFY": "false", "SWARMGEN_MIN_STAKE": "0"},
+        )
+        figures = asyncio.run(run(url, key, args, net.procs["coordinator"].pid))
+    figures["database"] = "postgresql" if args.database_url else "sqlite"
+    print(f"{args.waiters} long-polling workers on one coordinator: idle, then single jobs")
+    for name, value in figures.items():
+        print(f"  {name:<26} {value}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
