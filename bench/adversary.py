@@ -74,20 +74,15 @@ from typing import Any
 import httpx
 import numpy as np
 
-from agents import CREDIT, MIN_STAKE, Agent, Owner, honest
+from agents import CREDIT, MIN_STAKE, Agent, Owner, echo_result, honest
 from classifier import evaluate
 from network import STRATEGIES, Churn, Options, Outcome, churn, run
-from swarmgen.backends.echo import EchoBackend
 from swarmgen.coordinator.admin import open_store
 from swarmgen.coordinator.settings import CoordinatorSettings
-from swarmgen.core.jobs import Job, spec_from_canonical
-from swarmgen.core.offerings import Offering
-from swarmgen.core.receipts import Receipt
 from swarmgen.core.signing import KeyPair
 from swarmgen.localnet import LocalNetwork
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
-from swarmgen.worker.daemon import result_payload
 
 MODELS = ["echo-image@fp32", "echo-text@fp32"]
 
@@ -101,22 +96,6 @@ def job_body(rng: random.Random, i: int) -> dict[str, object]:
     side = rng.choice([64, 128])
     return {"kind": "image", "model": MODELS[0], "prompt": prompt,
             "steps": rng.choice([2, 4, 8]), "width": side, "height": side}  # fmt: skip
-
-
-def run_echo(keys: KeyPair, assignment: dict[str, Any]) -> dict[str, Any]:
-    offering = Offering.parse(assignment["model"])
-    job = Job(assignment["job_id"], offering, spec_from_canonical(assignment["spec"]),
-              sampling_id=assignment["sampling_id"])  # fmt: skip
-    (output,) = EchoBackend(offering, job.kind).run([job])
-    receipt = Receipt.signed(
-        keys,
-        job_id=job.id,
-        input_digest=job.input_digest(),
-        output_digest=output.digest(),
-        artifact_digest=output.digest(),
-        timings={"run_ms": 1},
-    )
-    return result_payload(job, output, receipt)
 
 
 @dataclass
@@ -219,7 +198,7 @@ class Adversary:
             beat = worker.heartbeat([a["job_id"] for a in popped])
             sent = time.monotonic()
             try:
-                worker.submit([run_echo(worker.keys, a) for a in popped])
+                worker.submit([echo_result(worker.keys, a) for a in popped])
             except SwarmgenAPIError as exc:  # a lease lost under load: still observed
                 print(f"submit refused: {exc}", file=sys.stderr)
             submitted = time.monotonic()

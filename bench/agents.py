@@ -83,6 +83,15 @@ def lease_cap(assignment: dict[str, Any]) -> float:
     return leased_s + LEASE_MAX_FACTOR * (expires_s - leased_s)
 
 
+def echo_result(keys: KeyPair, assignment: dict[str, Any]) -> dict[str, Any]:
+    """A signed echo result for ``assignment``, as the worker daemon would submit it."""
+    offering = Offering.parse(assignment["model"])
+    job = Job(assignment["job_id"], offering, spec_from_canonical(assignment["spec"]),
+              sampling_id=assignment["sampling_id"])  # fmt: skip
+    (output,) = EchoBackend(offering, job.kind).run([job])
+    return payload(keys, job, output, run_ms=1)
+
+
 def payload(keys: KeyPair, job: Job, output: Output, run_ms: int) -> dict[str, Any]:
     receipt = Receipt.signed(
         keys,

@@ -87,13 +87,13 @@ class Campaign:
 
 
 @contextmanager
-def postgres_schema(base: str = PG_URL) -> Iterator[str]:
+def postgres_schema(base: str = PG_URL, prefix: str = "faults") -> Iterator[str]:
     """A fresh schema on ``base`` (its URL with the search path set), dropped afterwards."""
     from sqlalchemy import text
 
     from swarmgen.store import make_engine
 
-    schema = f"faults_{uuid.uuid4().hex[:10]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = make_engine(base)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))

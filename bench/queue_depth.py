@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from faults import postgres_schema
 from swarmgen.core.jobs import ImageSpec, JobState, TextSpec
 from swarmgen.core.scheduling import queue_key
 from swarmgen.core.signing import KeyPair
@@ -101,22 +102,14 @@ def fill(url: str, depth: int) -> float:
 
 
 @contextmanager
-def fresh_database(kind: str, tmp: Path, postgres_url: str) -> Iterator[str | None]:
+def fresh_database(kind: str, postgres_url: str) -> Iterator[str | None]:
     """A new empty database: ``None`` (the coordinator's own SQLite file in its data
     folder) or a PostgreSQL URL whose search path is a new schema, dropped afterwards."""
     if kind == "sqlite":
         yield None
         return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{postgres_url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(postgres_url, prefix="bench") as url:
+        yield url
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -163,7 +156,7 @@ def measure_submits(url: str, key: str, submits: int, depth: int) -> list[float]
 def run(kind: str, depth: int, args: argparse.Namespace) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        fresh_database(kind, Path(tmp), args.postgres_url) as database_url,
+        fresh_database(kind, args.postgres_url) as database_url,
     ):
         net = LocalNetwork(Path(tmp) / "data", database_url=database_url, stake=0)
         with net:

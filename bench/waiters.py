@@ -35,15 +35,11 @@ from typing import Any
 
 import httpx
 
+from agents import echo_result
 from dispatch import percentile, tree_cpu_s
-from swarmgen.backends.echo import EchoBackend
-from swarmgen.core.jobs import Job, spec_from_canonical
-from swarmgen.core.offerings import Offering
-from swarmgen.core.receipts import Receipt
 from swarmgen.core.signing import KeyPair, sign_request
 from swarmgen.localnet import LocalNetwork
 from swarmgen.protocol import paths
-from swarmgen.worker.daemon import result_payload
 
 MODEL = "echo-image@fp32"
 POP = f"{paths.WORKERS}/pop"
@@ -56,25 +52,6 @@ async def signed(http: httpx.AsyncClient, keys: KeyPair, path: str, body: object
     response = await http.post(path, content=data, headers=headers)
     response.raise_for_status()
     return response.json()
-
-
-def result_of(keys: KeyPair, assignment: dict[str, Any]) -> dict[str, Any]:
-    """A signed echo result for ``assignment``, as the worker daemon would submit it."""
-    job = Job(
-        assignment["job_id"],
-        Offering.parse(assignment["model"]),
-        spec_from_canonical(assignment["spec"]),
-    )
-    (output,) = EchoBackend(job.offering, job.kind).run([job])
-    receipt = Receipt.signed(
-        keys,
-        job_id=job.id,
-        input_digest=job.input_digest(),
-        output_digest=output.digest(),
-        artifact_digest=output.digest(),
-        timings={"run_ms": 1},
-    )
-    return result_payload(job, output, receipt)
 
 
 class Swarm:
@@ -115,7 +92,7 @@ class Swarm:
             for assignment in jobs:
                 self.assigned[assignment["job_id"]] = now
             if jobs:
-                results = [result_of(keys, a) for a in jobs]
+                results = [echo_result(keys, a) for a in jobs]
                 await signed(self.http, keys, f"{paths.WORKERS}/submit", {"results": results})
 
 

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-BENCH = Path(__file__).parents[3] / "bench"
+from tests.unit.bench.bench_module import load
 
 
 @pytest.fixture(scope="module")
 def dispatch() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_dispatch", BENCH / "dispatch.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("dispatch")
 
 
 def stat(proc: Path, pid: int, ppid: int, utime: int, stime: int, comm: str = "py") -> None:

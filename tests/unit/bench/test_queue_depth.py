@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.unit.bench.bench_module import load
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.priority import PriorityPolicy, priority
 
-BENCH = Path(__file__).parents[3] / "bench"
-
 
 @pytest.fixture(scope="module")
 def queue_depth() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_queue_depth", BENCH / "queue_depth.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("queue_depth")
 
 
 def test_filling_jobs_queue_oldest_first_ahead_of_any_requester(queue_depth: ModuleType) -> None:

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
-
-BENCH = Path(__file__).parents[3] / "bench"
+from tests.unit.bench.bench_module import load
 
 
 @pytest.fixture(scope="module")
 def verify() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_verify", BENCH / "verify.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH))
-    return module
+    return load("verify")
 
 
 def output(pixels: np.ndarray) -> SimpleNamespace:
