@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -317,31 +319,44 @@ def resign(worker, assignment: dict, text: dict) -> dict:  # type: ignore[no-unt
     }
 
 
-def test_workers_waiting_together_each_get_part_of_a_burst(env: Env, served: str) -> None:
-    """A burst shorter than everyone's batches is spread over the waiting workers instead
-    of going, a full batch at a time, to whichever asked first."""
-    workers = [WorkerClient(served, KeyPair.generate()) for _ in range(4)]
-    for n, worker in enumerate(workers):
-        worker.register(f"w{n}", MODELS, 4096, 4)
+@contextmanager
+def pops_waiting(
+    served: str, models: list[list[str]], batch: int, wait_s: float, waiting: Callable[[], int]
+) -> Iterator[dict[int, list[dict[str, Any]]]]:
+    """A worker registered for each of ``models``, each with a pop of ``wait_s`` in a
+    thread of its own; the block runs once ``waiting()`` counts them all, and what each
+    pop returned is in the yielded dict after it."""
+    workers = [WorkerClient(served, KeyPair.generate()) for _ in models]
+    for n, (worker, offerings) in enumerate(zip(workers, models, strict=True)):
+        worker.register(f"w{n}", offerings, 4096, batch)
     got: dict[int, list[dict[str, Any]]] = {}
     pops = [
-        threading.Thread(target=lambda n=n, w=w: got.__setitem__(n, w.pop(20, 4)))
+        threading.Thread(target=lambda n=n, w=w: got.__setitem__(n, w.pop(wait_s, batch)))
         for n, w in enumerate(workers)
     ]
     for pop in pops:
         pop.start()
-    waiting = env.http.app.state.services.notifier.pops
     deadline = time.monotonic() + 10
-    while waiting.most([MODELS[0]]) < len(workers):
+    while waiting() < len(workers):
         assert time.monotonic() < deadline, "the pops never waited"
         time.sleep(0.01)
-    burst = {"jobs": [env.image(prompt=f"shape {n}") for n in range(8)]}
-    accepted = env.http.post("/api/v1/jobs/batch", json=burst, headers=env.auth)
-    assert accepted.status_code == 202, accepted.text
-    for pop in pops:
-        pop.join(30)
-    for worker in workers:
-        worker.close()
+    try:
+        yield got
+    finally:
+        for pop in pops:
+            pop.join(30)
+        for worker in workers:
+            worker.close()
+
+
+def test_workers_waiting_together_each_get_part_of_a_burst(env: Env, served: str) -> None:
+    """A burst shorter than everyone's batches is spread over the waiting workers instead
+    of going, a full batch at a time, to whichever asked first."""
+    counted = env.http.app.state.services.notifier.pops
+    with pops_waiting(served, [MODELS] * 4, 4, 20, lambda: counted.most([MODELS[0]])) as got:
+        burst = {"jobs": [env.image(prompt=f"shape {n}") for n in range(8)]}
+        accepted = env.http.post("/api/v1/jobs/batch", json=burst, headers=env.auth)
+        assert accepted.status_code == 202, accepted.text
     # the first woken takes two (8 among 4), not its batch of four: all four get work
     assert all(got.get(n) for n in range(4)), got
     leased = [a["job_id"] for assignments in got.values() for a in assignments]
@@ -363,26 +378,12 @@ def test_a_job_wakes_one_waiting_worker_of_its_offering_only(
         return lease(worker, *args, waiting=waiting, **kwargs)
 
     monkeypatch.setattr(service, "_lease", counted)
-    workers = [WorkerClient(served, KeyPair.generate()) for _ in range(6)]
-    for n, worker in enumerate(workers):
-        worker.register(f"w{n}", [MODELS[n % 2]], 4096, 1)
-    got: dict[int, list[dict[str, Any]]] = {}
-    pops = [
-        threading.Thread(target=lambda n=n, w=w: got.__setitem__(n, w.pop(3, 1)))
-        for n, w in enumerate(workers)
-    ]
-    for pop in pops:
-        pop.start()
     room = env.http.app.state.services.notifier.queue
-    deadline = time.monotonic() + 10
-    while len(room.waiters(MODELS[0])) + len(room.waiters(MODELS[1])) < len(workers):
-        assert time.monotonic() < deadline, "the pops never waited"
-        time.sleep(0.01)
-    env.submit(env.image())
-    for pop in pops:
-        pop.join(30)
-    for worker in workers:
-        worker.close()
+    both = [[MODELS[n % 2]] for n in range(6)]
+    with pops_waiting(
+        served, both, 1, 3, lambda: len(room.waiters(MODELS[0])) + len(room.waiters(MODELS[1]))
+    ) as got:
+        env.submit(env.image())
     assert attempts == [MODELS[0]]
     assert sorted(n for n, assignments in got.items() if assignments) in ([0], [2], [4])
 
