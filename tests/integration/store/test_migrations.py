@@ -38,6 +38,14 @@ def _text_job(
     }
 
 
+def _job_row(job_id: str, **fields: object) -> dict[str, object]:
+    """A text job's row as the schemas after 0004 hold it (no ``score_tokens``), with
+    ``fields`` changed."""
+    row = _text_job(job_id, None, None) | fields
+    del row["score_tokens"]
+    return row
+
+
 def _insert(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
     """Insert job rows in raw SQL, as an older schema (not ``t.jobs``) holds them."""
     with engine.begin() as conn:
@@ -81,9 +89,7 @@ def test_0005_dates_held_leases_and_downgrades(tmp_path: Path) -> None:
 
     engine = make_engine(f"sqlite:///{tmp_path / 'db.db'}")
     migrate(engine, "0004")
-    held = _text_job("held", None, None) | {"state": "leased", "lease_expires_ms": 50_000}
-    del held["score_tokens"]
-    _insert(engine, [held])
+    _insert(engine, [_job_row("held", state="leased", lease_expires_ms=50_000)])
     migrate(engine)
     with engine.connect() as conn:
         leased = conn.execute(sa.select(t.jobs.c.leased_ms)).scalar_one()
@@ -101,12 +107,7 @@ def test_0006_numbers_existing_jobs_by_their_last_change_and_downgrades(database
 
     engine = make_engine(database_url)
     migrate(engine, "0005")
-    rows = []
-    for job_id, updated in (("older", 9), ("newer", 3)):
-        row = _text_job(job_id, None, None) | {"updated_ms": updated}
-        del row["score_tokens"]
-        rows.append(row)
-    _insert(engine, rows)
+    _insert(engine, [_job_row("older", updated_ms=9), _job_row("newer", updated_ms=3)])
     migrate(engine)
     c = t.jobs.c
     with engine.begin() as conn:
@@ -143,19 +144,14 @@ def test_0009_dates_waiting_draws_keeps_the_change_feed_and_downgrades(database_
 
     engine = make_engine(database_url)
     migrate(engine, "0008")
-    rows = []
-    for job_id, state, assigned in (
-        ("drawn", "queued", "w1"),
-        ("undrawn", "queued", None),
-        ("held", "leased", "w2"),
-    ):
-        row = _text_job(job_id, "claim", None) | {
-            "state": state,
-            "updated_ms": 7_000,
-            "assigned_worker": assigned,
-        }
-        del row["score_tokens"]
-        rows.append(row)
+    rows = [
+        _job_row(job_id, validates="claim", state=state, updated_ms=7_000, assigned_worker=who)
+        for job_id, state, who in (
+            ("drawn", "queued", "w1"),
+            ("undrawn", "queued", None),
+            ("held", "leased", "w2"),
+        )
+    ]
     _insert(engine, rows)
     migrate(engine)
     c = t.jobs.c
@@ -180,20 +176,15 @@ def test_0010_places_queued_jobs_by_priority_and_age_and_downgrades(database_url
 
     engine = make_engine(database_url)
     migrate(engine, "0009")
-    rows = []
-    for job_id, state, priority, created_ms in (
-        ("rich", "queued", 2, 10_000),  # 20 ms of waiting's worth ahead of "old"...
-        ("old", "queued", 0, 9_990),  # ...which waited 10 ms longer: "rich" goes first
-        ("older", "queued", 0, 9_970),  # 30 ms longer: ahead of "rich"
-        ("held", "leased", 5, 1),
-    ):
-        row = _text_job(job_id, None, None) | {
-            "state": state,
-            "priority": priority,
-            "created_ms": created_ms,
-        }
-        del row["score_tokens"]
-        rows.append(row)
+    rows = [
+        _job_row(job_id, state=state, priority=priority, created_ms=created_ms)
+        for job_id, state, priority, created_ms in (
+            ("rich", "queued", 2, 10_000),  # 20 ms of waiting's worth ahead of "old"...
+            ("old", "queued", 0, 9_990),  # ...which waited 10 ms longer: "rich" goes first
+            ("older", "queued", 0, 9_970),  # 30 ms longer: ahead of "rich"
+            ("held", "leased", 5, 1),
+        )
+    ]
     _insert(engine, rows)
     migrate(engine)
     c = t.jobs.c
