@@ -6,9 +6,9 @@ and wakes at most as many matching waiters as it queued jobs, and the drawn work
 (decision 0025). A woken waiter that leases nothing while its offering still has queued
 jobs passes its wake on to a waiter that has not tried it yet, so a lost race never
 leaves a job queued while a matching waiter sleeps. Waiters also re-check the store at a
-long interval (:data:`RECHECK_S`), a safety net for what no wake-up names.
-:class:`WaitingPops` counts the workers waiting, per offering, so that they share a
-short queue (:func:`~swarmgen.core.scheduling.fair_share`).
+long interval (:data:`RECHECK_S`), a safety net for what no wake-up names. The room's
+count of waiters per offering is also how many share a short queue
+(:func:`~swarmgen.core.scheduling.fair_share`).
 """
 
 from __future__ import annotations
@@ -231,44 +231,19 @@ class WaitingRoom:
         with self._lock:
             return list(self._by_offering.get(offering, {}))
 
-
-class WaitingPops:
-    """How many workers' pops wait for work in this process, per offering they serve.
-
-    Read from the threads that lease, so guarded by a lock. With replicas each process
-    counts its own pops: a worker waiting at another replica is not counted here.
-    """
-
-    def __init__(self) -> None:
-        self._count: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def waiting(self, offerings: Collection[str]) -> Iterator[None]:
-        """Count one pop waiting for any of ``offerings`` while the block runs."""
-        with self._lock:
-            self._count.update(offerings)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._count.subtract(offerings)
-                for offering in offerings:
-                    if self._count[offering] <= 0:
-                        del self._count[offering]
-
     def most(self, offerings: Collection[str]) -> int:
-        """The most pops waiting for any one of ``offerings``."""
+        """The most pops waiting for any one of ``offerings``: how many share its queue
+        (:func:`~swarmgen.core.scheduling.fair_share`). With replicas each process counts
+        its own pops: a worker waiting at another replica is not counted here."""
         with self._lock:
-            return max((self._count[o] for o in offerings if o in self._count), default=0)
+            return max((len(self._by_offering.get(o, {})) for o in offerings), default=0)
 
 
 class Notifier:
-    """The waiting room for pops, signals for "job X changed", and the pops waiting."""
+    """The waiting room for pops, and signals for "job X changed"."""
 
     def __init__(self) -> None:
         self.queue = WaitingRoom()
-        self.pops = WaitingPops()
         self._jobs: dict[str, Signal] = {}
         self._waiters: dict[str, int] = {}
 

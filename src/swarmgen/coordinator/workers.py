@@ -209,10 +209,7 @@ class WorkerService:
             self._pop_once, worker_id, max_jobs
         )
         if not leased and deadline > loop.time():
-            with (
-                room.waiting(worker.id, served, since) as waiter,
-                self.notifier.pops.waiting(served),
-            ):
+            with room.waiting(worker.id, served, since) as waiter:
                 waiter.seated = seated
                 while not leased:
                     remaining = deadline - loop.time()
@@ -283,7 +280,7 @@ class WorkerService:
         (``waiting``: this pop is one of them)."""
         caps = worker.capabilities
         now = self.clock.now_ms()
-        sharing = self.notifier.pops.most(served) + (0 if waiting else 1)
+        sharing = self.notifier.queue.most(served) + (0 if waiting else 1)
         hold_ms = int(self.settings.seat_hold_s * 1000)
         with self._pace_lock:
             pace = self._paces.get(worker.id, Pace())

@@ -352,7 +352,7 @@ def pops_waiting(
 def test_workers_waiting_together_each_get_part_of_a_burst(env: Env, served: str) -> None:
     """A burst shorter than everyone's batches is spread over the waiting workers instead
     of going, a full batch at a time, to whichever asked first."""
-    counted = env.http.app.state.services.notifier.pops
+    counted = env.http.app.state.services.notifier.queue
     with pops_waiting(served, [MODELS] * 4, 4, 20, lambda: counted.most([MODELS[0]])) as got:
         burst = {"jobs": [env.image(prompt=f"shape {n}") for n in range(8)]}
         accepted = env.http.post("/api/v1/jobs/batch", json=burst, headers=env.auth)
