@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swarmgen.backends.base import BackendError, check_jobs, seed_of
-from swarmgen.backends.precision import apply_pins, default_pins, load_dtype, pin_threads
+from swarmgen.backends.precision import (
+    apply_pins,
+    default_pins,
+    inference,
+    load_dtype,
+    pin_threads,
+)
 from swarmgen.core.jobs import ImageSpec, Job, guidance_text
 from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.outputs import ImageOutput, Output
@@ -158,7 +164,7 @@ class DiffusersImageBackend:
                 generators.append(torch.Generator("cpu").manual_seed(seed + i))
         first = jobs[0].spec
         assert isinstance(first, ImageSpec)
-        with torch.inference_mode():
+        with inference():
             result = self._pipe(
                 prompt=prompts,
                 negative_prompt=negatives,

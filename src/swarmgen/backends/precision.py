@@ -10,6 +10,10 @@ in the pinned dtype. Registered here:
 - ``int8-weight-only`` (torchao): int8 weights per output row, float activations;
 - ``intx-weight-only`` (torchao): ``bits``-bit symmetric weights in groups of
   ``group_size`` along the input dimension, stored unpacked in int8, float activations;
+- ``quanto-weight-only`` (optimum-quanto): ``bits``-bit weights of ``Linear`` and
+  ``Conv2d`` layers packed below one byte (two 4-bit values per byte), in quanto's own
+  groups (:data:`QUANTO_GROUPS`), float activations; the only method here that packs
+  int4 and reaches convolutions;
 - ``dynamic-int8`` (torch): ``Linear`` layers swapped for dynamically quantized ones
   (int8 weights, activations quantized per batch), the int8 of models with no int8 tier.
 
@@ -20,6 +24,7 @@ a module with a quantize function plus one :func:`register_method` line.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import warnings
@@ -185,6 +190,55 @@ def _quiet_torchao() -> Iterator[None]:
         torchao_log.setLevel(level)
 
 
+QUANTO_GROUPS = 128
+"""The group size quanto itself chooses for sub-byte weights, and the only one a tier may
+pin: 128 weights per scale, else the largest of 96, 64 or 32 that divides a layer's
+inputs, else one scale per output row. quanto offers no other."""
+
+_QUANTO_LAYERS = ("Linear", "Conv2d")
+
+
+def _quanto_layers(pins: TierPins) -> tuple[type, ...]:
+    import torch
+
+    named = pins.layers.split("+")
+    unknown = [name for name in named if name not in _QUANTO_LAYERS]
+    if unknown:
+        raise BackendError(
+            f"quanto-weight-only transforms {' and '.join(_QUANTO_LAYERS)} layers, not {unknown}"
+        )
+    return tuple(getattr(torch.nn, name) for name in named)
+
+
+def quantize_quanto(module: torch.nn.Module, pins: TierPins) -> torch.nn.Module:
+    """``module`` with its chosen layers' weights quantized and frozen by optimum-quanto.
+
+    A chosen layer is one of exactly the pinned types (``Linear+Conv2d``) not kept:
+    quanto swaps a layer for its own quantized class, so a subclass with a forward of its
+    own (the shapes UNet's coordinate convolution) would lose it and is kept instead.
+    """
+    from optimum.quanto import freeze, qint4, qint8, quantize
+
+    qtypes = {4: qint4, 8: qint8}
+    if pins.bits not in qtypes:
+        raise BackendError(f"quanto-weight-only has 4 or 8 bits, not {pins.bits}")
+    if pins.bits == 4 and pins.group_size != QUANTO_GROUPS:
+        raise BackendError(
+            f"quanto-weight-only groups 4-bit weights by {QUANTO_GROUPS}, not {pins.group_size}"
+        )
+    chosen = _quanto_layers(pins)
+    keep = set(pins.keep)
+    names = [
+        name for name, layer in module.named_modules() if type(layer) in chosen and name not in keep
+    ]
+    if any(char in name for name in names for char in "*?["):
+        raise BackendError("a layer name holds a wildcard character quanto would expand")
+    if names:
+        quantize(module, weights=qtypes[pins.bits], include=names)
+        freeze(module)
+    return module
+
+
 def quantize_dynamic_int8(module: torch.nn.Module, pins: TierPins) -> torch.nn.Module:
     """``module`` with its ``Linear`` layers dynamically quantized to int8 weights."""
     import torch
@@ -202,6 +256,15 @@ def quantize_dynamic_int8(module: torch.nn.Module, pins: TierPins) -> torch.nn.M
     return quantized
 
 
+def inference() -> contextlib.AbstractContextManager[None]:
+    """The autograd mode every backend computes in: no gradients. Not
+    ``torch.inference_mode``, because quanto's quantized layers call autograd functions,
+    which refuse the inference tensors that mode makes."""
+    import torch
+
+    return torch.no_grad()
+
+
 def pin_threads(threads: int) -> None:
     """Fix torch's intra-op thread count (process-wide); results may depend on it."""
     import torch
@@ -215,6 +278,7 @@ def pin_threads(threads: int) -> None:
 register_method("dtype", None)
 register_method("int8-weight-only", "swarmgen.backends.precision:quantize_torchao")
 register_method("intx-weight-only", "swarmgen.backends.precision:quantize_torchao")
+register_method("quanto-weight-only", "swarmgen.backends.precision:quantize_quanto")
 register_method("dynamic-int8", "swarmgen.backends.precision:quantize_dynamic_int8")
 
 _TORCH = ">=2.0"

@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swarmgen.backends.base import BackendError, TopLogprobs, check_jobs, seed_of
-from swarmgen.backends.precision import apply_pins, default_pins, load_dtype, pin_threads
+from swarmgen.backends.precision import (
+    apply_pins,
+    default_pins,
+    inference,
+    load_dtype,
+    pin_threads,
+)
 from swarmgen.core.jobs import Job, TextSpec, text_sampling_seed
 from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.outputs import Output, TextOutput
@@ -194,7 +200,7 @@ class TransformersTextBackend:
         margins: list[float] = []
         top: list[tuple[tuple[int, float], ...]] = []
         finish = "length"
-        with torch.inference_mode():
+        with inference():
             out = self._model(input_ids=torch.tensor([prompt]), use_cache=True)
             while len(tokens) < spec.max_tokens:
                 logits = out.logits[0, -1]
@@ -233,7 +239,7 @@ class TransformersTextBackend:
         if not token_ids:
             return torch.empty((0, 0))
         ids = torch.tensor([[*prompt, *token_ids[:-1]]])
-        with torch.inference_mode():
+        with inference():
             logits = self._model(input_ids=ids).logits[0]
         claimed: torch.Tensor = logits[len(prompt) - 1 :].float()
         return claimed

@@ -107,12 +107,17 @@ def test_the_shipped_tiers_all_pin_their_arithmetic() -> None:
             if precision == Precision.FP32:
                 continue
             assert offering.pins is not None, f"{name}@{precision}"
-            if precision in {Precision.INT8, Precision.INT4}:
-                assert offering.pins.library == "torchao"
-                assert offering.pins.bits == (8 if precision == Precision.INT8 else 4)
+            if precision == Precision.INT8:
+                assert (offering.pins.library, offering.pins.bits) == ("torchao", 8)
+            elif precision == Precision.INT4:  # packed two per byte, convolutions included
+                assert (offering.pins.library, offering.pins.bits) == ("optimum-quanto", 4)
             else:
                 assert offering.pins.method == "dtype"
-    assert registry.models["smollm2-135m"].offerings[Precision.INT4].pins.keep == ("lm_head",)  # type: ignore[union-attr]
+    smollm2 = registry.models["smollm2-135m"].offerings
+    assert smollm2[Precision.INT8].pins.keep == ("lm_head",)  # type: ignore[union-attr]
+    # the 4-bit tier quantizes lm_head too and holds the embedding at bf16
+    assert smollm2[Precision.INT4].pins.dtype == "bfloat16"  # type: ignore[union-attr]
+    assert registry.models["shapes-64"].offerings[Precision.INT4].pins.layers == "Linear+Conv2d"  # type: ignore[union-attr]
 
 
 PAIR = """
