@@ -77,18 +77,26 @@ IMAGE_PROMPTS = (
     "a yellow star above a black square",
     "a cat sleeping on a windowsill",
 )
-TEXT_PROMPTS = (
-    "Name three colours.",
-    "What is the capital of France?",
-    "Write one sentence about the sea.",
-    "Give me a tip for learning to code.",
-    "What is 12 times 7?",
-    "Describe a cat in five words.",
-    "Why is the sky blue?",
-    "Suggest a name for a small bakery.",
-    "What does a CPU do?",
-    "List two uses of copper.",
+TEXT_ASKS = (
+    "Name three things about {}.",
+    "Write one sentence about {}.",
+    "Describe {} in five words.",
+    "Give me a tip about {}.",
+    "Why do people like {}?",
+    "What is the history of {}?",
+    "Suggest a name for a shop about {}.",
+    "Explain {} to a child.",
+    "List two uses of {}.",
+    "Write a short poem about {}.",
 )
+TEXT_TOPICS = (
+    "the sea", "cats", "copper", "the moon", "bread", "rain", "computers", "trees",
+    "coffee", "winter", "violins", "bees", "bicycles", "the desert", "libraries",
+    "volcanoes", "rivers", "chess", "salt", "clocks",
+)  # fmt: skip
+TEXT_PROMPTS = tuple(ask.format(topic) for topic in TEXT_TOPICS for ask in TEXT_ASKS)
+"""200 distinct chat prompts: a greedy answer depends on its prompt alone, so a bench of
+greedy checks needs as many prompts as jobs to measure more than a handful of answers."""
 
 
 class CalibrationError(SwarmgenError):
@@ -116,10 +124,12 @@ def image_jobs(offering: Offering, count: int, seed: int, steps: int = 20) -> li
 
 
 def text_jobs(offering: Offering, count: int, seed: int, max_tokens: int = 20) -> list[Job]:
-    """Chat jobs over the fixed prompts; even ones greedy, odd ones sampled (T=0.8, top-p 0.95)."""
+    """Chat jobs in pairs over :data:`TEXT_PROMPTS`: pair ``k`` asks prompt ``k``, first
+    greedy, then sampled (T=0.8, top-p 0.95), so the greedy jobs of up to 200 pairs each
+    ask something else."""
     jobs = []
     for i in range(count):
-        prompt = TEXT_PROMPTS[i % len(TEXT_PROMPTS)]
+        prompt = TEXT_PROMPTS[(i // 2) % len(TEXT_PROMPTS)]
         sampled = i % 2 == 1
         spec = TextSpec(
             messages=(Message("user", prompt),),
