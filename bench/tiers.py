@@ -269,9 +269,9 @@ def main() -> None:
     print(render(result))
     if args.write:
         from swarmgen.core.offerings import Offering
-        from swarmgen.registry_edit import set_detection_by_tier
+        from swarmgen.registry_edit import set_detection_by_tier, shipped_registry
 
-        path = Path(__file__).resolve().parent.parent / "src/swarmgen/models.toml"
+        path = shipped_registry()
         for tier, table in registry_form(result).items():
             set_detection_by_tier(path, Offering.parse(f"{args.model}@{tier}"), table)
     result["elapsed_s"] = round(time.perf_counter() - started, 1)

@@ -31,6 +31,11 @@ class RegistryEditError(SwarmgenError):
     code = "registry_edit_error"
 
 
+def shipped_registry() -> Path:
+    """The registry file that ships in the package, which the measuring tools update."""
+    return Path(__file__).resolve().parent / "models.toml"
+
+
 def _key_path(text: str) -> tuple[str, ...]:
     """Split a TOML table key (``models."tiny-sd".offerings``) into its parts."""
     parts: list[str] = []
@@ -120,7 +125,22 @@ def set_detection_by_tier(path: Path, offering: Offering, table: Mapping[str, An
     _set_section(path, offering, "detection_by_tier", table)
 
 
+def set_tier_figures(
+    path: Path, offering: Offering, footprint: int, quality: Mapping[str, float] | None
+) -> None:
+    """Store a tier's measured ``footprint`` (peak RSS, bytes) and its ``quality`` against
+    fp32 (none for fp32 itself)."""
+    values: dict[str, Any] = {"footprint": footprint}
+    if quality is not None:
+        values["quality"] = dict(quality)
+    _update(path, offering, values)
+
+
 def _set_section(path: Path, offering: Offering, key: str, table: Mapping[str, Any]) -> None:
+    _update(path, offering, {key: dict(table)})
+
+
+def _update(path: Path, offering: Offering, values: Mapping[str, Any]) -> None:
     text = path.read_text("utf-8")
     data = tomllib.loads(text)
     model = data.get("models", {}).get(offering.name)
@@ -129,7 +149,7 @@ def _set_section(path: Path, offering: Offering, key: str, table: Mapping[str, A
     offerings = model.get("offerings", {})
     if offering.precision.value not in offerings:
         raise RegistryEditError(f"{offering.name} is not offered at {offering.precision}")
-    offerings[offering.precision.value][key] = dict(table)
+    offerings[offering.precision.value].update(values)
     lines = text.splitlines()
     spans = _model_spans(lines, offering.name)
     if not spans:

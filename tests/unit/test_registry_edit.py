@@ -11,7 +11,12 @@ import pytest
 from swarmgen.core.offerings import Offering
 from swarmgen.core.verification import ImageThresholds
 from swarmgen.registry import load_registry
-from swarmgen.registry_edit import RegistryEditError, set_detection_by_tier, set_thresholds
+from swarmgen.registry_edit import (
+    RegistryEditError,
+    set_detection_by_tier,
+    set_thresholds,
+    set_tier_figures,
+)
 
 TINY = Offering.parse("tiny-sd@fp32")
 TABLE = {
@@ -73,6 +78,19 @@ def test_a_recalibration_keeps_the_measured_detection_of_lower_tiers(shipped: Pa
         "int4": (1.0, 200),
     }
     assert '[models."shapes-64".offerings.fp32.detection_by_tier]' in shipped.read_text()
+
+
+def test_measured_footprint_and_quality_replace_the_old_and_keep_the_rest(shipped: Path) -> None:
+    int4 = Offering.parse("shapes-64@int4")
+    before = load_registry(shipped, economics=False).offering(int4)
+    set_tier_figures(shipped, int4, 545_386_496, {"psnr_db": 24.8156, "ssim": 0.9035})
+    fp32 = Offering.parse("shapes-64@fp32")
+    set_tier_figures(shipped, fp32, 530_399_232, None)  # the reference has no quality
+    registry = load_registry(shipped, economics=False)
+    after = registry.offering(int4)
+    assert after.footprint == 545_386_496 and after.quality == {"psnr_db": 24.8156, "ssim": 0.9035}
+    assert (after.pins, after.price_multiplier) == (before.pins, before.price_multiplier)
+    assert registry.offering(fp32).footprint == 530_399_232 and not registry.offering(fp32).quality
 
 
 def test_other_models_and_comments_are_untouched(shipped: Path) -> None:

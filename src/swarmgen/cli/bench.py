@@ -38,13 +38,18 @@ def quality(
     plot: Annotated[
         Path | None, typer.Option(help="Write the plot PNG here (default: none).")
     ] = None,
+    write: Annotated[
+        bool,
+        typer.Option(help="Store each tier's footprint (peak RSS) and quality in the registry."),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Weight bytes, peak RSS, speed and quality against fp32 for each tier; last line JSON."""
     import json
     import os
 
-    from swarmgen.tools.quality import as_json, render_header, render_row, run
+    from swarmgen.core.offerings import Offering
+    from swarmgen.tools.quality import as_json, registry_figures, render_header, render_row, run
     from swarmgen.tools.quality import plot as draw
 
     setup_logging(verbose)
@@ -63,4 +68,12 @@ def quality(
     if plot is not None:
         draw(reports, plot, model)
         typer.echo(f"plot: {plot}")
+    if write:
+        from swarmgen.registry_edit import set_tier_figures, shipped_registry
+
+        for report in reports:
+            parsed = Offering.parse(report.offering)
+            figures = registry_figures(report)
+            set_tier_figures(shipped_registry(), parsed, report.peak_rss, figures)
+        typer.echo(f"stored footprints and quality in {shipped_registry()}")
     typer.echo(json.dumps({"model": model, "threads": threads, "tiers": as_json(reports)}))

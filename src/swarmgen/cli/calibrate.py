@@ -10,10 +10,6 @@ import typer
 from swarmgen.cli.common import reports_errors, setup_logging
 
 
-def _shipped_registry() -> Path:
-    return Path(__file__).resolve().parent.parent / "models.toml"
-
-
 @reports_errors
 def calibrate(
     offering: Annotated[
@@ -40,7 +36,7 @@ def calibrate(
     import os
 
     from swarmgen.core.offerings import Offering
-    from swarmgen.registry_edit import set_thresholds
+    from swarmgen.registry_edit import set_thresholds, shipped_registry
     from swarmgen.tools.calibration import calibrate as run
 
     setup_logging(verbose)
@@ -50,7 +46,7 @@ def calibrate(
         parsed = Offering.parse(offering)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="OFFERING") from None
-    path = registry or _shipped_registry()
+    path = registry or shipped_registry()
     result = run(parsed, registry_path=path, cache_dir=cache, count=count, max_fp=max_fp)
     typer.echo(json.dumps({"offering": offering, **result.table()}, indent=2))
     typer.echo("honest maxima: " + json.dumps(result.honest_max))
