@@ -467,13 +467,13 @@ def render_row(r: TierReport) -> str:
 
 
 def registry_figures(report: TierReport) -> dict[str, float] | None:
-    """The quality figures a tier stores in the registry, to 4 decimals: none for fp32
+    """The quality figures a tier stores in the registry, to 4 significant digits: none for fp32
     (the reference) and not the detection figures, which ``bench/tiers.py`` measures on
     200 checks and stores apart."""
     if report.offering.endswith("@fp32"):
         return None
     return {
-        name: round(value, 4)
+        name: float(f"{value:.4g}")
         for name, value in report.quality.items()
         if not name.startswith("detected_")
     }
