@@ -222,9 +222,10 @@ def quantize_quanto(module: torch.nn.Module, pins: TierPins) -> torch.nn.Module:
     qtypes = {4: qint4, 8: qint8}
     if pins.bits not in qtypes:
         raise BackendError(f"quanto-weight-only has 4 or 8 bits, not {pins.bits}")
-    if pins.bits == 4 and pins.group_size != QUANTO_GROUPS:
+    groups = QUANTO_GROUPS if pins.bits == 4 else None  # 8 bits: one scale per row
+    if pins.group_size != groups:
         raise BackendError(
-            f"quanto-weight-only groups 4-bit weights by {QUANTO_GROUPS}, not {pins.group_size}"
+            f"quanto-weight-only groups {pins.bits}-bit weights by {groups}, not {pins.group_size}"
         )
     chosen = _quanto_layers(pins)
     keep = set(pins.keep)

@@ -73,7 +73,8 @@ def test_only_the_pinned_layer_types_and_names_are_quantized() -> None:
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"group_size": 32}, "groups 4-bit weights by 128"),
+        ({"group_size": 32}, "groups 4-bit weights by 128, not 32"),
+        ({"bits": 8}, "groups 8-bit weights by None, not 128"),
         ({"bits": 2}, "4 or 8 bits"),
         ({"layers": "Linear+Embedding"}, "not \\['Embedding'\\]"),
     ],
