@@ -285,7 +285,7 @@ def calibrate_image(
     other = run_in_subprocess(registry.path, offering, jobs, cache_dir, 2)
     honest += image_distances(ref, other)
     cheats: dict[Cheat, list[ImageDistance]] = {}
-    for cheat in cheats_for(Kind.IMAGE):
+    for cheat in cheats_for(Kind.IMAGE, offering.precision):
         progress(f"cheat run: {cheat}")
         backend = make_cheater(
             registry, offering, cheat, cache_dir=cache_dir, threads=1, inner=reference, seed=11
@@ -333,7 +333,7 @@ def calibrate_text(
     margin = fit_threshold(greedy_ties or [0.0], [], max_fp, floor=GREEDY_MARGIN_FLOOR)
     ties = fit_threshold(sampled_ties or [0.0], [], max_fp, floor=SAMPLED_TIE_FLOOR)
     cheat_claims: dict[Cheat, list[Output]] = {}
-    for cheat in cheats_for(Kind.TEXT):
+    for cheat in cheats_for(Kind.TEXT, offering.precision):
         progress(f"cheat run: {cheat}")
         backend = make_cheater(
             registry, offering, cheat, cache_dir=cache_dir, threads=1, inner=inner, seed=11

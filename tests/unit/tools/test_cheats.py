@@ -13,7 +13,7 @@ from PIL import Image
 from swarmgen.backends.base import BackendError
 from swarmgen.backends.echo import EOS, VOCAB, EchoBackend
 from swarmgen.core.jobs import ImageSpec, Job, Message, TextSpec
-from swarmgen.core.offerings import Kind, Offering
+from swarmgen.core.offerings import Kind, Offering, Precision
 from swarmgen.core.outputs import ImageOutput, TextOutput
 from swarmgen.core.verification import Comparison, Outcome, Status, TextThresholds, check_text
 from swarmgen.core.verification.escalation import EscalationPolicy
@@ -203,6 +203,13 @@ def test_every_cheat_has_a_kind_and_the_kinds_split_the_zoo() -> None:
     image, textual = set(cheats_for(Kind.IMAGE)), set(cheats_for(Kind.TEXT))
     assert image | textual == set(Cheat)
     assert Cheat.NOISE in image - textual and Cheat.PREFILL in textual - image
+
+
+def test_a_tier_is_not_its_own_cheat() -> None:
+    assert Cheat.INT8 not in cheats_for(Kind.IMAGE, Precision.INT8)
+    assert Cheat.BF16 not in cheats_for(Kind.TEXT, Precision.BF16)
+    assert Cheat.INT8 in cheats_for(Kind.TEXT, Precision.BF16)
+    assert cheats_for(Kind.TEXT, Precision.FP32) == cheats_for(Kind.TEXT)
 
 
 def test_a_cheat_of_the_other_kind_leaves_jobs_alone() -> None:

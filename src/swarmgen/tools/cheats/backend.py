@@ -25,7 +25,7 @@ import numpy as np
 from swarmgen.backends.base import Backend, BackendError, TextScorer, seed_of
 from swarmgen.backends.diffusers_image import encode_png
 from swarmgen.core.jobs import SEED_MAX, ImageSpec, Job, TextSpec
-from swarmgen.core.offerings import Kind
+from swarmgen.core.offerings import Kind, Precision
 from swarmgen.core.outputs import ImageOutput, Output, TextOutput
 
 logger = logging.getLogger(__name__)
@@ -78,14 +78,25 @@ class Cheat(StrEnum):
         )
 
     @property
+    def runs_precision(self) -> Precision | None:
+        """The precision a precision-swapping cheat runs (``None`` for the other cheats)."""
+        return {Cheat.INT8: Precision.INT8, Cheat.BF16: Precision.BF16}.get(self)
+
+    @property
     def needs_accomplice(self) -> bool:
         """True when the cheat runs a second backend (another model or precision)."""
         return self in (Cheat.OTHER_MODEL, Cheat.INT8, Cheat.BF16, Cheat.PREFILL)
 
 
-def cheats_for(kind: Kind) -> tuple[Cheat, ...]:
-    """Every cheat that applies to ``kind`` jobs, in declaration order."""
-    return tuple(cheat for cheat in Cheat if kind in cheat.kinds)
+def cheats_for(kind: Kind, precision: Precision | None = None) -> tuple[Cheat, ...]:
+    """Every cheat that applies to ``kind`` jobs, in declaration order; given the
+    offering's ``precision``, not the cheat that runs that very precision (on an int8
+    tier the int8 cheat is the tier itself, and an honest run)."""
+    return tuple(
+        cheat
+        for cheat in Cheat
+        if kind in cheat.kinds and (precision is None or cheat.runs_precision != precision)
+    )
 
 
 def _unit(seed: int, job_id: str, label: str) -> float:

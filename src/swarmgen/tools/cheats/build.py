@@ -123,8 +123,8 @@ def accomplice_for(
     """The second backend ``cheat`` runs for ``offering``, or ``None`` if it needs none."""
     if not cheat.needs_accomplice:
         return None
-    if cheat in (Cheat.INT8, Cheat.BF16):
-        precision = Precision(cheat.value)
+    precision = cheat.runs_precision
+    if precision is not None:
         return make_backend(
             entry, offering, cache_dir=cache_dir, threads=threads, run_precision=precision
         )
