@@ -258,9 +258,14 @@ class WorkerService:
     ) -> list[JobRecord]:
         """A waiting pop's lease. Finding nothing, it passes the wake-ups it got on for
         the offerings that still have jobs queued (another pop won the race, or the job
-        does not fit this worker): the next waiter tries them."""
+        does not fit this worker): the next waiter tries them. A lease that fails (the
+        database refused it) passes them all on: this pop leaves, its jobs still queued."""
         tickets = self.notifier.queue.take(waiter)
-        leased = self._lease(worker, served, limit, seats, waiting=True)
+        try:
+            leased = self._lease(worker, served, limit, seats, waiting=True)
+        except BaseException:
+            self.notifier.queue.pass_on(tickets, {ticket.offering for ticket in tickets})
+            raise
         if not leased and tickets:
             with self.store.transaction() as tx:
                 still = tx.dispatch.queued_in({ticket.offering for ticket in tickets})
