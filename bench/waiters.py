@@ -1,7 +1,8 @@
 """Waiting workers' cost: W long-polling workers held by one coordinator, idle, then light load.
 
 A coordinator (SQLite in a temporary data folder, no checks) serves WAITERS workers, all
-simulated from this one process with asyncio and httpx: each has its own Ed25519 key, is
+simulated from this one process with asyncio and httpx: each has its own Ed25519 key and
+its own connection (an httpx client of its own, as a real worker has), is
 registered, and long-polls ``POST /api/v1/workers/pop`` (``wait_s`` WAIT_S, batch 1) with
 every request signed, as a real worker's; their first pops are spread over one WAIT_S, so
 that pops end and start again at a steady rate, as a real fleet's do. Then:
@@ -53,10 +54,6 @@ from swarmgen.protocol import paths
 
 MODEL = "echo-image@fp32"
 POP = f"{paths.WORKERS}/pop"
-KEEPALIVE_S = 2.0
-"""How long the client keeps an idle connection: below the server's keep-alive (uvicorn
-closes idle connections after 5 s, httpx's default expiry), so a request never goes out
-on a connection the server is closing, which fails it with ``ReadError``."""
 
 
 @dataclass(frozen=True)
@@ -163,12 +160,20 @@ class Swarm:
         await asyncio.gather(*(one(n, k) for n, k in enumerate(self.keys)))
 
     async def wait_loop(self, keys: KeyPair, delay_s: float) -> None:
+        """One worker: its own connection (one client each, as real workers have), so
+        no pop waits for or races another's in a shared pool."""
+        async with httpx.AsyncClient(
+            base_url=self.http.base_url, timeout=120, verify=False
+        ) as http:
+            await self._wait_loop(http, keys, delay_s)
+
+    async def _wait_loop(self, http: httpx.AsyncClient, keys: KeyPair, delay_s: float) -> None:
         await asyncio.sleep(delay_s)  # pops spread over one wait, as workers' are
         while not self.stop.is_set():
             started = time.perf_counter()
             try:
                 body = {"wait_s": self.wait_s, "max_jobs": 1}
-                jobs = (await signed(self.http, keys, POP, body))["jobs"]
+                jobs = (await signed(http, keys, POP, body))["jobs"]
             except httpx.HTTPError as exc:
                 took = time.perf_counter() - started
                 self.pops.append(Pop(started, took, self.wait_s, error=describe(exc)))
@@ -180,7 +185,7 @@ class Swarm:
                 self.assigned[assignment["job_id"]] = now
             if jobs:
                 results = [echo_result(keys, a) for a in jobs]
-                await signed(self.http, keys, f"{paths.WORKERS}/submit", {"results": results})
+                await signed(http, keys, f"{paths.WORKERS}/submit", {"results": results})
 
 
 async def probe(
@@ -203,9 +208,7 @@ async def probe(
 
 async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict[str, Any]:
     n = args.waiters + 16
-    limits = httpx.Limits(
-        max_connections=n, max_keepalive_connections=n, keepalive_expiry=args.keepalive_s
-    )
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
     stop_lag = asyncio.Event()
     lagging = asyncio.create_task(loop_lag(stop_lag))
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as http:
@@ -289,7 +292,6 @@ async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict
         "assign_late_after_failed_pop": late_after_failure,
         "pops": summarize_pops(swarm.pops),
         "client_lag_ms": spread(lags),
-        "keepalive_s": args.keepalive_s,
     }
 
 
@@ -304,9 +306,6 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100, help="single jobs at light load")
     parser.add_argument("--gap-s", type=float, default=0.1, help="between two submits")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
-    parser.add_argument(
-        "--keepalive-s", type=float, default=KEEPALIVE_S, help="client idle-connection expiry"
-    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
