@@ -121,12 +121,11 @@ class WorkerService:
         assert worker is not None
         return Registration(worker_id=worker_id, owner_id=worker.owner_id, models=tuple(models))
 
-    def _may_take_seats(self, worker_id: str) -> bool:
+    def _may_take_seats(self, tx: Transaction, worker_id: str) -> bool:
         """Whether ``worker_id`` may be offered validation seats: not once it has let
         more than ``max_missed_seats`` expire in the open epoch."""
-        with self.store.transaction() as tx:
-            epoch = tx.ledger.open_epoch()
-            missed = tx.validations.missed_count(worker_id, epoch.epoch) if epoch else 0
+        epoch = tx.ledger.open_epoch()
+        missed = tx.validations.missed_count(worker_id, epoch.epoch) if epoch else 0
         return may_take_seats(missed, self.settings.max_missed_seats)
 
     def _worker(self, worker_id: str) -> WorkerRecord:
@@ -136,7 +135,7 @@ class WorkerService:
             raise Forbidden("register this worker key first")
         return worker
 
-    def _served(self, worker: WorkerRecord) -> list[str]:
+    def _served(self, tx: Transaction, worker: WorkerRecord) -> list[str]:
         """The offerings ``worker`` may serve: those whose minimum stake its owner has
         locked behind it, among those its declared memory holds (none: it leases nothing).
         :class:`StakeRequired` (403) when it has no owner or too little stake for every
@@ -154,8 +153,7 @@ class WorkerService:
                 min_stake=least,
                 locked=0,
             )
-        with self.store.transaction() as tx:
-            locked = self.stakes.current(tx, worker.id).locked
+        locked = self.stakes.current(tx, worker.id).locked
         served = [m for m in models if locked >= needed[m]]
         if not served:
             raise StakeRequired(
@@ -165,29 +163,31 @@ class WorkerService:
             )
         return served
 
-    def _seen(self, worker: WorkerRecord, served: Sequence[str]) -> bool:
+    def _seen(
+        self, tx: Transaction, worker: WorkerRecord, served: Sequence[str], now: int
+    ) -> tuple[bool, Queued, bool]:
         """Mark ``worker`` seen and draw the waiting seats it might now be drawn for,
-        under the open epoch's committed seed (committed here if the epoch has none yet).
-        Whether a queued seat is drawn for it (it may wait for its hold to pass)."""
-        now = self.clock.now_ms()
-        with self.store.transaction() as tx:
-            tx.workers.touch(worker.id, now)
-            queued = tx.dispatch.queued_seats(served) if self.verifier else []
-            if self.verifier is None or not queued:
-                return False
-            held = any(s.assigned_worker == worker.id for s in queued)
-            wake = Queued()
-            epoch = tx.ledger.open_epoch()
-            seed = tx.validations.seed_of(epoch.epoch) if epoch else None
-            if seed is not None and self.verifier.draw_seats(tx, seed, offerings=served, now=now):
-                wake = _queued(tx, [], seats=True)
-        if seed is None:  # a new epoch with no seed yet: commit it (once) and draw under it
-            with self.store.transaction(now, ledger=True) as tx:
-                if self.verifier.draw_seats(tx, ensure_seed(tx), offerings=served):
-                    wake = _queued(tx, [], seats=True)
-        if wake:  # seats drawn for other waiting workers wake them
-            self.notifier.queue.fire(wake)
-        return held or worker.id in wake.workers
+        under the open epoch's committed seed. Whether a queued seat is drawn for it (it
+        may wait for its hold to pass), what the draw queued, and whether the open epoch
+        has no seed yet (:meth:`_draw_unseeded` commits one and draws under it)."""
+        tx.workers.touch(worker.id, now)
+        queued = tx.dispatch.queued_seats(served) if self.verifier else []
+        if self.verifier is None or not queued:
+            return False, Queued(), False
+        held = any(s.assigned_worker == worker.id for s in queued)
+        epoch = tx.ledger.open_epoch()
+        seed = tx.validations.seed_of(epoch.epoch) if epoch else None
+        if seed is not None and self.verifier.draw_seats(tx, seed, offerings=served, now=now):
+            return held, _queued(tx, [], seats=True), False
+        return held, Queued(), seed is None
+
+    def _draw_unseeded(self, served: Sequence[str], now: int) -> Queued:
+        """A new epoch with no seed yet: commit it (once) and draw under it."""
+        assert self.verifier is not None
+        with self.store.transaction(now, ledger=True) as tx:
+            if self.verifier.draw_seats(tx, ensure_seed(tx), offerings=served):
+                return _queued(tx, [], seats=True)
+        return Queued()
 
     async def pop(
         self, worker_id: str, wait_s: float, max_jobs: int | None = None
@@ -230,13 +230,26 @@ class WorkerService:
     ) -> tuple[WorkerRecord, list[str], int, bool, bool, list[JobRecord]]:
         """A pop's first try, in one thread hop: the registered worker, the offerings its
         stake lets it serve, how many jobs it may take, whether it may be offered
-        validation seats, whether a queued seat is drawn for it, and what it leased."""
-        worker = self._worker(worker_id)
+        validation seats, whether a queued seat is drawn for it, and what it leased.
+
+        What it reads and marks before the lease is one transaction: on SQLite every
+        transaction queues for the one writer, and this try made five, its lease
+        included, where it now makes two (decision 0026)."""
+        now = self.clock.now_ms()
+        with self.store.transaction() as tx:
+            worker = tx.workers.get(worker_id)
+            if worker is None:
+                raise Forbidden("register this worker key first")
+            served = self._served(tx, worker)
+            seats = self._may_take_seats(tx, worker_id)
+            held, wake, unseeded = self._seen(tx, worker, served, now)
+        if unseeded:
+            wake = self._draw_unseeded(served, now)
+        if wake:  # seats drawn for other waiting workers wake them
+            self.notifier.queue.fire(wake)
+        seated = held or worker.id in wake.workers
         caps = worker.capabilities
-        served = self._served(worker)
         limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
-        seats = self._may_take_seats(worker_id)
-        seated = self._seen(worker, served)
         return worker, served, limit, seats, seated, self._lease(worker, served, limit, seats)
 
     def _recheck_s(self, worker_id: str, seated: bool) -> float:
@@ -258,9 +271,14 @@ class WorkerService:
     ) -> list[JobRecord]:
         """A waiting pop's lease. Finding nothing, it passes the wake-ups it got on for
         the offerings that still have jobs queued (another pop won the race, or the job
-        does not fit this worker): the next waiter tries them."""
+        does not fit this worker): the next waiter tries them. A lease that fails (the
+        database refused it) passes them all on: this pop leaves, its jobs still queued."""
         tickets = self.notifier.queue.take(waiter)
-        leased = self._lease(worker, served, limit, seats, waiting=True)
+        try:
+            leased = self._lease(worker, served, limit, seats, waiting=True)
+        except BaseException:
+            self.notifier.queue.pass_on(tickets, {ticket.offering for ticket in tickets})
+            raise
         if not leased and tickets:
             with self.store.transaction() as tx:
                 still = tx.dispatch.queued_in({ticket.offering for ticket in tickets})

@@ -26,6 +26,7 @@ from swarmgen.store.ledger import Book, LedgerRepository
 from swarmgen.store.network import NetworkRepository
 from swarmgen.store.nonces import NonceRepository
 from swarmgen.store.outbox import OutboxRepository
+from swarmgen.store.serial import WriterLock
 from swarmgen.store.users import UserRepository
 from swarmgen.store.validations import ValidationRepository
 from swarmgen.store.verdicts import VerdictRepository
@@ -105,6 +106,9 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer = WriterLock() if engine.dialect.name == "sqlite" else None
+        """SQLite: this process's transactions queue here rather than in SQLite's busy
+        handler (:mod:`swarmgen.store.serial`)."""
 
     @contextlib.contextmanager
     def transaction(
@@ -113,7 +117,7 @@ class SqlStore:
         """One unit of work; with ``ledger``, serialised with every other ledger write."""
         if ledger and now_ms is None:
             raise ValueError("a ledger transaction needs now_ms for its entries")
-        with self.engine.begin() as conn:
+        with self._writer or contextlib.nullcontext(), self.engine.begin() as conn:
             book = Book.open(conn, now_ms) if ledger and now_ms is not None else None
             yield SqlTransaction(conn, book)
 

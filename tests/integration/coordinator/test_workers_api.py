@@ -415,3 +415,51 @@ def test_a_seat_drawn_for_a_waiting_worker_wakes_it(env: Env, served: str) -> No
     assert got and got[0], "the drawn worker was not woken"
     assert time.monotonic() - started < 4.0
     assert env.reads.jobs.get(got[0][0]["job_id"]).validates == job_id
+
+
+def test_a_waiting_pop_whose_lease_fails_passes_its_wake_up_on(
+    env: Env, served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The waiter a job woke fails to lease (the database refused it): its pop fails, and
+    the job goes at once to another waiter, not after the re-check or that waiter's wait."""
+    service = env.http.app.state.services.workers
+    lease = service._lease
+    failed: list[str] = []
+
+    def failing_once(worker: Any, *args: Any, waiting: bool = False, **kwargs: Any) -> Any:
+        if waiting and not failed:
+            failed.append(worker.id)
+            raise RuntimeError("database is locked")
+        return lease(worker, *args, waiting=waiting, **kwargs)
+
+    monkeypatch.setattr(service, "_lease", failing_once)
+    room = env.http.app.state.services.notifier.queue
+    workers = [WorkerClient(served, KeyPair.generate()) for _ in range(2)]
+    for n, worker in enumerate(workers):
+        worker.register(f"w{n}", MODELS, 4096, 1)
+    got: dict[str, Any] = {}
+
+    def pop(worker: WorkerClient) -> None:
+        try:
+            got[worker.keys.public_key] = worker.pop(8, 1)
+        except SwarmgenAPIError as exc:
+            got[worker.keys.public_key] = exc.status
+
+    threads = [threading.Thread(target=pop, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(room.waiters(MODELS[0])) < 2:
+        assert time.monotonic() < deadline, "the pops never waited"
+        time.sleep(0.01)
+    started = time.monotonic()
+    env.submit(env.image())
+    for thread in threads:
+        thread.join(15)
+    for worker in workers:
+        worker.close()
+    (unlucky,) = failed
+    assert got[unlucky] == 500
+    (other,) = set(got) - {unlucky}
+    assert len(got[other]) == 1, got
+    assert time.monotonic() - started < 4.0

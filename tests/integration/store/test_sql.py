@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from swarmgen.core import accounts, credits
@@ -42,3 +45,33 @@ def test_create_if_missing_returns_the_user_already_there(store: Store) -> None:
         first = tx.users.create_if_missing(UserRecord("u1", "anonymous", "anonymous", 1))
         again = tx.users.create_if_missing(UserRecord("u2", "anonymous", "anonymous", 2))
     assert first == again == UserRecord("u1", "anonymous", "anonymous", 1)
+
+
+def test_a_transaction_waiting_for_another_begins_once_it_commits(store: Store) -> None:
+    """SQLite lets one transaction in at a time. One that finds the database locked by
+    another thread of this process must begin when that one ends, not after SQLite's busy
+    handler has slept its 100 ms rounds (after 228 ms of waiting, each a full 100 ms)."""
+    held = threading.Event()
+    ended: list[float] = []
+    began: list[float] = []
+
+    def first() -> None:
+        with store.transaction() as tx:
+            tx.users.create(UserRecord("u1", "ann", "user", 1))
+            held.set()
+            time.sleep(0.25)
+        ended.append(time.perf_counter())
+
+    def second() -> None:
+        held.wait()
+        with store.transaction() as tx:
+            began.append(time.perf_counter())
+            tx.users.create(UserRecord("u2", "bob", "user", 1))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    late_ms = (began[0] - ended[0]) * 1000
+    assert late_ms < 40, f"began {late_ms:.0f} ms after the other committed"
