@@ -68,8 +68,9 @@ class CoordinatorSettings(BaseSettings):
     seat_hold_s: float = Field(
         SEAT_HOLD_S,
         ge=0,
-        description="Longest a worker stays idle while a validation seat drawn for it waits "
-        "to take the place of an ordinary job; then the seat goes out on its own.",
+        description="Mean time a worker stays idle while a validation seat drawn for it waits "
+        "to take the place of an ordinary job (drawn afresh, exponential, each idle spell; "
+        "0: seats go out at once); then the seat goes out on its own.",
     )
     public_window_s: int = Field(
         PUBLIC_WINDOW_S,

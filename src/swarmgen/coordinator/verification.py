@@ -60,7 +60,14 @@ from swarmgen.core.verification import (
     must_check,
     sampling_rate,
 )
-from swarmgen.core.verification.draw import LIVE_MS, Candidate, Seat, eligible, pick
+from swarmgen.core.verification.draw import (
+    LIVE_MS,
+    Candidate,
+    Seat,
+    draw_order,
+    eligible,
+    pick,
+)
 from swarmgen.core.verification.escalation import Participant
 from swarmgen.core.verification.reliability import MAX_MISSED_SEATS, SeatRecord, may_take_seats
 from swarmgen.registry import Registry
@@ -257,7 +264,8 @@ class Verifier:
         owner_of = {c.worker_id: c.owner_id for c in pool}
         owner_of.update(tx.workers.owners({w for p in panels.values() for w in p}))
         changes: dict[str, str | None] = {}
-        for job in seats:
+        by_id = {s.id: s for s in seats}
+        for job in (by_id[i] for i in draw_order(seed, by_id)):  # never in id order
             assert job.validates is not None
             others = {
                 w

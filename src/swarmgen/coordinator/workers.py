@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import Output
 from swarmgen.core.receipts import Receipt
-from swarmgen.core.scheduling import Pace
+from swarmgen.core.scheduling import ANY_TIME, Pace, draw_hold_ms, draw_places
 from swarmgen.core.verification.reliability import may_take_seats
 from swarmgen.errors import (
     BadSignature,
@@ -75,6 +76,8 @@ class WorkerService:
     """Per worker, what :func:`~swarmgen.core.scheduling.hand_out` needs of its past pops
     (in this process: a worker popping at several replicas is paced at each)."""
     _pace_lock: threading.Lock = dataclass_field(default_factory=threading.Lock, repr=False)
+    _coins: random.Random = dataclass_field(default_factory=random.SystemRandom, repr=False)
+    """Where the seats' places and holds are drawn: nothing a worker can predict."""
 
     def register(
         self, worker_id: str, owner: UserRecord | None, name: str, capabilities: Capabilities
@@ -253,18 +256,17 @@ class WorkerService:
         return worker, served, limit, seats, seated, self._lease(worker, served, limit, seats)
 
     def _recheck_s(self, worker_id: str, seated: bool) -> float:
-        """How long a waiting pop sleeps unless woken: the safety re-check, and no more
-        than a second while a seat is drawn for it (``seated``) and its hold runs (the
-        seat goes out once the hold passes, with no queue change to wake it; decision
-        0025)."""
-        hold_ms = int(self.settings.seat_hold_s * 1000)
+        """How long a waiting pop sleeps unless woken: the safety re-check, and no longer
+        than until its idle spell's hold passes while a seat is drawn for it (``seated``:
+        the seat then goes out, with no queue change to wake it; decision 0025)."""
+        recheck = self.settings.pop_recheck_s
         with self._pace_lock:
             pace = self._paces.get(worker_id)
-        idle = pace.idle_since_ms if pace else None
-        held = idle is not None and self.clock.now_ms() - idle < hold_ms
-        if seated and held:
-            return min(1.0, self.settings.pop_recheck_s)
-        return self.settings.pop_recheck_s
+        due = pace.due_ms if pace else None
+        if not seated or due is None:
+            return recheck
+        left_s = (due - self.clock.now_ms()) / 1000
+        return min(recheck, left_s + 0.005) if left_s > 0 else recheck
 
     def _lease_woken(
         self, waiter: Waiter, worker: WorkerRecord, served: Sequence[str], limit: int, seats: bool
@@ -302,7 +304,7 @@ class WorkerService:
         hold_ms = int(self.settings.seat_hold_s * 1000)
         with self._pace_lock:
             pace = self._paces.get(worker.id, Pace())
-        turn = pace.turn(now, hold_ms)
+        turn = ANY_TIME if hold_ms <= 0 else pace.turn(now, draw_places(self._coins, limit))
         with self.store.transaction() as tx:
             leased = tx.dispatch.lease(
                 worker.id,
@@ -318,7 +320,7 @@ class WorkerService:
         drawn = sum(job.validates is not None for job in leased)
         with self._pace_lock:
             self._paces[worker.id] = pace.after(
-                now, turn, drawn, len(leased) - drawn, caps["max_batch"]
+                now, turn, drawn, len(leased) - drawn, draw_hold_ms(self._coins, hold_ms)
             )
         return leased
 

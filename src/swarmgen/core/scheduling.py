@@ -9,8 +9,11 @@ indexes, so a lease walks an index instead of sorting the queue (decision record
 Validation seats go out by :func:`hand_out` (decision record 0008): a seat drawn for a
 worker takes the place of an ordinary job that worker's pop would have leased anyway,
 so a pop carrying a seat returns exactly when one carrying ordinary work would; the
-ordinary job stays queued for the next worker. Only a worker left idle for its hold
-(:class:`Pace`) gets its seats with nothing else due, so no panel waits for ever.
+ordinary job stays queued for the next worker. Each place of a lease goes to a waiting
+seat with the same chance (:data:`SEAT_SHARE`, the coordinator's coin), so neither the
+lease's length nor the worker's past says which jobs are seats. Only a worker left idle
+for its hold (:class:`Pace`, drawn per idle spell) gets its seats with nothing else due,
+as many as it would get of as many ordinary jobs, so no panel waits for ever.
 
 Workers waiting together share a short queue (:func:`fair_share`): each takes its part
 of the jobs due rather than a full batch, so a burst is spread over every idle worker
@@ -19,8 +22,9 @@ instead of going to whichever asked first (decision record 0023).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from swarmgen.core.jobs import Spec
 from swarmgen.core.modalities.base import modality_of
@@ -111,80 +115,106 @@ def fair_share(found: int, limit: int, sharing: int) -> int:
 
 
 SEAT_HOLD_S = 5.0
-"""Longest a worker may stay idle while a seat drawn for it waits for an ordinary job
-to take the place of; past it the seat goes out on its own."""
+"""Mean time a worker stays idle while a seat drawn for it waits for an ordinary job to
+take the place of; past its hold the seat goes out on its own."""
+SEAT_SHARE = 0.5
+"""Chance that each place of a lease goes to a seat waiting for the worker rather than
+to the ordinary job due there: one half keeps a worker drawn onto every panel running
+as many ordinary jobs as seats, on average, while ordinary work is due."""
 
 
 @dataclass(frozen=True)
 class SeatTurn:
     """How the validation seats drawn for a worker may go out in one lease."""
 
-    credit: int
-    """Seats it may take in place of ordinary jobs due to it (what :class:`Pace` keeps)."""
+    places: tuple[bool, ...] | None
+    """Per place of the lease, in order, whether a seat waiting for the worker takes it
+    (:func:`draw_places`: each with the same chance, whatever the batch or the worker's
+    past); places past the end take none. ``None``: unpaced, the seats go first and
+    ordinary jobs fill what room is left (:data:`ANY_TIME`)."""
     overdue: bool
-    """It has been idle for its hold: its seats go out even with no ordinary job due."""
+    """Its hold has passed: with no ordinary job due, its seats go out on their own."""
 
 
-ANY_TIME = SeatTurn(credit=2**31, overdue=True)
+ANY_TIME = SeatTurn(places=None, overdue=True)
 """No pacing: seats go out whenever they are drawn (tools and tests of dispatch alone)."""
 
 
+def draw_places(rng: random.Random, count: int, share: float = SEAT_SHARE) -> tuple[bool, ...]:
+    """The coordinator's coins for the first ``count`` places of a lease, each true with
+    chance ``share``, independently (``rng``: a source the worker cannot predict)."""
+    return tuple(rng.random() < share for _ in range(max(count, 0)))
+
+
+HOLD_CUT = 10
+"""Longest hold, in means (an exponential draw is cut there, about once in 22,000)."""
+
+
+def draw_hold_ms(rng: random.Random, mean_ms: int) -> int:
+    """One idle spell's hold: exponential with mean ``mean_ms`` (0: none), cut at
+    :data:`HOLD_CUT` means. Memoryless: however long a worker has been idle, the chance
+    that its seat goes out in the next moment is the same, so the moment says nothing."""
+    if mean_ms <= 0:
+        return 0
+    return int(min(rng.expovariate(1.0 / mean_ms), HOLD_CUT * mean_ms))
+
+
 def hand_out(
-    ordinary: Sequence[str], seats: Sequence[str], limit: int, turn: SeatTurn
+    ordinary: Sequence[str], seats: Sequence[str], limit: int, turn: SeatTurn, sharing: int = 1
 ) -> list[str]:
     """The ids a worker leases, in id order (ids are random: the order says nothing).
 
-    ``ordinary`` are the ordinary jobs due to it, best first; ``seats`` the seats drawn
-    for it that it may sit (one per panel), best first. A seat only takes the place of
-    one of the ordinary jobs the lease would carry (the worst of them, which stays
-    queued), at most ``turn.credit`` of them; an overdue worker gets its seats first
-    and ordinary jobs in what room is left. The store's lease applies this to the rows
-    its queries found, so the rule is written here once.
+    ``ordinary`` are the ordinary jobs due to it, best first (its :func:`fair_share`);
+    ``seats`` the seats drawn for it that it may sit (one per panel), best first. A seat
+    only takes a place of the lease its ordinary jobs would fill, a place ``turn.places``
+    gives to seats, and the ordinary jobs it displaces (the worst) stay queued: the lease
+    is as long, and each of its jobs as likely a seat, whatever its length. With no
+    ordinary job due, an overdue worker gets its seats as it would get as many ordinary
+    jobs queued for it among ``sharing`` waiting workers. Unpaced (:data:`ANY_TIME`),
+    seats go first and ordinary jobs fill the room left. The store's lease applies this
+    to the rows its queries found, so the rule is written here once.
     """
-    due = list(ordinary[: max(limit, 0)])
-    if turn.overdue:
-        placed = list(seats[: max(limit, 0)])
-        chosen = placed + due[: max(limit, 0) - len(placed)]
-    else:
-        swaps = min(len(seats), len(due), max(turn.credit, 0))
-        chosen = list(seats[:swaps]) + due[: len(due) - swaps]
-    return sorted(chosen)
+    room = max(limit, 0)
+    due = list(ordinary[:room])
+    if turn.places is None:  # unpaced
+        placed = list(seats[:room])
+        return sorted([*placed, *due[: room - len(placed)]])
+    if not due:
+        count = fair_share(len(seats), limit, sharing) if turn.overdue else 0
+        return sorted(seats[:count])
+    swaps = min(len(seats), sum(turn.places[: len(due)]))
+    return sorted([*seats[:swaps], *due[: len(due) - swaps]])
 
 
 @dataclass(frozen=True)
 class Pace:
     """What the coordinator remembers of one worker between its pops, for
-    :func:`hand_out`: since when it has been idle (its pops finding nothing due), and
-    how many seats it may take in place of ordinary jobs. Each ordinary job leased
-    earns one, each seat spends one, up to ``cap``: a worker drawn onto every panel
-    still runs at least as many ordinary jobs as seats while ordinary work is due."""
+    :func:`hand_out`: since when it has been idle (its pops finding nothing due) and
+    when, in that idle spell, its seats fall due (a hold from :func:`draw_hold_ms`)."""
 
     idle_since_ms: int | None = None
-    credit: int = 0
+    due_ms: int | None = None
 
-    def turn(self, now_ms: int, hold_ms: int) -> SeatTurn:
-        """How its seats may go out now: overdue once it has been idle for ``hold_ms``
-        (at once with no hold)."""
-        idle = self.idle_since_ms
-        overdue = hold_ms <= 0 or (idle is not None and now_ms - idle >= hold_ms)
-        return SeatTurn(self.credit, overdue)
+    def turn(self, now_ms: int, places: tuple[bool, ...] | None) -> SeatTurn:
+        """How its seats may go out now, with the coordinator's coins ``places``:
+        overdue once its idle spell's hold has passed."""
+        return SeatTurn(places, overdue=self.due_ms is not None and now_ms >= self.due_ms)
 
-    def after(self, now_ms: int, turn: SeatTurn, seats: int, ordinary: int, cap: int) -> Pace:
+    def after(self, now_ms: int, turn: SeatTurn, seats: int, ordinary: int, hold_ms: int) -> Pace:
         """The pace after a lease, under ``turn``, of ``seats`` seats and ``ordinary``
-        ordinary jobs.
+        ordinary jobs; ``hold_ms`` is the hold of an idle spell this lease would start.
 
-        Seats that took the places of ordinary jobs spend credit; ordinary jobs leased
-        earn it (up to ``cap``). A lease with ordinary work due ends an idle spell; seats
-        that went out because the worker was overdue leave it overdue, so a worker with
-        no ordinary work runs its seats back to back rather than one per hold."""
+        A lease that finds nothing starts an idle spell (or continues one); a lease with
+        ordinary work ends it. Seats that went out because the worker was overdue leave
+        it overdue, so a worker with no ordinary work runs its seats back to back rather
+        than one per hold."""
         if seats == 0 and ordinary == 0:
-            idle = self.idle_since_ms
-            return replace(self, idle_since_ms=now_ms if idle is None else idle)
+            if self.idle_since_ms is not None:
+                return self
+            return Pace(idle_since_ms=now_ms, due_ms=now_ms + max(hold_ms, 0))
         if turn.overdue and ordinary == 0:
             return self
-        spent = 0 if turn.overdue else seats
-        credit = min(max(cap, 0), max(self.credit - spent, 0) + ordinary)
-        return Pace(idle_since_ms=None, credit=credit)
+        return Pace()
 
 
 def lease_ttl_s(spec: Spec, min_s: int = LEASE_MIN_S, max_s: int = LEASE_MAX_S) -> int:

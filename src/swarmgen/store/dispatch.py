@@ -186,8 +186,9 @@ class DispatchRepository(Repository):
         wait for them (counted without locking a row, along ``ix_jobs_queue``); the
         seats drawn for it are those :func:`may_run` allows (one per panel), found
         through ``ix_jobs_seats``; :func:`~swarmgen.core.scheduling.hand_out` decides,
-        under ``turn``, which of them go out. ``leased_ms`` is set to ``now``: the
-        lease's hard end counts from it. Nothing here sorts more rows than it leases.
+        under ``turn`` and among ``sharing`` waiting workers, which of them go out.
+        ``leased_ms`` is set to ``now``: the lease's hard end counts from it. Nothing
+        here sorts more rows than it leases.
         """
         c = t.jobs.c
         wanted = sorted(set(offerings))
@@ -213,7 +214,7 @@ class DispatchRepository(Repository):
                 .with_for_update(skip_locked=True)
             )
             drawn = _one_seat_per_panel(self.conn.execute(query))
-        ids = hand_out(due, drawn, limit, turn)
+        ids = hand_out(due, drawn, limit, turn, sharing)
         if not ids:
             return []
         self.conn.execute(

@@ -13,6 +13,7 @@ drawn, is forced where it matters. The figures at scale are ``bench/adversary.py
 from __future__ import annotations
 
 import json
+import random
 from types import SimpleNamespace
 from typing import Any
 
@@ -142,8 +143,24 @@ def test_recognise_a_seat_and_an_ordinary_job_of_the_same_spec_look_the_same(env
 
 
 PACED = pytest.mark.parametrize("settings_overrides", [{"seat_hold_s": 5}])
-"""Seats paced as a coordinator paces them by default: in place of ordinary jobs due,
-or after the worker has been idle for five seconds."""
+"""Seats paced as a coordinator paces them by default: in places of ordinary jobs due
+that the coordinator's coins give them, or after the worker has been idle for its hold
+(drawn, with a mean of five seconds)."""
+
+
+class Coins(random.Random):
+    """The coordinator's coins, fixed for a test: every place of a lease goes to a seat
+    (``seat``) or none does, and every idle spell's hold is the mean hold."""
+
+    def __init__(self, seat: bool) -> None:
+        super().__init__(0)
+        self.seat = seat
+
+    def random(self) -> float:
+        return 0.0 if self.seat else 0.999
+
+    def expovariate(self, lambd: float = 1.0) -> float:
+        return 1 / lambd
 
 
 def seat_of(env: Env, job_id: str) -> str | None:
@@ -156,9 +173,11 @@ def test_recognise_a_pop_carries_a_seat_only_when_it_would_carry_ordinary_work(
     env: Env,
 ) -> None:
     """The pop that brings a seat returns when a pop would have anyway: at once when an
-    ordinary job is due (which then stays queued for another worker), else once the
-    worker has been idle for the hold, counted from its first idle pop, never at the
-    instant the seat was drawn."""
+    ordinary job is due and the coordinator's coin gives the seat its place (the
+    ordinary job then stays queued for another worker), else once the worker has been
+    idle for its hold, counted from its first idle pop, never at the instant the seat
+    was drawn."""
+    env.http.app.state.workers._coins = Coins(seat=True)
     claimant, spy = staked(env, "ann"), staked(env, "eve")
 
     def ordinary_job() -> str:
@@ -188,6 +207,13 @@ def test_recognise_a_pop_carries_a_seat_only_when_it_would_carry_ordinary_work(
     pop_one(third)  # in place of an ordinary job due...
     assert {j.state.value for j in env.reads.jobs.get_many(list(due))} == {"queued"}
     assert {pop_one(None), pop_one(None)} == due  # ...which stayed queued
+    env.http.app.state.workers._coins = Coins(seat=False)
+    fourth = claim(env, claimant)
+    plain = ordinary_job()
+    assert pop_one(None) == plain  # a place its coin keeps from seats: the seat waits
+    env.http.app.state.workers._coins = Coins(seat=True)
+    ordinary_job()
+    pop_one(fourth)
 
 
 def public_view(env: Env) -> list[str]:

@@ -409,9 +409,10 @@ def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Stor
     """Each store's lease leases exactly :func:`hand_out` of its :func:`fair_share` of the
     ordinary jobs due (best first by the core's :func:`queue_key`, whatever the aging, over
     every offering the worker serves, within its pixels) and the seats drawn for the
-    worker (one per panel): a seat never goes out but in place of an ordinary job, unless
-    the worker is overdue. Each queued job's position counts the jobs of its offering the
-    core puts ahead of it."""
+    worker (one per panel): a seat never goes out but in a place of an ordinary job its
+    coin gives it, unless the worker is overdue with nothing ordinary due (or unpaced).
+    Each queued job's position counts the jobs of its offering the core puts ahead of
+    it."""
     rng = random.Random(19)
     aged_apart = 0  # cases where aging puts an older job ahead of a higher priority
     for case in range(60):
@@ -439,7 +440,8 @@ def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Stor
             )
             for n in range(rng.randint(0, 3))
         ]
-        limit, turn = rng.randint(1, 4), SeatTurn(rng.randint(0, 3), rng.random() < 0.3)
+        coins = rng.choice([None, tuple(rng.random() < 0.5 for _ in range(4))])
+        limit, turn = rng.randint(1, 4), SeatTurn(coins, rng.random() < 0.3)
         sharing = rng.choice([1, 1, 2, 3, 5])
         with store.transaction() as tx:
             tx.jobs.insert(ordinary + seats)
@@ -458,7 +460,7 @@ def test_lease_hands_out_what_the_core_rule_picks_on_generated_cases(store: Stor
         due_rows = fit(ordinary)
         due = [j.id for j in due_rows[: fair_share(len(due_rows), limit, sharing)]]
         aged_apart += [j.id for j in due_rows] != [j.id for j in best(due_rows)]
-        expected = hand_out(due, drawn, limit, turn)
+        expected = hand_out(due, drawn, limit, turn, sharing)
         served = sorted(str(o) for o in caps.offerings)
         with store.transaction() as tx:
             everyone = ordinary + seats
@@ -509,6 +511,34 @@ def test_waiting_workers_share_a_short_queue_and_a_deep_one_fills_every_batch(
         assert len(tx.dispatch.lease("w9", ["echo-image@fp32"], 4096, 4, 2, sharing=40)) == 4
         short = tx.dispatch.lease("w8", ["echo-image@fp32"], 4096, 4, 2, sharing=40)
     assert len(short) == 2  # then 60 due among 40 waiting: 1.5 each, rounded up
+
+
+def test_an_overdue_worker_s_seats_go_out_as_its_share_of_a_queue_would(store: Store) -> None:
+    """With nothing ordinary due, an overdue worker among ``sharing`` waiting pops
+    leases as many of its seats as it would lease ordinary jobs from a queue of that
+    many: seats alone in a lease of their own are no longer than ordinary ones."""
+    late = SeatTurn((), overdue=True)
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job(f"s{n}", validates=f"claim{n}", exclude_worker="w9", assigned_worker="w0")
+                for n in range(4)
+            ]
+        )
+    leased = []
+    for sharing in (3, 2, 1):
+        with store.transaction() as tx:
+            due = len(tx.dispatch.queued_seats())
+            got = tx.dispatch.lease(
+                "w0", ["echo-image@fp32"], 4096, 4, 1, turn=late, sharing=sharing
+            )
+        assert len(got) == fair_share(due, 4, sharing)
+        leased.append(len(got))
+    assert leased == [2, 1, 1]  # ceil(4 / 3), ceil(2 / 2), the last one alone
+    with store.transaction() as tx:  # not overdue, nothing ordinary due: the seat waits
+        tx.dispatch.release("w0", ["s0"], 2)
+        waiting = SeatTurn((True,), overdue=False)
+        assert tx.dispatch.lease("w0", ["echo-image@fp32"], 4096, 4, 3, turn=waiting) == []
 
 
 def test_a_new_aging_places_every_job_again_once(store: Store) -> None:

@@ -136,6 +136,16 @@ def point(seed: bytes, checked_job_id: str, seat: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+def draw_order(seed: bytes, seats: Iterable[str]) -> list[str]:
+    """The order in which seats drawn together are drawn: by ``SHA-256(seed ‖ 0x01 ‖
+    seat)``, unrelated to the seats' ids (which their workers see) and unknown to anyone
+    before the seed is revealed. The order matters within a panel: a seat drawn first
+    has the whole pool to draw from, the next ones only the owners left. Drawn in id
+    order, a panel's lowest id went most often to the owner with the most stake, so
+    that owner's workers saw their seats' ids run low, and seats first in their leases."""
+    return sorted(seats, key=lambda s: hashlib.sha256(seed + b"\x01" + s.encode()).digest())
+
+
 def pick(seed: bytes, checked_job_id: str, seat: str, pool: Sequence[Candidate]) -> str | None:
     """The worker whose span of the stake holds the seat's point (``pool`` in draw order,
     as :func:`eligible` returns it), or ``None`` for an empty pool."""

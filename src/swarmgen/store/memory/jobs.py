@@ -265,7 +265,7 @@ class MemoryDispatch:
                 panels.add(job.validates)
                 drawn.append(job.id)
         leased = []
-        for job_id in hand_out(due, drawn, limit, turn):
+        for job_id in hand_out(due, drawn, limit, turn, sharing):
             job = self.t.jobs[job_id]
             taken = replace(
                 job,

@@ -14,6 +14,7 @@ from swarmgen.core.verification.draw import (
     Candidate,
     Seat,
     draw,
+    draw_order,
     eligible,
     pick,
     take_deadline_ms,
@@ -188,3 +189,17 @@ def test_an_unowned_panel_member_bars_no_one_else() -> None:
         min_stake=1,
     )
     assert [c.worker_id for c in found] == ["a", "b"]
+
+
+def test_seats_are_drawn_in_an_order_their_ids_do_not_give() -> None:
+    """The first seat drawn of a panel (the one drawn from the whole pool) is its lowest
+    id a third of the time, not always; the order is fixed by the seed alone."""
+    rng = random.Random(5)
+    first_is_lowest = 0
+    for n in range(3_000):
+        seats = [f"{rng.getrandbits(128):032x}" for _ in range(3)]
+        order = draw_order(bytes([n % 7]) * 32, seats)
+        assert sorted(order) == sorted(seats)
+        assert order == draw_order(bytes([n % 7]) * 32, list(reversed(seats)))
+        first_is_lowest += order[0] == min(seats)
+    assert abs(first_is_lowest / 3_000 - 1 / 3) < 0.03
