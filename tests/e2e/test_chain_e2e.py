@@ -59,11 +59,11 @@ def _jobs(net: LocalNetwork, key: str, count: int, prefix: str) -> list[dict[str
 def _jobs_until(
     net: LocalNetwork, key: str, db: str, worker: str, least: int, prefix: str
 ) -> list[dict[str, object]]:
-    """Rounds of 12 jobs until ``worker`` has run ``least`` of them (at most 6 rounds):
+    """Rounds of 12 jobs until ``worker`` has run ``least`` of them (at most 9 rounds):
     echo jobs finish in milliseconds, and a worker can miss a whole round."""
     views: list[dict[str, object]] = []
     ran: list[str | None] = []
-    for round_ in range(6):
+    for round_ in range(9):
         views += _jobs(net, key, 12, f"{prefix} {round_}")
         ran = [w for _, w, _ in _rows(db, [str(v["id"]) for v in views])]
         if ran.count(worker) >= least:

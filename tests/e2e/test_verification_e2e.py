@@ -36,7 +36,7 @@ EPOCH_S = 25
 JOBS = 32
 """Jobs submitted at least, in rounds of :data:`ROUND`."""
 ROUND = 8
-MAX_ROUNDS = 8
+MAX_ROUNDS = 12
 HONEST = ("ann", "bob", "cy")
 CONVICTION = 4
 """Failed checks out of as many that convict under the default honest false-positive rate."""
