@@ -75,7 +75,7 @@ CACHE = "cache"
 """The workers' model cache in the data folder, kept from run to run."""
 STAGES = (3,)
 """The demo's panel stages (see the module docstring)."""
-EXTRA_ROUNDS = 3
+EXTRA_ROUNDS = 5
 """Rounds of more jobs the requester submits while the cheater has run none of the kind
 it cheats on: on a fast model, which worker asks first is a race it can lose."""
 QUIET_S = 3.0
