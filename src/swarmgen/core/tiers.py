@@ -80,6 +80,8 @@ class TierPins:
             parts.append(f"{self.layers} in {'+'.join(self.modules)}")
             if self.keep:
                 parts.append(f"keeps {'+'.join(self.keep)}")
+            if self.dtype != "float32":
+                parts.append(f"on {self.dtype}")
         return " ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:

@@ -68,10 +68,10 @@ def test_each_tier_lists_its_price_how_it_is_computed_its_footprint_and_quality(
             entry = registry.offering(Offering.parse(view["model"]))
             assert view["typical_price"] > 0
             assert view["footprint"] == entry.footprint and view["quality"] == entry.quality
-    int4 = listed["smollm2-135m@int4"]["tier"]
-    assert (
-        int4.startswith("torchao>=0.18,<0.19 intx-weight-only 4-bit group 32") and "lm_head" in int4
+    assert listed["smollm2-135m@int4"]["tier"] == (
+        "optimum-quanto>=0.2.7,<0.3 quanto-weight-only 4-bit group 128 Linear in model on bfloat16"
     )
+    assert "keeps lm_head" in listed["smollm2-135m@int8"]["tier"]
     assert listed["shapes-64@fp16"]["tier"] == "torch>=2.13,<2.14 dtype float16"
     assert listed["shapes-64@fp32"]["tier"] == "reference (model pins)"
 
