@@ -123,13 +123,19 @@ def image_jobs(offering: Offering, count: int, seed: int, steps: int = 20) -> li
     ]
 
 
-def text_jobs(offering: Offering, count: int, seed: int, max_tokens: int = 20) -> list[Job]:
-    """Chat jobs in pairs over :data:`TEXT_PROMPTS`: pair ``k`` asks prompt ``k``, first
-    greedy, then sampled (T=0.8, top-p 0.95), so the greedy jobs of up to 200 pairs each
-    ask something else."""
+def text_jobs(
+    offering: Offering,
+    count: int,
+    seed: int,
+    max_tokens: int = 20,
+    prompts: Sequence[str] = TEXT_PROMPTS,
+) -> list[Job]:
+    """Chat jobs in pairs over ``prompts`` (:data:`TEXT_PROMPTS`): pair ``k`` asks prompt
+    ``k``, first greedy, then sampled (T=0.8, top-p 0.95), so the greedy jobs of up to 200
+    pairs each ask something else."""
     jobs = []
     for i in range(count):
-        prompt = TEXT_PROMPTS[(i // 2) % len(TEXT_PROMPTS)]
+        prompt = prompts[(i // 2) % len(prompts)]
         sampled = i % 2 == 1
         spec = TextSpec(
             messages=(Message("user", prompt),),

@@ -34,7 +34,10 @@ def honest(registry: Registry, model_cache: Path) -> Any:
     return backend
 
 
-JOBS = text_jobs(TEXT, 2, seed=5, max_tokens=8)  # one greedy, one sampled
+JOBS = text_jobs(TEXT, 2, seed=5, max_tokens=8, prompts=["Name three colours."])
+"""One greedy and one sampled job. A prompt on which the cheap model's first greedy
+tokens differ from SmolLM2's: where they agree (e.g. "Name three things about the
+sea."), the prefill cheat's greedy claim is an honest answer token for token."""
 
 MEASURED_ONLY = {Cheat.BF16}
 """Cheats without a per-check detection target (0006: bf16 is caught on about 97 % of
