@@ -26,12 +26,15 @@ past :func:`~swarmgen.core.verification.draw.take_deadline_ms`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Integer,
     Select,
+    String,
     and_,
     bindparam,
     case,
@@ -85,9 +88,11 @@ ORDER = (t.jobs.c.queue_key, t.jobs.c.created_ms, t.jobs.c.id)
 age, then id; ``ix_jobs_queue`` holds the queued jobs of an offering in this order."""
 
 
-def _due(offering: str, max_pixels: int, sqlite: bool) -> Select[int, int, str]:
-    """The ordinary jobs of ``offering`` due to a worker holding ``max_pixels``, best
-    first: a range of ``ix_jobs_queue`` read in its own order.
+@functools.cache
+def _due(sqlite: bool) -> Select[int, int, str]:
+    """The ordinary jobs of ``:offering`` due to a worker holding ``:max_pixels``, best
+    first: a range of ``ix_jobs_queue`` read in its own order, as a statement built once
+    (values bound at each call).
 
     On SQLite "not a validation job" is written so that no index can answer it: as
     ``validates IS NULL``, SQLite with statistics (``ANALYZE``) takes it for a selective
@@ -101,25 +106,39 @@ def _due(offering: str, max_pixels: int, sqlite: bool) -> Select[int, int, str]:
         select(*ORDER)
         .where(
             c.state == JobState.QUEUED.value,
-            c.offering == offering,
-            c.pixels <= max_pixels,
+            c.offering == bindparam("offering"),
+            c.pixels <= bindparam("max_pixels"),
             ordinary,
         )
         .order_by(*ORDER)
+        .limit(bindparam("most", type_=Integer))
     )
 
 
-def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
-    """Jobs ``worker_id`` may lease: every ordinary job, and validation jobs that
-    :func:`~swarmgen.core.verification.escalation.may_sit` allows it: seats drawn for
-    it, on a claim that is neither its own nor its owner's, nor a job its owner
-    submitted, and whose panel neither it nor another key of its owner has sat on
-    already (nor let a seat of expire). With
-    ``seats`` false (the worker missed too many seats this epoch,
-    :func:`~swarmgen.core.verification.reliability.may_take_seats`) only ordinary jobs."""
+@functools.cache
+def _best_query(sqlite: bool) -> Select[int, int, str]:
+    """:func:`_due`'s first ``:most``, locked (``SKIP LOCKED`` on PostgreSQL)."""
+    return _due(sqlite).with_for_update(skip_locked=True)
+
+
+@functools.cache
+def _count_query(sqlite: bool) -> Select[int]:
+    """How many of :func:`_due`'s first ``:most`` there are."""
+    return select(func.count()).select_from(_due(sqlite).subquery())
+
+
+@functools.cache
+def may_run(*, owned: bool) -> Any:
+    """The validation jobs worker ``:leaser`` (of owner ``:leaser_owner`` when
+    ``owned``) may lease, as :func:`~swarmgen.core.verification.escalation.may_sit`
+    allows: seats drawn for it, on a claim that is neither its own nor its owner's, nor
+    a job its owner submitted, and whose panel neither it nor another key of its owner
+    has sat on already (nor let a seat of expire). Built once per shape, the worker and
+    owner bound at each call: the lease runs it on every pop, and building it (three
+    aliases of the jobs table) cost more than running it."""
     c = t.jobs.c
-    if not seats:
-        return c.validates.is_(None)
+    worker_id = bindparam("leaser", type_=String)
+    owner_id = bindparam("leaser_owner", type_=String)
     sibling = t.jobs.alias("sibling")
     on_panel = exists().where(sibling.c.validates == c.validates, sibling.c.worker_id == worker_id)
     voted = exists().where(t.ballots.c.job_id == c.validates, t.ballots.c.validator_id == worker_id)
@@ -132,7 +151,7 @@ def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
         not_(voted),
         not_(missed),
     ]
-    if owner_id is not None:
+    if owned:
         allowed.append(or_(c.exclude_owner.is_(None), c.exclude_owner != owner_id))
         original = t.jobs.alias("original")  # nor a job its owner submitted
         allowed.append(
@@ -145,7 +164,47 @@ def may_run(worker_id: str, owner_id: str | None, seats: bool = True) -> Any:
             not_(exists().where(b.job_id == c.validates, b.validator_id.in_(keys))),
             not_(exists().where(m.checked_job_id == c.validates, m.worker_id.in_(keys))),
         ]
-    return or_(c.validates.is_(None), and_(*allowed))
+    return and_(*allowed)
+
+
+@functools.cache
+def _seats_query(*, owned: bool) -> Select[str, str]:
+    """The queued seats drawn for ``:leaser`` that :func:`may_run` lets it take, of
+    ``:offerings`` and within ``:max_pixels``, best first, at most ``:most``, locked:
+    found through ``ix_jobs_seats``."""
+    c = t.jobs.c
+    return (
+        select(c.id, c.validates)
+        .where(
+            c.assigned_worker == bindparam("leaser"),  # only its own seats: ix_jobs_seats
+            c.state == JobState.QUEUED.value,
+            c.offering.in_(bindparam("offerings", expanding=True)),
+            c.pixels <= bindparam("max_pixels"),
+            c.validates.is_not(None),
+            may_run(owned=owned),
+        )
+        .order_by(*ORDER)
+        .limit(bindparam("most", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+
+
+_IDS = bindparam("ids", type_=String, expanding=True)
+_NOW = bindparam("now", type_=BigInteger)
+_TAKE = (
+    update(t.jobs)
+    .where(t.jobs.c.id.in_(_IDS))
+    .values(
+        state=JobState.LEASED.value,
+        worker_id=bindparam("leaser"),
+        lease_expires_ms=_NOW + t.jobs.c.lease_ttl_s * 1000,
+        leased_ms=_NOW,
+        attempts=t.jobs.c.attempts + 1,
+        updated_ms=_NOW,
+    )
+)
+"""A lease's flip of its jobs to ``leased`` by ``:leaser`` at ``:now`` (see :func:`_expiry`)."""
+_ROWS = select(t.jobs).where(t.jobs.c.id.in_(_IDS))
 
 
 def _one_seat_per_panel(rows: Iterable[Any]) -> list[str]:
@@ -190,7 +249,6 @@ class DispatchRepository(Repository):
         ``leased_ms`` is set to ``now``: the lease's hard end counts from it. Nothing
         here sorts more rows than it leases.
         """
-        c = t.jobs.c
         wanted = sorted(set(offerings))
         take = limit
         if sharing > 1:
@@ -199,37 +257,22 @@ class DispatchRepository(Repository):
         due = self._best(wanted, max_pixels, take)
         drawn: list[str] = []
         if seats:
-            query = (
-                select(c.id, c.validates)
-                .where(
-                    c.assigned_worker == worker_id,  # only its own seats: ix_jobs_seats
-                    c.state == JobState.QUEUED.value,
-                    c.offering.in_(wanted),
-                    c.pixels <= max_pixels,
-                    c.validates.is_not(None),
-                    may_run(worker_id, owner_id),
-                )
-                .order_by(*ORDER)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+            found_seats = self.conn.execute(
+                _seats_query(owned=owner_id is not None),
+                {
+                    "leaser": worker_id,
+                    "leaser_owner": owner_id,
+                    "offerings": wanted,
+                    "max_pixels": max_pixels,
+                    "most": limit,
+                },
             )
-            drawn = _one_seat_per_panel(self.conn.execute(query))
+            drawn = _one_seat_per_panel(found_seats)
         ids = hand_out(due, drawn, limit, turn, sharing)
         if not ids:
             return []
-        self.conn.execute(
-            update(t.jobs)
-            .where(c.id.in_(ids))
-            .values(
-                state=JobState.LEASED.value,
-                worker_id=worker_id,
-                lease_expires_ms=_expiry(now),
-                leased_ms=now,
-                attempts=c.attempts + 1,
-                updated_ms=now,
-            )
-        )
-        rows = self.conn.execute(select(t.jobs).where(c.id.in_(ids))).all()
+        self.conn.execute(_TAKE, {"ids": ids, "leaser": worker_id, "now": now})
+        rows = self.conn.execute(_ROWS, {"ids": ids}).all()
         by_id = {row.id: JobRecord.from_row(row) for row in rows}
         return [by_id[i] for i in ids]
 
@@ -270,19 +313,22 @@ class DispatchRepository(Repository):
         """Whether :func:`may_run` lets ``worker_id`` lease job ``job_id`` (for tests and
         diagnostics; dispatch applies the same expression inside :meth:`lease`)."""
         c = t.jobs.c
-        query = select(c.id).where(c.id == job_id, may_run(worker_id, owner_id))
-        return self.conn.execute(query).first() is not None
+        rule = or_(c.validates.is_(None), may_run(owned=owner_id is not None))
+        query = select(c.id).where(c.id == bindparam("job_id"), rule)
+        params = {"job_id": job_id, "leaser": worker_id, "leaser_owner": owner_id}
+        return self.conn.execute(query, params).first() is not None
 
     def _count_due(self, offerings: Sequence[str], max_pixels: int, most: int) -> int:
         """How many ordinary jobs of ``offerings`` are due, counted up to ``most``
         without locking any: per offering, the head of its ``ix_jobs_queue`` range (read
         in queue order, so no planner walks the table's history looking for them)."""
         found = 0
+        query = _count_query(self._sqlite)
         for offering in offerings:
             if found >= most:
                 break
-            head = _due(offering, max_pixels, self._sqlite).limit(most - found).subquery()
-            found += self.conn.execute(select(func.count()).select_from(head)).scalar_one()
+            params = {"offering": offering, "max_pixels": max_pixels, "most": most - found}
+            found += self.conn.execute(query, params).scalar_one()
         return found
 
     def _best(self, offerings: Sequence[str], max_pixels: int, take: int) -> list[str]:
@@ -296,11 +342,11 @@ class DispatchRepository(Repository):
         if take <= 0:
             return []
         found: list[tuple[int, int, str]] = []
+        query = _best_query(self._sqlite)
         for offering in offerings:
-            query = _due(offering, max_pixels, self._sqlite).limit(take)
-            query = query.with_for_update(skip_locked=True)
+            params = {"offering": offering, "max_pixels": max_pixels, "most": take}
             found.extend(
-                (key, created, job_id) for key, created, job_id in self.conn.execute(query)
+                (key, created, job_id) for key, created, job_id in self.conn.execute(query, params)
             )
         return [job_id for *_, job_id in sorted(found)[:take]]
 
