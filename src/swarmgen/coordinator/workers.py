@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
@@ -235,9 +236,10 @@ class WorkerService:
         stake lets it serve, how many jobs it may take, whether it may be offered
         validation seats, whether a queued seat is drawn for it, and what it leased.
 
-        What it reads and marks before the lease is one transaction: on SQLite every
-        transaction queues for the one writer, and this try made five, its lease
-        included, where it now makes two (decision 0026)."""
+        What it reads and marks and its lease are one transaction: on SQLite every
+        transaction queues for the one writer, and this try made five where it now makes
+        one (decision 0026). Only the first pop of an epoch with no seed yet makes two
+        more (:meth:`_draw_unseeded`, then its lease)."""
         now = self.clock.now_ms()
         with self.store.transaction() as tx:
             worker = tx.workers.get(worker_id)
@@ -246,14 +248,16 @@ class WorkerService:
             served = self._served(tx, worker)
             seats = self._may_take_seats(tx, worker_id)
             held, wake, unseeded = self._seen(tx, worker, served, now)
+            caps = worker.capabilities
+            limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
+            leased = [] if unseeded else self._lease(worker, served, limit, seats, tx=tx)
         if unseeded:
             wake = self._draw_unseeded(served, now)
+            leased = self._lease(worker, served, limit, seats)
         if wake:  # seats drawn for other waiting workers wake them
             self.notifier.queue.fire(wake)
         seated = held or worker.id in wake.workers
-        caps = worker.capabilities
-        limit = min(max_jobs or caps["max_batch"], caps["max_batch"])
-        return worker, served, limit, seats, seated, self._lease(worker, served, limit, seats)
+        return worker, served, limit, seats, seated, leased
 
     def _recheck_s(self, worker_id: str, seated: bool) -> float:
         """How long a waiting pop sleeps unless woken: the safety re-check, and no longer
@@ -274,15 +278,25 @@ class WorkerService:
         """A waiting pop's lease. Finding nothing, it passes the wake-ups it got on for
         the offerings that still have jobs queued (another pop won the race, or the job
         does not fit this worker): the next waiter tries them. A lease that fails (the
-        database refused it) passes them all on: this pop leaves, its jobs still queued."""
+        database refused it) passes them all on: this pop leaves, its jobs still queued.
+        A re-check nothing woke first looks, reading only, whether anything is queued
+        for it at all (:meth:`~swarmgen.store.dispatch.DispatchRepository.anything_for`),
+        and leases only then: most re-checks of an idle network find nothing, and a
+        read waits for no writer."""
+        caps = worker.capabilities
+        woken = waiter.woken
         tickets = self.notifier.queue.take(waiter)
+        if not (woken or tickets or waiter.seated):
+            with self.store.transaction(read_only=True) as tx:
+                if not tx.dispatch.anything_for(worker.id, served, caps["max_pixels"]):
+                    return []
         try:
             leased = self._lease(worker, served, limit, seats, waiting=True)
         except BaseException:
             self.notifier.queue.pass_on(tickets, {ticket.offering for ticket in tickets})
             raise
         if not leased and tickets:
-            with self.store.transaction() as tx:
+            with self.store.transaction(read_only=True) as tx:
                 still = tx.dispatch.queued_in({ticket.offering for ticket in tickets})
             self.notifier.queue.pass_on(tickets, still)
         return leased
@@ -295,9 +309,11 @@ class WorkerService:
         seats: bool,
         *,
         waiting: bool = False,
+        tx: Transaction | None = None,
     ) -> list[JobRecord]:
         """Lease under the worker's pace, sharing the queue with the pops waiting here
-        (``waiting``: this pop is one of them)."""
+        (``waiting``: this pop is one of them); in ``tx`` when given, else in a
+        transaction of its own."""
         caps = worker.capabilities
         now = self.clock.now_ms()
         sharing = self.notifier.queue.most(served) + (0 if waiting else 1)
@@ -305,8 +321,8 @@ class WorkerService:
         with self._pace_lock:
             pace = self._paces.get(worker.id, Pace())
         turn = ANY_TIME if hold_ms <= 0 else pace.turn(now, draw_places(self._coins, limit))
-        with self.store.transaction() as tx:
-            leased = tx.dispatch.lease(
+        with contextlib.nullcontext(tx) if tx is not None else self.store.transaction() as work:
+            leased = work.dispatch.lease(
                 worker.id,
                 list(served),
                 caps["max_pixels"],

@@ -189,6 +189,16 @@ def _seats_query(*, owned: bool) -> Select[str, str]:
     )
 
 
+_SEAT_DRAWN = (
+    select(t.jobs.c.id)
+    .where(
+        t.jobs.c.assigned_worker == bindparam("leaser"),
+        t.jobs.c.state == JobState.QUEUED.value,
+        t.jobs.c.offering.in_(bindparam("offerings", expanding=True)),
+    )
+    .limit(1)
+)
+"""A queued seat of ``:offerings`` drawn for ``:leaser`` (``ix_jobs_seats``)."""
 _IDS = bindparam("ids", type_=String, expanding=True)
 _NOW = bindparam("now", type_=BigInteger)
 _TAKE = (
@@ -476,6 +486,20 @@ class DispatchRepository(Repository):
         if offerings is not None:
             query = query.where(c.offering.in_(list(offerings)))
         return [JobRecord.from_row(row) for row in self.conn.execute(query.order_by(c.id))]
+
+    def anything_for(self, worker_id: str, offerings: Iterable[str], max_pixels: int) -> bool:
+        """Whether a lease by ``worker_id`` might find anything: an ordinary job of
+        ``offerings`` within ``max_pixels`` queued, or a queued seat drawn for it. One
+        index probe per offering and one for its seats; it reads only, so a waiting pop's
+        re-check of an idle queue need not queue for the writer."""
+        wanted = sorted(set(offerings))
+        due = _due(self._sqlite)
+        for offering in wanted:
+            params = {"offering": offering, "max_pixels": max_pixels, "most": 1}
+            if self.conn.execute(due, params).first() is not None:
+                return True
+        drawn = self.conn.execute(_SEAT_DRAWN, {"leaser": worker_id, "offerings": wanted})
+        return drawn.first() is not None
 
     def queued_in(self, offerings: Iterable[str]) -> set[str]:
         """Which of ``offerings`` have an ordinary job queued (one index probe each): a

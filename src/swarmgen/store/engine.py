@@ -2,8 +2,10 @@
 
 SQLite gets WAL, ``synchronous=NORMAL``, a busy timeout, and ``BEGIN IMMEDIATE`` for
 every transaction, so a read that turns into a write never dead-locks against another
-connection. PostgreSQL needs nothing special here; dispatch adds ``FOR UPDATE SKIP
-LOCKED`` so replicas can share one database.
+connection; a connection marked :data:`READ_ONLY` begins deferred instead (it never
+writes, and under WAL it reads the last commit without waiting for the writer).
+PostgreSQL needs nothing special here; dispatch adds ``FOR UPDATE SKIP LOCKED`` so
+replicas can share one database.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def normalize_url(url: str) -> str:
     if url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.removeprefix("postgres://")
     return url
+
+
+READ_ONLY = "swarmgen_read_only"
+"""Execution option of a connection whose transactions only read."""
 
 
 def make_engine(url: str) -> Engine:
@@ -47,7 +53,8 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

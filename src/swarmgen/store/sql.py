@@ -6,7 +6,9 @@ IMMEDIATE`` on SQLite) and hands out a repository per concern (``tx.jobs``,
 ``tx.validations``, ``tx.verdicts``, ``tx.ledger``, ``tx.outbox``, ``tx.network``), all
 on that transaction's connection. It commits when the block ends and rolls back when it
 raises. ``transaction(now_ms, ledger=True)`` also takes the ledger lock and adds
-``tx.book``, the ledger's write side, so money and rows change together. Repositories
+``tx.book``, the ledger's write side, so money and rows change together.
+``transaction(read_only=True)`` only reads: on SQLite it neither queues for this
+process's writer nor takes the database's write lock, and sees the last commit. Repositories
 are made on first use: a dispatch transaction costs the same round trips as a bare
 ``engine.begin()``.
 """
@@ -20,6 +22,7 @@ from functools import cached_property
 from sqlalchemy import Connection, Engine
 
 from swarmgen.store.dispatch import DispatchRepository
+from swarmgen.store.engine import READ_ONLY
 from swarmgen.store.idempotency import IdempotencyRepository
 from swarmgen.store.jobs import JobRepository
 from swarmgen.store.ledger import Book, LedgerRepository
@@ -112,11 +115,20 @@ class SqlStore:
 
     @contextlib.contextmanager
     def transaction(
-        self, now_ms: int | None = None, *, ledger: bool = False
+        self, now_ms: int | None = None, *, ledger: bool = False, read_only: bool = False
     ) -> Iterator[SqlTransaction]:
-        """One unit of work; with ``ledger``, serialised with every other ledger write."""
+        """One unit of work; with ``ledger``, serialised with every other ledger write;
+        ``read_only``: it writes nothing (see the module docstring)."""
         if ledger and now_ms is None:
             raise ValueError("a ledger transaction needs now_ms for its entries")
+        if ledger and read_only:
+            raise ValueError("a ledger transaction writes")
+        if read_only:
+            with self.engine.connect() as conn:
+                conn.execution_options(**{READ_ONLY: True})
+                with conn.begin():
+                    yield SqlTransaction(conn, None)
+            return
         with self._writer or contextlib.nullcontext(), self.engine.begin() as conn:
             book = Book.open(conn, now_ms) if ledger and now_ms is not None else None
             yield SqlTransaction(conn, book)

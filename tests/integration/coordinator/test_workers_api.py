@@ -463,3 +463,39 @@ def test_a_waiting_pop_whose_lease_fails_passes_its_wake_up_on(
     (other,) = set(got) - {unlucky}
     assert len(got[other]) == 1, got
     assert time.monotonic() - started < 4.0
+
+
+@pytest.mark.parametrize("settings_overrides", [{"pop_recheck_s": 0.2}])
+def test_a_waiting_pop_s_re_checks_lease_only_when_something_is_queued_for_it(
+    env: Env, served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-checks of an idle queue only read: none leases. A job queued with no wake-up
+    (as a notification lost between replicas leaves it) is found by the next re-check."""
+    service = env.http.app.state.services.workers
+    room = env.http.app.state.services.notifier.queue
+    attempts: list[str] = []
+    lease = service._lease
+
+    def counted(worker: Any, *args: Any, waiting: bool = False, **kwargs: Any) -> Any:
+        if waiting:
+            attempts.append(worker.id)
+        return lease(worker, *args, waiting=waiting, **kwargs)
+
+    monkeypatch.setattr(service, "_lease", counted)
+    monkeypatch.setattr(room, "fire", lambda queued: None)  # every wake-up is lost
+    worker = WorkerClient(served, KeyPair.generate())
+    worker.register("w", MODELS, 4096, 1)
+    got: list[list[dict[str, Any]]] = []
+    waiting = threading.Thread(target=lambda: got.append(worker.pop(8, 1)))
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while not room.waiters(MODELS[0]):
+        assert time.monotonic() < deadline, "the pop never waited"
+        time.sleep(0.01)
+    time.sleep(1.0)  # about five re-checks of an empty queue
+    assert attempts == []
+    job_id = env.submit(env.image())["id"]
+    waiting.join(10)
+    worker.close()
+    assert got and [a["job_id"] for a in got[0]] == [job_id]
+    assert len(attempts) == 1

@@ -580,3 +580,27 @@ def test_queued_in_names_the_offerings_with_an_ordinary_job_queued(store: Store)
             "a@fp32"
         }
         assert tx.dispatch.queued_in([]) == set()
+
+
+def test_anything_for_finds_what_a_lease_might_and_nothing_else(store: Store) -> None:
+    """A waiting pop's read-only re-check: an ordinary job it could hold, or a seat drawn
+    for it, and every store agrees; a leased job, a job too large, another offering's job
+    or a seat drawn for another worker is nothing for it."""
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("big", offering="a@fp32", pixels=128 * 128),
+                job("leased", offering="a@fp32", state=JobState.LEASED, worker_id="w1"),
+                job("theirs", offering="a@fp32", validates="x", assigned_worker="w1"),
+                job("small", offering="b@fp32"),
+                job("mine", offering="c@fp32", validates="x", assigned_worker="w0"),
+            ]
+        )
+    with store.transaction(read_only=True) as tx:
+        assert not tx.dispatch.anything_for("w0", ["a@fp32"], 64 * 64)
+        assert tx.dispatch.anything_for("w0", ["a@fp32"], 128 * 128)
+        assert tx.dispatch.anything_for("w0", ["a@fp32", "b@fp32"], 64 * 64)
+        assert tx.dispatch.anything_for("w0", ["c@fp32"], 64 * 64)
+        assert not tx.dispatch.anything_for("w1", ["c@fp32"], 64 * 64)
+        assert tx.dispatch.anything_for("w1", ["a@fp32"], 64 * 64)  # its seat
+        assert not tx.dispatch.anything_for("w0", [], 64 * 64)

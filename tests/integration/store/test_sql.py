@@ -75,3 +75,34 @@ def test_a_transaction_waiting_for_another_begins_once_it_commits(store: Store) 
         thread.join(10)
     late_ms = (began[0] - ended[0]) * 1000
     assert late_ms < 40, f"began {late_ms:.0f} ms after the other committed"
+
+
+def test_a_read_only_transaction_reads_the_last_commit_without_waiting_for_a_writer(
+    store: Store,
+) -> None:
+    """While another thread holds a write transaction, a read-only one begins at once
+    (a SQLite write transaction would queue behind it) and sees the last commit, not the
+    writer's uncommitted row."""
+    with store.transaction() as tx:
+        tx.users.create(UserRecord("u1", "ann", "user", 1))
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.transaction() as tx:
+            tx.users.create(UserRecord("u2", "bob", "user", 2))
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert held.wait(5)
+        started = time.perf_counter()
+        with store.transaction(read_only=True) as tx:
+            seen = (tx.users.by_id("u1"), tx.users.by_id("u2"))
+        took_ms = (time.perf_counter() - started) * 1000
+    finally:
+        release.set()
+        thread.join(10)
+    assert seen[0] is not None and seen[1] is None
+    assert took_ms < 100, f"the read took {took_ms:.0f} ms while a writer held the database"

@@ -3,7 +3,8 @@
 :class:`MemoryStore` keeps every table in dictionaries behind one lock, so
 transactions run one at a time (as ``BEGIN IMMEDIATE`` makes them on SQLite); each
 works on copies and swaps them in when it commits, so a failed transaction leaves
-nothing behind. It answers the same contract tests as the SQLAlchemy adapter
+nothing behind. A read-only one copies the last commit's tables and takes no lock
+(committed tables are never changed). It answers the same contract tests as the SQLAlchemy adapter
 (``tests/integration/store``), and dispatch calls the core's eligibility rule directly.
 """
 
@@ -68,10 +69,15 @@ class MemoryStore:
 
     @contextlib.contextmanager
     def transaction(
-        self, now_ms: int | None = None, *, ledger: bool = False
+        self, now_ms: int | None = None, *, ledger: bool = False, read_only: bool = False
     ) -> Iterator[MemoryTransaction]:
         if ledger and now_ms is None:
             raise ValueError("a ledger transaction needs now_ms for its entries")
+        if ledger and read_only:
+            raise ValueError("a ledger transaction writes")
+        if read_only:  # the last commit's tables, never changed once committed
+            yield MemoryTransaction(self._tables.working_copy(), None)
+            return
         with self._lock:
             working = self._tables.working_copy()
             book = MemoryBook(working, now_ms) if ledger and now_ms is not None else None

@@ -204,6 +204,15 @@ class MemoryDispatch:
             key=lambda j: j.id,
         )
 
+    def anything_for(self, worker_id: str, offerings: Iterable[str], max_pixels: int) -> bool:
+        wanted = set(offerings)
+        return any(
+            j.state is JobState.QUEUED
+            and j.offering in wanted
+            and (j.assigned_worker == worker_id if j.validates else j.pixels <= max_pixels)
+            for j in self.t.jobs.values()
+        )
+
     def queued_in(self, offerings: Iterable[str]) -> set[str]:
         wanted = set(offerings)
         return {
