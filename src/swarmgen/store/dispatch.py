@@ -169,36 +169,30 @@ def may_run(*, owned: bool) -> Any:
 
 @functools.cache
 def _seats_query(*, owned: bool) -> Select[str, str]:
-    """The queued seats drawn for ``:leaser`` that :func:`may_run` lets it take, of
-    ``:offerings`` and within ``:max_pixels``, best first, at most ``:most``, locked:
-    found through ``ix_jobs_seats``."""
+    """The queued seats drawn for ``:leaser`` that :func:`may_run` lets it take, within
+    ``:max_pixels``, best first, locked: found through ``ix_jobs_seats``. The lease keeps
+    those of the offerings it serves: a list bound into this long statement (``IN``)
+    cost more to expand at every call than the few rows drawn for one worker do to
+    filter."""
     c = t.jobs.c
     return (
-        select(c.id, c.validates)
+        select(c.id, c.validates, c.offering)
         .where(
             c.assigned_worker == bindparam("leaser"),  # only its own seats: ix_jobs_seats
             c.state == JobState.QUEUED.value,
-            c.offering.in_(bindparam("offerings", expanding=True)),
             c.pixels <= bindparam("max_pixels"),
             c.validates.is_not(None),
             may_run(owned=owned),
         )
         .order_by(*ORDER)
-        .limit(bindparam("most", type_=Integer))
         .with_for_update(skip_locked=True)
     )
 
 
-_SEAT_DRAWN = (
-    select(t.jobs.c.id)
-    .where(
-        t.jobs.c.assigned_worker == bindparam("leaser"),
-        t.jobs.c.state == JobState.QUEUED.value,
-        t.jobs.c.offering.in_(bindparam("offerings", expanding=True)),
-    )
-    .limit(1)
+_SEATS_DRAWN = select(t.jobs.c.offering).where(
+    t.jobs.c.assigned_worker == bindparam("leaser"), t.jobs.c.state == JobState.QUEUED.value
 )
-"""A queued seat of ``:offerings`` drawn for ``:leaser`` (``ix_jobs_seats``)."""
+"""The offerings of the queued seats drawn for ``:leaser`` (``ix_jobs_seats``)."""
 _IDS = bindparam("ids", type_=String, expanding=True)
 _NOW = bindparam("now", type_=BigInteger)
 _TAKE = (
@@ -267,17 +261,10 @@ class DispatchRepository(Repository):
         due = self._best(wanted, max_pixels, take)
         drawn: list[str] = []
         if seats:
-            found_seats = self.conn.execute(
-                _seats_query(owned=owner_id is not None),
-                {
-                    "leaser": worker_id,
-                    "leaser_owner": owner_id,
-                    "offerings": wanted,
-                    "max_pixels": max_pixels,
-                    "most": limit,
-                },
-            )
-            drawn = _one_seat_per_panel(found_seats)
+            params = {"leaser": worker_id, "leaser_owner": owner_id, "max_pixels": max_pixels}
+            found_seats = self.conn.execute(_seats_query(owned=owner_id is not None), params)
+            served = [row for row in found_seats if row.offering in wanted]
+            drawn = _one_seat_per_panel(served)[:limit]
         ids = hand_out(due, drawn, limit, turn, sharing)
         if not ids:
             return []
@@ -498,8 +485,8 @@ class DispatchRepository(Repository):
             params = {"offering": offering, "max_pixels": max_pixels, "most": 1}
             if self.conn.execute(due, params).first() is not None:
                 return True
-        drawn = self.conn.execute(_SEAT_DRAWN, {"leaser": worker_id, "offerings": wanted})
-        return drawn.first() is not None
+        drawn = self.conn.execute(_SEATS_DRAWN, {"leaser": worker_id}).scalars()
+        return not set(drawn).isdisjoint(wanted)
 
     def queued_in(self, offerings: Iterable[str]) -> set[str]:
         """Which of ``offerings`` have an ordinary job queued (one index probe each): a

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, text, update
+from sqlalchemy import Connection, bindparam, func, or_, select, text, update
 
 from swarmgen.core.ledger import (
     GENESIS_HASH,
@@ -62,13 +62,16 @@ def entry_from_row(row: Any) -> Entry:
     return Entry(row.seq, row.epoch, posting, row.prev_hash, row.hash)
 
 
+_BALANCE = select(t.balances.c.amount).where(t.balances.c.account == bindparam("account"))
+_OPEN_EPOCH = select(t.epochs.c.epoch, t.epochs.c.opened_ms).where(t.epochs.c.closed_ms.is_(None))
+"""A pop reads its worker's stake and the open epoch: these statements are built once."""
+
+
 class LedgerRepository(Repository):
     """Reading the ledger: balances, entries, seals and the open epoch."""
 
     def balance(self, account: str) -> int:
-        value = self.conn.execute(
-            select(t.balances.c.amount).where(t.balances.c.account == account)
-        ).scalar()
+        value = self.conn.execute(_BALANCE, {"account": account}).scalar()
         return int(value or 0)
 
     def balances(self) -> dict[str, int]:
@@ -132,9 +135,7 @@ class LedgerRepository(Repository):
 
     def open_epoch(self) -> OpenEpoch | None:
         """The open epoch, or ``None`` before the ledger's first transaction."""
-        row = self.conn.execute(
-            select(t.epochs.c.epoch, t.epochs.c.opened_ms).where(t.epochs.c.closed_ms.is_(None))
-        ).first()
+        row = self.conn.execute(_OPEN_EPOCH).first()
         return OpenEpoch(row.epoch, row.opened_ms) if row else None
 
     def count(self) -> int:

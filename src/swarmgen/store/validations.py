@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.verification.reliability import SeatRecord
@@ -40,6 +40,13 @@ def _ballot(row: Any) -> BallotRow:
     data = dict(row._mapping)
     data.pop("recorded_ms")
     return BallotRow(**data)
+
+
+_MISSED = select(func.count()).where(
+    t.missed_seats.c.worker_id == bindparam("worker_id"),
+    t.missed_seats.c.epoch == bindparam("epoch"),
+)
+"""How many seats a worker let expire in an epoch: built once (every pop asks)."""
 
 
 class ValidationRepository(Repository):
@@ -256,10 +263,9 @@ class ValidationRepository(Repository):
         return True
 
     def missed_count(self, worker_id: str, epoch: int) -> int:
-        """Seats ``worker_id`` let expire during ``epoch``."""
-        m = t.missed_seats.c
-        query = select(func.count()).where(m.worker_id == worker_id, m.epoch == epoch)
-        return int(self.conn.execute(query).scalar_one())
+        """Seats ``worker_id`` let expire during ``epoch`` (every pop asks)."""
+        params = {"worker_id": worker_id, "epoch": epoch}
+        return int(self.conn.execute(_MISSED, params).scalar_one())
 
     def seat_records(self, epoch: int) -> dict[str, SeatRecord]:
         """Every worker's seats in ``epoch``: missed, and served (ballots it cast)."""

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
 from swarmgen.store.records import WorkerRecord
+
+_GET = select(t.workers).where(t.workers.c.id == bindparam("worker_id"))
+_TOUCH = (
+    update(t.workers)
+    .where(t.workers.c.id == bindparam("worker_id"))
+    .values(last_seen_ms=bindparam("now"))
+)
+"""Every pop reads and marks its worker: these statements are built once."""
 
 
 class WorkerRepository(Repository):
@@ -27,13 +35,11 @@ class WorkerRepository(Repository):
         self.conn.execute(stmt)
 
     def get(self, worker_id: str) -> WorkerRecord | None:
-        row = self.conn.execute(select(t.workers).where(t.workers.c.id == worker_id)).first()
+        row = self.conn.execute(_GET, {"worker_id": worker_id}).first()
         return WorkerRecord(**row._mapping) if row else None
 
     def touch(self, worker_id: str, now: int) -> None:
-        self.conn.execute(
-            update(t.workers).where(t.workers.c.id == worker_id).values(last_seen_ms=now)
-        )
+        self.conn.execute(_TOUCH, {"worker_id": worker_id, "now": now})
 
     def owners(self, worker_ids: Iterable[str]) -> dict[str, str]:
         """The owner of each of ``worker_ids`` that has one (unowned workers are left out)."""
