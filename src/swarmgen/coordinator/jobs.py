@@ -172,7 +172,7 @@ class JobService:
         now = self.clock.now_ms()
         since = now - self.settings.idempotency_window_s * 1000
         if key is not None:  # a retry is answered without pricing anything again
-            with self.store.transaction() as tx:
+            with self.store.transaction(read_only=True) as tx:
                 earlier = tx.idempotency.get(user.id, key, since)
             if earlier is not None:
                 return self._replay(earlier, asked)
@@ -228,7 +228,7 @@ class JobService:
                 "this Idempotency-Key was used with another request; use a new key",
                 idempotency_key=earlier.key,
             )
-        with self.store.transaction() as tx:
+        with self.store.transaction(read_only=True) as tx:
             found = {job.id: job for job in tx.jobs.get_many(earlier.job_ids)}
         return [
             _accepted(job, self._position(job) if job.state is JobState.QUEUED else None)
@@ -259,11 +259,11 @@ class JobService:
         return self.settings.lease_min_s
 
     def _position(self, record: JobRecord) -> int:
-        with self.store.transaction() as tx:
+        with self.store.transaction(read_only=True) as tx:
             return tx.dispatch.queue_position(record)
 
     def _job(self, job_id: str) -> JobRecord:
-        with self.store.transaction() as tx:
+        with self.store.transaction(read_only=True) as tx:
             return tx.jobs.get(job_id)
 
     def _own(self, user: UserRecord, job_id: str) -> JobRecord:
@@ -275,7 +275,7 @@ class JobService:
     def owner(self, job_id: str) -> UserRecord:
         """Who submitted ``job_id``, for a face whose job handles are capabilities of
         their own (404 when there is no such job)."""
-        with self.store.transaction() as tx:
+        with self.store.transaction(read_only=True) as tx:
             user = tx.users.by_id(tx.jobs.get(job_id).user_id)
         if user is None:
             raise NotFound(f"no job {job_id}", job_id=job_id)
@@ -378,6 +378,6 @@ class JobService:
         :meth:`swarmgen.store.port.Jobs.of_user`); refused to the anonymous key, see
         :meth:`cancel`."""
         _not_anonymous(user, "list jobs")
-        with self.store.transaction() as tx:
+        with self.store.transaction(read_only=True) as tx:
             records = tx.jobs.of_user(user.id, limit, state, updated_since, changed_after)
         return [self.view(r) for r in records]

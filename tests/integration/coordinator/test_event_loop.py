@@ -80,3 +80,39 @@ def test_healthz_answers_and_a_pop_waits_off_the_loop_while_the_db_is_locked(
     assert waiting  # ... while the pop and a submit waited for the database
     assert waited >= HELD_S - 0.5
     assert job["id"] in {a["job_id"] for a in leased}
+
+
+def test_a_requester_s_reads_answer_while_a_writer_holds_the_database(
+    env: Env, served: str, database_url: str
+) -> None:
+    """Its job's status and its change feed only read: they wait for no writer (on SQLite
+    a write transaction would queue for the lock; PostgreSQL's EXCLUSIVE lock lets reads
+    through, as a busy writer's row locks do)."""
+    job_id = env.submit(env.image())["id"]
+    client = httpx.Client(base_url=served, headers=env.auth, timeout=10)
+    assert client.get(f"/api/v1/jobs/{job_id}").status_code == 200  # connected first
+    held = threading.Event()
+    engine = make_engine(database_url)
+
+    def hold() -> None:
+        with engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite: the write lock
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("LOCK TABLE jobs, api_keys, users IN EXCLUSIVE MODE"))
+            held.set()
+            time.sleep(HELD_S)
+
+    locker = threading.Thread(target=hold)
+    locker.start()
+    try:
+        assert held.wait(10)
+        took = []
+        for path in (f"/api/v1/jobs/{job_id}", "/api/v1/jobs?changed_after=0"):
+            started = time.monotonic()
+            response = client.get(path)
+            took.append(time.monotonic() - started)
+            assert response.status_code == 200, response.text
+    finally:
+        locker.join(10)
+        engine.dispose()
+        client.close()
+    assert max(took) < ANSWER_S * 2, took
