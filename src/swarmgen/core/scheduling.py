@@ -106,12 +106,20 @@ def share_lookahead(limit: int, sharing: int) -> int:
 
 def fair_share(found: int, limit: int, sharing: int) -> int:
     """How many of the ``found`` ordinary jobs due (counted up to :func:`share_lookahead`)
-    one of ``sharing`` workers waiting for them takes: all it may (``limit``) from a deep
-    queue, else its part, rounded up. Taken in turn, the parts add up to the queue, so
-    every waiting worker gets a job while there are as many jobs as workers."""
-    if found >= share_lookahead(limit, sharing):
-        return max(limit, 0)
-    return min(max(limit, 0), -(-max(found, 0) // max(sharing, 1)))
+    one of ``sharing`` workers waiting for them takes: its part, rounded up; from a queue
+    at least as deep as it looked, all it may (``limit``), less whatever the others
+    would then miss of one job each. Taken in turn, the parts add up to the queue, and
+    every waiting worker gets a job while there are as many jobs as workers.
+
+    Up to :data:`SHARE_LOOKAHEAD` waiting workers, a deep queue is one holding a full
+    batch for each, so every pop takes a full batch. More than that wait only when a
+    burst meets an idle fleet: a pop sees no further than the batches of that many, so
+    it takes what leaves one job for each of the others it can see (at least one)."""
+    lookahead = share_lookahead(limit, sharing)
+    room = max(limit, 0)
+    if found >= lookahead:
+        return min(room, max(1, lookahead - (max(sharing, 1) - 1)))
+    return min(room, -(-max(found, 0) // max(sharing, 1)))
 
 
 SEAT_HOLD_S = 5.0

@@ -233,8 +233,12 @@ def test_workers_waiting_together_share_a_short_queue_and_take_it_all(
 
 
 def test_a_deep_queue_gives_every_pop_a_full_batch() -> None:
-    assert fair_share(share_lookahead(4, 1000), 4, 1000) == 4
+    assert fair_share(share_lookahead(4, 16), 4, 16) == 4
     assert share_lookahead(4, 1000) == 4 * 16
+    # past 16 waiting, a pop sees 16 batches: it leaves one job for each other waiter
+    assert fair_share(share_lookahead(2, 32), 2, 32) == 1
+    assert fair_share(share_lookahead(4, 20), 4, 20) == 4
+    assert fair_share(share_lookahead(4, 1000), 4, 1000) == 1
     assert fair_share(10, 4, 4) == 3
     assert fair_share(3, 4, 1) == 3
     assert fair_share(0, 4, 3) == 0
