@@ -24,10 +24,14 @@ Run inside the close's ledger transaction, before settlement:
 5. reputations move per owner
    (:func:`~swarmgen.core.verification.sampling.reputation_after`): from the owner's
    lowest key reputation, and written to every key of the owner, so a new key never
-   starts better than its owner's worst; an owner without failures but with a claim
-   whose check was abandoned at this close keeps that reputation, so a colluder who
-   splits every panel of its partner's cheats does not let it earn trust and fewer
-   checks;
+   starts better than its owner's worst. An owner without failures gains only when
+   checks of its own claims were decided at this close and none was abandoned: one
+   with a claim whose check was abandoned keeps its reputation, so a colluder who splits
+   every panel of its partner's cheats does not let it earn trust and fewer checks; and
+   one whose claims are all still pending (their panels carried over the close of
+   their epoch) keeps it too, so a cheat's first close, before any of its checks is
+   decided, earns it nothing (it counted as a clean epoch, and the cheat's next epoch
+   was checked at 0.81 instead of 1);
 6. the sampling seed is revealed.
 
 It returns the counted checks per validator, which settlement pays from the pool.
@@ -306,17 +310,24 @@ class EpochJudge:
                     postings.append(Posting(EntryKind.VERDICT, account, account, 0, memo=memo))
         tx.book.post(postings)
         active = set(tallies) | _workers_with_work(entries) | abandoned
-        self._reputations(tx, failed, active, abandoned)
+        self._reputations(tx, failed, active, abandoned, tallies)
         reveal_seed(tx)
         return {w: t.validated for w, t in tallies.items() if t.validated and w not in invalid}
 
     def _reputations(
-        self, tx: Transaction, failed: set[str], active: set[str], abandoned: set[str]
+        self,
+        tx: Transaction,
+        failed: set[str],
+        active: set[str],
+        abandoned: set[str],
+        tallies: Mapping[str, Tally],
     ) -> None:
         """Move each active owner's reputation once, from its lowest key's, and write it
-        to every key of the owner (see the module docstring); an owner with a claim
-        whose check was abandoned at this close and no failure is left as it stands
-        (an undecided check neither builds nor spends trust)."""
+        to every key of the owner (see the module docstring). An owner with a failure
+        falls to 0. Without one it gains only when checks of its own claims were decided
+        at this close and none was abandoned: a claim still pending (a cheat's panel
+        carried over its epoch's close) or abandoned, or ballots on others' claims, earn
+        no trust (an undecided check neither builds nor spends it)."""
         owners = tx.workers.owners(active)
         groups = _groups(active, owners)
         keys = tx.workers.keys_of(owners.values())
@@ -324,7 +335,8 @@ class EpochJudge:
         epoch = tx.book.epoch.epoch
         for group, members in groups.items():
             clean = group not in failed
-            if clean and any(k in abandoned for k in members):
+            decided = sum(tallies[k].claims for k in members if k in tallies)
+            if clean and (not decided or any(k in abandoned for k in members)):
                 continue
             start = min(previous.get(k, 0.0) for k in members)
             after = reputation_after(start, clean, self.sampling)

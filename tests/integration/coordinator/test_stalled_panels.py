@@ -185,8 +185,24 @@ def test_an_abandoned_check_does_not_let_its_claimant_earn_reputation(env: Env) 
     serve(env, [fair])
     close(env)
     key = partner.keys.public_key
-    (held,) = env.reads.validations.reputations([key]).values()
+    held = env.reads.validations.reputations([key]).get(key, 0.0)
     claim(env, partner)  # work in the next epoch, which would count as a clean epoch
     close(env)
     assert check(env, job_id).status == "abandoned"
-    assert env.reads.validations.reputations([key]) == {key: held}
+    assert env.reads.validations.reputations([key]).get(key, 0.0) == held
+
+
+def test_a_claim_still_pending_at_its_epoch_s_close_earns_no_reputation(env: Env) -> None:
+    """A claim's first close can come before its check is decided (its panel carries
+    over): that close must not count as a clean epoch, or a cheat's first close would
+    lower the rate its next epoch is checked at. The close that upholds it counts."""
+    claimant, first, second = (staked(env, name) for name in ("ann", "bob", "cid"))
+    job_id = claim(env, claimant)
+    key = claimant.keys.public_key
+    serve(env, [first, second])  # two seats filled; the first stage wants three
+    close(env)
+    assert check(env, job_id).status == "pending"
+    assert env.reads.validations.reputations([key]).get(key, 0.0) == 0.0
+    close(env)  # two owners agree: settled on them at the close after its epoch
+    assert check(env, job_id).status == "upheld"
+    assert env.reads.validations.reputations([key]).get(key, 0.0) > 0.0
