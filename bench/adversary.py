@@ -76,7 +76,7 @@ import numpy as np
 
 from agents import CREDIT, MIN_STAKE, Agent, Owner, echo_result, honest
 from classifier import evaluate
-from network import STRATEGIES, Churn, Options, Outcome, churn, run
+from network import STRATEGIES, TIMING_TOLERANCE, Churn, Options, Outcome, churn, run
 from swarmgen.coordinator.admin import open_store
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core.signing import KeyPair
@@ -336,7 +336,15 @@ def net_rows(outcomes: list[Outcome], out: Callable[[str], None] = print) -> Non
         )
     out(
         "gain and noise in credits: the adversary's credits minus an honest owner's with the "
-        "same hardware; noise is the range of three such honest owners' credits"
+        "same hardware and stake; noise is how far two other equal honest owners differ. The "
+        "timing liar loses when its lie earned no emission: its emission per unit of work "
+        f"at most {TIMING_TOLERANCE} times its twin's (timing rows: "
+        + ", ".join(
+            f"{o.share:.0%} {o.emission_ratio:.2f}" if o.emission_ratio is not None else "none"
+            for o in outcomes
+            if o.strategy == "timing"
+        )
+        + ")"
     )
 
 
@@ -347,7 +355,8 @@ def outcome_json(o: Outcome) -> dict[str, Any]:
         "upheld_share": round(o.upheld_share, 4),
         "escaped_share": round(o.escaped_share, 4), "invalidated_epoch": o.invalidated_epoch,
         "invalidated_s": None if o.invalidated_s is None else round(o.invalidated_s, 1),
-        "gain": o.gain, "noise": o.noise, "loses": o.loses,
+        "gain": o.gain, "noise": o.noise, "emission_ratio": o.emission_ratio,
+        "loses": o.loses,
         "honest_invalid": o.honest_invalid, "seconds": round(o.seconds, 1),
     }  # fmt: skip
 

@@ -133,26 +133,50 @@ async def load(url: str, key: str, jobs: int, concurrency: int) -> tuple[float, 
         return time.perf_counter() - started, latencies
 
 
-def tree_cpu_s(pid: int, proc: Path = Path("/proc")) -> float:
-    """CPU seconds (user + system) used so far by ``pid`` and its live descendants (Linux)."""
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
+def _stats(proc: Path) -> dict[int, tuple[int, int]]:
+    """Every live process: its parent and its CPU ticks so far (user + system)."""
+    out: dict[int, tuple[int, int]] = {}
     for stat in proc.glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:  # the process ended while we looked
             continue
         fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
-        child = int(stat.parent.name)
-        parents[child] = int(fields[1])
-        ticks[child] = int(fields[11]) + int(fields[12])  # utime + stime
+        out[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return out
+
+
+def _tree(pid: int, stats: dict[int, tuple[int, int]]) -> set[int]:
+    """``pid`` and its live descendants."""
     tree, frontier = {pid}, [pid]
     while frontier:
         parent = frontier.pop()
-        kids = [child for child, ppid in parents.items() if ppid == parent and child not in tree]
+        kids = [child for child, (ppid, _) in stats.items() if ppid == parent and child not in tree]
         tree.update(kids)
         frontier.extend(kids)
-    return sum(ticks.get(member, 0) for member in tree) / os.sysconf("SC_CLK_TCK")
+    return tree
+
+
+def tree_cpu_s(pid: int, proc: Path = Path("/proc")) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants (Linux)."""
+    stats = _stats(proc)
+    ticks = sum(stats[member][1] for member in _tree(pid, stats) if member in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_rss_mb(pid: int, proc: Path = Path("/proc")) -> tuple[float, float]:
+    """Resident memory of ``pid`` and its live descendants now, and the sum of their
+    high-water marks, in MB (Linux)."""
+    now = peak = 0
+    for member in _tree(pid, _stats(proc)):
+        try:
+            status = (proc / str(member) / "status").read_text()
+        except OSError:  # it ended while we looked
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        now += int(fields.get("VmRSS", "0 kB").split()[0])
+        peak += int(fields.get("VmHWM", "0 kB").split()[0])
+    return now / 1024, peak / 1024
 
 
 def percentile(values: list[float], q: float) -> float:

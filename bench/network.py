@@ -53,10 +53,14 @@ from agents import (
 from swarmgen.coordinator.admin import open_store
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core import accounts
+from swarmgen.core.jobs import spec_from_canonical
 from swarmgen.core.ledger import EntryKind
 from swarmgen.localnet import LocalNetwork
 
 STRATEGIES = ["capture", "starve", "late", "timing", "rotate"]
+TIMING_TOLERANCE = 1.25
+"""Most emission per unit of work the timing liar may get over its honest twin and still
+count as having gained nothing by its lie (equal owners differ by dispatch order)."""
 KEYS = 2
 """Worker keys of the adversary, and of each honest owner."""
 HONEST = ("twin", "twin2", "others")
@@ -95,8 +99,12 @@ class Outcome:
     gain: int = 0
     """Adversary's credits minus ``twin``'s (micro-credits)."""
     noise: int = 0
-    """The range of the three honest owners' credits: what owners of the same hardware
-    differ by in this run (dispatch order, seats drawn, speed as observed)."""
+    """How far two honest owners of the same hardware and stake (``twin2``, ``others``)
+    differ in credits in this run (dispatch order, seats drawn, speed as observed)."""
+    emission_ratio: float | None = None
+    """Timing liar only: its emission per unit of work over its twin's. Speed is observed
+    by the coordinator, so the lie should move nothing (a ratio near 1); had receipts
+    fed the split, claiming 1 ms runs against ~300 ms would multiply it."""
     honest_invalid: int = 0
     seconds: float = 0.0
     credits: dict[str, int] = field(default_factory=dict)
@@ -114,10 +122,13 @@ class Outcome:
 
     @property
     def loses(self) -> bool:
-        """Cheated claims must cost credits; a strategy without cheated output (the
-        timing liar) loses when it gains nothing beyond the honest noise floor."""
+        """Cheated claims must cost credits. A strategy without cheated output (the
+        timing liar) does honest work, so it can at best earn what honesty does: it
+        loses when its lie earned nothing, its emission per unit of work no more than
+        :data:`TIMING_TOLERANCE` times its twin's. (Its credits against its twin's are a
+        difference of two equal owners: above a single noise draw one run in four.)"""
         if self.strategy == "timing":
-            return self.gain <= self.noise
+            return self.emission_ratio is not None and self.emission_ratio <= TIMING_TOLERANCE
         return self.gain < 0
 
 
@@ -179,6 +190,33 @@ def holdings(data: Path, owners: list[Owner]) -> dict[str, int]:
         )
         for owner in owners
     }
+
+
+def emission_per_unit(data: Path, owners: dict[str, Owner]) -> dict[str, float]:
+    """Each owner's emission (micro-credits) per unit of work it completed and was paid
+    for, from the coordinator's ledger and jobs."""
+    store = open_store(CoordinatorSettings(data=data))
+    try:
+        with store.transaction(read_only=True) as tx:
+            emitted = tx.ledger.kind_entries(EntryKind.EMISSION)
+            released = tx.ledger.kind_entries(EntryKind.RELEASE)
+            jobs = {j.id: j for j in tx.jobs.get_many(e.job_id for e in released if e.job_id)}
+    finally:
+        store.dispose()
+    owner_of = {key: name for name, owner in owners.items() for key in owner.workers}
+    minted: dict[str, int] = {}
+    for entry in emitted:
+        name = owner_of.get(accounts.account_id(entry.posting.credit))
+        if name is not None:
+            minted[name] = minted.get(name, 0) + int(entry.amount)
+    units: dict[str, int] = {}
+    for entry in released:
+        receipt, job = entry.posting.receipt, jobs.get(entry.job_id or "")
+        name = owner_of.get(receipt.worker_id) if receipt is not None else None
+        if name is not None and job is not None:
+            work = spec_from_canonical(job.spec).work_units()
+            units[name] = units.get(name, 0) + work
+    return {name: minted.get(name, 0) / units[name] for name in units if units[name]}
 
 
 @dataclass
@@ -243,6 +281,11 @@ def run(strategy: str, share: float, options: Options) -> Outcome:
         swarm, evil, epochs = _run(data, outcome, options)
         claims = [j for a in swarm.agents if swarm.roles[a.name] == "cheat" for j in a.submitted]
         _read_back(data, outcome, claims, _roles(swarm, evil))
+        if strategy == "timing":
+            per_unit = emission_per_unit(data, swarm.owners)
+            twin = per_unit.get("twin", 0.0)
+            liar = sum(per_unit.get(name, 0.0) for name in evil)
+            outcome.emission_ratio = liar / twin if twin else None
     if outcome.invalidated_epoch is not None:
         outcome.invalidated_s = epochs.get(outcome.invalidated_epoch + 1)
     outcome.seconds = time.monotonic() - started

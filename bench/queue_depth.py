@@ -31,7 +31,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,9 +56,11 @@ FILL_PRIORITY = 1_000_000
 CHUNK = 5_000
 
 
-def filler(n: int, now_ms: int) -> JobRecord:
-    """Queued job ``n``: alternately image and text, a millisecond apart, oldest first."""
-    image = n % 2 == 0
+def filler(n: int, now_ms: int, models: Sequence[str] = MODELS) -> JobRecord:
+    """Queued job ``n`` of ``models`` in turn (image and text), a millisecond apart,
+    oldest first."""
+    offering = models[n % len(models)]
+    image = offering.startswith("echo-image")
     created = now_ms - 1_000_000 + n
     spec = (
         ImageSpec(prompt=f"fill {n}", steps=4, seed=n)
@@ -69,7 +71,7 @@ def filler(n: int, now_ms: int) -> JobRecord:
         id=uuid.uuid4().hex,
         user_id=SYSTEM_USER,
         kind=spec.kind.value,
-        offering=MODELS[0 if image else 1],
+        offering=offering,
         spec=spec.canonical(),
         input_digest="0" * 64,
         pixels=64 * 64 if image else 0,
@@ -83,15 +85,17 @@ def filler(n: int, now_ms: int) -> JobRecord:
     )
 
 
-def fill(url: str, depth: int) -> float:
-    """Queue ``depth`` jobs at ``url`` (migrating it first); returns the seconds taken."""
+def fill(url: str, depth: int, models: Sequence[str] = MODELS) -> float:
+    """Queue ``depth`` jobs of ``models`` at ``url`` (migrating it first); returns the
+    seconds taken."""
     started = time.perf_counter()
     store = open_store(url)
     now = int(time.time() * 1000)
     try:
         for first in range(0, depth, CHUNK):
             with store.transaction() as tx:
-                tx.jobs.insert([filler(n, now) for n in range(first, min(depth, first + CHUNK))])
+                jobs = range(first, min(depth, first + CHUNK))
+                tx.jobs.insert([filler(n, now, models) for n in jobs])
         if store.engine.dialect.name == "postgresql":
             autocommit = store.engine.execution_options(isolation_level="AUTOCOMMIT")
             with autocommit.connect() as conn:

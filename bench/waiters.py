@@ -17,6 +17,12 @@ that pops end and start again at a steady rate, as a real fleet's do. Then:
    probe worker pops with ``wait_s`` 0 every 50 ms (``empty_pop_p99_ms``: what an empty
    pop costs while the waiters wait).
 
+With ``--queued N`` the database first holds N queued jobs of an offering no waiter
+serves (``echo-text@fp32``, inserted through the store before the coordinator starts):
+a queue that deep must cost the waiters nothing. ``rss_mb`` is the coordinator's
+resident memory (its process tree) at the end of the idle spell, ``rss_peak_mb`` its
+high-water mark.
+
 Every pop the waiters make is recorded and reported by what became of it (``pops``):
 ``leased`` (answered with a job: its latency is submit → answer above), ``empty``
 (answered empty after waiting its whole ``wait_s``: ``over_p99_ms`` is how far past its
@@ -47,12 +53,15 @@ from typing import Any
 import httpx
 
 from agents import echo_result
-from dispatch import percentile, tree_cpu_s
+from dispatch import percentile, tree_cpu_s, tree_rss_mb
+from queue_depth import fill
 from swarmgen.core.signing import KeyPair, sign_request
 from swarmgen.localnet import LocalNetwork
 from swarmgen.protocol import paths
 
 MODEL = "echo-image@fp32"
+UNSERVED = "echo-text@fp32"
+"""The offering of the ``--queued`` jobs: no waiter serves it."""
 POP = f"{paths.WORKERS}/pop"
 
 
@@ -231,6 +240,7 @@ async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict
         await asyncio.sleep(args.idle_s)
         idle_cpu_s = tree_cpu_s(server) - cpu_before
         idle_pops = len(swarm.pops) - pops_before
+        rss_mb, rss_peak_mb = tree_rss_mb(server)
 
         stop_probe = asyncio.Event()
         probe_failed: list[str] = []
@@ -278,6 +288,9 @@ async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict
         "idle_cpu_ms_per_waiter_s": round(
             (idle_cpu_s - base_cpu_s) * 1000 / (args.waiters * args.idle_s), 4
         ),
+        "queued": args.queued,
+        "rss_mb": round(rss_mb, 1),
+        "rss_peak_mb": round(rss_peak_mb, 1),
         "jobs": args.jobs,
         "assigned": len(latencies),
         "assign_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
@@ -306,11 +319,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100, help="single jobs at light load")
     parser.add_argument("--gap-s", type=float, default=0.1, help="between two submits")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--queued", type=int, default=0, help="jobs queued beforehand, for no waiter"
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
         LocalNetwork(Path(tmp), database_url=args.database_url, stake=0) as net,
     ):
+        if args.queued:
+            net.data.mkdir(parents=True, exist_ok=True)
+            store_url = args.database_url or f"sqlite:///{net.data / 'swarmgen.db'}"
+            fill(store_url, args.queued, models=[UNSERVED])
         key = net.create_key("bench")
         net.grant("bench", 10**15)
         url = net.start_coordinator(

@@ -45,14 +45,15 @@ def test_stakes_give_the_adversary_its_share_and_every_key_the_minimum(
     assert abs(2 * adversary_each / total - share) < 0.005
 
 
-def test_a_cheating_strategy_loses_only_below_zero_and_timing_only_within_noise(
+def test_a_cheating_strategy_loses_below_zero_and_timing_when_its_lie_earned_no_emission(
     network: ModuleType,
 ) -> None:
     outcome = network.Outcome
     assert outcome("capture", 0.1, gain=-1).loses
     assert not outcome("capture", 0.1, gain=1, noise=10).loses
-    assert outcome("timing", 0.1, gain=5, noise=10).loses
-    assert not outcome("timing", 0.1, gain=11, noise=10).loses
+    assert outcome("timing", 0.1, gain=11, noise=10, emission_ratio=1.1).loses
+    assert not outcome("timing", 0.1, gain=-5, emission_ratio=network.TIMING_TOLERANCE + 0.01).loses
+    assert not outcome("timing", 0.1, gain=-5).loses  # nothing measured: no claim
 
 
 def test_shares_count_upheld_and_abandoned_checks(network: ModuleType) -> None:

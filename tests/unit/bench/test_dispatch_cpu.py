@@ -34,3 +34,11 @@ def test_cpu_is_summed_over_the_process_tree_only(dispatch: ModuleType, tmp_path
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_this_process_has_used_some_cpu(dispatch: ModuleType) -> None:
     assert dispatch.tree_cpu_s(os.getpid()) > 0
+
+
+def test_memory_is_summed_over_the_process_tree_only(dispatch: ModuleType, tmp_path: Path) -> None:
+    for pid, ppid, now, peak in ((10, 1, 1024, 2048), (11, 10, 512, 512), (20, 1, 9999, 9999)):
+        stat(tmp_path, pid, ppid, 0, 0)
+        status = f"Name:\tpy\nVmHWM:\t  {peak} kB\nVmRSS:\t  {now} kB\n"
+        (tmp_path / str(pid) / "status").write_text(status)
+    assert dispatch.tree_rss_mb(10, tmp_path) == pytest.approx((1.5, 2.5))
