@@ -1,7 +1,8 @@
 """Every tier of a model against fp32: weight bytes, peak RSS, speed and output quality.
 
 Each tier runs in its own process through the worker's backend factory, at the same torch
-thread count; see :mod:`swarmgen.tools.quality` for what is measured and how. Images:
+thread count; see :mod:`swarmgen.tools.measurement` for what is measured and
+:mod:`swarmgen.tools.quality` for how it is compared. Images:
 PSNR, SSIM, pHash distance against fp32 on held-out shapes-64 prompts (seed ``i`` for
 prompt ``i``) and the shapes evaluation (main colour, background, count). Text:
 top-1 agreement and mean KL over fp32's top 5, teacher-forced on fp32's greedy answers to

@@ -251,14 +251,12 @@ class Verifier:
         Returns how many seats got a (new) worker."""
         now = tx.now_ms if now is None else now
         seats = [
-            s
-            for s in tx.dispatch.queued_seats(offerings)
-            if claims is None or s.validates in claims
+            s for s in tx.seats.queued_seats(offerings) if claims is None or s.validates in claims
         ]
         if not seats:
             return 0
         pool = self.candidates(tx, now)
-        panels = tx.dispatch.panels({s.validates for s in seats if s.validates})
+        panels = tx.seats.panels({s.validates for s in seats if s.validates})
         requesters = {j.id: j.user_id for j in tx.jobs.get_many(panels)}
         drawn = {s.id: s.assigned_worker for s in seats}
         owner_of = {c.worker_id: c.owner_id for c in pool}
@@ -290,14 +288,14 @@ class Verifier:
             winner = pick(seed, job.validates, job.id, fit)
             if winner != job.assigned_worker:
                 drawn[job.id] = changes[job.id] = winner
-        tx.dispatch.assign(changes, now)
+        tx.seats.assign(changes, now)
         if changes:
             log.info("seats drawn: %s", changes)
         return sum(1 for w in changes.values() if w is not None)
 
     def draw_waiting(self, tx: Transaction) -> int:
         """The reaper's pass: draw seats that wait undrawn or whose worker went away."""
-        if not tx.dispatch.queued_seats():
+        if not tx.seats.queued_seats():
             return 0
         return self.draw_seats(tx, ensure_seed(tx))
 
@@ -354,8 +352,8 @@ class Verifier:
         Call before the reaper requeues them (which forgets the worker).
         """
         return [
-            *tx.dispatch.expired_seats(tx.now_ms),
-            *tx.dispatch.untaken_seats(tx.now_ms, self.lease_max_factor),
+            *tx.seats.expired_seats(tx.now_ms),
+            *tx.seats.untaken_seats(tx.now_ms, self.lease_max_factor),
         ]
 
     def reseat(self, tx: Transaction, seat: ExpiredSeat) -> bool:
@@ -371,9 +369,9 @@ class Verifier:
         untaken seat: whether its draw was cleared).
         """
         if seat.leased:
-            queued = bool(tx.dispatch.reseat([seat.job_id], tx.now_ms))
+            queued = bool(tx.seats.reseat([seat.job_id], tx.now_ms))
         else:
-            queued = tx.dispatch.assign({seat.job_id: None}, tx.now_ms) > 0
+            queued = tx.seats.assign({seat.job_id: None}, tx.now_ms) > 0
         if not queued:
             return False  # taken or settled meanwhile: nothing was missed
         tx.validations.record_miss(

@@ -175,7 +175,7 @@ class WorkerService:
         may wait for its hold to pass), what the draw queued, and whether the open epoch
         has no seed yet (:meth:`_draw_unseeded` commits one and draws under it)."""
         tx.workers.touch(worker.id, now)
-        queued = tx.dispatch.queued_seats(served) if self.verifier else []
+        queued = tx.seats.queued_seats(served) if self.verifier else []
         if self.verifier is None or not queued:
             return False, Queued(), False
         held = any(s.assigned_worker == worker.id for s in queued)
@@ -513,6 +513,6 @@ def _queued(tx: Transaction, job_ids: Sequence[str], *, seats: bool) -> Queued:
     ordinary = Counter(job.offering for job in jobs if job.validates is None)
     workers: frozenset[str] = frozenset()
     if seats or sum(ordinary.values()) < len(jobs):
-        queued = tx.dispatch.queued_seats()
+        queued = tx.seats.queued_seats()
         workers = frozenset(s.assigned_worker for s in queued if s.assigned_worker)
     return Queued(jobs=dict(ordinary), workers=workers)

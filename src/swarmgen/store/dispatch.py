@@ -17,21 +17,20 @@ allows it); :func:`may_run` states it as SQL so that dispatch filters in the dat
 Which of the ordinary jobs due and the seats drawn go out is
 :func:`swarmgen.core.scheduling.hand_out`'s rule, applied to what the queries found.
 ``tests/integration/store/test_dispatch.py`` checks the SQL and the core agree on
-generated cases. :meth:`DispatchRepository.queued_seats`,
-:meth:`~DispatchRepository.panels` and :meth:`~DispatchRepository.assign` are what the
-coordinator's draw (:mod:`swarmgen.core.verification.draw`) reads and writes;
-:meth:`~DispatchRepository.untaken_seats` finds drawn seats their worker left waiting
-past :func:`~swarmgen.core.verification.draw.take_deadline_ms`.
+generated cases. What the coordinator's draw (:mod:`swarmgen.core.verification.draw`)
+reads and writes of the seats (who is drawn, who sat, which seats expired or went
+untaken) is :mod:`swarmgen.store.seats`.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Integer,
     Select,
     String,
@@ -58,10 +57,9 @@ from swarmgen.core.scheduling import (
     queue_key,
     share_lookahead,
 )
-from swarmgen.core.verification.draw import TAKE_GRACE_MS
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
-from swarmgen.store.records import ExpiredSeat, JobRecord
+from swarmgen.store.records import JobRecord
 
 
 def _expiry(now: int) -> Any:
@@ -220,6 +218,15 @@ def _one_seat_per_panel(rows: Iterable[Any]) -> list[str]:
                 continue
             panels.add(row.validates)
         ids.append(row.id)
+    return ids
+
+
+def flip(conn: Connection, where: Any, **values: Any) -> list[str]:
+    """Lock the jobs matching ``where``, set ``values`` on them; returns their ids."""
+    c = t.jobs.c
+    ids = list(conn.execute(select(c.id).where(where).with_for_update()).scalars())
+    if ids:
+        conn.execute(update(t.jobs).where(c.id.in_(ids)).values(**values))
     return ids
 
 
@@ -399,81 +406,6 @@ class DispatchRepository(Repository):
             .values(lease_expires_ms=_capped_expiry(now, max_factor))
         ).rowcount
 
-    def expired_seats(self, now: int) -> list[ExpiredSeat]:
-        """Validation jobs whose lease has run out, with their holders.
-
-        Read before :meth:`reap` requeues them (which forgets the worker).
-        """
-        c = t.jobs.c
-        rows = self.conn.execute(
-            select(c.id, c.validates, c.worker_id).where(
-                c.state == JobState.LEASED.value,
-                c.lease_expires_ms < now,
-                c.validates.is_not(None),
-            )
-        ).all()
-        return [ExpiredSeat(row.id, row.validates, row.worker_id) for row in rows]
-
-    def reseat(self, job_ids: Sequence[str], now: int) -> list[str]:
-        """Queue expired validation seats again, for anyone but who let them expire.
-
-        Unlike :meth:`reap` a seat is never failed for running out of attempts (each
-        expiry bars its holder from the panel, so the seat cannot cycle through one key),
-        and a drawn seat's ``assigned_worker`` is cleared for the next draw.
-        """
-        c = t.jobs.c
-        held = and_(
-            c.id.in_(list(job_ids)), c.state == JobState.LEASED.value, c.validates.is_not(None)
-        )
-        return self._flip(
-            held,
-            state=JobState.QUEUED.value,
-            worker_id=None,
-            lease_expires_ms=None,
-            assigned_worker=None,
-            assigned_ms=None,
-            updated_ms=now,
-        )
-
-    def untaken_seats(self, now: int, max_factor: int = LEASE_MAX_FACTOR) -> list[ExpiredSeat]:
-        """Queued seats whose drawn worker has not taken them by
-        :func:`~swarmgen.core.verification.draw.take_deadline_ms` (``assigned_ms`` plus
-        ``max_factor`` TTLs plus the grace), with that worker.
-
-        The rows stay locked for the caller's transaction (``SKIP LOCKED``: a seat a
-        worker is leasing right now is left to it), so a seat found here cannot be taken
-        before the caller clears its draw (:meth:`assign`) and records the miss.
-        """
-        c = t.jobs.c
-        deadline = (
-            c.assigned_ms
-            + literal(check_factor(max_factor), BigInteger) * c.lease_ttl_s * 1000
-            + literal(TAKE_GRACE_MS, BigInteger)
-        )
-        rows = self.conn.execute(
-            select(c.id, c.validates, c.assigned_worker)
-            .where(
-                c.state == JobState.QUEUED.value,
-                c.validates.is_not(None),
-                c.assigned_worker.is_not(None),
-                deadline < now,
-            )
-            .order_by(c.id)
-            .with_for_update(skip_locked=True)
-        ).all()
-        return [
-            ExpiredSeat(row.id, row.validates, row.assigned_worker, leased=False) for row in rows
-        ]
-
-    def queued_seats(self, offerings: Iterable[str] | None = None) -> list[JobRecord]:
-        """Queued validation jobs (of ``offerings``, or all), drawn or not: what the
-        coordinator draws, or draws again when their drawn worker is no longer eligible."""
-        c = t.jobs.c
-        query = select(t.jobs).where(c.state == JobState.QUEUED.value, c.validates.is_not(None))
-        if offerings is not None:
-            query = query.where(c.offering.in_(list(offerings)))
-        return [JobRecord.from_row(row) for row in self.conn.execute(query.order_by(c.id))]
-
     def anything_for(self, worker_id: str, offerings: Iterable[str], max_pixels: int) -> bool:
         """Whether a lease by ``worker_id`` might find anything: an ordinary job of
         ``offerings`` within ``max_pixels`` queued, or a queued seat drawn for it. One
@@ -501,49 +433,6 @@ class DispatchRepository(Repository):
                 found.add(offering)
         return found
 
-    def panels(self, checked_job_ids: Iterable[str]) -> dict[str, set[str]]:
-        """Per checked job, every worker on its panel: holding or having held a seat,
-        having voted, or having missed a seat (the draw never seats them again)."""
-        ids = sorted(set(checked_job_ids))
-        out: dict[str, set[str]] = {i: set() for i in ids}
-        if not ids:
-            return out
-        c, b, m = t.jobs.c, t.ballots.c, t.missed_seats.c
-        queries = (
-            select(c.validates, c.worker_id).where(c.validates.in_(ids), c.worker_id.is_not(None)),
-            select(b.job_id, b.validator_id).where(b.job_id.in_(ids)),
-            select(m.checked_job_id, m.worker_id).where(m.checked_job_id.in_(ids)),
-        )
-        for query in queries:
-            for checked, worker in self.conn.execute(query):
-                out[checked].add(worker)
-        return out
-
-    def assign(self, assignments: Mapping[str, str | None], now: int) -> int:
-        """Set the drawn worker of queued seats (``None``: undrawn, nobody may lease it),
-        drawn at ``now`` (its deadline to take the seat counts from there). Returns how
-        many seats changed."""
-        c = t.jobs.c
-        changed = 0
-        for job_id, worker_id in assignments.items():
-            changed += self.conn.execute(
-                update(t.jobs)
-                .where(
-                    c.id == job_id,
-                    c.state == JobState.QUEUED.value,
-                    c.validates.is_not(None),
-                    or_(c.assigned_worker.is_(None), c.assigned_worker != worker_id)
-                    if worker_id is not None
-                    else c.assigned_worker.is_not(None),
-                )
-                .values(
-                    assigned_worker=worker_id,
-                    assigned_ms=None if worker_id is None else now,
-                    updated_ms=now,
-                )
-            ).rowcount
-        return changed
-
     def reap(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
         """Queue jobs whose lease expired again; fail those out of attempts.
 
@@ -553,16 +442,9 @@ class DispatchRepository(Repository):
         expired = and_(c.state == JobState.LEASED.value, c.lease_expires_ms < now)
         return self._requeue_or_fail(expired, now, max_attempts, "lease expired too often")
 
-    def _flip(self, where: Any, **values: Any) -> list[str]:
-        """Lock the jobs matching ``where``, set ``values`` on them; returns their ids."""
-        c = t.jobs.c
-        ids = list(self.conn.execute(select(c.id).where(where).with_for_update()).scalars())
-        if ids:
-            self.conn.execute(update(t.jobs).where(c.id.in_(ids)).values(**values))
-        return ids
-
     def _requeue(self, where: Any, now: int) -> list[str]:
-        return self._flip(
+        return flip(
+            self.conn,
             where,
             state=JobState.QUEUED.value,
             worker_id=None,
@@ -574,7 +456,8 @@ class DispatchRepository(Repository):
         self, where: Any, now: int, max_attempts: int, error: str
     ) -> tuple[list[str], list[str]]:
         out_of_tries = and_(where, t.jobs.c.attempts >= max_attempts)
-        failed = self._flip(
+        failed = flip(
+            self.conn,
             out_of_tries,
             state=JobState.FAILED.value,
             updated_ms=now,

@@ -2,11 +2,12 @@
 
 ``with store.transaction() as tx:`` opens one database transaction (``BEGIN
 IMMEDIATE`` on SQLite) and hands out a repository per concern (``tx.jobs``,
-``tx.dispatch``, ``tx.workers``, ``tx.users``, ``tx.nonces``, ``tx.idempotency``,
-``tx.validations``, ``tx.verdicts``, ``tx.ledger``, ``tx.outbox``, ``tx.network``), all
-on that transaction's connection. It commits when the block ends and rolls back when it
-raises. ``transaction(now_ms, ledger=True)`` also takes the ledger lock and adds
-``tx.book``, the ledger's write side, so money and rows change together.
+``tx.dispatch``, ``tx.seats``, ``tx.workers``, ``tx.users``, ``tx.nonces``,
+``tx.idempotency``, ``tx.validations``, ``tx.verdicts``, ``tx.ledger``, ``tx.outbox``,
+``tx.network``), all on that transaction's connection. It commits when the block ends
+and rolls back when it raises. ``transaction(now_ms, ledger=True)`` also takes the
+ledger lock and adds ``tx.book``, the ledger's write side, so money and rows change
+together.
 ``transaction(read_only=True)`` only reads: on SQLite it neither queues for this
 process's writer nor takes the database's write lock, and sees the last commit. Repositories
 are made on first use: a dispatch transaction costs the same round trips as a bare
@@ -29,6 +30,7 @@ from swarmgen.store.ledger import Book, LedgerRepository
 from swarmgen.store.network import NetworkRepository
 from swarmgen.store.nonces import NonceRepository
 from swarmgen.store.outbox import OutboxRepository
+from swarmgen.store.seats import SeatRepository
 from swarmgen.store.serial import WriterLock
 from swarmgen.store.users import UserRepository
 from swarmgen.store.validations import ValidationRepository
@@ -66,6 +68,10 @@ class SqlTransaction:
     @cached_property
     def dispatch(self) -> DispatchRepository:
         return DispatchRepository(self.conn)
+
+    @cached_property
+    def seats(self) -> SeatRepository:
+        return SeatRepository(self.conn)
 
     @cached_property
     def workers(self) -> WorkerRepository:

@@ -234,7 +234,7 @@ def test_recognise_the_public_view_does_not_move_when_a_seat_is_queued_or_leased
     env.next_window()
     before = public_view(env)
     checked = claim(env, claimant)
-    assert [s.validates for s in env.reads.dispatch.queued_seats()] == [checked]
+    assert [s.validates for s in env.reads.seats.queued_seats()] == [checked]
     assert public_view(env) == before
     (seat,) = spy.pop(0, 4)
     assert seat_of(env, seat["job_id"]) == checked
@@ -299,7 +299,7 @@ def test_starve_a_seat_one_key_let_lapse_does_not_go_to_another_key_that_asks(en
 
 def seats_of(env: Env, job_id: str) -> list[Any]:
     """The queued seats on ``job_id``'s panel (with their drawn worker and draw time)."""
-    return [j for j in env.reads.dispatch.queued_seats() if j.validates == job_id]
+    return [j for j in env.reads.seats.queued_seats() if j.validates == job_id]
 
 
 def reap_at(env: Env, now_ms: int) -> None:

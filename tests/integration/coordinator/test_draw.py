@@ -42,7 +42,7 @@ def staked(env: Env, owner: str) -> WorkerClient:
 def drawn(env: Env, job_id: str) -> dict[str, str | None]:
     """Seat id -> its drawn worker, for the queued seats on ``job_id``'s panel."""
     return {
-        j.id: j.assigned_worker for j in env.reads.dispatch.queued_seats() if j.validates == job_id
+        j.id: j.assigned_worker for j in env.reads.seats.queued_seats() if j.validates == job_id
     }
 
 

@@ -91,7 +91,7 @@ def stake(env: Env, owner: str, worker: WorkerClient, amount: int) -> None:
 def seated(env: Env, job_id: str, workers: list[WorkerClient]) -> WorkerClient:
     """The one of ``workers`` drawn for a queued seat on ``job_id``'s panel (the first
     such, in ``workers`` order)."""
-    drawn = {j.assigned_worker for j in env.reads.dispatch.queued_seats() if j.validates == job_id}
+    drawn = {j.assigned_worker for j in env.reads.seats.queued_seats() if j.validates == job_id}
     found = [w for w in workers if w.keys.public_key in drawn]
     assert found, f"no seat on {job_id} is drawn for these workers"
     return found[0]

@@ -7,7 +7,7 @@ import pytest
 from swarmgen.backends.base import BackendError
 from swarmgen.backends.precision import QUANTO_GROUPS, inference, quantize_quanto
 from swarmgen.core.tiers import TierPins
-from swarmgen.tools.quality import weight_bytes
+from swarmgen.tools.measurement import weight_bytes
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("optimum.quanto")

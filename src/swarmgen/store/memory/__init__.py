@@ -24,6 +24,7 @@ from swarmgen.store.memory.jobs import MemoryDispatch, MemoryJobs
 from swarmgen.store.memory.ledger import MemoryBook, MemoryLedger
 from swarmgen.store.memory.network import MemoryNetwork
 from swarmgen.store.memory.outbox import MemoryOutbox
+from swarmgen.store.memory.seats import MemorySeats
 from swarmgen.store.memory.tables import Tables
 from swarmgen.store.memory.verification import MemoryValidations, MemoryVerdicts
 from swarmgen.store.port import Store
@@ -37,6 +38,7 @@ class MemoryTransaction:
         self._book = book
         self.jobs = MemoryJobs(tables)
         self.dispatch = MemoryDispatch(tables)
+        self.seats = MemorySeats(tables)
         self.workers = MemoryWorkers(tables)
         self.users = MemoryUsers(tables)
         self.nonces = MemoryNonces(tables)

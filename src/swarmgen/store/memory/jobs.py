@@ -7,18 +7,18 @@ itself, the rule the SQL implements.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, extended_expiry_ms
 from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out, queue_key
-from swarmgen.core.verification.draw import take_deadline_ms
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.errors import NotFound
+from swarmgen.store.memory.seats import panels_of
 from swarmgen.store.memory.tables import Tables
-from swarmgen.store.records import Completion, ExpiredSeat, JobRecord
+from swarmgen.store.records import Completion, JobRecord
 
 _ACTIVE = (JobState.QUEUED, JobState.LEASED)
 
@@ -165,7 +165,7 @@ class MemoryDispatch:
             return True
         if not seats or job.exclude_worker is None:
             return False  # as SQL compares with NULL
-        panel = self.panels([job.validates])[job.validates]
+        panel = panels_of(self.t, [job.validates])[job.validates]
         claimant = Participant(job.exclude_worker, job.exclude_owner)
         owners = {o for w in panel if (k := self.t.workers.get(w)) and (o := k.owner_id)}
         original = self.t.jobs.get(job.validates)
@@ -177,31 +177,6 @@ class MemoryDispatch:
             job.assigned_worker,
             owners,
             requester=requester,
-        )
-
-    def panels(self, checked_job_ids: Iterable[str]) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {i: set() for i in checked_job_ids}
-        for j in self.t.jobs.values():
-            if j.validates in out and j.worker_id:
-                out[j.validates].add(j.worker_id)
-        for checked, panel in out.items():
-            panel.update(b.validator_id for b in self.t.ballots.get(checked, []))
-        for m in self.t.missed_seats:
-            if m.checked_job_id in out:
-                out[m.checked_job_id].add(m.worker_id)
-        return out
-
-    def queued_seats(self, offerings: Iterable[str] | None = None) -> list[JobRecord]:
-        wanted = None if offerings is None else set(offerings)
-        return sorted(
-            (
-                j
-                for j in self.t.jobs.values()
-                if j.state is JobState.QUEUED
-                and j.validates is not None
-                and (wanted is None or j.offering in wanted)
-            ),
-            key=lambda j: j.id,
         )
 
     def anything_for(self, worker_id: str, offerings: Iterable[str], max_pixels: int) -> bool:
@@ -220,24 +195,6 @@ class MemoryDispatch:
             for j in self.t.jobs.values()
             if j.state is JobState.QUEUED and j.validates is None and j.offering in wanted
         }
-
-    def assign(self, assignments: Mapping[str, str | None], now: int) -> int:
-        changed = 0
-        for job_id, worker_id in assignments.items():
-            job = self.t.jobs.get(job_id)
-            if (
-                job is None
-                or job.state is not JobState.QUEUED
-                or job.validates is None
-                or job.assigned_worker == worker_id
-            ):
-                continue
-            drawn_ms = None if worker_id is None else now
-            self.t.jobs[job_id] = replace(
-                job, assigned_worker=worker_id, assigned_ms=drawn_ms, updated_ms=now
-            )
-            changed += 1
-        return changed
 
     def lease(  # noqa: PLR0917
         self,
@@ -341,46 +298,6 @@ class MemoryDispatch:
     def _held(self, worker_id: str, job_ids: Sequence[str]) -> list[JobRecord]:
         found = (self.t.jobs.get(i) for i in dict.fromkeys(job_ids))
         return [j for j in found if j and j.worker_id == worker_id and j.state is JobState.LEASED]
-
-    def expired_seats(self, now: int) -> list[ExpiredSeat]:
-        return [
-            ExpiredSeat(j.id, j.validates, j.worker_id)
-            for j in self.t.jobs.values()
-            if j.state is JobState.LEASED
-            and (j.lease_expires_ms or 0) < now
-            and j.validates is not None
-            and j.worker_id is not None
-        ]
-
-    def reseat(self, job_ids: Sequence[str], now: int) -> list[str]:
-        wanted = set(job_ids)
-        ids = sorted(
-            j.id
-            for j in self.t.jobs.values()
-            if j.id in wanted and j.state is JobState.LEASED and j.validates is not None
-        )
-        for job_id in ids:
-            self.t.jobs[job_id] = replace(
-                self.t.jobs[job_id],
-                state=JobState.QUEUED,
-                worker_id=None,
-                lease_expires_ms=None,
-                assigned_worker=None,
-                assigned_ms=None,
-                updated_ms=now,
-            )
-        return ids
-
-    def untaken_seats(self, now: int, max_factor: int = LEASE_MAX_FACTOR) -> list[ExpiredSeat]:
-        return [
-            ExpiredSeat(j.id, j.validates, j.assigned_worker, leased=False)
-            for j in sorted(self.t.jobs.values(), key=lambda j: j.id)
-            if j.state is JobState.QUEUED
-            and j.validates is not None
-            and j.assigned_worker is not None
-            and j.assigned_ms is not None
-            and take_deadline_ms(j.assigned_ms, j.lease_ttl_s, max_factor) < now
-        ]
 
     def reap(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]:
         def expired(j: JobRecord) -> bool:
