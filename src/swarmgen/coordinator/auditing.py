@@ -144,9 +144,13 @@ def _within(epochs: Iterable[int], upto: int | None) -> list[int]:
 def prove(store: Store, job_id: str, upto: int | None = None) -> JobProof:
     """Inclusion proofs of every sealed entry of ``job_id`` (up to epoch ``upto`` when
     given); :class:`NotFound` if none, with the same message whether the job is unknown,
-    open or held back."""
-    with store.transaction() as tx:
-        epochs = _within((entry.epoch for entry in tx.ledger.job_entries(job_id)), upto)
+    open or held back. A job still queued or leased has none to show, even when its
+    price's epoch was published (after :data:`HOLD_MAX_EPOCHS` seals): a worker holding
+    it would otherwise learn that it is an ordinary job, since a seat reserves nothing."""
+    with store.transaction(read_only=True) as tx:
+        open_job = any(not job.state.final for job in tx.jobs.get_many([job_id]))
+        entries = [] if open_job else tx.ledger.job_entries(job_id)
+        epochs = _within((entry.epoch for entry in entries), upto)
         found = [e for epoch in epochs for e in tx.ledger.epoch_entries(epoch)]
         seals = [seal for seal in tx.ledger.seals() if seal.epoch in epochs]
     return prove_job(found, seals, job_id)

@@ -18,6 +18,7 @@ from tests.integration.coordinator.helpers import MODELS, run_echo
 from typer.testing import CliRunner
 
 from swarmgen.cli.main import app as cli
+from swarmgen.coordinator.auditing import HOLD_MAX_EPOCHS
 from swarmgen.core.audit import load_export
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
@@ -162,3 +163,23 @@ def test_the_cli_writes_what_is_published_or_the_whole_ledger(env: Env, tmp_path
     assert pair.ordinary["job_id"] in whole.read_text()  # the operator's own copy
     for export in (published, whole):
         assert runner.invoke(cli, ["ledger", "verify", str(export)]).exit_code == 0
+
+
+def test_a_job_still_queued_shows_no_proof_even_once_its_epoch_is_published(env: Env) -> None:
+    """An epoch is published at the latest HOLD_MAX_EPOCHS seals after its own, whatever
+    is still open. A queued ordinary job's reserve is then sealed and public; if its proof
+    answered, the worker that later leases it would know it is no seat (a seat reserves
+    nothing). Its proof is refused until the job is over."""
+    state = env.http.app.state
+    job_id = str(env.submit(env.image(width=64, height=64))["id"])  # no worker yet
+    for _ in range(HOLD_MAX_EPOCHS + 1):
+        state.epochs.close_due(force=True)
+    export = load_export(env.http.get("/api/v1/ledger/export").text.splitlines(keepends=True))
+    assert 0 in {seal.epoch for seal in export.seals}  # its reserve's epoch is out
+    assert env.http.get(f"/api/v1/ledger/proofs/{job_id}").status_code == 404
+    worker, _ = owned(env, "ann")
+    (leased,) = worker.pop(0)
+    assert leased["job_id"] == job_id
+    assert env.http.get(f"/api/v1/ledger/proofs/{job_id}").status_code == 404
+    worker.submit([run_echo(worker, leased)])
+    assert env.http.get(f"/api/v1/ledger/proofs/{job_id}").status_code == 200
