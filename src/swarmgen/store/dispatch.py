@@ -230,6 +230,20 @@ def flip(conn: Connection, where: Any, **values: Any) -> list[str]:
     return ids
 
 
+def requeue(conn: Connection, where: Any, now: int, **also: Any) -> list[str]:
+    """Put the jobs matching ``where`` back in the queue at ``now``, unleased (and set
+    ``also`` on them); returns their ids."""
+    return flip(
+        conn,
+        where,
+        state=JobState.QUEUED.value,
+        worker_id=None,
+        lease_expires_ms=None,
+        updated_ms=now,
+        **also,
+    )
+
+
 class DispatchRepository(Repository):
     @property
     def _sqlite(self) -> bool:
@@ -387,7 +401,7 @@ class DispatchRepository(Repository):
             c.id.in_(list(job_ids)), c.worker_id == worker_id, c.state == JobState.LEASED.value
         )
         if error is None or max_attempts is None:
-            return self._requeue(held, now), []
+            return requeue(self.conn, held, now), []
         return self._requeue_or_fail(held, now, max_attempts, error)
 
     def extend(
@@ -442,16 +456,6 @@ class DispatchRepository(Repository):
         expired = and_(c.state == JobState.LEASED.value, c.lease_expires_ms < now)
         return self._requeue_or_fail(expired, now, max_attempts, "lease expired too often")
 
-    def _requeue(self, where: Any, now: int) -> list[str]:
-        return flip(
-            self.conn,
-            where,
-            state=JobState.QUEUED.value,
-            worker_id=None,
-            lease_expires_ms=None,
-            updated_ms=now,
-        )
-
     def _requeue_or_fail(
         self, where: Any, now: int, max_attempts: int, error: str
     ) -> tuple[list[str], list[str]]:
@@ -464,4 +468,4 @@ class DispatchRepository(Repository):
             lease_expires_ms=None,
             error=error,
         )
-        return self._requeue(where, now), failed
+        return requeue(self.conn, where, now), failed

@@ -22,7 +22,7 @@ from swarmgen.core.leases import LEASE_MAX_FACTOR, check_factor
 from swarmgen.core.verification.draw import TAKE_GRACE_MS
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
-from swarmgen.store.dispatch import flip
+from swarmgen.store.dispatch import requeue
 from swarmgen.store.records import ExpiredSeat, JobRecord
 
 
@@ -55,16 +55,7 @@ class SeatRepository(Repository):
         held = and_(
             c.id.in_(list(job_ids)), c.state == JobState.LEASED.value, c.validates.is_not(None)
         )
-        return flip(
-            self.conn,
-            held,
-            state=JobState.QUEUED.value,
-            worker_id=None,
-            lease_expires_ms=None,
-            assigned_worker=None,
-            assigned_ms=None,
-            updated_ms=now,
-        )
+        return requeue(self.conn, held, now, assigned_worker=None, assigned_ms=None)
 
     def untaken_seats(self, now: int, max_factor: int = LEASE_MAX_FACTOR) -> list[ExpiredSeat]:
         """Queued seats whose drawn worker has not taken them by

@@ -306,16 +306,7 @@ class MemoryDispatch:
         return self._requeue_or_fail(expired, now, max_attempts, "lease expired too often")
 
     def _requeue(self, where: Callable[[JobRecord], bool], now: int) -> list[str]:
-        ids = sorted(j.id for j in self.t.jobs.values() if where(j))
-        for job_id in ids:
-            self.t.jobs[job_id] = replace(
-                self.t.jobs[job_id],
-                state=JobState.QUEUED,
-                worker_id=None,
-                lease_expires_ms=None,
-                updated_ms=now,
-            )
-        return ids
+        return self.t.requeue([j.id for j in self.t.jobs.values() if where(j)], now)
 
     def _requeue_or_fail(
         self, where: Callable[[JobRecord], bool], now: int, max_attempts: int, error: str

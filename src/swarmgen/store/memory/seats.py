@@ -77,22 +77,12 @@ class MemorySeats:
 
     def reseat(self, job_ids: Sequence[str], now: int) -> list[str]:
         wanted = set(job_ids)
-        ids = sorted(
+        held = [
             j.id
             for j in self.t.jobs.values()
             if j.id in wanted and j.state is JobState.LEASED and j.validates is not None
-        )
-        for job_id in ids:
-            self.t.jobs[job_id] = replace(
-                self.t.jobs[job_id],
-                state=JobState.QUEUED,
-                worker_id=None,
-                lease_expires_ms=None,
-                assigned_worker=None,
-                assigned_ms=None,
-                updated_ms=now,
-            )
-        return ids
+        ]
+        return self.t.requeue(held, now, assigned_worker=None, assigned_ms=None)
 
     def untaken_seats(self, now: int, max_factor: int = LEASE_MAX_FACTOR) -> list[ExpiredSeat]:
         return [

@@ -7,9 +7,11 @@ either swaps them in when it commits or drops them when it rolls back.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from swarmgen.core.jobs import JobState
 from swarmgen.core.ledger import Entry
 from swarmgen.store.records import (
     SYSTEM_USER,
@@ -80,6 +82,21 @@ class Tables:
                 continue
             self.job_changes += 1
             self.jobs[job_id] = replace(job, change_seq=self.job_changes)
+
+    def requeue(self, ids: Iterable[str], now: int, **also: Any) -> list[str]:
+        """Put jobs ``ids`` back in the queue at ``now``, unleased (and set ``also``);
+        returns them, sorted."""
+        done = sorted(ids)
+        for job_id in done:
+            self.jobs[job_id] = replace(
+                self.jobs[job_id],
+                state=JobState.QUEUED,
+                worker_id=None,
+                lease_expires_ms=None,
+                updated_ms=now,
+                **also,
+            )
+        return done
 
     def working_copy(self) -> Tables:
         """Copies of every container (the records in them are immutable and shared)."""
