@@ -7,9 +7,9 @@ before is pending, and every job whose price was reserved in it is final. A work
 that looks its leased job up in the public ledger therefore finds nothing either way:
 an ordinary job's reservation is published only after the job is over, and a
 validation job (which reserves nothing) is never told apart by a missing entry while
-its check could still change. A sealed epoch is published at the latest
-:data:`HOLD_MAX_EPOCHS` seals later, so one job no worker takes cannot hold the
-ledger back for ever; what that cap still reveals is stated in decision record 0008.
+its check could still change. There is no cap: the hold ends by itself, since a pending
+check is settled or abandoned at the second close after its own epoch and a job no
+worker takes expires (``queue_ttl_s``, refunded) after at most one more lease.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from swarmgen.core.ledger import Entry, EntryKind, project
 from swarmgen.core.proofs import JobProof, prove_job
 from swarmgen.store.port import Store, Transaction
 
-HOLD_MAX_EPOCHS = 3
-"""Most seals an epoch is held back after its own (pending checks are abandoned after two)."""
-
 
 def publishable(
     epoch: int, last_sealed: int, oldest_pending_check: int | None, open_jobs: bool
@@ -35,12 +32,8 @@ def publishable(
     ``oldest_pending_check`` is the epoch of the oldest check still pending (``None``
     when none is), ``open_jobs`` whether a job reserved in ``epoch`` is not yet final.
     """
-    if epoch > last_sealed:
-        return False
-    if last_sealed - epoch >= HOLD_MAX_EPOCHS:
-        return True
     held_by_check = oldest_pending_check is not None and oldest_pending_check <= epoch
-    return not held_by_check and not open_jobs
+    return epoch <= last_sealed and not held_by_check and not open_jobs
 
 
 @dataclass
@@ -69,10 +62,9 @@ class Publication:
         oldest = min((check.epoch for check in tx.validations.pending_checks()), default=None)
         epoch = self._published + 1
         while epoch <= last_sealed:
-            capped = last_sealed - epoch >= HOLD_MAX_EPOCHS
             if not publishable(epoch, last_sealed, oldest, open_jobs=False):
                 break  # a pending check holds it: no need to read its jobs
-            if not capped and self._open_jobs(tx, epoch):
+            if self._open_jobs(tx, epoch):
                 break
             epoch += 1
         return epoch - 1
@@ -144,12 +136,10 @@ def _within(epochs: Iterable[int], upto: int | None) -> list[int]:
 def prove(store: Store, job_id: str, upto: int | None = None) -> JobProof:
     """Inclusion proofs of every sealed entry of ``job_id`` (up to epoch ``upto`` when
     given); :class:`NotFound` if none, with the same message whether the job is unknown,
-    open or held back. A job still queued or leased has none to show, even when its
-    price's epoch was published (after :data:`HOLD_MAX_EPOCHS` seals): a worker holding
-    it would otherwise learn that it is an ordinary job, since a seat reserves nothing."""
+    open or held back (a job still open has no entry in a published epoch: its
+    reservation holds its epoch back, see :class:`Publication`)."""
     with store.transaction(read_only=True) as tx:
-        open_job = any(not job.state.final for job in tx.jobs.get_many([job_id]))
-        entries = [] if open_job else tx.ledger.job_entries(job_id)
+        entries = tx.ledger.job_entries(job_id)
         epochs = _within((entry.epoch for entry in entries), upto)
         found = [e for epoch in epochs for e in tx.ledger.epoch_entries(epoch)]
         seals = [seal for seal in tx.ledger.seals() if seal.epoch in epochs]

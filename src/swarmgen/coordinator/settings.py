@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from swarmgen.coordinator.notify import RECHECK_S
 from swarmgen.coordinator.windows import PUBLIC_WINDOW_S
 from swarmgen.core.leases import LEASE_MAX_FACTOR, MAX_FACTOR_LIMIT
-from swarmgen.core.scheduling import MAX_AGING_POINTS_PER_S, SEAT_HOLD_S
+from swarmgen.core.scheduling import MAX_AGING_POINTS_PER_S, QUEUE_TTL_S, SEAT_HOLD_S
 from swarmgen.core.stake import MIN_STAKE
 from swarmgen.core.verification.escalation import DRAWN_STAGES, EscalationPolicy
 from swarmgen.core.verification.failures import VerificationError
@@ -53,6 +53,13 @@ class CoordinatorSettings(BaseSettings):
         ge=0,
         description="Validation seats a worker may let expire in an epoch and still be "
         "offered seats; past it, only ordinary jobs until the epoch ends.",
+    )
+    queue_ttl_s: int = Field(
+        QUEUE_TTL_S,
+        ge=1,
+        description="A job no worker has taken this many seconds after it was submitted "
+        "expires: failed and refunded in full. A job never stays open longer (plus one "
+        "lease), so no job holds its epoch back from the public ledger for ever.",
     )
     reap_interval_s: float = Field(1.0, gt=0, description="How often expired leases are reaped.")
     reap_timeout_s: float = Field(
@@ -246,6 +253,7 @@ class DispatchSettings(_Slice):
     min_stake: int = MIN_STAKE
     seat_hold_s: float = SEAT_HOLD_S
     pop_recheck_s: float = RECHECK_S
+    queue_ttl_s: int = QUEUE_TTL_S
 
 
 @dataclass(frozen=True)

@@ -477,14 +477,17 @@ class WorkerService:
         return len(released) + len(failed) + seats
 
     def reap(self) -> tuple[list[str], list[str]]:
-        """Requeue jobs whose lease expired; fail those out of attempts; prune old nonces.
+        """Requeue jobs whose lease expired; fail those out of attempts; expire ordinary
+        jobs queued past ``queue_ttl_s``; prune old nonces.
 
         Expired validation seats go first, to :meth:`Verifier.missed`: each is a missed
         seat of its holder and is drawn again for another worker (never failed). Then
         seats that wait undrawn, or whose drawn worker went quiet, are drawn
-        (:meth:`Verifier.draw_waiting`)."""
+        (:meth:`Verifier.draw_waiting`). An expired job is refunded in full: no worker
+        ran it. Returns ``(requeued, failed)``, the expired among the failed."""
         now = self.clock.now_ms()
         queued = 0
+        ttl_s = self.settings.queue_ttl_s
         with self.store.transaction(now, ledger=True) as tx:
             expired = self.verifier.expired(tx) if self.verifier else []
             if self.verifier and expired:
@@ -493,6 +496,12 @@ class WorkerService:
             if self.verifier:
                 queued += self.verifier.draw_waiting(tx)
             refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
+            stale = tx.dispatch.expire(
+                now - ttl_s * 1000, now, f"expired: no worker took it within {ttl_s} s"
+            )
+            refund(tx, tx.jobs.get_many(stale), credits.RefundReason.EXPIRED)
+            requeued = [job_id for job_id in requeued if job_id not in stale]
+            failed += stale
             wake = _queued(tx, requeued, seats=queued > 0)
         if requeued or queued:
             log.info("lease expired, queued again: %s", ", ".join(requeued))

@@ -122,6 +122,10 @@ def fair_share(found: int, limit: int, sharing: int) -> int:
     return min(room, -(-max(found, 0) // max(sharing, 1)))
 
 
+QUEUE_TTL_S = 3600
+"""How long an ordinary job may wait in the queue untaken before it expires (failed and
+refunded in full). It bounds how long a job can stay open, and so how long an open job
+can hold its epoch back from the public ledger (:mod:`swarmgen.coordinator.auditing`)."""
 SEAT_HOLD_S = 5.0
 """Mean time a worker stays idle while a seat drawn for it waits for an ordinary job to
 take the place of; past its hold the seat goes out on its own."""

@@ -456,6 +456,18 @@ class DispatchRepository(Repository):
         expired = and_(c.state == JobState.LEASED.value, c.lease_expires_ms < now)
         return self._requeue_or_fail(expired, now, max_attempts, "lease expired too often")
 
+    def expire(self, submitted_before: int, now: int, error: str) -> list[str]:
+        """Fail the ordinary jobs still queued that were submitted before
+        ``submitted_before`` (walks ``ix_jobs_age``); returns their ids. A validation seat
+        never expires this way: its panel's rules redraw or settle it."""
+        c = t.jobs.c
+        stale = and_(
+            c.state == JobState.QUEUED.value,
+            c.created_ms < submitted_before,
+            c.validates.is_(None),
+        )
+        return flip(self.conn, stale, state=JobState.FAILED.value, updated_ms=now, error=error)
+
     def _requeue_or_fail(
         self, where: Any, now: int, max_attempts: int, error: str
     ) -> tuple[list[str], list[str]]:

@@ -101,6 +101,8 @@ jobs = Table(
     Index("ix_jobs_seats", "assigned_worker", "state"),
     Index("ix_jobs_user", "user_id", "created_ms"),
     Index("ix_jobs_lease", "state", "lease_expires_ms"),
+    # the reaper expires jobs queued too long (migration 0011): a range on this, not a scan
+    Index("ix_jobs_age", "state", "created_ms"),
     Index("ix_jobs_validates", "validates"),
     Index("ix_jobs_sample", "sample_epoch", "offering"),
     Index("ix_jobs_changes", "user_id", "change_seq"),

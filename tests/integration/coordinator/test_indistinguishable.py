@@ -18,7 +18,6 @@ from tests.integration.coordinator.helpers import MODELS, run_echo
 from typer.testing import CliRunner
 
 from swarmgen.cli.main import app as cli
-from swarmgen.coordinator.auditing import HOLD_MAX_EPOCHS
 from swarmgen.core.audit import load_export
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
@@ -165,21 +164,33 @@ def test_the_cli_writes_what_is_published_or_the_whole_ledger(env: Env, tmp_path
         assert runner.invoke(cli, ["ledger", "verify", str(export)]).exit_code == 0
 
 
-def test_a_job_still_queued_shows_no_proof_even_once_its_epoch_is_published(env: Env) -> None:
-    """An epoch is published at the latest HOLD_MAX_EPOCHS seals after its own, whatever
-    is still open. A queued ordinary job's reserve is then sealed and public; if its proof
-    answered, the worker that later leases it would know it is no seat (a seat reserves
-    nothing). Its proof is refused until the job is over."""
+@pytest.mark.parametrize("settings_overrides", [{"queue_ttl_s": 30}])
+def test_an_open_job_holds_its_epoch_back_however_many_closes_pass(env: Env) -> None:
+    """Published, a queued job's reservation would tell the worker that later leases it
+    that it is no seat (a seat reserves nothing): so its epoch stays unpublished while
+    the job is open, with no cap. A job no worker takes expires (``queue_ttl_s``) and
+    lets its epoch go."""
     state = env.http.app.state
-    job_id = str(env.submit(env.image(width=64, height=64))["id"])  # no worker yet
-    for _ in range(HOLD_MAX_EPOCHS + 1):
-        state.epochs.close_due(force=True)
-    export = load_export(env.http.get("/api/v1/ledger/export").text.splitlines(keepends=True))
-    assert 0 in {seal.epoch for seal in export.seals}  # its reserve's epoch is out
-    assert env.http.get(f"/api/v1/ledger/proofs/{job_id}").status_code == 404
+    submitted = {str(env.submit(env.image(width=64, height=64))["id"]) for _ in range(2)}
     worker, _ = owned(env, "ann")
-    (leased,) = worker.pop(0)
-    assert leased["job_id"] == job_id
-    assert env.http.get(f"/api/v1/ledger/proofs/{job_id}").status_code == 404
+    (leased,) = worker.pop(0, 1)
+    leased_id = leased["job_id"]
+    (untaken_id,) = submitted - {leased_id}
+    for _ in range(6):
+        state.epochs.close_due(force=True)
+
+    def published() -> str:
+        return env.http.get("/api/v1/ledger/export").text
+
+    def proof(job_id: str) -> int:
+        return env.http.get(f"/api/v1/ledger/proofs/{job_id}").status_code
+
+    assert leased_id not in published() and proof(leased_id) == 404
     worker.submit([run_echo(worker, leased)])
-    assert env.http.get(f"/api/v1/ledger/proofs/{job_id}").status_code == 200
+    assert leased_id not in published()  # the untaken job holds their epoch still
+    assert (proof(leased_id), proof(untaken_id)) == (404, 404)
+    env.clock.advance(31)
+    assert untaken_id in state.workers.reap()[1]
+    export = load_export(published().splitlines(keepends=True))
+    assert 0 in {seal.epoch for seal in export.seals}
+    assert (proof(leased_id), proof(untaken_id)) == (200, 200)

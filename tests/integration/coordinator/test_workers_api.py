@@ -237,6 +237,41 @@ def test_expired_lease_goes_back_to_the_queue_then_fails(env: Env) -> None:
     assert view["error"]
 
 
+@pytest.mark.parametrize("settings_overrides", [{"queue_ttl_s": 10}])
+def test_a_job_no_worker_takes_expires_refunded_in_full_and_a_leased_one_runs_on(
+    env: Env,
+) -> None:
+    """A job queued past ``queue_ttl_s`` fails and its whole price goes back; one leased
+    by then is left to its worker (heartbeats keep it); one whose lease lapsed after its
+    TTL expires instead of going back to the queue."""
+
+    def balance() -> int:
+        return int(env.http.get("/api/v1/credits/balance", headers=env.auth).json()["balance"])
+
+    before = balance()
+    jobs = {str(job["id"]): job for job in (env.submit(env.image()) for _ in range(3))}
+    holder, crasher = env.worker(), env.worker()
+    holder.register("holder", MODELS, 4096, 1)
+    crasher.register("crasher", MODELS, 4096, 1)
+    ((held,), (dropped,)) = holder.pop(0), crasher.pop(0)
+    kept, lapsed = jobs.pop(held["job_id"]), jobs.pop(dropped["job_id"])
+    (untaken,) = jobs.values()
+    for _ in range(2):
+        env.clock.advance(4)
+        assert holder.heartbeat([held["job_id"]])["count"] == 1
+    env.clock.advance(3)  # 11 s: past the TTL of all three, and the crasher's lease
+    requeued, failed = env.http.app.state.workers.reap()
+    assert requeued == []
+    assert sorted(failed) == sorted([lapsed["id"], untaken["id"]])
+    for job in (lapsed, untaken):
+        view = env.http.get(f"/api/v1/jobs/{job['id']}", headers=env.auth).json()
+        assert (view["state"], view["payment"]) == ("failed", "refunded")
+        assert "expired" in view["error"]
+    assert holder.submit([run_echo(holder, held)])["accepted"] == [kept["id"]]
+    assert balance() == before - int(kept["price"])
+    assert env.http.app.state.workers.reap() == ([], [])
+
+
 def test_release_with_an_error_fails_the_job_once_out_of_tries(env: Env) -> None:
     job = env.submit(env.image())
     worker = env.worker()

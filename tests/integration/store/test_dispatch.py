@@ -448,3 +448,31 @@ def test_anything_for_finds_what_a_lease_might_and_nothing_else(store: Store) ->
         assert not tx.dispatch.anything_for("w1", ["c@fp32"], 64 * 64)
         assert tx.dispatch.anything_for("w1", ["a@fp32"], 64 * 64)  # its seat
         assert not tx.dispatch.anything_for("w0", [], 64 * 64)
+
+
+def test_expire_fails_ordinary_jobs_queued_since_before_the_cut_and_nothing_else(
+    store: Store,
+) -> None:
+    """The reaper's queue TTL: a seat, a leased job, a job submitted at or after the cut
+    and a final one stay as they are, in every store."""
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("old", created_ms=10),
+                job("older", created_ms=5),
+                job("fresh", created_ms=100),
+                job("seat", created_ms=5, validates="old"),
+                job("leased", created_ms=5, state=JobState.LEASED, worker_id="w"),
+                job("done", created_ms=5, state=JobState.COMPLETED),
+            ]
+        )
+    with store.transaction() as tx:
+        assert sorted(tx.dispatch.expire(100, 200, "expired: test")) == ["old", "older"]
+        assert tx.dispatch.expire(100, 200, "expired: test") == []
+    with store.transaction(read_only=True) as tx:
+        states = {j.id: (j.state, j.error) for j in tx.jobs.get_many(["old", "fresh", "seat"])}
+    assert states == {
+        "old": (JobState.FAILED, "expired: test"),
+        "fresh": (JobState.QUEUED, None),
+        "seat": (JobState.QUEUED, None),
+    }

@@ -305,6 +305,20 @@ class MemoryDispatch:
 
         return self._requeue_or_fail(expired, now, max_attempts, "lease expired too often")
 
+    def expire(self, submitted_before: int, now: int, error: str) -> list[str]:
+        stale = sorted(
+            j.id
+            for j in self.t.jobs.values()
+            if j.state is JobState.QUEUED
+            and j.validates is None
+            and j.created_ms < submitted_before
+        )
+        for job_id in stale:
+            self.t.jobs[job_id] = replace(
+                self.t.jobs[job_id], state=JobState.FAILED, updated_ms=now, error=error
+            )
+        return stale
+
     def _requeue(self, where: Callable[[JobRecord], bool], now: int) -> list[str]:
         return self.t.requeue([j.id for j in self.t.jobs.values() if where(j)], now)
 
