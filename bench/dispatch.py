@@ -14,27 +14,37 @@ of using the public API:
     python bench/dispatch.py --jobs 5000 --workers 3 --concurrency 512
     python bench/dispatch.py --mode single --jobs 2000 --concurrency 128
     python bench/dispatch.py --verify     # also re-execute checks (new workers: every job)
+    python bench/dispatch.py --processes 3 --runs 20 --jobs 1000   # does a run ever stall?
+
+With ``--runs N`` the measured load runs N times on one network; a run whose change feed
+reports nothing for ``--stall-s`` (60 s) while jobs are out has *stalled*: it is named
+with how many of its missing jobs had completed (a feed that skipped them), left out of
+the figures, and counted in ``stalled_runs``.
 
 By default the coordinator runs with ``SWARMGEN_VERIFY=false`` so the figure is dispatch
 alone; with ``--verify`` every job of these new workers is re-executed by another one,
 which doubles the jobs dispatched and adds the comparisons.
 
-Prints a table, then one JSON line: {"jobs_per_s", "p50_ms", "p99_ms", ...}, with the
-coordinator's CPU time over the measured jobs (``server_cpu_s``: user + system seconds of the
-coordinator process and its server processes, from ``/proc``; a PostgreSQL server's own CPU is
-not included) and per job (``cpu_ms_per_job``).
+Prints a table, then one JSON line: {"jobs_per_s", "p50_ms", "p99_ms", "stalled_runs", ...},
+with the coordinator's CPU time over the measured jobs (``server_cpu_s``: user + system
+seconds of the coordinator process and its server processes, from ``/proc``; a PostgreSQL
+server's own CPU is not included) and per job (``cpu_ms_per_job``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -73,8 +83,12 @@ async def feed_head(http: httpx.AsyncClient) -> int:
         cursor = page[-1]["change_seq"]
 
 
+class Stalled(RuntimeError):
+    """The change feed reported no completion for ``stall_s`` while jobs were still out."""
+
+
 async def load_batched(
-    url: str, key: str, jobs: int, concurrency: int, batch: int = 64
+    url: str, key: str, jobs: int, concurrency: int, batch: int = 64, *, stall_s: float = 60.0
 ) -> tuple[float, list[float]]:
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
@@ -98,6 +112,7 @@ async def load_batched(
 
         async def follow() -> None:
             nonlocal cursor
+            progress = time.perf_counter()
             while len(sent) < jobs or not sent.keys() <= seen.keys():
                 params = {"changed_after": cursor, "state": "completed", "limit": 500}
                 feed = (await http.get("/api/v1/jobs", params=params)).json()["jobs"]
@@ -105,6 +120,19 @@ async def load_batched(
                 for view in feed:
                     seen.setdefault(view["id"], now)
                     cursor = max(cursor, view["change_seq"])
+                if feed:
+                    progress = now
+                elif now - progress > stall_s:
+                    missing = sorted(sent.keys() - seen.keys())
+                    states = [
+                        (await http.get(f"/api/v1/jobs/{job_id}")).json()["state"]
+                        for job_id in missing[:50]
+                    ]
+                    done = states.count("completed")
+                    raise Stalled(
+                        f"{len(missing)} jobs not reported for {stall_s:.0f} s; of the first "
+                        f"{len(states)}, {done} completed (the feed skipped them)"
+                    )
                 if len(feed) < 500:
                     await asyncio.sleep(0.02)  # a poll every 20 ms at most
 
@@ -193,6 +221,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--mode", choices=["batch", "single"], default="batch")
     parser.add_argument("--processes", type=int, default=1, help="coordinator processes")
+    parser.add_argument("--runs", type=int, default=1, help="measured runs on one network")
+    parser.add_argument(
+        "--stall-s",
+        type=float,
+        default=60.0,
+        help="a run whose feed reports nothing this long stalled",
+    )
     parser.add_argument(
         "--verify",
         action=argparse.BooleanOptionalAction,
@@ -216,33 +251,51 @@ def main() -> None:
         )
         for i in range(args.workers):
             net.start_worker(f"echo-{i}", MODELS, "--max-batch", str(args.batch), "--threads", "1")
-        run = load_batched if args.mode == "batch" else load
+        run: Callable[[str, str, int, int], Coroutine[Any, Any, tuple[float, list[float]]]] = load
+        if args.mode == "batch":
+            run = functools.partial(load_batched, stall_s=args.stall_s)
         asyncio.run(run(url, key, args.warmup, min(args.concurrency, args.warmup)))
         server = net.procs["coordinator"].pid
-        cpu_before = tree_cpu_s(server)
-        seconds, latencies = asyncio.run(run(url, key, args.jobs, args.concurrency))
-        server_cpu_s = tree_cpu_s(server) - cpu_before
+        seconds, latencies, server_cpu_s, stalls = 0.0, [], 0.0, []
+        for index in range(args.runs):
+            cpu_before = tree_cpu_s(server)
+            try:
+                took, measured = asyncio.run(run(url, key, args.jobs, args.concurrency))
+            except Stalled as exc:
+                stalls.append(f"run {index + 1}: {exc}")
+                print(f"run {index + 1}: STALLED: {exc}", file=sys.stderr)
+                continue
+            server_cpu_s += tree_cpu_s(server) - cpu_before
+            seconds += took
+            latencies += measured
+            if args.runs > 1:
+                print(f"run {index + 1}: {args.jobs / took:.1f} jobs/s", file=sys.stderr)
 
+    done = args.jobs * (args.runs - len(stalls))
     figures = {
         "mode": args.mode,
         "verify": args.verify,
         "jobs": args.jobs,
+        "runs": args.runs,
+        "stalled_runs": len(stalls),
         "workers": args.workers,
         "concurrency": args.concurrency,
         "batch": args.batch,
         "processes": args.processes,
         "database": "postgresql" if args.database_url else "sqlite",
         "seconds": round(seconds, 3),
-        "jobs_per_s": round(args.jobs / seconds, 1),
-        "p50_ms": round(statistics.median(latencies), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
+        "jobs_per_s": round(done / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99), 1) if len(latencies) > 1 else None,
         "server_cpu_s": round(server_cpu_s, 2),
-        "cpu_ms_per_job": round(server_cpu_s * 1000 / args.jobs, 3),
+        "cpu_ms_per_job": round(server_cpu_s * 1000 / done, 3) if done else None,
     }
     how = "batch submit + change feed" if args.mode == "batch" else "submit + status long-poll"
     print(f"dispatch over HTTP on loopback ({how}), echo workers, requester-side latency")
     for name, value in figures.items():
         print(f"  {name:<12} {value}")
+    for stall in stalls:
+        print(f"  stalled      {stall}")
     print(json.dumps(figures))
 
 
