@@ -337,15 +337,21 @@ def net_rows(outcomes: list[Outcome], out: Callable[[str], None] = print) -> Non
     out(
         "gain and noise in credits: the adversary's credits minus an honest owner's with the "
         "same hardware and stake; noise is how far two other equal honest owners differ. The "
-        "timing liar loses when its lie earned no emission: its emission per unit of work "
-        f"at most {TIMING_TOLERANCE} times its twin's (timing rows: "
+        "timing liar loses when its lie bought no speed: the speed the coordinator observed "
+        f"for it (lease to completion) at most {TIMING_TOLERANCE} times its twin's. Timing "
+        "rows, observed / claimed speed over its twin's, and emission per unit over its "
+        "twin's: "
         + ", ".join(
-            f"{o.share:.0%} {o.emission_ratio:.2f}" if o.emission_ratio is not None else "none"
+            f"{o.share:.0%} {_ratio(o.speed_ratio)} / {_ratio(o.claimed_ratio)}, "
+            f"{_ratio(o.emission_ratio)}"
             for o in outcomes
             if o.strategy == "timing"
         )
-        + ")"
     )
+
+
+def _ratio(value: float | None) -> str:
+    return "none" if value is None else f"{value:.2f}"
 
 
 def outcome_json(o: Outcome) -> dict[str, Any]:
@@ -356,6 +362,7 @@ def outcome_json(o: Outcome) -> dict[str, Any]:
         "escaped_share": round(o.escaped_share, 4), "invalidated_epoch": o.invalidated_epoch,
         "invalidated_s": None if o.invalidated_s is None else round(o.invalidated_s, 1),
         "gain": o.gain, "noise": o.noise, "emission_ratio": o.emission_ratio,
+        "speed_ratio": o.speed_ratio, "claimed_ratio": o.claimed_ratio,
         "loses": o.loses,
         "honest_invalid": o.honest_invalid, "seconds": round(o.seconds, 1),
     }  # fmt: skip

@@ -23,6 +23,7 @@ coordinator's database after it stops, epoch boundaries as the API reported them
 from __future__ import annotations
 
 import random
+import statistics
 import sys
 import tempfile
 import threading
@@ -53,14 +54,16 @@ from agents import (
 from swarmgen.coordinator.admin import open_store
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.core import accounts
-from swarmgen.core.jobs import spec_from_canonical
+from swarmgen.core.jobs import JobState, spec_from_canonical
 from swarmgen.core.ledger import EntryKind
+from swarmgen.core.rewards import Run, observed_speeds
 from swarmgen.localnet import LocalNetwork
 
 STRATEGIES = ["capture", "starve", "late", "timing", "rotate"]
 TIMING_TOLERANCE = 1.25
-"""Most emission per unit of work the timing liar may get over its honest twin and still
-count as having gained nothing by its lie (equal owners differ by dispatch order)."""
+"""Most the timing liar's speed as the coordinator observed it may exceed its honest
+twin's and still count as having gained nothing by its lie (equal owners differ by
+dispatch order)."""
 KEYS = 2
 """Worker keys of the adversary, and of each honest owner."""
 HONEST = ("twin", "twin2", "others")
@@ -102,9 +105,17 @@ class Outcome:
     """How far two honest owners of the same hardware and stake (``twin2``, ``others``)
     differ in credits in this run (dispatch order, seats drawn, speed as observed)."""
     emission_ratio: float | None = None
-    """Timing liar only: its emission per unit of work over its twin's. Speed is observed
-    by the coordinator, so the lie should move nothing (a ratio near 1); had receipts
-    fed the split, claiming 1 ms runs against ~300 ms would multiply it."""
+    """Timing liar only: its emission per unit of work over its twin's (noisy: an epoch's
+    emission is split over the few jobs released in it, so an owner whose work falls in a
+    thin epoch earns more per unit without being faster)."""
+    speed_ratio: float | None = None
+    """Timing liar only: its speed over its twin's, each the median over its completed
+    jobs of what the coordinator observed (lease to completion per million work units,
+    :func:`~swarmgen.core.rewards.observed_speeds`: the only speed the emission split
+    weighs). The lie should move nothing (a ratio near 1)."""
+    claimed_ratio: float | None = None
+    """Timing liar only: the same ratio from what the receipts claimed (``run_ms``): the
+    size of the lie, had receipts fed the split."""
     honest_invalid: int = 0
     seconds: float = 0.0
     credits: dict[str, int] = field(default_factory=dict)
@@ -124,11 +135,12 @@ class Outcome:
     def loses(self) -> bool:
         """Cheated claims must cost credits. A strategy without cheated output (the
         timing liar) does honest work, so it can at best earn what honesty does: it
-        loses when its lie earned nothing, its emission per unit of work no more than
-        :data:`TIMING_TOLERANCE` times its twin's. (Its credits against its twin's are a
-        difference of two equal owners: above a single noise draw one run in four.)"""
+        loses when its lie earned nothing, the speed the emission split weighed for it no
+        more than :data:`TIMING_TOLERANCE` times its twin's. (Its credits against its
+        twin's are a difference of two equal owners: above a single noise draw one run in
+        four; so is its emission per unit, which swung from 0.56 to 2.32 over runs.)"""
         if self.strategy == "timing":
-            return self.emission_ratio is not None and self.emission_ratio <= TIMING_TOLERANCE
+            return self.speed_ratio is not None and self.speed_ratio <= TIMING_TOLERANCE
         return self.gain < 0
 
 
@@ -219,6 +231,43 @@ def emission_per_unit(data: Path, owners: dict[str, Owner]) -> dict[str, float]:
     return {name: minted.get(name, 0) / units[name] for name in units if units[name]}
 
 
+def speeds(data: Path, agents: list[Agent]) -> dict[str, tuple[float, float]]:
+    """Each owner's median milliseconds per million work units over what its workers
+    completed: as the coordinator observed it (:func:`observed_speeds`, a batch's jobs
+    sharing one figure, as the emission split weighs them) and as the receipts claimed
+    (``run_ms``)."""
+    owner_of = {agent.name: agent.owner.name for agent in agents}
+    store = open_store(CoordinatorSettings(data=data))
+    try:
+        with store.transaction(read_only=True) as tx:
+            done = [
+                (owner_of[agent.name], job)
+                for agent in agents
+                for job in tx.jobs.get_many(agent.submitted)
+                if job.state is JobState.COMPLETED
+            ]
+    finally:
+        store.dispose()
+    units = {job.id: spec_from_canonical(job.spec).work_units() for _, job in done}
+    seen = observed_speeds(
+        Run(job.id, job.worker_id or "", job.leased_ms, job.updated_ms, units[job.id],
+            job.attempts)
+        for _, job in done
+    )  # fmt: skip
+    observed: dict[str, list[int]] = {}
+    claimed: dict[str, list[int]] = {}
+    for name, job in done:
+        if seen.get(job.id, 0) > 0:
+            observed.setdefault(name, []).append(seen[job.id])
+        run_ms = (job.timings or {}).get("run_ms")
+        if isinstance(run_ms, int | float) and units[job.id] > 0:
+            claimed.setdefault(name, []).append(int(run_ms * 1_000_000 / units[job.id]))
+    return {
+        name: (statistics.median(observed[name]), statistics.median(claimed.get(name, [0])))
+        for name in observed
+    }
+
+
 @dataclass
 class Swarm:
     """The owners and agents of one run, and the coordinator they talk to."""
@@ -286,6 +335,11 @@ def run(strategy: str, share: float, options: Options) -> Outcome:
             twin = per_unit.get("twin", 0.0)
             liar = sum(per_unit.get(name, 0.0) for name in evil)
             outcome.emission_ratio = liar / twin if twin else None
+            seen = speeds(data, swarm.agents)
+            if "twin" in seen and evil[0] in seen:
+                (twin_ms, twin_claim), (liar_ms, liar_claim) = seen["twin"], seen[evil[0]]
+                outcome.speed_ratio = twin_ms / liar_ms if liar_ms else None
+                outcome.claimed_ratio = twin_claim / liar_claim if liar_claim else None
     if outcome.invalidated_epoch is not None:
         outcome.invalidated_s = epochs.get(outcome.invalidated_epoch + 1)
     outcome.seconds = time.monotonic() - started
