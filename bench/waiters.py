@@ -14,8 +14,9 @@ that pops end and start again at a steady rate, as a real fleet's do. Then:
 2. **light load**: JOBS single jobs are submitted one at a time, GAP_S apart; each goes to
    one waiter, which runs it (echo) and submits the signed result. Latency is submit sent →
    the waiter's pop answered with it (``assign_p50_ms``, ``assign_p99_ms``); meanwhile a
-   probe worker pops with ``wait_s`` 0 every 50 ms (``empty_pop_p99_ms``: what an empty
-   pop costs while the waiters wait).
+   probe worker pops with ``wait_s`` 0 every ``--probe-s`` (50 ms; ``empty_pop_p99_ms``:
+   what an empty pop costs while the waiters wait). ``--waiters 1 --probe-s 0`` is light
+   load as a single requester with one idle worker sees it.
 
 With ``--queued N`` the database first holds N queued jobs of an offering no waiter
 serves (``echo-text@fp32``, inserted through the store before the coordinator starts):
@@ -198,12 +199,12 @@ class Swarm:
 
 
 async def probe(
-    http: httpx.AsyncClient, keys: KeyPair, stop: asyncio.Event, failed: list[str]
+    http: httpx.AsyncClient, keys: KeyPair, stop: asyncio.Event, failed: list[str], every_s: float
 ) -> list[float]:
-    """Empty pops (``wait_s`` 0) every 50 ms until ``stop``: their latency in ms (those
-    that got no answer go to ``failed``)."""
+    """Empty pops (``wait_s`` 0) every ``every_s`` until ``stop`` (none when it is 0): their
+    latency in ms (those that got no answer go to ``failed``)."""
     took: list[float] = []
-    while not stop.is_set():
+    while every_s > 0 and not stop.is_set():
         started = time.perf_counter()
         try:
             await signed(http, keys, POP, {"wait_s": 0, "max_jobs": 1})
@@ -211,7 +212,7 @@ async def probe(
             failed.append(describe(exc))
         else:
             took.append((time.perf_counter() - started) * 1000)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(every_s)
     return took
 
 
@@ -244,7 +245,7 @@ async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict
 
         stop_probe = asyncio.Event()
         probe_failed: list[str] = []
-        probing = asyncio.create_task(probe(http, prober, stop_probe, probe_failed))
+        probing = asyncio.create_task(probe(http, prober, stop_probe, probe_failed, args.probe_s))
         auth = {"Authorization": f"Bearer {key}"}
         submitted: dict[str, float] = {}
         cpu_before = tree_cpu_s(server)
@@ -319,6 +320,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100, help="single jobs at light load")
     parser.add_argument("--gap-s", type=float, default=0.1, help="between two submits")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--probe-s", type=float, default=0.05, help="between two empty probe pops (0: none)"
+    )
     parser.add_argument(
         "--queued", type=int, default=0, help="jobs queued beforehand, for no waiter"
     )
