@@ -45,15 +45,18 @@ def test_stakes_give_the_adversary_its_share_and_every_key_the_minimum(
     assert abs(2 * adversary_each / total - share) < 0.005
 
 
-def test_a_cheating_strategy_loses_below_zero_and_timing_when_its_lie_earned_no_emission(
+def test_a_cheating_strategy_loses_below_zero_and_timing_when_its_lie_bought_no_speed(
     network: ModuleType,
 ) -> None:
+    """The timing liar is judged by the speed the coordinator observed for it, whatever
+    its credits or its (noisy) emission per unit say."""
     outcome = network.Outcome
+    tolerance = network.TIMING_TOLERANCE
     assert outcome("capture", 0.1, gain=-1).loses
     assert not outcome("capture", 0.1, gain=1, noise=10).loses
-    assert outcome("timing", 0.1, gain=11, noise=10, emission_ratio=1.1).loses
-    assert not outcome("timing", 0.1, gain=-5, emission_ratio=network.TIMING_TOLERANCE + 0.01).loses
-    assert not outcome("timing", 0.1, gain=-5).loses  # nothing measured: no claim
+    assert outcome("timing", 0.1, gain=11, noise=10, speed_ratio=1.1, emission_ratio=2.3).loses
+    assert not outcome("timing", 0.1, gain=-5, speed_ratio=tolerance + 0.01).loses
+    assert not outcome("timing", 0.1, gain=-5, emission_ratio=0.5).loses  # speed unmeasured
 
 
 def test_shares_count_upheld_and_abandoned_checks(network: ModuleType) -> None:
