@@ -15,12 +15,14 @@ transaction; :func:`swarmgen.coordinator.auditing.verify_live` checks it against
 
 from __future__ import annotations
 
+import functools
 from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from swarmgen.core.ledger import (
     GENESIS_HASH,
@@ -65,6 +67,18 @@ def entry_from_row(row: Any) -> Entry:
 _BALANCE = select(t.balances.c.amount).where(t.balances.c.account == bindparam("account"))
 _OPEN_EPOCH = select(t.epochs.c.epoch, t.epochs.c.opened_ms).where(t.epochs.c.closed_ms.is_(None))
 """A pop reads its worker's stake and the open epoch: these statements are built once."""
+
+
+@functools.cache
+def _set_balance(dialect: str) -> Any:
+    """Upsert one ``:account``'s ``:amount``, as a statement built once per dialect: a
+    posting's changed balances go in one executemany, where a multi-row ``VALUES`` was
+    built, keyed and compiled again for every post (its shape changes with its rows)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(t.balances).values(account=bindparam("account"), amount=bindparam("amount"))
+    return stmt.on_conflict_do_update(
+        index_elements=[t.balances.c.account], set_={"amount": stmt.excluded.amount}
+    )
 
 
 class LedgerRepository(Repository):
@@ -216,14 +230,8 @@ class Book:
         return made
 
     def _flush_balances(self, changed: Mapping[str, int]) -> None:
-        stmt = Repository(self.conn).dialect_insert(t.balances)
-        stmt = stmt.values(
-            [{"account": a, "amount": amount} for a, amount in sorted(changed.items())]
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.balances.c.account], set_={"amount": stmt.excluded.amount}
-        )
-        self.conn.execute(stmt)
+        rows = [{"account": a, "amount": amount} for a, amount in sorted(changed.items())]
+        self.conn.execute(_set_balance(self.conn.dialect.name), rows)
 
     def totals(self) -> Totals:
         return totals(self.all_balances())
