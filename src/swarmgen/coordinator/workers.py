@@ -8,7 +8,7 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
@@ -379,15 +379,19 @@ class WorkerService:
             for (receipt, _), group in zip(checked, blobs, strict=True)
         ]
 
-    def _complete(self, worker_id: str, checked: list[Completion]) -> list[str]:
-        """Complete the checked results and release their escrow, in one ledger transaction."""
+    def _complete(
+        self, worker_id: str, checked: list[Completion], receipts: Mapping[str, Receipt]
+    ) -> list[str]:
+        """Complete the checked results and release their escrow, in one ledger transaction.
+
+        ``receipts`` are the very receipts :meth:`_check` verified: the ledger's own check
+        of each (:func:`~swarmgen.core.credits.complete`) finds it verified."""
         if not checked:
             return []
         with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
             done = tx.jobs.complete(worker_id, tx.now_ms, checked)
             paid = [job for job in done if job.payment == Payment.RESERVED]
             held = tx.book.balances(*(accounts.escrow(job.id) for job in paid))
-            receipts = {c.job_id: Receipt.from_dict(c.receipt) for c in checked}
             fee = self.settings.validator_fee_ppm
             tx.book.post(
                 posting
@@ -416,7 +420,8 @@ class WorkerService:
     def _submit(self, worker_id: str, results: Sequence[Submission]) -> SubmitOutcome:
         checked, rejected = self._check_all(worker_id, results)
         completions = self._store_outputs(checked)
-        accepted = self._complete(worker_id, completions)
+        receipts = {receipt.job_id: receipt for receipt, _ in checked}
+        accepted = self._complete(worker_id, completions, receipts)
         for completion in completions:  # lost its lease between the check and the transaction
             if completion.job_id not in accepted:
                 lost = NotLeased(f"job {completion.job_id} is not leased to this worker")
@@ -429,8 +434,9 @@ class WorkerService:
         self, worker_id: str, results: Sequence[Submission]
     ) -> tuple[list[tuple[Receipt, Output]], list[tuple[str, SwarmgenError]]]:
         """Each result checked on its own (signatures, digests, decoded outputs)."""
-        self._worker(worker_id)
-        with self.store.transaction() as tx:
+        with self.store.transaction(read_only=True) as tx:  # _complete reads the jobs again
+            if tx.workers.get(worker_id) is None:
+                raise Forbidden("register this worker key first")
             found = tx.jobs.get_many([r.job_id for r in results])
         jobs = {job.id: job for job in found}
         checked: list[tuple[Receipt, Output]] = []
