@@ -9,7 +9,6 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
 
@@ -70,9 +69,6 @@ class WorkerService:
     """Draws completed jobs for checks and counts validation results (None: no checks)."""
     stakes: StakeSource = dataclass_field(default_factory=LedgerStakes)
     """Where the stake that lets a key serve is read (the ledger, or the chain)."""
-    _io: ThreadPoolExecutor = dataclass_field(
-        default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="blobs"), repr=False
-    )
     _paces: dict[str, Pace] = dataclass_field(default_factory=dict, repr=False)
     """Per worker, what :func:`~swarmgen.core.scheduling.hand_out` needs of its past pops
     (in this process: a worker popping at several replicas is paced at each)."""
@@ -365,9 +361,9 @@ class WorkerService:
         return receipt, output
 
     def _store_outputs(self, checked: list[tuple[Receipt, Output]]) -> list[Completion]:
-        """Write every output blob (in parallel: file I/O releases the GIL)."""
+        """Write every output blob, in one call to the store (which may write them at once)."""
         blobs = [output_blobs(output) for _, output in checked]
-        keys = iter(self._io.map(self.blobs.put, [data for group in blobs for data in group]))
+        keys = iter(self.blobs.put_many([data for group in blobs for data in group]))
         return [
             Completion(
                 job_id=receipt.job_id,
