@@ -385,8 +385,11 @@ class WorkerService:
         if not checked:
             return []
         with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
-            done = tx.jobs.complete(worker_id, tx.now_ms, checked)
-            paid = [job for job in done if job.payment == Payment.RESERVED]
+            # A job's reserved credits turn pending as it completes, and are paid below
+            # (a leased job is never pending already: only completing makes it so).
+            settle = (Payment.RESERVED, Payment.PENDING)
+            done = tx.jobs.complete(worker_id, tx.now_ms, checked, payment=settle)
+            paid = [job for job in done if job.payment == Payment.PENDING]
             held = tx.book.balances(*(accounts.escrow(job.id) for job in paid))
             fee = self.settings.validator_fee_ppm
             tx.book.post(
@@ -394,7 +397,6 @@ class WorkerService:
                 for job in paid
                 for posting in credits.complete(held, job.id, job.user_id, receipts[job.id], fee)
             )
-            tx.jobs.set_payment([job.id for job in paid], Payment.PENDING)
             queued = self.verifier.after_complete(tx, done) if self.verifier else 0
             wake = _queued(tx, [], seats=True) if queued else Queued()
         if wake:

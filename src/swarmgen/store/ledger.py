@@ -65,8 +65,12 @@ def entry_from_row(row: Any) -> Entry:
 
 
 _BALANCE = select(t.balances.c.amount).where(t.balances.c.account == bindparam("account"))
+_BALANCES = select(t.balances.c.account, t.balances.c.amount).where(
+    t.balances.c.account.in_(bindparam("accounts", expanding=True))
+)
 _OPEN_EPOCH = select(t.epochs.c.epoch, t.epochs.c.opened_ms).where(t.epochs.c.closed_ms.is_(None))
-"""A pop reads its worker's stake and the open epoch: these statements are built once."""
+"""A pop reads its worker's stake and the open epoch, a post the balances it moves: these
+statements are built once."""
 
 
 @functools.cache
@@ -187,17 +191,15 @@ class Book:
 
     def balances(self, *accounts: str) -> dict[str, int]:
         """Current balances of ``accounts`` (0 for accounts never used)."""
-        missing = [a for a in accounts if a not in self._balances]
-        if missing:
-            rows = self.conn.execute(
-                select(t.balances.c.account, t.balances.c.amount).where(
-                    t.balances.c.account.in_(missing)
-                )
-            ).all()
+        known = self._balances
+        missing = sorted({a for a in accounts if a not in known})
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]
+            rows = self.conn.execute(_BALANCES, {"accounts": chunk})
             found = {row.account: int(row.amount) for row in rows}
-            for account in missing:
-                self._balances[account] = found.get(account, 0)
-        return {a: self._balances[a] for a in accounts}
+            for account in chunk:
+                known[account] = found.get(account, 0)
+        return {a: known[a] for a in accounts}
 
     def balance(self, account: str) -> int:
         return self.balances(account)[account]
@@ -211,8 +213,7 @@ class Book:
     def post(self, postings: Iterable[Posting]) -> list[Entry]:
         """Append ``postings`` in order; all or none (the transaction rolls back)."""
         postings = list(postings)
-        for posting in postings:
-            self.balances(posting.debit, posting.credit)
+        self.balances(*(a for p in postings for a in (p.debit, p.credit)))  # one read
         scratch: ChainMap[str, int] = ChainMap({}, self._balances)
         made: list[Entry] = []
         seq, head = self.next_seq, self.head
