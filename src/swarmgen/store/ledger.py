@@ -69,8 +69,13 @@ _BALANCES = select(t.balances.c.account, t.balances.c.amount).where(
     t.balances.c.account.in_(bindparam("accounts", expanding=True))
 )
 _OPEN_EPOCH = select(t.epochs.c.epoch, t.epochs.c.opened_ms).where(t.epochs.c.closed_ms.is_(None))
-"""A pop reads its worker's stake and the open epoch, a post the balances it moves: these
-statements are built once."""
+_HEAD = (
+    select(t.ledger_entries.c.seq, t.ledger_entries.c.hash)
+    .order_by(t.ledger_entries.c.seq.desc())
+    .limit(1)
+)
+"""A pop reads its worker's stake and the open epoch, a ledger transaction the chain's
+head and the balances it moves: these statements are built once."""
 
 
 @functools.cache
@@ -181,11 +186,7 @@ class Book:
         if epoch is None:
             conn.execute(t.epochs.insert().values(epoch=0, opened_ms=now_ms))
             epoch = OpenEpoch(0, now_ms)
-        last = conn.execute(
-            select(t.ledger_entries.c.seq, t.ledger_entries.c.hash)
-            .order_by(t.ledger_entries.c.seq.desc())
-            .limit(1)
-        ).first()
+        last = conn.execute(_HEAD).first()
         next_seq, head = (last.seq + 1, last.hash) if last else (0, GENESIS_HASH)
         return cls(conn, epoch, next_seq, head, now_ms)
 
