@@ -8,8 +8,7 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
 
@@ -70,9 +69,6 @@ class WorkerService:
     """Draws completed jobs for checks and counts validation results (None: no checks)."""
     stakes: StakeSource = dataclass_field(default_factory=LedgerStakes)
     """Where the stake that lets a key serve is read (the ledger, or the chain)."""
-    _io: ThreadPoolExecutor = dataclass_field(
-        default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="blobs"), repr=False
-    )
     _paces: dict[str, Pace] = dataclass_field(default_factory=dict, repr=False)
     """Per worker, what :func:`~swarmgen.core.scheduling.hand_out` needs of its past pops
     (in this process: a worker popping at several replicas is paced at each)."""
@@ -365,9 +361,9 @@ class WorkerService:
         return receipt, output
 
     def _store_outputs(self, checked: list[tuple[Receipt, Output]]) -> list[Completion]:
-        """Write every output blob (in parallel: file I/O releases the GIL)."""
+        """Write every output blob, in one call to the store (which may write them at once)."""
         blobs = [output_blobs(output) for _, output in checked]
-        keys = iter(self._io.map(self.blobs.put, [data for group in blobs for data in group]))
+        keys = iter(self.blobs.put_many([data for group in blobs for data in group]))
         return [
             Completion(
                 job_id=receipt.job_id,
@@ -379,22 +375,28 @@ class WorkerService:
             for (receipt, _), group in zip(checked, blobs, strict=True)
         ]
 
-    def _complete(self, worker_id: str, checked: list[Completion]) -> list[str]:
-        """Complete the checked results and release their escrow, in one ledger transaction."""
+    def _complete(
+        self, worker_id: str, checked: list[Completion], receipts: Mapping[str, Receipt]
+    ) -> list[str]:
+        """Complete the checked results and release their escrow, in one ledger transaction.
+
+        ``receipts`` are the very receipts :meth:`_check` verified: the ledger's own check
+        of each (:func:`~swarmgen.core.credits.complete`) finds it verified."""
         if not checked:
             return []
         with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
-            done = tx.jobs.complete(worker_id, tx.now_ms, checked)
-            paid = [job for job in done if job.payment == Payment.RESERVED]
+            # A job's reserved credits turn pending as it completes, and are paid below
+            # (a leased job is never pending already: only completing makes it so).
+            settle = (Payment.RESERVED, Payment.PENDING)
+            done = tx.jobs.complete(worker_id, tx.now_ms, checked, payment=settle)
+            paid = [job for job in done if job.payment == Payment.PENDING]
             held = tx.book.balances(*(accounts.escrow(job.id) for job in paid))
-            receipts = {c.job_id: Receipt.from_dict(c.receipt) for c in checked}
             fee = self.settings.validator_fee_ppm
             tx.book.post(
                 posting
                 for job in paid
                 for posting in credits.complete(held, job.id, job.user_id, receipts[job.id], fee)
             )
-            tx.jobs.set_payment([job.id for job in paid], Payment.PENDING)
             queued = self.verifier.after_complete(tx, done) if self.verifier else 0
             wake = _queued(tx, [], seats=True) if queued else Queued()
         if wake:
@@ -416,7 +418,8 @@ class WorkerService:
     def _submit(self, worker_id: str, results: Sequence[Submission]) -> SubmitOutcome:
         checked, rejected = self._check_all(worker_id, results)
         completions = self._store_outputs(checked)
-        accepted = self._complete(worker_id, completions)
+        receipts = {receipt.job_id: receipt for receipt, _ in checked}
+        accepted = self._complete(worker_id, completions, receipts)
         for completion in completions:  # lost its lease between the check and the transaction
             if completion.job_id not in accepted:
                 lost = NotLeased(f"job {completion.job_id} is not leased to this worker")
@@ -429,8 +432,9 @@ class WorkerService:
         self, worker_id: str, results: Sequence[Submission]
     ) -> tuple[list[tuple[Receipt, Output]], list[tuple[str, SwarmgenError]]]:
         """Each result checked on its own (signatures, digests, decoded outputs)."""
-        self._worker(worker_id)
-        with self.store.transaction() as tx:
+        with self.store.transaction(read_only=True) as tx:  # _complete reads the jobs again
+            if tx.workers.get(worker_id) is None:
+                raise Forbidden("register this worker key first")
             found = tx.jobs.get_many([r.job_id for r in results])
         jobs = {job.id: job for job in found}
         checked: list[tuple[Receipt, Output]] = []

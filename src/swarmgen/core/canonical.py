@@ -34,9 +34,42 @@ def _check(value: Any, path: str = "$") -> None:
     raise NotCanonical(f"{path}: {type(value).__name__} is not JSON")
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+_CONTAINERS = 1_000_000
+"""Most containers :func:`_plain` walks before it leaves the value to :func:`_check`."""
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is JSON of exact built-in types and no float, at any depth: the
+    common case, decided without building a path per item. ``False`` sends ``value``
+    to :func:`_check`, which accepts or refuses it as before (subclasses, floats)."""
+    stack = [value]
+    budget = _CONTAINERS
+    while stack:
+        budget -= 1
+        if not budget:  # a cycle, or a very large value: let the recursion judge it
+            return False
+        item = stack.pop()
+        kind = type(item)
+        if kind in _PLAIN:
+            continue
+        if kind is dict:
+            for key, inner in item.items():
+                if type(key) is not str:
+                    return False
+                if type(inner) not in _PLAIN:
+                    stack.append(inner)
+        elif kind is list or kind is tuple:
+            stack.extend(inner for inner in item if type(inner) not in _PLAIN)
+        else:
+            return False
+    return True
+
+
 def canonical_json(value: Any) -> bytes:
     """Encode ``value`` as canonical JSON bytes."""
-    _check(value)
+    if not _plain(value):
+        _check(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
         "utf-8"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from swarmgen.core.canonical import canonical_json
@@ -110,7 +111,15 @@ class Receipt:
         return canonical_json({"domain": RECEIPT_DOMAIN, **self.body()})
 
     def verify(self) -> bool:
-        """True when the signature is ``worker_id``'s over :meth:`message`."""
+        """True when the signature is ``worker_id``'s over :meth:`message`.
+
+        Checked once per receipt object (it is frozen: what was checked cannot change),
+        so the coordinator's check of a result and the ledger's check of the receipt it
+        embeds cost one signature verification; a receipt parsed again is checked again."""
+        return self._verified
+
+    @cached_property
+    def _verified(self) -> bool:
         return verify_strict(self.worker_id, self.message(), self.signature)
 
     def to_dict(self) -> dict[str, Any]:

@@ -23,6 +23,10 @@ ACTIVE = (JobState.QUEUED.value, JobState.LEASED.value)
 _CHUNK = 500
 """Most ids in one ``IN (...)`` list."""
 
+_BY_IDS = select(t.jobs).where(t.jobs.c.id.in_(bindparam("ids", expanding=True)))
+"""The jobs of ``:ids``, as a statement built once: every result a worker submits reads
+its jobs twice (the checks, then the completing transaction)."""
+
 
 class JobRepository(Repository):
     def insert(self, jobs: Sequence[JobRecord]) -> None:
@@ -39,10 +43,11 @@ class JobRepository(Repository):
     def get_many(self, job_ids: Iterable[str]) -> list[JobRecord]:
         """The jobs of ``job_ids`` that exist, in no particular order."""
         ids = list(job_ids)
-        if not ids:
-            return []
-        rows = self.conn.execute(select(t.jobs).where(t.jobs.c.id.in_(ids))).all()
-        return [JobRecord.from_row(row) for row in rows]
+        found: list[JobRecord] = []
+        for start in range(0, len(ids), _CHUNK):
+            rows = self.conn.execute(_BY_IDS, {"ids": ids[start : start + _CHUNK]})
+            found.extend(JobRecord.from_row(row) for row in rows)
+        return found
 
     def count_active(self, user_id: str) -> int:
         """Queued plus leased jobs of ``user_id``."""
@@ -101,36 +106,35 @@ class JobRepository(Repository):
             return None
         return self.get(job_id)
 
-    def complete(self, worker_id: str, now: int, results: Sequence[Completion]) -> list[JobRecord]:
+    def complete(
+        self,
+        worker_id: str,
+        now: int,
+        results: Sequence[Completion],
+        payment: tuple[str, str] | None = None,
+    ) -> list[JobRecord]:
         """Mark jobs leased to ``worker_id`` completed.
 
         Returns the records that were completed; a job whose lease was lost meanwhile
-        is left alone and missing from the answer.
+        is left alone and missing from the answer. With ``payment`` ``(held, then)``, a
+        completed job whose credits were ``held`` is ``then`` (its record says so), in
+        the same write: a second UPDATE numbered each job again in the change feed.
         """
-        c = t.jobs.c
         wanted = {result.job_id: result for result in results}
         done = [
-            _completed(job, wanted[job.id], now)
+            _completed(job, wanted[job.id], now, payment)
             for job in self.get_many(wanted)
             if job.worker_id == worker_id and job.state is JobState.LEASED
         ]
         if not done:
             return []
         self.conn.execute(
-            update(t.jobs)
-            .where(c.id == bindparam("job_id"), c.state == JobState.LEASED.value)
-            .values(
-                state=JobState.COMPLETED.value,
-                updated_ms=now,
-                lease_expires_ms=None,
-                outputs=bindparam("new_outputs"),
-                output_digest=bindparam("new_output_digest"),
-                receipt=bindparam("new_receipt"),
-                timings=bindparam("new_timings"),
-            ),
+            _COMPLETE,
             [
                 {
                     "job_id": job.id,
+                    "now": now,
+                    "new_payment": job.payment,
                     "new_outputs": job.outputs,
                     "new_output_digest": job.output_digest,
                     "new_receipt": job.receipt,
@@ -202,12 +206,33 @@ class JobRepository(Repository):
         return found
 
 
-def _completed(job: JobRecord, result: Completion, now: int) -> JobRecord:
+_COMPLETE = (
+    update(t.jobs)
+    .where(t.jobs.c.id == bindparam("job_id"), t.jobs.c.state == JobState.LEASED.value)
+    .values(
+        state=JobState.COMPLETED.value,
+        updated_ms=bindparam("now"),
+        lease_expires_ms=None,
+        payment=bindparam("new_payment"),
+        outputs=bindparam("new_outputs"),
+        output_digest=bindparam("new_output_digest"),
+        receipt=bindparam("new_receipt"),
+        timings=bindparam("new_timings"),
+    )
+)
+"""One completed job's row, as a statement built once (an executemany per submit)."""
+
+
+def _completed(
+    job: JobRecord, result: Completion, now: int, payment: tuple[str, str] | None
+) -> JobRecord:
+    held, then = payment or (None, None)
     return replace(
         job,
         state=JobState.COMPLETED,
         updated_ms=now,
         lease_expires_ms=None,
+        payment=then if held is not None and job.payment == held else job.payment,
         outputs=result.outputs,
         output_digest=result.output_digest,
         receipt=result.receipt,

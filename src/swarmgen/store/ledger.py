@@ -15,12 +15,14 @@ transaction; :func:`swarmgen.coordinator.auditing.verify_live` checks it against
 
 from __future__ import annotations
 
+import functools
 from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from swarmgen.core.ledger import (
     GENESIS_HASH,
@@ -63,8 +65,29 @@ def entry_from_row(row: Any) -> Entry:
 
 
 _BALANCE = select(t.balances.c.amount).where(t.balances.c.account == bindparam("account"))
+_BALANCES = select(t.balances.c.account, t.balances.c.amount).where(
+    t.balances.c.account.in_(bindparam("accounts", expanding=True))
+)
 _OPEN_EPOCH = select(t.epochs.c.epoch, t.epochs.c.opened_ms).where(t.epochs.c.closed_ms.is_(None))
-"""A pop reads its worker's stake and the open epoch: these statements are built once."""
+_HEAD = (
+    select(t.ledger_entries.c.seq, t.ledger_entries.c.hash)
+    .order_by(t.ledger_entries.c.seq.desc())
+    .limit(1)
+)
+"""A pop reads its worker's stake and the open epoch, a ledger transaction the chain's
+head and the balances it moves: these statements are built once."""
+
+
+@functools.cache
+def _set_balance(dialect: str) -> Any:
+    """Upsert one ``:account``'s ``:amount``, as a statement built once per dialect: a
+    posting's changed balances go in one executemany, where a multi-row ``VALUES`` was
+    built, keyed and compiled again for every post (its shape changes with its rows)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(t.balances).values(account=bindparam("account"), amount=bindparam("amount"))
+    return stmt.on_conflict_do_update(
+        index_elements=[t.balances.c.account], set_={"amount": stmt.excluded.amount}
+    )
 
 
 class LedgerRepository(Repository):
@@ -163,27 +186,21 @@ class Book:
         if epoch is None:
             conn.execute(t.epochs.insert().values(epoch=0, opened_ms=now_ms))
             epoch = OpenEpoch(0, now_ms)
-        last = conn.execute(
-            select(t.ledger_entries.c.seq, t.ledger_entries.c.hash)
-            .order_by(t.ledger_entries.c.seq.desc())
-            .limit(1)
-        ).first()
+        last = conn.execute(_HEAD).first()
         next_seq, head = (last.seq + 1, last.hash) if last else (0, GENESIS_HASH)
         return cls(conn, epoch, next_seq, head, now_ms)
 
     def balances(self, *accounts: str) -> dict[str, int]:
         """Current balances of ``accounts`` (0 for accounts never used)."""
-        missing = [a for a in accounts if a not in self._balances]
-        if missing:
-            rows = self.conn.execute(
-                select(t.balances.c.account, t.balances.c.amount).where(
-                    t.balances.c.account.in_(missing)
-                )
-            ).all()
+        known = self._balances
+        missing = sorted({a for a in accounts if a not in known})
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]
+            rows = self.conn.execute(_BALANCES, {"accounts": chunk})
             found = {row.account: int(row.amount) for row in rows}
-            for account in missing:
-                self._balances[account] = found.get(account, 0)
-        return {a: self._balances[a] for a in accounts}
+            for account in chunk:
+                known[account] = found.get(account, 0)
+        return {a: known[a] for a in accounts}
 
     def balance(self, account: str) -> int:
         return self.balances(account)[account]
@@ -197,8 +214,7 @@ class Book:
     def post(self, postings: Iterable[Posting]) -> list[Entry]:
         """Append ``postings`` in order; all or none (the transaction rolls back)."""
         postings = list(postings)
-        for posting in postings:
-            self.balances(posting.debit, posting.credit)
+        self.balances(*(a for p in postings for a in (p.debit, p.credit)))  # one read
         scratch: ChainMap[str, int] = ChainMap({}, self._balances)
         made: list[Entry] = []
         seq, head = self.next_seq, self.head
@@ -216,14 +232,8 @@ class Book:
         return made
 
     def _flush_balances(self, changed: Mapping[str, int]) -> None:
-        stmt = Repository(self.conn).dialect_insert(t.balances)
-        stmt = stmt.values(
-            [{"account": a, "amount": amount} for a, amount in sorted(changed.items())]
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.balances.c.account], set_={"amount": stmt.excluded.amount}
-        )
-        self.conn.execute(stmt)
+        rows = [{"account": a, "amount": amount} for a, amount in sorted(changed.items())]
+        self.conn.execute(_set_balance(self.conn.dialect.name), rows)
 
     def totals(self) -> Totals:
         return totals(self.all_balances())

@@ -118,3 +118,15 @@ def test_a_missing_bucket_fails_the_check_and_a_dead_server_is_unavailable(
         dead.put(b"x")
     with pytest.raises(StorageUnavailable):
         dead.get(hashlib.sha256(b"x").hexdigest())
+
+
+def test_put_many_stores_each_blob_and_answers_their_keys_in_order(
+    store_and_tamper: tuple[BlobStore, Tamper],
+) -> None:
+    store, _ = store_and_tamper
+    blobs = [os.urandom(size) for size in (0, 1, 300, 70_000, 300)]
+    blobs.append(blobs[2])  # the same content twice: one blob, one key
+    keys = store.put_many(blobs)
+    assert keys == [hashlib.sha256(data).hexdigest() for data in blobs]
+    assert [store.get(key) for key in keys] == blobs
+    assert store.put_many([]) == []

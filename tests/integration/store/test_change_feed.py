@@ -136,3 +136,24 @@ def test_a_reader_sees_every_completion_of_concurrent_writers(store: Store) -> N
     finished.set()
     reader.join(60)
     assert len(seen) == per_writer * writers
+
+
+def test_completing_moves_held_credits_in_the_same_write(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.jobs.insert([job("r", payment="reserved"), job("v", created_ms=1)])
+        tx.dispatch.lease("w", OFFERING, 1 << 20, 2, 10)
+    leased = seq(store, "r")
+    with store.transaction() as tx:
+        completed = tx.jobs.complete("w", 12, [done("r"), done("v")], ("reserved", "pending"))
+    assert {j.id: j.payment for j in completed} == {"r": "pending", "v": None}
+    with store.transaction() as tx:
+        stored = {j.id: j for j in tx.jobs.get_many(["r", "v"])}
+    assert {i: (j.state, j.payment) for i, j in stored.items()} == {
+        "r": (JobState.COMPLETED, "pending"),
+        "v": (JobState.COMPLETED, None),
+    }
+    assert stored["r"].outputs == ["blob"] and stored["r"].receipt == {"job_id": "r"}
+    assert seq(store, "r") > leased
+    with store.transaction() as tx:  # completed already: nothing moves again
+        assert tx.jobs.complete("w", 13, [done("r")], ("pending", "paid")) == []
+    assert seq(store, "r") == stored["r"].change_seq

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swarmgen.core.canonical import NotCanonical, canonical_json, digest
+from swarmgen.core.canonical import NotCanonical, _check, _plain, canonical_json, digest
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -36,3 +37,42 @@ def test_refuses_what_cannot_be_signed(value: object) -> None:
 def test_digest_changes_with_any_field() -> None:
     assert digest({"a": 1}) != digest({"a": 2})
     assert len(digest({})) == 64
+
+
+loose_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text() | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(loose_values)
+def test_the_quick_walk_accepts_and_refuses_what_the_recursive_check_does(value: object) -> None:
+    try:
+        _check(value)
+    except NotCanonical:
+        assert not _plain(value)
+        with pytest.raises(NotCanonical):
+            canonical_json(value)
+    else:
+        assert _plain(value)
+        assert json.loads(canonical_json(value)) == json.loads(json.dumps(value, sort_keys=True))
+
+
+def test_subclasses_of_plain_types_take_the_recursive_check() -> None:
+    class Name(StrEnum):
+        A = "a"
+
+    assert not _plain({"k": Name.A})
+    assert canonical_json({"k": Name.A, "n": (1, True)}) == b'{"k":"a","n":[1,true]}'
+
+
+def test_a_cycle_is_refused_not_walked_for_ever() -> None:
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(RecursionError):
+        canonical_json(cycle)

@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from swarmgen.core.receipts import MalformedReceipt, Receipt, canonical_b64
+from swarmgen.core import receipts
+from swarmgen.core.receipts import MalformedReceipt, Receipt, canonical_b64, verify_strict
 from swarmgen.core.signing import KeyPair, unb64
 
 KEYS = KeyPair.from_seed(b"w" * 32)
@@ -75,3 +76,22 @@ def test_unsigned_receipt_does_not_verify() -> None:
 def test_from_dict_is_strict(change: dict[str, object]) -> None:
     with pytest.raises(MalformedReceipt):
         Receipt.from_dict({**_receipt().to_dict(), **change})
+
+
+def test_a_receipt_is_verified_once_and_a_parsed_copy_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def counting(public_key: str, message: bytes, signature: str) -> bool:
+        calls.append(signature)
+        return verify_strict(public_key, message, signature)
+
+    monkeypatch.setattr(receipts, "verify_strict", counting)
+    receipt = _receipt()
+    assert receipt.verify() and receipt.verify()
+    assert len(calls) == 1
+    assert Receipt.from_dict(receipt.to_dict()).verify()
+    assert len(calls) == 2
+    assert not dataclasses.replace(receipt, nonce="n-2").verify()  # a changed copy: checked
+    assert len(calls) == 3

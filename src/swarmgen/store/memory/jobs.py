@@ -92,7 +92,14 @@ class MemoryJobs:
         self.t.jobs[job_id] = job
         return job
 
-    def complete(self, worker_id: str, now: int, results: Sequence[Completion]) -> list[JobRecord]:
+    def complete(
+        self,
+        worker_id: str,
+        now: int,
+        results: Sequence[Completion],
+        payment: tuple[str, str] | None = None,
+    ) -> list[JobRecord]:
+        held, then = payment or (None, None)
         done = []
         for result in results:
             job = self.t.jobs.get(result.job_id)
@@ -103,6 +110,7 @@ class MemoryJobs:
                 state=JobState.COMPLETED,
                 updated_ms=now,
                 lease_expires_ms=None,
+                payment=then if held is not None and job.payment == held else job.payment,
                 outputs=result.outputs,
                 output_digest=result.output_digest,
                 receipt=result.receipt,
