@@ -6,7 +6,6 @@ Leasing, releasing and reaping (the queue's moves) live in :mod:`swarmgen.store.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -15,7 +14,7 @@ from swarmgen.core.jobs import JobState
 from swarmgen.errors import NotFound
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
-from swarmgen.store.records import Completion, JobRecord
+from swarmgen.store.records import Completion, JobRecord, completed
 
 ACTIVE = (JobState.QUEUED.value, JobState.LEASED.value)
 """Job states that still hold a place in the queue or a lease."""
@@ -122,7 +121,7 @@ class JobRepository(Repository):
         """
         wanted = {result.job_id: result for result in results}
         done = [
-            _completed(job, wanted[job.id], now, payment)
+            completed(job, wanted[job.id], now, payment)
             for job in self.get_many(wanted)
             if job.worker_id == worker_id and job.state is JobState.LEASED
         ]
@@ -221,20 +220,3 @@ _COMPLETE = (
     )
 )
 """One completed job's row, as a statement built once (an executemany per submit)."""
-
-
-def _completed(
-    job: JobRecord, result: Completion, now: int, payment: tuple[str, str] | None
-) -> JobRecord:
-    held, then = payment or (None, None)
-    return replace(
-        job,
-        state=JobState.COMPLETED,
-        updated_ms=now,
-        lease_expires_ms=None,
-        payment=then if held is not None and job.payment == held else job.payment,
-        outputs=result.outputs,
-        output_digest=result.output_digest,
-        receipt=result.receipt,
-        timings=result.timings,
-    )

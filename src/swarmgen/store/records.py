@@ -6,7 +6,7 @@ importing the adapter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -143,6 +143,25 @@ class Completion:
     output_digest: str
     receipt: dict[str, Any]
     timings: dict[str, Any]
+
+
+def completed(
+    job: JobRecord, result: Completion, now: int, payment: tuple[str, str] | None = None
+) -> JobRecord:
+    """``job`` completed with ``result`` at ``now``; with ``payment`` ``(held, then)``,
+    its credits move from ``held`` to ``then`` in the same write (every store's rule)."""
+    held, then = payment or (None, None)
+    return replace(
+        job,
+        state=JobState.COMPLETED,
+        updated_ms=now,
+        lease_expires_ms=None,
+        payment=then if held is not None and job.payment == held else job.payment,
+        outputs=result.outputs,
+        output_digest=result.output_digest,
+        receipt=result.receipt,
+        timings=result.timings,
+    )
 
 
 @dataclass(frozen=True)

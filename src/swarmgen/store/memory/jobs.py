@@ -18,7 +18,7 @@ from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.errors import NotFound
 from swarmgen.store.memory.seats import panels_of
 from swarmgen.store.memory.tables import Tables
-from swarmgen.store.records import Completion, JobRecord
+from swarmgen.store.records import Completion, JobRecord, completed
 
 _ACTIVE = (JobState.QUEUED, JobState.LEASED)
 
@@ -99,23 +99,12 @@ class MemoryJobs:
         results: Sequence[Completion],
         payment: tuple[str, str] | None = None,
     ) -> list[JobRecord]:
-        held, then = payment or (None, None)
         done = []
         for result in results:
             job = self.t.jobs.get(result.job_id)
             if job is None or job.worker_id != worker_id or job.state is not JobState.LEASED:
                 continue
-            job = replace(
-                job,
-                state=JobState.COMPLETED,
-                updated_ms=now,
-                lease_expires_ms=None,
-                payment=then if held is not None and job.payment == held else job.payment,
-                outputs=result.outputs,
-                output_digest=result.output_digest,
-                receipt=result.receipt,
-                timings=result.timings,
-            )
+            job = completed(job, result, now, payment)
             self.t.jobs[job.id] = job
             done.append(job)
         return done
