@@ -129,11 +129,8 @@ class WorkerService:
         return may_take_seats(missed, self.settings.max_missed_seats)
 
     def _worker(self, worker_id: str) -> WorkerRecord:
-        with self.store.transaction() as tx:
-            worker = tx.workers.get(worker_id)
-        if worker is None:
-            raise Forbidden("register this worker key first")
-        return worker
+        with self.store.transaction(read_only=True) as tx:
+            return _registered(tx, worker_id)
 
     def _served(self, tx: Transaction, worker: WorkerRecord) -> list[str]:
         """The offerings ``worker`` may serve: those whose minimum stake its owner has
@@ -433,8 +430,7 @@ class WorkerService:
     ) -> tuple[list[tuple[Receipt, Output]], list[tuple[str, SwarmgenError]]]:
         """Each result checked on its own (signatures, digests, decoded outputs)."""
         with self.store.transaction(read_only=True) as tx:  # _complete reads the jobs again
-            if tx.workers.get(worker_id) is None:
-                raise Forbidden("register this worker key first")
+            _registered(tx, worker_id)
             found = tx.jobs.get_many([r.job_id for r in results])
         jobs = {job.id: job for job in found}
         checked: list[tuple[Receipt, Output]] = []
@@ -516,6 +512,14 @@ class WorkerService:
         with self.store.transaction() as tx:
             tx.nonces.prune(now - 3 * self.settings.clock_skew_s * 1000)
         return requeued, failed
+
+
+def _registered(tx: Transaction, worker_id: str) -> WorkerRecord:
+    """The worker behind ``worker_id``; :class:`Forbidden` until the key is registered."""
+    worker = tx.workers.get(worker_id)
+    if worker is None:
+        raise Forbidden("register this worker key first")
+    return worker
 
 
 def _queued(tx: Transaction, job_ids: Sequence[str], *, seats: bool) -> Queued:

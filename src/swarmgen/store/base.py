@@ -14,6 +14,13 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """Dialect ``dialect``'s INSERT, which knows ``ON CONFLICT`` on SQLite and PostgreSQL."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 class Repository:
     """A set of queries on one table family, bound to one transaction's connection."""
 
@@ -21,7 +28,5 @@ class Repository:
         self.conn = conn
 
     def dialect_insert(self, table: Table) -> Any:
-        """The dialect's INSERT, which knows ``ON CONFLICT`` on SQLite and PostgreSQL."""
-        if self.conn.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+        """This connection's dialect's INSERT (:func:`dialect_insert`)."""
+        return dialect_insert(self.conn.dialect.name, table)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from swarmgen.core.ledger import (
     GENESIS_HASH,
@@ -38,7 +37,7 @@ from swarmgen.core.ledger import (
 from swarmgen.core.receipts import Receipt
 from swarmgen.core.seal import EpochSeal
 from swarmgen.store import schema as t
-from swarmgen.store.base import Repository
+from swarmgen.store.base import Repository, dialect_insert
 from swarmgen.store.records import OpenEpoch
 
 LOCK_ID = 0x5357_4C47
@@ -83,8 +82,9 @@ def _set_balance(dialect: str) -> Any:
     """Upsert one ``:account``'s ``:amount``, as a statement built once per dialect: a
     posting's changed balances go in one executemany, where a multi-row ``VALUES`` was
     built, keyed and compiled again for every post (its shape changes with its rows)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(t.balances).values(account=bindparam("account"), amount=bindparam("amount"))
+    stmt = dialect_insert(dialect, t.balances).values(
+        account=bindparam("account"), amount=bindparam("amount")
+    )
     return stmt.on_conflict_do_update(
         index_elements=[t.balances.c.account], set_={"amount": stmt.excluded.amount}
     )
