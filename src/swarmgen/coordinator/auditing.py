@@ -103,15 +103,21 @@ def entries(store: Store, after_seq: int = -1, upto: int | None = None) -> Itera
 def export(store: Store, coordinator: str, upto: int | None = None) -> Iterator[str]:
     """The export's lines (JSON lines, each ending in a newline), entries read in pages.
 
-    With ``upto``, only epochs up to it (and their seals): what :class:`Publication` allows.
+    With ``upto``, only epochs up to it (and their seals): what :class:`Publication` allows
+    (sealed epochs: chained whole). Without, the journal is chained first, so the export
+    ends with the last posting made.
     """
+    if upto is None:
+        store.chain_journal()
     with store.transaction() as tx:
         seals = [s for s in tx.ledger.seals() if upto is None or s.epoch <= upto]
     yield from export_lines(entries(store, upto=upto), seals, coordinator)
 
 
 def projection_matches(store: Store) -> bool:
-    """True when the stored balances equal the fold of every entry."""
+    """True when the stored balances equal the fold of every entry (the journal chained
+    first; a ledger still moving may differ between the two reads)."""
+    store.chain_journal()
     folded = {a: v for a, v in project(e.posting for e in entries(store)).items() if v}
     with store.transaction() as tx:
         return folded == tx.ledger.balances()

@@ -69,8 +69,8 @@ def refund(tx: Transaction, jobs: Sequence[JobRecord], reason: credits.RefundRea
     refunded = []
     for job in jobs:
         if job.payment == Payment.RESERVED:
-            balances = tx.book.balances(accounts.escrow(job.id))
-            tx.book.post([credits.refund(balances, job.id, job.user_id, reason)])
+            balances = tx.postings.balances(accounts.escrow(job.id))
+            tx.postings.post([credits.refund(balances, job.id, job.user_id, reason)])
             refunded.append(job.id)
     tx.jobs.set_payment(refunded, Payment.REFUNDED)
     return refunded
@@ -129,8 +129,10 @@ class CreditService:
         """The user's entries, newest first (not the anonymous account's: they name jobs)."""
         if user.role == ANONYMOUS:
             raise AnonymousRefused("the anonymous key cannot read the shared account's entries")
+        account = accounts.user(user.id)
+        self.store.chain_journal(touching=account)  # its latest postings, in the chain
         with self.store.transaction() as tx:
-            return tx.ledger.account_entries(accounts.user(user.id), limit, before_seq)
+            return tx.ledger.account_entries(account, limit, before_seq)
 
     def user(self, name: str) -> UserRecord | None:
         with self.store.transaction() as tx:

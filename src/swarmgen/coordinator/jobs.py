@@ -186,7 +186,7 @@ class JobService:
                 raise InvalidRequest(
                     [replace(p, field=f"jobs[{index}].{p.field}") for p in exc.problems]
                 ) from None
-        with self.store.transaction(now, ledger=True) as tx:
+        with self.store.transaction(now, postings=True) as tx:
             earlier = None
             if key is not None:
                 claim = IdempotentRequest(user.id, key, asked, tuple(r.id for r in records), now)
@@ -202,10 +202,12 @@ class JobService:
         self, tx: Transaction, user: UserRecord, records: list[JobRecord]
     ) -> list[JobRecord]:
         """Admit, reserve and insert ``records`` in ``tx``; they come back ranked."""
+        account = accounts.user(user.id)
+        # The requester's balance row is locked first: its submits are admitted and
+        # reserved one after another, and other requesters' run alongside.
+        balances = tx.postings.balances(account, *(accounts.escrow(r.id) for r in records))
         active = tx.jobs.count_active(user.id)
         admit(active + len(records) - 1, self.credits.active_limit(user), self._retry_s())
-        account = accounts.user(user.id)
-        balances = tx.book.balances(account, *(accounts.escrow(r.id) for r in records))
         credits.require_funds(balances[account], sum(r.price for r in records))
         rank = priority(balances[account], 0, self.credits.policy, anonymous=user.role == ANONYMOUS)
         reserves = []
@@ -218,7 +220,7 @@ class JobService:
             for r in records
         ]
         tx.jobs.insert(records)
-        tx.book.post(reserves)
+        tx.postings.post(reserves)
         return records
 
     def _replay(self, earlier: IdempotentRequest, asked: str) -> list[Accepted]:
@@ -357,7 +359,7 @@ class JobService:
         """
         _not_anonymous(user, "cancel jobs")
         record = self._own(user, job_id)
-        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+        with self.store.transaction(self.clock.now_ms(), postings=True) as tx:
             cancelled = tx.jobs.cancel(job_id, tx.now_ms)
             if cancelled is None:
                 raise Conflict(f"job {job_id} is already {record.state.value}", job_id=job_id)

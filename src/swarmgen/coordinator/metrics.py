@@ -48,7 +48,7 @@ class StoreCollector(Collector):
             states = tx.network.jobs_by_state()
             checks = tx.network.check_statuses()
             verdicts = tx.network.verdict_counts()
-            entries = tx.ledger.count()
+            entries = tx.ledger.count() + tx.ledger.journaled()  # postings made
             epoch = tx.ledger.open_epoch()
             workers = []
             after: str | None = None

@@ -32,7 +32,7 @@ EPOCH = "epoch"
 
 def ensure_seed(tx: Transaction) -> bytes:
     """The open epoch's seed; drawn and committed to the ledger on first use."""
-    epoch = tx.book.epoch.epoch
+    epoch = tx.postings.epoch.epoch
     seed = tx.validations.seed_of(epoch)
     if seed is not None:
         return seed
@@ -41,20 +41,20 @@ def ensure_seed(tx: Transaction) -> bytes:
     tx.validations.insert_seed(epoch, seed, committed, tx.now_ms)
     pool = accounts.VALIDATOR_POOL
     memo: dict[str, str | int] = {EPOCH: epoch, "commitment": committed}
-    tx.book.post([Posting(EntryKind.SAMPLING_COMMIT, pool, pool, 0, memo=memo)])
+    tx.postings.post([Posting(EntryKind.SAMPLING_COMMIT, pool, pool, 0, memo=memo)])
     log.info("epoch %d: sampling seed committed as %s", epoch, committed)
     return seed
 
 
 def reveal_seed(tx: Transaction) -> None:
     """Publish the closing epoch's seed (if it drew one) before the epoch is sealed."""
-    epoch = tx.book.epoch.epoch
+    epoch = tx.postings.epoch.epoch
     seed = tx.validations.seed_of(epoch)
     if seed is None:
         return
     pool = accounts.VALIDATOR_POOL
     memo: dict[str, str | int] = {EPOCH: epoch, "seed": seed.hex()}
-    tx.book.post([Posting(EntryKind.SAMPLING_REVEAL, pool, pool, 0, memo=memo)])
+    tx.postings.post([Posting(EntryKind.SAMPLING_REVEAL, pool, pool, 0, memo=memo)])
 
 
 def _published(ledger: Ledger, kind: EntryKind, epoch: int, key: str) -> str | None:

@@ -26,7 +26,10 @@ heartbeats to stay drawn but never pops). An honest worker that crashes is never
 convicted for it; a key that holds or sits on seats to starve a panel loses each at
 the cap and cannot take it back.
 Everything happens inside the caller's ledger transaction (a store
-:class:`~swarmgen.store.port.Transaction` opened with ``ledger=True``).
+:class:`~swarmgen.store.port.Transaction` opened with ``ledger=True``, or with
+``postings=True`` for a completion or a hand-back: those serialize on
+:data:`SERIALIZED` first, so panels are counted and drawn one transaction at a time
+while job money moves side by side).
 """
 
 from __future__ import annotations
@@ -76,6 +79,11 @@ from swarmgen.store.records import SYSTEM_USER, BallotRow, CheckStatus, ExpiredS
 
 log = logging.getLogger(__name__)
 
+SERIALIZED = "verification"
+"""What a transaction that draws, counts or reseats checks serializes on
+(:meth:`~swarmgen.store.port.Transaction.serialize`): ballots of one panel arriving in
+two transactions at once would each be counted without the other."""
+
 
 def thresholds_of(registry: Registry, offering: str) -> Thresholds:
     """The offering's calibrated thresholds, or the core's defaults where none are stored."""
@@ -118,6 +126,7 @@ class Verifier:
 
         Returns how many validation jobs were queued (so the caller can wake workers).
         """
+        tx.serialize(SERIALIZED)
         queued = 0
         originals = [job for job in done if job.validates is None]
         if originals:
@@ -131,7 +140,7 @@ class Verifier:
 
     def _draw(self, tx: Transaction, jobs: Sequence[JobRecord]) -> int:
         seed = ensure_seed(tx)
-        epoch = tx.book.epoch.epoch
+        epoch = tx.postings.epoch.epoch
         workers = {job.worker_id for job in jobs if job.worker_id}
         reputation = tx.validations.reputations(workers)
         owners = tx.workers.owners(workers)
@@ -317,7 +326,7 @@ class Verifier:
             reason=comparison.reason,
             detail=comparison.detail,
             distance=comparison.distance,
-            epoch=tx.book.epoch.epoch,
+            epoch=tx.postings.epoch.epoch,
             now=tx.now_ms,
         )
         log.info("check of %s: %s by %s", original.id, ballot.vote.value, validation.worker_id)
@@ -338,7 +347,7 @@ class Verifier:
         tx.validations.settle(
             original.id,
             status,
-            epoch=tx.book.epoch.epoch,
+            epoch=tx.postings.epoch.epoch,
             reason=_reason(rows, status),
             now=tx.now_ms,
             penalised=decision.penalised,
@@ -378,7 +387,7 @@ class Verifier:
             seat.job_id,
             seat.worker_id,
             seat.validates,
-            epoch=tx.book.epoch.epoch,
+            epoch=tx.postings.epoch.epoch,
             now=tx.now_ms,
         )
         log.info("seat %s on %s missed by %s", seat.job_id, seat.validates, seat.worker_id)
@@ -401,6 +410,7 @@ class Verifier:
         and hands back: a seat released is missed like one let expire (with or without
         an error: a worker that cannot run a seat has not served it, but has not failed
         a check either). Returns how many were queued again."""
+        tx.serialize(SERIALIZED)
         seats = [
             ExpiredSeat(job.id, job.validates, worker_id)
             for job in tx.jobs.get_many(job_ids)
@@ -414,7 +424,7 @@ class Verifier:
         """Every worker's missed and served seats in the open epoch: their
         :attr:`~swarmgen.core.verification.reliability.SeatRecord.reliability` scales
         each worker's emission weight at the close."""
-        return tx.validations.seat_records(tx.book.epoch.epoch)
+        return tx.validations.seat_records(tx.postings.epoch.epoch)
 
     # comparing --------------------------------------------------------------------
 

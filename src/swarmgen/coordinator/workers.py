@@ -381,15 +381,15 @@ class WorkerService:
         of each (:func:`~swarmgen.core.credits.complete`) finds it verified."""
         if not checked:
             return []
-        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+        with self.store.transaction(self.clock.now_ms(), postings=True) as tx:
             # A job's reserved credits turn pending as it completes, and are paid below
             # (a leased job is never pending already: only completing makes it so).
             settle = (Payment.RESERVED, Payment.PENDING)
             done = tx.jobs.complete(worker_id, tx.now_ms, checked, payment=settle)
             paid = [job for job in done if job.payment == Payment.PENDING]
-            held = tx.book.balances(*(accounts.escrow(job.id) for job in paid))
+            held = tx.postings.balances(*(accounts.escrow(job.id) for job in paid))
             fee = self.settings.validator_fee_ppm
-            tx.book.post(
+            tx.postings.post(
                 posting
                 for job in paid
                 for posting in credits.complete(held, job.id, job.user_id, receipts[job.id], fee)
@@ -459,7 +459,7 @@ class WorkerService:
         (:meth:`Verifier.handed_back`): otherwise a key could release a seat just before
         its lease's hard end and take it again with a fresh lease, for ever."""
         self._worker(worker_id)
-        with self.store.transaction(self.clock.now_ms(), ledger=True) as tx:
+        with self.store.transaction(self.clock.now_ms(), postings=True) as tx:
             seats = self.verifier.handed_back(tx, worker_id, job_ids) if self.verifier else 0
             released, failed = tx.dispatch.release(
                 worker_id,

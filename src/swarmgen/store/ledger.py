@@ -4,10 +4,12 @@ Reads go through :class:`LedgerRepository`, available in every transaction. Writ
 through a :class:`Book`, which only a transaction opened with ``ledger=True`` has: that
 transaction first takes the ledger lock (``pg_advisory_xact_lock`` on PostgreSQL; on
 SQLite ``BEGIN IMMEDIATE`` already serialises writers), then reads the chain's head and
-the open epoch. Entries are made and checked by :mod:`swarmgen.core.ledger`, exactly as
-the in-memory ledger does, so the chain never forks and no balance in circulation goes
-negative. Row changes made through the other repositories of the same transaction
-commit with the entries, so money and job state move together or not at all.
+the open epoch, and on PostgreSQL appends what job money was journaled meanwhile
+(:mod:`swarmgen.store.journal`) to the chain. Entries are made and checked by
+:mod:`swarmgen.core.ledger`, exactly as the in-memory ledger does, so the chain never
+forks and no balance in circulation goes negative. Row changes made through the other
+repositories of the same transaction commit with the entries, so money and job state
+move together or not at all.
 
 The ``balances`` table is a projection of the entries kept in step inside the same
 transaction; :func:`swarmgen.coordinator.auditing.verify_live` checks it against a fold.
@@ -34,14 +36,11 @@ from swarmgen.core.ledger import (
     make_entry,
     totals,
 )
-from swarmgen.core.receipts import Receipt
 from swarmgen.core.seal import EpochSeal
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository, dialect_insert
+from swarmgen.store.journal import LOCK_ID, deferred, posting_from_row
 from swarmgen.store.records import OpenEpoch
-
-LOCK_ID = 0x5357_4C47
-"""PostgreSQL advisory lock that serialises every ledger write across coordinators."""
 
 PAGE = 1000
 """Entries read per query when the whole chain is walked."""
@@ -56,11 +55,7 @@ def entry_row(entry: Entry, now_ms: int) -> dict[str, Any]:
 
 
 def entry_from_row(row: Any) -> Entry:
-    receipt = Receipt.from_dict(row.receipt) if row.receipt is not None else None
-    posting = Posting(
-        EntryKind(row.kind), row.debit, row.credit, row.amount, row.job_id, row.memo, receipt
-    )
-    return Entry(row.seq, row.epoch, posting, row.prev_hash, row.hash)
+    return Entry(row.seq, row.epoch, posting_from_row(row), row.prev_hash, row.hash)
 
 
 _BALANCE = select(t.balances.c.amount).where(t.balances.c.account == bindparam("account"))
@@ -162,7 +157,13 @@ class LedgerRepository(Repository):
         return OpenEpoch(row.epoch, row.opened_ms) if row else None
 
     def count(self) -> int:
+        """Entries in the chain."""
         query = select(func.count()).select_from(t.ledger_entries)
+        return int(self.conn.execute(query).scalar_one())
+
+    def journaled(self) -> int:
+        """Postings made and not chained yet (:mod:`swarmgen.store.journal`)."""
+        query = select(func.count()).select_from(t.ledger_journal)
         return int(self.conn.execute(query).scalar_one())
 
 
@@ -176,11 +177,15 @@ class Book:
     head: str
     now_ms: int
     _balances: dict[str, int] = field(default_factory=dict)
+    chained: int = 0
+    """Journaled postings this transaction appended to the chain when it opened."""
 
     @classmethod
     def open(cls, conn: Connection, now_ms: int) -> Book:
-        """Take the ledger lock, open epoch 0 on first use, and read the chain's head."""
-        if conn.dialect.name == "postgresql":
+        """Take the ledger lock, open epoch 0 on first use, read the chain's head, and
+        (PostgreSQL) chain the journal."""
+        journaled = conn.dialect.name == "postgresql"
+        if journaled:
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
         epoch = LedgerRepository(conn).open_epoch()
         if epoch is None:
@@ -188,7 +193,46 @@ class Book:
             epoch = OpenEpoch(0, now_ms)
         last = conn.execute(_HEAD).first()
         next_seq, head = (last.seq + 1, last.hash) if last else (0, GENESIS_HASH)
-        return cls(conn, epoch, next_seq, head, now_ms)
+        book = cls(conn, epoch, next_seq, head, now_ms)
+        if journaled:
+            book.chained = book._chain_journal()
+        return book
+
+    def _chain_journal(self) -> int:
+        """Append the journal to the chain in ``id`` order, each posting with the time
+        it was journaled, and apply its deferred credits; returns how many were chained.
+
+        Each posting is checked again as it is placed (a journal row is not trusted
+        for being there); its balances already moved when it was journaled."""
+        c = t.ledger_journal.c
+        chained = 0
+        after = 0
+        while True:
+            query = select(t.ledger_journal).where(c.id > after).order_by(c.id).limit(PAGE)
+            rows = self.conn.execute(query).all()
+            if not rows:
+                break
+            made: list[dict[str, Any]] = []
+            credits: dict[str, int] = {}
+            seq, head = self.next_seq, self.head
+            for row in rows:
+                posting = posting_from_row(row)
+                entry = make_entry(seq, self.epoch.epoch, posting, head)
+                made.append(entry_row(entry, row.created_ms))
+                if posting.amount and deferred(posting.credit):
+                    credits[posting.credit] = credits.get(posting.credit, 0) + posting.amount
+                seq, head = seq + 1, entry.hash
+            self.conn.execute(t.ledger_entries.insert(), made)
+            after = rows[-1].id
+            self.conn.execute(t.ledger_journal.delete().where(c.id <= after))
+            if credits:
+                held = self.balances(*credits)
+                moved = {account: held[account] + amount for account, amount in credits.items()}
+                self._balances.update(moved)
+                self._flush_balances(moved)
+            self.next_seq, self.head = seq, head
+            chained += len(rows)
+        return chained
 
     def balances(self, *accounts: str) -> dict[str, int]:
         """Current balances of ``accounts`` (0 for accounts never used)."""
@@ -247,3 +291,18 @@ class Book:
         )
         self.conn.execute(t.epochs.insert().values(epoch=seal.epoch + 1, opened_ms=self.now_ms))
         self.epoch = OpenEpoch(seal.epoch + 1, self.now_ms)
+
+
+def chain_journal(conn: Connection, touching: str | None = None) -> int:
+    """Take the ledger lock and chain the journal; returns how many postings it chained.
+
+    With ``touching``, only if the journal holds a posting that moves that account (the
+    lock is not taken for nothing). With no open epoch nothing can be journaled (a
+    journaling transaction opens epoch 0 first), so there is nothing to lock for."""
+    if touching is not None:
+        c = t.ledger_journal.c
+        mine = select(c.id).where(or_(c.debit == touching, c.credit == touching)).limit(1)
+        if conn.execute(mine).first() is None:
+            return 0
+    epoch = LedgerRepository(conn).open_epoch()
+    return 0 if epoch is None else Book.open(conn, epoch.opened_ms).chained

@@ -230,6 +230,7 @@ class Ledger(Protocol):
     def seals(self) -> list[EpochSeal]: ...
     def open_epoch(self) -> OpenEpoch | None: ...
     def count(self) -> int: ...
+    def journaled(self) -> int: ...
 
 
 class Network(Protocol):
@@ -248,6 +249,21 @@ class Network(Protocol):
     def verdict_counts(self) -> dict[bool, int]: ...
     def flows(self, account: str, upto_epoch: int) -> list[tuple[int, str, int]]: ...
     def epoch_closed_ms(self, epoch: int) -> int | None: ...
+
+
+class Postings(Protocol):
+    """Job money: balances read and locked, postings checked and made (``tx.postings``).
+
+    What a posting returns depends on the lock it runs under (the chain's entries, or
+    nothing yet where it is journaled), so callers of this face do not read it."""
+
+    @property
+    def epoch(self) -> OpenEpoch: ...
+    @property
+    def now_ms(self) -> int: ...
+    def balances(self, *accounts: str) -> dict[str, int]: ...
+    def balance(self, account: str) -> int: ...
+    def post(self, postings: Iterable[Posting]) -> object: ...
 
 
 class LedgerBook(Protocol):
@@ -283,7 +299,14 @@ class Transaction(Protocol):
     @property
     def book(self) -> LedgerBook: ...
     @property
+    def postings(self) -> Postings: ...
+    @property
     def now_ms(self) -> int: ...
+    def serialize(self, topic: str) -> None:
+        """From here to its end, run alone among the transactions that serialize on
+        ``topic`` (a no-op where every writer runs alone already)."""
+        ...
+
     @property
     def jobs(self) -> Jobs: ...
     @property
@@ -314,11 +337,24 @@ class Store(Protocol):
     """Storage as services see it: units of work, nothing else."""
 
     def transaction(
-        self, now_ms: int | None = None, *, ledger: bool = False, read_only: bool = False
+        self,
+        now_ms: int | None = None,
+        *,
+        ledger: bool = False,
+        postings: bool = False,
+        read_only: bool = False,
     ) -> AbstractContextManager[Transaction]:
-        """One unit of work, committed when the block ends; ``ledger``: it may post
-        entries (``tx.book``); ``read_only``: it writes nothing, and need not wait for
-        a writer."""
+        """One unit of work, committed when the block ends; ``ledger``: it holds the
+        ledger alone and may write the chain (``tx.book``, and ``tx.postings``);
+        ``postings``: it moves job money only (``tx.postings``), side by side with
+        others that do; ``read_only``: it writes nothing, and need not wait for a
+        writer."""
+        ...
+
+    def chain_journal(self, touching: str | None = None) -> int:
+        """Append job money posted side by side to the chain now (what an exclusive
+        ledger transaction does first); returns how many postings it chained. With
+        ``touching``, only when a posting waiting to be chained moves that account."""
         ...
 
     @property

@@ -159,6 +159,22 @@ ledger_entries = Table(
     Column("created_ms", BigInteger, nullable=False),
 )
 
+ledger_journal = Table(
+    "ledger_journal",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("debit", String(ACCOUNT), nullable=False),
+    Column("credit", String(ACCOUNT), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("job_id", String(200)),
+    Column("memo", JSON, nullable=False),
+    Column("receipt", JSON),
+    Column("created_ms", BigInteger, nullable=False),
+)
+"""Job money posted under the ledger lock held shared, in the order it moved balances,
+until the lock's next exclusive holder chains it (:mod:`swarmgen.store.journal`)."""
+
 balances = Table(
     "balances",
     metadata,

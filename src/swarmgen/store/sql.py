@@ -7,7 +7,9 @@ IMMEDIATE`` on SQLite) and hands out a repository per concern (``tx.jobs``,
 ``tx.network``), all on that transaction's connection. It commits when the block ends
 and rolls back when it raises. ``transaction(now_ms, ledger=True)`` also takes the
 ledger lock and adds ``tx.book``, the ledger's write side, so money and rows change
-together.
+together; ``transaction(now_ms, postings=True)`` adds only ``tx.postings``, which moves
+job money under per-account row locks without holding the ledger alone on PostgreSQL
+(:mod:`swarmgen.store.journal`).
 ``transaction(read_only=True)`` only reads: on SQLite it neither queues for this
 process's writer nor takes the database's write lock, and sees the last commit. Repositories
 are made on first use: a dispatch transaction costs the same round trips as a bare
@@ -17,16 +19,18 @@ are made on first use: a dispatch transaction costs the same round trips as a ba
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from functools import cached_property
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from swarmgen.store.dispatch import DispatchRepository
 from swarmgen.store.engine import READ_ONLY
 from swarmgen.store.idempotency import IdempotencyRepository
 from swarmgen.store.jobs import JobRepository
-from swarmgen.store.ledger import Book, LedgerRepository
+from swarmgen.store.journal import Journal
+from swarmgen.store.ledger import Book, LedgerRepository, chain_journal
 from swarmgen.store.network import NetworkRepository
 from swarmgen.store.nonces import NonceRepository
 from swarmgen.store.outbox import OutboxRepository
@@ -39,15 +43,22 @@ from swarmgen.store.workers import WorkerRepository
 
 
 class LedgerNotLocked(RuntimeError):
-    """``tx.book`` was used in a transaction opened without ``ledger=True``."""
+    """``tx.book`` was used in a transaction opened without ``ledger=True`` (or
+    ``tx.postings`` without ``ledger`` or ``postings``)."""
+
+
+def topic_lock(topic: str) -> int:
+    """The PostgreSQL advisory lock of ``topic``: a signed 64-bit number from its name."""
+    return int.from_bytes(hashlib.sha256(topic.encode()).digest()[:8], "big", signed=True)
 
 
 class SqlTransaction:
     """One open transaction and its repositories (see the module docstring)."""
 
-    def __init__(self, conn: Connection, book: Book | None) -> None:
+    def __init__(self, conn: Connection, book: Book | None, postings: Book | Journal | None):
         self.conn = conn
         self._book = book
+        self._postings = postings
 
     @property
     def book(self) -> Book:
@@ -57,9 +68,22 @@ class SqlTransaction:
         return self._book
 
     @property
+    def postings(self) -> Book | Journal:
+        """Job money; in a transaction opened with ``postings=True`` or ``ledger=True``."""
+        if self._postings is None:
+            raise LedgerNotLocked("open the transaction with postings=True to move money")
+        return self._postings
+
+    @property
     def now_ms(self) -> int:
         """The time the ledger transaction was opened at (entries and rows carry it)."""
-        return self.book.now_ms
+        return self.postings.now_ms
+
+    def serialize(self, topic: str) -> None:
+        """Hold ``topic``'s lock to the end (PostgreSQL: a transaction advisory lock;
+        SQLite runs one writer at a time already)."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": topic_lock(topic)})
 
     @cached_property
     def jobs(self) -> JobRepository:
@@ -121,23 +145,41 @@ class SqlStore:
 
     @contextlib.contextmanager
     def transaction(
-        self, now_ms: int | None = None, *, ledger: bool = False, read_only: bool = False
+        self,
+        now_ms: int | None = None,
+        *,
+        ledger: bool = False,
+        postings: bool = False,
+        read_only: bool = False,
     ) -> Iterator[SqlTransaction]:
         """One unit of work; with ``ledger``, serialised with every other ledger write;
+        with ``postings``, only with those that move the same accounts (PostgreSQL);
         ``read_only``: it writes nothing (see the module docstring)."""
-        if ledger and now_ms is None:
+        if (ledger or postings) and now_ms is None:
             raise ValueError("a ledger transaction needs now_ms for its entries")
-        if ledger and read_only:
+        if (ledger or postings) and read_only:
             raise ValueError("a ledger transaction writes")
         if read_only:
             with self.engine.connect() as conn:
                 conn.execution_options(**{READ_ONLY: True})
                 with conn.begin():
-                    yield SqlTransaction(conn, None)
+                    yield SqlTransaction(conn, None, None)
             return
         with self._writer or contextlib.nullcontext(), self.engine.begin() as conn:
-            book = Book.open(conn, now_ms) if ledger and now_ms is not None else None
-            yield SqlTransaction(conn, book)
+            if now_ms is None or not (ledger or postings):
+                yield SqlTransaction(conn, None, None)
+            elif postings and not ledger and conn.dialect.name == "postgresql":
+                yield SqlTransaction(conn, None, Journal.open(conn, now_ms))
+            else:
+                book = Book.open(conn, now_ms)
+                yield SqlTransaction(conn, book if ledger else None, book)
+
+    def chain_journal(self, touching: str | None = None) -> int:
+        """Chain the journal now (PostgreSQL; elsewhere postings go to the chain)."""
+        if self.engine.dialect.name != "postgresql":
+            return 0
+        with self.engine.begin() as conn:
+            return chain_journal(conn, touching)
 
     @property
     def url(self) -> str:

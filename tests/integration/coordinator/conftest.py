@@ -31,7 +31,9 @@ the default 60 s and were refused as stale; a request an hour old still is."""
 
 class Reads:
     """Each repository call in a short transaction of its own, as a test reads state:
-    ``env.reads.jobs.get(job_id)``, ``env.reads.ledger.balance(account)``."""
+    ``env.reads.jobs.get(job_id)``, ``env.reads.ledger.balance(account)``. A ledger read
+    chains the journal first (PostgreSQL), as the live export does, so it sees every
+    posting made."""
 
     def __init__(self, store: SqlStore, repository: str | None = None) -> None:
         self._store = store
@@ -43,6 +45,8 @@ class Reads:
         repository = self._repository
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            if repository == "ledger":
+                self._store.chain_journal()
             with self._store.transaction() as tx:
                 method: Callable[..., Any] = getattr(getattr(tx, repository), name)
                 return method(*args, **kwargs)

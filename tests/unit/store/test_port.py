@@ -13,6 +13,7 @@ import pytest
 
 import swarmgen
 from swarmgen.store import port
+from swarmgen.store.journal import Journal
 from swarmgen.store.ledger import Book
 from swarmgen.store.memory import MemoryStore, MemoryTransaction
 from swarmgen.store.memory.ledger import MemoryBook
@@ -24,8 +25,8 @@ ROOT = Path(swarmgen.__file__).parent
 BEHIND_THE_PORT = ("sqlalchemy", "alembic", "swarmgen.store.schema", "swarmgen.store.sql")
 # the SQL adapter's modules, one per repository (the port, the records and the
 # in-memory fake are public)
-ADAPTER = {"base", "dispatch", "engine", "idempotency", "jobs", "ledger", "network", "nonces",
-           "outbox", "users", "validations", "verdicts", "workers"}  # fmt: skip
+ADAPTER = {"base", "dispatch", "engine", "idempotency", "jobs", "journal", "ledger", "network",
+           "nonces", "outbox", "users", "validations", "verdicts", "workers"}  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:
@@ -68,7 +69,7 @@ def _transactions() -> list[tuple[str, Any]]:
     sql_book = Book(conn=None, epoch=OpenEpoch(0, 0), next_seq=0, head="", now_ms=0)  # type: ignore[arg-type]
     memory = Tables()
     return [
-        ("sql", SqlTransaction(None, sql_book)),  # type: ignore[arg-type]
+        ("sql", SqlTransaction(None, sql_book, sql_book)),  # type: ignore[arg-type]
         ("memory", MemoryTransaction(memory, MemoryBook(memory, 0))),
     ]
 
@@ -78,6 +79,8 @@ def _repositories() -> list[Any]:
     out = []
     for adapter, tx in _transactions():
         for name, member in _members(port.Transaction).items():
+            if not isinstance(member, property):
+                continue  # a method of the transaction itself (see the next test)
             protocol = get_type_hints(member.fget, vars(port))["return"]
             if getattr(protocol, "_is_protocol", False):
                 out.append(pytest.param(protocol, getattr(tx, name), id=f"{adapter}-{name}"))
@@ -91,6 +94,19 @@ def test_each_repository_offers_what_its_protocol_names(protocol: type, reposito
         if not isinstance(declared, property):
             found = getattr(repository, member)
             assert _parameters(found, bound=True) == _parameters(declared), member
+
+
+@pytest.mark.parametrize(("adapter", "tx"), _transactions())
+def test_each_transaction_offers_the_methods_the_port_names(adapter: str, tx: Any) -> None:
+    for name, member in _members(port.Transaction).items():
+        if not isinstance(member, property):
+            assert _parameters(getattr(tx, name), bound=True) == _parameters(member), name
+
+
+def test_the_journal_offers_what_job_money_needs() -> None:
+    """On PostgreSQL ``tx.postings`` of a ``postings=True`` transaction is a Journal."""
+    journal = Journal(conn=None, epoch=OpenEpoch(0, 0), now_ms=0)  # type: ignore[arg-type]
+    test_each_repository_offers_what_its_protocol_names(port.Postings, journal)
 
 
 @pytest.mark.parametrize("store", [SqlStore, MemoryStore])

@@ -34,8 +34,11 @@ from swarmgen.store.sql import LedgerNotLocked
 class MemoryTransaction:
     """One transaction on a working copy of the tables."""
 
-    def __init__(self, tables: Tables, book: MemoryBook | None) -> None:
+    def __init__(
+        self, tables: Tables, book: MemoryBook | None, postings: MemoryBook | None = None
+    ) -> None:
         self._book = book
+        self._postings = postings or book
         self.jobs = MemoryJobs(tables)
         self.dispatch = MemoryDispatch(tables)
         self.seats = MemorySeats(tables)
@@ -56,8 +59,17 @@ class MemoryTransaction:
         return self._book
 
     @property
+    def postings(self) -> MemoryBook:
+        if self._postings is None:
+            raise LedgerNotLocked("open the transaction with postings=True to move money")
+        return self._postings
+
+    @property
     def now_ms(self) -> int:
-        return self.book.now_ms
+        return self.postings.now_ms
+
+    def serialize(self, topic: str) -> None:
+        """Nothing to take: the store's lock runs one transaction at a time."""
 
 
 class MemoryStore:
@@ -71,21 +83,32 @@ class MemoryStore:
 
     @contextlib.contextmanager
     def transaction(
-        self, now_ms: int | None = None, *, ledger: bool = False, read_only: bool = False
+        self,
+        now_ms: int | None = None,
+        *,
+        ledger: bool = False,
+        postings: bool = False,
+        read_only: bool = False,
     ) -> Iterator[MemoryTransaction]:
-        if ledger and now_ms is None:
+        if (ledger or postings) and now_ms is None:
             raise ValueError("a ledger transaction needs now_ms for its entries")
-        if ledger and read_only:
+        if (ledger or postings) and read_only:
             raise ValueError("a ledger transaction writes")
         if read_only:  # the last commit's tables, never changed once committed
             yield MemoryTransaction(self._tables.working_copy(), None)
             return
         with self._lock:
             working = self._tables.working_copy()
-            book = MemoryBook(working, now_ms) if ledger and now_ms is not None else None
-            yield MemoryTransaction(working, book)
+            # one transaction at a time: job money needs no lock of its own
+            money = (ledger or postings) and now_ms is not None
+            book = MemoryBook(working, now_ms) if money and now_ms is not None else None
+            yield MemoryTransaction(working, book if ledger else None, book if postings else None)
             working.number_changes(self._tables.jobs)
             self._tables = working
+
+    def chain_journal(self, touching: str | None = None) -> int:
+        """Nothing journaled: postings go to the chain at once."""
+        return 0
 
     def dispose(self) -> None:
         """Nothing to close."""

@@ -83,6 +83,10 @@ class MemoryLedger:
     def count(self) -> int:
         return len(self.t.entries)
 
+    def journaled(self) -> int:
+        """Nothing waits: postings go to the chain at once."""
+        return 0
+
 
 class MemoryBook:
     """The ledger's write side; the store's lock already serialises transactions."""
