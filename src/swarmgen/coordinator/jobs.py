@@ -78,6 +78,22 @@ def _accepted(record: JobRecord, position: int | None) -> Accepted:
     )
 
 
+def _ranked(tx: Transaction, records: list[JobRecord]) -> list[Accepted]:
+    """``records``, just queued in ``tx``, as accepted, with their places in the queue as
+    it stood when they joined it: one queue count per offering, read before the commit
+    (so the answer needs no read of its own while a worker is being woken for them)."""
+    # Jobs of one batch share priority and time, so each offering's queue orders them
+    # by id, after whatever was ahead of the first of them.
+    ids: dict[str, list[str]] = {}
+    for record in sorted(records, key=lambda record: record.id):
+        ids.setdefault(record.offering, []).append(record.id)
+    first = {
+        offering: tx.dispatch.queue_position(next(r for r in records if r.id == same[0]))
+        for offering, same in ids.items()
+    }
+    return [_accepted(r, first[r.offering] + ids[r.offering].index(r.id)) for r in records]
+
+
 def _not_anonymous(user: UserRecord, what: str) -> None:
     """Anonymous jobs are reachable by id only: the shared user lists and cancels nothing."""
     if user.role == ANONYMOUS:
@@ -193,10 +209,11 @@ class JobService:
                 earlier = tx.idempotency.claim(claim, since)
             if earlier is None:
                 records = self._queue(tx, user, records)
+                accepted = _ranked(tx, records)
         if earlier is not None:  # a concurrent retry won the key; nothing was written
             return self._replay(earlier, asked)
         self.notifier.queue.fire(Queued.of(r.offering for r in records))
-        return self._accepted(records)
+        return accepted
 
     def _queue(
         self, tx: Transaction, user: UserRecord, records: list[JobRecord]
@@ -236,19 +253,6 @@ class JobService:
             _accepted(job, self._position(job) if job.state is JobState.QUEUED else None)
             for job in (found[job_id] for job_id in earlier.job_ids)
         ]
-
-    def _accepted(self, records: list[JobRecord]) -> list[Accepted]:
-        """Freshly queued ``records`` as accepted: one queue count per offering."""
-        # Jobs of one batch share priority and time, so each offering's queue orders
-        # them by id, after whatever was ahead of the first of them.
-        ids: dict[str, list[str]] = {}
-        for record in sorted(records, key=lambda record: record.id):
-            ids.setdefault(record.offering, []).append(record.id)
-        first = {
-            offering: self._position(next(r for r in records if r.id == same[0]))
-            for offering, same in ids.items()
-        }
-        return [_accepted(r, first[r.offering] + ids[r.offering].index(r.id)) for r in records]
 
     def prune_idempotency_keys(self) -> int:
         """Forget idempotency keys whose window has closed (a leader's periodic task)."""
