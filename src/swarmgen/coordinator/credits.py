@@ -66,12 +66,12 @@ def refund(tx: Transaction, jobs: Sequence[JobRecord], reason: credits.RefundRea
     never reserved any (validation jobs) are left alone. Marks the refunded jobs and
     returns their ids; runs in the caller's ledger transaction.
     """
-    refunded = []
-    for job in jobs:
-        if job.payment == Payment.RESERVED:
-            balances = tx.postings.balances(accounts.escrow(job.id))
-            tx.postings.post([credits.refund(balances, job.id, job.user_id, reason)])
-            refunded.append(job.id)
+    held = [job for job in jobs if job.payment == Payment.RESERVED]
+    # Every account at once: their rows are locked in one order, whichever jobs these are.
+    moved = [(accounts.escrow(job.id), accounts.user(job.user_id)) for job in held]
+    balances = tx.postings.balances(*(account for pair in moved for account in pair))
+    tx.postings.post(credits.refund(balances, job.id, job.user_id, reason) for job in held)
+    refunded = [job.id for job in held]
     tx.jobs.set_payment(refunded, Payment.REFUNDED)
     return refunded
 

@@ -20,7 +20,7 @@ from swarmgen.coordinator.notify import Notifier, Queued, Waiter
 from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.stakes import LedgerStakes, StakeSource
-from swarmgen.coordinator.verification import Verifier
+from swarmgen.coordinator.verification import SERIALIZED, Verifier
 from swarmgen.core import accounts, credits
 from swarmgen.core.jobs import JobState
 from swarmgen.core.modalities import modality, modality_of
@@ -382,6 +382,8 @@ class WorkerService:
         if not checked:
             return []
         with self.store.transaction(self.clock.now_ms(), postings=True) as tx:
+            if self.verifier:  # first, as a hand-back does: then job rows, then money
+                tx.serialize(SERIALIZED)
             # A job's reserved credits turn pending as it completes, and are paid below
             # (a leased job is never pending already: only completing makes it so).
             settle = (Payment.RESERVED, Payment.PENDING)

@@ -25,6 +25,9 @@ _CHUNK = 500
 _BY_IDS = select(t.jobs).where(t.jobs.c.id.in_(bindparam("ids", expanding=True)))
 """The jobs of ``:ids``, as a statement built once: every result a worker submits reads
 its jobs twice (the checks, then the completing transaction)."""
+_LOCK_IDS = _BY_IDS.order_by(t.jobs.c.id).with_for_update()
+"""The same, their rows locked to the transaction's end in id order (PostgreSQL; SQLite
+runs one writer at a time): what a completion reads is what it then changes."""
 
 
 class JobRepository(Repository):
@@ -120,9 +123,17 @@ class JobRepository(Repository):
         the same write: a second UPDATE numbered each job again in the change feed.
         """
         wanted = {result.job_id: result for result in results}
+        # Locked as read: a cancel or hand-back committed meanwhile is seen, not paid out
+        # (job money no longer waits for one ledger lock, decision 0027).
+        ids = list(wanted)
+        rows = [
+            row
+            for start in range(0, len(ids), _CHUNK)
+            for row in self.conn.execute(_LOCK_IDS, {"ids": ids[start : start + _CHUNK]})
+        ]
         done = [
             completed(job, wanted[job.id], now, payment)
-            for job in self.get_many(wanted)
+            for job in map(JobRecord.from_row, rows)
             if job.worker_id == worker_id and job.state is JobState.LEASED
         ]
         if not done:

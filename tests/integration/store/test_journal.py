@@ -12,9 +12,12 @@ import time
 from collections.abc import Callable
 
 import pytest
+from tests.integration.store.rows import job
 
 from swarmgen.coordinator.auditing import projection_matches
+from swarmgen.coordinator.credits import Payment, refund
 from swarmgen.core import accounts, credits
+from swarmgen.core.jobs import JobState
 from swarmgen.core.ledger import (
     GENESIS_HASH,
     EntryKind,
@@ -26,6 +29,7 @@ from swarmgen.core.ledger import (
 )
 from swarmgen.errors import InsufficientCredits
 from swarmgen.store import Store
+from swarmgen.store.records import Completion, UserRecord
 from swarmgen.store.sql import LedgerNotLocked, SqlStore
 
 POOL = accounts.VALIDATOR_POOL
@@ -305,4 +309,69 @@ def test_a_posting_that_waited_for_an_account_is_chained_after_what_it_waited_fo
     assert second_done
     kinds = [e.kind for e in _chain(store)]  # type: ignore[attr-defined]
     assert kinds[-2:] == [EntryKind.REFUND, EntryKind.RESERVE]
+    _assert_exact(store)
+
+
+def _leased(store: Store, job_id: str = "j1", worker: str = "w1") -> None:
+    """u1's job ``job_id``, its price reserved, leased to ``worker``."""
+    _grant(store, "u1")
+    _reserve(store, "u1", job_id, 100)
+    with store.transaction(2) as tx:
+        tx.users.create(UserRecord("u1", "ann", "user", 1))
+        tx.jobs.insert(
+            [
+                job(job_id, user_id="u1", price=100, payment=Payment.RESERVED,
+                    state=JobState.LEASED, worker_id=worker, lease_expires_ms=10**12,
+                    leased_ms=2, attempts=1)
+            ]
+        )  # fmt: skip
+
+
+def _completing(store: Store, out: dict[str, object]) -> None:
+    """What a completion does with job money: complete, then pay what it completed."""
+    with store.transaction(6, postings=True) as tx:
+        done = tx.jobs.complete(
+            "w1", 6, [Completion("j1", ["k"], "d" * 64, {}, {})],
+            payment=(Payment.RESERVED, Payment.PENDING),
+        )  # fmt: skip
+        paid = [j for j in done if j.payment == Payment.PENDING]
+        for j in paid:
+            _pay(tx, j.id)
+        out["done"] = [j.id for j in done]
+
+
+def _pay(tx: object, job_id: str) -> None:
+    escrow = accounts.escrow(job_id)
+    held = tx.postings.balance(escrow)  # type: ignore[attr-defined]
+    release = Posting(EntryKind.RELEASE, escrow, accounts.worker("w1"), held, job_id)
+    tx.postings.post([release])  # type: ignore[attr-defined]
+
+
+@postgres
+@pytest.mark.parametrize("meanwhile", ["hand-back", "cancel"])
+def test_a_completion_never_pays_a_job_that_left_its_lease_meanwhile(
+    store: Store, meanwhile: str
+) -> None:
+    """The job's hand-back (or cancel, refunded) is in flight when its worker's result
+    arrives: the completion waits for it, then sees the job is no longer leased, and
+    neither completes nor pays it."""
+    _leased(store)
+    other = store.transaction(5, postings=True)
+    tx = other.__enter__()
+    if meanwhile == "hand-back":
+        assert tx.dispatch.release("w1", ["j1"], 5) == (["j1"], [])
+    else:
+        cancelled = tx.jobs.cancel("j1", 5)
+        assert cancelled is not None
+        refund(tx, [cancelled], credits.RefundReason.CANCELLED)
+    out: dict[str, object] = {}
+    completing, _ = _in_thread(lambda: _completing(store, out))
+    time.sleep(0.3)
+    other.__exit__(None, None, None)
+    completing.join(10)
+    assert out == {"done": []}
+    with store.transaction() as reads:
+        assert reads.ledger.balance(accounts.worker("w1")) == 0
+        state = reads.jobs.get("j1").state
+    assert state is (JobState.QUEUED if meanwhile == "hand-back" else JobState.CANCELLED)
     _assert_exact(store)

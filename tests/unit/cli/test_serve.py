@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
 from pathlib import Path
 
@@ -18,7 +19,12 @@ def test_a_server_process_builds_its_app_from_the_pickled_settings(
     factory = pickle.loads(pickle.dumps(ServerProcess(settings)))
     monkeypatch.setenv("SWARMGEN_LEASE_MIN_S", "99")  # what a child's environment says is moot
     app = factory()
-    assert app.state.settings == settings
-    assert app.state.jobs.settings.lease_min_s == 42
-    assert app.state.credits.settings.max_active_jobs == 7
-    app.state.store.engine.dispose()
+    try:
+        assert app.state.settings == settings
+        assert app.state.jobs.settings.lease_min_s == 42
+        assert app.state.credits.settings.max_active_jobs == 7
+        # what building the app made is kept out of the collector's full passes
+        assert gc.is_tracked(app.state.settings) and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process is no server: let its objects go again
+        app.state.store.engine.dispose()
