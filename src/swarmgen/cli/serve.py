@@ -72,6 +72,11 @@ def coordinator(
     serve_processes(ServerProcess(settings, verbose), settings.host, settings.port, processes)
 
 
+HEALTHCHECK_S = 30
+"""How long a server process of ``--processes N`` may leave its supervisor's health
+check unanswered before it is killed and restarted."""
+
+
 @dataclass(frozen=True)
 class ServerProcess:
     """Builds the app inside each server process of ``--processes N``.
@@ -121,8 +126,20 @@ def serve_processes(factory: Callable[[], Any], host: str, port: int, processes:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    # The supervisor kills and restarts a process that does not answer its health check
+    # within 5 s by default: a process that is only busy (a slow host, a long close) would
+    # lose its requests in flight and, if it led, its periodic work. Allow it longer.
+    patience: dict[str, Any] = {"timeout_worker_healthcheck": HEALTHCHECK_S}
+    if "timeout_worker_healthcheck" not in inspect.signature(uvicorn.Config).parameters:
+        patience = {}  # an older uvicorn checks nothing
     config = uvicorn.Config(
-        factory, factory=True, workers=processes, host=host, port=port, log_level="warning"
+        factory,
+        factory=True,
+        workers=processes,
+        host=host,
+        port=port,
+        log_level="warning",
+        **patience,
     )
     sock = config.bind_socket()
     if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn takes the target
