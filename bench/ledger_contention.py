@@ -31,35 +31,17 @@ import json
 import statistics
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from faults import PG_URL, postgres_schema
 from swarmgen.coordinator.auditing import entries, projection_matches
 from swarmgen.core import accounts, credits
 from swarmgen.core.ledger import EntryKind, Posting, project
 from swarmgen.store import Store, open_store
 
-BASE_URL = "postgresql+psycopg://127.0.0.1:5432/test"
 PRICE = 1_000
 FEE = 50
-
-
-@contextmanager
-def fresh_schema(base: str) -> Iterator[str]:
-    """A URL whose search_path is a new schema, dropped afterwards."""
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    try:
-        yield f"{base}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 def _hold(tx: object, hold_ms: float) -> None:
@@ -130,7 +112,7 @@ def run(url: str, mode: str, threads: int, jobs: int, hold_ms: float) -> dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=BASE_URL, help="PostgreSQL (a schema per run)")
+    parser.add_argument("--database-url", default=PG_URL, help="PostgreSQL (a schema per run)")
     parser.add_argument("--threads", default="1,4,16", help="thread counts, comma-separated")
     parser.add_argument("--jobs", type=int, default=100, help="jobs per thread")
     parser.add_argument("--hold-ms", type=float, default=2.0, help="rest of each transaction")
@@ -141,7 +123,7 @@ def main() -> None:
     print(f"{'mode':<10} {'threads':>7} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for threads in counts:
         for mode, by_threads in figures.items():
-            with fresh_schema(args.database_url) as url:
+            with postgres_schema(args.database_url, "contention") as url:
                 result = run(url, mode, threads, args.jobs, args.hold_ms)
             by_threads[threads] = result
             print(

@@ -275,10 +275,9 @@ _ENTRY_FIELDS = frozenset(
 )
 
 
-def entry_body(seq: int, epoch: int, posting: Posting, prev_hash: str) -> dict[str, Any]:
+def posting_body(posting: Posting) -> dict[str, Any]:
+    """A posting's fields as stored and hashed (an entry adds its place in the chain)."""
     return {
-        "seq": seq,
-        "epoch": epoch,
         "kind": posting.kind.value,
         "debit": posting.debit,
         "credit": posting.credit,
@@ -286,8 +285,11 @@ def entry_body(seq: int, epoch: int, posting: Posting, prev_hash: str) -> dict[s
         "job_id": posting.job_id,
         "memo": dict(posting.memo),
         "receipt": posting.receipt.to_dict() if posting.receipt else None,
-        "prev_hash": prev_hash,
     }
+
+
+def entry_body(seq: int, epoch: int, posting: Posting, prev_hash: str) -> dict[str, Any]:
+    return {"seq": seq, "epoch": epoch, **posting_body(posting), "prev_hash": prev_hash}
 
 
 def make_entry(seq: int, epoch: int, posting: Posting, prev_hash: str) -> Entry:

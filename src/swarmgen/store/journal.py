@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, text
 
 from swarmgen.core.accounts import AccountKind, account_kind
-from swarmgen.core.ledger import EntryKind, LedgerError, Posting, apply
+from swarmgen.core.ledger import EntryKind, LedgerError, Posting, apply, posting_body
 from swarmgen.core.receipts import Receipt
 from swarmgen.store import schema as t
 from swarmgen.store.base import dialect_insert
@@ -75,16 +75,7 @@ _SET = (
 
 
 def journal_row(posting: Posting, now_ms: int) -> dict[str, Any]:
-    return {
-        "kind": posting.kind.value,
-        "debit": posting.debit,
-        "credit": posting.credit,
-        "amount": posting.amount,
-        "job_id": posting.job_id,
-        "memo": dict(posting.memo),
-        "receipt": posting.receipt.to_dict() if posting.receipt else None,
-        "created_ms": now_ms,
-    }
+    return {**posting_body(posting), "created_ms": now_ms}
 
 
 def posting_from_row(row: Any) -> Posting:
