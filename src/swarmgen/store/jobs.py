@@ -44,10 +44,14 @@ class JobRepository(Repository):
 
     def get_many(self, job_ids: Iterable[str]) -> list[JobRecord]:
         """The jobs of ``job_ids`` that exist, in no particular order."""
+        return self._by_ids(_BY_IDS, job_ids)
+
+    def _by_ids(self, query: Any, job_ids: Iterable[str]) -> list[JobRecord]:
+        """``query`` (by ``:ids``) over ``job_ids``, at most ``_CHUNK`` ids a statement."""
         ids = list(job_ids)
         found: list[JobRecord] = []
         for start in range(0, len(ids), _CHUNK):
-            rows = self.conn.execute(_BY_IDS, {"ids": ids[start : start + _CHUNK]})
+            rows = self.conn.execute(query, {"ids": ids[start : start + _CHUNK]})
             found.extend(JobRecord.from_row(row) for row in rows)
         return found
 
@@ -125,15 +129,9 @@ class JobRepository(Repository):
         wanted = {result.job_id: result for result in results}
         # Locked as read: a cancel or hand-back committed meanwhile is seen, not paid out
         # (job money no longer waits for one ledger lock, decision 0027).
-        ids = list(wanted)
-        rows = [
-            row
-            for start in range(0, len(ids), _CHUNK)
-            for row in self.conn.execute(_LOCK_IDS, {"ids": ids[start : start + _CHUNK]})
-        ]
         done = [
             completed(job, wanted[job.id], now, payment)
-            for job in map(JobRecord.from_row, rows)
+            for job in self._by_ids(_LOCK_IDS, wanted)
             if job.worker_id == worker_id and job.state is JobState.LEASED
         ]
         if not done:
