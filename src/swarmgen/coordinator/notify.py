@@ -3,9 +3,11 @@
 Workers' pops wait in a :class:`WaitingRoom`, registered per offering they serve. A queue
 change names what it queued (:class:`Queued`: jobs per offering, seats per drawn worker)
 and wakes at most as many matching waiters as it queued jobs, and the drawn workers
-(decision 0025). A woken waiter that leases nothing while its offering still has queued
-jobs passes its wake on to a waiter that has not tried it yet, so a lost race never
-leaves a job queued while a matching waiter sleeps. Waiters also re-check the store at a
+(decision 0025). A woken waiter passes on each wake-up its lease did not use (it leased
+nothing of that offering: another pop won the race, the job does not fit it, or it
+leased a job of another offering it serves) to a waiter that has not tried it yet, while
+its offering still has queued jobs, so no job stays queued while a matching waiter
+sleeps. Waiters also re-check the store at a
 long interval (:data:`RECHECK_S`), a safety net for what no wake-up names. The room's
 count of waiters per offering is also how many share a short queue
 (:func:`~swarmgen.core.scheduling.fair_share`).
@@ -125,6 +127,22 @@ class Waiter:
             _set(self._event, self._loop)
 
 
+def unused(tickets: Iterable[_Ticket], leased: Iterable[str]) -> list[_Ticket]:
+    """The ``tickets`` a lease did not use: each ordinary job it leased (``leased``, their
+    offerings) uses one of its offering's. A waiter woken for a job of one offering may
+    lease a job of another that it also serves (the one that comes first); the job it was
+    woken for then still needs a waiter, and one whose wake-up was spent elsewhere would
+    never come."""
+    left = Counter(leased)
+    out: list[_Ticket] = []
+    for ticket in tickets:
+        if left[ticket.offering] > 0:
+            left[ticket.offering] -= 1
+        else:
+            out.append(ticket)
+    return out
+
+
 class WaitingRoom:
     """The pops waiting for work in this process, per offering they serve and per worker.
 
@@ -184,8 +202,8 @@ class WaitingRoom:
         return tickets
 
     def pass_on(self, tickets: Iterable[_Ticket], still_queued: Collection[str]) -> None:
-        """A woken waiter leased nothing: each of its ``tickets`` whose offering still has
-        queued jobs wakes a waiter it has not woken yet (if any)."""
+        """Wake-ups a woken waiter did not use (:func:`unused`): each of ``tickets``
+        whose offering still has queued jobs wakes a waiter it has not woken yet (if any)."""
         with self._lock:
             self._hand_on([t for t in tickets if t.offering in still_queued])
 

@@ -16,7 +16,7 @@ from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment, refund
 from swarmgen.coordinator.domain import Capabilities, Registration, Submission, SubmitOutcome
-from swarmgen.coordinator.notify import Notifier, Queued, Waiter
+from swarmgen.coordinator.notify import Notifier, Queued, Waiter, unused
 from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.stakes import LedgerStakes, StakeSource
@@ -268,9 +268,10 @@ class WorkerService:
     def _lease_woken(
         self, waiter: Waiter, worker: WorkerRecord, served: Sequence[str], limit: int, seats: bool
     ) -> list[JobRecord]:
-        """A waiting pop's lease. Finding nothing, it passes the wake-ups it got on for
-        the offerings that still have jobs queued (another pop won the race, or the job
-        does not fit this worker): the next waiter tries them. A lease that fails (the
+        """A waiting pop's lease. It passes the wake-ups it got and did not use on
+        (:func:`~swarmgen.coordinator.notify.unused`: another pop won the race, the job
+        does not fit this worker, or it leased another offering's job) for the
+        offerings that still have jobs queued: the next waiter tries them. A lease that fails (the
         database refused it) passes them all on: this pop leaves, its jobs still queued.
         A re-check nothing woke first looks, reading only, whether anything is queued
         for it at all (:meth:`~swarmgen.store.dispatch.DispatchRepository.anything_for`),
@@ -288,10 +289,11 @@ class WorkerService:
         except BaseException:
             self.notifier.queue.pass_on(tickets, {ticket.offering for ticket in tickets})
             raise
-        if not leased and tickets:
+        left = unused(tickets, [job.offering for job in leased if job.validates is None])
+        if left:
             with self.store.transaction(read_only=True) as tx:
-                still = tx.dispatch.queued_in({ticket.offering for ticket in tickets})
-            self.notifier.queue.pass_on(tickets, still)
+                still = tx.dispatch.queued_in({ticket.offering for ticket in left})
+            self.notifier.queue.pass_on(left, still)
         return leased
 
     def _lease(
