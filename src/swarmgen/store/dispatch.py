@@ -191,6 +191,17 @@ _SEATS_DRAWN = select(t.jobs.c.offering).where(
     t.jobs.c.assigned_worker == bindparam("leaser"), t.jobs.c.state == JobState.QUEUED.value
 )
 """The offerings of the queued seats drawn for ``:leaser`` (``ix_jobs_seats``)."""
+_KEY = bindparam("key", type_=BigInteger)
+_AHEAD = select(func.count()).where(
+    t.jobs.c.state == JobState.QUEUED.value,
+    t.jobs.c.offering == bindparam("offering"),
+    t.jobs.c.queue_key <= _KEY,  # implied; PostgreSQL estimates it (not the row) from stats
+    tuple_(*ORDER)
+    < tuple_(_KEY, bindparam("created", type_=BigInteger), bindparam("job_id", type_=String)),
+)
+"""Queued jobs of ``:offering`` ahead of one (``:key``, ``:created``, ``:job_id``): a
+count over the range of ``ix_jobs_queue`` before it, built once (every submit counts)."""
+
 _IDS = bindparam("ids", type_=String, expanding=True)
 _NOW = bindparam("now", type_=BigInteger)
 _TAKE = (
@@ -371,16 +382,13 @@ class DispatchRepository(Repository):
     def queue_position(self, job: JobRecord) -> int:
         """How many queued jobs of the same offering are ahead of ``job`` (0 = next):
         a count over the range of ``ix_jobs_queue`` before it."""
-        c = t.jobs.c
-        key = literal(job.queue_key, BigInteger)
-        ahead = tuple_(*ORDER) < tuple_(key, literal(job.created_ms, BigInteger), job.id)
-        query = select(func.count()).where(
-            c.state == JobState.QUEUED.value,
-            c.offering == job.offering,
-            c.queue_key <= key,  # implied; PostgreSQL estimates it (not the row) from stats
-            ahead,
-        )
-        return int(self.conn.execute(query).scalar_one())
+        params = {
+            "offering": job.offering,
+            "key": job.queue_key,
+            "created": job.created_ms,
+            "job_id": job.id,
+        }
+        return int(self.conn.execute(_AHEAD, params).scalar_one())
 
     def release(
         self,

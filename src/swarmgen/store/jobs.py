@@ -5,10 +5,11 @@ Leasing, releasing and reaping (the queue's moves) live in :mod:`swarmgen.store.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
 
 from swarmgen.core.jobs import JobState
 from swarmgen.errors import NotFound
@@ -28,6 +29,31 @@ its jobs twice (the checks, then the completing transaction)."""
 _LOCK_IDS = _BY_IDS.order_by(t.jobs.c.id).with_for_update()
 """The same, their rows locked to the transaction's end in id order (PostgreSQL; SQLite
 runs one writer at a time): what a completion reads is what it then changes."""
+
+
+_COUNT_ACTIVE = select(func.count()).where(
+    t.jobs.c.user_id == bindparam("user_id"), t.jobs.c.state.in_(ACTIVE)
+)
+"""Every submit counts its user's active jobs: built once."""
+
+
+@functools.cache
+def _of_user(cursor: str | None, by_state: bool) -> Any:
+    """A user's jobs (``:user_id``, at most ``:most``), of ``:state`` when ``by_state``:
+    after the ``changed`` cursor (``:cursor``, a ``change_seq``) in feed order, since the
+    ``updated`` one (ms) in time order, or newest first; built once each (requesters poll
+    the feed)."""
+    c = t.jobs.c
+    query = select(t.jobs).where(c.user_id == bindparam("user_id"))
+    if by_state:
+        query = query.where(c.state == bindparam("state"))
+    if cursor == "changed":
+        query = query.where(c.change_seq > bindparam("cursor")).order_by(c.change_seq)
+    elif cursor == "updated":
+        query = query.where(c.updated_ms >= bindparam("cursor")).order_by(c.updated_ms, c.id)
+    else:
+        query = query.order_by(c.created_ms.desc(), c.id.desc())
+    return query.limit(bindparam("most", type_=Integer))
 
 
 class JobRepository(Repository):
@@ -57,9 +83,7 @@ class JobRepository(Repository):
 
     def count_active(self, user_id: str) -> int:
         """Queued plus leased jobs of ``user_id``."""
-        c = t.jobs.c
-        query = select(func.count()).where(c.user_id == user_id, c.state.in_(ACTIVE))
-        return int(self.conn.execute(query).scalar_one())
+        return int(self.conn.execute(_COUNT_ACTIVE, {"user_id": user_id}).scalar_one())
 
     def set_payment(self, job_ids: Sequence[str], payment: str) -> None:
         if job_ids:
@@ -89,17 +113,19 @@ class JobRepository(Repository):
         given at commit in commit order, so a reader that pages on from the largest it saw
         never skips a commit. ``updated_since`` (ms, inclusive) is the older time cursor,
         kept for clients that send it; times are taken before commit, so it can skip."""
-        c = t.jobs.c
-        query = select(t.jobs).where(c.user_id == user_id)
-        if state is not None:
-            query = query.where(c.state == state.value)
+        cursor = None
         if changed_after is not None:
-            query = query.where(c.change_seq > changed_after).order_by(c.change_seq)
+            cursor = "changed"
         elif updated_since is not None:
-            query = query.where(c.updated_ms >= updated_since).order_by(c.updated_ms, c.id)
-        else:
-            query = query.order_by(c.created_ms.desc(), c.id.desc())
-        return [JobRecord.from_row(row) for row in self.conn.execute(query.limit(limit))]
+            cursor = "updated"
+        query = _of_user(cursor, state is not None)
+        params = {
+            "user_id": user_id,
+            "state": state.value if state is not None else None,
+            "cursor": changed_after if changed_after is not None else updated_since,
+            "most": limit,
+        }
+        return [JobRecord.from_row(row) for row in self.conn.execute(query, params)]
 
     def cancel(self, job_id: str, now: int) -> JobRecord | None:
         """Cancel an active job; the updated record, or None when it was already final."""

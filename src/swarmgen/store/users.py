@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
 from swarmgen.store.records import KeyRecord, UserRecord
+
+_BY_KEY_HASH = (
+    select(t.users)
+    .join(t.api_keys, t.api_keys.c.user_id == t.users.c.id)
+    .where(t.api_keys.c.key_hash == bindparam("key_hash"), t.api_keys.c.revoked_ms.is_(None))
+)
+"""The user of a live key, built once: every requester call reads it."""
 
 
 class UserRepository(Repository):
@@ -48,12 +55,7 @@ class UserRepository(Repository):
 
     def by_key_hash(self, key_hash: str) -> UserRecord | None:
         """The user of a live (unrevoked) key."""
-        query = (
-            select(t.users)
-            .join(t.api_keys, t.api_keys.c.user_id == t.users.c.id)
-            .where(t.api_keys.c.key_hash == key_hash, t.api_keys.c.revoked_ms.is_(None))
-        )
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(_BY_KEY_HASH, {"key_hash": key_hash}).first()
         return UserRecord(**row._mapping) if row else None
 
     def keys(self, user_id: str) -> list[KeyRecord]:
