@@ -3,7 +3,8 @@
 SQLite gets WAL, ``synchronous=NORMAL``, a busy timeout, and ``BEGIN IMMEDIATE`` for
 every transaction, so a read that turns into a write never dead-locks against another
 connection; a connection marked :data:`READ_ONLY` begins deferred instead (it never
-writes, and under WAL it reads the last commit without waiting for the writer).
+writes, and under WAL it reads the last commit without waiting for the writer). No
+commit checkpoints the WAL: the store does, in a thread (:mod:`swarmgen.store.checkpoint`).
 PostgreSQL needs nothing special here; dispatch adds ``FOR UPDATE SKIP LOCKED`` so
 replicas can share one database.
 """
@@ -28,6 +29,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
+BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite connection waits for another process's lock before it fails."""
+
 READ_ONLY = "swarmgen_read_only"
 """Execution option of a connection whose transactions only read."""
 
@@ -47,7 +51,8 @@ def make_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

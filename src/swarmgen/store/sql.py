@@ -25,6 +25,7 @@ from functools import cached_property
 
 from sqlalchemy import Connection, Engine, text
 
+from swarmgen.store.checkpoint import Checkpointer
 from swarmgen.store.dispatch import DispatchRepository
 from swarmgen.store.engine import READ_ONLY
 from swarmgen.store.idempotency import IdempotencyRepository
@@ -139,9 +140,14 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._writer = WriterLock() if engine.dialect.name == "sqlite" else None
+        sqlite = engine.dialect.name == "sqlite"
+        self._writer = WriterLock() if sqlite else None
         """SQLite: this process's transactions queue here rather than in SQLite's busy
         handler (:mod:`swarmgen.store.serial`)."""
+        in_memory = engine.url.database in (None, "", ":memory:")
+        self.checkpoints = Checkpointer(engine, self._writer) if sqlite and not in_memory else None
+        """A SQLite file: its WAL is checkpointed after writes, in a thread of its own
+        (:mod:`swarmgen.store.checkpoint`)."""
 
     @contextlib.contextmanager
     def transaction(
@@ -173,6 +179,8 @@ class SqlStore:
             else:
                 book = Book.open(conn, now_ms)
                 yield SqlTransaction(conn, book if ledger else None, book)
+        if self.checkpoints is not None:
+            self.checkpoints.wrote()
 
     def chain_journal(self, touching: str | None = None) -> int:
         """Chain the journal now (PostgreSQL; elsewhere postings go to the chain)."""
@@ -187,5 +195,7 @@ class SqlStore:
         return self.engine.url.render_as_string(hide_password=False)
 
     def dispose(self) -> None:
-        """Close the engine's pooled connections."""
+        """Checkpoint what is left (SQLite) and close the engine's pooled connections."""
+        if self.checkpoints is not None:
+            self.checkpoints.close()
         self.engine.dispose()
