@@ -127,6 +127,26 @@ def test_a_wake_passes_on_to_each_waiter_once_and_leaving_hands_it_on() -> None:
     asyncio.run(main())
 
 
+def test_a_lease_uses_one_wake_up_per_job_of_its_offering_and_passes_on_the_rest() -> None:
+    async def main() -> None:
+        room = WaitingRoom()
+        with ExitStack() as stack:
+            both = _enter(stack, room, "w1", ["A", "B"])
+            only_b = _enter(stack, room, "w2", ["B"])
+            room.fire(Queued.of(["B"]))  # the first waited longest: it is woken
+            room.fire(Queued.of(["A"]))  # no other waiter serves A: no one more
+            assert both.woken and not only_b.woken
+            tickets = room.take(both)
+            assert [t.offering for t in tickets] == ["B"]
+            assert unused(tickets, ["B"]) == []
+            assert unused(tickets, ["B", "A"]) == []
+            assert unused(tickets, ["A"]) == tickets  # it leased the A job instead
+            room.pass_on(unused(tickets, ["A"]), still_queued={"B"})
+            assert only_b.woken and not both.woken
+
+    asyncio.run(main())
+
+
 # -- generated interleavings ------------------------------------------------------------
 
 
