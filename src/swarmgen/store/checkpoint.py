@@ -124,4 +124,7 @@ class Checkpointer:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join()
-            self.checkpoint()
+            try:
+                self.checkpoint()
+            except Exception:  # the next to open the database checkpoints it
+                log.exception("the last WAL checkpoint failed")
