@@ -268,10 +268,10 @@ class WorkerService:
     def _lease_woken(
         self, waiter: Waiter, worker: WorkerRecord, served: Sequence[str], limit: int, seats: bool
     ) -> list[JobRecord]:
-        """A waiting pop's lease. It passes the wake-ups it got and did not use on
+        """A waiting pop's lease. It passes on the wake-ups it got and did not use
         (:func:`~swarmgen.coordinator.notify.unused`: another pop won the race, the job
-        does not fit this worker, or it leased another offering's job) for the
-        offerings that still have jobs queued: the next waiter tries them. A lease that fails (the
+        does not fit this worker, or it leased another offering's job) for offerings
+        that still have jobs queued: the next waiter tries them. A lease that fails (the
         database refused it) passes them all on: this pop leaves, its jobs still queued.
         A re-check nothing woke first looks, reading only, whether anything is queued
         for it at all (:meth:`~swarmgen.store.dispatch.DispatchRepository.anything_for`),

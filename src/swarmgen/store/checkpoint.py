@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from contextlib import AbstractContextManager
 
 from sqlalchemy import Engine
 
@@ -53,7 +52,7 @@ class Checkpointer:
     def __init__(
         self,
         engine: Engine,
-        writers: AbstractContextManager[object] | None = None,
+        writers: contextlib.AbstractContextManager[object] | None = None,
         interval_s: float = INTERVAL_S,
         most_frames: int = MOST_FRAMES,
     ) -> None:
