@@ -7,10 +7,9 @@ and wakes at most as many matching waiters as it queued jobs, and the drawn work
 nothing of that offering: another pop won the race, the job does not fit it, or it
 leased a job of another offering it serves) to a waiter that has not tried it yet, while
 its offering still has queued jobs, so no job stays queued while a matching waiter
-sleeps. Waiters also re-check the store at a
-long interval (:data:`RECHECK_S`), a safety net for what no wake-up names. The room's
-count of waiters per offering is also how many share a short queue
-(:func:`~swarmgen.core.scheduling.fair_share`).
+sleeps. Waiters also re-check the store at a long interval (:data:`RECHECK_S`), a
+safety net for what no wake-up names. The room's count of waiters per offering is also
+how many share a short queue (:func:`~swarmgen.core.scheduling.fair_share`).
 """
 
 from __future__ import annotations

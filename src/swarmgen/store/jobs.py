@@ -113,16 +113,16 @@ class JobRepository(Repository):
         given at commit in commit order, so a reader that pages on from the largest it saw
         never skips a commit. ``updated_since`` (ms, inclusive) is the older time cursor,
         kept for clients that send it; times are taken before commit, so it can skip."""
-        cursor = None
+        cursor, since = None, None
         if changed_after is not None:
-            cursor = "changed"
+            cursor, since = "changed", changed_after
         elif updated_since is not None:
-            cursor = "updated"
+            cursor, since = "updated", updated_since
         query = _of_user(cursor, state is not None)
         params = {
             "user_id": user_id,
             "state": state.value if state is not None else None,
-            "cursor": changed_after if changed_after is not None else updated_since,
+            "cursor": since,
             "most": limit,
         }
         return [JobRecord.from_row(row) for row in self.conn.execute(query, params)]
