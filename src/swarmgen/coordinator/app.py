@@ -68,6 +68,7 @@ def create_app(
             yield
         finally:
             await runner.stop()
+            services.notifier.queue.close()
             if relayed is not None:
                 await asyncio.to_thread(relayed.stop)
             if owns_store:

@@ -10,19 +10,31 @@ its offering still has queued jobs, so no job stays queued while a matching wait
 sleeps. Waiters also re-check the store at a long interval (:data:`RECHECK_S`), a
 safety net for what no wake-up names. The room's count of waiters per offering is also
 how many share a short queue (:func:`~swarmgen.core.scheduling.fair_share`).
+
+A parked waiter that names its lease (:attr:`Waiter.serve`) is not woken to start it: the
+queue change that picks it starts the lease at once in a lease thread of the room's, and
+the pop wakes to its outcome (decision 0029). The job's way from commit to lease then
+skips a trip through the event loop and a second thread hop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import os
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 RECHECK_S = 15.0
 """How often a waiting pop re-checks the store when nothing wakes it (decision 0025)."""
+
+LEASE_THREADS = min(32, (os.cpu_count() or 1) + 4)
+"""Lease threads per room, as many as asyncio's default executor has: leases started by
+a queue change (:attr:`Waiter.serve`) run in them."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +109,7 @@ class _Ticket:
 class Waiter:
     """One pop waiting in a :class:`WaitingRoom`."""
 
-    def __init__(self, worker_id: str, offerings: Collection[str]) -> None:
+    def __init__(self, worker_id: str, offerings: Collection[str], lock: threading.Lock) -> None:
         self.worker_id = worker_id
         self.offerings = tuple(offerings)
         self.woken = False
@@ -107,13 +119,47 @@ class Waiter:
         """How often it was woken (tests count lease attempts with it)."""
         self.seated = False
         """A seat may be drawn for it: its pop re-checks while its seat hold runs."""
+        self.serve: Callable[[], object] | None = None
+        """The pop's lease, for a queue change to start while the pop is parked in
+        :meth:`wait`. It runs in a lease thread and begins by taking the wake-ups
+        (:meth:`WaitingRoom.take`), as the pop's own lease does."""
         self._event = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        self.gone = False
+        """The pop has left: a lease started for it that takes its wake-ups only now
+        leases nothing. (One that took them before leases for nobody: its jobs wait for
+        their leases to lapse, as when a pop is dropped while its own lease runs.)"""
+        self._lock = lock
+        self._parked = False
+        self._handed: Future[object] | None = None
 
-    async def wait(self, timeout: float) -> None:
-        """Until woken, or ``timeout`` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+    async def wait(self, timeout: float) -> Future[object] | None:
+        """Until woken, or ``timeout`` seconds. If a queue change started this pop's lease
+        (:attr:`serve`) meanwhile, its outcome, once the lease is over."""
+        with self._lock:
+            self._parked = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout)
+        except BaseException:  # the pop is dropped: a lease started for it that has not
+            if handed := self._unpark():  # begun never runs (one begun sees it gone)
+                handed.cancel()
+            raise
+        handed = self._unpark()
+        if handed is None:
+            return None
+        if not handed.done():  # its wait ran out as the lease began: the lease is short
+            await asyncio.wrap_future(handed)
+        with self._lock:  # the lease's end set the event; only a new wake-up may leave it
+            if not self.woken:
+                self._event.clear()
+        return handed
+
+    def _unpark(self) -> Future[object] | None:
+        with self._lock:
+            self._parked = False
+            handed, self._handed = self._handed, None
+        return handed
 
     def _wake(self, ticket: _Ticket | None) -> None:
         """Called under the room's lock."""
@@ -124,6 +170,24 @@ class Waiter:
             self.woken = True
             self.wakes += 1
             _set(self._event, self._loop)
+
+    def _start(self, ticket: _Ticket, leases: ThreadPoolExecutor | None) -> bool:
+        """Called under the room's lock: start this parked pop's lease for ``ticket`` in
+        ``leases`` rather than wake it to start it. False, and nothing changed, if it
+        names no lease, is not parked in :meth:`wait`, or the room is closing."""
+        if leases is None or self.serve is None or not self._parked or self._handed:
+            return False
+        try:
+            handed = leases.submit(self.serve)  # it takes the ticket once the lock is free
+        except RuntimeError:  # the interpreter is stopping: wake the pop instead
+            return False
+        ticket.tried.add(id(self))
+        self.tickets.append(ticket)
+        self.woken = True
+        self.wakes += 1
+        self._handed = handed
+        handed.add_done_callback(lambda _: _set(self._event, self._loop))
+        return True
 
 
 def unused(tickets: Iterable[_Ticket], leased: Iterable[str]) -> list[_Ticket]:
@@ -150,6 +214,9 @@ class WaitingRoom:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._leases: ThreadPoolExecutor | None = None
+        """Where leases a queue change starts run (:attr:`Waiter.serve`); made on first use."""
+        self._closed = False
         self._by_offering: dict[str, dict[Waiter, None]] = {}
         """Insertion-ordered: a woken waiter moves to the back (round robin)."""
         self._by_worker: dict[str, set[Waiter]] = {}
@@ -164,7 +231,7 @@ class WaitingRoom:
     ) -> Iterator[Waiter]:
         """A waiter for ``worker_id`` on ``offerings`` while the block runs; woken at once
         if anything fired since ``since`` (a reading of :attr:`fired`)."""
-        waiter = Waiter(worker_id, offerings)
+        waiter = Waiter(worker_id, offerings, self._lock)
         with self._lock:
             for offering in waiter.offerings:
                 self._by_offering.setdefault(offering, {})[waiter] = None
@@ -179,6 +246,7 @@ class WaitingRoom:
     def _leave(self, waiter: Waiter) -> None:
         """Remove ``waiter``; wake-ups it got but did not act on go to others."""
         with self._lock:
+            waiter.gone = True
             for offering in waiter.offerings:
                 waiters = self._by_offering.get(offering, {})
                 waiters.pop(waiter, None)
@@ -229,19 +297,35 @@ class WaitingRoom:
                     waiter.seated = True
                     waiter._wake(None)
             for offering, count in queued.jobs.items():
-                waiters = self._by_offering.get(offering)
-                if not waiters or count <= 0:
-                    continue
-                picked: list[Waiter] = []
-                for waiter in waiters:
-                    if len(picked) >= count:
-                        break
-                    if not waiter.woken:
-                        picked.append(waiter)
-                for waiter in picked:
-                    waiter._wake(_Ticket(offering))
-                    del waiters[waiter]  # to the back: the next job wakes another
-                    waiters[waiter] = None
+                self._pick(offering, count)
+
+    def _pick(self, offering: str, count: int) -> None:
+        """Called under the lock: up to ``count`` of ``offering``'s waiters not woken
+        already, longest idle first, get a wake-up each; a parked one's lease starts."""
+        waiters = self._by_offering.get(offering)
+        if not waiters or count <= 0:
+            return
+        picked = list(itertools.islice((w for w in waiters if not w.woken), count))
+        for waiter in picked:
+            ticket = _Ticket(offering)
+            if not waiter._start(ticket, self._lease_threads()):
+                waiter._wake(ticket)
+            del waiters[waiter]  # to the back: the next job wakes another
+            waiters[waiter] = None
+
+    def _lease_threads(self) -> ThreadPoolExecutor | None:
+        """Called under the lock: None once the room is closed."""
+        if self._leases is None and not self._closed:
+            self._leases = ThreadPoolExecutor(LEASE_THREADS, thread_name_prefix="swarmgen-lease")
+        return self._leases
+
+    def close(self) -> None:
+        """Start no more leases; the lease threads end once theirs are done (the app is
+        stopping). Waiters are woken as before."""
+        with self._lock:
+            leases, self._leases, self._closed = self._leases, None, True
+        if leases is not None:
+            leases.shutdown(wait=False)
 
     def waiters(self, offering: str) -> list[Waiter]:
         """The pops waiting for ``offering`` (for tests and metrics)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import threading
@@ -11,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
+from typing import cast
 
 from swarmgen.blobs import BlobStore
 from swarmgen.clock import Clock
@@ -208,16 +210,20 @@ class WorkerService:
         if not leased and deadline > loop.time():
             with room.waiting(worker.id, served, since) as waiter:
                 waiter.seated = seated
+                lease = functools.partial(self._lease_woken, waiter, worker, served, limit, seats)
+                waiter.serve = lease  # a queued job may start it at once (decision 0029)
                 while not leased:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         break
-                    await waiter.wait(min(remaining, self._recheck_s(worker.id, waiter.seated)))
+                    recheck = self._recheck_s(worker.id, waiter.seated)
+                    handed = await waiter.wait(min(remaining, recheck))
+                    if handed is not None:
+                        leased = cast("list[JobRecord]", handed.result())
+                        continue
                     if not waiter.woken and loop.time() >= deadline:
                         break  # its time is up and nothing new: no last look
-                    leased = await asyncio.to_thread(
-                        self._lease_woken, waiter, worker, served, limit, seats
-                    )
+                    leased = await asyncio.to_thread(lease)
         for job in leased:
             self.notifier.job_changed(job.id)
         return leased
@@ -280,6 +286,8 @@ class WorkerService:
         caps = worker.capabilities
         woken = waiter.woken
         tickets = self.notifier.queue.take(waiter)
+        if waiter.gone:  # started by a queue change as the pop left: nobody would get it
+            return []
         if not (woken or tickets or waiter.seated):
             with self.store.transaction(read_only=True) as tx:
                 if not tx.dispatch.anything_for(worker.id, served, caps["max_pixels"]):

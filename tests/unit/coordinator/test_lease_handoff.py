@@ -1,0 +1,152 @@
+"""A queued job starts a parked pop's lease at once, in a lease thread of the room's
+(decision 0029): the pop wakes to the lease's outcome, also when its wait runs out as
+the lease begins; a pop that is not parked, or a closed room, is woken as before; and
+a pop that leaves before its started lease begins gives the job to another waiter."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from contextlib import ExitStack
+
+import pytest
+
+from swarmgen.coordinator import notify
+from swarmgen.coordinator.notify import Queued, Waiter, WaitingRoom
+
+
+def _serving(room: WaitingRoom, waiter: Waiter, ran: list[str], gate: threading.Event) -> None:
+    """``waiter`` names a lease that takes its wake-ups, waits for ``gate`` and answers
+    the tickets' offerings, noting the thread it ran in."""
+
+    def lease() -> list[str]:
+        tickets = room.take(waiter)
+        ran.append(threading.current_thread().name)
+        gate.wait(5)
+        return [] if waiter.gone else [t.offering for t in tickets]
+
+    waiter.serve = lease
+
+
+def test_a_queued_job_starts_a_parked_pop_s_lease_in_a_lease_thread() -> None:
+    async def main() -> None:
+        room = WaitingRoom()
+        ran: list[str] = []
+        open_gate = threading.Event()
+        open_gate.set()
+        with room.waiting("w", ["A"]) as waiter:
+            _serving(room, waiter, ran, open_gate)
+            parked = asyncio.create_task(waiter.wait(5.0))
+            await asyncio.sleep(0.01)
+            await asyncio.to_thread(room.fire, Queued.of(["A"]))  # as a submit's thread does
+            handed = await asyncio.wait_for(parked, 2.0)
+            assert handed is not None and handed.result() == ["A"]
+            assert len(ran) == 1 and ran[0].startswith("swarmgen-lease")
+            assert (waiter.woken, waiter.wakes) == (False, 1)
+            # the lease's end woke it; nothing new is due, so the next wait waits
+            assert await waiter.wait(0.05) is None
+        room.close()
+
+    asyncio.run(main())
+
+
+def test_a_pop_that_is_not_parked_or_a_closed_room_is_woken_not_served() -> None:
+    async def main() -> None:
+        room = WaitingRoom()
+        ran: list[str] = []
+        gate = threading.Event()
+        gate.set()
+        with room.waiting("w", ["A"]) as busy:  # between its waits (leasing, say)
+            _serving(room, busy, ran, gate)
+            room.fire(Queued.of(["A"]))
+            assert busy.woken and ran == []
+        room.close()
+        with room.waiting("v", ["A"]) as parked:
+            _serving(room, parked, ran, gate)
+            waiting = asyncio.create_task(parked.wait(5.0))
+            await asyncio.sleep(0.01)
+            room.fire(Queued.of(["A"]))
+            assert await asyncio.wait_for(waiting, 2.0) is None
+            assert parked.woken and ran == []
+
+    asyncio.run(main())
+
+
+def test_a_lease_started_as_the_wait_runs_out_still_reaches_the_pop() -> None:
+    async def main() -> None:
+        room = WaitingRoom()
+        ran: list[str] = []
+        gate = threading.Event()
+        with room.waiting("w", ["A"]) as waiter:
+            _serving(room, waiter, ran, gate)
+            parked = asyncio.create_task(waiter.wait(0.05))
+            await asyncio.sleep(0.01)
+            room.fire(Queued.of(["A"]))  # the lease now runs past the wait's end
+            await asyncio.sleep(0.2)
+            assert not parked.done()  # it waits for the lease, whose jobs are its own
+            gate.set()
+            handed = await asyncio.wait_for(parked, 2.0)
+            assert handed is not None and handed.result() == ["A"]
+        room.close()
+
+    asyncio.run(main())
+
+
+def test_a_lease_that_fails_reaches_the_pop_as_its_error() -> None:
+    async def main() -> None:
+        room = WaitingRoom()
+        with room.waiting("w", ["A"]) as waiter:
+
+            def lease() -> None:
+                room.take(waiter)
+                raise RuntimeError("the database refused")
+
+            waiter.serve = lease
+            parked = asyncio.create_task(waiter.wait(5.0))
+            await asyncio.sleep(0.01)
+            room.fire(Queued.of(["A"]))
+            handed = await asyncio.wait_for(parked, 2.0)
+            assert handed is not None
+            with pytest.raises(RuntimeError, match="refused"):
+                handed.result()
+        room.close()
+
+    asyncio.run(main())
+
+
+def test_a_pop_that_leaves_before_its_lease_begins_gives_the_job_to_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notify, "LEASE_THREADS", 1)
+
+    async def main() -> None:
+        room = WaitingRoom()
+        ran: list[str] = []
+        gate = threading.Event()
+        with ExitStack() as stack:
+            first = stack.enter_context(room.waiting("first", ["A"]))
+            _serving(room, first, ran, gate)
+            first_parked = asyncio.create_task(first.wait(5.0))
+            leaves = room.waiting("leaving", ["A"])
+            leaving = leaves.__enter__()
+            _serving(room, leaving, ran, gate)
+            other = stack.enter_context(room.waiting("other", ["A"]))
+            await asyncio.sleep(0.01)
+            room.fire(Queued.of(["A"]))  # first's lease takes the only lease thread
+            leaving_parked = asyncio.create_task(leaving.wait(5.0))
+            await asyncio.sleep(0.01)
+            room.fire(Queued.of(["A"]))  # leaving's lease queues behind first's
+            assert leaving.woken and not other.woken
+            leaving_parked.cancel()  # its worker hung up
+            with pytest.raises(asyncio.CancelledError):
+                await leaving_parked
+            leaves.__exit__(None, None, None)
+            assert other.woken  # the job it was woken for went on
+            gate.set()
+            handed = await asyncio.wait_for(first_parked, 2.0)
+            assert handed is not None and handed.result() == ["A"]
+            await asyncio.sleep(0.05)
+            assert len(ran) == 1  # the leaving pop's lease never ran
+        room.close()
+
+    asyncio.run(main())
