@@ -175,7 +175,7 @@ class Waiter:
         """Called under the room's lock: start this parked pop's lease for ``ticket`` in
         ``leases`` rather than wake it to start it. False, and nothing changed, if it
         names no lease, is not parked in :meth:`wait`, or the room is closing."""
-        if leases is None or self.serve is None or not self._parked or self._handed:
+        if leases is None or self.serve is None or not self._parked or self._handed is not None:
             return False
         try:
             handed = leases.submit(self.serve)  # it takes the ticket once the lock is free
