@@ -159,6 +159,14 @@ class PayloadTooLarge(SwarmgenError):
     status = 413
 
 
+class DatabaseBusy(SwarmgenError):
+    """The database broke off the transaction (PostgreSQL found a lock cycle, 40P01, or a
+    serialization conflict, 40001); it changed nothing: try again."""
+
+    code = "database_busy"
+    status = 503
+
+
 class StorageUnavailable(SwarmgenError):
     """The blob store did not answer (network, throttling, its own error): try again."""
 

@@ -126,9 +126,10 @@ class Waiter:
         self._event = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self.gone = False
-        """The pop has left: a lease started for it that takes its wake-ups only now
-        leases nothing. (One that took them before leases for nobody: its jobs wait for
-        their leases to lapse, as when a pop is dropped while its own lease runs.)"""
+        """The pop has left: a lease begun for it leases nothing and passes its wake-ups
+        on (:meth:`WaitingRoom.abandoned`). One that got past that check leases for
+        nobody: its jobs wait for their leases to lapse, as when a pop is dropped while
+        its own lease runs."""
         self._lock = lock
         self._parked = False
         self._handed: Future[object] | None = None
@@ -267,6 +268,15 @@ class WaitingRoom:
             waiter.woken = False
             waiter._event.clear()
         return tickets
+
+    def abandoned(self, waiter: Waiter, tickets: Iterable[_Ticket]) -> bool:
+        """Whether ``waiter``'s pop has left, so the lease that just took its ``tickets``
+        (:meth:`take`) would lease for nobody. If so they go on to others, as those a
+        leaving waiter holds do; after this the lease goes ahead even if the pop leaves."""
+        with self._lock:
+            if waiter.gone:
+                self._hand_on(tickets)
+            return waiter.gone
 
     def pass_on(self, tickets: Iterable[_Ticket], still_queued: Collection[str]) -> None:
         """Wake-ups a woken waiter did not use (:func:`unused`): each of ``tickets``

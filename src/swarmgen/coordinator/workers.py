@@ -286,7 +286,7 @@ class WorkerService:
         caps = worker.capabilities
         woken = waiter.woken
         tickets = self.notifier.queue.take(waiter)
-        if waiter.gone:  # started by a queue change as the pop left: nobody would get it
+        if self.notifier.queue.abandoned(waiter, tickets):  # nobody would get the jobs
             return []
         if not (woken or tickets or waiter.seated):
             with self.store.transaction(read_only=True) as tx:

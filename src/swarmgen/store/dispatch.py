@@ -232,12 +232,22 @@ def _one_seat_per_panel(rows: Iterable[Any]) -> list[str]:
     return ids
 
 
-def flip(conn: Connection, where: Any, **values: Any) -> list[str]:
-    """Lock the jobs matching ``where``, set ``values`` on them; returns their ids."""
+def lock_in_order(conn: Connection, where: Any) -> list[str]:
+    """Lock the jobs matching ``where`` in id order; returns their ids.
+
+    Every transaction that locks several jobs locks them in this one order (a completion
+    does too: :meth:`~swarmgen.store.jobs.JobRepository.complete`), so two that share
+    jobs queue one behind the other rather than deadlock on PostgreSQL."""
     c = t.jobs.c
-    ids = list(conn.execute(select(c.id).where(where).with_for_update()).scalars())
+    return list(conn.execute(select(c.id).where(where).order_by(c.id).with_for_update()).scalars())
+
+
+def flip(conn: Connection, where: Any, **values: Any) -> list[str]:
+    """Lock the jobs matching ``where`` (in id order), set ``values`` on them; returns
+    their ids."""
+    ids = lock_in_order(conn, where)
     if ids:
-        conn.execute(update(t.jobs).where(c.id.in_(ids)).values(**values))
+        conn.execute(update(t.jobs).where(t.jobs.c.id.in_(ids)).values(**values))
     return ids
 
 
@@ -418,13 +428,15 @@ class DispatchRepository(Repository):
         """Push the leases of jobs a live worker is still running out by their TTL, but
         never past their hard end (``leased_ms + max_factor × TTL``)."""
         c = t.jobs.c
+        held = and_(
+            c.id.in_(list(job_ids)), c.worker_id == worker_id, c.state == JobState.LEASED.value
+        )
+        ids = lock_in_order(self.conn, held)  # not in whatever order the UPDATE's plan takes
+        if not ids:
+            return 0
         return self.conn.execute(
             update(t.jobs)
-            .where(
-                c.id.in_(list(job_ids)),
-                c.worker_id == worker_id,
-                c.state == JobState.LEASED.value,
-            )
+            .where(c.id.in_(ids))
             .values(lease_expires_ms=_capped_expiry(now, max_factor))
         ).rowcount
 
@@ -479,13 +491,14 @@ class DispatchRepository(Repository):
     def _requeue_or_fail(
         self, where: Any, now: int, max_attempts: int, error: str
     ) -> tuple[list[str], list[str]]:
-        out_of_tries = and_(where, t.jobs.c.attempts >= max_attempts)
+        c = t.jobs.c
+        held = c.id.in_(lock_in_order(self.conn, where))  # all at once, in id order
         failed = flip(
             self.conn,
-            out_of_tries,
+            and_(held, c.attempts >= max_attempts),
             state=JobState.FAILED.value,
             updated_ms=now,
             lease_expires_ms=None,
             error=error,
         )
-        return requeue(self.conn, where, now), failed
+        return requeue(self.conn, and_(held, c.attempts < max_attempts), now), failed

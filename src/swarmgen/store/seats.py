@@ -117,10 +117,11 @@ class SeatRepository(Repository):
     def assign(self, assignments: Mapping[str, str | None], now: int) -> int:
         """Set the drawn worker of queued seats (``None``: undrawn, nobody may lease it),
         drawn at ``now`` (its deadline to take the seat counts from there). Returns how
-        many seats changed."""
+        many seats changed. Seats are updated in id order, the order every transaction
+        locks jobs in (:func:`~swarmgen.store.dispatch.lock_in_order`)."""
         c = t.jobs.c
         changed = 0
-        for job_id, worker_id in assignments.items():
+        for job_id, worker_id in sorted(assignments.items()):
             changed += self.conn.execute(
                 update(t.jobs)
                 .where(

@@ -24,7 +24,9 @@ from collections.abc import Iterator
 from functools import cached_property
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
+from swarmgen.errors import DatabaseBusy
 from swarmgen.store.checkpoint import Checkpointer
 from swarmgen.store.dispatch import DispatchRepository
 from swarmgen.store.engine import READ_ONLY
@@ -41,6 +43,10 @@ from swarmgen.store.users import UserRepository
 from swarmgen.store.validations import ValidationRepository
 from swarmgen.store.verdicts import VerdictRepository
 from swarmgen.store.workers import WorkerRepository
+
+RETRYABLE = frozenset({"40P01", "40001"})
+"""PostgreSQL's SQLSTATEs for a transaction it broke off (a deadlock, a serialization
+failure): nothing was changed, so the caller may try again (:class:`DatabaseBusy`)."""
 
 
 class LedgerNotLocked(RuntimeError):
@@ -165,6 +171,18 @@ class SqlStore:
             raise ValueError("a ledger transaction needs now_ms for its entries")
         if (ledger or postings) and read_only:
             raise ValueError("a ledger transaction writes")
+        try:
+            with self._unit(now_ms, ledger=ledger, postings=postings, read_only=read_only) as tx:
+                yield tx
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) in RETRYABLE:
+                raise DatabaseBusy(f"the database broke off this transaction: {exc.orig}") from exc
+            raise
+
+    @contextlib.contextmanager
+    def _unit(
+        self, now_ms: int | None, *, ledger: bool, postings: bool, read_only: bool
+    ) -> Iterator[SqlTransaction]:
         if read_only:
             with self.engine.connect() as conn:
                 conn.execution_options(**{READ_ONLY: True})

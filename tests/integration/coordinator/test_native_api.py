@@ -130,10 +130,10 @@ def test_openapi_lists_every_error_status_with_the_error_schema(env: Env) -> Non
                     schema = answer["content"]["application/json"]["schema"]
                     assert schema == {"$ref": error_ref}, (method, path, status)
     jobs = paths["/api/v1/jobs"]
-    assert {"401", "402", "409", "429"} <= set(jobs["post"]["responses"])
+    assert {"401", "402", "409", "429", "503"} <= set(jobs["post"]["responses"])
     assert {"401", "403"} <= set(jobs["get"]["responses"])
     assert {"404", "409"} <= set(paths["/api/v1/jobs/{job_id}/cancel"]["post"]["responses"])
-    assert {"401", "403", "409"} <= set(paths["/api/v1/workers/pop"]["post"]["responses"])
+    assert {"401", "403", "409", "503"} <= set(paths["/api/v1/workers/pop"]["post"]["responses"])
     export = paths["/api/v1/ledger/export"]["get"]["responses"]["200"]["content"]
     assert list(export) == ["application/x-ndjson"]
     result = paths["/api/v1/jobs/{job_id}/result"]["get"]["responses"]["200"]["content"]

@@ -1,7 +1,8 @@
 """A queued job starts a parked pop's lease at once, in a lease thread of the room's
 (decision 0029): the pop wakes to the lease's outcome, also when its wait runs out as
 the lease begins; a pop that is not parked, or a closed room, is woken as before; and
-a pop that leaves before its started lease begins gives the job to another waiter."""
+a pop that leaves before its started lease begins, or as it begins, gives the job to
+another waiter."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _serving(room: WaitingRoom, waiter: Waiter, ran: list[str], gate: threading.
         tickets = room.take(waiter)
         ran.append(threading.current_thread().name)
         gate.wait(5)
-        return [] if waiter.gone else [t.offering for t in tickets]
+        return [] if room.abandoned(waiter, tickets) else [t.offering for t in tickets]
 
     waiter.serve = lease
 
@@ -148,5 +149,27 @@ def test_a_pop_that_leaves_before_its_lease_begins_gives_the_job_to_another(
             await asyncio.sleep(0.05)
             assert len(ran) == 1  # the leaving pop's lease never ran
         room.close()
+
+    asyncio.run(main())
+
+
+def test_a_pop_that_leaves_as_its_lease_begins_passes_its_wake_up_on() -> None:
+    """The lease took the wake-up, then the pop left: the lease must not keep it."""
+
+    async def main() -> None:
+        room = WaitingRoom()
+        leaves = room.waiting("leaving", ["A"])
+        leaving = leaves.__enter__()
+        with room.waiting("other", ["A"]) as other:
+            room.fire(Queued.of(["A"]))
+            assert leaving.woken and not other.woken
+            tickets = room.take(leaving)  # its lease begins
+            leaves.__exit__(None, None, None)
+            assert not other.woken  # leaving held no wake-up when it left
+            assert room.abandoned(leaving, tickets)
+            assert other.woken  # the job it was woken for went on
+            with room.waiting("staying", ["B"]) as staying:
+                room.fire(Queued.of(["B"]))
+                assert not room.abandoned(staying, room.take(staying))
 
     asyncio.run(main())

@@ -3,7 +3,8 @@
 FastAPI documents only the success status and a 422 in its own ``{"detail"}`` shape;
 the native face answers errors as :class:`~swarmgen.protocol.ErrorOut`, so each route
 lists the statuses it can return with that schema. Every native route reads its body
-through the limit (413) and may fail validation (422).
+through the limit (413), may fail validation (422), and may find the database or the
+blob store busy (503).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ WHY = {
     413: "The request body exceeds the face's limit.",
     422: "The request failed validation; ``fields`` names each field, reason and limit.",
     429: "Too many active jobs; retry after ``Retry-After`` seconds.",
+    503: "The database broke this request's transaction off (``database_busy``; nothing "
+    "changed), or the blob store did not answer (``storage_unavailable``): try again.",
 }
 
 Responses = dict[int | str, dict[str, Any]]
@@ -33,13 +36,13 @@ def errors(*statuses: int) -> Responses:
     return {status: {"model": ErrorOut, "description": WHY[status]} for status in statuses}
 
 
-ALWAYS = errors(413, 422)
+ALWAYS = errors(413, 422, 503)
 """What any native route can answer."""
 
-REQUESTER = errors(401, 413, 422)
+REQUESTER = errors(401, 413, 422, 503)
 """What any route behind an API key can answer."""
 
-WORKER = errors(401, 403, 409, 413, 422)
+WORKER = errors(401, 403, 409, 413, 422, 503)
 """What any signed worker route can answer (409: replayed nonce; 403: not registered)."""
 
 
