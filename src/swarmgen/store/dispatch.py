@@ -492,7 +492,10 @@ class DispatchRepository(Repository):
         self, where: Any, now: int, max_attempts: int, error: str
     ) -> tuple[list[str], list[str]]:
         c = t.jobs.c
-        held = c.id.in_(lock_in_order(self.conn, where))  # all at once, in id order
+        ids = lock_in_order(self.conn, where)  # all at once, in id order
+        if not ids:  # the reaper's usual second: nothing expired
+            return [], []
+        held = c.id.in_(ids)
         failed = flip(
             self.conn,
             and_(held, c.attempts >= max_attempts),
