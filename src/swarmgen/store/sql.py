@@ -172,31 +172,24 @@ class SqlStore:
         if (ledger or postings) and read_only:
             raise ValueError("a ledger transaction writes")
         try:
-            with self._unit(now_ms, ledger=ledger, postings=postings, read_only=read_only) as tx:
-                yield tx
+            if read_only:
+                with self.engine.connect() as conn:
+                    conn.execution_options(**{READ_ONLY: True})
+                    with conn.begin():
+                        yield SqlTransaction(conn, None, None)
+                return
+            with self._writer or contextlib.nullcontext(), self.engine.begin() as conn:
+                if now_ms is None or not (ledger or postings):
+                    yield SqlTransaction(conn, None, None)
+                elif postings and not ledger and conn.dialect.name == "postgresql":
+                    yield SqlTransaction(conn, None, Journal.open(conn, now_ms))
+                else:
+                    book = Book.open(conn, now_ms)
+                    yield SqlTransaction(conn, book if ledger else None, book)
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) in RETRYABLE:
                 raise DatabaseBusy(f"the database broke off this transaction: {exc.orig}") from exc
             raise
-
-    @contextlib.contextmanager
-    def _unit(
-        self, now_ms: int | None, *, ledger: bool, postings: bool, read_only: bool
-    ) -> Iterator[SqlTransaction]:
-        if read_only:
-            with self.engine.connect() as conn:
-                conn.execution_options(**{READ_ONLY: True})
-                with conn.begin():
-                    yield SqlTransaction(conn, None, None)
-            return
-        with self._writer or contextlib.nullcontext(), self.engine.begin() as conn:
-            if now_ms is None or not (ledger or postings):
-                yield SqlTransaction(conn, None, None)
-            elif postings and not ledger and conn.dialect.name == "postgresql":
-                yield SqlTransaction(conn, None, Journal.open(conn, now_ms))
-            else:
-                book = Book.open(conn, now_ms)
-                yield SqlTransaction(conn, book if ledger else None, book)
         if self.checkpoints is not None:
             self.checkpoints.wrote()
 
