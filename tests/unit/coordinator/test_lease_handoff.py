@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import Future
 from contextlib import ExitStack
 
 import pytest
@@ -29,6 +30,13 @@ def _serving(room: WaitingRoom, waiter: Waiter, ran: list[str], gate: threading.
     waiter.serve = lease
 
 
+async def _park(waiter: Waiter, timeout: float = 5.0) -> asyncio.Task[Future[object] | None]:
+    """``waiter``'s pop, parked in its wait (as a task) by the time this returns."""
+    parked = asyncio.create_task(waiter.wait(timeout))
+    await asyncio.sleep(0.01)
+    return parked
+
+
 def test_a_queued_job_starts_a_parked_pop_s_lease_in_a_lease_thread() -> None:
     async def main() -> None:
         room = WaitingRoom()
@@ -37,8 +45,7 @@ def test_a_queued_job_starts_a_parked_pop_s_lease_in_a_lease_thread() -> None:
         open_gate.set()
         with room.waiting("w", ["A"]) as waiter:
             _serving(room, waiter, ran, open_gate)
-            parked = asyncio.create_task(waiter.wait(5.0))
-            await asyncio.sleep(0.01)
+            parked = await _park(waiter)
             await asyncio.to_thread(room.fire, Queued.of(["A"]))  # as a submit's thread does
             handed = await asyncio.wait_for(parked, 2.0)
             assert handed is not None and handed.result() == ["A"]
@@ -64,8 +71,7 @@ def test_a_pop_that_is_not_parked_or_a_closed_room_is_woken_not_served() -> None
         room.close()
         with room.waiting("v", ["A"]) as parked:
             _serving(room, parked, ran, gate)
-            waiting = asyncio.create_task(parked.wait(5.0))
-            await asyncio.sleep(0.01)
+            waiting = await _park(parked)
             room.fire(Queued.of(["A"]))
             assert await asyncio.wait_for(waiting, 2.0) is None
             assert parked.woken and ran == []
@@ -80,8 +86,7 @@ def test_a_lease_started_as_the_wait_runs_out_still_reaches_the_pop() -> None:
         gate = threading.Event()
         with room.waiting("w", ["A"]) as waiter:
             _serving(room, waiter, ran, gate)
-            parked = asyncio.create_task(waiter.wait(0.05))
-            await asyncio.sleep(0.01)
+            parked = await _park(waiter, 0.05)
             room.fire(Queued.of(["A"]))  # the lease now runs past the wait's end
             await asyncio.sleep(0.2)
             assert not parked.done()  # it waits for the lease, whose jobs are its own
@@ -103,8 +108,7 @@ def test_a_lease_that_fails_reaches_the_pop_as_its_error() -> None:
                 raise RuntimeError("the database refused")
 
             waiter.serve = lease
-            parked = asyncio.create_task(waiter.wait(5.0))
-            await asyncio.sleep(0.01)
+            parked = await _park(waiter)
             room.fire(Queued.of(["A"]))
             handed = await asyncio.wait_for(parked, 2.0)
             assert handed is not None
@@ -127,15 +131,13 @@ def test_a_pop_that_leaves_before_its_lease_begins_gives_the_job_to_another(
         with ExitStack() as stack:
             first = stack.enter_context(room.waiting("first", ["A"]))
             _serving(room, first, ran, gate)
-            first_parked = asyncio.create_task(first.wait(5.0))
             leaves = room.waiting("leaving", ["A"])
             leaving = leaves.__enter__()
             _serving(room, leaving, ran, gate)
             other = stack.enter_context(room.waiting("other", ["A"]))
-            await asyncio.sleep(0.01)
+            first_parked = await _park(first)
             room.fire(Queued.of(["A"]))  # first's lease takes the only lease thread
-            leaving_parked = asyncio.create_task(leaving.wait(5.0))
-            await asyncio.sleep(0.01)
+            leaving_parked = await _park(leaving)
             room.fire(Queued.of(["A"]))  # leaving's lease queues behind first's
             assert leaving.woken and not other.woken
             leaving_parked.cancel()  # its worker hung up
