@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Iterator
 from functools import cached_property
 
@@ -43,6 +44,8 @@ from swarmgen.store.users import UserRepository
 from swarmgen.store.validations import ValidationRepository
 from swarmgen.store.verdicts import VerdictRepository
 from swarmgen.store.workers import WorkerRepository
+
+log = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({"40P01", "40001"})
 """PostgreSQL's SQLSTATEs for a transaction it broke off (a deadlock, a serialization
@@ -188,7 +191,9 @@ class SqlStore:
                     yield SqlTransaction(conn, book if ledger else None, book)
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) in RETRYABLE:
-                raise DatabaseBusy(f"the database broke off this transaction: {exc.orig}") from exc
+                # the cause (process ids, rows, relations) goes to the log, not the client
+                log.warning("the database broke a transaction off: %s", exc.orig)
+                raise DatabaseBusy("the database broke this request off; try again") from exc
             raise
         if self.checkpoints is not None:
             self.checkpoints.wrote()
