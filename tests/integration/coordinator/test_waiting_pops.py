@@ -4,6 +4,9 @@ only read."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +17,7 @@ import pytest
 from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 
-from swarmgen.core.signing import KeyPair
+from swarmgen.core.signing import KeyPair, sign_request
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
 
@@ -238,3 +241,41 @@ def test_a_wake_up_spent_on_another_offering_s_job_goes_on_to_a_waiter_that_fits
     assert [a["job_id"] for a in got["small"]] == [text_id]
     assert [a["job_id"] for a in got["large"]] == [image_id]
     assert time.monotonic() - started < 4.0
+
+
+def _pop_on_a_socket(url: str, keys: KeyPair, wait_s: float) -> socket.socket:
+    """A signed pop of ``wait_s`` sent on a connection of its own, not read."""
+    host, port = url.removeprefix("http://").split(":")
+    path, body = "/api/v1/workers/pop", json.dumps({"wait_s": wait_s, "max_jobs": 1}).encode()
+    headers = sign_request(keys, "POST", path, body, int(time.time()))
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", "Content-Type: application/json"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append(f"Content-Length: {len(body)}")
+    conn = socket.create_connection((host, int(port)))
+    conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    return conn
+
+
+def test_a_pop_whose_worker_hangs_up_leaves_at_once_and_leases_nothing(
+    env: Env, served: str
+) -> None:
+    """A worker that closes its connection mid-pop (it stopped, or died) no longer waits:
+    the job queued next goes to a worker still there, not to the gone pop's lease."""
+    room = env.http.app.state.services.notifier.queue
+    keys = KeyPair.generate()
+    gone = WorkerClient(served, keys)
+    gone.register("gone", MODELS, 4096, 1)
+    with contextlib.closing(_pop_on_a_socket(served, keys, 30)):
+        deadline = time.monotonic() + 10
+        while room.most([MODELS[0]]) < 1:
+            assert time.monotonic() < deadline, "the pop never waited"
+            time.sleep(0.01)
+    hung_up = time.monotonic()
+    while room.most([MODELS[0]]) > 0:
+        assert time.monotonic() - hung_up < 2, "the pop still waits after its worker left"
+        time.sleep(0.01)
+    with pops_waiting(served, [MODELS], 1, 10, lambda: room.most([MODELS[0]])) as got:
+        queued = env.http.post("/api/v1/jobs", json=env.image(), headers=env.auth)
+        assert queued.status_code == 202, queued.text
+    assert [a["job_id"] for a in got[0]] == [queued.json()["id"]]
+    gone.close()

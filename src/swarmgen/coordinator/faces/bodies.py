@@ -28,7 +28,9 @@ async def bounded(request: Request, limit: int) -> Request:
     """``request`` with its body read up to ``limit`` bytes (413 past it), ready to replay.
 
     A declared ``Content-Length`` over the limit is refused before reading; a chunked
-    body is read only up to the limit.
+    body is read only up to the limit. Once the body is replayed, the next message is
+    the connection's own: ``http.disconnect`` when the client hangs up (a long-poll
+    listens for it, :func:`~swarmgen.coordinator.faces.hangup.unless_hung_up`).
     """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -46,7 +48,7 @@ async def bounded(request: Request, limit: int) -> Request:
     async def replay() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await request.receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 

@@ -12,6 +12,7 @@ import time
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from swarmgen.coordinator.faces.hangup import HungUp, unless_hung_up
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
 from swarmgen.coordinator.faces.native.openapi import WORKER, errors, signed_body
@@ -48,10 +49,15 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         "/pop", response_model=PopOut, responses=errors(403), openapi_extra=signed_body(PopIn)
     )
     async def pop(request: Request) -> PopOut:
-        """Lease jobs that fit this worker; long-polls up to ``wait_s``."""
+        """Lease jobs that fit this worker; long-polls up to ``wait_s``, and no longer
+        than the worker stays connected."""
         worker_id, body = await callers.worker(request, PopIn)
         started = time.perf_counter()
-        leased = await service.pop(worker_id, body.wait_s, body.max_jobs)
+        try:
+            popping = service.pop(worker_id, body.wait_s, body.max_jobs)
+            leased = await unless_hung_up(request, popping)
+        except HungUp:  # nobody reads this answer
+            return PopOut(jobs=[])
         observer.on_pop(worker_id, leased, started)
         return PopOut(jobs=[convert.assignment(job) for job in leased])
 

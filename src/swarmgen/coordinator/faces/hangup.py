@@ -1,0 +1,47 @@
+"""A long-poll ends when its client hangs up.
+
+An HTTP server goes on running a handler whose client has gone: a worker's pop would
+stay parked in the waiting room for the rest of its wait, and a job handed to it would
+be leased to nobody until its lease lapsed. :func:`unless_hung_up` runs the handler's
+wait beside the connection's next ASGI message, which is ``http.disconnect`` once the
+client closes it (its body was read before), and drops the wait then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from fastapi import Request
+
+T = TypeVar("T")
+
+
+class HungUp(Exception):
+    """The client closed its connection while the handler waited for it."""
+
+
+async def unless_hung_up(request: Request, wait: Coroutine[Any, Any, T]) -> T:
+    """``wait``'s outcome; cancelled, and :class:`HungUp` raised, if ``request``'s
+    client disconnects first. An outcome ready when the client hangs up is returned
+    (its answer then goes nowhere, as it would have anyway)."""
+    work = asyncio.ensure_future(wait)
+    gone = asyncio.ensure_future(_hang_up(request))
+    try:
+        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+        gone.cancel()
+    if work.cancelled():
+        raise HungUp
+    return work.result()
+
+
+async def _hang_up(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass  # more of a body already read: nothing to do with it
