@@ -3,7 +3,8 @@
 register → pop (long-poll) → run the batch on its backend → sign a receipt per job →
 submit, with heartbeats extending the leases of running jobs. While the coordinator is
 unreachable it backs off (exponentially, with jitter) and tries again. SIGTERM or SIGINT
-stops it cleanly: the jobs it holds are handed back so another worker takes them at once.
+stops it cleanly, without waiting for a long-poll to end: the jobs it holds are handed
+back so another worker takes them at once.
 
 A validation job is an ordinary assignment; the worker cannot tell one from the other.
 A text assignment's ``sampling_id`` seeds the sampler together with the job's seed.
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 30.0
+POLL_S = 0.05
+"""How often the daemon's main thread, waiting on a pop or a backend, looks whether the
+worker is stopping."""
 
 
 @dataclass
@@ -92,7 +96,7 @@ class Worker:
     name: str
     max_pixels: int
     max_batch: int
-    pop_wait_s: float = 5.0
+    pop_wait_s: float = 30.0
     heartbeat_s: float = 5.0
     stake: int = 0
     """Micro-credits to keep locked behind the worker (topped up at start)."""
@@ -169,14 +173,50 @@ class Worker:
         beat.start()
         try:
             while not self.stop.is_set():
-                assignments = self._retry(
-                    "pop", lambda: self.client.pop(self.pop_wait_s, self.max_batch)
-                )
+                assignments = self._pop()
                 if assignments:
                     self.serve(assignments)
         finally:
             self.stop.set()
             self.hand_back()
+
+    def _pop(self) -> Sequence[Mapping[str, Any]] | None:
+        """One long-poll, run in a helper thread and given up when the worker stops, so a
+        stop need not sit out the rest of a long wait. A pop given up that still comes
+        back with jobs hands them back itself; one cut off by the process's exit is
+        dropped by the coordinator when the connection closes."""
+        outcome: dict[str, Any] = {}
+        lock, done = threading.Lock(), threading.Event()
+
+        def target() -> None:
+            try:
+                got = self._retry("pop", lambda: self.client.pop(self.pop_wait_s, self.max_batch))
+            except Exception as exc:
+                got, outcome["error"] = None, exc
+            with lock:
+                given_up = outcome.setdefault("jobs", got) is not got
+            done.set()
+            if given_up and got:
+                self._release_late([Assignment.model_validate(a).job_id for a in got])
+
+        threading.Thread(target=target, name="pop", daemon=True).start()
+        while not done.wait(POLL_S):
+            if self.stop.is_set():
+                with lock:
+                    if outcome.setdefault("jobs", None) is None:
+                        return None
+                break
+        if "error" in outcome:
+            raise outcome["error"]
+        jobs: Sequence[Mapping[str, Any]] | None = outcome["jobs"]
+        return jobs
+
+    def _release_late(self, job_ids: list[str]) -> None:
+        try:
+            self.client.release(job_ids)
+            log.info("handed back %d jobs a given-up pop leased", len(job_ids))
+        except Exception as exc:
+            log.warning("could not hand back %s: %s (their leases will expire)", job_ids, exc)
 
     def hand_back(self) -> None:
         self._uploads.shutdown(wait=True)  # a result on its way is worth more than a release
@@ -248,7 +288,7 @@ class Worker:
         thread = threading.Thread(target=target, name="backend", daemon=True)
         thread.start()
         while thread.is_alive():
-            if self.stop.wait(0.05):
+            if self.stop.wait(POLL_S):
                 return None
         if "error" in box:
             log.error("backend failed on %s: %s", [j.id for j in batch], box["error"])

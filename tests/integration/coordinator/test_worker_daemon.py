@@ -23,19 +23,34 @@ class Broken(EchoBackend):
         raise RuntimeError("out of memory")
 
 
-def start(env: Env, **backends: EchoBackend) -> tuple[Worker, threading.Thread]:
+def start(
+    env: Env, pop_wait_s: float = 0.2, **backends: EchoBackend
+) -> tuple[Worker, threading.Thread]:
     worker = Worker(
         client=env.worker(),
         backends={b.offering: b for b in backends.values()},
         name="daemon",
         max_pixels=1024 * 1024,
         max_batch=4,
-        pop_wait_s=0.2,
+        pop_wait_s=pop_wait_s,
         heartbeat_s=0.5,
     )
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     return worker, thread
+
+
+def pops_open() -> bool:
+    """Whether a pop a stopped daemon gave up is still waiting for its answer (the test
+    client cannot hang up, and its shutdown waits for requests under way)."""
+    return any(t.name == "pop" and t.is_alive() for t in threading.enumerate())
+
+
+def stop(worker: Worker, thread: threading.Thread) -> None:
+    worker.stop.set()  # what SIGTERM does
+    thread.join(10)
+    assert not thread.is_alive()
+    wait_for(lambda: not pops_open())
 
 
 def state(env: Env, job_id: str) -> str:
@@ -56,9 +71,7 @@ def test_daemon_serves_mixed_jobs_then_stops(env: Env) -> None:
         env, image=EchoBackend(IMAGE, Kind.IMAGE), text=EchoBackend(TEXT, Kind.TEXT)
     )
     wait_for(lambda: all(state(env, i) == "completed" for i in ids))
-    worker.stop.set()
-    thread.join(10)
-    assert not thread.is_alive()
+    stop(worker, thread)
     assert worker.completed == 10
 
 
@@ -67,18 +80,33 @@ def test_stop_hands_held_jobs_back(env: Env) -> None:
     slow = EchoBackend(IMAGE, Kind.IMAGE, delay_s=30)
     worker, thread = start(env, image=slow)
     wait_for(lambda: state(env, job) == "leased")
-    worker.stop.set()  # what SIGTERM does
+    stop(worker, thread)
+    assert state(env, job) == "queued"
+
+
+def test_a_stop_gives_up_a_long_pop_and_hands_back_what_it_brings(env: Env) -> None:
+    """An idle daemon long-polls 30 s; a stop does not wait for the poll to end. The
+    pop given up stays open until a job comes: it leases it, and hands it back."""
+    worker, thread = start(env, pop_wait_s=30, image=EchoBackend(IMAGE, Kind.IMAGE))
+    room = env.http.app.state.services.notifier.queue
+    wait_for(lambda: room.most([str(IMAGE)]) == 1)
+    stopped = time.monotonic()
+    worker.stop.set()
     thread.join(10)
     assert not thread.is_alive()
+    assert time.monotonic() - stopped < 2
+    assert room.most([str(IMAGE)]) == 1  # still open (a process would exit and close it)
+    job = env.submit(env.image())["id"]
+    wait_for(lambda: not pops_open())
     assert state(env, job) == "queued"
+    assert env.reads.jobs.get(job).attempts == 1  # it was leased, then handed back
 
 
 def test_backend_errors_count_tries_until_the_job_fails(env: Env) -> None:
     job = env.submit(env.image())["id"]
     worker, thread = start(env, image=Broken(IMAGE, Kind.IMAGE))
     wait_for(lambda: state(env, job) == "failed")  # max_attempts = 2 in the fixture
-    worker.stop.set()
-    thread.join(10)
+    stop(worker, thread)
     assert "out of memory" in (env.reads.jobs.get(job).error or "")
 
 
@@ -104,8 +132,7 @@ def test_a_daemon_with_stake_tops_it_up_at_start_and_serves(env: Env) -> None:
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     wait_for(lambda: state(env, job) == "completed")
-    worker.stop.set()
-    thread.join(10)
+    stop(worker, thread)
     assert client.stake()["locked"] == MIN_STAKE
     worker.register()  # a restart locks nothing more: the stake is there
     assert client.stake()["locked"] == MIN_STAKE
