@@ -136,3 +136,23 @@ def test_a_daemon_with_stake_tops_it_up_at_start_and_serves(env: Env) -> None:
     assert client.stake()["locked"] == MIN_STAKE
     worker.register()  # a restart locks nothing more: the stake is there
     assert client.stake()["locked"] == MIN_STAKE
+
+
+def test_an_idle_daemon_sends_no_heartbeats_and_a_busy_one_does(env: Env) -> None:
+    """Heartbeats extend leases; a daemon holding no job sends none (its pops mark it
+    seen), one running a job keeps its lease."""
+    sent: list[list[str]] = []
+    slow = EchoBackend(IMAGE, Kind.IMAGE, delay_s=30)
+    worker, thread = start(env, image=slow)
+    beat = worker.client.heartbeat
+
+    def counted(held: list[str]) -> object:
+        sent.append(held)
+        return beat(held)
+
+    worker.client.heartbeat = counted  # type: ignore[method-assign]
+    time.sleep(1.6)  # three heartbeat periods, idle
+    assert sent == []
+    job = env.submit(env.image())["id"]
+    wait_for(lambda: sent and sent[-1] == [job])
+    stop(worker, thread)
