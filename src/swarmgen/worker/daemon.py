@@ -12,13 +12,14 @@ A text assignment's ``sampling_id`` seeds the sampler together with the job's se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,31 +192,28 @@ class Worker:
         stop need not sit out the rest of a long wait. A pop given up that still comes
         back with jobs hands them back itself; one cut off by the process's exit is
         dropped by the coordinator when the connection closes."""
-        outcome: dict[str, Any] = {}
-        lock, done = threading.Lock(), threading.Event()
+        answer: Future[Sequence[Mapping[str, Any]] | None] = Future()
 
         def target() -> None:
             try:
                 got = self._retry("pop", lambda: self.client.pop(self.pop_wait_s, self.max_batch))
             except Exception as exc:
-                got, outcome["error"] = None, exc
-            with lock:
-                given_up = outcome.setdefault("jobs", got) is not got
-            done.set()
-            if given_up and got:
-                self._release_late([Assignment.model_validate(a).job_id for a in got])
+                with contextlib.suppress(InvalidStateError):  # given up: nobody to tell
+                    answer.set_exception(exc)
+                return
+            try:
+                answer.set_result(got)
+            except InvalidStateError:  # given up meanwhile: what it leased goes back
+                if got:
+                    self._release_late([Assignment.model_validate(a).job_id for a in got])
 
         threading.Thread(target=target, name="pop", daemon=True).start()
-        while not done.wait(POLL_S):
-            if self.stop.is_set():
-                with lock:
-                    if outcome.setdefault("jobs", None) is None:
-                        return None
-                break
-        if "error" in outcome:
-            raise outcome["error"]
-        jobs: Sequence[Mapping[str, Any]] | None = outcome["jobs"]
-        return jobs
+        while True:
+            try:
+                return answer.result(timeout=POLL_S)
+            except TimeoutError:
+                if self.stop.is_set() and answer.cancel():
+                    return None
 
     def _release_late(self, job_ids: list[str]) -> None:
         try:
