@@ -20,6 +20,7 @@ from swarmgen.coordinator.faces import dashboard, fallback, horde, metrics, nati
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.provenance import Provenance
+from swarmgen.coordinator.rechecks import recheck_task
 from swarmgen.coordinator.replicas import RelayedNotifier
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.tasks import TaskRunner
@@ -53,7 +54,11 @@ def create_app(
         window_s=settings.public_window_s,
     )
     runner = TaskRunner(
-        [*periodic_tasks(services, settings), network.window_task()],
+        [
+            *periodic_tasks(services, settings),
+            network.window_task(),
+            recheck_task(services.notifier.queue, services.store, settings.pop_recheck_s),
+        ],
         leadership(services, settings),
         leader_check_s=settings.leader_check_s,
     )

@@ -7,9 +7,10 @@ and wakes at most as many matching waiters as it queued jobs, and the drawn work
 nothing of that offering: another pop won the race, the job does not fit it, or it
 leased a job of another offering it serves) to a waiter that has not tried it yet, while
 its offering still has queued jobs, so no job stays queued while a matching waiter
-sleeps. Waiters also re-check the store at a long interval (:data:`RECHECK_S`), a
-safety net for what no wake-up names. The room's count of waiters per offering is also
-how many share a short queue (:func:`~swarmgen.core.scheduling.fair_share`).
+sleeps. Every :data:`RECHECK_S` the room looks at the store once for all its waiters
+(:mod:`swarmgen.coordinator.rechecks`), a safety net for what no wake-up names. The
+room's count of waiters per offering is also how many share a short queue
+(:func:`~swarmgen.core.scheduling.fair_share`).
 
 A parked waiter that names its lease (:attr:`Waiter.serve`) is not woken to start it: the
 queue change that picks it starts the lease at once in a lease thread of the room's, and
@@ -30,7 +31,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 RECHECK_S = 15.0
-"""How often a waiting pop re-checks the store when nothing wakes it (decision 0025)."""
+"""How often the room re-checks the store for its waiting pops when nothing woke them
+(decisions 0025, 0031)."""
 
 LEASE_THREADS = min(32, (os.cpu_count() or 1) + 4)
 """Lease threads per room, as many as asyncio's default executor has: leases started by
@@ -58,6 +60,15 @@ class Queued:
 
 
 EVERYTHING = Queued(everything=True)
+
+
+@dataclass(frozen=True)
+class Idle:
+    """The pops of one offering waiting unwoken: how many, and the largest job any holds."""
+
+    offering: str
+    waiters: int
+    max_pixels: int
 
 
 class Signal:
@@ -119,6 +130,9 @@ class Waiter:
         """How often it was woken (tests count lease attempts with it)."""
         self.seated = False
         """A seat may be drawn for it: its pop re-checks while its seat hold runs."""
+        self.max_pixels = 0
+        """The largest job its worker holds: the room's re-check wakes it only for a job
+        it could take."""
         self.serve: Callable[[], object] | None = None
         """The pop's lease, for a queue change to start while the pop is parked in
         :meth:`wait`. It runs in a lease thread and begins by taking the wake-ups
@@ -336,6 +350,20 @@ class WaitingRoom:
             leases, self._leases, self._closed = self._leases, None, True
         if leases is not None:
             leases.shutdown(wait=False)
+
+    def idle(self) -> tuple[list[Idle], set[str]]:
+        """What the pops waiting unwoken could take, per offering, and their workers: what
+        the room's re-check (:mod:`swarmgen.coordinator.rechecks`) looks for."""
+        with self._lock:
+            offerings = [
+                Idle(offering, len(idle), max(w.max_pixels for w in idle))
+                for offering, waiters in self._by_offering.items()
+                if (idle := [w for w in waiters if not w.woken])
+            ]
+            workers = {
+                worker for worker, mine in self._by_worker.items() if any(not w.woken for w in mine)
+            }
+        return offerings, workers
 
     def waiters(self, offering: str) -> list[Waiter]:
         """The pops waiting for ``offering`` (for tests and metrics)."""

@@ -6,8 +6,8 @@ memory. Replicas on one PostgreSQL also relay each wake-up through ``LISTEN/NOTI
 fires here, locally only, what the other replicas publish. A queue change travels as
 what it queued, so each replica wakes only matching waiters: ``q/OFFERING`` counted once
 per job queued, ``w/WORKER`` for a worker seats were drawn for, and a bare ``q`` for
-"anything" (a relay that lost its connection). A wake-up is a hint: waiters still
-re-check the store at a long interval (decision 0025).
+"anything" (a relay that lost its connection). A wake-up is a hint: the waiting room
+still re-checks the store at a long interval (decisions 0025, 0031).
 
 On SQLite or the in-memory store there is one host and no relay; :func:`notifier_for`
 returns a plain notifier.

@@ -69,8 +69,9 @@ class CoordinatorSettings(BaseSettings):
     pop_recheck_s: float = Field(
         RECHECK_S,
         gt=0,
-        description="How often a waiting pop re-checks the queue when no wake-up names it "
-        "(a safety net: queue changes wake matching waiters at once).",
+        description="How often each process looks at the queue once for all its waiting "
+        "pops, for what no wake-up named (a safety net: queue changes wake matching "
+        "waiters at once).",
     )
     seat_hold_s: float = Field(
         SEAT_HOLD_S,
@@ -252,7 +253,6 @@ class DispatchSettings(_Slice):
     max_missed_seats: int = MAX_MISSED_SEATS
     min_stake: int = MIN_STAKE
     seat_hold_s: float = SEAT_HOLD_S
-    pop_recheck_s: float = RECHECK_S
     queue_ttl_s: int = QUEUE_TTL_S
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import random
 import threading
 from collections import Counter
@@ -210,14 +211,14 @@ class WorkerService:
         if not leased and deadline > loop.time():
             with room.waiting(worker.id, served, since) as waiter:
                 waiter.seated = seated
+                waiter.max_pixels = worker.capabilities["max_pixels"]
                 lease = functools.partial(self._lease_woken, waiter, worker, served, limit, seats)
                 waiter.serve = lease  # a queued job may start it at once (decision 0029)
                 while not leased:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         break
-                    recheck = self._recheck_s(worker.id, waiter.seated)
-                    handed = await waiter.wait(min(remaining, recheck))
+                    handed = await waiter.wait(min(remaining, self._hold_s(worker.id, waiter)))
                     if handed is not None:
                         leased = cast("list[JobRecord]", handed.result())
                         continue
@@ -258,18 +259,19 @@ class WorkerService:
         seated = held or worker.id in wake.workers
         return worker, served, limit, seats, seated, leased
 
-    def _recheck_s(self, worker_id: str, seated: bool) -> float:
-        """How long a waiting pop sleeps unless woken: the safety re-check, and no longer
-        than until its idle spell's hold passes while a seat is drawn for it (``seated``:
-        the seat then goes out, with no queue change to wake it; decision 0025)."""
-        recheck = self.settings.pop_recheck_s
+    def _hold_s(self, worker_id: str, waiter: Waiter) -> float:
+        """How long a waiting pop sleeps unless woken: for ever (its wait ends first),
+        but no longer than until its idle spell's hold passes while a seat is drawn for
+        it (:attr:`~.notify.Waiter.seated`: the seat then goes out, with no queue change
+        to wake it; decision 0025). What no wake-up names, the room's re-check finds
+        (:mod:`swarmgen.coordinator.rechecks`)."""
+        if not waiter.seated:
+            return math.inf
         with self._pace_lock:
             pace = self._paces.get(worker_id)
         due = pace.due_ms if pace else None
-        if not seated or due is None:
-            return recheck
-        left_s = (due - self.clock.now_ms()) / 1000
-        return min(recheck, left_s + 0.005) if left_s > 0 else recheck
+        left_s = (due - self.clock.now_ms()) / 1000 if due is not None else 0
+        return left_s + 0.005 if left_s > 0 else math.inf
 
     def _lease_woken(
         self, waiter: Waiter, worker: WorkerRecord, served: Sequence[str], limit: int, seats: bool
@@ -278,20 +280,10 @@ class WorkerService:
         (:func:`~swarmgen.coordinator.notify.unused`: another pop won the race, the job
         does not fit this worker, or it leased another offering's job) for offerings
         that still have jobs queued: the next waiter tries them. A lease that fails (the
-        database refused it) passes them all on: this pop leaves, its jobs still queued.
-        A re-check nothing woke first looks, reading only, whether anything is queued
-        for it at all (:meth:`~swarmgen.store.dispatch.DispatchRepository.anything_for`),
-        and leases only then: most re-checks of an idle network find nothing, and a
-        read waits for no writer."""
-        caps = worker.capabilities
-        woken = waiter.woken
+        database refused it) passes them all on: this pop leaves, its jobs still queued."""
         tickets = self.notifier.queue.take(waiter)
         if self.notifier.queue.abandoned(waiter, tickets):  # nobody would get the jobs
             return []
-        if not (woken or tickets or waiter.seated):
-            with self.store.transaction(read_only=True) as tx:
-                if not tx.dispatch.anything_for(worker.id, served, caps["max_pixels"]):
-                    return []
         try:
             leased = self._lease(worker, served, limit, seats, waiting=True)
         except BaseException:

@@ -187,10 +187,8 @@ def _seats_query(*, owned: bool) -> Select[str, str]:
     )
 
 
-_SEATS_DRAWN = select(t.jobs.c.offering).where(
-    t.jobs.c.assigned_worker == bindparam("leaser"), t.jobs.c.state == JobState.QUEUED.value
-)
-"""The offerings of the queued seats drawn for ``:leaser`` (``ix_jobs_seats``)."""
+_CHUNK = 500
+"""Most workers one statement of :meth:`DispatchRepository.seats_drawn_for` names."""
 _KEY = bindparam("key", type_=BigInteger)
 _AHEAD = select(func.count()).where(
     t.jobs.c.state == JobState.QUEUED.value,
@@ -440,19 +438,26 @@ class DispatchRepository(Repository):
             .values(lease_expires_ms=_capped_expiry(now, max_factor))
         ).rowcount
 
-    def anything_for(self, worker_id: str, offerings: Iterable[str], max_pixels: int) -> bool:
-        """Whether a lease by ``worker_id`` might find anything: an ordinary job of
-        ``offerings`` within ``max_pixels`` queued, or a queued seat drawn for it. One
-        index probe per offering and one for its seats; it reads only, so a waiting pop's
-        re-check of an idle queue need not queue for the writer."""
-        wanted = sorted(set(offerings))
-        due = _due(self._sqlite)
-        for offering in wanted:
-            params = {"offering": offering, "max_pixels": max_pixels, "most": 1}
-            if self.conn.execute(due, params).first() is not None:
-                return True
-        drawn = self.conn.execute(_SEATS_DRAWN, {"leaser": worker_id}).scalars()
-        return not set(drawn).isdisjoint(wanted)
+    def due(self, offering: str, max_pixels: int, most: int) -> int:
+        """How many ordinary jobs of ``offering`` within ``max_pixels`` are queued, up to
+        ``most``: a range of ``ix_jobs_queue``, reading only, so the waiting room's re-check
+        (:mod:`swarmgen.coordinator.rechecks`) queues for no writer."""
+        params = {"offering": offering, "max_pixels": max_pixels, "most": most}
+        return len(self.conn.execute(_due(self._sqlite), params).all())
+
+    def seats_drawn_for(self, worker_ids: Iterable[str]) -> set[str]:
+        """Which of ``worker_ids`` have a queued validation seat drawn for them: one probe
+        of ``ix_jobs_seats`` per worker, in statements of at most :data:`_CHUNK` workers."""
+        c = t.jobs.c
+        wanted = sorted(set(worker_ids))
+        drawn: set[str] = set()
+        for at in range(0, len(wanted), _CHUNK):
+            query = select(c.assigned_worker).where(
+                c.assigned_worker.in_(wanted[at : at + _CHUNK]),
+                c.state == JobState.QUEUED.value,
+            )
+            drawn.update(self.conn.execute(query).scalars())
+        return drawn
 
     def queued_in(self, offerings: Iterable[str]) -> set[str]:
         """Which of ``offerings`` have an ordinary job queued (one index probe each): a

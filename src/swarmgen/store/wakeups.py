@@ -12,8 +12,9 @@ a connection of its own, outside the pool:
   (its own, tagged with its origin, are dropped). When its connection fails it reconnects
   and reports a wake-up of everything, since it may have missed some.
 
-Notifications are hints, not a log: a waiter still re-checks the database at a long
-interval (decision 0025), so a lost one delays a pop, it never loses a job.
+Notifications are hints, not a log: each process's waiting room still re-checks the
+database at a long interval (decisions 0025, 0031), so a lost one delays a pop, it never
+loses a job.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import pytest
 from tests.integration.coordinator.conftest import Env
 from tests.integration.coordinator.helpers import MODELS, run_echo
 
+from swarmgen.coordinator.notify import Queued
 from swarmgen.core.signing import KeyPair, sign_request
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
@@ -172,8 +173,9 @@ def test_a_waiting_pop_whose_lease_fails_passes_its_wake_up_on(
 def test_a_waiting_pop_s_re_checks_lease_only_when_something_is_queued_for_it(
     env: Env, served: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Re-checks of an idle queue only read: none leases. A job queued with no wake-up
-    (as a notification lost between replicas leaves it) is found by the next re-check."""
+    """The room's re-checks of an idle queue only read: no waiter leases, nor for a job
+    too large for it. A job queued with no wake-up (as a notification lost between
+    replicas leaves it) is found by the next re-check, which wakes the waiter."""
     service = env.http.app.state.services.workers
     room = env.http.app.state.services.notifier.queue
     attempts: list[str] = []
@@ -185,7 +187,13 @@ def test_a_waiting_pop_s_re_checks_lease_only_when_something_is_queued_for_it(
         return lease(worker, *args, waiting=waiting, **kwargs)
 
     monkeypatch.setattr(service, "_lease", counted)
-    monkeypatch.setattr(room, "fire", lambda queued: None)  # every wake-up is lost
+    fire = room.fire
+
+    def lost(queued: Queued) -> None:  # every wake-up but the re-check's is lost
+        if threading.current_thread().name == "task-pop-recheck":
+            fire(queued)
+
+    monkeypatch.setattr(room, "fire", lost)
     worker = WorkerClient(served, KeyPair.generate())
     worker.register("w", MODELS, 4096, 1)
     got: list[list[dict[str, Any]]] = []
@@ -196,6 +204,9 @@ def test_a_waiting_pop_s_re_checks_lease_only_when_something_is_queued_for_it(
         assert time.monotonic() < deadline, "the pop never waited"
         time.sleep(0.01)
     time.sleep(1.0)  # about five re-checks of an empty queue
+    assert attempts == []
+    env.submit(env.image(width=128, height=128))  # more pixels than the worker holds
+    time.sleep(1.0)
     assert attempts == []
     job_id = env.submit(env.image())["id"]
     waiting.join(10)

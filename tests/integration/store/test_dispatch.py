@@ -426,28 +426,50 @@ def test_queued_in_names_the_offerings_with_an_ordinary_job_queued(store: Store)
         assert tx.dispatch.queued_in([]) == set()
 
 
-def test_anything_for_finds_what_a_lease_might_and_nothing_else(store: Store) -> None:
-    """A waiting pop's read-only re-check: an ordinary job it could hold, or a seat drawn
-    for it, and every store agrees; a leased job, a job too large, another offering's job
-    or a seat drawn for another worker is nothing for it."""
+def test_due_counts_the_queued_jobs_a_worker_could_take_and_nothing_else(store: Store) -> None:
+    """The room's re-check: ordinary queued jobs of an offering within a size, counted up
+    to a most, and every store agrees; a leased job, a job too large, a seat or another
+    offering's job is not counted."""
     with store.transaction() as tx:
         tx.jobs.insert(
             [
                 job("big", offering="a@fp32", pixels=128 * 128),
+                job("small", offering="a@fp32"),
+                job("small2", offering="a@fp32"),
                 job("leased", offering="a@fp32", state=JobState.LEASED, worker_id="w1"),
-                job("theirs", offering="a@fp32", validates="x", assigned_worker="w1"),
-                job("small", offering="b@fp32"),
-                job("mine", offering="c@fp32", validates="x", assigned_worker="w0"),
+                job("seat", offering="a@fp32", validates="x", assigned_worker="w1"),
+                job("other", offering="b@fp32"),
             ]
         )
     with store.transaction(read_only=True) as tx:
-        assert not tx.dispatch.anything_for("w0", ["a@fp32"], 64 * 64)
-        assert tx.dispatch.anything_for("w0", ["a@fp32"], 128 * 128)
-        assert tx.dispatch.anything_for("w0", ["a@fp32", "b@fp32"], 64 * 64)
-        assert tx.dispatch.anything_for("w0", ["c@fp32"], 64 * 64)
-        assert not tx.dispatch.anything_for("w1", ["c@fp32"], 64 * 64)
-        assert tx.dispatch.anything_for("w1", ["a@fp32"], 64 * 64)  # its seat
-        assert not tx.dispatch.anything_for("w0", [], 64 * 64)
+        assert tx.dispatch.due("a@fp32", 64 * 64, 10) == 2
+        assert tx.dispatch.due("a@fp32", 128 * 128, 10) == 3
+        assert tx.dispatch.due("a@fp32", 128 * 128, 1) == 1
+        assert tx.dispatch.due("c@fp32", 128 * 128, 10) == 0
+
+
+def test_seats_drawn_for_names_the_workers_with_a_queued_seat(store: Store) -> None:
+    """A seat drawn for a worker and still queued names it; one leased, or drawn for a
+    worker not asked about, does not; every store agrees, in statements of any size."""
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("mine", offering="a@fp32", validates="x", assigned_worker="w0"),
+                job(
+                    "taken",
+                    offering="a@fp32",
+                    validates="x",
+                    assigned_worker="w1",
+                    state=JobState.LEASED,
+                    worker_id="w1",
+                ),
+                job("theirs", offering="a@fp32", validates="x", assigned_worker="w2"),
+            ]
+        )
+    asked = ["w0", "w1", *(f"idle{i}" for i in range(1200))]
+    with store.transaction(read_only=True) as tx:
+        assert tx.dispatch.seats_drawn_for(asked) == {"w0"}
+        assert tx.dispatch.seats_drawn_for([]) == set()
 
 
 def test_expire_fails_ordinary_jobs_queued_since_before_the_cut_and_nothing_else(

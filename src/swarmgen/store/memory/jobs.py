@@ -176,14 +176,24 @@ class MemoryDispatch:
             requester=requester,
         )
 
-    def anything_for(self, worker_id: str, offerings: Iterable[str], max_pixels: int) -> bool:
-        wanted = set(offerings)
-        return any(
-            j.state is JobState.QUEUED
-            and j.offering in wanted
-            and (j.assigned_worker == worker_id if j.validates else j.pixels <= max_pixels)
+    def due(self, offering: str, max_pixels: int, most: int) -> int:
+        found = sum(
+            1
             for j in self.t.jobs.values()
+            if j.state is JobState.QUEUED
+            and j.offering == offering
+            and j.validates is None
+            and j.pixels <= max_pixels
         )
+        return min(found, most)
+
+    def seats_drawn_for(self, worker_ids: Iterable[str]) -> set[str]:
+        wanted = set(worker_ids)
+        return {
+            worker
+            for j in self.t.jobs.values()
+            if j.state is JobState.QUEUED and (worker := j.assigned_worker or "") in wanted
+        }
 
     def queued_in(self, offerings: Iterable[str]) -> set[str]:
         wanted = set(offerings)
