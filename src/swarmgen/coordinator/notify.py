@@ -13,15 +13,17 @@ room's count of waiters per offering is also how many share a short queue
 (:func:`~swarmgen.core.scheduling.fair_share`).
 
 A parked waiter that names its lease (:attr:`Waiter.serve`) is not woken to start it: the
-queue change that picks it starts the lease at once in a lease thread of the room's, and
-the pop wakes to its outcome (decision 0029). The job's way from commit to lease then
-skips a trip through the event loop and a second thread hop.
+queue change that picks it starts the lease at once, and the pop wakes to its outcome
+(decision 0029). The first such lease runs in the thread that made the change, right
+after its commit; the others in lease threads of the room's. The job's way from commit
+to lease then skips a trip through the event loop and, for the first, any thread hop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import os
 import threading
@@ -29,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 RECHECK_S = 15.0
 """How often the room re-checks the store for its waiting pops when nothing woke them
@@ -106,6 +109,44 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+class _Leases(Protocol):
+    """Where a lease a queue change starts runs: the room's lease threads, or
+    :class:`_HereAfter`."""
+
+    def submit(self, fn: Callable[[], object], /) -> Future[object]: ...
+
+
+class _HereAfter:
+    """The first lease a queue change starts, run by the thread that made the change
+    once the room's lock is free (:meth:`run`): it has just committed the change, so the
+    job skips the hop to a lease thread. Used off the event loop only."""
+
+    def __init__(self) -> None:
+        self._task: tuple[Callable[[], object], Future[object]] | None = None
+
+    @property
+    def free(self) -> bool:
+        return self._task is None
+
+    def submit(self, fn: Callable[[], object], /) -> Future[object]:
+        future: Future[object] = Future()
+        self._task = (fn, future)
+        return future
+
+    def run(self) -> None:
+        if self._task is None:
+            return
+        fn, future = self._task
+        if not future.set_running_or_notify_cancel():  # its pop was dropped meanwhile
+            return
+        try:  # in a context of its own, as in a lease thread: it is the pop's work
+            result = contextvars.Context().run(fn)
+        except BaseException as exc:  # the pop raises it, as from a lease thread
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
 
 
 @dataclass(eq=False)
@@ -186,7 +227,7 @@ class Waiter:
             self.wakes += 1
             _set(self._event, self._loop)
 
-    def _start(self, ticket: _Ticket, leases: ThreadPoolExecutor | None) -> bool:
+    def _start(self, ticket: _Ticket, leases: _Leases | None) -> bool:
         """Called under the room's lock: start this parked pop's lease for ``ticket`` in
         ``leases`` rather than wake it to start it. False, and nothing changed, if it
         names no lease, is not parked in :meth:`wait`, or the room is closing."""
@@ -307,7 +348,14 @@ class WaitingRoom:
 
     def fire(self, queued: Queued) -> None:
         """Wake the waiters ``queued`` names: per offering as many as it queued jobs (those
-        not woken already, longest idle first), and every pop of the drawn workers."""
+        not woken already, longest idle first), and every pop of the drawn workers. Off
+        the event loop, the first lease this starts runs here, before ``fire`` returns."""
+        here = _HereAfter() if _running_loop() is None else None
+        self._fire(queued, here)
+        if here is not None:
+            here.run()
+
+    def _fire(self, queued: Queued, here: _HereAfter | None) -> None:
         with self._lock:
             self.fired += 1
             if queued.everything:
@@ -321,18 +369,20 @@ class WaitingRoom:
                     waiter.seated = True
                     waiter._wake(None)
             for offering, count in queued.jobs.items():
-                self._pick(offering, count)
+                self._pick(offering, count, here)
 
-    def _pick(self, offering: str, count: int) -> None:
+    def _pick(self, offering: str, count: int, here: _HereAfter | None) -> None:
         """Called under the lock: up to ``count`` of ``offering``'s waiters not woken
-        already, longest idle first, get a wake-up each; a parked one's lease starts."""
+        already, longest idle first, get a wake-up each; a parked one's lease starts,
+        ``here`` while it is free, else in a lease thread."""
         waiters = self._by_offering.get(offering)
         if not waiters or count <= 0:
             return
         picked = list(itertools.islice((w for w in waiters if not w.woken), count))
         for waiter in picked:
             ticket = _Ticket(offering)
-            if not waiter._start(ticket, self._lease_threads()):
+            leases = here if here is not None and here.free else self._lease_threads()
+            if self._closed or not waiter._start(ticket, leases):
                 waiter._wake(ticket)
             del waiters[waiter]  # to the back: the next job wakes another
             waiters[waiter] = None

@@ -1,5 +1,6 @@
-"""A queued job starts a parked pop's lease at once, in a lease thread of the room's
-(decision 0029): the pop wakes to the lease's outcome, also when its wait runs out as
+"""A queued job starts a parked pop's lease at once (decision 0029): the first in the
+thread that queued it, before its ``fire`` returns (off the event loop), the others in
+lease threads of the room's. The pop wakes to the lease's outcome, also when its wait runs out as
 the lease begins; a pop that is not parked, or a closed room, is woken as before; and
 a pop that leaves before its started lease begins, or as it begins, gives the job to
 another waiter."""
@@ -37,19 +38,32 @@ async def _park(waiter: Waiter, timeout: float = 5.0) -> asyncio.Task[Future[obj
     return parked
 
 
-def test_a_queued_job_starts_a_parked_pop_s_lease_in_a_lease_thread() -> None:
+def test_a_queued_job_starts_a_parked_pop_s_lease_in_the_thread_that_queued_it() -> None:
+    """Two jobs queued at once from a submit's thread: the first waiter's lease has run
+    in that thread when ``fire`` returns, the second's runs in a lease thread."""
+
     async def main() -> None:
         room = WaitingRoom()
         ran: list[str] = []
         open_gate = threading.Event()
         open_gate.set()
-        with room.waiting("w", ["A"]) as waiter:
+        with room.waiting("w", ["A"]) as waiter, room.waiting("v", ["A"]) as other:
             _serving(room, waiter, ran, open_gate)
+            _serving(room, other, ran, open_gate)
             parked = await _park(waiter)
-            await asyncio.to_thread(room.fire, Queued.of(["A"]))  # as a submit's thread does
-            handed = await asyncio.wait_for(parked, 2.0)
-            assert handed is not None and handed.result() == ["A"]
-            assert len(ran) == 1 and ran[0].startswith("swarmgen-lease")
+            other_parked = await _park(other)
+
+            def submit() -> tuple[str, list[str]]:  # as a submit's thread does
+                room.fire(Queued.of(["A", "A"]))
+                return threading.current_thread().name, list(ran)
+
+            submitter, ran_by_then = await asyncio.to_thread(submit)
+            assert submitter in ran_by_then  # done before fire returned
+            for pop in (parked, other_parked):
+                handed = await asyncio.wait_for(pop, 2.0)
+                assert handed is not None and handed.result() == ["A"]
+            (elsewhere,) = set(ran) - {submitter}
+            assert len(ran) == 2 and elsewhere.startswith("swarmgen-lease")
             assert (waiter.woken, waiter.wakes) == (False, 1)
             # the lease's end woke it; nothing new is due, so the next wait waits
             assert await waiter.wait(0.05) is None
