@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from swarmgen.clock import Clock
 from swarmgen.core import signing
-from swarmgen.errors import BadSignature, ReplayedNonce, StaleRequest, Unauthorized
+from swarmgen.errors import BadSignature, StaleRequest, Unauthorized
+from swarmgen.store.pending import Nonce, pending
 from swarmgen.store.port import Store
 from swarmgen.store.records import UserRecord
 
@@ -79,8 +80,7 @@ def requester_or_anonymous(
     return authenticate_requester(store, authorization)
 
 
-def authenticate_worker(
-    store: Store,
+def verify_worker(
     clock: Clock,
     *,
     headers: Mapping[str, str],
@@ -88,8 +88,10 @@ def authenticate_worker(
     path: str,
     body: bytes,
     skew_s: int,
-) -> str:
-    """Check a worker request's signature, timestamp and nonce; returns the worker id."""
+) -> Nonce:
+    """Check a worker request's signature and timestamp; returns its nonce, naming the
+    worker, which the request's first write transaction records (or, if none does,
+    :func:`remember`: :mod:`swarmgen.store.pending`)."""
     key = headers.get(signing.HEADER_KEY.lower())
     ts_text = headers.get(signing.HEADER_TIMESTAMP.lower())
     nonce = headers.get(signing.HEADER_NONCE.lower())
@@ -110,8 +112,11 @@ def authenticate_worker(
     message = signing.request_message(method, path, body, timestamp, nonce)
     if not signing.verify(key, message, signature):
         raise BadSignature("signature does not verify for this key and request")
-    with store.transaction() as tx:
-        fresh_nonce = tx.nonces.remember(key, nonce, now_ms)
-    if not fresh_nonce:
-        raise ReplayedNonce("this nonce was already used")
-    return key
+    return Nonce(key, nonce, now_ms)
+
+
+def remember(store: Store, nonce: Nonce) -> None:
+    """Record ``nonce`` in a transaction of its own, unless one has;
+    :class:`ReplayedNonce` if it was used before."""
+    with pending(nonce), store.transaction():
+        pass

@@ -11,7 +11,9 @@ together; ``transaction(now_ms, postings=True)`` adds only ``tx.postings``, whic
 job money under per-account row locks without holding the ledger alone on PostgreSQL
 (:mod:`swarmgen.store.journal`).
 ``transaction(read_only=True)`` only reads: on SQLite it neither queues for this
-process's writer nor takes the database's write lock, and sees the last commit. Repositories
+process's writer nor takes the database's write lock, and sees the last commit. A write
+transaction opened while a signed request's nonce is pending records it first
+(:mod:`swarmgen.store.pending`). Repositories
 are made on first use: a dispatch transaction costs the same round trips as a bare
 ``engine.begin()``.
 """
@@ -28,6 +30,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from swarmgen.errors import DatabaseBusy
+from swarmgen.store import pending
 from swarmgen.store.checkpoint import Checkpointer
 from swarmgen.store.dispatch import DispatchRepository
 from swarmgen.store.engine import READ_ONLY
@@ -182,6 +185,7 @@ class SqlStore:
                         yield SqlTransaction(conn, None, None)
                 return
             with self._writer or contextlib.nullcontext(), self.engine.begin() as conn:
+                nonce = pending.claim(NonceRepository(conn))
                 if now_ms is None or not (ledger or postings):
                     yield SqlTransaction(conn, None, None)
                 elif postings and not ledger and conn.dialect.name == "postgresql":
@@ -195,6 +199,8 @@ class SqlStore:
                 log.warning("the database broke a transaction off: %s", exc.orig)
                 raise DatabaseBusy("the database broke this request off; try again") from exc
             raise
+        if nonce is not None:
+            nonce.recorded = True
         if self.checkpoints is not None:
             self.checkpoints.wrote()
 

@@ -70,6 +70,48 @@ def test_unsigned_bad_signature_stale_and_replayed_requests(env: Env) -> None:
     assert (replay.status_code, replay.json()["error"]["code"]) == (409, "replayed_nonce")
 
 
+def test_a_refused_request_s_nonce_is_spent_too(env: Env) -> None:
+    """A pop refused (its key not registered yet), or with a body its route refuses,
+    records its nonce as a pop that leases does: replayed once the worker is registered
+    and a job waits, neither leases it; both are refused as replays."""
+    keys = KeyPair.generate()
+    path = "/api/v1/workers/pop"
+    refused = signed_post(env, keys, path, {"wait_s": 0}, nonce="r" * 16)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+    invalid = signed_post(env, keys, path, {"wait_s": -1}, nonce="i" * 16)
+    assert invalid.status_code == 422
+    env.worker(keys).register("w", MODELS, 4096, 1)
+    job_id = env.submit(env.image())["id"]
+    for nonce in ("r" * 16, "i" * 16):
+        replay = signed_post(env, keys, path, {"wait_s": 0}, nonce=nonce)
+        assert (replay.status_code, replay.json()["error"]["code"]) == (409, "replayed_nonce")
+    assert env.http.get(f"/api/v1/jobs/{job_id}", headers=env.auth).json()["state"] == "queued"
+
+
+def test_an_empty_pop_writes_once_and_its_nonce_with_it(env: Env) -> None:
+    """A pop that finds nothing makes one write transaction: the one that marks the
+    worker seen also records the request's nonce (:mod:`swarmgen.store.pending`)."""
+    from sqlalchemy import event
+
+    keys = KeyPair.generate()
+    env.worker(keys).register("w", MODELS, 4096, 1)
+    engine = env.http.app.state.store.engine
+    commits: list[object] = []
+
+    def committed(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(engine, "commit", committed)
+    try:
+        first = signed_post(env, keys, "/api/v1/workers/pop", {"wait_s": 0}, nonce="e" * 16)
+        assert first.status_code == 200 and first.json()["jobs"] == []
+        assert len(commits) == 1
+    finally:
+        event.remove(engine, "commit", committed)
+    replay = signed_post(env, keys, "/api/v1/workers/pop", {"wait_s": 0}, nonce="e" * 16)
+    assert (replay.status_code, replay.json()["error"]["code"]) == (409, "replayed_nonce")
+
+
 def test_tampered_body_fails_the_signature(env: Env) -> None:
     keys = KeyPair.generate()
     path = "/api/v1/workers/pop"

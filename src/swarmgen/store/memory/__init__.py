@@ -14,6 +14,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
+from swarmgen.store import pending
 from swarmgen.store.memory.accounts import (
     MemoryIdempotency,
     MemoryNonces,
@@ -99,12 +100,15 @@ class MemoryStore:
             return
         with self._lock:
             working = self._tables.working_copy()
+            nonce = pending.claim(MemoryNonces(working))
             # one transaction at a time: job money needs no lock of its own
             money = (ledger or postings) and now_ms is not None
             book = MemoryBook(working, now_ms) if money and now_ms is not None else None
             yield MemoryTransaction(working, book if ledger else None, book if postings else None)
             working.number_changes(self._tables.jobs)
             self._tables = working
+        if nonce is not None:
+            nonce.recorded = True
 
     def chain_journal(self, touching: str | None = None) -> int:
         """Nothing journaled: postings go to the chain at once."""

@@ -1,12 +1,14 @@
 """Who is calling the native face: the services it serves and the caller checks.
 
 Requesters send an API key (or the shared anonymous key); workers sign every request
-(:func:`swarmgen.coordinator.auth.authenticate_worker`), so a worker route reads the
-raw body, checks the signature over it, then parses it as its wire model.
+(:func:`swarmgen.coordinator.auth.verify_worker`), so a worker route reads the raw body,
+checks the signature over it, then parses it as its wire model.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -17,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auth import (
     authenticate_requester,
-    authenticate_worker,
     bearer_token,
+    remember,
     requester_or_anonymous,
+    verify_worker,
 )
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService
@@ -29,6 +32,8 @@ from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.workers import WorkerService
+from swarmgen.errors import SwarmgenError
+from swarmgen.store.pending import pending
 from swarmgen.store.port import Store
 from swarmgen.store.records import UserRecord
 
@@ -72,15 +77,18 @@ class Callers:
             return None
         return authenticate_requester(self.services.store, authorization)
 
-    async def worker(self, request: Request, model: type[M]) -> tuple[str, M]:
-        """Authenticate a signed worker request and parse its body as ``model``.
+    @contextlib.asynccontextmanager
+    async def worker(self, request: Request, model: type[M]) -> AsyncIterator[tuple[str, M]]:
+        """Authenticate a signed worker request and parse its body as ``model``, for the
+        block that handles it.
 
-        The signature check (CPU) and the nonce's insert (a database write) run in the
-        thread pool, so a slow database never holds the event loop."""
+        The signature check (CPU) runs in the thread pool, so it never holds the event
+        loop. The request's nonce is recorded by the first write transaction the block
+        makes, or in one of its own as the block ends if none did
+        (:mod:`swarmgen.store.pending`): a refused request's too."""
         body = await request.body()
-        worker_id = await run_in_threadpool(
-            authenticate_worker,
-            self.services.store,
+        nonce = await run_in_threadpool(
+            verify_worker,
             self.services.clock,
             headers=request.headers,
             method=request.method,
@@ -88,7 +96,17 @@ class Callers:
             body=body,
             skew_s=self.settings.clock_skew_s,
         )
-        try:
-            return worker_id, model.model_validate_json(body or b"{}")
-        except ValidationError as exc:
-            raise invalid_from(exc) from None
+        with pending(nonce):
+            try:
+                try:
+                    parsed = model.model_validate_json(body or b"{}")
+                except ValidationError as exc:
+                    raise invalid_from(exc) from None
+                yield nonce.worker_id, parsed
+            except Exception:
+                if not nonce.recorded:  # the request fails as it did, replayed or not
+                    with contextlib.suppress(SwarmgenError):
+                        await run_in_threadpool(remember, self.services.store, nonce)
+                raise
+            if not nonce.recorded:
+                await run_in_threadpool(remember, self.services.store, nonce)

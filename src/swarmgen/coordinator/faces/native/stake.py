@@ -26,27 +26,27 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     @api.post("", response_model=StakeOut, openapi_extra=signed_body(EmptyIn))
     async def stake_status(request: Request) -> StakeOut:
         """This worker's locked and unbonding stake."""
-        worker_id, _ = await callers.worker(request, EmptyIn)
-        return stake_out(await run_in_threadpool(epochs.stake_view, worker_id))
+        async with callers.worker(request, EmptyIn) as (worker_id, _):
+            return stake_out(await run_in_threadpool(epochs.stake_view, worker_id))
 
     @api.post(
         "/lock", response_model=StakeOut, responses=errors(402), openapi_extra=signed_body(StakeIn)
     )
     async def lock(request: Request) -> StakeOut:
         """Lock credits of this worker's owner behind the worker."""
-        worker_id, body = await callers.worker(request, StakeIn)
-        return stake_out(await run_in_threadpool(epochs.lock_stake, worker_id, body.amount))
+        async with callers.worker(request, StakeIn) as (worker_id, body):
+            return stake_out(await run_in_threadpool(epochs.lock_stake, worker_id, body.amount))
 
     @api.post("/unlock", response_model=StakeOut, openapi_extra=signed_body(StakeIn))
     async def unlock(request: Request) -> StakeOut:
         """Ask for locked stake back; it can be withdrawn after the unlock delay."""
-        worker_id, body = await callers.worker(request, StakeIn)
-        return stake_out(await run_in_threadpool(epochs.unbond_stake, worker_id, body.amount))
+        async with callers.worker(request, StakeIn) as (worker_id, body):
+            return stake_out(await run_in_threadpool(epochs.unbond_stake, worker_id, body.amount))
 
     @api.post("/withdraw", response_model=StakeOut, openapi_extra=signed_body(EmptyIn))
     async def withdraw(request: Request) -> StakeOut:
         """Return unbonded stake whose delay has passed to the owner."""
-        worker_id, _ = await callers.worker(request, EmptyIn)
-        return stake_out(await run_in_threadpool(epochs.withdraw_stake, worker_id))
+        async with callers.worker(request, EmptyIn) as (worker_id, _):
+            return stake_out(await run_in_threadpool(epochs.withdraw_stake, worker_id))
 
     return api

@@ -39,10 +39,10 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     @api.post("/register", response_model=RegisterOut, openapi_extra=signed_body(RegisterIn))
     async def register(request: Request) -> RegisterOut:
         """Register a worker key with its capabilities; an owner's API key binds it to them."""
-        worker_id, body = await callers.worker(request, RegisterIn)
-        owner = await run_in_threadpool(callers.owner, request)
-        caps = convert.capabilities(body.capabilities)
-        done = await run_in_threadpool(service.register, worker_id, owner, body.name, caps)
+        async with callers.worker(request, RegisterIn) as (worker_id, body):
+            owner = await run_in_threadpool(callers.owner, request)
+            caps = convert.capabilities(body.capabilities)
+            done = await run_in_threadpool(service.register, worker_id, owner, body.name, caps)
         return convert.registration(done)
 
     @api.post(
@@ -51,13 +51,13 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     async def pop(request: Request) -> PopOut:
         """Lease jobs that fit this worker; long-polls up to ``wait_s``, and no longer
         than the worker stays connected."""
-        worker_id, body = await callers.worker(request, PopIn)
-        started = time.perf_counter()
-        try:
-            popping = service.pop(worker_id, body.wait_s, body.max_jobs)
-            leased = await unless_hung_up(request, popping)
-        except HungUp:  # nobody reads this answer
-            return PopOut(jobs=[])
+        async with callers.worker(request, PopIn) as (worker_id, body):
+            started = time.perf_counter()
+            try:
+                popping = service.pop(worker_id, body.wait_s, body.max_jobs)
+                leased = await unless_hung_up(request, popping)
+            except HungUp:  # nobody reads this answer
+                return PopOut(jobs=[])
         observer.on_pop(worker_id, leased, started)
         return PopOut(jobs=[convert.assignment(job) for job in leased])
 
@@ -69,13 +69,13 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     )
     async def submit_results(request: Request) -> SubmitOut:
         """Results with signed receipts for jobs leased to this worker."""
-        worker_id, body = await callers.worker(request, SubmitIn)
-        results = [convert.submission(result) for result in body.results]
-        try:
-            outcome = await service.submit(worker_id, results)
-        except SwarmgenError as exc:  # every result was refused
-            observer.on_results(worker_id, [], [(r.job_id, exc.code) for r in results])
-            raise
+        async with callers.worker(request, SubmitIn) as (worker_id, body):
+            results = [convert.submission(result) for result in body.results]
+            try:
+                outcome = await service.submit(worker_id, results)
+            except SwarmgenError as exc:  # every result was refused
+                observer.on_results(worker_id, [], [(r.job_id, exc.code) for r in results])
+                raise
         refused = [(job_id, error.code) for job_id, error in outcome.rejected]
         observer.on_results(worker_id, outcome.accepted, refused)
         return convert.submit_out(outcome)
@@ -83,14 +83,14 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     @api.post("/heartbeat", response_model=Ack, openapi_extra=signed_body(HeartbeatIn))
     async def heartbeat(request: Request) -> Ack:
         """Liveness; extends the leases of the jobs the worker is still running."""
-        worker_id, body = await callers.worker(request, HeartbeatIn)
-        return Ack(count=await run_in_threadpool(service.heartbeat, worker_id, body.job_ids))
+        async with callers.worker(request, HeartbeatIn) as (worker_id, body):
+            return Ack(count=await run_in_threadpool(service.heartbeat, worker_id, body.job_ids))
 
     @api.post("/release", response_model=Ack, openapi_extra=signed_body(ReleaseIn))
     async def release(request: Request) -> Ack:
         """Hand leased jobs back (e.g. on shutdown); they are queued again at once."""
-        worker_id, body = await callers.worker(request, ReleaseIn)
-        count = await run_in_threadpool(service.release, worker_id, body.job_ids, body.error)
+        async with callers.worker(request, ReleaseIn) as (worker_id, body):
+            count = await run_in_threadpool(service.release, worker_id, body.job_ids, body.error)
         return Ack(count=count)
 
     return api
