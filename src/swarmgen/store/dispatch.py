@@ -187,7 +187,7 @@ def _seats_query(*, owned: bool) -> Select[str, str]:
     )
 
 
-_CHUNK = 500
+_WORKERS_A_STATEMENT = 500
 """Most workers one statement of :meth:`DispatchRepository.seats_drawn_for` names."""
 _KEY = bindparam("key", type_=BigInteger)
 _AHEAD = select(func.count()).where(
@@ -447,13 +447,14 @@ class DispatchRepository(Repository):
 
     def seats_drawn_for(self, worker_ids: Iterable[str]) -> set[str]:
         """Which of ``worker_ids`` have a queued validation seat drawn for them: one probe
-        of ``ix_jobs_seats`` per worker, in statements of at most :data:`_CHUNK` workers."""
+        of ``ix_jobs_seats`` per worker, in statements of at most :data:`_WORKERS_A_STATEMENT`
+        workers."""
         c = t.jobs.c
         wanted = sorted(set(worker_ids))
         drawn: set[str] = set()
-        for at in range(0, len(wanted), _CHUNK):
+        for at in range(0, len(wanted), _WORKERS_A_STATEMENT):
             query = select(c.assigned_worker).where(
-                c.assigned_worker.in_(wanted[at : at + _CHUNK]),
+                c.assigned_worker.in_(wanted[at : at + _WORKERS_A_STATEMENT]),
                 c.state == JobState.QUEUED.value,
             )
             drawn.update(self.conn.execute(query).scalars())

@@ -106,6 +106,8 @@ def test_a_hung_task_does_not_block_healthz(
         wait_for(lambda: "task lease-reaper ran past its 0.1 s timeout" in caplog.text)
         began = time.monotonic()
         assert http.get("/healthz").status_code == 200
-        assert time.monotonic() - began < 1.0
+        # the hung pass holds 30 s: a bound well under that, with room for a long test
+        # process's pauses (one full-suite run took 1.7 s here)
+        assert time.monotonic() - began < 5.0
         release.set()
     app.state.store.engine.dispose()
