@@ -176,7 +176,8 @@ class Waiter:
         it could take."""
         self.serve: Callable[[], object] | None = None
         """The pop's lease, for a queue change to start while the pop is parked in
-        :meth:`wait`. It runs in a lease thread and begins by taking the wake-ups
+        :meth:`wait`. It runs in the thread that queued the job or in a lease thread
+        (:meth:`WaitingRoom.fire`) and begins by taking the wake-ups
         (:meth:`WaitingRoom.take`), as the pop's own lease does."""
         self._event = asyncio.Event()
         self._loop = asyncio.get_running_loop()
