@@ -109,6 +109,13 @@ def create_app(
         network,
         observer,
     )
+
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> dict[str, str]:
+        """Liveness probe: answered on the event loop itself, never queued behind the
+        thread pool, so it says whether the loop is free."""
+        return {"status": "ok", "version": swarmgen.__version__}
+
     native.mount(app, face, settings)
     openai.mount(
         app,
@@ -150,11 +157,5 @@ def create_app(
         ),
         settings,
     )
-
-    @app.get("/healthz", tags=["meta"])
-    async def healthz() -> dict[str, str]:
-        """Liveness probe: answered on the event loop itself, never queued behind the
-        thread pool, so it says whether the loop is free."""
-        return {"status": "ok", "version": swarmgen.__version__}
 
     return app

@@ -35,15 +35,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     service = callers.services.workers
     observer = callers.services.observer
     api = APIRouter(prefix=prefix, tags=["workers"], route_class=route_class, responses=WORKER)
-
-    @api.post("/register", response_model=RegisterOut, openapi_extra=signed_body(RegisterIn))
-    async def register(request: Request) -> RegisterOut:
-        """Register a worker key with its capabilities; an owner's API key binds it to them."""
-        async with callers.worker(request, RegisterIn) as (worker_id, body):
-            owner = await run_in_threadpool(callers.owner, request)
-            caps = convert.capabilities(body.capabilities)
-            done = await run_in_threadpool(service.register, worker_id, owner, body.name, caps)
-        return convert.registration(done)
+    # Routes are matched in order: the hot ones (pop, submit, heartbeat) first.
 
     @api.post(
         "/pop", response_model=PopOut, responses=errors(403), openapi_extra=signed_body(PopIn)
@@ -92,5 +84,14 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         async with callers.worker(request, ReleaseIn) as (worker_id, body):
             count = await run_in_threadpool(service.release, worker_id, body.job_ids, body.error)
         return Ack(count=count)
+
+    @api.post("/register", response_model=RegisterOut, openapi_extra=signed_body(RegisterIn))
+    async def register(request: Request) -> RegisterOut:
+        """Register a worker key with its capabilities; an owner's API key binds it to them."""
+        async with callers.worker(request, RegisterIn) as (worker_id, body):
+            owner = await run_in_threadpool(callers.owner, request)
+            caps = convert.capabilities(body.capabilities)
+            done = await run_in_threadpool(service.register, worker_id, owner, body.name, caps)
+        return convert.registration(done)
 
     return api
