@@ -125,8 +125,11 @@ class WorkerService:
         return Registration(worker_id=worker_id, owner_id=worker.owner_id, models=tuple(models))
 
     def _may_take_seats(self, tx: Transaction, worker_id: str) -> bool:
-        """Whether ``worker_id`` may be offered validation seats: not once it has let
-        more than ``max_missed_seats`` expire in the open epoch."""
+        """Whether ``worker_id`` may be offered validation seats: not when nothing is
+        verified (no seats are drawn), nor once it has let more than ``max_missed_seats``
+        expire in the open epoch."""
+        if self.verifier is None:
+            return False
         epoch = tx.ledger.open_epoch()
         missed = tx.validations.missed_count(worker_id, epoch.epoch) if epoch else 0
         return may_take_seats(missed, self.settings.max_missed_seats)
