@@ -20,7 +20,7 @@ from swarmgen.coordinator.faces import dashboard, fallback, horde, metrics, nati
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
 from swarmgen.coordinator.provenance import Provenance
-from swarmgen.coordinator.rechecks import recheck_task
+from swarmgen.coordinator.rechecks import recheck_task, results_recheck_task
 from swarmgen.coordinator.replicas import RelayedNotifier
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.tasks import TaskRunner
@@ -58,6 +58,7 @@ def create_app(
             *periodic_tasks(services, settings),
             network.window_task(),
             recheck_task(services.notifier.queue, services.store, settings.pop_recheck_s),
+            results_recheck_task(services.notifier, services.store, settings.result_recheck_s),
         ],
         leadership(services, settings),
         leader_check_s=settings.leader_check_s,

@@ -311,14 +311,17 @@ class JobService:
     async def status(self, user: UserRecord, job_id: str, wait_s: float) -> JobStatus:
         """The job's view; with ``wait_s`` > 0, waits up to that long for a final state.
 
-        Reads run in threads, so the event loop only ever waits on the notifier."""
+        Reads run in threads, so the event loop only ever waits on the notifier. A wait
+        reads the job again only when woken: by a change of the job, or by the process's
+        re-check (:func:`~swarmgen.coordinator.rechecks.recheck_results`) once it is final."""
         record = await asyncio.to_thread(self._own, user, job_id)
         deadline = asyncio.get_running_loop().time() + min(wait_s, self.settings.result_wait_max_s)
         while not record.state.final:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
-            await self.notifier.wait_job(job_id, min(remaining, 1.0))
+            if not await self.notifier.wait_job(job_id, remaining):
+                break  # its time is up and nothing changed
             record = await asyncio.to_thread(self._job, job_id)
         return await asyncio.to_thread(self.view, record)
 

@@ -89,10 +89,14 @@ class Signal:
         event, self._event = self._event, asyncio.Event()
         _set(event, self._loop)
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, timeout: float) -> bool:
+        """Whether it fired within ``timeout`` seconds."""
         self._loop = asyncio.get_running_loop()
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 def _set(event: asyncio.Event, loop: asyncio.AbstractEventLoop | None) -> None:
@@ -438,15 +442,27 @@ class Notifier:
         self._waiters: dict[str, int] = {}
 
     def job_changed(self, job_id: str) -> None:
-        signal = self._jobs.get(job_id)
-        if signal is not None:
-            signal.fire()
+        """Wake the long-polls waiting for ``job_id`` (here, and where a subclass relays
+        it, in the other replicas)."""
+        self.wake_here([job_id])
 
-    async def wait_job(self, job_id: str, timeout: float) -> None:
+    def wake_here(self, job_ids: Iterable[str]) -> None:
+        """Wake this process's long-polls waiting for ``job_ids``; from any thread."""
+        for job_id in job_ids:
+            signal = self._jobs.get(job_id)
+            if signal is not None:
+                signal.fire()
+
+    def waited(self) -> list[str]:
+        """The jobs long-polls wait for now; from any thread."""
+        return list(self._jobs)  # one step under the interpreter lock: no lock needed
+
+    async def wait_job(self, job_id: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for ``job_id`` to change; whether it did."""
         signal = self._jobs.setdefault(job_id, Signal())
         self._waiters[job_id] = self._waiters.get(job_id, 0) + 1
         try:
-            await signal.wait(timeout)
+            return await signal.wait(timeout)
         finally:
             self._waiters[job_id] -= 1
             if not self._waiters[job_id]:

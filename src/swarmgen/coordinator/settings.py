@@ -88,6 +88,13 @@ class CoordinatorSettings(BaseSettings):
         "seconds, never live (admin /metrics stays live).",
     )
     result_wait_max_s: float = Field(60.0, ge=0, description="Longest long-poll of a status.")
+    result_recheck_s: float = Field(
+        1.0,
+        gt=0,
+        description="How often each process reads, once for all its status long-polls, "
+        "which of their jobs are final, for what no wake-up named (a safety net: a job's "
+        "change wakes its long-polls at once).",
+    )
     openai_wait_s: float = Field(
         600.0,
         ge=0,

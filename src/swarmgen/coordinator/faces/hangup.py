@@ -2,7 +2,9 @@
 
 An HTTP server goes on running a handler whose client has gone: a worker's pop would
 stay parked in the waiting room for the rest of its wait, and a job handed to it would
-be leased to nobody until its lease lapsed. :func:`unless_hung_up` runs the handler's
+be leased to nobody until its lease lapsed; a requester's status long-poll would hold
+its wait for up to a minute, so a client hanging up and asking again could pile them
+up. :func:`unless_hung_up` runs the handler's
 wait beside the connection's next ASGI message, which is ``http.disconnect`` once the
 client closes it (its body was read before), and drops the wait then.
 """
@@ -17,6 +19,10 @@ from typing import Any, TypeVar
 from fastapi import Request
 
 T = TypeVar("T")
+
+
+HUNG_UP = 499
+"""The status logged for an answer nobody reads: its client closed the connection."""
 
 
 class HungUp(Exception):

@@ -6,9 +6,10 @@
 import base64
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from swarmgen.coordinator.faces.hangup import HUNG_UP, HungUp, unless_hung_up
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
 from swarmgen.coordinator.faces.native.openapi import REQUESTER, errors, media
@@ -117,10 +118,16 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     async def job_status(
         job_id: JobId,
         user: User,
+        request: Request,
         wait: Annotated[float, Query(ge=0, le=60, description="Seconds to wait for a result.")] = 0,
-    ) -> JobView:
-        """A job's state; with ``wait``, a long poll that returns as soon as it is final."""
-        return convert.job_view(await jobs.status(user, job_id, wait), prefix)
+    ) -> JobView | Response:
+        """A job's state; with ``wait``, a long poll that returns as soon as it is final,
+        or as soon as its client hangs up."""
+        try:
+            status = await unless_hung_up(request, jobs.status(user, job_id, wait))
+        except HungUp:  # nobody reads this answer
+            return Response(status_code=HUNG_UP)
+        return convert.job_view(status, prefix)
 
     @api.get(
         "/{job_id}/result",

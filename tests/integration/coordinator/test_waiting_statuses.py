@@ -1,0 +1,122 @@
+"""Requesters' status long-polls: a wait reads its job again only when something may
+have changed, the process's re-check finds what no wake-up named, and a client that
+hangs up stops the wait."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+from tests.integration.coordinator.conftest import Env
+from tests.integration.coordinator.helpers import MODELS, run_echo
+
+from swarmgen.core.signing import KeyPair
+from swarmgen.sdk.worker_client import WorkerClient
+
+
+def _status_in_a_thread(
+    served: str, env: Env, job_id: str, wait_s: float
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """``GET /api/v1/jobs/{job_id}?wait=wait_s`` in a thread; its answer, and how long
+    it took, land in the returned dict."""
+    got: dict[str, Any] = {}
+
+    def ask() -> None:
+        started = time.monotonic()
+        answer = httpx.get(
+            f"{served}/api/v1/jobs/{job_id}",
+            params={"wait": wait_s},
+            headers=env.auth,
+            timeout=wait_s + 10,
+        )
+        got.update(status=answer.status_code, view=answer.json(), s=time.monotonic() - started)
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    return thread, got
+
+
+def _until(condition: Any, what: str, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"result_recheck_s": 0.1}])
+def test_a_waiting_status_reads_its_job_again_only_when_woken(
+    env: Env, served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While nothing happens to its job a status long-poll reads nothing of its own,
+    however often the re-check looks (every 0.1 s here); a change of the job (its lease,
+    then its completion) wakes it, and the completion ends it."""
+    services = env.http.app.state.services
+    reads: list[str] = []
+    read = services.jobs._job
+
+    def counted(job_id: str) -> Any:
+        reads.append(job_id)
+        return read(job_id)
+
+    monkeypatch.setattr(services.jobs, "_job", counted)
+    job_id = env.submit(env.image())["id"]
+    thread, got = _status_in_a_thread(served, env, job_id, 20)
+    _until(lambda: services.notifier.waited() == [job_id], "the status never waited")
+    time.sleep(1.0)  # about ten re-checks of a queued job
+    assert reads == [job_id]  # its first read, of a job it owns: nothing since
+    worker = WorkerClient(served, KeyPair.generate())
+    worker.register("w", MODELS, 4096, 1)
+    (leased,) = worker.pop(0, 1)
+    worker.submit([run_echo(worker, leased)])
+    thread.join(10)
+    worker.close()
+    assert got["status"] == 200 and got["view"]["state"] == "completed", got
+    assert got["s"] < 10
+    assert 2 <= len(reads) <= 3, reads  # woken by the lease, then by the completion
+
+
+@pytest.mark.parametrize("settings_overrides", [{"result_recheck_s": 0.2}])
+def test_a_job_finished_with_no_wake_up_is_found_by_the_re_check(
+    env: Env, served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every wake-up of the job is lost (as when another process, on SQLite, finishes
+    it): the waiting status still answers ``completed`` at the next re-check, long
+    before its wait ends."""
+    services = env.http.app.state.services
+    monkeypatch.setattr(services.notifier, "job_changed", lambda job_id: None)
+    job_id = env.submit(env.image())["id"]
+    thread, got = _status_in_a_thread(served, env, job_id, 20)
+    _until(lambda: services.notifier.waited() == [job_id], "the status never waited")
+    worker = WorkerClient(served, KeyPair.generate())
+    worker.register("w", MODELS, 4096, 1)
+    (leased,) = worker.pop(0, 1)
+    worker.submit([run_echo(worker, leased)])
+    finished = time.monotonic()
+    thread.join(20)
+    worker.close()
+    assert got["view"]["state"] == "completed", got
+    assert time.monotonic() - finished < 5, "the status waited for its wait to end"
+
+
+def test_a_status_whose_client_hangs_up_stops_waiting(env: Env, served: str) -> None:
+    """A requester that closes its connection mid long-poll leaves no wait behind: a
+    client hanging up and asking again cannot pile waits up for a minute each."""
+    notifier = env.http.app.state.services.notifier
+    job_id = env.submit(env.image())["id"]
+    host, port = served.removeprefix("http://").split(":")
+    lines = [
+        f"GET /api/v1/jobs/{job_id}?wait=30 HTTP/1.1",
+        f"Host: {host}",
+        f"Authorization: Bearer {env.key}",
+    ]
+    with contextlib.closing(socket.create_connection((host, int(port)))) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        _until(lambda: notifier.waited() == [job_id], "the status never waited")
+    hung_up = time.monotonic()
+    _until(lambda: notifier.waited() == [], "the status still waits after its client left", 2)
+    assert time.monotonic() - hung_up < 2
