@@ -5,6 +5,7 @@ hangs up stops the wait."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -103,20 +104,38 @@ def test_a_job_finished_with_no_wake_up_is_found_by_the_re_check(
     assert time.monotonic() - finished < 5, "the status waited for its wait to end"
 
 
+def _hang_up_while_waiting(served: str, env: Env, request: bytes) -> None:
+    """Send ``request`` on a connection of its own, close it once a long-poll waits for
+    a job, and see the wait gone within 2 s."""
+    notifier = env.http.app.state.services.notifier
+    host, port = served.removeprefix("http://").split(":")
+    with contextlib.closing(socket.create_connection((host, int(port)))) as conn:
+        conn.sendall(request)
+        _until(lambda: len(notifier.waited()) == 1, "the request never waited")
+    _until(lambda: notifier.waited() == [], "the wait goes on after its client left", 2)
+
+
 def test_a_status_whose_client_hangs_up_stops_waiting(env: Env, served: str) -> None:
     """A requester that closes its connection mid long-poll leaves no wait behind: a
     client hanging up and asking again cannot pile waits up for a minute each."""
-    notifier = env.http.app.state.services.notifier
     job_id = env.submit(env.image())["id"]
-    host, port = served.removeprefix("http://").split(":")
     lines = [
         f"GET /api/v1/jobs/{job_id}?wait=30 HTTP/1.1",
-        f"Host: {host}",
+        "Host: swarmgen",
         f"Authorization: Bearer {env.key}",
     ]
-    with contextlib.closing(socket.create_connection((host, int(port)))) as conn:
-        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        _until(lambda: notifier.waited() == [job_id], "the status never waited")
-    hung_up = time.monotonic()
-    _until(lambda: notifier.waited() == [], "the status still waits after its client left", 2)
-    assert time.monotonic() - hung_up < 2
+    _hang_up_while_waiting(served, env, ("\r\n".join(lines) + "\r\n\r\n").encode())
+
+
+def test_an_openai_request_whose_client_hangs_up_stops_waiting(env: Env, served: str) -> None:
+    """The OpenAI-compatible face waits for its job inside the request: a client that
+    hangs up ends that wait too (its job stays queued, paid for, as any submitted job)."""
+    body = json.dumps({"model": MODELS[1], "prompt": "hello", "max_tokens": 4}).encode()
+    lines = [
+        "POST /v1/completions HTTP/1.1",
+        "Host: swarmgen",
+        f"Authorization: Bearer {env.key}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+    ]
+    _hang_up_while_waiting(served, env, ("\r\n".join(lines) + "\r\n\r\n").encode() + body)

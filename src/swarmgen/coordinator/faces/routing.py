@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from swarmgen.coordinator.faces.bodies import Handler, bounded
+from swarmgen.coordinator.faces.hangup import HUNG_UP, HungUp
 from swarmgen.errors import SwarmgenError
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def face_route(body_limit: Callable[[], int], shape: ErrorShape) -> type[APIRout
                     return await handler(await bounded(request, body_limit()))
                 except SwarmgenError as exc:
                     return shape.error_response(exc)
+                except HungUp:  # nobody reads this answer
+                    return Response(status_code=HUNG_UP)
                 except RequestValidationError as exc:
                     return shape.invalid(exc)
                 except HTTPException as exc:

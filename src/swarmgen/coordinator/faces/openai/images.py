@@ -8,6 +8,7 @@
 
 # No ``from __future__ import annotations``: FastAPI reads the parameter annotations.
 
+import asyncio
 import base64
 from typing import Annotated, Any
 
@@ -53,8 +54,8 @@ def router(runner: Runner, links: Links, route_class: type) -> APIRouter:
             n=body.n,
         )
         model = body.model or default_model(runner)
-        job_id = runner.submit(user, JobRequest(model, spec))
-        status, provenance = await runner.finish(user, job_id)
+        job_id = await runner.submit(user, JobRequest(model, spec))
+        status, provenance = await runner.finish(user, job_id, request)
         now_s = runner.services.jobs.clock.now_ms() // 1000
         data = []
         for index in range(status.outputs):
@@ -62,7 +63,7 @@ def router(runner: Runner, links: Links, route_class: type) -> APIRouter:
                 base = str(request.base_url)
                 data.append({"url": links.make(base, user.id, job_id, index, now_s)})
             else:
-                png = runner.result(user, job_id, index, "raw")
+                png = await asyncio.to_thread(runner.result, user, job_id, index, "raw")
                 data.append({"b64_json": base64.b64encode(png).decode("ascii")})
         return {
             "created": status.created_ms // 1000,

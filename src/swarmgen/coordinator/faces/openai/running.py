@@ -7,12 +7,13 @@ import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Header
+from fastapi import Header, Request
 
 from swarmgen.blobs import BlobStore
 from swarmgen.coordinator.auth import requester_or_anonymous
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.domain import JobRequest, JobStatus
+from swarmgen.coordinator.faces.hangup import unless_hung_up
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.provenance import JobProvenance, Provenance
@@ -65,14 +66,24 @@ class Runner:
             self.services.credits.anonymous,
         )
 
-    def submit(self, user: UserRecord, request: JobRequest) -> str:
-        """Queue the job (402, 404, 422 and 429 come from here, before any answer)."""
-        job_id = self.services.jobs.submit(user, request).id
+    async def submit(self, user: UserRecord, request: JobRequest) -> str:
+        """Queue the job, in a thread (402, 404, 422 and 429 come from here, before any
+        answer)."""
+        job_id = (await asyncio.to_thread(self.services.jobs.submit, user, request)).id
         self.services.observer.on_submit(user.id, request.model, [job_id], "openai")
         return job_id
 
-    async def finish(self, user: UserRecord, job_id: str) -> tuple[JobStatus, JobProvenance]:
-        """Wait for the job's end; :class:`JobUnfinished` unless it completed."""
+    async def finish(
+        self, user: UserRecord, job_id: str, client: Request | None = None
+    ) -> tuple[JobStatus, JobProvenance]:
+        """Wait for the job's end; :class:`JobUnfinished` unless it completed. With the
+        ``client``'s request, :class:`~swarmgen.coordinator.faces.hangup.HungUp` as soon
+        as it hangs up (a stream is ended by its response instead)."""
+        if client is None:
+            return await self._finish(user, job_id)
+        return await unless_hung_up(client, self._finish(user, job_id))
+
+    async def _finish(self, user: UserRecord, job_id: str) -> tuple[JobStatus, JobProvenance]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.openai_wait_s
         status = await self.services.jobs.status(user, job_id, 0)
@@ -86,6 +97,7 @@ class Runner:
         return status, await asyncio.to_thread(self.services.provenance.of, job_id)
 
     def result(self, user: UserRecord, job_id: str, index: int, fmt: str) -> bytes:
+        """The result's bytes (blocking: call it from a thread)."""
         return self.services.jobs.result(user, job_id, index, fmt)[0]
 
 

@@ -15,6 +15,7 @@ Streaming sends the finished answer as chunks: it starts when the job completes.
 
 # No ``from __future__ import annotations``: FastAPI reads the parameter annotations.
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from swarmgen.coordinator.domain import JobRequest, JobStatus
@@ -182,10 +183,10 @@ class TextAnswers:
     runner: Runner
 
     async def finished(
-        self, user: UserRecord, job_id: str
+        self, user: UserRecord, job_id: str, client: Request | None = None
     ) -> tuple[TextOutput, JobStatus, JobProvenance]:
-        status, provenance = await self.runner.finish(user, job_id)
-        raw = self.runner.result(user, job_id, 0, "json")
+        status, provenance = await self.runner.finish(user, job_id, client)
+        raw = await asyncio.to_thread(self.runner.result, user, job_id, 0, "json")
         return TextOutput.from_canonical(json.loads(raw)), status, provenance
 
     def stream(
@@ -217,13 +218,13 @@ def router(runner: Runner, route_class: type) -> APIRouter:
     answers = TextAnswers(runner)
 
     @api.post("/chat/completions", response_model=None, responses=errors.JOB)
-    async def chat(body: ChatIn, user: User) -> JSONResponse | StreamingResponse:
+    async def chat(body: ChatIn, user: User, request: Request) -> JSONResponse | StreamingResponse:
         """A chat answer from a text model offering (name@precision)."""
         messages = [Message(ROLES.get(m.role, m.role), m.text()) for m in body.messages]
-        job_id = runner.submit(user, JobRequest(body.model, spec_of(body, messages, None)))
+        job_id = await runner.submit(user, JobRequest(body.model, spec_of(body, messages, None)))
         if body.stream:
             return answers.stream(user, job_id, body, partial(chat_chunks, body))
-        output, status, provenance = await answers.finished(user, job_id)
+        output, status, provenance = await answers.finished(user, job_id, request)
         text, finish, logprobs = chat_choice(body, output)
         message = {"role": "assistant", "content": text, "refusal": None}
         choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": logprobs}
@@ -236,13 +237,15 @@ def router(runner: Runner, route_class: type) -> APIRouter:
         )
 
     @api.post("/completions", response_model=None, responses=errors.JOB)
-    async def completions(body: CompletionIn, user: User) -> JSONResponse | StreamingResponse:
+    async def completions(
+        body: CompletionIn, user: User, request: Request
+    ) -> JSONResponse | StreamingResponse:
         """A completion of ``prompt`` (sent to the model as one user message)."""
-        job_id = runner.submit(user, JobRequest(body.model, spec_of(body, (), body.prompt)))
+        job_id = await runner.submit(user, JobRequest(body.model, spec_of(body, (), body.prompt)))
         if body.stream:
             render = partial(completion_chunks, body)
             return answers.stream(user, job_id, body, render, COMPLETION)
-        output, status, provenance = await answers.finished(user, job_id)
+        output, status, provenance = await answers.finished(user, job_id, request)
         return JSONResponse(
             {
                 **envelope(status, provenance, COMPLETION),
