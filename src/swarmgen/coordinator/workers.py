@@ -20,24 +20,21 @@ from swarmgen.clock import Clock
 from swarmgen.coordinator.credits import Payment, refund
 from swarmgen.coordinator.domain import Capabilities, Registration, Submission, SubmitOutcome
 from swarmgen.coordinator.notify import Notifier, Queued, Waiter, unused
+from swarmgen.coordinator.results import checked_result, stored
 from swarmgen.coordinator.sampling import ensure_seed
 from swarmgen.coordinator.settings import DispatchSettings
 from swarmgen.coordinator.stakes import LedgerStakes, StakeSource
 from swarmgen.coordinator.verification import SERIALIZED, Verifier
 from swarmgen.core import accounts, credits
-from swarmgen.core.jobs import JobState
-from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Offering
 from swarmgen.core.outputs import Output
 from swarmgen.core.receipts import Receipt
 from swarmgen.core.scheduling import ANY_TIME, Pace, draw_hold_ms, draw_places
 from swarmgen.core.verification.reliability import may_take_seats
 from swarmgen.errors import (
-    BadSignature,
     FieldProblem,
     Forbidden,
     InvalidRequest,
-    NotFound,
     NotLeased,
     StakeRequired,
     SwarmgenError,
@@ -48,16 +45,6 @@ from swarmgen.store.port import Store, Transaction
 from swarmgen.store.records import Completion, JobRecord, UserRecord, WorkerRecord
 
 log = logging.getLogger(__name__)
-
-
-def parse_output(result: Submission, job: JobRecord) -> Output:
-    """The submitted output, checked against the job's spec (422 on any mismatch)."""
-    spec = job.parsed_spec()
-    return modality_of(spec).decode_output(spec, result.images, result.text)
-
-
-def output_blobs(output: Output) -> list[bytes]:
-    return modality(output.kind).output_blobs(output)
 
 
 @dataclass
@@ -338,45 +325,6 @@ class WorkerService:
             )
         return leased
 
-    def _check(
-        self, worker_id: str, result: Submission, job: JobRecord | None
-    ) -> tuple[Receipt, Output]:
-        """Everything about one result that can be checked before the transaction."""
-        if job is None:
-            raise NotFound(f"no job {result.job_id}", job_id=result.job_id)
-        if job.worker_id != worker_id or job.state is not JobState.LEASED:
-            raise NotLeased(f"job {result.job_id} is not leased to this worker")
-        receipt = result.receipt
-        if receipt.worker_id != worker_id or receipt.job_id != result.job_id:
-            raise BadSignature("receipt names another worker or job")
-        if not receipt.verify():
-            raise BadSignature("receipt signature does not verify")
-        if receipt.input_digest != job.input_digest:
-            raise InvalidRequest(
-                FieldProblem("receipt.input_digest", "differs from the job's", job.input_digest)
-            )
-        output = parse_output(result, job)
-        if output.digest() != receipt.output_digest:
-            raise InvalidRequest(
-                FieldProblem("receipt.output_digest", "differs from the submitted output")
-            )
-        return receipt, output
-
-    def _store_outputs(self, checked: list[tuple[Receipt, Output]]) -> list[Completion]:
-        """Write every output blob, in one call to the store (which may write them at once)."""
-        blobs = [output_blobs(output) for _, output in checked]
-        keys = iter(self.blobs.put_many([data for group in blobs for data in group]))
-        return [
-            Completion(
-                job_id=receipt.job_id,
-                outputs=[next(keys) for _ in group],
-                output_digest=receipt.output_digest,
-                receipt=receipt.to_dict(),
-                timings=dict(receipt.timings),
-            )
-            for (receipt, _), group in zip(checked, blobs, strict=True)
-        ]
-
     def _complete(
         self, worker_id: str, checked: list[Completion], receipts: Mapping[str, Receipt]
     ) -> list[str]:
@@ -421,7 +369,7 @@ class WorkerService:
 
     def _submit(self, worker_id: str, results: Sequence[Submission]) -> SubmitOutcome:
         checked, rejected = self._check_all(worker_id, results)
-        completions = self._store_outputs(checked)
+        completions = stored(self.blobs, checked)
         receipts = {receipt.job_id: receipt for receipt, _ in checked}
         accepted = self._complete(worker_id, completions, receipts)
         for completion in completions:  # lost its lease between the check and the transaction
@@ -444,7 +392,7 @@ class WorkerService:
         rejected: list[tuple[str, SwarmgenError]] = []
         for result in results:
             try:
-                checked.append(self._check(worker_id, result, jobs.get(result.job_id)))
+                checked.append(checked_result(worker_id, result, jobs.get(result.job_id)))
             except SwarmgenError as exc:
                 log.info("rejected result for %s: %s", result.job_id, exc.message)
                 rejected.append((result.job_id, exc))
