@@ -117,8 +117,7 @@ class WorkerService:
         expire in the open epoch."""
         if self.verifier is None:
             return False
-        epoch = tx.ledger.open_epoch()
-        missed = tx.validations.missed_count(worker_id, epoch.epoch) if epoch else 0
+        missed = tx.validations.missed_count(worker_id)
         return may_take_seats(missed, self.settings.max_missed_seats)
 
     def _worker(self, worker_id: str) -> WorkerRecord:

@@ -46,7 +46,13 @@ _MISSED = select(func.count()).where(
     t.missed_seats.c.worker_id == bindparam("worker_id"),
     t.missed_seats.c.epoch == bindparam("epoch"),
 )
-"""How many seats a worker let expire in an epoch: built once (every pop asks)."""
+"""How many seats a worker let expire in an epoch: built once."""
+_MISSED_NOW = select(func.count()).where(
+    t.missed_seats.c.worker_id == bindparam("worker_id"),
+    t.missed_seats.c.epoch
+    == select(t.epochs.c.epoch).where(t.epochs.c.closed_ms.is_(None)).scalar_subquery(),
+)
+"""The same in the open epoch, in one statement: every pop asks."""
 
 
 class ValidationRepository(Repository):
@@ -262,8 +268,11 @@ class ValidationRepository(Repository):
         )
         return True
 
-    def missed_count(self, worker_id: str, epoch: int) -> int:
-        """Seats ``worker_id`` let expire during ``epoch`` (every pop asks)."""
+    def missed_count(self, worker_id: str, epoch: int | None = None) -> int:
+        """Seats ``worker_id`` let expire during ``epoch``, or (None) during the open
+        epoch: none before the first."""
+        if epoch is None:
+            return int(self.conn.execute(_MISSED_NOW, {"worker_id": worker_id}).scalar_one())
         params = {"worker_id": worker_id, "epoch": epoch}
         return int(self.conn.execute(_MISSED, params).scalar_one())
 

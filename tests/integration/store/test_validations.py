@@ -76,6 +76,20 @@ def _ballot(tx: Any, claim: str, validator: str, epoch: int) -> None:
     )
 
 
+def test_missed_seats_of_the_open_epoch_are_counted_in_one_question(store: Store) -> None:
+    """What every pop asks: none before the first epoch opens, then the open epoch's
+    only (a closed epoch's misses no longer count)."""
+    with store.transaction() as tx:
+        assert tx.validations.record_miss("s1", "w0", "c1", epoch=0, now=5)
+        assert tx.validations.record_miss("s2", "w0", "c2", epoch=1, now=6)
+        assert tx.validations.missed_count("w0") == 0  # no epoch is open yet
+    with store.transaction(0, ledger=True):
+        pass  # the ledger's first transaction opens epoch 0
+    with store.transaction() as tx:
+        assert tx.validations.missed_count("w0") == 1
+        assert tx.validations.missed_count("w1") == 0
+
+
 def test_missed_seats_are_counted_per_epoch_once_each_and_apart_from_ballots(
     store: Store,
 ) -> None:

@@ -156,7 +156,12 @@ class MemoryValidations:
         self.t.missed_seats.append(MissedSeat(job_id, worker_id, checked_job_id, epoch, now))
         return True
 
-    def missed_count(self, worker_id: str, epoch: int) -> int:
+    def missed_count(self, worker_id: str, epoch: int | None = None) -> int:
+        if epoch is None:
+            opened = [n for n, row in self.t.epochs.items() if row.closed_ms is None]
+            if not opened:
+                return 0
+            epoch = opened[0]
         return sum(1 for m in self.t.missed_seats if m.worker_id == worker_id and m.epoch == epoch)
 
     def seat_records(self, epoch: int) -> dict[str, SeatRecord]:
