@@ -125,10 +125,19 @@ class EpochService:
         )
 
     def close_due(self, force: bool = False) -> EpochSeal | None:
-        """Close and seal the open epoch if it has lasted its length (or ``force``)."""
+        """Close and seal the open epoch if it has lasted its length (or ``force``).
+
+        Whether it has is read first without writing: the closer asks every second, and
+        a ledger transaction queues for the writer and holds the ledger's lock."""
         now = self.clock.now_ms()
+        length_ms = self.settings.epoch_length_s * 1000
+        if not force:
+            with self.store.transaction(read_only=True) as tx:
+                epoch = tx.ledger.open_epoch()
+            if epoch is not None and now - epoch.opened_ms < length_ms:
+                return None  # (no epoch yet: the ledger transaction below opens the first)
         with self.store.transaction(now, ledger=True) as tx:
-            if not force and now - tx.book.epoch.opened_ms < self.settings.epoch_length_s * 1000:
+            if not force and now - tx.book.epoch.opened_ms < length_ms:
                 return None
             seal = self._close(tx)
         log.info("sealed epoch %d: %d entries, root %s", seal.epoch, seal.count, seal.root)

@@ -354,15 +354,15 @@ class Verifier:
         )
         return 0
 
-    def expired(self, tx: Transaction) -> list[ExpiredSeat]:
-        """Validation seats whose lease has run out, with their holders, and drawn seats
-        their worker has not taken by their deadline, with that worker.
+    def expired(self, tx: Transaction, now: int) -> list[ExpiredSeat]:
+        """Validation seats whose lease has run out at ``now``, with their holders, and
+        drawn seats their worker has not taken by their deadline, with that worker.
 
         Call before the reaper requeues them (which forgets the worker).
         """
         return [
-            *tx.seats.expired_seats(tx.now_ms),
-            *tx.seats.untaken_seats(tx.now_ms, self.lease_max_factor),
+            *tx.seats.expired_seats(now),
+            *tx.seats.untaken_seats(now, self.lease_max_factor),
         ]
 
     def reseat(self, tx: Transaction, seat: ExpiredSeat) -> bool:

@@ -65,6 +65,8 @@ class WorkerService:
     _pace_lock: threading.Lock = dataclass_field(default_factory=threading.Lock, repr=False)
     _coins: random.Random = dataclass_field(default_factory=random.SystemRandom, repr=False)
     """Where the seats' places and holds are drawn: nothing a worker can predict."""
+    _pruned_ms: int = dataclass_field(default=-(2**62), repr=False)
+    """When the reaper last pruned nonces (in this process: it runs in the leader)."""
 
     def register(
         self, worker_id: str, owner: UserRecord | None, name: str, capabilities: Capabilities
@@ -438,12 +440,20 @@ class WorkerService:
         seat of its holder and is drawn again for another worker (never failed). Then
         seats that wait undrawn, or whose drawn worker went quiet, are drawn
         (:meth:`Verifier.draw_waiting`). An expired job is refunded in full: no worker
-        ran it. Returns ``(requeued, failed)``, the expired among the failed."""
+        ran it. Returns ``(requeued, failed)``, the expired among the failed.
+
+        A read-only look comes first (:meth:`_reapable`): the usual second, with nothing
+        to do, writes nothing and takes no lock, unless job money waits in the journal
+        (PostgreSQL), which it chains as its ledger transaction would have."""
         now = self.clock.now_ms()
+        self._prune_nonces(now)
+        if not self._reapable(now):
+            self.store.chain_journal()
+            return [], []
         queued = 0
         ttl_s = self.settings.queue_ttl_s
         with self.store.transaction(now, ledger=True) as tx:
-            expired = self.verifier.expired(tx) if self.verifier else []
+            expired = self.verifier.expired(tx, now) if self.verifier else []
             if self.verifier and expired:
                 queued = self.verifier.missed(tx, expired)
             requeued, failed = tx.dispatch.reap(now, self.settings.max_attempts)
@@ -463,9 +473,29 @@ class WorkerService:
             self.notifier.queue.fire(wake)
         for job_id in requeued + failed:
             self.notifier.job_changed(job_id)
-        with self.store.transaction() as tx:
-            tx.nonces.prune(now - 3 * self.settings.clock_skew_s * 1000)
         return requeued, failed
+
+    def _reapable(self, now: int) -> bool:
+        """Whether :meth:`reap` has anything to do at ``now``, read without writing or
+        locking (a write queues for the writer and, on the ledger, holds its lock): a
+        lease that expired (a seat's included), an ordinary job queued past
+        ``queue_ttl_s``, and with checks on, any queued seat (one to draw, or whose
+        drawn worker has not taken it)."""
+        with self.store.transaction(read_only=True) as tx:
+            if tx.dispatch.reapable(now, now - self.settings.queue_ttl_s * 1000):
+                return True
+            return self.verifier is not None and bool(tx.seats.queued_seats())
+
+    def _prune_nonces(self, now: int) -> None:
+        """Forget nonces older than three clock skews, once per skew: a request that old
+        is refused for its timestamp anyway, so a nonce kept a little longer costs only
+        its row, where pruning every second made a write transaction every second."""
+        skew_ms = self.settings.clock_skew_s * 1000
+        if now - self._pruned_ms < skew_ms:
+            return
+        with self.store.transaction() as tx:
+            tx.nonces.prune(now - 3 * skew_ms)
+        self._pruned_ms = now
 
 
 def _registered(tx: Transaction, worker_id: str) -> WorkerRecord:

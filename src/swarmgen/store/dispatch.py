@@ -216,6 +216,20 @@ _TAKE = (
 )
 """A lease's flip of its jobs to ``leased`` by ``:leaser`` at ``:now`` (see :func:`_expiry`)."""
 _ROWS = select(t.jobs).where(t.jobs.c.id.in_(_IDS))
+_REAPABLE = (
+    select(t.jobs.c.id)
+    .where(t.jobs.c.state == JobState.LEASED.value, t.jobs.c.lease_expires_ms < _NOW)
+    .limit(1),
+    select(t.jobs.c.id)
+    .where(
+        t.jobs.c.state == JobState.QUEUED.value,
+        t.jobs.c.created_ms < bindparam("before", type_=BigInteger),
+        t.jobs.c.validates.is_(None),
+    )
+    .limit(1),
+)
+"""A lease that expired (``ix_jobs_lease``), an ordinary job queued too long
+(``ix_jobs_age``): one row of each at most, built once (the reaper asks every second)."""
 
 
 def _one_seat_per_panel(rows: Iterable[Any]) -> list[str]:
@@ -493,6 +507,12 @@ class DispatchRepository(Repository):
             c.validates.is_(None),
         )
         return flip(self.conn, stale, state=JobState.FAILED.value, updated_ms=now, error=error)
+
+    def reapable(self, now: int, submitted_before: int) -> bool:
+        """Whether :meth:`reap` or :meth:`expire` (with these times) would find a job:
+        the head of ``ix_jobs_lease`` and of ``ix_jobs_age``, one row each at most."""
+        params = {"now": now, "before": submitted_before}
+        return any(self.conn.execute(probe, params).first() for probe in _REAPABLE)
 
     def _requeue_or_fail(
         self, where: Any, now: int, max_attempts: int, error: str

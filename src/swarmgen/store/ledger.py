@@ -296,13 +296,14 @@ class Book:
 def chain_journal(conn: Connection, touching: str | None = None) -> int:
     """Take the ledger lock and chain the journal; returns how many postings it chained.
 
-    With ``touching``, only if the journal holds a posting that moves that account (the
-    lock is not taken for nothing). With no open epoch nothing can be journaled (a
+    Only if the journal holds a posting (with ``touching``, one that moves that account):
+    the lock is not taken for nothing. With no open epoch nothing can be journaled (a
     journaling transaction opens epoch 0 first), so there is nothing to lock for."""
+    c = t.ledger_journal.c
+    waiting = select(c.id).limit(1)
     if touching is not None:
-        c = t.ledger_journal.c
-        mine = select(c.id).where(or_(c.debit == touching, c.credit == touching)).limit(1)
-        if conn.execute(mine).first() is None:
-            return 0
+        waiting = waiting.where(or_(c.debit == touching, c.credit == touching))
+    if conn.execute(waiting).first() is None:
+        return 0
     epoch = LedgerRepository(conn).open_epoch()
     return 0 if epoch is None else Book.open(conn, epoch.opened_ms).chained

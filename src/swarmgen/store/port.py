@@ -99,6 +99,9 @@ class Dispatch(Protocol):
     def queued_in(self, offerings: Iterable[str]) -> set[str]: ...
     def reap(self, now: int, max_attempts: int) -> tuple[list[str], list[str]]: ...
     def expire(self, submitted_before: int, now: int, error: str) -> list[str]: ...
+    def reapable(self, now: int, submitted_before: int) -> bool:
+        """Whether :meth:`reap` or :meth:`expire` (with these times) would find a job."""
+        ...
 
 
 class Seats(Protocol):
@@ -358,8 +361,8 @@ class Store(Protocol):
 
     def chain_journal(self, touching: str | None = None) -> int:
         """Append job money posted side by side to the chain now (what an exclusive
-        ledger transaction does first); returns how many postings it chained. With
-        ``touching``, only when a posting waiting to be chained moves that account."""
+        ledger transaction does first); returns how many postings it chained. Only when
+        a posting waits to be chained (with ``touching``, one that moves that account)."""
         ...
 
     @property

@@ -112,6 +112,48 @@ def test_an_empty_pop_writes_once_and_its_nonce_with_it(env: Env) -> None:
     assert (replay.status_code, replay.json()["error"]["code"]) == (409, "replayed_nonce")
 
 
+def test_an_idle_second_of_the_periodic_work_writes_nothing(env: Env) -> None:
+    """With nothing expired, nothing queued too long and no epoch due, the reaper's and
+    the epoch closer's passes only read: neither queues for the writer (SQLite's
+    ``BEGIN IMMEDIATE``) nor takes the ledger's lock, which every submit needs (nor, on
+    PostgreSQL, chains an empty journal). A lease that runs out is still reaped."""
+    from sqlalchemy import event
+
+    state = env.http.app.state
+    state.workers.reap()  # the first pass prunes nonces (once per clock skew)
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 1)
+    job_id = env.submit(env.image())["id"]
+    (leased,) = worker.pop(0, 1)
+    state.store.chain_journal()  # the submit's money, journaled on PostgreSQL
+    engine = state.store.engine
+    statements: list[str] = []
+
+    def executed(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    def writes() -> list[str]:
+        return [
+            s
+            for s in statements
+            if not (s.startswith("SELECT") or s == "BEGIN")  # a plain BEGIN waits for nobody
+            or "advisory" in s
+            or "FOR UPDATE" in s
+        ]
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        assert state.workers.reap() == ([], [])
+        assert state.epochs.close_due() is None
+        assert statements and writes() == []
+        env.clock.ms += 60_000  # past the lease (lease_min_s 5), within the queue's TTL
+        assert state.workers.reap() == ([job_id], [])
+        assert any(s.startswith("UPDATE jobs") for s in writes())
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+    assert leased["job_id"] == job_id
+
+
 def test_tampered_body_fails_the_signature(env: Env) -> None:
     keys = KeyPair.generate()
     path = "/api/v1/workers/pop"

@@ -498,3 +498,22 @@ def test_expire_fails_ordinary_jobs_queued_since_before_the_cut_and_nothing_else
         "fresh": (JobState.QUEUED, None),
         "seat": (JobState.QUEUED, None),
     }
+
+
+def test_reapable_says_whether_the_reaper_would_find_a_job(store: Store) -> None:
+    """The reaper's read-only look, on every store: a lease that expired before ``now``,
+    or an ordinary job queued before the cut-off; a lease still running, a job queued
+    since, a finished job or an old queued seat is nothing to reap."""
+    with store.transaction() as tx:
+        tx.jobs.insert(
+            [
+                job("running", state=JobState.LEASED, worker_id="w1", lease_expires_ms=2000),
+                job("fresh", created_ms=1000),
+                job("done", state=JobState.COMPLETED, worker_id="w1", lease_expires_ms=10),
+                job("seat", validates="done", created_ms=10),
+            ]
+        )
+    with store.transaction(read_only=True) as tx:
+        assert not tx.dispatch.reapable(now=2000, submitted_before=1000)
+        assert tx.dispatch.reapable(now=2001, submitted_before=1000)  # the lease ran out
+        assert tx.dispatch.reapable(now=2000, submitted_before=1001)  # queued too long

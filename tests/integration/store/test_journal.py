@@ -157,6 +157,32 @@ def test_a_user_s_entries_are_chained_only_when_the_journal_holds_some_of_theirs
     assert store.chain_journal(touching=accounts.user("u1")) == 1
 
 
+@postgres
+def test_an_empty_journal_is_not_chained_under_the_lock(store: Store) -> None:
+    """The reaper chains the journal every second: with nothing in it, it waits for no
+    lock (here held by a ledger transaction for as long as the call takes)."""
+    _grant(store, "u1")
+    _reserve(store, "u1", "j1", 100)
+    assert store.chain_journal() == 1
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.transaction(7, ledger=True):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        started = time.monotonic()
+        assert store.chain_journal() == 0
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        holder.join()
+
+
 def _in_thread(work: Callable[[], None]) -> tuple[threading.Thread, list[float]]:
     done: list[float] = []
 

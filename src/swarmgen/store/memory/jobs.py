@@ -326,6 +326,17 @@ class MemoryDispatch:
             )
         return stale
 
+    def reapable(self, now: int, submitted_before: int) -> bool:
+        return any(
+            (j.state is JobState.LEASED and (j.lease_expires_ms or 0) < now)
+            or (
+                j.state is JobState.QUEUED
+                and j.validates is None
+                and j.created_ms < submitted_before
+            )
+            for j in self.t.jobs.values()
+        )
+
     def _requeue(self, where: Callable[[JobRecord], bool], now: int) -> list[str]:
         return self.t.requeue([j.id for j in self.t.jobs.values() if where(j)], now)
 
