@@ -66,17 +66,13 @@ def coordinator(
     )
     if processes == 1:
         app = out_of_collection(create_app(settings))
-        uvicorn.run(app, host=settings.host, port=settings.port, **UVICORN)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
         return
     prepare(settings)  # migrate and make the coordinator key once, before the processes race
     serve_processes(ServerProcess(settings, verbose), settings.host, settings.port, processes)
 
 
 HEALTHCHECK_S = 30
-
-# Nothing reads a client's address, so no request pays for rewriting it from proxy
-# headers (uvicorn's default middleware); request lines are not logged.
-UVICORN: dict[str, Any] = {"log_level": "warning", "proxy_headers": False}
 """How long a server process of ``--processes N`` may leave its supervisor's health
 check unanswered before it is killed and restarted."""
 
@@ -142,7 +138,7 @@ def serve_processes(factory: Callable[[], Any], host: str, port: int, processes:
         workers=processes,
         host=host,
         port=port,
-        **UVICORN,
+        log_level="warning",
         **patience,
     )
     sock = config.bind_socket()
