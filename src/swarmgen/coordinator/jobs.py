@@ -320,9 +320,10 @@ class JobService:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
-            if not await self.notifier.wait_job(job_id, remaining):
-                break  # its time is up and nothing changed
-            record = await asyncio.to_thread(self._job, job_id)
+            woken = await self.notifier.wait_job(job_id, remaining)
+            record = await asyncio.to_thread(self._job, job_id)  # its answer is current
+            if not woken:
+                break  # its time is up
         return await asyncio.to_thread(self.view, record)
 
     def result(self, user: UserRecord, job_id: str, index: int, fmt: str) -> tuple[bytes, str]:

@@ -446,10 +446,16 @@ class WorkerService:
         to do, writes nothing and takes no lock, unless job money waits in the journal
         (PostgreSQL), which it chains as its ledger transaction would have."""
         now = self.clock.now_ms()
-        self._prune_nonces(now)
-        if not self._reapable(now):
+        if self._reapable(now):
+            requeued, failed = self._reap(now)
+        else:
             self.store.chain_journal()
-            return [], []
+            requeued, failed = [], []
+        self._prune_nonces(now)
+        return requeued, failed
+
+    def _reap(self, now: int) -> tuple[list[str], list[str]]:
+        """:meth:`reap`'s work, in one ledger transaction."""
         queued = 0
         ttl_s = self.settings.queue_ttl_s
         with self.store.transaction(now, ledger=True) as tx:

@@ -104,6 +104,26 @@ def test_a_job_finished_with_no_wake_up_is_found_by_the_re_check(
     assert time.monotonic() - finished < 5, "the status waited for its wait to end"
 
 
+def test_a_wait_that_runs_out_answers_with_the_job_as_it_is_then(
+    env: Env, served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change no wake-up named (a lease made by another process on SQLite) and that
+    does not end the job wakes nobody; the wait still answers, when its time is up,
+    with the job as it is then (``leased``), not as it first read it."""
+    services = env.http.app.state.services
+    monkeypatch.setattr(services.notifier, "job_changed", lambda job_id: None)
+    job_id = env.submit(env.image())["id"]
+    thread, got = _status_in_a_thread(served, env, job_id, 2)
+    _until(lambda: services.notifier.waited() == [job_id], "the status never waited")
+    worker = WorkerClient(served, KeyPair.generate())
+    worker.register("w", MODELS, 4096, 1)
+    (leased,) = worker.pop(0, 1)
+    thread.join(10)
+    worker.close()
+    assert leased["job_id"] == job_id
+    assert got["view"]["state"] == "leased", got
+
+
 def _hang_up_while_waiting(served: str, env: Env, request: bytes) -> None:
     """Send ``request`` on a connection of its own, close it once a long-poll waits for
     a job, and see the wait gone within 2 s."""
