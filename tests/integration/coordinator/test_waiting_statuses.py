@@ -49,6 +49,30 @@ def _until(condition: Any, what: str, within_s: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+def _a_job_waited_for(
+    served: str, env: Env, wait_s: float
+) -> tuple[str, threading.Thread, dict[str, Any]]:
+    """A job submitted, and a status long-poll of ``wait_s`` waiting for it in a thread
+    (:func:`_status_in_a_thread`): the job's id, the thread and its answer's dict."""
+    notifier = env.http.app.state.services.notifier
+    job_id = env.submit(env.image())["id"]
+    thread, got = _status_in_a_thread(served, env, job_id, wait_s)
+    _until(lambda: notifier.waited() == [job_id], "the status never waited")
+    return job_id, thread, got
+
+
+def _a_worker_takes_it(served: str, *, finish: bool) -> dict[str, Any]:
+    """A new worker leases the one queued job and, with ``finish``, completes it; its
+    assignment."""
+    worker = WorkerClient(served, KeyPair.generate())
+    worker.register("w", MODELS, 4096, 1)
+    (leased,) = worker.pop(0, 1)
+    if finish:
+        worker.submit([run_echo(worker, leased)])
+    worker.close()
+    return leased
+
+
 @pytest.mark.parametrize("settings_overrides", [{"result_recheck_s": 0.1}])
 def test_a_waiting_status_reads_its_job_again_only_when_woken(
     env: Env, served: str, monkeypatch: pytest.MonkeyPatch
@@ -65,17 +89,11 @@ def test_a_waiting_status_reads_its_job_again_only_when_woken(
         return read(job_id)
 
     monkeypatch.setattr(services.jobs, "_job", counted)
-    job_id = env.submit(env.image())["id"]
-    thread, got = _status_in_a_thread(served, env, job_id, 20)
-    _until(lambda: services.notifier.waited() == [job_id], "the status never waited")
+    job_id, thread, got = _a_job_waited_for(served, env, 20)
     time.sleep(1.0)  # about ten re-checks of a queued job
     assert reads == [job_id]  # its first read, of a job it owns: nothing since
-    worker = WorkerClient(served, KeyPair.generate())
-    worker.register("w", MODELS, 4096, 1)
-    (leased,) = worker.pop(0, 1)
-    worker.submit([run_echo(worker, leased)])
+    _a_worker_takes_it(served, finish=True)
     thread.join(10)
-    worker.close()
     assert got["status"] == 200 and got["view"]["state"] == "completed", got
     assert got["s"] < 10
     assert 2 <= len(reads) <= 3, reads  # woken by the lease, then by the completion
@@ -90,16 +108,10 @@ def test_a_job_finished_with_no_wake_up_is_found_by_the_re_check(
     before its wait ends."""
     services = env.http.app.state.services
     monkeypatch.setattr(services.notifier, "job_changed", lambda job_id: None)
-    job_id = env.submit(env.image())["id"]
-    thread, got = _status_in_a_thread(served, env, job_id, 20)
-    _until(lambda: services.notifier.waited() == [job_id], "the status never waited")
-    worker = WorkerClient(served, KeyPair.generate())
-    worker.register("w", MODELS, 4096, 1)
-    (leased,) = worker.pop(0, 1)
-    worker.submit([run_echo(worker, leased)])
+    _, thread, got = _a_job_waited_for(served, env, 20)
+    _a_worker_takes_it(served, finish=True)
     finished = time.monotonic()
     thread.join(20)
-    worker.close()
     assert got["view"]["state"] == "completed", got
     assert time.monotonic() - finished < 5, "the status waited for its wait to end"
 
@@ -112,14 +124,9 @@ def test_a_wait_that_runs_out_answers_with_the_job_as_it_is_then(
     with the job as it is then (``leased``), not as it first read it."""
     services = env.http.app.state.services
     monkeypatch.setattr(services.notifier, "job_changed", lambda job_id: None)
-    job_id = env.submit(env.image())["id"]
-    thread, got = _status_in_a_thread(served, env, job_id, 2)
-    _until(lambda: services.notifier.waited() == [job_id], "the status never waited")
-    worker = WorkerClient(served, KeyPair.generate())
-    worker.register("w", MODELS, 4096, 1)
-    (leased,) = worker.pop(0, 1)
+    job_id, thread, got = _a_job_waited_for(served, env, 2)
+    leased = _a_worker_takes_it(served, finish=False)
     thread.join(10)
-    worker.close()
     assert leased["job_id"] == job_id
     assert got["view"]["state"] == "leased", got
 
