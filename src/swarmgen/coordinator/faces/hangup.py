@@ -12,7 +12,6 @@ client closes it (its body was read before), and drops the wait then.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -35,17 +34,15 @@ async def unless_hung_up(request: Request, wait: Coroutine[Any, Any, T]) -> T:
     (its answer then goes nowhere, as it would have anyway)."""
     work = asyncio.ensure_future(wait)
     gone = asyncio.ensure_future(_hang_up(request))
+    gone.add_done_callback(lambda _: work.cancel())  # a no-op once the outcome is ready
     try:
-        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if gone.done() and not gone.cancelled():
+            raise HungUp from None
+        raise  # this handler itself was cancelled (the server is stopping)
     finally:
-        if not work.done():
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
         gone.cancel()
-    if work.cancelled():
-        raise HungUp
-    return work.result()
 
 
 async def _hang_up(request: Request) -> None:
