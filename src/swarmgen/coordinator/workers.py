@@ -144,6 +144,8 @@ class WorkerService:
                 min_stake=least,
                 locked=0,
             )
+        if not any(needed.values()):
+            return models  # no stake asked of anyone: nothing to read
         locked = self.stakes.current(tx, worker.id).locked
         served = [m for m in models if locked >= needed[m]]
         if not served:
