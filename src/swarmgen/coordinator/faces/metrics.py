@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from swarmgen.coordinator.auth import authenticate_requester
+from swarmgen.coordinator.faces import add_routes
 from swarmgen.coordinator.faces.native.openapi import errors
 from swarmgen.coordinator.faces.native.routing import native_route
 from swarmgen.coordinator.metrics import Observer
@@ -39,4 +40,4 @@ def mount(app: FastAPI, observer: Observer) -> None:
             raise Forbidden("metrics are for an operator's API key")
         return Response(generate_latest(observer.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(api)
+    add_routes(app, api)

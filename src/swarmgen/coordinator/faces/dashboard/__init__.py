@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from swarmgen.coordinator.faces import add_routes
 from swarmgen.coordinator.faces.dashboard import pages, provenance
 from swarmgen.coordinator.faces.dashboard.rendering import Renderer
 from swarmgen.coordinator.faces.dashboard.services import DashboardServices
@@ -30,6 +31,6 @@ __all__ = ["STATIC", "DashboardServices", "mount"]
 def mount(app: FastAPI, services: DashboardServices, settings: CoordinatorSettings) -> None:
     """Add the pages, the playground's provenance route and the static files to ``app``."""
     renderer = Renderer(HERE / "templates", STATIC, settings)
-    app.include_router(pages.router(services, renderer))
-    app.include_router(provenance.router(services, settings, native_route(1024)))
+    add_routes(app, pages.router(services, renderer))
+    add_routes(app, provenance.router(services, settings, native_route(1024)))
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="dashboard-static")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from swarmgen.coordinator.faces import add_routes
 from swarmgen.coordinator.faces.horde import images, status, text
 from swarmgen.coordinator.faces.horde.errors import routing as routing_error
 from swarmgen.coordinator.faces.horde.ids import HordeIds
@@ -34,6 +35,6 @@ def mount(app: FastAPI, services: HordeServices, settings: CoordinatorSettings) 
     image links are the OpenAI face's signed links."""
     requests = Requests(services, settings, HordeIds.from_key(services.keys))
     route = horde_route(lambda: settings.max_body_bytes)
-    app.include_router(images.router(requests, Links.from_key(services.keys), route))
-    app.include_router(text.router(requests, route))
-    app.include_router(status.router(requests, route))
+    add_routes(app, images.router(requests, Links.from_key(services.keys), route))
+    add_routes(app, text.router(requests, route))
+    add_routes(app, status.router(requests, route))

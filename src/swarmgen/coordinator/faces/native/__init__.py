@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from swarmgen.coordinator.faces import add_routes
 from swarmgen.coordinator.faces.native import credits, jobs, ledger, network, stake, workers
 from swarmgen.coordinator.faces.native.callers import Callers, NativeServices
 from swarmgen.coordinator.faces.native.routing import native_route
@@ -27,11 +28,11 @@ def mount(app: FastAPI, services: NativeServices, settings: CoordinatorSettings)
     worker = native_route(lambda: settings.max_worker_body_bytes)
     # A request is matched against routes in this order, each costing microseconds:
     # the hottest (a worker's pop and results, a requester's jobs) come first.
-    app.include_router(workers.router(callers, paths.WORKERS, worker))
-    app.include_router(jobs.router(callers, paths.JOBS, requester))
-    app.include_router(
-        network.router(services.network, paths.MODELS, paths.WORKERS, paths.STATS, requester)
+    add_routes(app, workers.router(callers, paths.WORKERS, worker))
+    add_routes(app, jobs.router(callers, paths.JOBS, requester))
+    add_routes(
+        app, network.router(services.network, paths.MODELS, paths.WORKERS, paths.STATS, requester)
     )
-    app.include_router(stake.router(callers, paths.STAKE, worker))
-    app.include_router(credits.router(callers, paths.CREDITS, requester))
-    app.include_router(ledger.router(callers, paths.LEDGER, requester))
+    add_routes(app, stake.router(callers, paths.STAKE, worker))
+    add_routes(app, credits.router(callers, paths.CREDITS, requester))
+    add_routes(app, ledger.router(callers, paths.LEDGER, requester))

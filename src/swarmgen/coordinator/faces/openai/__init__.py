@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from swarmgen.coordinator.faces import add_routes
 from swarmgen.coordinator.faces.openai import images, models, text
 from swarmgen.coordinator.faces.openai.errors import routing as routing_error
 from swarmgen.coordinator.faces.openai.links import Links
@@ -28,6 +29,6 @@ def mount(app: FastAPI, services: OpenAIServices, settings: CoordinatorSettings)
     """Add the ``/v1`` routes to ``app``, bodies bounded like the native requester's."""
     runner = Runner(services, settings)
     route = openai_route(lambda: settings.max_body_bytes)
-    app.include_router(models.router(runner, route))
-    app.include_router(text.router(runner, route))
-    app.include_router(images.router(runner, Links.from_key(services.keys), route))
+    add_routes(app, models.router(runner, route))
+    add_routes(app, text.router(runner, route))
+    add_routes(app, images.router(runner, Links.from_key(services.keys), route))
