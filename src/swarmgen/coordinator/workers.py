@@ -46,6 +46,11 @@ from swarmgen.store.records import Completion, JobRecord, UserRecord, WorkerReco
 
 log = logging.getLogger(__name__)
 
+SEEN_GRAIN_MS = 1_000
+"""A pop marks its worker seen at most this often. Being seen is read in tens of
+seconds (online: 60 s; live for a seat draw: 120 s), and the write cost every pop of a
+busy worker a statement; a heartbeat marks it every time."""
+
 
 @dataclass
 class WorkerService:
@@ -163,7 +168,8 @@ class WorkerService:
         under the open epoch's committed seed. Whether a queued seat is drawn for it (it
         may wait for its hold to pass), what the draw queued, and whether the open epoch
         has no seed yet (:meth:`_draw_unseeded` commits one and draws under it)."""
-        tx.workers.touch(worker.id, now)
+        if now - worker.last_seen_ms >= SEEN_GRAIN_MS:
+            tx.workers.touch(worker.id, now)
         queued = tx.seats.queued_seats(served) if self.verifier else []
         if self.verifier is None or not queued:
             return False, Queued(), False
