@@ -197,6 +197,22 @@ def test_pop_matches_model_size_and_order(env: Env) -> None:
     assert assignment["lease_expires_ms"] > env.clock.now_ms()
 
 
+def test_a_pop_marks_its_worker_seen_at_most_once_a_second(env: Env) -> None:
+    worker = env.worker()
+    worker.register("w", MODELS, 4096, 1)
+    key = worker.keys.public_key
+    registered = env.reads.workers.get(key).last_seen_ms
+    env.clock.advance(0.5)
+    assert worker.pop(0) == []
+    assert env.reads.workers.get(key).last_seen_ms == registered  # within the grain: no write
+    env.clock.advance(0.5)
+    assert worker.pop(0) == []
+    assert env.reads.workers.get(key).last_seen_ms == registered + 1000
+    env.clock.advance(0.1)
+    worker.heartbeat([])  # a heartbeat marks it every time
+    assert env.reads.workers.get(key).last_seen_ms == registered + 1100
+
+
 def test_pop_respects_batch_size(env: Env) -> None:
     for _ in range(5):
         env.submit(env.image())
