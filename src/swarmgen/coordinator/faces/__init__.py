@@ -10,7 +10,8 @@ Adding a face: a package ``faces/<name>/`` whose routers use their own route cla
 (see :func:`.native.routing.native_route` for the pattern: body limit plus error
 mapping from :class:`swarmgen.errors.SwarmgenError`), converting its wire models to the
 services' types (:mod:`swarmgen.coordinator.domain`), and a ``mount(app, services,
-settings)``; then one ``mount`` line where the app is built.
+settings)`` that adds its routers' routes with :func:`add_routes`; then one ``mount``
+line where the app is built.
 """
 
 from __future__ import annotations
