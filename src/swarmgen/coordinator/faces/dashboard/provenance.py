@@ -8,10 +8,10 @@ show it change.
 
 # No ``from __future__ import annotations``: FastAPI reads the parameter annotations.
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path
+from starlette.concurrency import run_in_threadpool
 
 from swarmgen.coordinator.auth import requester_or_anonymous
 from swarmgen.coordinator.faces.dashboard.services import DashboardServices
@@ -40,7 +40,7 @@ def router(
     ) -> dict[str, Any]:
         """Your job's worker, its signed receipt and where its verification stands."""
         status = await services.jobs.status(user, job_id, 0)  # 404 unless it is yours
-        found = await asyncio.to_thread(services.provenance.of, job_id)
+        found = await run_in_threadpool(services.provenance.of, job_id)
         return {
             "job_id": found.job_id,
             "state": status.state,

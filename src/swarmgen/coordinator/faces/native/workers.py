@@ -7,10 +7,10 @@ themselves.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from swarmgen.coordinator.faces.hangup import HungUp, unless_hung_up
 from swarmgen.coordinator.faces.native import convert
@@ -76,22 +76,22 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     async def heartbeat(request: Request) -> Ack:
         """Liveness; extends the leases of the jobs the worker is still running."""
         async with callers.worker(request, HeartbeatIn) as (worker_id, body):
-            return Ack(count=await asyncio.to_thread(service.heartbeat, worker_id, body.job_ids))
+            return Ack(count=await run_in_threadpool(service.heartbeat, worker_id, body.job_ids))
 
     @api.post("/release", response_model=Ack, openapi_extra=signed_body(ReleaseIn))
     async def release(request: Request) -> Ack:
         """Hand leased jobs back (e.g. on shutdown); they are queued again at once."""
         async with callers.worker(request, ReleaseIn) as (worker_id, body):
-            count = await asyncio.to_thread(service.release, worker_id, body.job_ids, body.error)
+            count = await run_in_threadpool(service.release, worker_id, body.job_ids, body.error)
         return Ack(count=count)
 
     @api.post("/register", response_model=RegisterOut, openapi_extra=signed_body(RegisterIn))
     async def register(request: Request) -> RegisterOut:
         """Register a worker key with its capabilities; an owner's API key binds it to them."""
         async with callers.worker(request, RegisterIn) as (worker_id, body):
-            owner = await asyncio.to_thread(callers.owner, request)
+            owner = await run_in_threadpool(callers.owner, request)
             caps = convert.capabilities(body.capabilities)
-            done = await asyncio.to_thread(service.register, worker_id, owner, body.name, caps)
+            done = await run_in_threadpool(service.register, worker_id, owner, body.name, caps)
         return convert.registration(done)
 
     return api
