@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Header, Request
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auth import (
@@ -38,6 +42,13 @@ from swarmgen.store.port import Store
 from swarmgen.store.records import UserRecord
 
 M = TypeVar("M", bound=BaseModel)
+
+SIGNATURE_CHECKS = ThreadPoolExecutor(
+    min(8, os.cpu_count() or 2), thread_name_prefix="swarmgen-signature"
+)
+"""Where worker signatures are checked: CPU alone, so in threads of their own, never
+queued behind database calls blocked on a lock. A hop here costs about 50 µs of CPU
+against 70 through anyio's pool (measured bare); a check, about 75 µs."""
 
 
 @dataclass(frozen=True)
@@ -82,13 +93,12 @@ class Callers:
         """Authenticate a signed worker request and parse its body as ``model``, for the
         block that handles it.
 
-        The signature check (CPU) runs in a thread (asyncio's, as the services' database
-        calls do: anyio's hop cost about three times the check), so it never holds the
-        event loop. The request's nonce is recorded by the first write transaction the block
+        The signature check runs in :data:`SIGNATURE_CHECKS`, so it never holds the event
+        loop. The request's nonce is recorded by the first write transaction the block
         makes, or in one of its own as the block ends if none did
         (:mod:`swarmgen.store.pending`): a refused request's too."""
         body = await request.body()
-        nonce = await asyncio.to_thread(
+        check = functools.partial(
             verify_worker,
             self.services.clock,
             headers=request.headers,
@@ -97,6 +107,7 @@ class Callers:
             body=body,
             skew_s=self.settings.clock_skew_s,
         )
+        nonce = await asyncio.get_running_loop().run_in_executor(SIGNATURE_CHECKS, check)
         with pending(nonce):
             try:
                 try:
@@ -107,7 +118,7 @@ class Callers:
             except Exception:
                 if not nonce.recorded:  # the request fails as it did, replayed or not
                     with contextlib.suppress(SwarmgenError):
-                        await asyncio.to_thread(remember, self.services.store, nonce)
+                        await run_in_threadpool(remember, self.services.store, nonce)
                 raise
             if not nonce.recorded:
-                await asyncio.to_thread(remember, self.services.store, nonce)
+                await run_in_threadpool(remember, self.services.store, nonce)
