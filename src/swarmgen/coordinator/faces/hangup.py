@@ -36,13 +36,22 @@ async def unless_hung_up(request: Request, wait: Coroutine[Any, Any, T]) -> T:
     gone = asyncio.ensure_future(_hang_up(request))
     gone.add_done_callback(lambda _: work.cancel())  # a no-op once the outcome is ready
     try:
-        return await work
+        outcome = await work
     except asyncio.CancelledError:
-        if gone.done() and not gone.cancelled():
-            raise HungUp from None
-        raise  # this handler itself was cancelled (the server is stopping)
+        if _stopping() or not gone.done() or gone.cancelled():
+            raise  # this handler itself was cancelled (the server is stopping)
+        raise HungUp from None
     finally:
         gone.cancel()
+    if _stopping():  # the wait swallowed the server's cancellation: it still stands
+        raise asyncio.CancelledError
+    return outcome
+
+
+def _stopping() -> bool:
+    """Whether this handler's own task has been asked to stop."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def _hang_up(request: Request) -> None:

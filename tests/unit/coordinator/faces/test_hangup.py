@@ -80,3 +80,36 @@ def test_a_handler_cancelled_by_the_server_is_cancelled_not_hung_up() -> None:
             await handler
 
     asyncio.run(main())
+
+
+def test_a_server_cancellation_the_wait_swallows_still_cancels_the_handler() -> None:
+    async def main() -> None:
+        connection = Connection()
+
+        async def stubborn() -> str:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                return "swallowed"  # as asyncio.wait_for may, when its wait ends meanwhile
+            return "never"
+
+        handler = asyncio.ensure_future(unless_hung_up(request(connection), stubborn()))
+        await asyncio.sleep(0.01)
+        handler.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await handler
+
+    asyncio.run(main())
+
+
+def test_a_server_cancellation_with_the_client_gone_is_a_cancellation() -> None:
+    async def main() -> None:
+        connection = Connection()
+        handler = asyncio.ensure_future(unless_hung_up(request(connection), asyncio.sleep(60)))
+        await asyncio.sleep(0.01)
+        connection.closed.set()
+        handler.cancel()  # the server stops as the client goes: not answered as a hang-up
+        with pytest.raises(asyncio.CancelledError):
+            await handler
+
+    asyncio.run(main())
