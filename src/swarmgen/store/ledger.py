@@ -65,10 +65,19 @@ _BALANCES = select(t.balances.c.account, t.balances.c.amount).where(
 _OPEN_EPOCH = select(t.epochs.c.epoch, t.epochs.c.opened_ms).where(t.epochs.c.closed_ms.is_(None))
 _e, _l = t.epochs.c, t.ledger_entries.c
 _OPENING = select(
-    select(_e.epoch).where(_e.closed_ms.is_(None)).limit(1).scalar_subquery().label("epoch"),
-    select(_e.opened_ms).where(_e.closed_ms.is_(None)).limit(1).scalar_subquery().label("opened"),
-    select(_l.seq).order_by(_l.seq.desc()).limit(1).scalar_subquery().label("seq"),
-    select(_l.hash).order_by(_l.seq.desc()).limit(1).scalar_subquery().label("hash"),
+    *(
+        select(column)
+        .where(_e.closed_ms.is_(None))
+        .order_by(_e.epoch.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label(name)
+        for name, column in (("epoch", _e.epoch), ("opened", _e.opened_ms))
+    ),
+    *(
+        select(column).order_by(_l.seq.desc()).limit(1).scalar_subquery().label(name)
+        for name, column in (("seq", _l.seq), ("hash", _l.hash))
+    ),
 )
 """What a ledger transaction reads as it opens, the open epoch and the chain's head, in
 one statement (in two, it cost a round trip more). Like the open epoch a pop reads and
