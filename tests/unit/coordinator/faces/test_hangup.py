@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 import pytest
@@ -70,46 +71,38 @@ def test_an_outcome_ready_as_the_client_hangs_up_is_still_returned() -> None:
     asyncio.run(main())
 
 
-def test_a_handler_cancelled_by_the_server_is_cancelled_not_hung_up() -> None:
+def server_cancels(wait: Callable[[], Coroutine[Any, Any, object]], *, client_goes: bool) -> None:
+    """Cancel a handler waiting on ``wait()`` as the server would (the client going at
+    the same moment when ``client_goes``): it must end cancelled, not hung up."""
+
     async def main() -> None:
         connection = Connection()
-        handler = asyncio.ensure_future(unless_hung_up(request(connection), asyncio.sleep(60)))
+        handler = asyncio.ensure_future(unless_hung_up(request(connection), wait()))
         await asyncio.sleep(0.01)
+        if client_goes:
+            connection.closed.set()
         handler.cancel()
         with pytest.raises(asyncio.CancelledError):
             await handler
 
     asyncio.run(main())
+
+
+def test_a_handler_cancelled_by_the_server_is_cancelled_not_hung_up() -> None:
+    server_cancels(lambda: asyncio.sleep(60), client_goes=False)
 
 
 def test_a_server_cancellation_the_wait_swallows_still_cancels_the_handler() -> None:
-    async def main() -> None:
-        connection = Connection()
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            return "swallowed"  # as asyncio.wait_for may, when its wait ends meanwhile
+        return "never"
 
-        async def stubborn() -> str:
-            try:
-                await asyncio.sleep(60)
-            except asyncio.CancelledError:
-                return "swallowed"  # as asyncio.wait_for may, when its wait ends meanwhile
-            return "never"
-
-        handler = asyncio.ensure_future(unless_hung_up(request(connection), stubborn()))
-        await asyncio.sleep(0.01)
-        handler.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await handler
-
-    asyncio.run(main())
+    server_cancels(stubborn, client_goes=False)
 
 
 def test_a_server_cancellation_with_the_client_gone_is_a_cancellation() -> None:
-    async def main() -> None:
-        connection = Connection()
-        handler = asyncio.ensure_future(unless_hung_up(request(connection), asyncio.sleep(60)))
-        await asyncio.sleep(0.01)
-        connection.closed.set()
-        handler.cancel()  # the server stops as the client goes: not answered as a hang-up
-        with pytest.raises(asyncio.CancelledError):
-            await handler
-
-    asyncio.run(main())
+    # the server stops as the client goes: not answered as a hang-up
+    server_cancels(lambda: asyncio.sleep(60), client_goes=True)
