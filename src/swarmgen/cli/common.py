@@ -50,8 +50,8 @@ def given(**options: Any) -> dict[str, Any]:
 
 def setup_logging(verbose: bool = False, *, plain: bool = False) -> None:
     """Log at INFO (DEBUG with ``verbose``): through rich for a person at a terminal, or
-    ``plain`` one line per record for a server, whose per-job lines (``job leased
-    job_id=... worker_id=...``) rich would spend more time rendering than dispatch takes."""
+    ``plain`` one line per record for a server, whose job lines (``job leased
+    worker_id=... job_ids=...``) rich would spend more time rendering than dispatch takes."""
     handler: logging.Handler = (
         logging.StreamHandler() if plain else RichHandler(show_path=False, rich_tracebacks=True)
     )

@@ -2,10 +2,11 @@
 
 Two kinds of figures. *Events* (jobs submitted, leased and completed, results rejected,
 pop latency) are counted where a face hands work to a service, through
-:class:`Observer`, which also writes one structured log line per event with the job and
-worker ids. *State* (jobs by offering and state, queue depth, checks by status,
-verdicts, ledger entries, workers online) is read from the store when Prometheus
-scrapes, so every replica reports the same totals and nothing drifts.
+:class:`Observer`, which also writes one structured log line per event of a request,
+with its job ids and its worker's (a batch of 32 jobs leased is one line, not 32).
+*State* (jobs by offering and state, queue depth, checks by status, verdicts, ledger
+entries, workers online) is read from the store when Prometheus scrapes, so every
+replica reports the same totals and nothing drifts.
 
 Each app has its own :class:`~prometheus_client.CollectorRegistry` (never the
 process-global one), so tests can build several apps in one process. The state
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -122,30 +123,45 @@ class Observer:
 
     def on_submit(self, user_id: str, offering: str, job_ids: Sequence[str], face: str) -> None:
         self.submitted.labels(offering).inc(len(job_ids))
-        for job_id in job_ids:
-            event("submitted", job_id=job_id, user_id=user_id, offering=offering, face=face)
+        event("submitted", job_ids, user_id=user_id, offering=offering, face=face)
 
     def on_pop(self, worker_id: str, jobs: Sequence[JobRecord], started: float) -> None:
         outcome = "leased" if jobs else "empty"
         self.pop_seconds.labels(outcome).observe(time.perf_counter() - started)
-        for job in jobs:
-            self.leased.labels(job.offering).inc()
-            event("leased", job_id=job.id, worker_id=worker_id, offering=job.offering,
-                  lease_expires_ms=job.lease_expires_ms)  # fmt: skip
+        for offering, job_ids in _grouped((job.offering, job.id) for job in jobs).items():
+            self.leased.labels(offering).inc(len(job_ids))
+            event("leased", job_ids, worker_id=worker_id, offering=offering)
 
     def on_results(
         self, worker_id: str, accepted: Sequence[str], rejected: Sequence[tuple[str, str]]
     ) -> None:
         self.completed.inc(len(accepted))
-        for job_id in accepted:
-            event("completed", job_id=job_id, worker_id=worker_id)
-        for job_id, code in rejected:
-            self.rejected.labels(code).inc()
-            event("rejected", job_id=job_id, worker_id=worker_id, code=code)
+        if accepted:
+            event("completed", accepted, worker_id=worker_id)
+        for code, job_ids in _grouped((code, job_id) for job_id, code in rejected).items():
+            self.rejected.labels(code).inc(len(job_ids))
+            event("rejected", job_ids, worker_id=worker_id, code=code)
 
 
-def event(name: str, **fields: object) -> None:
-    """One log line per job event, ``job <name> key=value ...`` (logfmt), with the same
-    fields as ``extra`` for a JSON formatter."""
+def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """``(key, job_id)`` pairs as each key's job ids, keys in first-seen order."""
+    groups: dict[str, list[str]] = {}
+    for key, job_id in pairs:
+        groups.setdefault(key, []).append(job_id)
+    return groups
+
+
+def event(name: str, job_ids: Sequence[str], **fields: object) -> None:
+    """One log line for the jobs of one event of a request, ``job <name> key=value ...
+    job_ids=a,b`` (logfmt), with the same fields (``job_ids`` a list) as ``extra`` for a
+    JSON formatter. A line per job cost about a twentieth of the coordinator's CPU at
+    full dispatch; a line per request costs as much for one job as for a batch."""
     pairs = " ".join(f"{key}={value}" for key, value in fields.items())
-    log.info("job %s %s", name, pairs, extra={"event": name, **fields})
+    ids = ",".join(job_ids)
+    log.info(
+        "job %s %s job_ids=%s",
+        name,
+        pairs,
+        ids,
+        extra={"event": name, "job_ids": list(job_ids), **fields},
+    )

@@ -56,11 +56,11 @@ def test_metrics_count_events_and_read_state(env: Env, caplog: pytest.LogCapture
     # a new worker's every job is drawn: its check waits for a validator
     assert after[("swarmgen_checks", (("status", "pending"),))] == 1
     assert after[("swarmgen_queue_depth", image)] == 1  # the validation job
-    events = [(r.event, r.job_id) for r in caplog.records if hasattr(r, "event")]  # type: ignore[attr-defined]
-    assert [e for e in events if e[1] == job_id] == [
-        ("submitted", job_id), ("leased", job_id), ("completed", job_id)
+    events = [(r.event, r.job_ids) for r in caplog.records if hasattr(r, "event")]  # type: ignore[attr-defined]
+    assert [e for e in events if job_id in e[1]] == [
+        ("submitted", [job_id]), ("leased", [job_id]), ("completed", [job_id])
     ]  # fmt: skip
-    assert any(f"job_id={job_id}" in r.getMessage() for r in caplog.records)
+    assert any(f"job_ids={job_id}" in r.getMessage() for r in caplog.records)
     with pytest.raises(SwarmgenAPIError):  # the job is no longer leased to it
         worker.submit([run_echo(worker, assignment)])
     refused = scrape(env, operator)

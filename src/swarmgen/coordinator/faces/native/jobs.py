@@ -110,8 +110,11 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         """Queue up to 64 jobs at once, all or none (one reservation of their total price)."""
         requests = [convert.job_request(job) for job in batch.jobs]
         accepted = jobs.submit_many(user, requests, idempotency_key)
+        by_model: dict[str, list[str]] = {}
         for job, one in zip(batch.jobs, accepted, strict=True):
-            observer.on_submit(user.id, job.model, [one.id], "native")
+            by_model.setdefault(job.model, []).append(one.id)
+        for model, job_ids in by_model.items():
+            observer.on_submit(user.id, model, job_ids, "native")
         return JobBatchAccepted(jobs=[convert.accepted(a) for a in accepted])
 
     @api.get("/{job_id}", response_model=JobView, responses=errors(404))
