@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from swarmgen import protocol
-from swarmgen.protocol import INT64_MAX, GrantIn, ReceiptIn, ResultIn, TransferIn
+from swarmgen.protocol import INT64_MAX, GrantIn, ReceiptIn, ResultIn, TransferIn, workers
 
 REQUESTS = [
     model
@@ -94,3 +97,44 @@ def test_text_output_integers_are_bounded() -> None:
         ResultIn.model_validate({"job_id": "j", "text": text, "receipt": receipt})
     text["top_logprobs"] = [[[1, -5]]]
     assert ResultIn.model_validate({"job_id": "j", "text": text, "receipt": receipt}).text == text
+
+
+def _bounded_by_definition(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        return math.isfinite(value) and -INT64_MAX <= value <= INT64_MAX
+    if isinstance(value, dict):
+        return all(_bounded_by_definition(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_bounded_by_definition(v) for v in value)
+    return True
+
+
+_NUMBERS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([INT64_MAX, -INT64_MAX, INT64_MAX + 1, -INT64_MAX - 1]),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.text(max_size=4), _NUMBERS),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_the_bound_walk_judges_as_the_definition_does(value: Any) -> None:
+    assert workers._bounded(value) is _bounded_by_definition(value)
+
+
+def test_the_bound_walk_judges_subclasses_as_their_builtins() -> None:
+    class Big(int):
+        pass
+
+    assert not workers._bounded({"a": [1, Big(INT64_MAX + 1)]})
+    assert workers._bounded((Big(5), True, None, "x", 1.5))
+    assert not workers._bounded([[[0.0, float("nan")]]])
