@@ -43,7 +43,7 @@ def job_request(job_in: ImageJobIn | TextJobIn) -> JobRequest:
 
 
 def accepted(job: Accepted) -> JobAccepted:
-    return JobAccepted(**asdict(job))
+    return JobAccepted(**vars(job))  # flat: asdict's deep copy is for nothing, per job
 
 
 def quote(offer: Quote) -> QuoteOut:
@@ -52,7 +52,7 @@ def quote(offer: Quote) -> QuoteOut:
 
 def job_view(status: JobStatus, jobs_url: str) -> JobView:
     """A job's view; its result link is built here, under the face's own prefix."""
-    fields = asdict(status)
+    fields = dict(vars(status))  # flat: asdict's deep copy is for nothing, per job listed
     has_result = fields.pop("has_result")
     result_url = f"{jobs_url}/{status.id}/result" if has_result else None
     return JobView(**fields, result_url=result_url)
