@@ -122,11 +122,12 @@ def _bounded(value: Any) -> bool:
 
 
 _NUMBERLESS = frozenset({str, bool, type(None)})
+_BUILTINS: tuple[type[Any], ...] = (int, float, str, dict, list, tuple)
 
 
 def _as_builtin(item: Any) -> Any:
     """``item`` as the built-in JSON kind it is a subclass of; ``None`` if none."""
-    for kind in (int, float, str, dict, list, tuple):
+    for kind in _BUILTINS:
         if isinstance(item, kind):
             return kind(item)
     return None
