@@ -94,6 +94,7 @@ def create_app(
     app.state.clock = services.clock
     app.state.jobs = services.jobs
     app.state.workers = services.workers
+    app.state.reaper = services.reaper
     app.state.credits = services.credits
     app.state.epochs = services.epochs
     fallback.install(app, {openai.PREFIX: openai.routing_error, horde.PREFIX: horde.routing_error})

@@ -22,6 +22,7 @@ from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.notify import Notifier
+from swarmgen.coordinator.reaper import Reaper
 from swarmgen.coordinator.replicas import notifier_for
 from swarmgen.coordinator.settings import (
     CoordinatorSettings,
@@ -56,6 +57,7 @@ class Services:
     credits: CreditService
     jobs: JobService
     workers: WorkerService
+    reaper: Reaper
     epochs: EpochService
     verifier: Verifier | None
     """None when re-execution checks are off (``verify=false``)."""
@@ -191,6 +193,13 @@ def build_services(
             verifier=verifier,
             stakes=stakes,
         ),
+        reaper=Reaper(
+            settings=DispatchSettings.of(settings),
+            store=store,
+            clock=clock,
+            notifier=notifier,
+            verifier=verifier,
+        ),
         epochs=EpochService(
             settings=EpochSettings.of(settings),
             store=store,
@@ -223,7 +232,7 @@ def periodic_tasks(services: Services, settings: CoordinatorSettings) -> list[Pe
             "lease-reaper",
             settings.reap_interval_s,
             settings.reap_timeout_s,
-            services.workers.reap,
+            services.reaper.reap,
             leader_only=True,
         ),
         PeriodicTask(

@@ -250,7 +250,7 @@ class JobSettings(_Slice):
 
 @dataclass(frozen=True)
 class DispatchSettings(_Slice):
-    """What the worker service (pop, submit, reap) reads."""
+    """What the worker service (pop, submit) and the lease reaper read."""
 
     pop_wait_max_s: float
     validator_fee_ppm: int

@@ -70,8 +70,6 @@ class WorkerService:
     _pace_lock: threading.Lock = dataclass_field(default_factory=threading.Lock, repr=False)
     _coins: random.Random = dataclass_field(default_factory=random.SystemRandom, repr=False)
     """Where the seats' places and holds are drawn: nothing a worker can predict."""
-    _pruned_ms: int = dataclass_field(default=-(2**62), repr=False)
-    """When the reaper last pruned nonces (in this process: it runs in the leader)."""
 
     def register(
         self, worker_id: str, owner: UserRecord | None, name: str, capabilities: Capabilities
@@ -177,7 +175,7 @@ class WorkerService:
         epoch = tx.ledger.open_epoch()
         seed = tx.validations.seed_of(epoch.epoch) if epoch else None
         if seed is not None and self.verifier.draw_seats(tx, seed, offerings=served, now=now):
-            return held, _queued(tx, [], seats=True), False
+            return held, wake_for(tx, [], seats=True), False
         return held, Queued(), seed is None
 
     def _draw_unseeded(self, served: Sequence[str], now: int) -> Queued:
@@ -185,7 +183,7 @@ class WorkerService:
         assert self.verifier is not None
         with self.store.transaction(now, ledger=True) as tx:
             if self.verifier.draw_seats(tx, ensure_seed(tx), offerings=served):
-                return _queued(tx, [], seats=True)
+                return wake_for(tx, [], seats=True)
         return Queued()
 
     async def pop(
@@ -359,7 +357,7 @@ class WorkerService:
                 for posting in credits.complete(held, job.id, job.user_id, receipts[job.id], fee)
             )
             queued = self.verifier.after_complete(tx, done) if self.verifier else 0
-            wake = _queued(tx, [], seats=True) if queued else Queued()
+            wake = wake_for(tx, [], seats=True) if queued else Queued()
         if wake:
             self.notifier.queue.fire(wake)
         for job in done:
@@ -433,83 +431,12 @@ class WorkerService:
                 max_attempts=self.settings.max_attempts,
             )
             refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
-            wake = _queued(tx, released, seats=seats > 0)
+            wake = wake_for(tx, released, seats=seats > 0)
         if wake:
             self.notifier.queue.fire(wake)
         for job_id in failed:
             self.notifier.job_changed(job_id)
         return len(released) + len(failed) + seats
-
-    def reap(self) -> tuple[list[str], list[str]]:
-        """Requeue jobs whose lease expired; fail those out of attempts; expire ordinary
-        jobs queued past ``queue_ttl_s``; prune old nonces.
-
-        Expired validation seats go first, to :meth:`Verifier.missed`: each is a missed
-        seat of its holder and is drawn again for another worker (never failed). Then
-        seats that wait undrawn, or whose drawn worker went quiet, are drawn
-        (:meth:`Verifier.draw_waiting`). An expired job is refunded in full: no worker
-        ran it. Returns ``(requeued, failed)``, the expired among the failed.
-
-        A read-only look comes first (:meth:`_reapable`): the usual second, with nothing
-        to do, writes nothing and takes no lock, unless job money waits in the journal
-        (PostgreSQL), which it chains as its ledger transaction would have."""
-        now = self.clock.now_ms()
-        if self._reapable(now):
-            requeued, failed = self._reap(now)
-        else:
-            self.store.chain_journal()
-            requeued, failed = [], []
-        self._prune_nonces(now)
-        return requeued, failed
-
-    def _reap(self, now: int) -> tuple[list[str], list[str]]:
-        """:meth:`reap`'s work, in one ledger transaction."""
-        queued = 0
-        ttl_s = self.settings.queue_ttl_s
-        with self.store.transaction(now, ledger=True) as tx:
-            expired = self.verifier.expired(tx, now) if self.verifier else []
-            if self.verifier and expired:
-                queued = self.verifier.missed(tx, expired)
-            requeued, failed = tx.dispatch.reap(now, self.settings.max_attempts)
-            if self.verifier:
-                queued += self.verifier.draw_waiting(tx)
-            refund(tx, tx.jobs.get_many(failed), credits.RefundReason.FAILED)
-            stale = tx.dispatch.expire(
-                now - ttl_s * 1000, now, f"expired: no worker took it within {ttl_s} s"
-            )
-            refund(tx, tx.jobs.get_many(stale), credits.RefundReason.EXPIRED)
-            requeued = [job_id for job_id in requeued if job_id not in stale]
-            failed += stale
-            wake = _queued(tx, requeued, seats=queued > 0)
-        if requeued or queued:
-            log.info("lease expired, queued again: %s", ", ".join(requeued))
-        if wake:
-            self.notifier.queue.fire(wake)
-        for job_id in requeued + failed:
-            self.notifier.job_changed(job_id)
-        return requeued, failed
-
-    def _reapable(self, now: int) -> bool:
-        """Whether :meth:`reap` has anything to do at ``now``, read without writing or
-        locking (a write queues for the writer and, on the ledger, holds its lock): a
-        lease that expired (a seat's included), an ordinary job queued past
-        ``queue_ttl_s``, and with checks on, any queued seat (one to draw, or whose
-        drawn worker has not taken it)."""
-        with self.store.transaction(read_only=True) as tx:
-            if tx.dispatch.reapable(now, now - self.settings.queue_ttl_s * 1000):
-                return True
-            return self.verifier is not None and bool(tx.seats.queued_seats())
-
-    def _prune_nonces(self, now: int) -> None:
-        """Forget nonces older than three clock skews, once per skew: a request that old
-        is refused for its timestamp anyway, so a nonce kept a little longer costs only
-        its row, where pruning every second made a write transaction every second."""
-        skew_ms = self.settings.clock_skew_s * 1000
-        if now - self._pruned_ms < skew_ms:
-            return
-        with self.store.transaction() as tx:
-            tx.nonces.prune(now - 3 * skew_ms)
-        self._pruned_ms = now
 
 
 def _registered(tx: Transaction, worker_id: str) -> WorkerRecord:
@@ -520,7 +447,7 @@ def _registered(tx: Transaction, worker_id: str) -> WorkerRecord:
     return worker
 
 
-def _queued(tx: Transaction, job_ids: Sequence[str], *, seats: bool) -> Queued:
+def wake_for(tx: Transaction, job_ids: Sequence[str], *, seats: bool) -> Queued:
     """What queuing ``job_ids`` again, and (with ``seats``) drawing seats, put up for
     lease: the ordinary jobs per offering, and every worker a queued seat is drawn for
     (a seat among ``job_ids`` counts as drawn)."""

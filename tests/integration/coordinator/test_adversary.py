@@ -59,7 +59,7 @@ def staked(env: Env, owner: str, stake: int = STAKE) -> WorkerClient:
 def tick(env: Env, seconds: float = 1.0) -> None:
     """Let ``seconds`` pass and run the reaper, as the coordinator does every second."""
     env.clock.advance(seconds)
-    env.http.app.state.workers.reap()
+    env.http.app.state.reaper.reap()
 
 
 def claim(env: Env, worker: WorkerClient, cheat: bool = False, key: str | None = None) -> str:
@@ -305,7 +305,7 @@ def seats_of(env: Env, job_id: str) -> list[Any]:
 def reap_at(env: Env, now_ms: int) -> None:
     """Move the clock to ``now_ms`` exactly and run the reaper."""
     env.clock.ms = now_ms
-    env.http.app.state.workers.reap()
+    env.http.app.state.reaper.reap()
 
 
 def test_starve_a_drawn_key_that_only_heartbeats_misses_its_seat_at_the_deadline(

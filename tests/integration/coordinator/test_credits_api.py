@@ -117,7 +117,7 @@ def test_failed_job_is_refunded_by_the_reaper(env: Env) -> None:
     for _ in range(2):  # max_attempts = 2
         assert worker.pop(0)
         env.clock.advance(8)
-        env.http.app.state.workers.reap()
+        env.http.app.state.reaper.reap()
     assert view(env, str(job["id"]))["state"] == "failed"
     assert view(env, str(job["id"]))["payment"] == "refunded"
     assert balance(env)["balance"] == ALICE_CREDITS

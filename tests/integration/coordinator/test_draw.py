@@ -52,7 +52,7 @@ def key(worker: WorkerClient) -> str:
 
 def tick(env: Env, seconds: float) -> None:
     env.clock.advance(seconds)
-    env.http.app.state.workers.reap()
+    env.http.app.state.reaper.reap()
 
 
 def test_serving_needs_an_owner_and_stake_and_answers_403_stake_required(env: Env) -> None:

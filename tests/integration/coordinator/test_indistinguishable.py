@@ -190,7 +190,7 @@ def test_an_open_job_holds_its_epoch_back_however_many_closes_pass(env: Env) -> 
     assert leased_id not in published()  # the untaken job holds their epoch still
     assert (proof(leased_id), proof(untaken_id)) == (404, 404)
     env.clock.advance(31)
-    assert untaken_id in state.workers.reap()[1]
+    assert untaken_id in state.reaper.reap()[1]
     export = load_export(published().splitlines(keepends=True))
     assert 0 in {seal.epoch for seal in export.seals}
     assert (proof(leased_id), proof(untaken_id)) == (200, 200)

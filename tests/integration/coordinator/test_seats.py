@@ -34,7 +34,7 @@ from swarmgen.sdk.worker_client import WorkerClient
 def tick(env: Env, seconds: float = 1.0) -> None:
     """Let ``seconds`` pass and run the reaper, as the coordinator does every second."""
     env.clock.advance(seconds)
-    env.http.app.state.workers.reap()
+    env.http.app.state.reaper.reap()
 
 
 def ttl_s(env: Env, assignment: dict[str, Any]) -> float:

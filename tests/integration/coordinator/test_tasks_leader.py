@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from swarmgen.coordinator.app import create_app
+from swarmgen.coordinator.reaper import Reaper
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.coordinator.tasks import TaskRunner
-from swarmgen.coordinator.workers import WorkerService
 from swarmgen.store import make_engine
 from swarmgen.store.leader import AdvisoryLock
 
@@ -93,12 +93,12 @@ def test_a_hung_task_does_not_block_healthz(
 ) -> None:
     started, release = threading.Event(), threading.Event()
 
-    def hang(_self: WorkerService) -> tuple[list[str], list[str]]:
+    def hang(_self: Reaper) -> tuple[list[str], list[str]]:
         started.set()
         release.wait(30)
         return [], []
 
-    monkeypatch.setattr(WorkerService, "reap", hang)
+    monkeypatch.setattr(Reaper, "reap", hang)
     url = f"sqlite:///{tmp_path / 'swarmgen.db'}"
     app = app_on(url, tmp_path, reap_interval_s=0.02, reap_timeout_s=0.1)
     with caplog.at_level(logging.WARNING), TestClient(app) as http:

@@ -220,7 +220,7 @@ def test_an_expired_validation_is_a_missed_seat_not_a_failed_check(env: Env) -> 
         lazy.submit([wrong])
     assert refused.value.status == 422
     env.clock.advance((int(assignment["lease_expires_ms"]) - env.clock.now_ms()) / 1000 + 0.01)
-    state.workers.reap()
+    state.reaper.reap()
     assert ballots(env, job_id) == []  # no ballot: a miss is not a vote
     seat = env.reads.jobs.get(assignment["job_id"])  # drawn again, among the others
     assert (seat.state.value, seat.worker_id) == ("queued", None)

@@ -120,7 +120,7 @@ def test_an_idle_second_of_the_periodic_work_writes_nothing(env: Env) -> None:
     from sqlalchemy import event
 
     state = env.http.app.state
-    state.workers.reap()  # the first pass prunes nonces (once per clock skew)
+    state.reaper.reap()  # the first pass prunes nonces (once per clock skew)
     worker = env.worker()
     worker.register("w", MODELS, 4096, 1)
     job_id = env.submit(env.image())["id"]
@@ -143,11 +143,11 @@ def test_an_idle_second_of_the_periodic_work_writes_nothing(env: Env) -> None:
 
     event.listen(engine, "before_cursor_execute", executed)
     try:
-        assert state.workers.reap() == ([], [])
+        assert state.reaper.reap() == ([], [])
         assert state.epochs.close_due() is None
         assert statements and writes() == []
         env.clock.ms += 60_000  # past the lease (lease_min_s 5), within the queue's TTL
-        assert state.workers.reap() == ([job_id], [])
+        assert state.reaper.reap() == ([job_id], [])
         assert any(s.startswith("UPDATE jobs") for s in writes())
     finally:
         event.remove(engine, "before_cursor_execute", executed)
@@ -281,7 +281,7 @@ def test_heartbeat_extends_and_release_requeues(env: Env) -> None:
     env.clock.advance(4)
     assert worker.heartbeat([job["id"]])["count"] == 1
     env.clock.advance(4)  # past the first expiry, within the extended one
-    env.http.app.state.workers.reap()
+    env.http.app.state.reaper.reap()
     assert env.reads.jobs.get(job["id"]).state.value == "leased"
     assert worker.release([job["id"]])["count"] == 1
     assert env.reads.jobs.get(job["id"]).state.value == "queued"
@@ -320,13 +320,13 @@ def test_expired_lease_goes_back_to_the_queue_then_fails(env: Env) -> None:
     second.register("b", MODELS, 4096, 1)
     first.pop(0)
     env.clock.advance(8)
-    requeued, failed = env.http.app.state.workers.reap()
+    requeued, failed = env.http.app.state.reaper.reap()
     assert (requeued, failed) == ([job["id"]], [])
     (again,) = second.pop(0)
     with pytest.raises(SwarmgenAPIError):
         first.submit([run_echo(first, again)])  # the first worker lost its lease
     env.clock.advance(8)
-    assert env.http.app.state.workers.reap() == ([], [job["id"]])  # max_attempts = 2
+    assert env.http.app.state.reaper.reap() == ([], [job["id"]])  # max_attempts = 2
     view = env.http.get(f"/api/v1/jobs/{job['id']}", headers=env.auth).json()
     assert view["state"] == "failed"
     assert view["error"]
@@ -355,7 +355,7 @@ def test_a_job_no_worker_takes_expires_refunded_in_full_and_a_leased_one_runs_on
         env.clock.advance(4)
         assert holder.heartbeat([held["job_id"]])["count"] == 1
     env.clock.advance(3)  # 11 s: past the TTL of all three, and the crasher's lease
-    requeued, failed = env.http.app.state.workers.reap()
+    requeued, failed = env.http.app.state.reaper.reap()
     assert requeued == []
     assert sorted(failed) == sorted([lapsed["id"], untaken["id"]])
     for job in (lapsed, untaken):
@@ -364,7 +364,7 @@ def test_a_job_no_worker_takes_expires_refunded_in_full_and_a_leased_one_runs_on
         assert "expired" in view["error"]
     assert holder.submit([run_echo(holder, held)])["accepted"] == [kept["id"]]
     assert balance() == before - int(kept["price"])
-    assert env.http.app.state.workers.reap() == ([], [])
+    assert env.http.app.state.reaper.reap() == ([], [])
 
 
 def test_release_with_an_error_fails_the_job_once_out_of_tries(env: Env) -> None:
