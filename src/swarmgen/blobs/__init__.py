@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from swarmgen.blobs.pack import BlobPack
+
 _KEY = re.compile(r"^[0-9a-f]{64}$")
+
+SMALL_MAX = 64 * 1024
+"""The largest blob :class:`FileBlobStore` packs (a text output, a small image); larger
+ones (a full-size image) are files, where reading and writing them cost no more."""
 
 
 class BlobStore(Protocol):
@@ -84,11 +90,18 @@ class MemoryBlobStore:
 
 
 class FileBlobStore:
-    """Blobs as files ``ROOT/ab/abcdef…``, written atomically (temp file, then rename)."""
+    """Blobs under a folder: those of up to ``small_max`` bytes packed in one SQLite
+    file, ``ROOT/small.sqlite3`` (:mod:`swarmgen.blobs.pack`: a file each cost most of a
+    small blob's write), larger ones as files ``ROOT/ab/abcdef…``, written atomically
+    (temp file, then rename). A blob is looked for in the pack first, then as a file, so
+    a folder written before the pack existed is read as it was."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, small_max: int = SMALL_MAX) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self.small_max = small_max
+        """The largest blob packed (-1: none, every blob a file)."""
+        self.pack = BlobPack(root / "small.sqlite3")
         self._dirs: set[str] = set()
 
     def _path(self, key: str) -> str:
@@ -97,7 +110,24 @@ class FileBlobStore:
         return os.path.join(self.root, key[:2], key)
 
     def put(self, data: bytes) -> str:
-        key = blob_key(data)
+        (key,) = self.put_many([data])
+        return key
+
+    def put_many(self, blobs: Sequence[bytes]) -> list[str]:
+        """Small blobs in one pack transaction; each larger one as a file, one after
+        another in the calling thread: a local write is a few system calls, and handing
+        each to a pool thread cost about three times their CPU."""
+        keys = [blob_key(data) for data in blobs]
+        small = self.small_max
+        self.pack.put_many(
+            [(key, data) for key, data in zip(keys, blobs, strict=True) if len(data) <= small]
+        )
+        for key, data in zip(keys, blobs, strict=True):
+            if len(data) > small:
+                self._write(key, data)
+        return keys
+
+    def _write(self, key: str, data: bytes) -> None:
         path = self._path(key)
         folder = os.path.dirname(path)
         if folder not in self._dirs:
@@ -113,18 +143,14 @@ class FileBlobStore:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        return key
-
-    def put_many(self, blobs: Sequence[bytes]) -> list[str]:
-        """One after another, in the calling thread: a local write is a few system calls,
-        and handing each to a pool thread cost about three times their CPU (a batch of
-        small outputs; the wall time was no shorter either)."""
-        return [self.put(data) for data in blobs]
 
     def get(self, key: str) -> bytes:
-        try:
-            with open(self._path(key), "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            raise KeyError(key) from None
+        path = self._path(key)  # KeyError for a malformed key, before any lookup
+        data = self.pack.get(key)
+        if data is None:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except FileNotFoundError:
+                raise KeyError(key) from None
         return checked(key, data)

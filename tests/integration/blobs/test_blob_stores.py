@@ -7,8 +7,11 @@ tampered presigned signature (both shown below), so the store hashes what it rea
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +25,16 @@ Tamper = Callable[[str, bytes], None]
 """Overwrite what the store holds under a key, behind the store's back."""
 
 
+def tamper_folder(files: FileBlobStore, key: str, data: bytes) -> None:
+    """Overwrite the pack's row of ``key``, or its file if the pack has none."""
+    with contextlib.closing(sqlite3.connect(files.pack.path)) as db, db:
+        changed = db.execute(
+            "UPDATE blobs SET data = ? WHERE key = ?", (data, bytes.fromhex(key))
+        ).rowcount
+    if not changed:
+        Path(files._path(key)).write_bytes(data)
+
+
 @pytest.fixture(params=["memory", "files", "s3"])
 def store_and_tamper(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[BlobStore, Tamper]:
     if request.param == "memory":
@@ -29,7 +42,7 @@ def store_and_tamper(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Bl
         return memory, memory._blobs.__setitem__
     if request.param == "files":
         files = FileBlobStore(tmp_path / "blobs")
-        return files, lambda key, data: Path(files._path(key)).write_bytes(data)
+        return files, functools.partial(tamper_folder, files)
     bucket: str = request.getfixturevalue("s3_bucket")
     endpoint: str = request.getfixturevalue("s3_endpoint")
     s3 = S3BlobStore(S3Location(bucket=bucket, prefix="results/", endpoint_url=endpoint))
