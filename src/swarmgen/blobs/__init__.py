@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from swarmgen.blobs.pack import BlobPack
+from swarmgen.errors import StorageUnavailable
 
-_KEY = re.compile(r"^[0-9a-f]{64}$")
+_KEY = re.compile(r"[0-9a-f]{64}")
 
-SMALL_MAX = 64 * 1024
-"""The largest blob :class:`FileBlobStore` packs (a text output, a small image); larger
-ones (a full-size image) are files, where reading and writing them cost no more."""
+SMALL_MAX = 8 * 1024
+"""The largest blob :class:`FileBlobStore` packs (a text output, a small image). Up to
+here a row cost less than a file to write and to read on every disk measured; at
+16 KiB a file was cheaper to write on tmpfs (``bench/blob_writes.py --size``, decision
+0035)."""
 
 
 class BlobStore(Protocol):
@@ -41,6 +44,10 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes:
         """The bytes under ``key``, checked against it; ``KeyError`` when absent (or when
         what is stored does not hash to ``key``: :class:`BlobCorrupt`)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the store holds open; a later use may open it again."""
         ...
 
 
@@ -63,7 +70,7 @@ def blob_key(data: bytes) -> str:
 
 def is_key(key: str) -> bool:
     """Whether ``key`` has a blob key's form (64 lowercase hex digits)."""
-    return bool(_KEY.match(key))
+    return bool(_KEY.fullmatch(key))
 
 
 def checked(key: str, data: bytes) -> bytes:
@@ -87,6 +94,9 @@ class MemoryBlobStore:
 
     def get(self, key: str) -> bytes:
         return checked(key, self._blobs[key])
+
+    def close(self) -> None:
+        pass
 
 
 class FileBlobStore:
@@ -145,12 +155,29 @@ class FileBlobStore:
         os.replace(tmp, path)
 
     def get(self, key: str) -> bytes:
+        """From the pack, else from its file. A pack that fails does not hide a file: it
+        is :class:`~swarmgen.errors.StorageUnavailable` only for a blob with no file."""
         path = self._path(key)  # KeyError for a malformed key, before any lookup
-        data = self.pack.get(key)
+        failed: StorageUnavailable | None = None
+        try:
+            data = self.pack.get(key)
+        except StorageUnavailable as exc:
+            data, failed = None, exc
         if data is None:
             try:
                 with open(path, "rb") as handle:
                     data = handle.read()
             except FileNotFoundError:
+                if failed is not None:
+                    raise failed from None
                 raise KeyError(key) from None
         return checked(key, data)
+
+    def prepare(self) -> None:
+        """Make the pack now, once, before server processes that start together race to."""
+        self.pack.create()
+        self.pack.close()
+
+    def close(self) -> None:
+        """Close the pack's connections (a later use opens them again)."""
+        self.pack.close()

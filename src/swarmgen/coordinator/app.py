@@ -43,6 +43,7 @@ def create_app(
     but never served, like the one a multi-process parent builds, never takes leadership.
     """
     owns_store = store is None  # a store the app opened is the app's to close
+    owns_blobs = blobs is None
     services = build_services(settings, store=store, blobs=blobs, clock=clock, chain=chain)
     network = NetworkService(
         services.store,
@@ -77,6 +78,8 @@ def create_app(
             services.notifier.queue.close()
             if relayed is not None:
                 await asyncio.to_thread(relayed.stop)
+            if owns_blobs:
+                services.blobs.close()
             if owns_store:
                 services.store.dispose()
 

@@ -110,12 +110,14 @@ def open_blobs(settings: CoordinatorSettings) -> BlobStore:
 
 def prepare(settings: CoordinatorSettings) -> None:
     """What must happen once before any server process starts: check the economics,
-    migrate, make the key.
+    migrate, make the blob pack and the key.
 
-    Server processes started side by side would otherwise race to create both.
+    Server processes started side by side would otherwise race to create them.
     """
     check_settings(settings, load_registry(settings.registry))
     open_store(settings).dispose()
+    if settings.blob_store == "files":
+        FileBlobStore(settings.blob_dir).prepare()
     load_or_create(settings.key_path)
 
 

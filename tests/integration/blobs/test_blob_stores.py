@@ -27,6 +27,7 @@ Tamper = Callable[[str, bytes], None]
 
 def tamper_folder(files: FileBlobStore, key: str, data: bytes) -> None:
     """Overwrite the pack's row of ``key``, or its file if the pack has none."""
+    files.pack.create()
     with contextlib.closing(sqlite3.connect(files.pack.path)) as db, db:
         changed = db.execute(
             "UPDATE blobs SET data = ? WHERE key = ?", (data, bytes.fromhex(key))
