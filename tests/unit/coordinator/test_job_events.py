@@ -64,3 +64,27 @@ def test_an_empty_pop_or_answer_logs_nothing(
     observer.on_pop("w1", [], 0.0)
     observer.on_results("w1", [], [])
     assert events(caplog) == []
+
+
+def test_a_batch_submitted_is_a_line_per_offering(
+    observer: Observer, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobs = [("echo-text@fp32", "a"), ("echo-image@fp32", "b"), ("echo-text@fp32", "c")]
+    observer.on_submit("u1", jobs, "native")
+    assert events(caplog) == [
+        ("submitted", ["a", "c"],
+         "job submitted user_id=u1 offering=echo-text@fp32 face=native job_ids=a,c"),
+        ("submitted", ["b"],
+         "job submitted user_id=u1 offering=echo-image@fp32 face=native job_ids=b"),
+    ]  # fmt: skip
+    assert observer.submitted.labels("echo-text@fp32")._value.get() == 2
+
+
+def test_nothing_is_built_when_job_events_are_not_logged(
+    observer: Observer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.WARNING, logger="swarmgen.jobs")
+    monkeypatch.setattr("swarmgen.coordinator.metrics.log.info", None)  # would fail if called
+    observer.on_results("w1", ["a"], [])
+    assert events(caplog) == []
+    assert observer.completed._value.get() == 1

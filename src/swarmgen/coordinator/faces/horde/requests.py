@@ -89,7 +89,7 @@ class Requests:
         """Queue the job; Horde's answer with its id (402, 404, 422 and 429 come from
         here)."""
         accepted = self.services.jobs.submit(user, request)
-        self.services.observer.on_submit(user.id, request.model, [accepted.id], FACE)
+        self.services.observer.on_submit(user.id, [(request.model, accepted.id)], FACE)
         horde_id = self.ids.public(accepted.id)
         return {"id": horde_id, "kudos": kudos(accepted.price), "message": ""}
 

@@ -57,7 +57,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     def submit_job(job: JobIn, user: User, idempotency_key: IdempotencyKey = None) -> JobAccepted:
         """Queue an image or text job; its price is reserved and its seed fixed."""
         accepted = jobs.submit(user, convert.job_request(job), idempotency_key)
-        observer.on_submit(user.id, job.model, [accepted.id], "native")
+        observer.on_submit(user.id, [(job.model, accepted.id)], "native")
         return convert.accepted(accepted)
 
     @api.post("/quote", response_model=QuoteOut)
@@ -110,11 +110,8 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         """Queue up to 64 jobs at once, all or none (one reservation of their total price)."""
         requests = [convert.job_request(job) for job in batch.jobs]
         accepted = jobs.submit_many(user, requests, idempotency_key)
-        by_model: dict[str, list[str]] = {}
-        for job, one in zip(batch.jobs, accepted, strict=True):
-            by_model.setdefault(job.model, []).append(one.id)
-        for model, job_ids in by_model.items():
-            observer.on_submit(user.id, model, job_ids, "native")
+        submitted = [(job.model, one.id) for job, one in zip(batch.jobs, accepted, strict=True)]
+        observer.on_submit(user.id, submitted, "native")
         return JobBatchAccepted(jobs=[convert.accepted(a) for a in accepted])
 
     @api.get("/{job_id}", response_model=JobView, responses=errors(404))

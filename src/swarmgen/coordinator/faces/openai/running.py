@@ -70,7 +70,7 @@ class Runner:
         """Queue the job, in a thread (402, 404, 422 and 429 come from here, before any
         answer)."""
         job_id = (await asyncio.to_thread(self.services.jobs.submit, user, request)).id
-        self.services.observer.on_submit(user.id, request.model, [job_id], "openai")
+        self.services.observer.on_submit(user.id, [(request.model, job_id)], "openai")
         return job_id
 
     async def finish(
