@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from types import SimpleNamespace
 from typing import Any
 
@@ -50,3 +50,9 @@ def test_other_rows_go_through_init() -> None:
     renamed["cost"] = renamed.pop("price")  # as many columns, one of another name
     with pytest.raises(TypeError):
         JobRecord.from_row(row(**renamed))
+
+
+def test_a_record_has_nothing_init_would_add() -> None:
+    """The full-row path skips ``__init__``: that is sound while it would only assign."""
+    assert not hasattr(JobRecord, "__post_init__")
+    assert all(f.default_factory is MISSING for f in fields(JobRecord))
