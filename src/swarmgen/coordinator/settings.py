@@ -180,8 +180,9 @@ class CoordinatorSettings(BaseSettings):
     )
     blob_store: Literal["files", "s3"] = Field(
         "files",
-        description="Where result blobs live: files under DATA/blobs (one host), or a bucket "
-        "through the S3 API (replicas on several hosts; see the s3_* settings).",
+        description="Where result blobs live: the folder DATA/blobs (one host; small blobs "
+        "packed in one SQLite file, larger ones a file each), or a bucket through the S3 API "
+        "(replicas on several hosts; see the s3_* settings).",
     )
     s3_bucket: str | None = Field(None, description="Bucket of the blobs (blob_store=s3).")
     s3_prefix: str = Field("blobs", description="Folder of the blobs inside the bucket.")
