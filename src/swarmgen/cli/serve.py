@@ -50,7 +50,7 @@ def coordinator(
     import uvicorn
 
     from swarmgen.coordinator.app import create_app
-    from swarmgen.coordinator.bootstrap import prepare
+    from swarmgen.coordinator.bootstrap import for_processes, prepare
     from swarmgen.coordinator.settings import CoordinatorSettings
 
     setup_logging(verbose, plain=True)
@@ -69,7 +69,8 @@ def coordinator(
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
         return
     prepare(settings)  # migrate and make the coordinator key once, before the processes race
-    serve_processes(ServerProcess(settings, verbose), settings.host, settings.port, processes)
+    shared = for_processes(settings, processes)
+    serve_processes(ServerProcess(shared, verbose), settings.host, settings.port, processes)
 
 
 HEALTHCHECK_S = 30

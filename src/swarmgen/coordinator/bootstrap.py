@@ -108,6 +108,25 @@ def open_blobs(settings: CoordinatorSettings) -> BlobStore:
     return store
 
 
+SHARED_RECHECK_S = 0.25
+"""How often each of several processes on one SQLite database looks at the queue for its
+waiting pops (see :func:`for_processes`)."""
+
+
+def for_processes(settings: CoordinatorSettings, processes: int) -> CoordinatorSettings:
+    """The settings of each of ``processes`` server processes on one host.
+
+    PostgreSQL joins the processes' wake-ups (``LISTEN/NOTIFY``); SQLite has no such
+    channel, so a job queued at one process wakes no pop waiting at another until that
+    one's recheck. At the default (15 s) that was the multi-second tail of
+    ``dispatch.py --processes 3`` (p99 5–12 s); the recheck reads the queue once for all
+    of a process's waiters, so every quarter second costs little."""
+    if processes == 1 or settings.db_url().startswith("postgresql"):
+        return settings
+    recheck_s = min(settings.pop_recheck_s, SHARED_RECHECK_S)
+    return settings.model_copy(update={"pop_recheck_s": recheck_s})
+
+
 def prepare(settings: CoordinatorSettings) -> None:
     """What must happen once before any server process starts: check the economics,
     migrate, make the blob pack and the key.

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from swarmgen.clock import FakeClock
-from swarmgen.coordinator.bootstrap import build_services, periodic_tasks, prepare
+from swarmgen.coordinator.bootstrap import (
+    SHARED_RECHECK_S,
+    build_services,
+    for_processes,
+    periodic_tasks,
+    prepare,
+)
 from swarmgen.coordinator.settings import (
     CoordinatorSettings,
     CreditSettings,
@@ -69,3 +75,18 @@ def test_the_coordinator_imports_no_worker_code() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_processes_on_sqlite_recheck_the_queue_often(tmp_path: Path) -> None:
+    """No channel joins several processes' wake-ups on SQLite: each looks at the queue
+    every SHARED_RECHECK_S, or a job queued at one waits for another's 15 s recheck."""
+    sqlite = CoordinatorSettings(data=tmp_path)
+    assert sqlite.pop_recheck_s > SHARED_RECHECK_S
+    assert for_processes(sqlite, 1) is sqlite  # one process wakes its own waiters
+    shared = for_processes(sqlite, 3)
+    assert shared.pop_recheck_s == SHARED_RECHECK_S
+    assert shared.model_copy(update={"pop_recheck_s": sqlite.pop_recheck_s}) == sqlite
+    quicker = CoordinatorSettings(data=tmp_path, pop_recheck_s=0.1)
+    assert for_processes(quicker, 3).pop_recheck_s == 0.1  # never slower than asked
+    postgres = CoordinatorSettings(data=tmp_path, database_url="postgresql://127.0.0.1:5432/test")
+    assert for_processes(postgres, 3) is postgres  # LISTEN/NOTIFY joins them
