@@ -128,13 +128,13 @@ class FileBlobStore:
         another in the calling thread: a local write is a few system calls, and handing
         each to a pool thread cost about three times their CPU."""
         keys = [blob_key(data) for data in blobs]
-        small = self.small_max
-        self.pack.put_many(
-            [(key, data) for key, data in zip(keys, blobs, strict=True) if len(data) <= small]
-        )
+        packed = []
         for key, data in zip(keys, blobs, strict=True):
-            if len(data) > small:
+            if len(data) <= self.small_max:
+                packed.append((key, data))
+            else:
                 self._write(key, data)
+        self.pack.put_many(packed)
         return keys
 
     def _write(self, key: str, data: bytes) -> None:
