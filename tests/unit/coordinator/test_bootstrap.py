@@ -90,3 +90,5 @@ def test_processes_on_sqlite_recheck_the_queue_often(tmp_path: Path) -> None:
     assert for_processes(quicker, 3).pop_recheck_s == 0.1  # never slower than asked
     postgres = CoordinatorSettings(data=tmp_path, database_url="postgresql://127.0.0.1:5432/test")
     assert for_processes(postgres, 3) is postgres  # LISTEN/NOTIFY joins them
+    short = CoordinatorSettings(data=tmp_path, database_url="postgres://127.0.0.1:5432/test")
+    assert for_processes(short, 3) is short  # the same database, by its other scheme
