@@ -189,6 +189,7 @@ def build_services(
         clock=clock,
     )
     keys = load_or_create(settings.key_path)
+    dispatch = DispatchSettings.of(settings)  # the worker service's and the reaper's
     return Services(
         store=store,
         blobs=blobs,
@@ -206,7 +207,7 @@ def build_services(
             credits=credits,
         ),
         workers=WorkerService(
-            settings=DispatchSettings.of(settings),
+            settings=dispatch,
             store=store,
             blobs=blobs,
             registry=registry,
@@ -216,7 +217,7 @@ def build_services(
             stakes=stakes,
         ),
         reaper=Reaper(
-            settings=DispatchSettings.of(settings),
+            settings=dispatch,
             store=store,
             clock=clock,
             notifier=notifier,
