@@ -38,8 +38,7 @@ from swarmgen.core.economics import Terms
 from swarmgen.core.verification.escalation import EscalationPolicy
 from swarmgen.keyfile import load_or_create
 from swarmgen.registry import Registry, check_economics, economic_terms, load_registry
-from swarmgen.store import Store
-from swarmgen.store.engine import normalize_url
+from swarmgen.store import Store, relays_wakeups
 from swarmgen.store.leader import Leadership, leadership_for
 
 log = logging.getLogger(__name__)
@@ -122,7 +121,7 @@ def for_processes(settings: CoordinatorSettings, processes: int) -> CoordinatorS
     one's recheck. At the default (15 s) that was the multi-second tail of
     ``dispatch.py --processes 3`` (p99 5–12 s); the recheck reads the queue once for all
     of a process's waiters, so every quarter second costs little."""
-    if processes == 1 or normalize_url(settings.db_url()).startswith("postgresql"):
+    if processes == 1 or relays_wakeups(settings.db_url()):
         return settings
     recheck_s = min(settings.pop_recheck_s, SHARED_RECHECK_S)
     return settings.model_copy(update={"pop_recheck_s": recheck_s})

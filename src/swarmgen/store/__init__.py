@@ -7,7 +7,7 @@ SQLAlchemy 2, over SQLite (WAL, the embedded default) or PostgreSQL, and
 contract tests. Nothing outside this package imports SQLAlchemy or the schema.
 """
 
-from swarmgen.store.engine import make_engine, migrate
+from swarmgen.store.engine import make_engine, migrate, relays_wakeups
 from swarmgen.store.port import Store, Transaction
 from swarmgen.store.sql import SqlStore
 
@@ -19,4 +19,12 @@ def open_store(url: str) -> SqlStore:
     return SqlStore(engine)
 
 
-__all__ = ["SqlStore", "Store", "Transaction", "make_engine", "migrate", "open_store"]
+__all__ = [
+    "SqlStore",
+    "Store",
+    "Transaction",
+    "make_engine",
+    "migrate",
+    "open_store",
+    "relays_wakeups",
+]

@@ -29,6 +29,14 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def relays_wakeups(url: str) -> bool:
+    """Whether the database at ``url`` carries wake-ups between server processes.
+
+    PostgreSQL does (``LISTEN/NOTIFY``, :mod:`swarmgen.store.wakeups`); SQLite does not,
+    so processes sharing a SQLite file learn of each other's jobs only by looking."""
+    return normalize_url(url).startswith("postgresql")
+
+
 BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite connection waits for another process's lock before it fails."""
 
