@@ -26,11 +26,8 @@ def sampling(
     commitment or a drawn job went unchecked (2 when the epoch has no revealed seed)."""
     from swarmgen.coordinator.sampling import audit_epoch
 
-    store = admin_for(data, database_url).store
-    try:
-        found = audit_epoch(store, epoch)
-    finally:
-        store.dispose()
+    with admin_for(data, database_url) as admin:
+        found = audit_epoch(admin.store, epoch)
     typer.echo(json.dumps(found.summary(), sort_keys=True))
     if not found.ok:
         raise typer.Exit(1)

@@ -116,7 +116,8 @@ def register(
     """Register this coordinator's ledger key with a bond."""
     from swarmgen.chain.port import key32
 
-    keys = admin_for(data, database_url).epochs.keys
+    with admin_for(data, database_url) as admin:
+        keys = admin.epochs.keys
     print(_view(rpc, contract, private_key).register_coordinator(key32(keys.public_key), bond))
 
 
@@ -133,14 +134,11 @@ def post(
     from swarmgen.chain.outbox import ChainOutbox
     from swarmgen.clock import SystemClock
 
-    epochs = admin_for(data, database_url).epochs
-    try:
+    with admin_for(data, database_url) as admin:
         chain = _view(rpc, contract, private_key)
-        outbox = ChainOutbox(epochs.store, chain, SystemClock())
+        outbox = ChainOutbox(admin.store, chain, SystemClock())
         outbox.owe_sealed()
         drained = outbox.drain()
-    finally:
-        epochs.store.dispose()
     print(json.dumps(asdict(drained), sort_keys=True))
     if drained.failed:
         raise typer.Exit(1)

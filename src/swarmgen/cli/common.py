@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -35,12 +36,19 @@ DatabaseOption = Annotated[
 ]
 
 
-def admin_for(data: Path | None, database_url: str | None) -> Admin:
-    """Administrative access to the coordinator's database (migrated first)."""
+@contextlib.contextmanager
+def admin_for(data: Path | None, database_url: str | None) -> Iterator[Admin]:
+    """Administrative access to the coordinator's database (migrated first), for the
+    block: its store is disposed of as the block ends, so a SQLite log is checkpointed
+    and no PostgreSQL connection is left for the garbage collector to find open."""
     from swarmgen.coordinator.admin import Admin
     from swarmgen.coordinator.settings import CoordinatorSettings
 
-    return Admin.open(CoordinatorSettings(**given(data=data, database_url=database_url)))
+    admin = Admin.open(CoordinatorSettings(**given(data=data, database_url=database_url)))
+    try:
+        yield admin
+    finally:
+        admin.store.dispose()
 
 
 def given(**options: Any) -> dict[str, Any]:

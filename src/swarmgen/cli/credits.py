@@ -27,7 +27,8 @@ def grant(
     database_url: DatabaseOption = None,
 ) -> None:
     """Mint AMOUNT micro-credits to USER (an administrator's action, recorded in the ledger)."""
-    entry = admin_for(data, database_url).credits.grant(user, amount, reason)
+    with admin_for(data, database_url) as admin:
+        entry = admin.credits.grant(user, amount, reason)
     print(f"entry {entry.seq} {entry.hash}")
 
 
@@ -39,8 +40,8 @@ def balance(
     database_url: DatabaseOption = None,
 ) -> None:
     """USER's spendable balance in micro-credits."""
-    admin = admin_for(data, database_url)
-    print(admin.credits.balance(admin.user(user)))
+    with admin_for(data, database_url) as admin:
+        print(admin.credits.balance(admin.user(user)))
 
 
 @credits_app.command("transfer")
@@ -53,8 +54,8 @@ def transfer(
     database_url: DatabaseOption = None,
 ) -> None:
     """Move AMOUNT micro-credits from SENDER to RECIPIENT."""
-    admin = admin_for(data, database_url)
-    entry = admin.credits.transfer(admin.user(sender), recipient, amount)
+    with admin_for(data, database_url) as admin:
+        entry = admin.credits.transfer(admin.user(sender), recipient, amount)
     print(f"entry {entry.seq} {entry.hash}")
 
 
@@ -67,9 +68,10 @@ def history(
     database_url: DatabaseOption = None,
 ) -> None:
     """USER's ledger entries, newest first."""
-    admin = admin_for(data, database_url)
+    with admin_for(data, database_url) as admin:
+        entries = admin.credits.entries(admin.user(user), limit)
     table = Table("seq", "epoch", "kind", "from", "to", "amount", "job")
-    for entry in admin.credits.entries(admin.user(user), limit):
+    for entry in entries:
         posting = entry.posting
         table.add_row(
             str(entry.seq),

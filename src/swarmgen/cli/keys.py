@@ -30,7 +30,8 @@ def create_user(
     database_url: DatabaseOption = None,
 ) -> None:
     """Create user NAME (with the configured welcome credits)."""
-    user = admin_for(data, database_url).create_user(name, role)
+    with admin_for(data, database_url) as admin:
+        user = admin.create_user(name, role)
     print(user.id)
 
 
@@ -38,13 +39,13 @@ def create_user(
 @reports_errors
 def list_users(data: DataOption = None, database_url: DatabaseOption = None) -> None:
     """Every user with their role and balance."""
-    admin = admin_for(data, database_url)
     table = Table("name", "id", "role", "balance (micro-credits)", "created")
-    service = admin.credits
-    for user in admin.all_users():
-        table.add_row(
-            user.name, user.id, user.role, str(service.balance(user)), _when(user.created_ms)
-        )
+    with admin_for(data, database_url) as admin:
+        service = admin.credits
+        for user in admin.all_users():
+            table.add_row(
+                user.name, user.id, user.role, str(service.balance(user)), _when(user.created_ms)
+            )
     Console().print(table)
 
 
@@ -57,7 +58,8 @@ def set_role(
     database_url: DatabaseOption = None,
 ) -> None:
     """Give user NAME the role ROLE."""
-    user = admin_for(data, database_url).set_role(name, role)
+    with admin_for(data, database_url) as admin:
+        user = admin.set_role(name, role)
     print(f"{user.name}: {user.role}")
 
 
@@ -73,7 +75,8 @@ def create(
     database_url: DatabaseOption = None,
 ) -> None:
     """Make an API key for USER and print it once (only its hash is stored)."""
-    print(admin_for(data, database_url).create_key(user, role, horde=horde).key)
+    with admin_for(data, database_url) as admin:
+        print(admin.create_key(user, role, horde=horde).key)
 
 
 @keys_app.command("rotate")
@@ -84,7 +87,8 @@ def rotate(
     database_url: DatabaseOption = None,
 ) -> None:
     """Revoke every key of USER and print a new one (once)."""
-    print(admin_for(data, database_url).rotate_key(user).key)
+    with admin_for(data, database_url) as admin:
+        print(admin.rotate_key(user).key)
 
 
 @keys_app.command("revoke")
@@ -96,7 +100,8 @@ def revoke(
     database_url: DatabaseOption = None,
 ) -> None:
     """Revoke one key of USER."""
-    admin_for(data, database_url).revoke_key(user, key_id)
+    with admin_for(data, database_url) as admin:
+        admin.revoke_key(user, key_id)
     print(f"revoked {key_id}")
 
 
@@ -109,6 +114,8 @@ def list_keys(
 ) -> None:
     """USER's keys: id, prefix, created, revoked (never the keys themselves)."""
     table = Table("id", "prefix", "created", "revoked")
-    for key in admin_for(data, database_url).keys(user):
+    with admin_for(data, database_url) as admin:
+        keys = admin.keys(user)
+    for key in keys:
         table.add_row(key.id, key.prefix, _when(key.created_ms), _when(key.revoked_ms))
     Console().print(table)

@@ -35,7 +35,8 @@ def _report(report: object, ok: bool) -> None:
 @reports_errors
 def key(data: DataOption = None, database_url: DatabaseOption = None) -> None:
     """Print the coordinator's public key (what proofs and exports verify against)."""
-    print(admin_for(data, database_url).epochs.keys.public_key)
+    with admin_for(data, database_url) as admin:
+        print(admin.epochs.keys.public_key)
 
 
 @ledger_app.command("export")
@@ -61,16 +62,13 @@ def export(
     from swarmgen.coordinator.auditing import Publication
     from swarmgen.coordinator.auditing import export as export_ledger
 
-    epochs = admin_for(data, database_url).epochs
     count = 0
-    try:
-        upto = Publication(epochs.store).published() if published else None
+    with admin_for(data, database_url) as admin:
+        upto = Publication(admin.store).published() if published else None
         with file.open("w", encoding="utf-8", newline="") as out:
-            for line in export_ledger(epochs.store, epochs.keys.public_key, upto):
+            for line in export_ledger(admin.store, admin.epochs.keys.public_key, upto):
                 out.write(line)
                 count += 1
-    finally:
-        epochs.store.dispose()
     typer.echo(f"wrote {count} lines to {file}", err=True)
 
 
@@ -121,8 +119,8 @@ def verify(
         return
     from swarmgen.coordinator.auditing import verify_live
 
-    epochs = admin_for(data, database_url).epochs
-    live = verify_live(epochs.store, coordinator_key or epochs.keys.public_key)
+    with admin_for(data, database_url) as admin:
+        live = verify_live(admin.store, coordinator_key or admin.epochs.keys.public_key)
     _report(live, live.ok)
 
 
@@ -139,8 +137,8 @@ def prove(
     """An inclusion proof of JOB_ID's sealed entries, verifiable offline."""
     from swarmgen.coordinator.auditing import prove as prove_job
 
-    epochs = admin_for(data, database_url).epochs
-    text = json.dumps(prove_job(epochs.store, job_id).to_dict(), sort_keys=True)
+    with admin_for(data, database_url) as admin:
+        text = json.dumps(prove_job(admin.store, job_id).to_dict(), sort_keys=True)
     if out is None:
         print(text)
     else:
@@ -184,11 +182,8 @@ def close(
     owed to it like a periodic one: the seal and the slashes wait in the outbox for
     the coordinator's ``chain-outbox`` task (or ``swarmgen chain post``).
     """
-    admin = admin_for(data, database_url)
-    try:
+    with admin_for(data, database_url) as admin:
         seal = admin.epochs.close_due(force=force)
-    finally:
-        admin.store.dispose()
     if seal is None:
         typer.echo("the open epoch is not due yet (use --force)", err=True)
         return
