@@ -328,8 +328,6 @@ class JobService:
             record = await asyncio.to_thread(self._job, job_id)  # its answer is current
             if not woken:
                 break  # its time is up
-        if record.state is not JobState.QUEUED:
-            return self.view(record)  # from the record alone (a queued job's place is a read)
         return await asyncio.to_thread(self.view, record)
 
     def result(self, user: UserRecord, job_id: str, index: int, fmt: str) -> tuple[bytes, str]:
