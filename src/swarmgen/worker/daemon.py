@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from swarmgen.core.receipts import Receipt
 from swarmgen.protocol import Assignment, ReceiptIn, ResultIn, SubmitOut
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
+from swarmgen.worker.uploads import Uploads
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,10 @@ class Worker:
     held: set[str] = field(default_factory=set)
     completed: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _in_flight: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(2)
-    )
-    _uploads: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="upload")
-    )
+    _uploads: Uploads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._uploads = Uploads(self._upload)
 
     def install_signal_handlers(self) -> None:
         def _stop(signum: int, _frame: object) -> None:
@@ -223,7 +222,7 @@ class Worker:
             log.warning("could not hand back %s: %s (their leases will expire)", job_ids, exc)
 
     def hand_back(self) -> None:
-        self._uploads.shutdown(wait=True)  # a result on its way is worth more than a release
+        self._uploads.close()  # a result on its way is worth more than a release
         with self._lock:
             held = sorted(self.held)
             self.held.clear()
@@ -252,24 +251,21 @@ class Worker:
             results = self._execute(batch)
             if results is None:  # stopped mid-run: hand_back releases the batch
                 return
-            # Upload in the background: the next batch computes while this one is sent.
-            self._in_flight.acquire()  # at most two uploads behind, then wait for them
-            self._uploads.submit(self._upload, [job.id for job in batch], results)
+            if results:  # none: the backend failed, and the batch went back
+                # Sent in the background: the next batch computes meanwhile.
+                self._uploads.put([job.id for job in batch], results)
 
     def _upload(self, job_ids: list[str], results: list[ResultIn]) -> None:
-        settled = not results  # nothing to send is as settled as an answer
+        """Submit ``results`` (of ``job_ids``); the jobs stop being held once answered."""
         try:
-            if results:
-                answer = self._retry("submit", lambda: self.client.submit(results))
-                settled = answer is not None  # None: stopped before the coordinator answered
-                rejected = SubmitOut.model_validate(answer).rejected if settled else []
-                for refused in rejected:
-                    log.warning("result for %s refused: %s", refused.job_id, refused.code)
+            answer = self._retry("submit", lambda: self.client.submit(results))
+            settled = answer is not None  # None: stopped before the coordinator answered
+            rejected = SubmitOut.model_validate(answer).rejected if settled else []
+            for refused in rejected:
+                log.warning("result for %s refused: %s", refused.job_id, refused.code)
         except SwarmgenAPIError as exc:  # refused as a whole: the jobs are no longer ours
             settled = True
             log.warning("results for %s refused: %s", job_ids, exc)
-        finally:
-            self._in_flight.release()
         if not settled:
             return  # not known to be submitted: hand_back releases what is still held
         with self._lock:

@@ -29,7 +29,6 @@ def test_an_answered_upload_counts_even_when_stop_arrives_meanwhile() -> None:
     worker = Worker(cast(WorkerClient, client), {}, "w", max_pixels=4096, max_batch=1)
     client.worker = worker
     worker.held.update({"a", "b"})
-    worker._in_flight.acquire()  # as serve() does before it queues an upload
     worker._upload(["a", "b"], [{"job_id": "a"}, {"job_id": "b"}])
     worker.hand_back()
     assert worker.completed == 2
