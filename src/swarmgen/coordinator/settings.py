@@ -65,7 +65,11 @@ class CoordinatorSettings(BaseSettings):
     reap_timeout_s: float = Field(
         30.0, gt=0, description="Longest reaper pass; a longer one is skipped and retried."
     )
-    pop_wait_max_s: float = Field(30.0, ge=0, description="Longest long-poll of a worker pop.")
+    pop_wait_max_s: float = Field(
+        50.0,
+        ge=0,
+        description="Longest long-poll of a worker pop (under common 60 s proxy idle timeouts).",
+    )
     pop_recheck_s: float = Field(
         RECHECK_S,
         gt=0,

@@ -98,7 +98,7 @@ class Worker:
     name: str
     max_pixels: int
     max_batch: int
-    pop_wait_s: float = 30.0
+    pop_wait_s: float = 50.0
     heartbeat_s: float = 5.0
     stake: int = 0
     """Micro-credits to keep locked behind the worker (topped up at start)."""
@@ -160,7 +160,7 @@ class Worker:
         """Extend the leases of held jobs every ``heartbeat_s``. A worker holding none
         sends nothing: its pops already tell the coordinator it is there (each marks
         it seen, at least once per long-poll), and an idle worker's heartbeats cost the
-        coordinator about four times what its 30 s pops do."""
+        coordinator about four times what its 30 s pops did (decision 0030)."""
         while not self.stop.wait(self.heartbeat_s):
             with self._lock:
                 held = sorted(self.held)

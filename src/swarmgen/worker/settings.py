@@ -36,7 +36,7 @@ class WorkerSettings(BaseSettings):
     max_batch: int = Field(4, ge=1, le=64, description="Most jobs leased per pop.")
     max_pixels: int = Field(512 * 512, ge=1, description="Largest image (width x height).")
     pop_wait_s: float = Field(
-        30.0, ge=0, description="Long-poll length of one pop (the coordinator may cap it)."
+        50.0, ge=0, description="Long-poll length of one pop (the coordinator may cap it)."
     )
     heartbeat_s: float = Field(5.0, gt=0, description="Seconds between heartbeats.")
     registry: Path | None = Field(None, description="Model registry TOML (default: shipped).")
