@@ -93,7 +93,8 @@ class Signal:
         """Whether it fired within ``timeout`` seconds."""
         self._loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # no task of its own, as wait_for makes
+                await self._event.wait()
         except TimeoutError:
             return False
         return True
@@ -201,7 +202,8 @@ class Waiter:
             self._parked = True
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout)
+                async with asyncio.timeout(timeout):  # no task of its own, as wait_for makes
+                    await self._event.wait()
         except BaseException:  # the pop is dropped: a lease started for it that has not
             if handed := self._unpark():  # begun never runs (one begun sees it gone)
                 handed.cancel()
