@@ -60,8 +60,7 @@ def authenticate_requester(store: Store, authorization: str | None) -> UserRecor
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    with store.transaction(read_only=True) as tx:
-        user = tx.users.by_key_hash(hash_key(token))
+    user = store.key_owner(hash_key(token))
     if user is None:
         raise Unauthorized("unknown or revoked API key")
     return user

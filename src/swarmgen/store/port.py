@@ -359,6 +359,11 @@ class Store(Protocol):
         writer."""
         ...
 
+    def key_owner(self, key_hash: str) -> UserRecord | None:
+        """The user of a live (unrevoked) API key, read on its own: the read every
+        requester request makes first, outside any unit of work."""
+        ...
+
     def chain_journal(self, touching: str | None = None) -> int:
         """Append job money posted side by side to the chain now (what an exclusive
         ledger transaction does first); returns how many postings it chained. Only when

@@ -41,9 +41,11 @@ from swarmgen.store.ledger import Book, LedgerRepository, chain_journal
 from swarmgen.store.network import NetworkRepository
 from swarmgen.store.nonces import NonceRepository
 from swarmgen.store.outbox import OutboxRepository
+from swarmgen.store.prepared import Prepared
+from swarmgen.store.records import UserRecord
 from swarmgen.store.seats import SeatRepository
 from swarmgen.store.serial import WriterLock
-from swarmgen.store.users import UserRepository
+from swarmgen.store.users import BY_KEY_HASH, UserRepository
 from swarmgen.store.validations import ValidationRepository
 from swarmgen.store.verdicts import VerdictRepository
 from swarmgen.store.workers import WorkerRepository
@@ -160,6 +162,7 @@ class SqlStore:
         self.checkpoints = Checkpointer(engine, self._writer) if sqlite and not in_memory else None
         """A SQLite file: its WAL is checkpointed after writes, in a thread of its own
         (:mod:`swarmgen.store.checkpoint`)."""
+        self._key_owner = Prepared(engine, BY_KEY_HASH)
 
     @contextlib.contextmanager
     def transaction(
@@ -203,6 +206,11 @@ class SqlStore:
             nonce.recorded = True
         if self.checkpoints is not None:
             self.checkpoints.wrote()
+
+    def key_owner(self, key_hash: str) -> UserRecord | None:
+        """On a pooled driver connection, outside any transaction (:mod:`.prepared`)."""
+        row = self._key_owner.first(key_hash=key_hash)
+        return None if row is None else UserRecord(**row)
 
     def chain_journal(self, touching: str | None = None) -> int:
         """Chain the journal now (PostgreSQL; elsewhere postings go to the chain)."""

@@ -8,7 +8,7 @@ from swarmgen.store import schema as t
 from swarmgen.store.base import Repository
 from swarmgen.store.records import KeyRecord, UserRecord
 
-_BY_KEY_HASH = (
+BY_KEY_HASH = (
     select(t.users)
     .join(t.api_keys, t.api_keys.c.user_id == t.users.c.id)
     .where(t.api_keys.c.key_hash == bindparam("key_hash"), t.api_keys.c.revoked_ms.is_(None))
@@ -55,7 +55,7 @@ class UserRepository(Repository):
 
     def by_key_hash(self, key_hash: str) -> UserRecord | None:
         """The user of a live (unrevoked) key."""
-        row = self.conn.execute(_BY_KEY_HASH, {"key_hash": key_hash}).first()
+        row = self.conn.execute(BY_KEY_HASH, {"key_hash": key_hash}).first()
         return UserRecord(**row._mapping) if row else None
 
     def keys(self, user_id: str) -> list[KeyRecord]:

@@ -106,3 +106,42 @@ def test_a_read_only_transaction_reads_the_last_commit_without_waiting_for_a_wri
         thread.join(10)
     assert seen[0] is not None and seen[1] is None
     assert took_ms < 100, f"the read took {took_ms:.0f} ms while a writer held the database"
+
+
+def test_a_key_owner_is_read_from_the_last_commit_and_a_revoked_key_has_none(
+    store: Store,
+) -> None:
+    """The requester's key lookup reads outside any unit of work: a live key's user, no
+    one for an unknown or revoked key, the last commit while a writer holds the database
+    (its uncommitted key unseen) without waiting for it, then the writer's key once it
+    commits."""
+    with store.transaction() as tx:
+        tx.users.create(UserRecord("u1", "ann", "user", 1))
+        tx.users.add_key("k1", "u1", "a" * 64, "sg_a", 1)
+    assert store.key_owner("a" * 64) == UserRecord("u1", "ann", "user", 1)
+    assert store.key_owner("b" * 64) is None
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.transaction() as tx:
+            tx.users.add_key("k2", "u1", "b" * 64, "sg_b", 2)
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert held.wait(5)
+        started = time.perf_counter()
+        seen = (store.key_owner("a" * 64), store.key_owner("b" * 64))
+        took_ms = (time.perf_counter() - started) * 1000
+    finally:
+        release.set()
+        thread.join(10)
+    assert seen == (UserRecord("u1", "ann", "user", 1), None)
+    assert took_ms < 100, f"the lookup took {took_ms:.0f} ms while a writer held the database"
+    assert store.key_owner("b" * 64) == UserRecord("u1", "ann", "user", 1)  # committed now
+    with store.transaction() as tx:
+        assert tx.users.revoke("u1", 3, "k1") == 1
+    assert store.key_owner("a" * 64) is None
+    assert store.key_owner("b" * 64) == UserRecord("u1", "ann", "user", 1)

@@ -29,6 +29,7 @@ from swarmgen.store.memory.seats import MemorySeats
 from swarmgen.store.memory.tables import Tables
 from swarmgen.store.memory.verification import MemoryValidations, MemoryVerdicts
 from swarmgen.store.port import Store
+from swarmgen.store.records import UserRecord
 from swarmgen.store.sql import LedgerNotLocked
 
 
@@ -109,6 +110,10 @@ class MemoryStore:
             self._tables = working
         if nonce is not None:
             nonce.recorded = True
+
+    def key_owner(self, key_hash: str) -> UserRecord | None:
+        with self.transaction(read_only=True) as tx:
+            return tx.users.by_key_hash(key_hash)
 
     def chain_journal(self, touching: str | None = None) -> int:
         """Nothing journaled: postings go to the chain at once."""
