@@ -312,7 +312,9 @@ async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--waiters", type=int, default=1000, help="long-polling workers")
-    parser.add_argument("--wait-s", type=float, default=30.0, help="each pop's long-poll")
+    parser.add_argument(
+        "--wait-s", type=float, default=50.0, help="each pop's long-poll (the daemon's default)"
+    )
     parser.add_argument(
         "--settle-s", type=float, default=10.0, help="after the first pops, before measuring"
     )

@@ -184,7 +184,7 @@ def worker(
         int | None, typer.Option(help="Largest image, width x height. Default 262144.")
     ] = None,
     pop_wait_s: Annotated[
-        float | None, typer.Option(help="Long-poll length of a pop in seconds. Default 30.")
+        float | None, typer.Option(help="Long-poll length of a pop in seconds. Default 50.")
     ] = None,
     memory: Annotated[
         str | None,

@@ -18,8 +18,10 @@ from swarmgen.protocol.bounds import INT64_MAX, PLAIN, SAFE_INT, STRICT, Millis
 MAX_JOBS = 64
 """Most jobs one pop or submit names."""
 MAX_HELD = 4 * MAX_JOBS
-"""Most jobs one heartbeat or release names: a worker holds a pop's jobs while up to two
-earlier batches upload (three pops' worth), so every job it may hold fits in one."""
+"""Most jobs one heartbeat or release names: a worker holds a pop's jobs while one
+submission is on its way and up to two earlier batches wait to be sent
+(:mod:`swarmgen.worker.uploads`), each at most a pop's worth, so every job it may hold
+fits in one."""
 
 Short = Annotated[str, Field(max_length=64, pattern=PLAIN)]
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]

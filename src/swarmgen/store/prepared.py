@@ -13,8 +13,10 @@ as the connection goes back to the pool.
 :class:`Prepared` compiles a SQLAlchemy statement once for the engine's dialect, so the
 statement is still written once, in Core, and runs the same on either database. Only
 statements without expanding parameters, whose columns need no result processing
-(plain strings and numbers), belong here. These reads are not seen by SQLAlchemy's
-cursor events; nothing that writes goes through here.
+(plain strings and numbers), belong here: :class:`Prepared` refuses others. These reads
+are not seen by SQLAlchemy's cursor events; nothing that writes goes through here. An
+in-memory SQLite database has one connection, which a read would share with an open
+write transaction: the store reads there through a transaction instead.
 """
 
 from __future__ import annotations
@@ -31,15 +33,23 @@ class Prepared:
 
     def __init__(self, engine: Engine, statement: Select[Any]) -> None:
         compiled = statement.compile(dialect=engine.dialect)
+        if "POSTCOMPILE" in str(compiled):
+            raise ValueError("a prepared statement takes no expanding parameter")
+        for column in statement.selected_columns:
+            if column.type.result_processor(engine.dialect, None) is not None:
+                raise ValueError(f"column {column.name} needs its type's result processing")
         self._engine = engine
         self._sql = str(compiled)
+        self._defaults = dict(compiled.params)
+        """Values the statement binds itself (a ``LIMIT``, a literal), unless given."""
         self._positions = compiled.positiontup
         """Parameter names in order for a positional paramstyle (SQLite's ``qmark``);
         None for a named one (psycopg's ``pyformat``)."""
 
     def first(self, **values: Any) -> Mapping[str, Any] | None:
         """The first row for ``values`` (the statement's bound parameters), by column."""
-        params: Any = values if self._positions is None else [values[n] for n in self._positions]
+        given = {**self._defaults, **values}
+        params: Any = given if self._positions is None else [given[n] for n in self._positions]
         conn = self._engine.raw_connection()
         try:
             cursor = conn.cursor()

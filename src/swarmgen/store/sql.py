@@ -162,7 +162,10 @@ class SqlStore:
         self.checkpoints = Checkpointer(engine, self._writer) if sqlite and not in_memory else None
         """A SQLite file: its WAL is checkpointed after writes, in a thread of its own
         (:mod:`swarmgen.store.checkpoint`)."""
-        self._key_owner = Prepared(engine, BY_KEY_HASH)
+        self._key_owner = None if in_memory else Prepared(engine, BY_KEY_HASH)
+        """The key lookup on a pooled driver connection; an in-memory database has one
+        connection, shared with whatever transaction is open, so it reads in one of its
+        own there (:mod:`swarmgen.store.prepared`)."""
 
     @contextlib.contextmanager
     def transaction(
@@ -209,6 +212,9 @@ class SqlStore:
 
     def key_owner(self, key_hash: str) -> UserRecord | None:
         """On a pooled driver connection, outside any transaction (:mod:`.prepared`)."""
+        if self._key_owner is None:
+            with self.transaction(read_only=True) as tx:
+                return tx.users.by_key_hash(key_hash)
         row = self._key_owner.first(key_hash=key_hash)
         return None if row is None else UserRecord(**row)
 

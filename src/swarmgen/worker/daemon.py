@@ -34,7 +34,7 @@ from swarmgen.core.receipts import Receipt
 from swarmgen.protocol import Assignment, ReceiptIn, ResultIn, SubmitOut
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
-from swarmgen.worker.uploads import Uploads
+from swarmgen.worker.uploads import Batch, Uploads
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,8 @@ class Worker:
         """Extend the leases of held jobs every ``heartbeat_s``. A worker holding none
         sends nothing: its pops already tell the coordinator it is there (each marks
         it seen, at least once per long-poll), and an idle worker's heartbeats cost the
-        coordinator about four times what its 30 s pops did (decision 0030)."""
+        coordinator about four times what its 30 s pops did (decision 0030), and more
+        than six times what its 50 s pops do (decision 0037)."""
         while not self.stop.wait(self.heartbeat_s):
             with self._lock:
                 held = sorted(self.held)
@@ -253,24 +254,56 @@ class Worker:
                 return
             if results:  # none: the backend failed, and the batch went back
                 # Sent in the background: the next batch computes meanwhile.
-                self._uploads.put([job.id for job in batch], results)
+                self._uploads.put(results)
 
-    def _upload(self, job_ids: list[str], results: list[ResultIn]) -> None:
-        """Submit ``results`` (of ``job_ids``); the jobs stop being held once answered."""
+    def _upload(self, batches: list[Batch]) -> None:
+        """Submit the batches' results in one request. Refused as a whole with several
+        batches in it, each batch is sent again on its own: a limit each meets alone (a
+        proxy's body limit) or one result that spoils the request does not cost the
+        others theirs."""
+        if len(batches) > 1:
+            results = [result for batch in batches for result in batch.results]
+            if not self._refused(results):
+                return
+            log.info("sending the %d batches of a refused request one by one", len(batches))
+        for batch in batches:
+            if self._refused(batch.results):
+                self._give_back(batch.job_ids)
+
+    def _refused(self, results: list[ResultIn]) -> bool:
+        """Submit ``results``; whether the request was refused as a whole (a 4xx: the
+        jobs are still held). Answered, the jobs are no longer held and those accepted
+        count as completed; stopped before an answer, they stay held for
+        :meth:`hand_back`; an unexpected failure gives them back (the results are lost)."""
+        job_ids = [result.job_id for result in results]
         try:
             answer = self._retry("submit", lambda: self.client.submit(results))
-            settled = answer is not None  # None: stopped before the coordinator answered
-            rejected = SubmitOut.model_validate(answer).rejected if settled else []
-            for refused in rejected:
-                log.warning("result for %s refused: %s", refused.job_id, refused.code)
-        except SwarmgenAPIError as exc:  # refused as a whole: the jobs are no longer ours
-            settled = True
+            if answer is None:  # stopped before the coordinator answered
+                return False
+            outcome = SubmitOut.model_validate(answer)
+        except SwarmgenAPIError as exc:
             log.warning("results for %s refused: %s", job_ids, exc)
-        if not settled:
-            return  # not known to be submitted: hand_back releases what is still held
+            return True
+        except Exception:
+            log.exception("results for %s could not be sent; giving the jobs back", job_ids)
+            self._give_back(job_ids)
+            return False
+        for refused in outcome.rejected:
+            log.warning("result for %s refused: %s", refused.job_id, refused.code)
         with self._lock:
             self.held.difference_update(job_ids)
-        self.completed += len(job_ids)
+        self.completed += len(outcome.accepted)
+        return False
+
+    def _give_back(self, job_ids: list[str]) -> None:
+        """Hand back jobs whose results will not be sent, so another worker runs them now
+        rather than when their leases lapse; best effort."""
+        with self._lock:
+            self.held.difference_update(job_ids)
+        try:
+            self.client.release(job_ids)
+        except Exception as exc:
+            log.warning("could not hand back %s: %s (their leases will expire)", job_ids, exc)
 
     def _execute(self, batch: list[Job]) -> list[ResultIn] | None:
         """Run ``batch`` on its backend in a helper thread so a stop signal is seen at once."""

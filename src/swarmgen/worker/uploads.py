@@ -4,11 +4,14 @@ The worker computes a batch while the previous one is sent. When sending is the 
 side, finished batches queue behind the request in flight; the next request takes all
 of them (up to a request's most jobs and :data:`IMAGE_BYTES` of images) instead of one
 request each. A coordinator pays a fixed cost per request (a signature, a transaction,
-the HTTP exchange), so fewer, fuller requests cost it less per job, and no result waits
-longer than it would have: a request leaves as soon as the one before it is answered.
+the HTTP exchange), so fewer, fuller requests cost it less per job. Nothing waits for
+company: a request leaves as soon as the one before it is answered, with whatever
+finished meanwhile.
 
-``put`` waits while a full request is already waiting, so the worker computes at most
-about one request ahead of its uploads.
+``put`` waits while :data:`MOST_WAITING` batches, or a full request's worth, already
+wait behind the request in flight: the worker computes no further ahead of its uploads,
+and holds at most a request in flight, the batches waiting and the pop it is running
+(:data:`~swarmgen.protocol.workers.MAX_HELD`).
 """
 
 from __future__ import annotations
@@ -27,21 +30,27 @@ IMAGE_BYTES = 8 * 1024 * 1024
 """Most base64 image bytes one request gathers from several batches (a quarter of the
 coordinator's default worker body limit); a batch larger on its own still goes alone."""
 
+MOST_WAITING = 2
+"""Most batches waiting behind the request in flight before ``put`` waits."""
+
 
 @dataclass(frozen=True)
 class Batch:
-    """One backend batch's results, with the ids of every job it ran (a job whose result
-    was not made is settled with the batch all the same)."""
+    """One backend batch's results, in the order its jobs ran."""
 
-    job_ids: list[str]
     results: list[ResultIn]
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [result.job_id for result in self.results]
 
     @property
     def image_bytes(self) -> int:
         return sum(len(image) for result in self.results for image in result.images or ())
 
 
-Send = Callable[[list[str], list[ResultIn]], None]
+Send = Callable[[list[Batch]], None]
+"""Sends the batches one request carries; a batch is never split."""
 
 
 class Uploads:
@@ -56,9 +65,9 @@ class Uploads:
         self._thread = threading.Thread(target=self._run, name="upload", daemon=True)
         self._thread.start()
 
-    def put(self, job_ids: Sequence[str], results: Sequence[ResultIn]) -> None:
-        """Queue a batch, first waiting while a full request's worth is already waiting."""
-        batch = Batch(list(job_ids), list(results))
+    def put(self, results: Sequence[ResultIn]) -> None:
+        """Queue a batch, first waiting while enough already waits (module docstring)."""
+        batch = Batch(list(results))
         with self._changed:
             self._changed.wait_for(lambda: self._closed or not self._full())
             if self._closed:
@@ -76,7 +85,9 @@ class Uploads:
     def _full(self) -> bool:
         jobs = sum(len(batch.results) for batch in self._waiting)
         images = sum(batch.image_bytes for batch in self._waiting)
-        return jobs >= self._most_jobs or images >= IMAGE_BYTES
+        return (
+            len(self._waiting) >= MOST_WAITING or jobs >= self._most_jobs or images >= IMAGE_BYTES
+        )
 
     def _take(self) -> list[Batch]:
         """The waiting batches one request carries: the first always, then others while
@@ -95,13 +106,12 @@ class Uploads:
     def _run(self) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._closed or self._waiting)
+                self._changed.wait_for(lambda: self._closed or bool(self._waiting))
                 if not self._waiting:  # closed, and everything sent
                     return
                 taken = self._take()
                 self._changed.notify_all()  # room for a waiting put
-            job_ids = [job_id for batch in taken for job_id in batch.job_ids]
             try:
-                self._send(job_ids, [result for batch in taken for result in batch.results])
-            except Exception:  # the thread goes on: the jobs' leases run out, or hand-back
-                log.exception("upload of results for %s failed", job_ids)
+                self._send(taken)
+            except Exception:  # the thread goes on; the sender settles its own failures
+                log.exception("upload of %s failed", [b.job_ids for b in taken])
