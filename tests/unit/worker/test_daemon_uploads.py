@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from swarmgen.protocol import ResultIn
+from swarmgen.backends.base import Backend
+from swarmgen.core.jobs import Job, TextSpec
+from swarmgen.core.offerings import Offering
+from swarmgen.protocol import Assignment, ResultIn
 from swarmgen.sdk.client import SwarmgenAPIError
 from swarmgen.sdk.worker_client import WorkerClient
 from swarmgen.worker.daemon import Worker
@@ -87,3 +90,35 @@ def test_a_stop_before_the_answer_leaves_the_jobs_for_hand_back() -> None:
     assert worker.held == {"a", "b"} and worker.completed == 0
     worker.hand_back()
     assert sorted(client.released) == ["a", "b"]
+
+
+class Failing:
+    """A backend whose every batch fails."""
+
+    offering = Offering.parse("echo-text@fp32")
+    max_batch = 4
+
+    def load(self) -> None:
+        return None
+
+    def run(self, jobs: object) -> list[object]:
+        raise RuntimeError("out of memory")
+
+
+def test_a_failed_backend_batch_is_handed_back_and_not_counted() -> None:
+    client = Client()
+    backends = cast(dict[Offering, Backend], {Failing.offering: Failing()})
+    worker = Worker(cast(WorkerClient, client), backends, "w", max_pixels=4096, max_batch=4)
+    spec = TextSpec(prompt="hi", seed=1)
+    job = Job("t1", Failing.offering, spec)
+    assignment = Assignment(
+        job_id="t1",
+        model=str(Failing.offering),
+        spec=spec.canonical(),
+        input_digest=job.input_digest(),
+        lease_expires_ms=1,
+    )
+    worker.serve([assignment.model_dump()])
+    worker.hand_back()
+    assert client.requests == []  # nothing to submit
+    assert client.released == ["t1"] and worker.completed == 0 and worker.held == set()
