@@ -205,7 +205,8 @@ class Worker:
                 answer.set_result(got)
             except InvalidStateError:  # given up meanwhile: what it leased goes back
                 if got:
-                    self._release_late([Assignment.model_validate(a).job_id for a in got])
+                    leased = [Assignment.model_validate(a).job_id for a in got]
+                    self._release(leased, "a given-up pop leased them")
 
         threading.Thread(target=target, name="pop", daemon=True).start()
         while True:
@@ -215,10 +216,12 @@ class Worker:
                 if self.stop.is_set() and answer.cancel():
                     return None
 
-    def _release_late(self, job_ids: list[str]) -> None:
+    def _release(self, job_ids: list[str], why: str) -> None:
+        """Hand ``job_ids`` back so another worker runs them now; best effort (on a
+        failure their leases expire)."""
         try:
             self.client.release(job_ids)
-            log.info("handed back %d jobs a given-up pop leased", len(job_ids))
+            log.info("handed back %d jobs: %s", len(job_ids), why)
         except Exception as exc:
             log.warning("could not hand back %s: %s (their leases will expire)", job_ids, exc)
 
@@ -227,13 +230,8 @@ class Worker:
         with self._lock:
             held = sorted(self.held)
             self.held.clear()
-        if not held:
-            return
-        try:
-            self.client.release(held)
-            log.info("handed back %d jobs", len(held))
-        except Exception as exc:
-            log.warning("could not hand back %s: %s (their leases will expire)", held, exc)
+        if held:
+            self._release(held, "stopping")
 
     def _batches(self, jobs: list[Job]) -> list[list[Job]]:
         """Jobs grouped by offering, in chunks no larger than each backend's batch."""
@@ -296,14 +294,10 @@ class Worker:
         return False
 
     def _give_back(self, job_ids: list[str]) -> None:
-        """Hand back jobs whose results will not be sent, so another worker runs them now
-        rather than when their leases lapse; best effort."""
+        """Jobs whose results will not be sent: no longer held, and handed back."""
         with self._lock:
             self.held.difference_update(job_ids)
-        try:
-            self.client.release(job_ids)
-        except Exception as exc:
-            log.warning("could not hand back %s: %s (their leases will expire)", job_ids, exc)
+        self._release(job_ids, "their results will not be sent")
 
     def _execute(self, batch: list[Job]) -> list[ResultIn] | None:
         """Run ``batch`` on its backend in a helper thread so a stop signal is seen at once."""
