@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import bindparam, select
 
-from swarmgen.store import SqlStore, open_store
+from swarmgen.store import SqlStore
 from swarmgen.store import schema as t
 from swarmgen.store.prepared import Prepared
 from swarmgen.store.records import UserRecord
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def sql(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = f"sqlite:///{tmp_path / 'swarmgen.db'}"
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-    opened = open_store(url)
-    yield opened
-    opened.dispose()
 
 
 def test_a_prepared_read_binds_its_own_values_and_those_given(sql: SqlStore) -> None:

@@ -4,13 +4,43 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
 from swarmgen.core import accounts, credits
-from swarmgen.store import Store
+from swarmgen.store import Store, Transaction
 from swarmgen.store.records import UserRecord
 from swarmgen.store.sql import LedgerNotLocked
+
+T = TypeVar("T")
+
+
+def while_a_writer_holds(
+    store: Store, write: Callable[[Transaction], object], read: Callable[[], T]
+) -> tuple[T, float]:
+    """``read()``'s answer, and how long it took in ms, while another thread's write
+    transaction has made ``write`` and holds the database uncommitted; it commits after."""
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.transaction() as tx:
+            write(tx)
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert held.wait(5)
+        started = time.perf_counter()
+        answer = read()
+        took_ms = (time.perf_counter() - started) * 1000
+    finally:
+        release.set()
+        thread.join(10)
+    return answer, took_ms
 
 
 def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
@@ -85,25 +115,14 @@ def test_a_read_only_transaction_reads_the_last_commit_without_waiting_for_a_wri
     writer's uncommitted row."""
     with store.transaction() as tx:
         tx.users.create(UserRecord("u1", "ann", "user", 1))
-    held, release = threading.Event(), threading.Event()
 
-    def writer() -> None:
-        with store.transaction() as tx:
-            tx.users.create(UserRecord("u2", "bob", "user", 2))
-            held.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert held.wait(5)
-        started = time.perf_counter()
+    def read() -> tuple[UserRecord | None, UserRecord | None]:
         with store.transaction(read_only=True) as tx:
-            seen = (tx.users.by_id("u1"), tx.users.by_id("u2"))
-        took_ms = (time.perf_counter() - started) * 1000
-    finally:
-        release.set()
-        thread.join(10)
+            return tx.users.by_id("u1"), tx.users.by_id("u2")
+
+    seen, took_ms = while_a_writer_holds(
+        store, lambda tx: tx.users.create(UserRecord("u2", "bob", "user", 2)), read
+    )
     assert seen[0] is not None and seen[1] is None
     assert took_ms < 100, f"the read took {took_ms:.0f} ms while a writer held the database"
 
@@ -120,24 +139,11 @@ def test_a_key_owner_is_read_from_the_last_commit_and_a_revoked_key_has_none(
         tx.users.add_key("k1", "u1", "a" * 64, "sg_a", 1)
     assert store.key_owner("a" * 64) == UserRecord("u1", "ann", "user", 1)
     assert store.key_owner("b" * 64) is None
-    held, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with store.transaction() as tx:
-            tx.users.add_key("k2", "u1", "b" * 64, "sg_b", 2)
-            held.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert held.wait(5)
-        started = time.perf_counter()
-        seen = (store.key_owner("a" * 64), store.key_owner("b" * 64))
-        took_ms = (time.perf_counter() - started) * 1000
-    finally:
-        release.set()
-        thread.join(10)
+    seen, took_ms = while_a_writer_holds(
+        store,
+        lambda tx: tx.users.add_key("k2", "u1", "b" * 64, "sg_b", 2),
+        lambda: (store.key_owner("a" * 64), store.key_owner("b" * 64)),
+    )
     assert seen == (UserRecord("u1", "ann", "user", 1), None)
     assert took_ms < 100, f"the lookup took {took_ms:.0f} ms while a writer held the database"
     assert store.key_owner("b" * 64) == UserRecord("u1", "ann", "user", 1)  # committed now
