@@ -32,3 +32,20 @@ def test_a_prepared_read_refuses_what_it_cannot_run_raw(sql: SqlStore) -> None:
             Prepared(sql.engine, spec)
     else:
         Prepared(sql.engine, spec)
+
+
+def test_a_prepared_read_hands_its_connection_back_to_transactions_as_it_found_it(
+    sql: SqlStore,
+) -> None:
+    users = t.users.c
+    name_of = Prepared(sql.engine, select(users.name).where(users.id == bindparam("id")))
+    with sql.transaction() as tx:
+        tx.users.create(UserRecord("u0", "ann", "user", 0))
+    assert name_of.first(id="u0") == {"name": "ann"}  # on PostgreSQL, in autocommit
+    # the pool hands the same connection to the next transaction: were it still in
+    # autocommit, the write below would stay when the transaction rolls back
+    with pytest.raises(RuntimeError), sql.transaction() as tx:
+        tx.users.create(UserRecord("u1", "bob", "user", 1))
+        raise RuntimeError("rolled back")
+    assert name_of.first(id="u1") is None
+    assert name_of.first(id="u0") == {"name": "ann"}
