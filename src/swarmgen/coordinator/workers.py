@@ -349,8 +349,8 @@ class WorkerService:
             settle = (Payment.RESERVED, Payment.PENDING)
             done = tx.jobs.complete(worker_id, tx.now_ms, checked, payment=settle)
             paid = [job for job in done if job.payment == Payment.PENDING]
-            # the worker's account is locked with the escrows it is paid from, in one
-            # sorted round of locks (on PostgreSQL, one round trip fewer each way)
+            # the worker's account is locked with the escrows that pay it: one sorted
+            # round of locks (on PostgreSQL one insert and one SELECT ... FOR UPDATE)
             payee = [accounts.worker(worker_id)] if paid else []
             held = tx.postings.balances(*(accounts.escrow(job.id) for job in paid), *payee)
             fee = self.settings.validator_fee_ppm
