@@ -11,6 +11,8 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
+
 
 class NotCanonical(ValueError):
     """The value cannot be encoded canonically (a float, NaN, or a non-string key)."""
@@ -67,8 +69,19 @@ def _plain(value: Any) -> bool:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Encode ``value`` as canonical JSON bytes."""
-    if not _plain(value):
+    """Encode ``value`` as canonical JSON bytes.
+
+    orjson writes the same bytes as ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` for plain values, several times faster. What it refuses
+    (integers past 64 bits, lone surrogates, very deep nesting) and values that are not
+    plain take the standard library's path, which encodes or refuses them as it always has.
+    """
+    if _plain(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass
+    else:
         _check(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
         "utf-8"

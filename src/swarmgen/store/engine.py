@@ -11,9 +11,11 @@ replicas can share one database.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
@@ -44,11 +46,26 @@ READ_ONLY = "swarmgen_read_only"
 """Execution option of a connection whose transactions only read."""
 
 
+def json_text(value: Any) -> str:
+    """The text a JSON column stores: orjson's compact UTF-8, several times faster than
+    the standard library's default. What orjson refuses (integers past 64 bits) is
+    written by the standard library, as it always was; either reads back the same."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        return create_engine(
+            url, pool_size=10, max_overflow=10, pool_pre_ping=True, json_serializer=json_text
+        )
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": 30},
+        "json_serializer": json_text,
+    }
     if url in ("sqlite://", "sqlite:///:memory:"):
         kwargs["poolclass"] = StaticPool
     engine = create_engine(url, **kwargs)

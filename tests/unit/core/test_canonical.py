@@ -76,3 +76,35 @@ def test_a_cycle_is_refused_not_walked_for_ever() -> None:
     cycle.append(cycle)
     with pytest.raises(RecursionError):
         canonical_json(cycle)
+
+
+def _standard(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+edge_text = st.text() | st.sampled_from(["\x00\x1f\x7f", '"\\/', "\u2028\u2029", "\U0001f600é"])
+edge_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from([2**63 - 1, -(2**63), 2**64 - 1, 2**64, -(2**63) - 1, 10**40])
+    | edge_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(edge_text, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(edge_values)
+def test_the_bytes_are_the_standard_librarys_to_the_byte(value: object) -> None:
+    # Digests already signed and chained were made with the standard library's encoder:
+    # the fast encoder must not change one byte, including for integers past 64 bits.
+    assert canonical_json(value) == _standard(value)
+
+
+def test_what_the_fast_encoder_refuses_is_encoded_or_refused_as_before() -> None:
+    deep: object = 1
+    for _ in range(300):
+        deep = [deep]
+    assert canonical_json(deep) == _standard(deep)
+    with pytest.raises(UnicodeEncodeError):
+        canonical_json({"s": "\ud800"})
