@@ -11,11 +11,11 @@ show it change.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path
-from starlette.concurrency import run_in_threadpool
 
 from swarmgen.coordinator.auth import requester_or_anonymous
 from swarmgen.coordinator.faces.dashboard.services import DashboardServices
 from swarmgen.coordinator.faces.native.openapi import REQUESTER, errors
+from swarmgen.coordinator.faces.threads import in_thread
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.protocol.bounds import PLAIN
 from swarmgen.store.records import UserRecord
@@ -40,7 +40,7 @@ def router(
     ) -> dict[str, Any]:
         """Your job's worker, its signed receipt and where its verification stands."""
         status = await services.jobs.status(user, job_id, 0)  # 404 unless it is yours
-        found = await run_in_threadpool(services.provenance.of, job_id)
+        found = await in_thread(services.provenance.of, job_id)
         return {
             "job_id": found.job_id,
             "state": status.state,

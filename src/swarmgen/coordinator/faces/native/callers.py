@@ -7,18 +7,13 @@ checks the signature over it, then parses it as its wire model.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
-import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Header, Request
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from swarmgen.clock import Clock
 from swarmgen.coordinator.auth import (
@@ -31,6 +26,7 @@ from swarmgen.coordinator.auth import (
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService
 from swarmgen.coordinator.faces.native.errors import invalid_from
+from swarmgen.coordinator.faces.threads import SIGNATURE_CHECKS, in_pool, in_thread
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
@@ -42,13 +38,6 @@ from swarmgen.store.port import Store
 from swarmgen.store.records import UserRecord
 
 M = TypeVar("M", bound=BaseModel)
-
-SIGNATURE_CHECKS = ThreadPoolExecutor(
-    min(8, os.cpu_count() or 2), thread_name_prefix="swarmgen-signature"
-)
-"""Where worker signatures are checked: CPU alone, so in threads of their own, never
-queued behind database calls blocked on a lock. A hop here costs about 50 µs of CPU
-against 70 through anyio's pool (measured bare); a check, about 75 µs."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +61,10 @@ class Callers:
     services: NativeServices
     settings: CoordinatorSettings
 
-    def requester(self, authorization: Annotated[str | None, Header()] = None) -> UserRecord:
+    async def requester(self, authorization: Annotated[str | None, Header()] = None) -> UserRecord:
         """The user behind an API key, or the shared anonymous user behind its key."""
-        return requester_or_anonymous(
+        return await in_thread(
+            requester_or_anonymous,
             self.services.store,
             authorization,
             self.settings.anonymous_key,
@@ -98,7 +88,8 @@ class Callers:
         makes, or in one of its own as the block ends if none did
         (:mod:`swarmgen.store.pending`): a refused request's too."""
         body = await request.body()
-        check = functools.partial(
+        nonce = await in_pool(
+            SIGNATURE_CHECKS,
             verify_worker,
             self.services.clock,
             headers=request.headers,
@@ -107,7 +98,6 @@ class Callers:
             body=body,
             skew_s=self.settings.clock_skew_s,
         )
-        nonce = await asyncio.get_running_loop().run_in_executor(SIGNATURE_CHECKS, check)
         with pending(nonce):
             try:
                 try:
@@ -118,7 +108,7 @@ class Callers:
             except Exception:
                 if not nonce.recorded:  # the request fails as it did, replayed or not
                     with contextlib.suppress(SwarmgenError):
-                        await run_in_threadpool(remember, self.services.store, nonce)
+                        await in_thread(remember, self.services.store, nonce)
                 raise
             if not nonce.recorded:
-                await run_in_threadpool(remember, self.services.store, nonce)
+                await in_thread(remember, self.services.store, nonce)

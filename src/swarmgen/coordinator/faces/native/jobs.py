@@ -13,6 +13,7 @@ from swarmgen.coordinator.faces.hangup import HUNG_UP, HungUp, unless_hung_up
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
 from swarmgen.coordinator.faces.native.openapi import REQUESTER, errors, media
+from swarmgen.coordinator.faces.threads import threaded
 from swarmgen.core.jobs import JobState
 from swarmgen.protocol import (
     INT64_MAX,
@@ -54,6 +55,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     User = Annotated[UserRecord, Depends(callers.requester)]
 
     @api.post("", status_code=202, response_model=JobAccepted, responses=errors(402, 409, 429))
+    @threaded
     def submit_job(job: JobIn, user: User, idempotency_key: IdempotencyKey = None) -> JobAccepted:
         """Queue an image or text job; its price is reserved and its seed fixed."""
         accepted = jobs.submit(user, convert.job_request(job), idempotency_key)
@@ -61,11 +63,13 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         return convert.accepted(accepted)
 
     @api.post("/quote", response_model=QuoteOut)
+    @threaded
     def quote_job(job: JobIn, user: User) -> QuoteOut:
         """What a job would cost and whether your balance covers it; nothing is queued."""
         return convert.quote(jobs.quote(user, convert.job_request(job)))
 
     @api.get("", response_model=JobList, responses=errors(403))
+    @threaded
     def list_jobs(
         user: User,
         state: JobState | None = None,
@@ -104,6 +108,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         response_model=JobBatchAccepted,
         responses=errors(402, 409, 429),
     )
+    @threaded
     def submit_jobs(
         batch: JobBatchIn, user: User, idempotency_key: IdempotencyKey = None
     ) -> JobBatchAccepted:
@@ -123,6 +128,8 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     ) -> JobView | Response:
         """A job's state; with ``wait``, a long poll that returns as soon as it is final,
         or as soon as its client hangs up."""
+        if not wait:  # one read: nothing to watch the connection for
+            return convert.job_view(await jobs.status(user, job_id, 0), prefix)
         try:
             status = await unless_hung_up(request, jobs.status(user, job_id, wait))
         except HungUp:  # nobody reads this answer
@@ -143,6 +150,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
             **errors(404, 409),
         },
     )
+    @threaded
     def job_result(
         job_id: JobId,
         user: User,
@@ -164,6 +172,7 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         return Response(content=data, media_type=media_type)
 
     @api.post("/{job_id}/cancel", response_model=JobView, responses=errors(403, 404, 409))
+    @threaded
     def cancel_job(job_id: JobId, user: User) -> JobView:
         """Withdraw a job that has not completed (not with the anonymous key)."""
         return convert.job_view(jobs.cancel(user, job_id), prefix)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from swarmgen.coordinator.faces.hangup import HungUp, unless_hung_up
 from swarmgen.coordinator.faces.native import convert
 from swarmgen.coordinator.faces.native.callers import Callers
 from swarmgen.coordinator.faces.native.openapi import WORKER, errors, signed_body
+from swarmgen.coordinator.faces.threads import in_thread
 from swarmgen.errors import SwarmgenError
 from swarmgen.protocol import (
     Ack,
@@ -76,22 +76,22 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
     async def heartbeat(request: Request) -> Ack:
         """Liveness; extends the leases of the jobs the worker is still running."""
         async with callers.worker(request, HeartbeatIn) as (worker_id, body):
-            return Ack(count=await run_in_threadpool(service.heartbeat, worker_id, body.job_ids))
+            return Ack(count=await in_thread(service.heartbeat, worker_id, body.job_ids))
 
     @api.post("/release", response_model=Ack, openapi_extra=signed_body(ReleaseIn))
     async def release(request: Request) -> Ack:
         """Hand leased jobs back (e.g. on shutdown); they are queued again at once."""
         async with callers.worker(request, ReleaseIn) as (worker_id, body):
-            count = await run_in_threadpool(service.release, worker_id, body.job_ids, body.error)
+            count = await in_thread(service.release, worker_id, body.job_ids, body.error)
         return Ack(count=count)
 
     @api.post("/register", response_model=RegisterOut, openapi_extra=signed_body(RegisterIn))
     async def register(request: Request) -> RegisterOut:
         """Register a worker key with its capabilities; an owner's API key binds it to them."""
         async with callers.worker(request, RegisterIn) as (worker_id, body):
-            owner = await run_in_threadpool(callers.owner, request)
+            owner = await in_thread(callers.owner, request)
             caps = convert.capabilities(body.capabilities)
-            done = await run_in_threadpool(service.register, worker_id, owner, body.name, caps)
+            done = await in_thread(service.register, worker_id, owner, body.name, caps)
         return convert.registration(done)
 
     return api
