@@ -45,9 +45,9 @@ def router(callers: Callers, prefix: str, route_class: type) -> APIRouter:
         than the worker stays connected."""
         async with callers.worker(request, PopIn) as (worker_id, body):
             started = time.perf_counter()
-            try:
-                popping = service.pop(worker_id, body.wait_s, body.max_jobs)
-                leased = await unless_hung_up(request, popping)
+            popping = service.pop(worker_id, body.wait_s, body.max_jobs)
+            try:  # a pop that does not wait is one lease: nothing to watch the connection for
+                leased = await (unless_hung_up(request, popping) if body.wait_s else popping)
             except HungUp:  # nobody reads this answer
                 return PopOut(jobs=[])
         observer.on_pop(worker_id, leased, started)
