@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Path
 from swarmgen.coordinator.auth import requester_or_anonymous
 from swarmgen.coordinator.faces.dashboard.services import DashboardServices
 from swarmgen.coordinator.faces.native.openapi import REQUESTER, errors
-from swarmgen.coordinator.faces.threads import in_thread
+from swarmgen.coordinator.faces.threads import in_thread, threaded
 from swarmgen.coordinator.settings import CoordinatorSettings
 from swarmgen.protocol.bounds import PLAIN
 from swarmgen.store.records import UserRecord
@@ -28,6 +28,7 @@ def router(
 ) -> APIRouter:
     api = APIRouter(tags=["dashboard"], route_class=route_class, responses=REQUESTER)
 
+    @threaded
     def requester(authorization: Annotated[str | None, Header()] = None) -> UserRecord:
         return requester_or_anonymous(
             services.store, authorization, settings.anonymous_key, services.credits.anonymous

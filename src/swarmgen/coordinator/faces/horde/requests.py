@@ -14,6 +14,7 @@ from swarmgen.coordinator.auth import requester_or_anonymous
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.domain import JobRequest, JobStatus
 from swarmgen.coordinator.faces.horde.ids import HordeIds
+from swarmgen.coordinator.faces.threads import threaded
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
@@ -55,6 +56,7 @@ class Requests:
     settings: CoordinatorSettings
     ids: HordeIds
 
+    @threaded
     def requester(self, apikey: Annotated[str | None, Header()] = None) -> UserRecord:
         """The user behind the ``apikey`` header, or the anonymous user behind the
         anonymous key (``0000000000`` unless the operator changed it)."""

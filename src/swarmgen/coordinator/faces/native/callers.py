@@ -26,7 +26,7 @@ from swarmgen.coordinator.auth import (
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.epochs import EpochService
 from swarmgen.coordinator.faces.native.errors import invalid_from
-from swarmgen.coordinator.faces.threads import SIGNATURE_CHECKS, in_pool, in_thread
+from swarmgen.coordinator.faces.threads import SIGNATURE_CHECKS, in_pool, in_thread, threaded
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.network import NetworkService
@@ -61,10 +61,10 @@ class Callers:
     services: NativeServices
     settings: CoordinatorSettings
 
-    async def requester(self, authorization: Annotated[str | None, Header()] = None) -> UserRecord:
+    @threaded
+    def requester(self, authorization: Annotated[str | None, Header()] = None) -> UserRecord:
         """The user behind an API key, or the shared anonymous user behind its key."""
-        return await in_thread(
-            requester_or_anonymous,
+        return requester_or_anonymous(
             self.services.store,
             authorization,
             self.settings.anonymous_key,

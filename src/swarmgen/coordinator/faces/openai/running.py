@@ -14,6 +14,7 @@ from swarmgen.coordinator.auth import requester_or_anonymous
 from swarmgen.coordinator.credits import CreditService
 from swarmgen.coordinator.domain import JobRequest, JobStatus
 from swarmgen.coordinator.faces.hangup import unless_hung_up
+from swarmgen.coordinator.faces.threads import threaded
 from swarmgen.coordinator.jobs import JobService
 from swarmgen.coordinator.metrics import Observer
 from swarmgen.coordinator.provenance import JobProvenance, Provenance
@@ -57,6 +58,7 @@ class Runner:
     services: OpenAIServices
     settings: CoordinatorSettings
 
+    @threaded
     def requester(self, authorization: Annotated[str | None, Header()] = None) -> UserRecord:
         """The user behind ``Authorization: Bearer <API key>`` (or the anonymous key)."""
         return requester_or_anonymous(
