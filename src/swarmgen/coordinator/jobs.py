@@ -21,7 +21,7 @@ from swarmgen.core.modalities import modality, modality_of
 from swarmgen.core.offerings import Offering
 from swarmgen.core.pricing import MULTIPLIER_UNIT
 from swarmgen.core.priority import admit, priority
-from swarmgen.core.scheduling import lease_ttl_s, queue_key
+from swarmgen.core.scheduling import lease_ttl_s, position, queue_key
 from swarmgen.errors import (
     AnonymousRefused,
     Conflict,
@@ -80,8 +80,9 @@ def _accepted(record: JobRecord, position: int | None) -> Accepted:
 
 def _ranked(tx: Transaction, records: list[JobRecord]) -> list[Accepted]:
     """``records``, just queued in ``tx``, as accepted, with their places in the queue as
-    it stood when they joined it: one queue count per offering, read before the commit
-    (so the answer needs no read of its own while a worker is being woken for them)."""
+    it stood when they joined it (up to ``POSITION_CAP``): one queue count per offering,
+    read before the commit (so the answer needs no read of its own while a worker is being
+    woken for them)."""
     # Jobs of one batch share priority and time, so each offering's queue orders them
     # by id, after whatever was ahead of the first of them.
     ids: dict[str, list[str]] = {}
@@ -91,7 +92,9 @@ def _ranked(tx: Transaction, records: list[JobRecord]) -> list[Accepted]:
         offering: tx.dispatch.queue_position(next(r for r in records if r.id == same[0]))
         for offering, same in ids.items()
     }
-    return [_accepted(r, first[r.offering] + ids[r.offering].index(r.id)) for r in records]
+    return [
+        _accepted(r, position(first[r.offering] + ids[r.offering].index(r.id))) for r in records
+    ]
 
 
 def _not_anonymous(user: UserRecord, what: str) -> None:

@@ -73,6 +73,17 @@ MAX_AGING_POINTS_PER_S = 1_000_000
 64-bit integer for millisecond times until the year 2262."""
 
 
+POSITION_CAP = 1_000
+"""The most jobs a queue position counts ahead of a job: one further back is told
+``POSITION_CAP`` ("this many or more"), so a submit's answer costs the same however long
+the queue (the count walks the index range ahead of the job, one entry per job)."""
+
+
+def position(ahead: int) -> int:
+    """The queue position a job with ``ahead`` jobs before it is told."""
+    return min(ahead, POSITION_CAP)
+
+
 def queue_key(priority: int, created_ms: int, aging_per_s: int) -> int:
     """A queued job's place as one integer, smaller first (ties: older, then by id).
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from swarmgen.core.jobs import LIMITS, SEED_MAX
+from swarmgen.core.scheduling import POSITION_CAP
 from swarmgen.protocol.bounds import PLAIN, STRICT
 
 Prompt = Annotated[str, Field(min_length=1, max_length=LIMITS.prompt_chars, pattern=PLAIN)]
@@ -81,9 +82,12 @@ JobIn = Annotated[ImageJobIn | TextJobIn, Field(discriminator="kind")]
 class JobAccepted(BaseModel):
     id: str
     state: str
-    queue_position: int | None
-    """None once the job has left the queue: a submit retried under its Idempotency-Key
-    after the job was leased or finished is answered with the job as it stands."""
+    queue_position: int | None = Field(
+        description=f"Queued jobs of the same model ahead of this one (0: next), counted up "
+        f"to {POSITION_CAP}: {POSITION_CAP} means that many or more. None once the job has "
+        "left the queue (a submit retried under its Idempotency-Key after the job was "
+        "leased or finished)."
+    )
     price: int
     payment: str
     seed: int
@@ -115,7 +119,11 @@ class JobView(BaseModel):
     payment: str | None = Field(
         None, description="reserved, pending, paid, refunded or forfeited (see the ledger)."
     )
-    queue_position: int | None = None
+    queue_position: int | None = Field(
+        None,
+        description=f"While queued: queued jobs of the same model ahead of this one (0: "
+        f"next), counted up to {POSITION_CAP}: {POSITION_CAP} means that many or more.",
+    )
     worker_id: str | None = None
     seconds: float | None = None
     outputs: int = 0

@@ -51,6 +51,7 @@ from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, check_factor
 from swarmgen.core.scheduling import (
     ANY_TIME,
+    POSITION_CAP,
     SeatTurn,
     fair_share,
     hand_out,
@@ -190,15 +191,21 @@ def _seats_query(*, owned: bool) -> Select[str, str]:
 _WORKERS_A_STATEMENT = 500
 """Most workers one statement of :meth:`DispatchRepository.seats_drawn_for` names."""
 _KEY = bindparam("key", type_=BigInteger)
-_AHEAD = select(func.count()).where(
-    t.jobs.c.state == JobState.QUEUED.value,
-    t.jobs.c.offering == bindparam("offering"),
-    t.jobs.c.queue_key <= _KEY,  # implied; PostgreSQL estimates it (not the row) from stats
-    tuple_(*ORDER)
-    < tuple_(_KEY, bindparam("created", type_=BigInteger), bindparam("job_id", type_=String)),
+_AHEAD = select(func.count()).select_from(
+    select(literal(1))
+    .where(
+        t.jobs.c.state == JobState.QUEUED.value,
+        t.jobs.c.offering == bindparam("offering"),
+        t.jobs.c.queue_key <= _KEY,  # implied; PostgreSQL estimates it (not the row) from stats
+        tuple_(*ORDER)
+        < tuple_(_KEY, bindparam("created", type_=BigInteger), bindparam("job_id", type_=String)),
+    )
+    .limit(POSITION_CAP)
+    .subquery()
 )
-"""Queued jobs of ``:offering`` ahead of one (``:key``, ``:created``, ``:job_id``): a
-count over the range of ``ix_jobs_queue`` before it, built once (every submit counts)."""
+"""Queued jobs of ``:offering`` ahead of one (``:key``, ``:created``, ``:job_id``), up to
+``POSITION_CAP``: a count over at most that much of the range of ``ix_jobs_queue``
+before it, built once (every submit counts)."""
 
 _IDS = bindparam("ids", type_=String, expanding=True)
 _NOW = bindparam("now", type_=BigInteger)
@@ -403,8 +410,8 @@ class DispatchRepository(Repository):
         return [job_id for *_, job_id in sorted(found)[:take]]
 
     def queue_position(self, job: JobRecord) -> int:
-        """How many queued jobs of the same offering are ahead of ``job`` (0 = next):
-        a count over the range of ``ix_jobs_queue`` before it."""
+        """How many queued jobs of the same offering are ahead of ``job`` (0 = next), up
+        to ``POSITION_CAP``: a count over the range of ``ix_jobs_queue`` before it."""
         params = {
             "offering": job.offering,
             "key": job.queue_key,

@@ -12,6 +12,7 @@ from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import extended_expiry_ms
 from swarmgen.core.offerings import Offering
 from swarmgen.core.scheduling import (
+    POSITION_CAP,
     Capabilities,
     QueuedJob,
     SeatTurn,
@@ -517,3 +518,16 @@ def test_reapable_says_whether_the_reaper_would_find_a_job(store: Store) -> None
         assert not tx.dispatch.reapable(now=2000, submitted_before=1000)
         assert tx.dispatch.reapable(now=2001, submitted_before=1000)  # the lease ran out
         assert tx.dispatch.reapable(now=2000, submitted_before=1001)  # queued too long
+
+
+def test_a_queue_position_counts_up_to_the_cap_and_no_further(store: Store) -> None:
+    """A job with more than ``POSITION_CAP`` jobs ahead is told ``POSITION_CAP``; the one
+    just inside the cap, its exact place. Every store agrees."""
+    ahead = POSITION_CAP + 3
+    with store.transaction() as tx:
+        tx.jobs.insert([job(f"q{n:05d}", created_ms=n) for n in range(ahead + 1)])
+        jobs = {j.id: j for j in tx.jobs.get_many([f"q{n:05d}" for n in range(ahead + 1)])}
+        assert tx.dispatch.queue_position(jobs["q00000"]) == 0
+        assert tx.dispatch.queue_position(jobs[f"q{POSITION_CAP - 1:05d}"]) == POSITION_CAP - 1
+        assert tx.dispatch.queue_position(jobs[f"q{POSITION_CAP:05d}"]) == POSITION_CAP
+        assert tx.dispatch.queue_position(jobs[f"q{ahead:05d}"]) == POSITION_CAP

@@ -13,7 +13,14 @@ from typing import Any
 
 from swarmgen.core.jobs import JobState
 from swarmgen.core.leases import LEASE_MAX_FACTOR, extended_expiry_ms
-from swarmgen.core.scheduling import ANY_TIME, SeatTurn, fair_share, hand_out, queue_key
+from swarmgen.core.scheduling import (
+    ANY_TIME,
+    SeatTurn,
+    fair_share,
+    hand_out,
+    position,
+    queue_key,
+)
 from swarmgen.core.verification.escalation import Participant, may_sit
 from swarmgen.errors import NotFound
 from swarmgen.store.memory.seats import panels_of
@@ -259,10 +266,12 @@ class MemoryDispatch:
 
     def queue_position(self, job: JobRecord) -> int:
         mine = _place(job)
-        return sum(
-            1
-            for j in self.t.jobs.values()
-            if j.state is JobState.QUEUED and j.offering == job.offering and _place(j) < mine
+        return position(
+            sum(
+                1
+                for j in self.t.jobs.values()
+                if j.state is JobState.QUEUED and j.offering == job.offering and _place(j) < mine
+            )
         )
 
     def rekey(self, aging_per_s: int) -> int:
