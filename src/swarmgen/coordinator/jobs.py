@@ -236,8 +236,7 @@ class JobService:
             balances[account] -= record.price
         aging = self.settings.aging_points_per_s  # read now: the key keeps the job's place
         records = [
-            replace(r, priority=rank, queue_key=queue_key(rank, r.created_ms, aging))
-            for r in records
+            r.evolve(priority=rank, queue_key=queue_key(rank, r.created_ms, aging)) for r in records
         ]
         tx.jobs.insert(records)
         tx.postings.post(reserves)
@@ -379,7 +378,7 @@ class JobService:
             if cancelled is None:
                 raise Conflict(f"job {job_id} is already {record.state.value}", job_id=job_id)
             if refund(tx, [cancelled], credits.RefundReason.CANCELLED):
-                cancelled = replace(cancelled, payment=Payment.REFUNDED)
+                cancelled = cancelled.evolve(payment=Payment.REFUNDED)
         self.notifier.job_changed(job_id)
         return self.view(cancelled)
 

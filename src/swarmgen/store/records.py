@@ -6,7 +6,7 @@ importing the adapter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -115,6 +115,16 @@ class JobRecord:
         values["state"] = JobState(values["state"])
         return record
 
+    def evolve(self, **changes: Any) -> JobRecord:
+        """A copy with ``changes`` to its fields, as :func:`dataclasses.replace` makes it
+        but without ``__init__`` (see :meth:`from_row`): a job's record is copied once
+        as it is queued and once as it completes."""
+        if not changes.keys() <= _JOB_FIELDS:
+            raise TypeError(f"JobRecord has no field {', '.join(changes.keys() - _JOB_FIELDS)}")
+        record = object.__new__(JobRecord)
+        record.__dict__.update(self.__dict__, **changes)
+        return record
+
     def as_row(self) -> dict[str, Any]:
         row = dict(self.__dict__)
         row["state"] = self.state.value
@@ -164,8 +174,7 @@ def completed(
     """``job`` completed with ``result`` at ``now``; with ``payment`` ``(held, then)``,
     its credits move from ``held`` to ``then`` in the same write (every store's rule)."""
     held, then = payment or (None, None)
-    return replace(
-        job,
+    return job.evolve(
         state=JobState.COMPLETED,
         updated_ms=now,
         lease_expires_ms=None,

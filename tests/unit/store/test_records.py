@@ -1,8 +1,9 @@
-"""Job records read from rows: a full row, and every other row as ``__init__`` takes it."""
+"""Job records read from rows (a full row, and every other row as ``__init__`` takes it)
+and copied with changes."""
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -56,3 +57,16 @@ def test_a_record_has_nothing_init_would_add() -> None:
     """The full-row path skips ``__init__``: that is sound while it would only assign."""
     assert not hasattr(JobRecord, "__post_init__")
     assert all(f.default_factory is MISSING for f in fields(JobRecord))
+
+
+def test_evolve_copies_as_replace_does_and_leaves_the_original() -> None:
+    record = JobRecord.from_row(row(**full_row()))
+    changes: dict[str, Any] = {"state": JobState.COMPLETED, "outputs": ["k"], "payment": "paid"}
+    copy = record.evolve(**changes)
+    assert copy == replace(record, **changes) and copy is not record
+    assert record.state is JobState.LEASED and record.outputs is None  # untouched
+    assert copy.evolve() == copy
+    with pytest.raises(AttributeError):  # still frozen
+        copy.state = JobState.QUEUED  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field cost"):  # a name that is not a field
+        record.evolve(cost=1)
