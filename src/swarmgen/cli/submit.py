@@ -9,9 +9,16 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from swarmgen.core.scheduling import POSITION_CAP
 from swarmgen.sdk.client import Client, SwarmgenAPIError, image_job, text_job
 
 console = Console(stderr=True)
+
+
+def place(position: int) -> str:
+    """A job's place in its queue as a person reads it: the coordinator counts places up
+    to ``POSITION_CAP``, which means that many or more."""
+    return f"{position} or more" if position >= POSITION_CAP else str(position)
 
 
 def submit(
@@ -59,7 +66,8 @@ def submit(
     with Client(coordinator, api_key) as client:
         try:
             accepted = client.submit(body)
-            console.print(f"queued {accepted['id']} at position {accepted['queue_position']}")
+            where = place(accepted["queue_position"])
+            console.print(f"queued {accepted['id']} at position {where}")
             if not wait:
                 print(json.dumps(accepted))
                 return
