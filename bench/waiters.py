@@ -10,7 +10,11 @@ that pops end and start again at a steady rate, as a real fleet's do. Then:
 1. **idle**: for IDLE_S seconds nothing is queued; the coordinator's CPU time (user +
    system of its process tree, from ``/proc``), less what it spent in an equal spell
    before any worker waited (``base_cpu_s``: its periodic tasks), per waiter per second
-   is the idle cost (``idle_cpu_ms_per_waiter_s``);
+   is the idle cost (``idle_cpu_ms_per_waiter_s``). ``/proc`` counts CPU in clock ticks
+   (10 ms), and the figure is a difference of two spells: it is read to within two
+   ticks per waiter-second (``idle_resolution_ms_per_waiter_s``), and one smaller than
+   that, or negative, says only that the idle cost is below it (a few waiters for a
+   few seconds, as in the light-load run);
 2. **light load**: JOBS single jobs are submitted one at a time, GAP_S apart; each goes to
    one waiter, which runs it (echo) and submits the signed result. Latency is submit sent →
    the waiter's pop answered with it (``assign_p50_ms``, ``assign_p99_ms``); meanwhile a
@@ -43,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -288,6 +293,9 @@ async def run(url: str, key: str, args: argparse.Namespace, server: int) -> dict
         "idle_cpu_s": round(idle_cpu_s, 3),
         "idle_cpu_ms_per_waiter_s": round(
             (idle_cpu_s - base_cpu_s) * 1000 / (args.waiters * args.idle_s), 4
+        ),
+        "idle_resolution_ms_per_waiter_s": round(
+            2000 / os.sysconf("SC_CLK_TCK") / (args.waiters * args.idle_s), 4
         ),
         "queued": args.queued,
         "rss_mb": round(rss_mb, 1),
