@@ -10,6 +10,7 @@ be negative.
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 
@@ -90,13 +91,19 @@ def unbonding(worker_id: str) -> str:
     return _named(AccountKind.UNBONDING, worker_id)
 
 
+_KINDS = {kind.value: kind for kind in AccountKind}
+
+
+@functools.lru_cache(maxsize=1 << 14)
 def account_kind(account: str) -> AccountKind:
-    """The kind of ``account``; :class:`BadAccount` when malformed."""
+    """The kind of ``account``; :class:`BadAccount` when malformed.
+
+    Remembered for the last accounts read (a refusal is not): every posting's check reads
+    both of its accounts, and a job's escrow is read again by each posting that moves it."""
     kind_text, sep, ident = account.partition(":")
-    try:
-        kind = AccountKind(kind_text)
-    except ValueError:
-        raise BadAccount(f"unknown account kind in {account!r}") from None
+    kind = _KINDS.get(kind_text)
+    if kind is None:
+        raise BadAccount(f"unknown account kind in {account!r}")
     if kind.singleton:
         if sep:
             raise BadAccount(f"{kind.value} takes no id")
