@@ -117,8 +117,8 @@ class JobRecord:
 
     def evolve(self, **changes: Any) -> JobRecord:
         """A copy with ``changes`` to its fields, as :func:`dataclasses.replace` makes it
-        but without ``__init__`` (see :meth:`from_row`): a job's record is copied once
-        as it is queued and once as it completes."""
+        but without ``__init__`` (see :meth:`from_row`): every job's record is copied as
+        it is queued and as it completes."""
         if not changes.keys() <= _JOB_FIELDS:
             raise TypeError(f"JobRecord has no field {', '.join(changes.keys() - _JOB_FIELDS)}")
         record = object.__new__(JobRecord)
